@@ -1,0 +1,76 @@
+#include "model/chemistry.hpp"
+
+#include <array>
+#include <strings.h>
+
+namespace equalis::model {
+
+namespace {
+
+// Sources: battery-science.md §1.1 (float, compensation), §2.4 (OCV), §6.4 (defaults).
+constexpr std::array kChemistries = {
+    ChemistryInfo{Chemistry::kVrla12V, "vrla-12v", "12 V VRLA block (6 cells)", 6, 12.0, 11.90,
+                  12.85, 2.27, 2.20, 2.35, -3.0, 1.75, 7.0, 600.0},
+    ChemistryInfo{Chemistry::kVrla2V, "vrla-2v", "2 V VRLA cell", 1, 2.0, 1.98, 2.14, 2.25, 2.20,
+                  2.35, -3.0, 1.75, 7.0, 5000.0},
+    ChemistryInfo{Chemistry::kLiFePO4, "lifepo4", "LiFePO4 cell", 1, 3.2, 2.90, 3.32, 3.40, 3.30,
+                  3.50, 0.0, 2.80, 5.0, 1000.0},
+    ChemistryInfo{Chemistry::kNiCd, "nicd", "NiCd cell", 1, 1.2, 1.00, 1.30, 1.41, 1.38, 1.45,
+                  -3.0, 1.00, 5.0, 1500.0},
+};
+
+// Sources: seeds 000 (BACS 4 C24/C44, BACS 3 C20/C30/C41) and 001 (C23, C40); power cap per
+// battery-science.md §0 (≈ 2 W per module at full bypass).
+constexpr std::array kModuleTypes = {
+    ModuleTypeInfo{ModuleType::kC20, "C20", 3, 9.7, 17.0, 0.5, 60.0, 0.15, 2.1, 0.5, 5.0, 3.0},
+    ModuleTypeInfo{ModuleType::kC23, "C23", 3, 9.7, 21.0, 0.5, 60.0, 0.12, 2.2, 0.5, 5.0, 3.0},
+    ModuleTypeInfo{ModuleType::kC24, "C24", 4, 8.0, 17.0, 0.5, 60.0, 0.15, 2.1, 0.5, 3.0, 1.0},
+    ModuleTypeInfo{ModuleType::kC30, "C30", 3, 4.8, 8.0, 0.5, 60.0, 0.30, 2.0, 0.5, 5.0, 3.0},
+    ModuleTypeInfo{ModuleType::kC40, "C40", 3, 1.25, 3.2, 0.02, 6.0, 0.90, 2.1, 0.5, 10.0, 3.0},
+    ModuleTypeInfo{ModuleType::kC41, "C41", 3, 2.4, 5.0, 0.5, 30.0, 0.30, 1.5, 0.5, 10.0, 4.0},
+    ModuleTypeInfo{ModuleType::kC44, "C44", 4, 0.7, 6.0, 0.02, 6.0, 0.85, 2.0, 0.5, 3.0, 1.0},
+};
+
+}  // namespace
+
+std::span<const ChemistryInfo> chemistries() { return kChemistries; }
+std::span<const ModuleTypeInfo> moduleTypes() { return kModuleTypes; }
+
+const ChemistryInfo& chemistryInfo(Chemistry c) {
+  for (const auto& info : kChemistries) {
+    if (info.chemistry == c) {
+      return info;
+    }
+  }
+  return kChemistries[0];
+}
+
+const ModuleTypeInfo& moduleTypeInfo(ModuleType t) {
+  for (const auto& info : kModuleTypes) {
+    if (info.type == t) {
+      return info;
+    }
+  }
+  return kModuleTypes[0];
+}
+
+std::optional<Chemistry> parseChemistry(std::string_view key) {
+  for (const auto& info : kChemistries) {
+    if (info.key == key) {
+      return info.chemistry;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ModuleType> parseModuleType(std::string_view key) {
+  for (const auto& info : kModuleTypes) {
+    if (key.size() == info.key.size() &&
+        strncasecmp(key.data(), info.key.data(), key.size()) == 0) {
+      return info.type;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace equalis::model

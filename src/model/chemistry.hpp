@@ -1,0 +1,54 @@
+// Battery chemistries and measuring-module types, with the figures of the seed datasheets
+// (BACS 3/4 module sheets) and battery-science.md §6.4.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace equalis::model {
+
+enum class Chemistry { kVrla12V, kVrla2V, kLiFePO4, kNiCd };
+
+struct ChemistryInfo {
+  Chemistry chemistry;
+  std::string_view key;          // config spelling: "vrla-12v", "vrla-2v", "lifepo4", "nicd"
+  std::string_view description;  // human-readable
+  int cells_per_block;
+  double nominal_voltage_v;       // per block
+  double ocv_empty_v;             // rested OCV at 0 % SOC, per block, 25 °C
+  double ocv_full_v;              // rested OCV at 100 % SOC, per block, 25 °C
+  double float_v_per_cell;        // default float / top-balance voltage per cell at 25 °C
+  double float_v_per_cell_min;    // sane range for a configured float voltage
+  double float_v_per_cell_max;
+  double temp_comp_mv_per_k_per_cell;  // default charger temperature compensation (negative)
+  double end_of_discharge_v_per_cell;
+  double capacity_ah_min;  // plausible nominal capacity range for config validation
+  double capacity_ah_max;
+};
+
+enum class ModuleType { kC20, kC23, kC24, kC30, kC40, kC41, kC44 };
+
+struct ModuleTypeInfo {
+  ModuleType type;
+  std::string_view key;  // "C20" …
+  int generation;        // BACS 3 or 4 line
+  double voltage_min_v;  // operating range of the measuring input
+  double voltage_max_v;
+  double ri_min_mohm;  // Ri measuring range
+  double ri_max_mohm;
+  double bypass_current_a;  // equalization (bypass) current
+  double bypass_power_max_w;  // thermal cap of the bypass (≈ 2 W for every module, §0)
+  double voltage_accuracy_pct;
+  double ri_accuracy_pct;
+  double temperature_accuracy_c;
+};
+
+std::span<const ChemistryInfo> chemistries();
+std::span<const ModuleTypeInfo> moduleTypes();
+const ChemistryInfo& chemistryInfo(Chemistry c);
+const ModuleTypeInfo& moduleTypeInfo(ModuleType t);
+std::optional<Chemistry> parseChemistry(std::string_view key);
+std::optional<ModuleType> parseModuleType(std::string_view key);
+
+}  // namespace equalis::model

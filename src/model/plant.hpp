@@ -1,0 +1,99 @@
+// The plant configuration: site → strings → blocks, charger, sensors, simulation and daemon
+// settings. Loaded from a TOML file by config/, or built in (demoPlant()).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "model/chemistry.hpp"
+
+namespace equalis::model {
+
+struct SiteConfig {
+  std::string name = "Equalis demo site";
+  std::string location = "Battery room 1";
+};
+
+// The charger (UPS rectifier) feeding one string in constant-voltage float with a current limit.
+struct ChargerConfig {
+  double float_v_per_cell = 2.27;
+  double current_limit_a = 10.0;  // constant-current limit while recharging
+  bool temperature_compensation = true;
+  double temp_comp_mv_per_k_per_cell = -3.0;
+  double temp_comp_min_c = 5.0;  // compensation clamped outside this band (Narada manual)
+  double temp_comp_max_c = 40.0;
+};
+
+struct CurrentSensorConfig {
+  bool present = true;
+  double range_a = 100.0;  // ± full scale (BACS_CSH ±50 … 2000 A)
+};
+
+struct StringConfig {
+  std::string name;
+  int block_count = 32;
+  Chemistry chemistry = Chemistry::kVrla12V;
+  double capacity_ah = 100.0;
+  ModuleType module_type = ModuleType::kC24;
+  double age_years = 0.0;        // simulated service age: widens float scatter, fades capacity
+  ChargerConfig charger;
+  CurrentSensorConfig current_sensor;
+};
+
+struct AmbientConfig {
+  bool sensor_present = true;
+  double temperature_c = 25.0;  // simulated room temperature
+  double daily_swing_c = 0.0;   // simulated day/night swing amplitude
+};
+
+// A UPS load that now and then loses mains and discharges the strings.
+struct UpsConfig {
+  bool outages = true;
+  double load_kw = 20.0;                // total load carried by all strings during an outage
+  double outage_mean_interval_h = 6.0;  // mean time between simulated mains failures
+  double outage_min_s = 60.0;
+  double outage_max_s = 600.0;
+};
+
+struct SimulationConfig {
+  std::uint64_t seed = 1;
+  UpsConfig ups;
+};
+
+struct BusConfig {
+  DurationMs sweep_interval_ms = 10 * kSecondMs;  // simulated time between two sweeps
+  int stale_after_sweeps = 3;                     // values older than this many sweeps are stale
+  int comm_lost_after_failures = 3;               // consecutive failures before comm_lost
+};
+
+struct HistoryConfig {
+  std::uint64_t max_bytes = 256ull * 1024 * 1024;
+  DurationMs float_interval_ms = 20 * kMinuteMs;  // seed: autosave every 20 min in float
+  DurationMs fast_interval_ms = 10 * kSecondMs;   // during a discharge
+  DurationMs fast_hold_ms = kHourMs;              // and for this long after it
+};
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:8080";
+};
+
+struct PlantConfig {
+  SiteConfig site;
+  std::vector<StringConfig> strings;
+  AmbientConfig ambient;
+  SimulationConfig simulation;
+  BusConfig bus;
+  HistoryConfig history;
+  HttpConfig http;
+  std::string data_dir = "data";
+
+  int moduleCount() const;
+};
+
+// The built-in demo plant: 2 strings × 32 blocks of 12 V 100 Ah VRLA (one 5 years old, one new),
+// C24 modules, a current sensor per string, 25 °C ambient, a UPS with short mains failures.
+PlantConfig demoPlant();
+
+}  // namespace equalis::model

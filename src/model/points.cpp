@@ -1,0 +1,177 @@
+#include "model/points.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+namespace equalis::model {
+
+namespace {
+
+using enum PointId;
+constexpr auto R = Access::kRead;
+constexpr auto SY = Scope::kSystem;
+constexpr auto ST = Scope::kString;
+constexpr auto BL = Scope::kBlock;
+constexpr auto F = PointType::kFloat;
+constexpr auto I = PointType::kInt;
+constexpr auto E = PointType::kEnum;
+
+// clang-format off
+constexpr std::array<PointDef, kPointCount> kCatalogue = {{
+  {kSystemStringCount, "system.string_count", SY, I, "", 0, 1, R, false, "", "Number of configured battery strings"},
+  {kSystemModuleCount, "system.module_count", SY, I, "", 0, 1, R, false, "", "Number of configured measuring modules (blocks)"},
+  {kSystemAmbientTemperatureC, "system.ambient_temperature_c", SY, F, "°C", 1, 10, R, true, "", "Battery-room ambient temperature"},
+  {kSystemSweepCount, "system.sweep_count", SY, I, "", 0, 1, R, false, "", "Bus sweeps completed since start"},
+  {kSystemSweepDurationMs, "system.sweep_duration_ms", SY, F, "ms", 1, 1, R, false, "", "Wall-clock time of the last bus sweep"},
+  {kSystemModulesOkCount, "system.modules_ok_count", SY, I, "", 0, 1, R, false, "", "Modules that answered the last sweep"},
+
+  {kStringVoltageV, "string.voltage_v", ST, F, "V", 2, 100, R, true, "", "String voltage (sum of block voltages)"},
+  {kStringCurrentA, "string.current_a", ST, F, "A", 2, 100, R, true, "", "DC string current, + charge / − discharge"},
+  {kStringPowerKw, "string.power_kw", ST, F, "kW", 2, 100, R, false, "", "DC power, + charge / − discharge"},
+  {kStringMode, "string.mode", ST, E, "", 0, 1, R, true, "float,charge,discharge,rest", "Operating mode derived from current and voltage"},
+  {kStringTargetVoltageV, "string.target_voltage_v", ST, F, "V", 2, 100, R, true, "", "Equalization target per block (charger voltage / blocks)"},
+  {kStringChargeAvgPct, "string.charge_avg_pct", ST, F, "%", 1, 10, R, true, "", "Average estimated state of charge of the blocks"},
+  {kStringAcCurrentA, "string.ac_current_a", ST, F, "A", 2, 100, R, true, "", "AC ripple current (RMS)"},
+  {kStringBlockVoltageMinV, "string.block_voltage_min_v", ST, F, "V", 3, 1000, R, false, "", "Lowest block voltage"},
+  {kStringBlockVoltageMaxV, "string.block_voltage_max_v", ST, F, "V", 3, 1000, R, false, "", "Highest block voltage"},
+  {kStringBlockVoltageSpreadV, "string.block_voltage_spread_v", ST, F, "V", 3, 1000, R, true, "", "Largest deviation of a block from the string mean (the ± spread)"},
+  {kStringTemperatureMaxC, "string.temperature_max_c", ST, F, "°C", 1, 10, R, false, "", "Highest block temperature"},
+
+  {kBlockVoltageV, "block.voltage_v", BL, F, "V", 3, 1000, R, true, "", "Block voltage"},
+  {kBlockTemperatureC, "block.temperature_c", BL, F, "°C", 1, 10, R, true, "", "Block (terminal) temperature"},
+  {kBlockRiMohm, "block.ri_mohm", BL, F, "mΩ", 2, 100, R, true, "", "Internal resistance"},
+  {kBlockChargePct, "block.charge_pct", BL, F, "%", 1, 10, R, true, "", "Estimated state of charge"},
+  {kBlockEqualizationPct, "block.equalization_pct", BL, F, "%", 0, 1, R, true, "", "Bypass (equalization) duty of the module"},
+  {kBlockEqualizationLevel, "block.equalization_level", BL, E, "", 0, 1, R, false, "off,eco_plus,eco,normal,power,boost", "Equalization band: off, ECO+ 1–20 %, ECO 21–40 %, normal 41–60 %, power 61–80 %, boost > 80 %"},
+  {kBlockStatus, "block.status", BL, E, "", 0, 1, R, false, "ok,warning,alarm,unknown", "Block status (unknown while data is stale or missing)"},
+  {kBlockCommOkCount, "block.comm_ok_count", BL, I, "", 0, 1, R, false, "", "Module answers since start"},
+  {kBlockCommErrorCount, "block.comm_error_count", BL, I, "", 0, 1, R, false, "", "Module requests without a valid answer since start"},
+}};
+// clang-format on
+
+constexpr bool catalogueIsOrdered() {
+  for (std::size_t i = 0; i < kCatalogue.size(); ++i) {
+    if (static_cast<std::size_t>(kCatalogue[i].id) != i) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(catalogueIsOrdered(), "kCatalogue must list every PointId in enum order");
+
+}  // namespace
+
+std::string_view PointDef::field() const {
+  const auto dot = name.find('.');
+  return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
+std::span<const PointDef> catalogue() { return kCatalogue; }
+
+const PointDef& point(PointId id) { return kCatalogue.at(static_cast<std::size_t>(id)); }
+
+const PointDef* findPoint(std::string_view name) {
+  for (const auto& p : kCatalogue) {
+    if (p.name == name) {
+      return &p;
+    }
+  }
+  return nullptr;
+}
+
+std::string_view enumName(PointId id, int value) {
+  std::string_view values = point(id).enum_values;
+  int index = 0;
+  while (!values.empty()) {
+    const auto comma = values.find(',');
+    const auto item = values.substr(0, comma);
+    if (index == value) {
+      return item;
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    values.remove_prefix(comma + 1);
+    ++index;
+  }
+  return {};
+}
+
+int enumValue(PointId id, std::string_view name) {
+  for (int i = 0;; ++i) {
+    const auto item = enumName(id, i);
+    if (item.empty()) {
+      return -1;
+    }
+    if (item == name) {
+      return i;
+    }
+  }
+}
+
+std::string_view scopeName(Scope s) {
+  switch (s) {
+    case Scope::kSystem:
+      return "system";
+    case Scope::kString:
+      return "string";
+    case Scope::kBlock:
+      return "block";
+  }
+  return "";
+}
+
+std::string_view pointTypeName(PointType t) {
+  switch (t) {
+    case PointType::kFloat:
+      return "float";
+    case PointType::kInt:
+      return "int";
+    case PointType::kEnum:
+      return "enum";
+  }
+  return "";
+}
+
+EqualizationLevel equalizationLevelFor(double duty_pct) {
+  if (duty_pct < 0.5) {
+    return EqualizationLevel::kOff;
+  }
+  if (duty_pct <= 20.0) {
+    return EqualizationLevel::kEcoPlus;
+  }
+  if (duty_pct <= 40.0) {
+    return EqualizationLevel::kEco;
+  }
+  if (duty_pct <= 60.0) {
+    return EqualizationLevel::kNormal;
+  }
+  if (duty_pct <= 80.0) {
+    return EqualizationLevel::kPower;
+  }
+  return EqualizationLevel::kBoost;
+}
+
+std::string catalogueMarkdown() {
+  std::string out =
+      "# Point catalogue\n\n"
+      "Generated from `src/model/points.cpp` by `equalisctl points --markdown`; a test checks that "
+      "this file matches the catalogue.\n\n"
+      "Every point is served with its `quality` (ok, stale, comm_lost, invalid, not_present) and "
+      "the time it was measured. String points are indexed by string (1…), block points by string "
+      "and block (1…). The REST field name is the part after the scope "
+      "(`block.voltage_v` → `voltage_v`). `Scale` is the integer encoding used by register-based "
+      "protocols: register = round(value × scale).\n\n"
+      "| Name | Scope | Type | Unit | Decimals | Scale | Access | History | Values | Description |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& p : kCatalogue) {
+    out += fmt::format("| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", p.name,
+                       scopeName(p.scope), pointTypeName(p.type), p.unit, p.decimals,
+                       p.protocol_scale, p.access == Access::kRead ? "read" : "read/write",
+                       p.history ? "yes" : "no", p.enum_values, p.description);
+  }
+  return out;
+}
+
+}  // namespace equalis::model

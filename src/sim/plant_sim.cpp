@@ -1,0 +1,1 @@
+#include "sim/plant_sim.hpp"

@@ -1,0 +1,98 @@
+// Battery-plant simulator (battery-science.md §6): per-block equivalent circuit with a Tafel
+// gassing branch, charger CV/CC with temperature compensation, UPS load steps, module bypass as a
+// power-capped current sink, module measurement error. Pure and deterministic from the seed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "model/plant.hpp"
+
+namespace equalis::sim {
+
+enum class StringMode { kFloat, kCharge, kDischarge, kRest };
+
+// Ground truth of one block, in SI-ish units (what a perfect instrument would read).
+struct BlockTruth {
+  double voltage_v = 0;         // terminal voltage
+  double ocv_v = 0;             // open-circuit voltage at the present SOC and temperature
+  double soc = 1.0;             // 0 … 1
+  double temperature_c = 25.0;  // block temperature
+  double ri_ohm = 0;            // ohmic internal resistance R0 (what a module's Ri pulse sees)
+  double cell_current_a = 0;    // current through the cells (+ charge), string current − bypass
+  double gassing_current_a = 0; // parasitic (float) branch
+  double bypass_current_a = 0;  // module bypass current actually flowing
+  double capacity_ah = 0;       // present C10 capacity at 25 °C (after ageing)
+};
+
+struct StringTruth {
+  double voltage_v = 0;          // sum of block terminal voltages
+  double current_a = 0;          // string current at the terminals, + charge / − discharge
+  double charger_setpoint_v = 0; // charger CV set-point after temperature compensation
+  double ac_ripple_a = 0;        // RMS ripple current from the rectifier
+  StringMode mode = StringMode::kFloat;
+};
+
+// What a measuring module reports (with its gain/offset error and noise).
+struct ModuleMeasurement {
+  double voltage_v = 0;
+  double temperature_c = 0;
+  double ri_ohm = 0;
+  double bypass_duty = 0;  // 0 … 1 of the module's bypass capability, as applied
+};
+
+struct CurrentSensorMeasurement {
+  double current_a = 0;     // DC, + charge / − discharge
+  double ac_current_a = 0;  // RMS ripple
+};
+
+class PlantSim {
+ public:
+  PlantSim(const model::PlantConfig& config, TimeMs start_ms);
+  ~PlantSim();
+  PlantSim(const PlantSim&) = delete;
+  PlantSim& operator=(const PlantSim&) = delete;
+
+  // Integrates the physics from timeMs() up to t_ms (no-op if t_ms ≤ timeMs()).
+  // Internal steps: ≤ 1 s while discharging or shortly after a load step, ≤ 10 s otherwise.
+  void advanceTo(TimeMs t_ms);
+  TimeMs timeMs() const;
+
+  std::size_t stringCount() const;
+  std::size_t blockCount(std::size_t string_index) const;
+
+  BlockTruth blockTruth(std::size_t string_index, std::size_t block_index) const;
+  StringTruth stringTruth(std::size_t string_index) const;
+  double ambientTemperatureC() const;
+
+  // Module reads: add the module's fixed gain/offset error plus noise (draws from the RNG).
+  ModuleMeasurement measureModule(std::size_t string_index, std::size_t block_index);
+  CurrentSensorMeasurement measureStringCurrent(std::size_t string_index);
+  double measureAmbientC();
+
+  // Bypass command to one module: fraction 0 … 1 of its bypass current, capped by its power limit.
+  void setBypassDuty(std::size_t string_index, std::size_t block_index, double duty);
+
+  // Mains failure: the UPS draws load_w from all strings together for duration_ms, then the
+  // chargers recharge (CC at the current limit, then CV float).
+  void startOutage(double load_w, DurationMs duration_ms);
+  bool outageActive() const;
+  // Time of the next scheduled random outage (from the seeded UPS model), or -1 if none.
+  TimeMs nextScheduledOutageMs() const;
+
+  // Calibration error of a module, for tests and benchmarks (V_meas = (1+gain)·V + offset + noise).
+  double moduleGainError(std::size_t string_index, std::size_t block_index) const;
+  double moduleOffsetV(std::size_t string_index, std::size_t block_index) const;
+
+  // Fault hooks used by tests: a module that stops answering.
+  void setModuleCommFault(std::size_t string_index, std::size_t block_index, bool faulty);
+  bool moduleCommFault(std::size_t string_index, std::size_t block_index) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace equalis::sim

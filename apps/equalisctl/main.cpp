@@ -1,0 +1,346 @@
+// equalisctl — command-line client of equalisd (REST API), plus offline helpers
+// (configuration check, point catalogue).
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "model/points.hpp"
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kUsage = R"(Usage: equalisctl [--url URL] [--json] COMMAND [args]
+Commands:
+  status                      one table per string (Σ V, current, power, mode, target, charge)
+  blocks STRING               the blocks of one string (1-based)
+  events [--from T] [--to T]  the event log
+  export [--from T] [--to T] [--string N] [--output FILE]
+                              block history as CSV (times ISO 8601 UTC or epoch ms)
+  points [--markdown]         the point catalogue (offline)
+  check-config FILE           validate a configuration file (offline)
+Options:
+  --url URL   equalisd address (default $EQUALIS_URL or http://127.0.0.1:8080)
+  --json      print the API's JSON instead of tables
+Exit status: 0 ok, 1 error reported by equalisd or invalid input, 2 usage, 3 cannot connect.
+)";
+
+struct Options {
+  std::string url;
+  bool json = false;
+};
+
+struct Fetched {
+  int status = 0;
+  std::string body;
+};
+
+int connectError(const Options& o, const std::string& what) {
+  std::fprintf(stderr, "equalisctl: cannot reach equalisd at %s: %s\n", o.url.c_str(),
+               what.c_str());
+  return 3;
+}
+
+// GET path; on transport errors returns status 0 and the error text in body.
+Fetched get(const Options& o, const std::string& path) {
+  httplib::Client cli(o.url);
+  cli.set_connection_timeout(5);
+  cli.set_read_timeout(60);
+  auto res = cli.Get(path);
+  if (!res) {
+    return {0, httplib::to_string(res.error())};
+  }
+  return {res->status, res->body};
+}
+
+// Fetches JSON or prints the API error; returns nullopt on failure with `code` set.
+std::optional<json> getJson(const Options& o, const std::string& path, int& code) {
+  const auto f = get(o, path);
+  if (f.status == 0) {
+    code = connectError(o, f.body);
+    return std::nullopt;
+  }
+  auto j = json::parse(f.body, nullptr, false);
+  if (j.is_discarded()) {
+    std::fprintf(stderr, "equalisctl: %s answered %d with non-JSON content\n", path.c_str(),
+                 f.status);
+    code = 1;
+    return std::nullopt;
+  }
+  if (f.status >= 400) {
+    const auto msg = j.contains("error") ? j["error"].value("message", f.body) : f.body;
+    std::fprintf(stderr, "equalisctl: %s\n", msg.c_str());
+    code = 1;
+    return std::nullopt;
+  }
+  return j;
+}
+
+// Formats a value object: "13.61" or "—" with a quality marker when not ok.
+std::string cell(const json& v, int decimals, const char* suffix = "") {
+  if (!v.is_object() || v["value"].is_null()) {
+    return "—";
+  }
+  std::string text;
+  if (v["value"].is_string()) {
+    text = v["value"].get<std::string>();
+  } else {
+    text = fmt::format("{:.{}f}{}", v["value"].get<double>(), decimals, suffix);
+  }
+  const auto q = v.value("quality", "ok");
+  if (q != "ok") {
+    text += " (" + q + ")";
+  }
+  return text;
+}
+
+int cmdStatus(const Options& o) {
+  int code = 0;
+  auto sys = getJson(o, "/api/v1/system", code);
+  if (!sys) {
+    return code;
+  }
+  auto strings = getJson(o, "/api/v1/strings", code);
+  if (!strings) {
+    return code;
+  }
+  if (o.json) {
+    std::cout << json{{"system", *sys}, {"strings", (*strings)["strings"]}}.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{} — {}   {}   ambient {} °C\n", (*sys)["site"].value("name", ""),
+                           (*sys)["site"].value("location", ""), sys->value("time", ""),
+                           cell((*sys)["ambient_temperature_c"], 1));
+  std::cout << fmt::format("{:<3} {:<16} {:>6} {:>12} {:>10} {:>9} {:>10} {:>9} {:>10} {:>9}\n",
+                           "#", "String", "Blocks", "Σ Voltage V", "Current A", "Power kW",
+                           "Mode", "Target V", "Charge %", "Spread V");
+  for (const auto& s : (*strings)["strings"]) {
+    std::cout << fmt::format("{:<3} {:<16} {:>6} {:>12} {:>10} {:>9} {:>10} {:>9} {:>10} {:>9}\n",
+                             s.value("string", 0), s.value("name", ""), s.value("block_count", 0),
+                             cell(s["voltage_v"], 2), cell(s["current_a"], 2),
+                             cell(s["power_kw"], 2), cell(s["mode"], 0),
+                             cell(s["target_voltage_v"], 2), cell(s["charge_avg_pct"], 1),
+                             cell(s["block_voltage_spread_v"], 3));
+  }
+  return 0;
+}
+
+int cmdBlocks(const Options& o, const std::string& string_arg) {
+  int code = 0;
+  auto j = getJson(o, "/api/v1/strings/" + string_arg + "/blocks", code);
+  if (!j) {
+    return code;
+  }
+  if (o.json) {
+    std::cout << j->dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{} (string {})  {}\n", j->value("name", ""), j->value("string", 0),
+                           j->value("time", ""));
+  std::cout << fmt::format("{:>4} {:>10} {:>9} {:>9} {:>8} {:>10} {:>8} {:>10} {:>7}\n", "No.",
+                           "Volt. V", "Temp. °C", "Ri mΩ", "Charge", "Equalize", "Status",
+                           "Quality", "Age s");
+  for (const auto& b : (*j)["blocks"]) {
+    const std::string age =
+        b["age_s"].is_number() ? fmt::format("{:.0f}", b["age_s"].get<double>()) : "—";
+    std::cout << fmt::format("{:>4} {:>10} {:>9} {:>9} {:>8} {:>10} {:>8} {:>10} {:>7}\n",
+                             b.value("block", 0), cell(b["voltage_v"], 3),
+                             cell(b["temperature_c"], 1), cell(b["ri_mohm"], 2),
+                             cell(b["charge_pct"], 0, "%"), cell(b["equalization_level"], 0),
+                             cell(b["status"], 0), b.value("quality", ""), age);
+  }
+  return 0;
+}
+
+int cmdEvents(const Options& o, const std::string& query) {
+  int code = 0;
+  auto j = getJson(o, "/api/v1/events" + query, code);
+  if (!j) {
+    return code;
+  }
+  if (o.json) {
+    std::cout << j->dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& e : (*j)["events"]) {
+    std::cout << fmt::format("{}  {:<8} {}\n", e.value("time", ""), e.value("kind", ""),
+                             e.value("message", ""));
+  }
+  return 0;
+}
+
+int cmdExport(const Options& o, const std::string& query, const std::string& output) {
+  httplib::Client cli(o.url);
+  cli.set_connection_timeout(5);
+  cli.set_read_timeout(300);
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (!output.empty()) {
+    file.open(output, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      std::fprintf(stderr, "equalisctl: cannot write %s\n", output.c_str());
+      return 1;
+    }
+    out = &file;
+  }
+  int status = 0;
+  std::string error_body;
+  auto res = cli.Get(
+      "/api/v1/history/export.csv" + query,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, std::size_t n) {
+        if (status >= 400) {
+          error_body.append(data, n);
+        } else {
+          out->write(data, static_cast<std::streamsize>(n));
+        }
+        return true;
+      });
+  if (!res) {
+    return connectError(o, httplib::to_string(res.error()));
+  }
+  if (status >= 400) {
+    auto j = json::parse(error_body, nullptr, false);
+    const std::string msg = (!j.is_discarded() && j.contains("error"))
+                                ? j["error"].value("message", error_body)
+                                : error_body;
+    std::fprintf(stderr, "equalisctl: %s\n", msg.c_str());
+    return 1;
+  }
+  out->flush();
+  return 0;
+}
+
+int cmdPoints(bool markdown, bool as_json) {
+  if (markdown) {
+    std::cout << equalis::model::catalogueMarkdown();
+    return 0;
+  }
+  if (as_json) {
+    json arr = json::array();
+    for (const auto& p : equalis::model::catalogue()) {
+      arr.push_back({{"name", std::string(p.name)},
+                     {"unit", std::string(p.unit)},
+                     {"type", std::string(equalis::model::pointTypeName(p.type))},
+                     {"description", std::string(p.description)}});
+    }
+    std::cout << json{{"points", arr}}.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& p : equalis::model::catalogue()) {
+    std::cout << fmt::format("{:<34} {:<6} {:<5} {}\n", p.name, p.unit,
+                             equalis::model::pointTypeName(p.type), p.description);
+  }
+  return 0;
+}
+
+std::string urlEncode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  const char* env_url = std::getenv("EQUALIS_URL");
+  o.url = env_url != nullptr ? env_url : "http://127.0.0.1:8080";
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--url" && i + 1 < argc) {
+      o.url = argv[++i];
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("equalisctl %s\n", EQUALIS_VERSION);
+      return 0;
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string cmd = args[0];
+  // Collects --from/--to/--string/--output style options of a subcommand.
+  std::string query;
+  std::string output;
+  bool markdown = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if ((a == "--from" || a == "--to" || a == "--string" || a == "--limit") &&
+        i + 1 < args.size()) {
+      query += (query.empty() ? "?" : "&") + a.substr(2) + "=" + urlEncode(args[++i]);
+    } else if (a == "--output" && i + 1 < args.size()) {
+      output = args[++i];
+    } else if (a == "--markdown") {
+      markdown = true;
+    } else if (cmd == "blocks" && i == 1) {
+      continue;
+    } else if (cmd == "check-config" && i == 1) {
+      continue;
+    } else {
+      std::fprintf(stderr, "equalisctl: unexpected argument '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+
+  if (cmd == "status") {
+    return cmdStatus(o);
+  }
+  if (cmd == "blocks") {
+    if (args.size() < 2) {
+      std::fprintf(stderr, "equalisctl: blocks needs a STRING number\n");
+      return 2;
+    }
+    return cmdBlocks(o, urlEncode(args[1]));
+  }
+  if (cmd == "events") {
+    return cmdEvents(o, query);
+  }
+  if (cmd == "export") {
+    return cmdExport(o, query, output);
+  }
+  if (cmd == "points") {
+    return cmdPoints(markdown, o.json);
+  }
+  if (cmd == "check-config") {
+    if (args.size() < 2) {
+      std::fprintf(stderr, "equalisctl: check-config needs a FILE\n");
+      return 2;
+    }
+    const auto loaded = equalis::config::loadConfigFile(args[1]);
+    if (!loaded.ok()) {
+      std::fputs(loaded.describe(args[1]).c_str(), stderr);
+      return 1;
+    }
+    std::printf("%s: configuration is valid\n", args[1].c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "equalisctl: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,165 @@
+// equalisd — the Equalis controller daemon: bus master, analysis, history, REST API and status
+// page. Without --config it runs the built-in demo plant on the simulator.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "adapters/rest/server.hpp"
+#include "config/config.hpp"
+#include "core/log.hpp"
+#include "runtime/controller.hpp"
+
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+void onSignal(int sig) { g_signal = sig; }
+
+constexpr const char* kUsage =
+    R"(Usage: equalisd [options]
+  --config FILE          plant configuration (TOML); default: the built-in demo plant
+  --check-config FILE    validate FILE, print every problem, exit 0 (valid) or 1
+  --http HOST:PORT       listen address of the REST API and status page (port 0 = any free port)
+  --data-dir DIR         where history is stored (default: from config, "data")
+  --time-scale N         run the simulated plant N× faster than real time (default 1)
+  --seed N               simulator seed (default: from config)
+  --log-level LEVEL      trace, debug, info, warn, error (default info)
+  --version              print the version
+  --help                 this text
+)";
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "equalisd: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace equalis;
+  std::string config_path;
+  std::string http_override;
+  std::string data_dir_override;
+  std::string seed_override;
+  double time_scale = 1.0;
+
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto next = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "equalisd: %s needs a value\n%s", name, kUsage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("equalisd %s\n", EQUALIS_VERSION);
+      return 0;
+    } else if (arg == "--check-config") {
+      const std::string path = next("--check-config");
+      const auto loaded = config::loadConfigFile(path);
+      if (!loaded.ok()) {
+        std::fputs(loaded.describe(path).c_str(), stderr);
+        std::fprintf(stderr, "%s: %zu problem(s), configuration rejected\n", path.c_str(),
+                     loaded.issues.size());
+        return 1;
+      }
+      std::printf("%s: configuration is valid (%zu strings, %d modules)\n", path.c_str(),
+                  loaded.config->strings.size(), loaded.config->moduleCount());
+      return 0;
+    } else if (arg == "--config") {
+      config_path = next("--config");
+    } else if (arg == "--http") {
+      http_override = next("--http");
+    } else if (arg == "--data-dir") {
+      data_dir_override = next("--data-dir");
+    } else if (arg == "--seed") {
+      seed_override = next("--seed");
+    } else if (arg == "--time-scale") {
+      const std::string v = next("--time-scale");
+      char* end = nullptr;
+      time_scale = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(time_scale > 0) || time_scale > 1e6) {
+        return fail(fmt::format("--time-scale must be a number > 0 and ≤ 1000000, got '{}'", v));
+      }
+    } else if (arg == "--log-level") {
+      const std::string v = next("--log-level");
+      if (!log::setLevel(v)) {
+        return fail(fmt::format("unknown --log-level '{}'", v));
+      }
+    } else {
+      std::fprintf(stderr, "equalisd: unknown option '%s'\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+  }
+
+  model::PlantConfig plant = model::demoPlant();
+  if (!config_path.empty()) {
+    auto loaded = config::loadConfigFile(config_path);
+    if (!loaded.ok()) {
+      std::fputs(loaded.describe(config_path).c_str(), stderr);
+      return fail("configuration rejected");
+    }
+    plant = std::move(*loaded.config);
+  }
+  if (!http_override.empty()) {
+    plant.http.listen = http_override;
+  }
+  if (!data_dir_override.empty()) {
+    plant.data_dir = data_dir_override;
+  }
+  if (!seed_override.empty()) {
+    char* end = nullptr;
+    const auto seed = std::strtoull(seed_override.c_str(), &end, 10);
+    if (end == seed_override.c_str() || *end != '\0') {
+      return fail(fmt::format("--seed must be an unsigned integer, got '{}'", seed_override));
+    }
+    plant.simulation.seed = seed;
+  }
+  const auto listen = rest::parseListenAddress(plant.http.listen);
+  if (!listen) {
+    return fail(listen.error().message);
+  }
+
+  auto logger = log::get("equalisd");
+  RealClock clock(time_scale);
+  runtime::Controller controller(plant, clock);
+  if (auto st = controller.open(); !st) {
+    return fail(st.error().message);
+  }
+  rest::Server server(controller, EQUALIS_VERSION);
+  const auto port = server.bind(listen->first, listen->second);
+  if (!port) {
+    return fail(port.error().message);
+  }
+
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+
+  controller.cycle();  // first sweep before the first request
+  std::thread control([&] { controller.run(); });
+  std::thread http([&] { server.serve(); });
+
+  const std::string host = listen->first == "0.0.0.0" ? "127.0.0.1" : listen->first;
+  logger->info("{} strings, {} modules, {}; time scale {}×; data in {}", plant.strings.size(),
+               plant.moduleCount(), config_path.empty() ? "built-in demo plant" : config_path,
+               time_scale, plant.data_dir);
+  std::printf("Equalis status page: http://%s:%d/\n", host.c_str(), *port);
+  std::fflush(stdout);
+
+  while (g_signal == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  logger->info("signal {}, stopping", static_cast<int>(g_signal));
+  server.stop();
+  controller.stop();
+  http.join();
+  control.join();
+  return 0;
+}

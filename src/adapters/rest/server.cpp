@@ -1,0 +1,524 @@
+#include "adapters/rest/server.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "adapters/rest/json_view.hpp"
+#include "adapters/web/assets.hpp"
+#include "core/log.hpp"
+#include "history/store.hpp"
+
+namespace equalis::rest {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kDefaultLimit = 10000;
+constexpr std::size_t kMaxLimit = 200000;
+constexpr DurationMs kDefaultRangeMs = kDayMs;
+constexpr auto kSseMinInterval = std::chrono::milliseconds(1000);
+constexpr auto kSseKeepAlive = std::chrono::milliseconds(1000);
+
+void sendJson(httplib::Response& res, const json& body, int status = 200) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(body.dump(), "application/json");
+}
+
+// 4xx with {"error": {"status", "code", "parameter", "message"}}.
+void sendError(httplib::Response& res, int status, const std::string& parameter,
+               const std::string& message) {
+  json err{{"status", status},
+           {"code", status == 404 ? "not_found" : "invalid_parameter"},
+           {"message", message}};
+  err["parameter"] = parameter.empty() ? json(nullptr) : json(parameter);
+  sendJson(res, json{{"error", err}}, status);
+}
+
+// Parsed request parameter or an error already sent.
+struct ParamError {
+  int status;
+  std::string parameter;
+  std::string message;
+};
+
+template <class T>
+using Parsed = std::variant<T, ParamError>;
+
+Parsed<int> parseIndex(const std::string& text, const std::string& name, int count) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) {
+    return ParamError{400, name, fmt::format("{} must be a positive integer, got '{}'", name, text)};
+  }
+  if (v < 1 || v > count) {
+    return ParamError{404, name, fmt::format("{} {} does not exist (1…{})", name, v, count)};
+  }
+  return v;
+}
+
+struct Range {
+  TimeMs from_ms;
+  TimeMs to_ms;
+  std::size_t limit;
+};
+
+Parsed<Range> parseRange(const httplib::Request& req, TimeMs now_ms) {
+  Range r{now_ms - kDefaultRangeMs, now_ms, kDefaultLimit};
+  if (req.has_param("to") && !parseTime(req.get_param_value("to"), r.to_ms)) {
+    return ParamError{400, "to",
+                      "to must be an ISO 8601 UTC time (2026-01-01T00:00:00Z) or epoch "
+                      "milliseconds, got '" + req.get_param_value("to") + "'"};
+  }
+  if (req.has_param("from")) {
+    if (!parseTime(req.get_param_value("from"), r.from_ms)) {
+      return ParamError{400, "from",
+                        "from must be an ISO 8601 UTC time (2026-01-01T00:00:00Z) or epoch "
+                        "milliseconds, got '" + req.get_param_value("from") + "'"};
+    }
+  } else {
+    r.from_ms = r.to_ms - kDefaultRangeMs;
+  }
+  if (r.from_ms > r.to_ms) {
+    return ParamError{400, "from", "from must not be later than to"};
+  }
+  if (req.has_param("limit")) {
+    const auto text = req.get_param_value("limit");
+    std::size_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size() || v < 1 || v > kMaxLimit) {
+      return ParamError{400, "limit",
+                        fmt::format("limit must be an integer 1…{}, got '{}'", kMaxLimit, text)};
+    }
+    r.limit = v;
+  }
+  return r;
+}
+
+template <class T>
+bool failed(const Parsed<T>& p, httplib::Response& res) {
+  if (const auto* e = std::get_if<ParamError>(&p)) {
+    sendError(res, e->status, e->parameter, e->message);
+    return true;
+  }
+  return false;
+}
+
+json seriesJson(const std::vector<history::SeriesPoint>& points, model::PointId id) {
+  json arr = json::array();
+  const auto& def = model::point(id);
+  for (const auto& p : points) {
+    json j{{"time", formatIso8601(p.time_ms)},
+           {"time_ms", p.time_ms},
+           {"quality", std::string(model::qualityName(p.quality))}};
+    if (std::isfinite(p.value)) {
+      if (def.type == model::PointType::kEnum) {
+        j["value"] = std::string(model::enumName(id, static_cast<int>(p.value)));
+      } else {
+        j["value"] = p.value;
+      }
+    } else {
+      j["value"] = nullptr;
+    }
+    arr.push_back(std::move(j));
+  }
+  return arr;
+}
+
+std::string quantityList(model::Scope scope) {
+  std::string out;
+  for (const auto& def : model::catalogue()) {
+    if (def.scope != scope || !def.history) {
+      continue;
+    }
+    out += out.empty() ? "" : ", ";
+    out += def.field();
+  }
+  return out;
+}
+
+const model::PointDef* historyPoint(model::Scope scope, const std::string& field) {
+  for (const auto& def : model::catalogue()) {
+    if (def.scope == scope && def.history && def.field() == field) {
+      return &def;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<std::pair<std::string, int>> parseListenAddress(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("listen address '{}' must be HOST:PORT", text));
+  }
+  const std::string host = text.substr(0, colon);
+  const std::string port_text = text.substr(colon + 1);
+  int port = -1;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || p != port_text.data() + port_text.size() || port < 0 || port > 65535) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("port '{}' in '{}' must be 0…65535", port_text, text));
+  }
+  return std::make_pair(host, port);
+}
+
+Server::Server(runtime::Controller& controller, std::string version)
+    : controller_(controller), version_(std::move(version)), http_(std::make_unique<httplib::Server>()) {
+  routes();
+}
+
+Server::~Server() { stop(); }
+
+Result<int> Server::bind(const std::string& host, int port) {
+  if (port == 0) {
+    const int bound = http_->bind_to_any_port(host);
+    if (bound <= 0) {
+      return makeError(ErrorCode::kIo, fmt::format("cannot listen on {}:0", host));
+    }
+    return bound;
+  }
+  if (!http_->bind_to_port(host, port)) {
+    return makeError(ErrorCode::kIo, fmt::format("cannot listen on {}:{} (in use or not permitted)",
+                                                 host, port));
+  }
+  return port;
+}
+
+void Server::serve() { http_->listen_after_bind(); }
+
+void Server::stop() {
+  stopping_ = true;
+  controller_.state().notifyAll();
+  if (http_) {
+    http_->stop();
+  }
+}
+
+void Server::routes() {
+  auto& srv = *http_;
+  auto& ctl = controller_;
+  const auto& plant = ctl.plant();
+  const int string_count = static_cast<int>(plant.strings.size());
+
+  srv.Get("/api/v1/system", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
+    const TimeMs now = ctl.clock().nowMs();
+    state::StateStore::Reader r(ctl.state(), now);
+    json j;
+    j["site"] = {{"name", plant.site.name}, {"location", plant.site.location}};
+    j["version"] = version_;
+    j["time"] = formatIso8601(now);
+    j["time_ms"] = now;
+    j["time_scale"] = ctl.clock().timeScale();
+    j["simulated"] = ctl.simulated();
+    j["started"] = formatIso8601(ctl.startedMs());
+    j["uptime_s"] = static_cast<double>(now - ctl.startedMs()) / 1000.0;
+    j["sweep_interval_s"] = static_cast<double>(plant.bus.sweep_interval_ms) / 1000.0;
+    j["stale_after_s"] = static_cast<double>(ctl.state().staleAfterMs()) / 1000.0;
+    for (const auto& def : model::catalogue()) {
+      if (def.scope == model::Scope::kSystem) {
+        j[std::string(def.field())] = valueJson(def.id, r.get(def.id), now);
+      }
+    }
+    if (auto* h = ctl.history()) {
+      if (auto st = h->stats()) {
+        j["history"] = {{"snapshots", st->snapshot_count},
+                        {"block_records", st->block_record_count},
+                        {"used_bytes", st->used_bytes},
+                        {"max_bytes", st->max_bytes},
+                        {"oldest", st->oldest_ms > 0 ? json(formatIso8601(st->oldest_ms)) : json()},
+                        {"newest", st->newest_ms > 0 ? json(formatIso8601(st->newest_ms)) : json()}};
+      }
+    }
+    sendJson(res, j);
+  });
+
+  srv.Get("/api/v1/points", [](const httplib::Request&, httplib::Response& res) {
+    sendJson(res, catalogueJson());
+  });
+
+  srv.Get("/api/v1/strings", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
+    const TimeMs now = ctl.clock().nowMs();
+    state::StateStore::Reader r(ctl.state(), now);
+    json arr = json::array();
+    for (std::size_t s = 0; s < plant.strings.size(); ++s) {
+      arr.push_back(stringJson(plant, r, s));
+    }
+    sendJson(res, json{{"time", formatIso8601(now)}, {"strings", std::move(arr)}});
+  });
+
+  srv.Get(R"(/api/v1/strings/([^/]+))",
+          [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
+            const auto s = parseIndex(req.matches[1], "string", string_count);
+            if (failed(s, res)) {
+              return;
+            }
+            state::StateStore::Reader r(ctl.state(), ctl.clock().nowMs());
+            sendJson(res, stringJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
+          });
+
+  srv.Get(R"(/api/v1/strings/([^/]+)/blocks)",
+          [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
+            const auto s = parseIndex(req.matches[1], "string", string_count);
+            if (failed(s, res)) {
+              return;
+            }
+            state::StateStore::Reader r(ctl.state(), ctl.clock().nowMs());
+            sendJson(res, blocksJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
+          });
+
+  srv.Get(R"(/api/v1/strings/([^/]+)/blocks/([^/]+))",
+          [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
+            const auto s = parseIndex(req.matches[1], "string", string_count);
+            if (failed(s, res)) {
+              return;
+            }
+            const auto si = static_cast<std::size_t>(std::get<int>(s) - 1);
+            const auto b = parseIndex(req.matches[2], "block", plant.strings[si].block_count);
+            if (failed(b, res)) {
+              return;
+            }
+            state::StateStore::Reader r(ctl.state(), ctl.clock().nowMs());
+            auto j = blockJson(r, si, static_cast<std::size_t>(std::get<int>(b) - 1));
+            j["string"] = si + 1;
+            sendJson(res, j);
+          });
+
+  // History of one block: ?quantity=voltage_v&from=…&to=…&limit=…
+  srv.Get(R"(/api/v1/strings/([^/]+)/blocks/([^/]+)/history)",
+          [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
+            const auto s = parseIndex(req.matches[1], "string", string_count);
+            if (failed(s, res)) {
+              return;
+            }
+            const auto si = std::get<int>(s) - 1;
+            const auto b = parseIndex(req.matches[2], "block",
+                                      plant.strings[static_cast<std::size_t>(si)].block_count);
+            if (failed(b, res)) {
+              return;
+            }
+            const auto bi = std::get<int>(b) - 1;
+            const std::string field =
+                req.has_param("quantity") ? req.get_param_value("quantity") : "voltage_v";
+            const auto* def = historyPoint(model::Scope::kBlock, field);
+            const auto q = history::parseBlockQuantity(field);
+            if (def == nullptr || !q) {
+              sendError(res, 400, "quantity",
+                        fmt::format("quantity '{}' is not recorded for blocks; use one of: {}",
+                                    field, quantityList(model::Scope::kBlock)));
+              return;
+            }
+            const auto range = parseRange(req, ctl.clock().nowMs());
+            if (failed(range, res)) {
+              return;
+            }
+            const auto& rg = std::get<Range>(range);
+            auto* h = ctl.history();
+            if (h == nullptr) {
+              sendError(res, 503, "", "history store is not open");
+              return;
+            }
+            auto points = h->blockSeries(si, bi, *q, rg.from_ms, rg.to_ms, rg.limit);
+            if (!points) {
+              sendError(res, 500, "", points.error().message);
+              return;
+            }
+            sendJson(res, json{{"string", si + 1},
+                               {"block", bi + 1},
+                               {"quantity", field},
+                               {"unit", std::string(def->unit)},
+                               {"from", formatIso8601(rg.from_ms)},
+                               {"to", formatIso8601(rg.to_ms)},
+                               {"points", seriesJson(*points, def->id)}});
+          });
+
+  // History of a string quantity.
+  srv.Get(R"(/api/v1/strings/([^/]+)/history)",
+          [&ctl, string_count](const httplib::Request& req, httplib::Response& res) {
+            const auto s = parseIndex(req.matches[1], "string", string_count);
+            if (failed(s, res)) {
+              return;
+            }
+            const auto si = std::get<int>(s) - 1;
+            const std::string field =
+                req.has_param("quantity") ? req.get_param_value("quantity") : "voltage_v";
+            const auto* def = historyPoint(model::Scope::kString, field);
+            const auto q = history::parseStringQuantity(field);
+            if (def == nullptr || !q) {
+              sendError(res, 400, "quantity",
+                        fmt::format("quantity '{}' is not recorded for strings; use one of: {}",
+                                    field, quantityList(model::Scope::kString)));
+              return;
+            }
+            const auto range = parseRange(req, ctl.clock().nowMs());
+            if (failed(range, res)) {
+              return;
+            }
+            const auto& rg = std::get<Range>(range);
+            auto* h = ctl.history();
+            if (h == nullptr) {
+              sendError(res, 503, "", "history store is not open");
+              return;
+            }
+            auto points = h->stringSeries(si, *q, rg.from_ms, rg.to_ms, rg.limit);
+            if (!points) {
+              sendError(res, 500, "", points.error().message);
+              return;
+            }
+            sendJson(res, json{{"string", si + 1},
+                               {"quantity", field},
+                               {"unit", std::string(def->unit)},
+                               {"from", formatIso8601(rg.from_ms)},
+                               {"to", formatIso8601(rg.to_ms)},
+                               {"points", seriesJson(*points, def->id)}});
+          });
+
+  // CSV export of block history: ?from=&to=&string=
+  srv.Get("/api/v1/history/export.csv", [&ctl, string_count](const httplib::Request& req,
+                                                             httplib::Response& res) {
+    const auto range = parseRange(req, ctl.clock().nowMs());
+    if (failed(range, res)) {
+      return;
+    }
+    int si = -1;
+    if (req.has_param("string")) {
+      const auto s = parseIndex(req.get_param_value("string"), "string", string_count);
+      if (failed(s, res)) {
+        return;
+      }
+      si = std::get<int>(s) - 1;
+    }
+    auto* h = ctl.history();
+    if (h == nullptr) {
+      sendError(res, 503, "", "history store is not open");
+      return;
+    }
+    const auto rg = std::get<Range>(range);
+    res.set_header("Content-Disposition", "attachment; filename=\"equalis-history.csv\"");
+    res.set_chunked_content_provider(
+        "text/csv; charset=utf-8", [h, rg, si](std::size_t, httplib::DataSink& sink) {
+          auto st = h->exportBlocksCsv(rg.from_ms, rg.to_ms, si, [&](std::string_view chunk) {
+            return sink.write(chunk.data(), chunk.size());
+          });
+          if (!st) {
+            log::get("rest")->warn("CSV export failed: {}", st.error().message);
+          }
+          sink.done();
+          return true;
+        });
+  });
+
+  srv.Get("/api/v1/events", [&ctl](const httplib::Request& req, httplib::Response& res) {
+    const auto range = parseRange(req, ctl.clock().nowMs());
+    if (failed(range, res)) {
+      return;
+    }
+    const auto& rg = std::get<Range>(range);
+    auto* h = ctl.history();
+    if (h == nullptr) {
+      sendError(res, 503, "", "history store is not open");
+      return;
+    }
+    auto events = h->events(rg.from_ms, rg.to_ms, rg.limit);
+    if (!events) {
+      sendError(res, 500, "", events.error().message);
+      return;
+    }
+    json arr = json::array();
+    for (const auto& e : *events) {
+      arr.push_back(json{{"time", formatIso8601(e.time_ms)},
+                         {"time_ms", e.time_ms},
+                         {"kind", e.kind},
+                         {"message", e.message}});
+    }
+    sendJson(res, json{{"events", std::move(arr)}});
+  });
+
+  // Live updates: one "snapshot" event per state change, at most once per second.
+  srv.Get("/api/v1/stream", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("X-Accel-Buffering", "no");
+    auto seen = std::make_shared<std::uint64_t>(0);
+    auto last_sent = std::make_shared<std::chrono::steady_clock::time_point>();
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, &ctl, &plant, seen, last_sent](std::size_t offset, httplib::DataSink& sink) {
+          if (stopping_) {
+            return false;
+          }
+          if (offset == 0) {
+            const std::string hello = "retry: 2000\n\n";
+            if (!sink.write(hello.data(), hello.size())) {
+              return false;
+            }
+          }
+          const auto since = std::chrono::steady_clock::now() - *last_sent;
+          if (since < kSseMinInterval) {
+            std::this_thread::sleep_for(kSseMinInterval - since);
+          }
+          const auto version = ctl.state().waitForChange(*seen, kSseKeepAlive);
+          if (stopping_) {
+            return false;
+          }
+          if (version == *seen) {
+            const std::string ping = ": keep-alive\n\n";
+            return sink.write(ping.data(), ping.size());
+          }
+          const TimeMs now = ctl.clock().nowMs();
+          json j;
+          {
+            state::StateStore::Reader r(ctl.state(), now);
+            *seen = r.version();
+            j["time"] = formatIso8601(now);
+            j["time_ms"] = now;
+            auto& arr = j["strings"] = json::array();
+            for (std::size_t s = 0; s < plant.strings.size(); ++s) {
+              auto sj = stringJson(plant, r, s);
+              sj["blocks"] = blocksJson(plant, r, s)["blocks"];
+              arr.push_back(std::move(sj));
+            }
+          }
+          *last_sent = std::chrono::steady_clock::now();
+          const std::string msg = "event: snapshot\ndata: " + j.dump() + "\n\n";
+          return sink.write(msg.data(), msg.size());
+        });
+  });
+
+  srv.Get(R"(/api/.*)", [](const httplib::Request& req, httplib::Response& res) {
+    sendError(res, 404, "", fmt::format("no such endpoint: {}", req.path));
+  });
+
+  srv.Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
+    const auto* asset = web::findAsset(req.path);
+    if (asset == nullptr) {
+      res.status = 404;
+      res.set_content("not found\n", "text/plain");
+      return;
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(asset->data, asset->size, std::string(asset->content_type));
+  });
+
+  srv.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
+                               std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log::get("rest")->error("{} {}: {}", req.method, req.path, what);
+    sendError(res, 500, "", what);
+  });
+}
+
+}  // namespace equalis::rest

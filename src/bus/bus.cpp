@@ -1,0 +1,91 @@
+#include "bus/bus.hpp"
+
+#include <chrono>
+
+#include "model/chemistry.hpp"
+
+namespace equalis::bus {
+
+namespace {
+constexpr int kAttemptsPerModule = 2;  // one retry
+}
+
+Frontend::Frontend(Backend& backend, const model::PlantConfig& plant)
+    : backend_(backend), plant_(plant) {
+  const std::size_t strings = backend_.stringCount();
+  sweep_.modules.resize(strings);
+  sweep_.comm.resize(strings);
+  sweep_.string_sensors.resize(strings);
+  for (std::size_t s = 0; s < strings; ++s) {
+    sweep_.modules[s].resize(backend_.blockCount(s));
+    sweep_.comm[s].resize(backend_.blockCount(s));
+  }
+}
+
+const Sweep& Frontend::sweep(TimeMs now_ms) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  sweep_.seq += 1;
+  sweep_.time_ms = now_ms;
+  sweep_.modules_ok = 0;
+  const int lost_after = plant_.bus.comm_lost_after_failures;
+
+  for (std::size_t s = 0; s < sweep_.modules.size(); ++s) {
+    const auto& module = model::moduleTypeInfo(plant_.strings[s].module_type);
+    const auto v_min_mv = static_cast<std::int32_t>(module.voltage_min_v * 1000.0);
+    const auto v_max_mv = static_cast<std::int32_t>(module.voltage_max_v * 1000.0);
+    for (std::size_t b = 0; b < sweep_.modules[s].size(); ++b) {
+      auto& sample = sweep_.modules[s][b];
+      auto& comm = sweep_.comm[s][b];
+      bool answered = false;
+      for (int attempt = 0; attempt < kAttemptsPerModule && !answered; ++attempt) {
+        auto reading = backend_.readModule(s, b);
+        if (!reading) {
+          comm.errors += 1;
+          continue;
+        }
+        answered = true;
+        comm.ok += 1;
+        comm.consecutive_failures = 0;
+        sample.reading = *reading;
+        sample.time_ms = now_ms;
+        // A reading outside the module's measuring range is reported, but never as valid.
+        const bool in_range = reading->voltage_mv >= v_min_mv && reading->voltage_mv <= v_max_mv;
+        sample.quality = in_range ? model::Quality::kOk : model::Quality::kInvalid;
+      }
+      if (answered) {
+        sweep_.modules_ok += 1;
+      } else {
+        comm.consecutive_failures += 1;
+        if (static_cast<int>(comm.consecutive_failures) >= lost_after) {
+          sample.quality = model::Quality::kCommLost;
+        }
+      }
+    }
+    auto& sensor = sweep_.string_sensors[s];
+    if (!plant_.strings[s].current_sensor.present) {
+      sensor.quality = model::Quality::kNotPresent;
+    } else if (auto reading = backend_.readStringSensor(s)) {
+      sensor.reading = *reading;
+      sensor.time_ms = now_ms;
+      const double range_ma = plant_.strings[s].current_sensor.range_a * 1000.0;
+      const double current_ma = reading->current_ma;
+      sensor.quality = (current_ma >= -range_ma && current_ma <= range_ma) ? model::Quality::kOk
+                                                                           : model::Quality::kInvalid;
+    }
+  }
+
+  if (!plant_.ambient.sensor_present) {
+    sweep_.ambient.quality = model::Quality::kNotPresent;
+  } else if (auto ambient = backend_.readAmbientDc()) {
+    sweep_.ambient.temperature_dc = *ambient;
+    sweep_.ambient.time_ms = now_ms;
+    sweep_.ambient.quality = model::Quality::kOk;
+  }
+
+  sweep_.duration_ms = std::chrono::duration<double, std::milli>(
+                           std::chrono::steady_clock::now() - wall_start)
+                           .count();
+  return sweep_;
+}
+
+}  // namespace equalis::bus

@@ -1,0 +1,92 @@
+// Module bus: the frontend sweeps every module once per cycle, keeps per-module communication
+// health and turns raw readings into samples with time and quality. Backends (the simulator
+// today, a serial line later) only answer single requests; they know nothing of scheduling.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "model/plant.hpp"
+#include "model/quality.hpp"
+
+namespace equalis::bus {
+
+// Raw module answer, fixed-point as on the wire.
+struct ModuleReading {
+  std::int32_t voltage_mv = 0;
+  std::int16_t temperature_dc = 0;  // 0.1 °C
+  std::int32_t ri_uohm = 0;
+  std::uint8_t bypass_duty_pct = 0;  // bypass duty the module applies, 0 … 100
+};
+
+struct StringSensorReading {
+  std::int32_t current_ma = 0;  // + charge / − discharge
+  std::int32_t ac_current_ma = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::size_t stringCount() const = 0;
+  virtual std::size_t blockCount(std::size_t string_index) const = 0;
+  virtual Result<ModuleReading> readModule(std::size_t string_index, std::size_t block_index) = 0;
+  virtual Result<StringSensorReading> readStringSensor(std::size_t string_index) = 0;
+  virtual Result<std::int16_t> readAmbientDc() = 0;
+  virtual Status writeBypass(std::size_t string_index, std::size_t block_index,
+                             std::uint8_t duty_pct) = 0;
+};
+
+struct ModuleSample {
+  ModuleReading reading;  // last good reading (kept while the module does not answer)
+  TimeMs time_ms = 0;     // when `reading` was taken; 0 = never
+  model::Quality quality = model::Quality::kNotPresent;
+};
+
+struct CommCounters {
+  std::uint64_t ok = 0;
+  std::uint64_t errors = 0;
+  std::uint32_t consecutive_failures = 0;
+};
+
+struct StringSensorSample {
+  StringSensorReading reading;
+  TimeMs time_ms = 0;
+  model::Quality quality = model::Quality::kNotPresent;
+};
+
+struct AmbientSample {
+  std::int16_t temperature_dc = 0;
+  TimeMs time_ms = 0;
+  model::Quality quality = model::Quality::kNotPresent;
+};
+
+// One complete pass over the bus.
+struct Sweep {
+  std::uint64_t seq = 0;
+  TimeMs time_ms = 0;
+  std::vector<std::vector<ModuleSample>> modules;  // [string][block]
+  std::vector<std::vector<CommCounters>> comm;     // [string][block]
+  std::vector<StringSensorSample> string_sensors;  // [string]
+  AmbientSample ambient;
+  int modules_ok = 0;
+  double duration_ms = 0;  // wall-clock cost of the sweep
+};
+
+class Frontend {
+ public:
+  Frontend(Backend& backend, const model::PlantConfig& plant);
+  // Reads every module, string sensor and the ambient sensor once (one retry per module) and
+  // returns the updated sweep. Samples of modules that did not answer keep their last reading
+  // and time; after `comm_lost_after_failures` consecutive failures they turn comm_lost.
+  const Sweep& sweep(TimeMs now_ms);
+  const Sweep& last() const { return sweep_; }
+
+ private:
+  Backend& backend_;
+  const model::PlantConfig& plant_;
+  Sweep sweep_;
+};
+
+}  // namespace equalis::bus

@@ -1,0 +1,228 @@
+#include "runtime/controller.hpp"
+
+#include <cmath>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+
+namespace equalis::runtime {
+
+namespace {
+
+using model::PointId;
+using model::Quality;
+
+std::vector<int> layoutOf(const model::PlantConfig& plant) {
+  std::vector<int> blocks;
+  for (const auto& s : plant.strings) {
+    blocks.push_back(s.block_count);
+  }
+  return blocks;
+}
+
+DurationMs staleLimitMs(const model::BusConfig& bus) {
+  return bus.sweep_interval_ms * bus.stale_after_sweeps;
+}
+
+}  // namespace
+
+Controller::Controller(model::PlantConfig plant, Clock& clock)
+    : plant_(std::move(plant)),
+      clock_(clock),
+      started_ms_(clock.nowMs()),
+      sim_(std::make_unique<sim::PlantSim>(plant_, started_ms_)),
+      backend_(*sim_),
+      frontend_(backend_, plant_),
+      analyzer_(plant_),
+      state_(layoutOf(plant_), staleLimitMs(plant_.bus)),
+      recorder_(plant_.history),
+      last_mode_(plant_.strings.size(), model::StringModeValue::kFloat) {}
+
+Controller::~Controller() { stop(); }
+
+Status Controller::open() {
+  std::error_code ec;
+  std::filesystem::create_directories(plant_.data_dir, ec);
+  if (ec) {
+    return makeError(ErrorCode::kIo, fmt::format("cannot create data directory '{}': {}",
+                                                 plant_.data_dir, ec.message()));
+  }
+  const auto path = (std::filesystem::path(plant_.data_dir) / "history.sqlite").string();
+  auto store = history::Store::open(path, plant_.history.max_bytes);
+  if (!store) {
+    return store.error();
+  }
+  history_ = std::move(store.value());
+  auto st = history_->appendEvent(
+      {clock_.nowMs(), "system", fmt::format("equalisd started: {} strings, {} modules",
+                                             plant_.strings.size(), plant_.moduleCount())});
+  if (!st) {
+    return st.error();
+  }
+  pending_event_ = true;
+  return {};
+}
+
+void Controller::cycle() {
+  std::lock_guard lock(cycle_mutex_);
+  const TimeMs now = clock_.nowMs();
+  sim_->advanceTo(now);
+  const auto& sweep = frontend_.sweep(now);
+  const auto& sums = analyzer_.update(sweep);
+  noteModeChanges(sums, now);
+  publishState(sweep, sums);
+  recordHistory(sweep, sums);
+  sweep_count_ += 1;
+}
+
+void Controller::run() {
+  const DurationMs period = plant_.bus.sweep_interval_ms;
+  TimeMs next = clock_.nowMs();
+  while (!stop_.load()) {
+    cycle();
+    next += period;
+    const TimeMs now = clock_.nowMs();
+    if (next < now) {
+      // Behind (very high time scale): skip the missed sweeps, the plant integrates the gap.
+      next = now;
+    }
+    if (!clock_.sleepUntil(next)) {
+      break;
+    }
+  }
+}
+
+void Controller::stop() {
+  stop_ = true;
+  clock_.wake();
+  state_.notifyAll();
+}
+
+void Controller::runUntil(SimulatedClock& clock, TimeMs until_ms) {
+  while (clock.nowMs() + plant_.bus.sweep_interval_ms <= until_ms) {
+    clock.advance(plant_.bus.sweep_interval_ms);
+    cycle();
+  }
+}
+
+void Controller::noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms) {
+  for (std::size_t s = 0; s < sums.size(); ++s) {
+    if (sums[s].mode_quality != Quality::kOk || sums[s].mode == last_mode_[s]) {
+      continue;
+    }
+    const auto from = model::enumName(PointId::kStringMode, static_cast<int>(last_mode_[s]));
+    const auto to = model::enumName(PointId::kStringMode, static_cast<int>(sums[s].mode));
+    last_mode_[s] = sums[s].mode;
+    pending_event_ = true;
+    if (history_) {
+      const auto message =
+          fmt::format("{}: mode {} → {} (current {:.1f} A, voltage {:.1f} V)",
+                      plant_.strings[s].name, from, to, sums[s].current_a, sums[s].voltage_v);
+      if (auto st = history_->appendEvent({now_ms, "mode", message}); !st) {
+        log::get("history")->warn("event not stored: {}", st.error().message);
+      }
+    }
+  }
+}
+
+void Controller::publishState(const bus::Sweep& sweep,
+                              const std::vector<analysis::StringSummary>& sums) {
+  const TimeMs t = sweep.time_ms;
+  state::StateStore::Writer w(state_);
+  w.setSystem(PointId::kSystemStringCount,
+              {static_cast<double>(plant_.strings.size()), t, Quality::kOk});
+  w.setSystem(PointId::kSystemModuleCount,
+              {static_cast<double>(plant_.moduleCount()), t, Quality::kOk});
+  w.setSystem(PointId::kSystemSweepCount, {static_cast<double>(sweep.seq), t, Quality::kOk});
+  w.setSystem(PointId::kSystemSweepDurationMs, {sweep.duration_ms, t, Quality::kOk});
+  w.setSystem(PointId::kSystemModulesOkCount,
+              {static_cast<double>(sweep.modules_ok), t, Quality::kOk});
+  w.setSystem(PointId::kSystemAmbientTemperatureC,
+              {sweep.ambient.temperature_dc / 10.0, sweep.ambient.time_ms, sweep.ambient.quality});
+
+  for (std::size_t s = 0; s < sums.size(); ++s) {
+    const auto& sum = sums[s];
+    const Quality vq = sum.voltage_quality;
+    const Quality iq = sum.current_quality;
+    const Quality pq = (vq == Quality::kOk && iq == Quality::kOk) ? Quality::kOk
+                       : (vq != Quality::kOk ? vq : iq);
+    const Quality bq = sum.blocks_ok > 0 ? Quality::kOk : Quality::kCommLost;
+    w.set(PointId::kStringVoltageV, s, 0, {sum.voltage_v, t, vq});
+    w.set(PointId::kStringCurrentA, s, 0, {sum.current_a, t, iq});
+    w.set(PointId::kStringPowerKw, s, 0, {sum.power_kw, t, pq});
+    w.set(PointId::kStringMode, s, 0, {static_cast<double>(sum.mode), t, sum.mode_quality});
+    w.set(PointId::kStringTargetVoltageV, s, 0, {sum.target_voltage_v, t, Quality::kOk});
+    w.set(PointId::kStringChargeAvgPct, s, 0, {sum.charge_avg_pct, t, iq});
+    w.set(PointId::kStringAcCurrentA, s, 0, {sum.ac_current_a, t, iq});
+    w.set(PointId::kStringBlockVoltageMinV, s, 0, {sum.block_voltage_min_v, t, bq});
+    w.set(PointId::kStringBlockVoltageMaxV, s, 0, {sum.block_voltage_max_v, t, bq});
+    w.set(PointId::kStringBlockVoltageSpreadV, s, 0, {sum.block_voltage_spread_v, t, bq});
+    w.set(PointId::kStringTemperatureMaxC, s, 0, {sum.temperature_max_c, t, bq});
+
+    const auto& modules = sweep.modules[s];
+    for (std::size_t b = 0; b < modules.size(); ++b) {
+      const auto& m = modules[b];
+      const auto& d = sum.blocks[b];
+      const auto& comm = sweep.comm[s][b];
+      w.set(PointId::kBlockVoltageV, s, b, {m.reading.voltage_mv / 1000.0, m.time_ms, m.quality});
+      w.set(PointId::kBlockTemperatureC, s, b,
+            {m.reading.temperature_dc / 10.0, m.time_ms, m.quality});
+      w.set(PointId::kBlockRiMohm, s, b, {m.reading.ri_uohm / 1000.0, m.time_ms, m.quality});
+      w.set(PointId::kBlockChargePct, s, b, {d.charge_pct, t, iq});
+      w.set(PointId::kBlockEqualizationPct, s, b, {d.equalization_pct, m.time_ms, m.quality});
+      w.set(PointId::kBlockEqualizationLevel, s, b,
+            {static_cast<double>(d.equalization_level), m.time_ms, m.quality});
+      // Status is derived every sweep; it is "unknown" (not stale) when the data is missing.
+      w.set(PointId::kBlockStatus, s, b, {static_cast<double>(d.status), t, Quality::kOk});
+      w.set(PointId::kBlockCommOkCount, s, b, {static_cast<double>(comm.ok), t, Quality::kOk});
+      w.set(PointId::kBlockCommErrorCount, s, b,
+            {static_cast<double>(comm.errors), t, Quality::kOk});
+    }
+  }
+}
+
+void Controller::recordHistory(const bus::Sweep& sweep,
+                               const std::vector<analysis::StringSummary>& sums) {
+  if (!history_) {
+    return;
+  }
+  const bool event = pending_event_;
+  pending_event_ = false;
+  const auto reason = recorder_.shouldRecord(sweep.time_ms, analyzer_.anyDischarging(), event);
+  if (!reason) {
+    return;
+  }
+  history::Snapshot snap;
+  snap.time_ms = sweep.time_ms;
+  snap.reason = *reason;
+  for (std::size_t s = 0; s < sums.size(); ++s) {
+    const auto& sum = sums[s];
+    snap.strings.push_back({static_cast<int>(s), sum.voltage_v, sum.current_a, sum.ac_current_a,
+                            sum.charge_avg_pct, static_cast<int>(sum.mode),
+                            sum.voltage_quality == Quality::kOk ? sum.current_quality
+                                                                : sum.voltage_quality});
+    const auto& modules = sweep.modules[s];
+    for (std::size_t b = 0; b < modules.size(); ++b) {
+      const auto& m = modules[b];
+      // Only this sweep's readings are recorded as measured; older ones go in as comm_lost.
+      const bool fresh = m.time_ms == sweep.time_ms;
+      const Quality q = fresh ? m.quality
+                              : (m.quality == Quality::kOk ? Quality::kStale : m.quality);
+      const double nan = std::nan("");
+      snap.blocks.push_back({static_cast<int>(s), static_cast<int>(b),
+                             fresh ? m.reading.voltage_mv / 1000.0 : nan,
+                             fresh ? m.reading.temperature_dc / 10.0 : nan,
+                             fresh ? m.reading.ri_uohm / 1000.0 : nan, sum.blocks[b].charge_pct,
+                             sum.blocks[b].equalization_pct, q});
+    }
+  }
+  if (auto st = history_->append(snap); !st) {
+    log::get("history")->error("snapshot not stored: {}", st.error().message);
+    return;
+  }
+  history_records_ += 1;
+}
+
+}  // namespace equalis::runtime

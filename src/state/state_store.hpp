@@ -1,0 +1,91 @@
+// StateStore: the latest value, time and quality of every point of the catalogue.
+// Writers update a batch under one lock (one sweep = one version); readers take a consistent
+// view. Staleness is applied on read: an "ok" value older than the limit is reported "stale",
+// so nothing downstream can show old data as fresh.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "model/points.hpp"
+#include "model/quality.hpp"
+
+namespace equalis::state {
+
+struct Sample {
+  double value = std::numeric_limits<double>::quiet_NaN();
+  TimeMs time_ms = 0;  // when the value was measured; 0 = never
+  model::Quality quality = model::Quality::kNotPresent;
+};
+
+class StateStore {
+ public:
+  // blocks_per_string: the plant layout. stale_after_ms: age at which "ok" becomes "stale".
+  StateStore(std::vector<int> blocks_per_string, DurationMs stale_after_ms);
+
+  std::size_t stringCount() const { return blocks_per_string_.size(); }
+  int blockCount(std::size_t string_index) const { return blocks_per_string_.at(string_index); }
+  DurationMs staleAfterMs() const { return stale_after_ms_; }
+
+  // Exclusive batch update; bumps the version and wakes waiters when it ends.
+  class Writer {
+   public:
+    explicit Writer(StateStore& store);
+    ~Writer();
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+    // Indices are 0-based and ignored where the point's scope does not use them.
+    void set(model::PointId id, std::size_t string_index, std::size_t block_index,
+             const Sample& sample);
+    void setSystem(model::PointId id, const Sample& sample) { set(id, 0, 0, sample); }
+
+   private:
+    StateStore& store_;
+    std::unique_lock<std::shared_mutex> lock_;
+  };
+
+  // Shared consistent view at time `now_ms` (for staleness and age).
+  class Reader {
+   public:
+    Reader(const StateStore& store, TimeMs now_ms);
+    Sample get(model::PointId id, std::size_t string_index = 0, std::size_t block_index = 0) const;
+    TimeMs nowMs() const { return now_ms_; }
+    std::uint64_t version() const { return store_.version_; }
+
+   private:
+    const StateStore& store_;
+    std::shared_lock<std::shared_mutex> lock_;
+    TimeMs now_ms_;
+  };
+
+  std::uint64_t version() const;
+  // Blocks until the version differs from `seen` or the timeout passes; returns the version.
+  std::uint64_t waitForChange(std::uint64_t seen, std::chrono::milliseconds timeout) const;
+  // Wakes all waiters (used at shutdown).
+  void notifyAll() const;
+
+ private:
+  std::size_t slot(model::PointId id, std::size_t string_index, std::size_t block_index) const;
+
+  std::vector<int> blocks_per_string_;
+  std::vector<std::size_t> block_offset_;  // first flat block index of each string
+  std::size_t total_blocks_ = 0;
+  DurationMs stale_after_ms_;
+  std::vector<std::size_t> point_offset_;  // first slot of each point
+  std::vector<Sample> samples_;
+  std::uint64_t version_ = 0;
+  mutable std::shared_mutex mutex_;
+  mutable std::mutex wait_mutex_;
+  mutable std::condition_variable wait_cv_;
+};
+
+// Applies the staleness rule to a stored sample.
+Sample withStaleness(const Sample& stored, TimeMs now_ms, DurationMs stale_after_ms);
+
+}  // namespace equalis::state

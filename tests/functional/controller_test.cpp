@@ -1,0 +1,175 @@
+// The controller pipeline (simulator → bus → analysis → state → history) on a SimulatedClock.
+#include "runtime/controller.hpp"
+
+#include <filesystem>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace equalis::runtime {
+namespace {
+
+using model::PointId;
+using model::Quality;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("equalis-ft-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+model::PlantConfig quietPlant(const std::string& dir) {
+  auto p = model::demoPlant();
+  p.simulation.ups.outages = false;
+  p.data_dir = dir;
+  return p;
+}
+
+TEST(Controller, TwentyFourHoursOfFloat) {
+  TempDir dir;
+  SimulatedClock clock;
+  const TimeMs t0 = clock.nowMs();
+  Controller c(quietPlant(dir.str()), clock);
+  ASSERT_TRUE(c.open().ok());
+  c.runUntil(clock, t0 + kDayMs);
+
+  EXPECT_EQ(c.sweepCount(), static_cast<std::uint64_t>(kDayMs / (10 * kSecondMs)));
+  // Seed cadence: a snapshot every 20 min in float (72 a day) plus the start record.
+  EXPECT_GE(c.historyRecordCount(), 72u);
+  EXPECT_LE(c.historyRecordCount(), 74u);
+
+  state::StateStore::Reader r(c.state(), clock.nowMs());
+  for (std::size_t s = 0; s < 2; ++s) {
+    EXPECT_EQ(model::enumName(PointId::kStringMode,
+                              static_cast<int>(r.get(PointId::kStringMode, s).value)),
+              "float");
+    EXPECT_NEAR(r.get(PointId::kStringTargetVoltageV, s).value, 13.62, 0.05);
+    EXPECT_NEAR(r.get(PointId::kStringVoltageV, s).value, 32 * 13.62, 32 * 0.1);
+    for (std::size_t b = 0; b < 32; ++b) {
+      EXPECT_EQ(r.get(PointId::kBlockVoltageV, s, b).quality, Quality::kOk);
+      EXPECT_NEAR(r.get(PointId::kBlockChargePct, s, b).value, 100.0, 0.5);
+    }
+  }
+  // Without equalization, the 5-year-old string floats far wider than the new one.
+  const double old_spread = r.get(PointId::kStringBlockVoltageSpreadV, 0).value;
+  const double new_spread = r.get(PointId::kStringBlockVoltageSpreadV, 1).value;
+  EXPECT_GT(old_spread, 0.8);
+  EXPECT_GT(old_spread, 2.0 * new_spread);
+
+  auto series = c.history()->blockSeries(0, 0, history::BlockQuantity::kVoltageV, t0,
+                                         clock.nowMs(), 1000);
+  ASSERT_TRUE(series.ok());
+  EXPECT_GE(series->size(), 72u);
+}
+
+TEST(Controller, DischargeRecordedEveryTenSeconds) {
+  TempDir dir;
+  SimulatedClock clock;
+  const TimeMs t0 = clock.nowMs();
+  Controller c(quietPlant(dir.str()), clock);
+  ASSERT_TRUE(c.open().ok());
+  c.runUntil(clock, t0 + 2 * kHourMs);
+  const TimeMs outage_ms = clock.nowMs();
+  c.plantSim().startOutage(20'000.0, 10 * kMinuteMs);
+  c.runUntil(clock, outage_ms + 10 * kMinuteMs);
+  {
+    state::StateStore::Reader r(c.state(), clock.nowMs());
+    EXPECT_LT(r.get(PointId::kStringCurrentA, 0).value, -5.0);
+    EXPECT_LT(r.get(PointId::kStringChargeAvgPct, 0).value, 99.0);
+  }
+  c.runUntil(clock, outage_ms + 3 * kHourMs);
+
+  auto current = c.history()->stringSeries(0, history::StringQuantity::kCurrentA, outage_ms,
+                                           outage_ms + 10 * kMinuteMs, 10'000);
+  ASSERT_TRUE(current.ok());
+  // 10 min at a 10 s cadence: about 60 records, each 10 s apart.
+  EXPECT_GE(current->size(), 55u);
+  EXPECT_LE(current->size(), 62u);
+  for (std::size_t i = 1; i < current->size(); ++i) {
+    EXPECT_EQ((*current)[i].time_ms - (*current)[i - 1].time_ms, 10 * kSecondMs);
+  }
+  // Fast cadence continues for an hour after the discharge, then falls back to 20 min.
+  auto after = c.history()->stringSeries(0, history::StringQuantity::kCurrentA,
+                                         outage_ms + 15 * kMinuteMs, outage_ms + 60 * kMinuteMs,
+                                         10'000);
+  ASSERT_TRUE(after.ok());
+  EXPECT_GE(after->size(), 200u);
+  auto late = c.history()->stringSeries(0, history::StringQuantity::kCurrentA,
+                                        outage_ms + 2 * kHourMs, outage_ms + 3 * kHourMs, 10'000);
+  ASSERT_TRUE(late.ok());
+  EXPECT_LE(late->size(), 5u);
+
+  // The mode changes are in the event log.
+  auto events = c.history()->events(outage_ms, clock.nowMs(), 100);
+  ASSERT_TRUE(events.ok());
+  bool saw_discharge = false;
+  bool saw_float = false;
+  for (const auto& e : *events) {
+    saw_discharge |= e.message.find("→ discharge") != std::string::npos;
+    saw_float |= e.message.find("→ float") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_discharge);
+  EXPECT_TRUE(saw_float);
+}
+
+TEST(Controller, RestartKeepsHistory) {
+  TempDir dir;
+  SimulatedClock clock;
+  const TimeMs t0 = clock.nowMs();
+  std::size_t records_before = 0;
+  {
+    Controller c(quietPlant(dir.str()), clock);
+    ASSERT_TRUE(c.open().ok());
+    c.runUntil(clock, t0 + 6 * kHourMs);
+    records_before = c.historyRecordCount();
+    ASSERT_GT(records_before, 10u);
+  }
+  Controller c2(quietPlant(dir.str()), clock);
+  ASSERT_TRUE(c2.open().ok());
+  auto series = c2.history()->blockSeries(1, 31, history::BlockQuantity::kVoltageV, t0,
+                                          clock.nowMs(), 10'000);
+  ASSERT_TRUE(series.ok());
+  EXPECT_EQ(series->size(), records_before);
+  auto stats = c2.history()->stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->snapshot_count, records_before);
+}
+
+TEST(Controller, SilentModuleTurnsCommLostAndStale) {
+  TempDir dir;
+  SimulatedClock clock;
+  Controller c(quietPlant(dir.str()), clock);
+  ASSERT_TRUE(c.open().ok());
+  c.runUntil(clock, clock.nowMs() + kMinuteMs);
+  c.plantSim().setModuleCommFault(0, 4, true);
+  c.runUntil(clock, clock.nowMs() + 30 * kSecondMs);  // three sweeps
+  state::StateStore::Reader r(c.state(), clock.nowMs());
+  EXPECT_EQ(r.get(PointId::kBlockVoltageV, 0, 4).quality, Quality::kCommLost);
+  EXPECT_EQ(r.get(PointId::kBlockVoltageV, 0, 3).quality, Quality::kOk);
+  EXPECT_EQ(r.get(PointId::kStringVoltageV, 0).quality, Quality::kInvalid);
+  EXPECT_EQ(model::enumName(PointId::kBlockStatus,
+                            static_cast<int>(r.get(PointId::kBlockStatus, 0, 4).value)),
+            "unknown");
+  EXPECT_DOUBLE_EQ(r.get(PointId::kSystemModulesOkCount).value, 63);
+}
+
+TEST(Controller, UnwritableDataDirIsAClearError) {
+  SimulatedClock clock;
+  auto plant = quietPlant("/proc/equalis-cannot-write-here");
+  Controller c(plant, clock);
+  const auto st = c.open();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("/proc/equalis-cannot-write-here"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace equalis::runtime

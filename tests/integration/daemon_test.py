@@ -1,0 +1,287 @@
+"""Integration tests: a real equalisd on loopback, used through REST, SSE and equalisctl."""
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+from equalis_harness import Daemon, binary
+
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+QUALITIES = {"ok", "stale", "comm_lost", "invalid", "not_present"}
+
+
+def is_value_object(v):
+    return isinstance(v, dict) and {"value", "quality", "time", "age_s"} <= set(v) and v["quality"] in QUALITIES
+
+
+class RestApi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(time_scale=60).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_system(self):
+        s = self.d.get_json("/api/v1/system")
+        self.assertEqual(s["string_count"]["value"], 2)
+        self.assertEqual(s["module_count"]["value"], 64)
+        self.assertTrue(s["simulated"])
+        self.assertEqual(s["time_scale"], 60)
+        self.assertTrue(is_value_object(s["ambient_temperature_c"]))
+        self.assertAlmostEqual(s["ambient_temperature_c"]["value"], 25, delta=3)
+
+    def test_strings_have_64_blocks_each_value_with_quality(self):
+        strings = self.d.get_json("/api/v1/strings")["strings"]
+        self.assertEqual(len(strings), 2)
+        total = 0
+        for st in strings:
+            for field in ("voltage_v", "current_a", "power_kw", "mode", "target_voltage_v",
+                          "charge_avg_pct", "ac_current_a"):
+                self.assertTrue(is_value_object(st[field]), f"{field}: {st[field]}")
+            self.assertIn(st["mode"]["value"], ("float", "charge", "discharge", "rest"))
+            self.assertEqual(st["chemistry"], "vrla-12v")
+            blocks = self.d.get_json(f"/api/v1/strings/{st['string']}/blocks")["blocks"]
+            self.assertEqual(len(blocks), st["block_count"])
+            total += len(blocks)
+            vsum = 0.0
+            for i, b in enumerate(blocks, 1):
+                self.assertEqual(b["block"], i)
+                for field in ("voltage_v", "temperature_c", "ri_mohm", "charge_pct",
+                              "equalization_pct", "equalization_level", "status"):
+                    self.assertTrue(is_value_object(b[field]), f"block {i} {field}: {b[field]}")
+                self.assertEqual(b["quality"], "ok")
+                self.assertGreaterEqual(b["age_s"], 0)
+                self.assertTrue(8.0 < b["voltage_v"]["value"] < 17.0)
+                self.assertTrue(0.5 < b["ri_mohm"]["value"] < 60)
+                vsum += b["voltage_v"]["value"]
+            # Σ voltage of the string is the sum of its blocks (both read within one sweep or two).
+            self.assertAlmostEqual(st["voltage_v"]["value"], vsum, delta=0.5)
+        self.assertEqual(total, 64)
+
+    def test_single_string_and_block(self):
+        st = self.d.get_json("/api/v1/strings/2")
+        self.assertEqual(st["string"], 2)
+        self.assertEqual(st["name"], "String 2")
+        b = self.d.get_json("/api/v1/strings/1/blocks/17")
+        self.assertEqual((b["string"], b["block"]), (1, 17))
+
+    def assert_error(self, path, status, parameter):
+        code, ctype, body = self.d.get(path)
+        self.assertEqual(code, status, f"{path}: {body!r}")
+        self.assertIn("application/json", ctype)
+        err = json.loads(body)["error"]
+        self.assertEqual(err["parameter"], parameter, err)
+        self.assertTrue(err["message"])
+        return err
+
+    def test_bad_parameters_are_4xx_naming_the_parameter(self):
+        self.assert_error("/api/v1/strings/3", 404, "string")
+        self.assert_error("/api/v1/strings/abc/blocks", 400, "string")
+        self.assert_error("/api/v1/strings/1/blocks/33", 404, "block")
+        self.assert_error("/api/v1/strings/1/blocks/0/history", 404, "block")
+        err = self.assert_error("/api/v1/strings/1/blocks/1/history?quantity=volts", 400, "quantity")
+        self.assertIn("voltage_v", err["message"])
+        self.assert_error("/api/v1/strings/1/history?from=yesterday", 400, "from")
+        self.assert_error("/api/v1/strings/1/history?to=2026-99-01T00:00:00Z", 400, "to")
+        self.assert_error("/api/v1/strings/1/history?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", 400, "from")
+        self.assert_error("/api/v1/events?limit=0", 400, "limit")
+        self.assert_error("/api/v1/history/export.csv?string=7", 404, "string")
+        code, _, body = self.d.get("/api/v1/nothing")
+        self.assertEqual(code, 404)
+        self.assertIn("error", json.loads(body))
+
+    def test_history_query_and_csv_export(self):
+        # The first sweep is always recorded ("start").
+        h = self.d.get_json("/api/v1/strings/1/blocks/3/history?quantity=voltage_v")
+        self.assertEqual(h["unit"], "V")
+        self.assertGreaterEqual(len(h["points"]), 1)
+        p = h["points"][0]
+        self.assertEqual(p["quality"], "ok")
+        self.assertTrue(8 < p["value"] < 17)
+        sh = self.d.get_json("/api/v1/strings/2/history?quantity=current_a")
+        self.assertGreaterEqual(len(sh["points"]), 1)
+        code, ctype, body = self.d.get("/api/v1/history/export.csv?string=2")
+        self.assertEqual(code, 200)
+        self.assertIn("text/csv", ctype)
+        rows = list(csv.reader(io.StringIO(body.decode())))
+        self.assertEqual(rows[0][:3], ["time", "string", "block"])
+        self.assertIn("voltage_v", rows[0])
+        self.assertGreaterEqual(len(rows) - 1, 32)
+        self.assertTrue(all(r[1] == "2" for r in rows[1:]))
+
+    def test_events_log_start(self):
+        events = self.d.get_json("/api/v1/events")["events"]
+        self.assertTrue(any("started" in e["message"] for e in events), events)
+
+    def test_points_catalogue(self):
+        pts = self.d.get_json("/api/v1/points")["points"]
+        names = {p["name"] for p in pts}
+        self.assertIn("block.voltage_v", names)
+        self.assertIn("string.target_voltage_v", names)
+        # REST field names come from the catalogue.
+        block = self.d.get_json("/api/v1/strings/1/blocks/1")
+        for p in pts:
+            if p["scope"] == "block":
+                self.assertIn(p["field"], block)
+
+    def test_sse_stream_delivers_snapshots(self):
+        host, port = self.d.url[len("http://"):].split(":")
+        with socket.create_connection((host, int(port)), timeout=15) as sock:
+            sock.sendall(b"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+            buf = b""
+            deadline = time.time() + 15
+            events = []
+            headers = b""
+            while time.time() < deadline and len(events) < 2:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                if not headers and b"\r\n\r\n" in buf:
+                    headers, buf = buf.split(b"\r\n\r\n", 1)
+                while b"event: snapshot\ndata: " in buf:
+                    start = buf.index(b"event: snapshot\ndata: ") + len(b"event: snapshot\ndata: ")
+                    end = buf.find(b"\n\n", start)
+                    if end < 0:
+                        break
+                    events.append(json.loads(buf[start:end]))
+                    buf = buf[end + 2:]
+        self.assertIn(b"text/event-stream", headers)
+        self.assertGreaterEqual(len(events), 2, "expected two snapshot events")
+        self.assertLess(events[0]["time_ms"], events[1]["time_ms"])
+        self.assertEqual(len(events[1]["strings"]), 2)
+        self.assertEqual(len(events[1]["strings"][0]["blocks"]), 32)
+        self.assertTrue(is_value_object(events[1]["strings"][0]["blocks"][0]["voltage_v"]))
+
+    def run_ctl(self, *args, check=True):
+        r = subprocess.run([binary("equalisctl"), "--url", self.d.url, *args], capture_output=True,
+                           text=True, timeout=60)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def test_equalisctl_status_blocks_export(self):
+        out = self.run_ctl("status").stdout
+        self.assertIn("String 1", out)
+        self.assertIn("String 2", out)
+        js = json.loads(self.run_ctl("--json", "status").stdout)
+        self.assertEqual(len(js["strings"]), 2)
+        blocks = self.run_ctl("blocks", "2").stdout.splitlines()
+        self.assertEqual(sum(1 for l in blocks if l.strip()[:2].strip().isdigit()), 32)
+        bj = json.loads(self.run_ctl("--json", "blocks", "1").stdout)
+        self.assertEqual(len(bj["blocks"]), 32)
+        bad = self.run_ctl("blocks", "9", check=False)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("string 9 does not exist", bad.stderr)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "h.csv")
+            self.run_ctl("export", "--string", "1", "--output", path)
+            with open(path) as f:
+                rows = list(csv.reader(f))
+            self.assertEqual(rows[0][0], "time")
+            self.assertGreaterEqual(len(rows) - 1, 32)
+
+    def test_equalisctl_unreachable(self):
+        r = subprocess.run([binary("equalisctl"), "--url", "http://127.0.0.1:1", "status"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("cannot reach", r.stderr)
+
+    def test_status_page_served(self):
+        code, ctype, body = self.d.get("/")
+        self.assertEqual(code, 200)
+        self.assertIn("text/html", ctype)
+        self.assertIn(b"app.js", body)
+        code, ctype, _ = self.d.get("/app.js")
+        self.assertEqual(code, 200)
+        self.assertIn("javascript", ctype)
+
+
+class CheckConfig(unittest.TestCase):
+    def check(self, text):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write(text)
+            path = f.name
+        try:
+            return subprocess.run([binary("equalisd"), "--check-config", path], capture_output=True,
+                                  text=True, timeout=30)
+        finally:
+            os.unlink(path)
+
+    def test_sample_is_valid(self):
+        r = subprocess.run([binary("equalisd"), "--check-config",
+                            os.path.join(SOURCE_DIR, "config/equalis.sample.toml")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_typo_is_named(self):
+        r = self.check('[[string]]\nname = "A"\nblokcs = 32\n')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("blokcs", r.stderr)
+        self.assertIn("blocks", r.stderr)
+
+    def test_out_of_range_is_named(self):
+        r = self.check('[[string]]\nname = "A"\nblocks = 0\n')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("blocks", r.stderr)
+
+    def test_daemon_refuses_bad_config(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write('[[string]]\nname = "A"\nchemistry = "unobtainium"\n')
+            path = f.name
+        try:
+            r = subprocess.run([binary("equalisd"), "--config", path, "--http", "127.0.0.1:0"],
+                               capture_output=True, text=True, timeout=30)
+        finally:
+            os.unlink(path)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("chemistry", r.stderr)
+
+    def test_bad_arguments(self):
+        r = subprocess.run([binary("equalisd"), "--time-scale", "fast"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--time-scale", r.stderr)
+
+
+class Persistence(unittest.TestCase):
+    def test_kill_9_while_writing_then_restart_keeps_history(self):
+        data = tempfile.mkdtemp(prefix="equalis-kill-")
+        try:
+            # 3600×: a simulated hour per second, so history is written continuously.
+            d = Daemon(data_dir=data, time_scale=3600).start()
+            time.sleep(3)
+            before = d.get_json("/api/v1/system")["history"]["snapshots"]
+            first = d.get_json("/api/v1/strings/1/blocks/1/history?from=0&limit=5")["points"][0]
+            d.kill(signal.SIGKILL)
+            d.stop()
+            self.assertGreater(before, 1)
+            d2 = Daemon(data_dir=data, time_scale=60).start()
+            try:
+                after = d2.get_json("/api/v1/system")["history"]["snapshots"]
+                self.assertGreaterEqual(after, before)
+                pts = d2.get_json("/api/v1/strings/1/blocks/1/history?from=0&limit=5")["points"]
+                self.assertEqual(pts[0]["time_ms"], first["time_ms"])
+                self.assertAlmostEqual(pts[0]["value"], first["value"], places=3)
+            finally:
+                d2.stop()
+            r = subprocess.run(["sqlite3", os.path.join(data, "history.sqlite"),
+                                "PRAGMA integrity_check;"], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.stdout.strip(), "ok", r.stderr)
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,101 @@
+"""Starts and stops real equalisd processes for the integration tests (Python stdlib only)."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BIN_DIR = os.environ.get("EQUALIS_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+
+
+def binary(name):
+    path = os.path.join(BIN_DIR, name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not built")
+    return path
+
+
+class Daemon:
+    """equalisd on 127.0.0.1 with an OS-chosen port, its own data dir, killed on exit."""
+
+    def __init__(self, *extra, data_dir=None, time_scale=60):
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="equalis-it-")
+        self.args = [binary("equalisd"), "--http", "127.0.0.1:0", "--data-dir", self.data_dir,
+                     "--time-scale", str(time_scale), "--log-level", "warn", *extra]
+        self.proc = None
+        self.url = None
+
+    def start(self, timeout_s=30):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"(http://[0-9.]+:\d+)/", line)
+            if m:
+                self.url = m.group(1)
+                break
+        if self.url is None:
+            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+            self.stop()
+            raise RuntimeError(f"equalisd did not print its URL: {err}")
+        # Wait until the first sweep is published.
+        while time.time() < deadline:
+            try:
+                if self.get_json("/api/v1/system")["sweep_count"]["value"]:
+                    return self
+            except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("equalisd did not publish a sweep in time")
+
+    def get(self, path, timeout=10):
+        """Returns (status, content-type, body bytes); 4xx/5xx are returned, not raised."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+                return r.status, r.headers.get("Content-Type", ""), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("Content-Type", ""), e.read()
+
+    def get_json(self, path):
+        status, _, body = self.get(path)
+        if status != 200:
+            raise AssertionError(f"GET {path} -> {status}: {body[:300]!r}")
+        return json.loads(body)
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            for f in (self.proc.stdout, self.proc.stderr):
+                if f:
+                    f.close()
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()

@@ -1,1 +1,942 @@
-// placeholder
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace equalis::config {
+
+namespace {
+
+using model::ChemistryInfo;
+using model::ModuleTypeInfo;
+
+// Value ranges (documented in docs/configuration.md and config/equalis.sample.toml).
+constexpr double kAmbientMinC = -20.0;
+constexpr double kAmbientMaxC = 60.0;
+constexpr double kDailySwingMaxC = 20.0;
+constexpr double kCurrentLimitMinA = 0.1;
+constexpr double kCurrentLimitMaxA = 2000.0;
+constexpr double kTempCompMinMv = -10.0;
+constexpr double kTempCompMaxMv = 0.0;
+constexpr double kTempBandMinC = -20.0;
+constexpr double kTempBandMaxC = 60.0;
+constexpr double kSweepIntervalMinS = 1.0;
+constexpr double kSweepIntervalMaxS = 3600.0;
+constexpr std::int64_t kSweepCountMax = 100;
+constexpr std::int64_t kHistoryMaxSizeMb = 65536;
+constexpr double kHistoryIntervalMinS = 1.0;
+constexpr double kHistoryIntervalMaxS = 86400.0;
+constexpr double kFastHoldMaxS = 86400.0;
+constexpr double kLoadMaxKw = 10000.0;
+constexpr double kOutageIntervalMinH = 0.1;
+constexpr double kOutageIntervalMaxH = 8760.0;
+constexpr double kOutageMinS = 1.0;
+constexpr double kOutageMaxS = 86400.0;
+constexpr double kAgeMaxYears = 30.0;
+constexpr double kSensorRangeMinA = 50.0;
+constexpr double kSensorRangeMaxA = 2000.0;
+constexpr int kPortMax = 65535;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const auto last = s.find_last_not_of(" \t");
+  return s.substr(first, last - first + 1);
+}
+
+// Number as the user would write it: shortest round-trip form ("600", "2.27").
+std::string num(double v) {
+  return fmt::format("{}", v);
+}
+
+// A computed number, rounded for reading (13.620000000000001 → "13.62").
+std::string rounded(double v) {
+  return fmt::format("{:.6g}", v);
+}
+
+std::string withUnit(const std::string& value, std::string_view unit) {
+  return unit.empty() ? value : fmt::format("{} {}", value, unit);
+}
+
+// Optimal-string-alignment distance (insertions, deletions, substitutions, adjacent
+// transpositions), ignoring case: "blokcs" → "blocks" is 1.
+std::size_t editDistance(std::string_view a_in, std::string_view b_in) {
+  const std::string a = lower(a_in);
+  const std::string b = lower(b_in);
+  const std::size_t n = a.size();
+  const std::size_t m = b.size();
+  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1, 0));
+  for (std::size_t i = 0; i <= n; ++i) {
+    d[i][0] = i;
+  }
+  for (std::size_t j = 0; j <= m; ++j) {
+    d[0][j] = j;
+  }
+  for (std::size_t i = 1; i <= n; ++i) {
+    for (std::size_t j = 1; j <= m; ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[n][m];
+}
+
+// The candidate closest to `word`, if it is close enough to be a plausible typo (edit distance
+// ≤ 2, ≤ 1 for words of up to 3 characters).
+std::optional<std::string> closest(std::string_view word,
+                                   const std::vector<std::string>& candidates) {
+  const std::size_t limit = word.size() <= 3 ? 1 : 2;
+  std::optional<std::string> best;
+  std::size_t best_distance = limit + 1;
+  for (const auto& c : candidates) {
+    const std::size_t dist = editDistance(word, c);
+    if (dist < best_distance) {
+      best_distance = dist;
+      best = c;
+    }
+  }
+  return best;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += item;
+  }
+  return out;
+}
+
+std::string typeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return node.is_array_of_tables() ? "an array of tables" : "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+// "unknown chemistry "vrla12v" (known: …), did you mean 'vrla-12v'?"
+std::string unknownName(std::string_view what, std::string_view value,
+                        const std::vector<std::string>& known) {
+  const auto guess = closest(value, known);
+  return fmt::format("unknown {} \"{}\" (known: {}){}", what, value, joined(known),
+                     guess ? fmt::format(", did you mean '{}'?", *guess) : "");
+}
+
+std::vector<std::string> chemistryKeys() {
+  std::vector<std::string> keys;
+  for (const auto& info : model::chemistries()) {
+    keys.emplace_back(info.key);
+  }
+  return keys;
+}
+
+std::vector<std::string> moduleTypeKeys() {
+  std::vector<std::string> keys;
+  for (const auto& info : model::moduleTypes()) {
+    keys.emplace_back(info.key);
+  }
+  return keys;
+}
+
+// The float voltages any chemistry accepts: the plant-wide [charger] must at least be in here.
+std::pair<double, double> floatRangeOfAllChemistries() {
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -std::numeric_limits<double>::infinity();
+  for (const auto& info : model::chemistries()) {
+    lo = std::min(lo, info.float_v_per_cell_min);
+    hi = std::max(hi, info.float_v_per_cell_max);
+  }
+  return {lo, hi};
+}
+
+// Why a "HOST:PORT" listen address is unusable, or nothing if it is fine.
+std::optional<std::string> listenProblem(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return fmt::format("must be HOST:PORT (e.g. \"127.0.0.1:8080\"), got \"{}\"", text);
+  }
+  const std::string_view host = text.substr(0, colon);
+  const std::string_view port = text.substr(colon + 1);
+  if (host.empty()) {
+    return fmt::format("host is missing in \"{}\" (use 0.0.0.0 for all interfaces)", text);
+  }
+  if (host.find_first_of(" \t/") != std::string_view::npos) {
+    return fmt::format("\"{}\" is not a host name or IP address", host);
+  }
+  const bool digits =
+      !port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+  const int value = digits ? std::stoi(std::string(port)) : -1;
+  if (value < 1 || value > kPortMax) {
+    return fmt::format("port must be between 1 and {}, got \"{}\"", kPortMax, port);
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue collection and table reading
+
+struct Located {
+  ConfigIssue issue;
+  std::uint32_t line = 0;  // 0: no place in the file (sorted last)
+  std::uint32_t column = 0;
+};
+
+struct Context {
+  std::vector<Located> issues;
+  std::vector<std::string>* known = nullptr;  // knownKeys(): records every key looked up
+
+  void add(std::string key, std::string message, const toml::source_region& where) {
+    issues.push_back(Located{ConfigIssue{std::move(key), std::move(message)}, where.begin.line,
+                             where.begin.column});
+  }
+  void add(std::string key, std::string message, const toml::node* where) {
+    add(std::move(key), std::move(message), where ? where->source() : toml::source_region{});
+  }
+  void record(std::string path) {
+    if (known && std::find(known->begin(), known->end(), path) == known->end()) {
+      known->push_back(std::move(path));
+    }
+  }
+};
+
+const toml::table& emptyTable() {
+  static const toml::table kEmpty;
+  return kEmpty;
+}
+
+// One TOML table being read. Every key looked up is remembered; finish() reports the keys of the
+// table that nobody asked for as unknown, with a suggestion where one is plausible.
+class Section {
+ public:
+  Section(Context& ctx, const toml::table& table, std::string path, std::string schema,
+          Section* parent, std::string label, const toml::node* anchor = nullptr)
+      : ctx_(ctx),
+        table_(table),
+        path_(std::move(path)),
+        schema_(std::move(schema)),
+        parent_(parent),
+        label_(std::move(label)),
+        anchor_(anchor ? anchor : &table_) {}
+  Section(const Section&) = delete;
+  Section& operator=(const Section&) = delete;
+
+  std::string keyPath(std::string_view key) const {
+    return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+  }
+
+  // The node of `key` for issue positions; when the key is absent, the table (or, for a table
+  // absent from the file, where it would be: its parent's table).
+  const toml::node* where(std::string_view key) const {
+    const toml::node* node = table_.get(key);
+    return node ? node : anchor_;
+  }
+
+  void issue(std::string_view key, std::string message) {
+    ctx_.add(keyPath(key), std::move(message), where(key));
+  }
+
+  // Present but rejected (wrong type or out of range).
+  bool rejected(std::string_view key) const {
+    return std::find(rejected_.begin(), rejected_.end(), key) != rejected_.end();
+  }
+
+  std::optional<std::string> string(std::string_view key) {
+    const toml::node* node = lookup(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    if (const auto* s = node->as_string()) {
+      return s->get();
+    }
+    return wrongType(key, "a string", *node);
+  }
+
+  std::optional<bool> boolean(std::string_view key) {
+    const toml::node* node = lookup(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    if (const auto* b = node->as_boolean()) {
+      return b->get();
+    }
+    return wrongType(key, "a boolean (true or false)", *node);
+  }
+
+  // Any finite number; integers are accepted for numbers ("capacity_ah = 100").
+  std::optional<double> number(std::string_view key, std::string_view unit) {
+    const toml::node* node = lookup(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    double v = 0.0;
+    if (const auto* f = node->as_floating_point()) {
+      v = f->get();
+    } else if (const auto* i = node->as_integer()) {
+      v = static_cast<double>(i->get());
+    } else {
+      return wrongType(key, unit.empty() ? "a number" : fmt::format("a number ({})", unit), *node);
+    }
+    if (!std::isfinite(v)) {
+      return reject(key, fmt::format("must be a finite number, got {}", num(v)));
+    }
+    return v;
+  }
+
+  std::optional<double> number(std::string_view key, double min, double max,
+                               std::string_view unit) {
+    const auto v = number(key, unit);
+    if (v && !(*v >= min && *v <= max)) {
+      return reject(key, fmt::format("must be between {} and {}, got {}", num(min),
+                                     withUnit(num(max), unit), num(*v)));
+    }
+    return v;
+  }
+
+  std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max,
+                                      std::string_view unit = {}) {
+    const toml::node* node = lookup(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    const auto* i = node->as_integer();
+    if (i == nullptr) {
+      return wrongType(key, unit.empty() ? "an integer" : fmt::format("an integer ({})", unit),
+                       *node);
+    }
+    const std::int64_t v = i->get();
+    if (v < min || v > max) {
+      return reject(key, fmt::format("must be between {} and {}, got {}", min,
+                                     withUnit(std::to_string(max), unit), v));
+    }
+    return v;
+  }
+
+  // A sub-table [path.key]; when absent (or not a table) it reads as empty, so that every key
+  // gets its default.
+  Section child(std::string_view key) {
+    const toml::node* node = lookup(key);
+    const toml::table* table = node ? node->as_table() : nullptr;
+    if (node != nullptr && table == nullptr) {
+      wrongType(key, "a table", *node);
+    }
+    const std::string schema =
+        schema_.empty() ? std::string(key) : fmt::format("{}.{}", schema_, key);
+    return Section(ctx_, table ? *table : emptyTable(), keyPath(key), schema, this,
+                   fmt::format("[{}]", schema), table ? table : where(key));
+  }
+
+  // Looks up a key without reading it (the caller handles its type); remembers it as known.
+  const toml::node* lookup(std::string_view key) {
+    if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
+      known_.emplace_back(key);
+    }
+    ctx_.record(schema_.empty() ? std::string(key) : fmt::format("{}.{}", schema_, key));
+    return table_.get(key);
+  }
+
+  std::nullopt_t wrongType(std::string_view key, std::string_view expected, const toml::node& got) {
+    return reject(key, fmt::format("expected {}, got {}", expected, typeName(got)));
+  }
+
+  std::nullopt_t reject(std::string_view key, std::string message) {
+    rejected_.emplace_back(key);
+    issue(key, std::move(message));
+    return std::nullopt;
+  }
+
+  // Reports the keys nobody looked up. Call after all reads, children first.
+  void finish() {
+    for (auto&& [key, node] : table_) {
+      const std::string_view name = key.str();
+      if (std::find(known_.begin(), known_.end(), name) != known_.end()) {
+        continue;
+      }
+      ctx_.add(keyPath(name), unknownMessage(name, node), key.source());
+    }
+    if (parent_ != nullptr) {
+      auto& siblings = parent_->children_;
+      const bool listed = std::any_of(siblings.begin(), siblings.end(),
+                                      [&](const auto& c) { return c.first == label_; });
+      if (!listed) {
+        siblings.emplace_back(label_, known_);
+      }
+    }
+  }
+
+ private:
+  std::string unknownMessage(std::string_view name, const toml::node& node) const {
+    const std::string what = node.is_table() ? "unknown section" : "unknown key";
+    if (const auto here = closest(name, known_)) {
+      return fmt::format("{}, did you mean '{}'?", what, *here);
+    }
+    for (const auto& [label, keys] : children_) {
+      if (const auto there = closest(name, keys)) {
+        if (lower(*there) == lower(name)) {
+          return fmt::format("{}, '{}' belongs in {}", what, *there, label);
+        }
+        return fmt::format("{}, did you mean '{}' in {}?", what, *there, label);
+      }
+    }
+    return fmt::format("{} (known here: {})", what, joined(known_));
+  }
+
+  Context& ctx_;
+  const toml::table& table_;
+  std::string path_;    // issue path: "strings[2].charger"
+  std::string schema_;  // TOML path without indices: "string.charger"
+  Section* parent_;
+  std::string label_;         // how the user writes the section header: "[string.charger]"
+  const toml::node* anchor_;  // issue position of absent keys
+  std::vector<std::string> known_;
+  std::vector<std::string> rejected_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> children_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+// Charger keys as written in [charger] or [string.charger]; unset means inherited.
+struct ChargerKeys {
+  std::optional<double> float_v_per_cell;
+  std::optional<double> current_limit_a;
+  std::optional<bool> temperature_compensation;
+  std::optional<double> temp_comp_mv_per_k_per_cell;
+  std::optional<double> temp_comp_min_c;
+  std::optional<double> temp_comp_max_c;
+  bool float_rejected = false;  // present but unusable: don't check it again downstream
+  bool band_rejected = false;
+};
+
+ChargerKeys readChargerKeys(Section& s) {
+  ChargerKeys c;
+  c.float_v_per_cell = s.number("float_v_per_cell", "V/cell");  // range depends on chemistry
+  c.current_limit_a = s.number("current_limit_a", kCurrentLimitMinA, kCurrentLimitMaxA, "A");
+  c.temperature_compensation = s.boolean("temperature_compensation");
+  c.temp_comp_mv_per_k_per_cell =
+      s.number("temp_comp_mv_per_k_per_cell", kTempCompMinMv, kTempCompMaxMv, "mV/K/cell");
+  c.temp_comp_min_c = s.number("temp_comp_min_c", kTempBandMinC, kTempBandMaxC, "°C");
+  c.temp_comp_max_c = s.number("temp_comp_max_c", kTempBandMinC, kTempBandMaxC, "°C");
+  c.float_rejected = s.rejected("float_v_per_cell");
+  c.band_rejected = s.rejected("temp_comp_min_c") || s.rejected("temp_comp_max_c");
+  return c;
+}
+
+template <class T>
+T firstOf(const std::optional<T>& own, const std::optional<T>& plant, T fallback) {
+  return own ? *own : (plant ? *plant : fallback);
+}
+
+// Checks temp_comp_min_c < temp_comp_max_c where `s` sets one of them (inheriting the other).
+void checkTempBand(Section& s, const ChargerKeys& own, const ChargerKeys& plant) {
+  if (!own.temp_comp_min_c && !own.temp_comp_max_c) {
+    return;
+  }
+  if (own.band_rejected || plant.band_rejected) {
+    return;
+  }
+  const model::ChargerConfig defaults;
+  const double lo = firstOf(own.temp_comp_min_c, plant.temp_comp_min_c, defaults.temp_comp_min_c);
+  const double hi = firstOf(own.temp_comp_max_c, plant.temp_comp_max_c, defaults.temp_comp_max_c);
+  if (lo < hi) {
+    return;
+  }
+  if (own.temp_comp_min_c) {
+    s.issue("temp_comp_min_c",
+            fmt::format("must be below temp_comp_max_c ({} °C), got {} °C", num(hi), num(lo)));
+  } else {
+    s.issue("temp_comp_max_c",
+            fmt::format("must be above temp_comp_min_c ({} °C), got {} °C", num(lo), num(hi)));
+  }
+}
+
+// [charger]: plant-wide defaults for every string.
+ChargerKeys readPlantCharger(Section& top) {
+  Section s = top.child("charger");
+  ChargerKeys c = readChargerKeys(s);
+  if (c.float_v_per_cell) {
+    const auto [lo, hi] = floatRangeOfAllChemistries();
+    if (!(*c.float_v_per_cell >= lo && *c.float_v_per_cell <= hi)) {
+      s.issue("float_v_per_cell",
+              fmt::format("must be between {} and {} V/cell (the float range of all chemistries), "
+                          "got {}",
+                          num(lo), num(hi), num(*c.float_v_per_cell)));
+      c.float_rejected = true;
+    }
+  }
+  checkTempBand(s, c, ChargerKeys{});
+  s.finish();
+  return c;
+}
+
+void readSite(Section& top, model::SiteConfig& site) {
+  Section s = top.child("site");
+  if (const auto name = s.string("name")) {
+    if (trim(*name).empty()) {
+      s.issue("name", "must not be empty");
+    } else if (name->size() > kMaxNameLength) {
+      s.issue("name", fmt::format("must be at most {} characters long, got {}", kMaxNameLength,
+                                  name->size()));
+    } else {
+      site.name = *name;
+    }
+  }
+  if (const auto location = s.string("location")) {
+    site.location = *location;
+  }
+  s.finish();
+}
+
+void readHttp(Section& top, model::HttpConfig& http) {
+  Section s = top.child("http");
+  if (const auto listen = s.string("listen")) {
+    if (const auto problem = listenProblem(*listen)) {
+      s.issue("listen", *problem);
+    } else {
+      http.listen = *listen;
+    }
+  }
+  s.finish();
+}
+
+void readAmbient(Section& top, model::AmbientConfig& ambient) {
+  Section s = top.child("ambient");
+  ambient.sensor_present = s.boolean("sensor").value_or(ambient.sensor_present);
+  ambient.temperature_c =
+      s.number("temperature_c", kAmbientMinC, kAmbientMaxC, "°C").value_or(ambient.temperature_c);
+  ambient.daily_swing_c =
+      s.number("daily_swing_c", 0.0, kDailySwingMaxC, "°C").value_or(ambient.daily_swing_c);
+  s.finish();
+}
+
+DurationMs toMs(double seconds) {
+  return static_cast<DurationMs>(std::llround(seconds * 1000.0));
+}
+
+void readBus(Section& top, model::BusConfig& bus) {
+  Section s = top.child("bus");
+  if (const auto v = s.number("sweep_interval_s", kSweepIntervalMinS, kSweepIntervalMaxS, "s")) {
+    bus.sweep_interval_ms = toMs(*v);
+  }
+  bus.stale_after_sweeps = static_cast<int>(
+      s.integer("stale_after_sweeps", 1, kSweepCountMax).value_or(bus.stale_after_sweeps));
+  bus.comm_lost_after_failures =
+      static_cast<int>(s.integer("comm_lost_after_failures", 1, kSweepCountMax)
+                           .value_or(bus.comm_lost_after_failures));
+  s.finish();
+}
+
+void readHistory(Section& top, model::HistoryConfig& history) {
+  Section s = top.child("history");
+  if (const auto mb = s.integer("max_size_mb", 1, kHistoryMaxSizeMb, "MiB")) {
+    history.max_bytes = static_cast<std::uint64_t>(*mb) * 1024u * 1024u;
+  }
+  const auto slow = s.number("float_interval_s", kHistoryIntervalMinS, kHistoryIntervalMaxS, "s");
+  const auto fast = s.number("fast_interval_s", kHistoryIntervalMinS, kHistoryIntervalMaxS, "s");
+  const auto hold = s.number("fast_hold_s", 0.0, kFastHoldMaxS, "s");
+  if (slow) {
+    history.float_interval_ms = toMs(*slow);
+  }
+  if (fast) {
+    history.fast_interval_ms = toMs(*fast);
+  }
+  if (hold) {
+    history.fast_hold_ms = toMs(*hold);
+  }
+  if ((slow || fast) && !s.rejected("float_interval_s") && !s.rejected("fast_interval_s") &&
+      history.fast_interval_ms > history.float_interval_ms) {
+    s.issue(fast ? "fast_interval_s" : "float_interval_s",
+            fmt::format("fast_interval_s ({} s) must not exceed float_interval_s ({} s)",
+                        num(static_cast<double>(history.fast_interval_ms) / 1000.0),
+                        num(static_cast<double>(history.float_interval_ms) / 1000.0)));
+  }
+  s.finish();
+}
+
+void readSimulation(Section& top, model::SimulationConfig& sim) {
+  Section s = top.child("simulation");
+  if (const auto seed = s.integer("seed", 0, std::numeric_limits<std::int64_t>::max())) {
+    sim.seed = static_cast<std::uint64_t>(*seed);
+  }
+  Section u = s.child("ups");
+  model::UpsConfig& ups = sim.ups;
+  ups.outages = u.boolean("outages").value_or(ups.outages);
+  ups.load_kw = u.number("load_kw", 0.0, kLoadMaxKw, "kW").value_or(ups.load_kw);
+  ups.outage_mean_interval_h =
+      u.number("outage_mean_interval_h", kOutageIntervalMinH, kOutageIntervalMaxH, "h")
+          .value_or(ups.outage_mean_interval_h);
+  const auto min_s = u.number("outage_min_s", kOutageMinS, kOutageMaxS, "s");
+  const auto max_s = u.number("outage_max_s", kOutageMinS, kOutageMaxS, "s");
+  ups.outage_min_s = min_s.value_or(ups.outage_min_s);
+  ups.outage_max_s = max_s.value_or(ups.outage_max_s);
+  if ((min_s || max_s) && !u.rejected("outage_min_s") && !u.rejected("outage_max_s") &&
+      ups.outage_min_s > ups.outage_max_s) {
+    u.issue(min_s ? "outage_min_s" : "outage_max_s",
+            fmt::format("outage_min_s ({} s) must not exceed outage_max_s ({} s)",
+                        num(ups.outage_min_s), num(ups.outage_max_s)));
+  }
+  u.finish();
+  s.finish();
+}
+
+// One [[string]] table; `index` counts from 1 (the N in the issue path strings[N]).
+void readString(Context& ctx, Section& top, const toml::table& table, int index,
+                const ChargerKeys& plant_charger, model::StringConfig& out) {
+  Section s(ctx, table, fmt::format("strings[{}]", index), "string", &top, "[[string]]");
+
+  out.name = fmt::format("String {}", index);
+  if (const auto name = s.string("name")) {
+    if (trim(*name).empty()) {
+      s.issue("name", "must not be empty");
+    } else if (name->size() > kMaxNameLength) {
+      s.issue("name", fmt::format("must be at most {} characters long, got {}", kMaxNameLength,
+                                  name->size()));
+    }
+    out.name = *name;
+  }
+  out.block_count =
+      static_cast<int>(s.integer("blocks", 1, kMaxBlocksPerString).value_or(out.block_count));
+
+  bool chemistry_ok = true;
+  if (const auto chem = s.string("chemistry")) {
+    if (const auto parsed = model::parseChemistry(lower(*chem))) {
+      out.chemistry = *parsed;
+    } else {
+      chemistry_ok = false;
+      const auto keys = chemistryKeys();
+      s.issue("chemistry", unknownName("chemistry", *chem, keys));
+    }
+  }
+  chemistry_ok = chemistry_ok && !s.rejected("chemistry");
+  const ChemistryInfo& chem = model::chemistryInfo(out.chemistry);
+
+  if (const auto capacity = s.number("capacity_ah", "Ah")) {
+    out.capacity_ah = *capacity;
+    if (chemistry_ok && !(*capacity >= chem.capacity_ah_min && *capacity <= chem.capacity_ah_max)) {
+      s.issue("capacity_ah", fmt::format("must be between {} and {} Ah for chemistry '{}', got {}",
+                                         num(chem.capacity_ah_min), num(chem.capacity_ah_max),
+                                         chem.key, num(*capacity)));
+    }
+  }
+
+  bool module_given = false;
+  bool module_ok = true;
+  if (const auto module = s.string("module")) {
+    module_given = true;
+    if (const auto parsed = model::parseModuleType(*module)) {
+      out.module_type = *parsed;
+    } else {
+      module_ok = false;
+      const auto keys = moduleTypeKeys();
+      s.issue("module", unknownName("module type", *module, keys));
+    }
+  }
+  module_ok = module_ok && !s.rejected("module");
+
+  out.age_years = s.number("age_years", 0.0, kAgeMaxYears, "years").value_or(out.age_years);
+
+  // [string.charger]: overrides of the plant-wide [charger].
+  Section c = s.child("charger");
+  const ChargerKeys own = readChargerKeys(c);
+  model::ChargerConfig& charger = out.charger;
+  charger.float_v_per_cell =
+      firstOf(own.float_v_per_cell, plant_charger.float_v_per_cell, chem.float_v_per_cell);
+  charger.current_limit_a =
+      firstOf(own.current_limit_a, plant_charger.current_limit_a, charger.current_limit_a);
+  charger.temperature_compensation =
+      firstOf(own.temperature_compensation, plant_charger.temperature_compensation,
+              charger.temperature_compensation);
+  charger.temp_comp_mv_per_k_per_cell =
+      firstOf(own.temp_comp_mv_per_k_per_cell, plant_charger.temp_comp_mv_per_k_per_cell,
+              chem.temp_comp_mv_per_k_per_cell);
+  charger.temp_comp_min_c =
+      firstOf(own.temp_comp_min_c, plant_charger.temp_comp_min_c, charger.temp_comp_min_c);
+  charger.temp_comp_max_c =
+      firstOf(own.temp_comp_max_c, plant_charger.temp_comp_max_c, charger.temp_comp_max_c);
+  checkTempBand(c, own, plant_charger);
+
+  // The float voltage must suit the chemistry, wherever it was set.
+  bool float_ok = !own.float_rejected && (own.float_v_per_cell || !plant_charger.float_rejected);
+  if (float_ok && chemistry_ok &&
+      !(charger.float_v_per_cell >= chem.float_v_per_cell_min &&
+        charger.float_v_per_cell <= chem.float_v_per_cell_max)) {
+    const char* origin = own.float_v_per_cell ? "" : " (inherited from [charger])";
+    c.issue("float_v_per_cell",
+            fmt::format("must be between {} and {} V/cell for chemistry '{}', got {}{}",
+                        num(chem.float_v_per_cell_min), num(chem.float_v_per_cell_max), chem.key,
+                        num(charger.float_v_per_cell), origin));
+    float_ok = false;
+  }
+
+  // [string.current_sensor]
+  Section cs = s.child("current_sensor");
+  out.current_sensor.present = cs.boolean("present").value_or(out.current_sensor.present);
+  out.current_sensor.range_a = cs.number("range_a", kSensorRangeMinA, kSensorRangeMaxA, "A")
+                                   .value_or(out.current_sensor.range_a);
+  cs.finish();
+  c.finish();
+  s.finish();
+
+  // The measuring module must cover the block's float voltage.
+  if (chemistry_ok && module_ok) {
+    const double v_per_cell = float_ok ? charger.float_v_per_cell : chem.float_v_per_cell;
+    const double block_v = chem.cells_per_block * v_per_cell;
+    const ModuleTypeInfo& module = model::moduleTypeInfo(out.module_type);
+    if (block_v < module.voltage_min_v || block_v > module.voltage_max_v) {
+      std::vector<std::string> fitting;
+      for (const auto& m : model::moduleTypes()) {
+        if (block_v >= m.voltage_min_v && block_v <= m.voltage_max_v) {
+          fitting.emplace_back(m.key);
+        }
+      }
+      s.issue(
+          "module",
+          fmt::format("module '{}'{} measures {} to {} V, but a '{}' block floats at {} V "
+                      "({} cell{} × {} V/cell); {}",
+                      module.key, module_given ? "" : " (the default)", num(module.voltage_min_v),
+                      num(module.voltage_max_v), chem.key, rounded(block_v), chem.cells_per_block,
+                      chem.cells_per_block == 1 ? "" : "s", num(v_per_cell),
+                      fitting.empty() ? std::string("no module type fits")
+                                      : fmt::format("modules that fit: {}", joined(fitting))));
+    }
+  }
+}
+
+void readStrings(Context& ctx, Section& top, const ChargerKeys& plant_charger,
+                 model::PlantConfig& plant) {
+  const toml::node* node = top.lookup("string");
+  if (node == nullptr) {
+    ctx.add("strings", "no [[string]] defined; at least one battery string is required",
+            toml::source_region{});
+    return;
+  }
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    top.reject("string",
+               fmt::format("expected an array of tables ([[string]]), got {}{}", typeName(*node),
+                           node->is_table() ? " (write [[string]], not [string])" : ""));
+    return;
+  }
+  if (array->empty()) {
+    ctx.add("strings", "no [[string]] defined; at least one battery string is required", node);
+    return;
+  }
+  int index = 0;
+  std::vector<int> string_index;  // plant.strings[k] was strings[string_index[k]]
+  for (const toml::node& element : *array) {
+    ++index;
+    const toml::table* table = element.as_table();
+    if (table == nullptr) {
+      ctx.add(fmt::format("strings[{}]", index),
+              fmt::format("expected a table, got {}", typeName(element)), &element);
+      continue;
+    }
+    model::StringConfig string_config;
+    readString(ctx, top, *table, index, plant_charger, string_config);
+    plant.strings.push_back(std::move(string_config));
+    string_index.push_back(index);
+  }
+
+  if (index > kMaxStrings) {
+    ctx.add("strings",
+            fmt::format("at most {} [[string]] tables are supported, got {}", kMaxStrings, index),
+            node);
+  }
+  if (const int modules = plant.moduleCount(); modules > kMaxModules) {
+    ctx.add("strings",
+            fmt::format("at most {} modules are supported in total (blocks over all strings), "
+                        "got {}",
+                        kMaxModules, modules),
+            node);
+  }
+  // Unique names (ignoring case and surrounding spaces: they label the same thing in the UI).
+  for (std::size_t k = 0; k < plant.strings.size(); ++k) {
+    const std::string name = lower(trim(plant.strings[k].name));
+    if (name.empty()) {
+      continue;
+    }
+    for (std::size_t j = 0; j < k; ++j) {
+      if (lower(trim(plant.strings[j].name)) == name) {
+        const auto* table = (*array)[static_cast<std::size_t>(string_index[k] - 1)].as_table();
+        const toml::node* name_node = table->get("name");
+        ctx.add(fmt::format("strings[{}].name", string_index[k]),
+                fmt::format("duplicate string name \"{}\" (already used by strings[{}])",
+                            plant.strings[k].name, string_index[j]),
+                name_node ? name_node : table);
+        break;
+      }
+    }
+  }
+}
+
+model::PlantConfig readPlant(Context& ctx, const toml::table& root) {
+  model::PlantConfig plant;
+  Section top(ctx, root, "", "", nullptr, "");
+  if (const auto dir = top.string("data_dir")) {
+    if (trim(*dir).empty()) {
+      top.issue("data_dir", "must not be empty");
+    } else {
+      plant.data_dir = *dir;
+    }
+  }
+  readSite(top, plant.site);
+  readHttp(top, plant.http);
+  readAmbient(top, plant.ambient);
+  const ChargerKeys plant_charger = readPlantCharger(top);
+  readBus(top, plant.bus);
+  readHistory(top, plant.history);
+  readSimulation(top, plant.simulation);
+  readStrings(ctx, top, plant_charger, plant);
+  top.finish();
+  return plant;
+}
+
+LoadResult finishResult(Context& ctx, model::PlantConfig plant) {
+  LoadResult result;
+  std::stable_sort(ctx.issues.begin(), ctx.issues.end(), [](const Located& a, const Located& b) {
+    const auto key = [](const Located& l) {
+      // Issues without a place in the file go last.
+      return std::pair(l.line == 0 ? std::numeric_limits<std::uint32_t>::max() : l.line, l.column);
+    };
+    return key(a) < key(b);
+  });
+  for (auto& located : ctx.issues) {
+    result.issues.push_back(std::move(located.issue));
+  }
+  if (result.issues.empty()) {
+    result.config = std::move(plant);
+  }
+  return result;
+}
+
+LoadResult single(std::string message) {
+  LoadResult result;
+  result.issues.push_back(ConfigIssue{"", std::move(message)});
+  return result;
+}
+
+}  // namespace
+
+std::string LoadResult::describe(std::string_view origin) const {
+  std::string out;
+  for (const auto& issue : issues) {
+    out += formatIssue(origin, issue);
+    out += '\n';
+  }
+  return out;
+}
+
+std::string formatIssue(std::string_view origin, const ConfigIssue& issue) {
+  if (issue.key.empty()) {
+    return fmt::format("{}: {}", origin, issue.message);
+  }
+  return fmt::format("{}: {}: {}", origin, issue.key, issue.message);
+}
+
+LoadResult parseConfig(std::string_view toml_text, std::string_view origin) {
+  try {
+    toml::table root;
+    try {
+      root = toml::parse(toml_text, origin);
+    } catch (const toml::parse_error& e) {
+      const auto& where = e.source().begin;
+      return single(fmt::format("TOML syntax error at line {}, column {}: {}", where.line,
+                                where.column, e.description()));
+    }
+    Context ctx;
+    model::PlantConfig plant = readPlant(ctx, root);
+    return finishResult(ctx, std::move(plant));
+  } catch (const std::exception& e) {
+    return single(fmt::format("cannot load configuration: {}", e.what()));
+  }
+}
+
+LoadResult loadConfigFile(const std::string& path) {
+  try {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      return single(fmt::format("cannot read configuration file '{}': is a directory", path));
+    }
+    errno = 0;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      const int err = errno;
+      return single(fmt::format(
+          "cannot read configuration file '{}': {}", path,
+          err != 0 ? std::generic_category().message(err) : std::string("cannot open")));
+    }
+    std::string text(kMaxFileBytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (in.bad()) {
+      return single(fmt::format("cannot read configuration file '{}': read error", path));
+    }
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxFileBytes) {
+      return single(fmt::format("configuration file '{}' is larger than {} MiB", path,
+                                kMaxFileBytes / (1024 * 1024)));
+    }
+    return parseConfig(text, path);
+  } catch (const std::exception& e) {
+    return single(fmt::format("cannot read configuration file '{}': {}", path, e.what()));
+  }
+}
+
+std::vector<std::string> knownKeys() {
+  std::vector<std::string> keys;
+  Context ctx;
+  ctx.known = &keys;
+  toml::table root;
+  root.insert("string", toml::array{toml::table{}});
+  (void)readPlant(ctx, root);
+  return keys;
+}
+
+}  // namespace equalis::config

@@ -121,8 +121,8 @@ int cmdStatus(const Options& o) {
                            (*sys)["site"].value("location", ""), sys->value("time", ""),
                            cell((*sys)["ambient_temperature_c"], 1));
   std::cout << fmt::format("{:<3} {:<16} {:>6} {:>12} {:>10} {:>9} {:>10} {:>9} {:>10} {:>9}\n",
-                           "#", "String", "Blocks", "Σ Voltage V", "Current A", "Power kW",
-                           "Mode", "Target V", "Charge %", "Spread V");
+                           "#", "String", "Blocks", "Σ Voltage V", "Current A", "Power kW", "Mode",
+                           "Target V", "Charge %", "Spread V");
   for (const auto& s : (*strings)["strings"]) {
     std::cout << fmt::format("{:<3} {:<16} {:>6} {:>12} {:>10} {:>9} {:>10} {:>9} {:>10} {:>9}\n",
                              s.value("string", 0), s.value("name", ""), s.value("block_count", 0),

@@ -16,7 +16,9 @@
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
-void onSignal(int sig) { g_signal = sig; }
+void onSignal(int sig) {
+  g_signal = sig;
+}
 
 constexpr const char* kUsage =
     R"(Usage: equalisd [options]
@@ -128,7 +130,16 @@ int main(int argc, char** argv) {
   }
 
   auto logger = log::get("equalisd");
-  RealClock clock(time_scale);
+  // A scaled (simulated) plant clock starts at wall time, or just after the newest history
+  // record when an earlier fast run already went past it.
+  TimeMs start_ms = -1;
+  if (time_scale != 1.0) {
+    const TimeMs newest = runtime::newestHistoryMs(plant);
+    if (newest >= wallNowMs()) {
+      start_ms = newest + plant.bus.sweep_interval_ms;
+    }
+  }
+  RealClock clock(time_scale, start_ms);
   runtime::Controller controller(plant, clock);
   if (auto st = controller.open(); !st) {
     return fail(st.error().message);

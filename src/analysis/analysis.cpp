@@ -23,8 +23,8 @@ constexpr double kDeviationWarningPct = 5.0;
 
 }  // namespace
 
-model::StringModeValue classifyMode(double current_a, double capacity_ah, double voltage_per_block_v,
-                                    double float_per_block_v) {
+model::StringModeValue classifyMode(double current_a, double capacity_ah,
+                                    double voltage_per_block_v, double float_per_block_v) {
   if (current_a < kDischargeThresholdPerAh * capacity_ah) {
     return model::StringModeValue::kDischarge;
   }
@@ -42,7 +42,8 @@ double targetVoltagePerBlockV(const model::StringConfig& cfg, double temperature
   const auto& chem = model::chemistryInfo(cfg.chemistry);
   double v_per_cell = cfg.charger.float_v_per_cell;
   if (cfg.charger.temperature_compensation) {
-    const double t = std::clamp(temperature_c, cfg.charger.temp_comp_min_c, cfg.charger.temp_comp_max_c);
+    const double t =
+        std::clamp(temperature_c, cfg.charger.temp_comp_min_c, cfg.charger.temp_comp_max_c);
     v_per_cell += cfg.charger.temp_comp_mv_per_k_per_cell / 1000.0 * (t - 25.0);
   }
   return v_per_cell * chem.cells_per_block;
@@ -99,8 +100,9 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
     const double t_mean = n_ok > 0 ? t_sum / n_ok : 25.0;
     // A Σ voltage with missing blocks would be wrong, not just less precise.
     sum.voltage_v = v_sum;
-    sum.voltage_quality = all_ok ? model::Quality::kOk
-                                 : (n_ok > 0 ? model::Quality::kInvalid : model::Quality::kCommLost);
+    sum.voltage_quality = all_ok
+                              ? model::Quality::kOk
+                              : (n_ok > 0 ? model::Quality::kInvalid : model::Quality::kCommLost);
     sum.block_voltage_min_v = n_ok > 0 ? v_min : 0;
     sum.block_voltage_max_v = n_ok > 0 ? v_max : 0;
     sum.block_voltage_spread_v = n_ok > 0 ? std::max(v_max - v_mean, v_mean - v_min) : 0;
@@ -156,8 +158,8 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
         continue;
       }
       const double v = m.reading.voltage_mv / 1000.0;
-      const bool in_float = sum.mode_quality == model::Quality::kOk &&
-                            sum.mode == model::StringModeValue::kFloat;
+      const bool in_float =
+          sum.mode_quality == model::Quality::kOk && sum.mode == model::StringModeValue::kFloat;
       const double deviation_pct = std::abs(v - sum.target_voltage_v) / sum.target_voltage_v * 100;
       d.status = (in_float && deviation_pct > kDeviationWarningPct) ? model::BlockStatus::kWarning
                                                                     : model::BlockStatus::kOk;

@@ -39,8 +39,8 @@ struct StringSummary {
 
 // Classifies the string's operating mode from its current and voltage (the charger's float
 // current is a few tens of mA per 100 Ah; anything clearly above is recharge, below is discharge).
-model::StringModeValue classifyMode(double current_a, double capacity_ah, double voltage_per_block_v,
-                                    double float_per_block_v);
+model::StringModeValue classifyMode(double current_a, double capacity_ah,
+                                    double voltage_per_block_v, double float_per_block_v);
 
 // Target (per block) = charger float voltage per block with temperature compensation.
 double targetVoltagePerBlockV(const model::StringConfig& cfg, double temperature_c);

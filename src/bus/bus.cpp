@@ -69,8 +69,9 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
       sensor.time_ms = now_ms;
       const double range_ma = plant_.strings[s].current_sensor.range_a * 1000.0;
       const double current_ma = reading->current_ma;
-      sensor.quality = (current_ma >= -range_ma && current_ma <= range_ma) ? model::Quality::kOk
-                                                                           : model::Quality::kInvalid;
+      sensor.quality = (current_ma >= -range_ma && current_ma <= range_ma)
+                           ? model::Quality::kOk
+                           : model::Quality::kInvalid;
     }
   }
 
@@ -82,9 +83,9 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
     sweep_.ambient.quality = model::Quality::kOk;
   }
 
-  sweep_.duration_ms = std::chrono::duration<double, std::milli>(
-                           std::chrono::steady_clock::now() - wall_start)
-                           .count();
+  sweep_.duration_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall_start)
+          .count();
   return sweep_;
 }
 

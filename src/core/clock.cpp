@@ -30,7 +30,8 @@ bool RealClock::sleepUntil(TimeMs t_ms) {
     if (now >= t_ms) {
       return true;
     }
-    const auto real_wait_us = static_cast<std::int64_t>(static_cast<double>(t_ms - now) * 1000.0 / scale_);
+    const auto real_wait_us =
+        static_cast<std::int64_t>(static_cast<double>(t_ms - now) * 1000.0 / scale_);
     cv_.wait_for(lock, std::chrono::microseconds(std::max<std::int64_t>(real_wait_us, 50)));
   }
   return false;

@@ -1,7 +1,8 @@
 // Clock: every component reads time through this interface.
 //   RealClock      — wall time, optionally scaled (--time-scale N runs N× real time);
 //   SimulatedClock — advanced explicitly by tests (step mode), fully deterministic.
-// Times are milliseconds since the Unix epoch (TimeMs) so they store and serialize as plain integers.
+// Times are milliseconds since the Unix epoch (TimeMs) so they store and serialize as plain
+// integers.
 #pragma once
 
 #include <atomic>

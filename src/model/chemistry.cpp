@@ -1,7 +1,7 @@
 #include "model/chemistry.hpp"
 
-#include <array>
 #include <strings.h>
+#include <array>
 
 namespace equalis::model {
 
@@ -15,8 +15,8 @@ constexpr std::array kChemistries = {
                   2.35, -3.0, 1.75, 7.0, 5000.0},
     ChemistryInfo{Chemistry::kLiFePO4, "lifepo4", "LiFePO4 cell", 1, 3.2, 2.90, 3.32, 3.40, 3.30,
                   3.50, 0.0, 2.80, 5.0, 1000.0},
-    ChemistryInfo{Chemistry::kNiCd, "nicd", "NiCd cell", 1, 1.2, 1.00, 1.30, 1.41, 1.38, 1.45,
-                  -3.0, 1.00, 5.0, 1500.0},
+    ChemistryInfo{Chemistry::kNiCd, "nicd", "NiCd cell", 1, 1.2, 1.00, 1.30, 1.41, 1.38, 1.45, -3.0,
+                  1.00, 5.0, 1500.0},
 };
 
 // Sources: seeds 000 (BACS 4 C24/C44, BACS 3 C20/C30/C41) and 001 (C23, C40); power cap per
@@ -33,8 +33,12 @@ constexpr std::array kModuleTypes = {
 
 }  // namespace
 
-std::span<const ChemistryInfo> chemistries() { return kChemistries; }
-std::span<const ModuleTypeInfo> moduleTypes() { return kModuleTypes; }
+std::span<const ChemistryInfo> chemistries() {
+  return kChemistries;
+}
+std::span<const ModuleTypeInfo> moduleTypes() {
+  return kModuleTypes;
+}
 
 const ChemistryInfo& chemistryInfo(Chemistry c) {
   for (const auto& info : kChemistries) {

@@ -15,11 +15,11 @@ struct ChemistryInfo {
   std::string_view key;          // config spelling: "vrla-12v", "vrla-2v", "lifepo4", "nicd"
   std::string_view description;  // human-readable
   int cells_per_block;
-  double nominal_voltage_v;       // per block
-  double ocv_empty_v;             // rested OCV at 0 % SOC, per block, 25 °C
-  double ocv_full_v;              // rested OCV at 100 % SOC, per block, 25 °C
-  double float_v_per_cell;        // default float / top-balance voltage per cell at 25 °C
-  double float_v_per_cell_min;    // sane range for a configured float voltage
+  double nominal_voltage_v;     // per block
+  double ocv_empty_v;           // rested OCV at 0 % SOC, per block, 25 °C
+  double ocv_full_v;            // rested OCV at 100 % SOC, per block, 25 °C
+  double float_v_per_cell;      // default float / top-balance voltage per cell at 25 °C
+  double float_v_per_cell_min;  // sane range for a configured float voltage
   double float_v_per_cell_max;
   double temp_comp_mv_per_k_per_cell;  // default charger temperature compensation (negative)
   double end_of_discharge_v_per_cell;
@@ -37,7 +37,7 @@ struct ModuleTypeInfo {
   double voltage_max_v;
   double ri_min_mohm;  // Ri measuring range
   double ri_max_mohm;
-  double bypass_current_a;  // equalization (bypass) current
+  double bypass_current_a;    // equalization (bypass) current
   double bypass_power_max_w;  // thermal cap of the bypass (≈ 2 W for every module, §0)
   double voltage_accuracy_pct;
   double ri_accuracy_pct;

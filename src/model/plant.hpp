@@ -37,7 +37,7 @@ struct StringConfig {
   Chemistry chemistry = Chemistry::kVrla12V;
   double capacity_ah = 100.0;
   ModuleType module_type = ModuleType::kC24;
-  double age_years = 0.0;        // simulated service age: widens float scatter, fades capacity
+  double age_years = 0.0;  // simulated service age: widens float scatter, fades capacity
   ChargerConfig charger;
   CurrentSensorConfig current_sensor;
 };

@@ -21,7 +21,7 @@ constexpr auto E = PointType::kEnum;
 constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kSystemStringCount, "system.string_count", SY, I, "", 0, 1, R, false, "", "Number of configured battery strings"},
   {kSystemModuleCount, "system.module_count", SY, I, "", 0, 1, R, false, "", "Number of configured measuring modules (blocks)"},
-  {kSystemAmbientTemperatureC, "system.ambient_temperature_c", SY, F, "°C", 1, 10, R, true, "", "Battery-room ambient temperature"},
+  {kSystemAmbientTemperatureC, "system.ambient_temperature_c", SY, F, "°C", 1, 10, R, false, "", "Battery-room ambient temperature"},
   {kSystemSweepCount, "system.sweep_count", SY, I, "", 0, 1, R, false, "", "Bus sweeps completed since start"},
   {kSystemSweepDurationMs, "system.sweep_duration_ms", SY, F, "ms", 1, 1, R, false, "", "Wall-clock time of the last bus sweep"},
   {kSystemModulesOkCount, "system.modules_ok_count", SY, I, "", 0, 1, R, false, "", "Modules that answered the last sweep"},
@@ -30,12 +30,12 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kStringCurrentA, "string.current_a", ST, F, "A", 2, 100, R, true, "", "DC string current, + charge / − discharge"},
   {kStringPowerKw, "string.power_kw", ST, F, "kW", 2, 100, R, false, "", "DC power, + charge / − discharge"},
   {kStringMode, "string.mode", ST, E, "", 0, 1, R, true, "float,charge,discharge,rest", "Operating mode derived from current and voltage"},
-  {kStringTargetVoltageV, "string.target_voltage_v", ST, F, "V", 2, 100, R, true, "", "Equalization target per block (charger voltage / blocks)"},
+  {kStringTargetVoltageV, "string.target_voltage_v", ST, F, "V", 2, 100, R, false, "", "Equalization target per block (charger voltage / blocks)"},
   {kStringChargeAvgPct, "string.charge_avg_pct", ST, F, "%", 1, 10, R, true, "", "Average estimated state of charge of the blocks"},
   {kStringAcCurrentA, "string.ac_current_a", ST, F, "A", 2, 100, R, true, "", "AC ripple current (RMS)"},
   {kStringBlockVoltageMinV, "string.block_voltage_min_v", ST, F, "V", 3, 1000, R, false, "", "Lowest block voltage"},
   {kStringBlockVoltageMaxV, "string.block_voltage_max_v", ST, F, "V", 3, 1000, R, false, "", "Highest block voltage"},
-  {kStringBlockVoltageSpreadV, "string.block_voltage_spread_v", ST, F, "V", 3, 1000, R, true, "", "Largest deviation of a block from the string mean (the ± spread)"},
+  {kStringBlockVoltageSpreadV, "string.block_voltage_spread_v", ST, F, "V", 3, 1000, R, false, "", "Largest deviation of a block from the string mean (the ± spread)"},
   {kStringTemperatureMaxC, "string.temperature_max_c", ST, F, "°C", 1, 10, R, false, "", "Highest block temperature"},
 
   {kBlockVoltageV, "block.voltage_v", BL, F, "V", 3, 1000, R, true, "", "Block voltage"},
@@ -67,9 +67,13 @@ std::string_view PointDef::field() const {
   return dot == std::string_view::npos ? name : name.substr(dot + 1);
 }
 
-std::span<const PointDef> catalogue() { return kCatalogue; }
+std::span<const PointDef> catalogue() {
+  return kCatalogue;
+}
 
-const PointDef& point(PointId id) { return kCatalogue.at(static_cast<std::size_t>(id)); }
+const PointDef& point(PointId id) {
+  return kCatalogue.at(static_cast<std::size_t>(id));
+}
 
 const PointDef* findPoint(std::string_view name) {
   for (const auto& p : kCatalogue) {
@@ -163,7 +167,8 @@ std::string catalogueMarkdown() {
       "and block (1…). The REST field name is the part after the scope "
       "(`block.voltage_v` → `voltage_v`). `Scale` is the integer encoding used by register-based "
       "protocols: register = round(value × scale).\n\n"
-      "| Name | Scope | Type | Unit | Decimals | Scale | Access | History | Values | Description |\n"
+      "| Name | Scope | Type | Unit | Decimals | Scale | Access | History | Values | Description "
+      "|\n"
       "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& p : kCatalogue) {
     out += fmt::format("| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", p.name,

@@ -51,14 +51,14 @@ constexpr std::size_t kPointCount = static_cast<std::size_t>(PointId::kCount);
 
 struct PointDef {
   PointId id;
-  std::string_view name;   // "<scope>.<field>", e.g. "block.voltage_v"
+  std::string_view name;  // "<scope>.<field>", e.g. "block.voltage_v"
   Scope scope;
   PointType type;
-  std::string_view unit;   // SI-style symbol, "" for counts and enums
-  int decimals;            // display precision
-  double protocol_scale;   // integer encoding: register = round(value × scale)
+  std::string_view unit;  // SI-style symbol, "" for counts and enums
+  int decimals;           // display precision
+  double protocol_scale;  // integer encoding: register = round(value × scale)
   Access access;
-  bool history;            // recorded by the history store
+  bool history;                  // recorded by the history store
   std::string_view enum_values;  // comma-separated names for kEnum (index = value)
   std::string_view description;
 

@@ -9,7 +9,9 @@ constexpr std::array<std::string_view, 5> kNames = {"ok", "stale", "comm_lost", 
                                                     "not_present"};
 }
 
-std::string_view qualityName(Quality q) { return kNames.at(static_cast<std::size_t>(q)); }
+std::string_view qualityName(Quality q) {
+  return kNames.at(static_cast<std::size_t>(q));
+}
 
 std::optional<Quality> parseQuality(std::string_view name) {
   for (std::size_t i = 0; i < kNames.size(); ++i) {

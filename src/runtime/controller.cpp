@@ -28,6 +28,23 @@ DurationMs staleLimitMs(const model::BusConfig& bus) {
 
 }  // namespace
 
+std::string historyPath(const model::PlantConfig& plant) {
+  return (std::filesystem::path(plant.data_dir) / "history.sqlite").string();
+}
+
+TimeMs newestHistoryMs(const model::PlantConfig& plant) {
+  const auto path = historyPath(plant);
+  if (!std::filesystem::exists(path)) {
+    return -1;
+  }
+  auto store = history::Store::open(path, plant.history.max_bytes);
+  if (!store) {
+    return -1;  // open() reports the problem with its full context later
+  }
+  auto stats = (*store)->stats();
+  return stats && stats->snapshot_count > 0 ? stats->newest_ms : -1;
+}
+
 Controller::Controller(model::PlantConfig plant, Clock& clock)
     : plant_(std::move(plant)),
       clock_(clock),
@@ -40,7 +57,9 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       recorder_(plant_.history),
       last_mode_(plant_.strings.size(), model::StringModeValue::kFloat) {}
 
-Controller::~Controller() { stop(); }
+Controller::~Controller() {
+  stop();
+}
 
 Status Controller::open() {
   std::error_code ec;
@@ -49,15 +68,14 @@ Status Controller::open() {
     return makeError(ErrorCode::kIo, fmt::format("cannot create data directory '{}': {}",
                                                  plant_.data_dir, ec.message()));
   }
-  const auto path = (std::filesystem::path(plant_.data_dir) / "history.sqlite").string();
-  auto store = history::Store::open(path, plant_.history.max_bytes);
+  auto store = history::Store::open(historyPath(plant_), plant_.history.max_bytes);
   if (!store) {
     return store.error();
   }
   history_ = std::move(store.value());
-  auto st = history_->appendEvent(
-      {clock_.nowMs(), "system", fmt::format("equalisd started: {} strings, {} modules",
-                                             plant_.strings.size(), plant_.moduleCount())});
+  auto st = history_->appendEvent({clock_.nowMs(), "system",
+                                   fmt::format("equalisd started: {} strings, {} modules",
+                                               plant_.strings.size(), plant_.moduleCount())});
   if (!st) {
     return st.error();
   }
@@ -146,8 +164,8 @@ void Controller::publishState(const bus::Sweep& sweep,
     const auto& sum = sums[s];
     const Quality vq = sum.voltage_quality;
     const Quality iq = sum.current_quality;
-    const Quality pq = (vq == Quality::kOk && iq == Quality::kOk) ? Quality::kOk
-                       : (vq != Quality::kOk ? vq : iq);
+    const Quality pq =
+        (vq == Quality::kOk && iq == Quality::kOk) ? Quality::kOk : (vq != Quality::kOk ? vq : iq);
     const Quality bq = sum.blocks_ok > 0 ? Quality::kOk : Quality::kCommLost;
     w.set(PointId::kStringVoltageV, s, 0, {sum.voltage_v, t, vq});
     w.set(PointId::kStringCurrentA, s, 0, {sum.current_a, t, iq});
@@ -199,23 +217,22 @@ void Controller::recordHistory(const bus::Sweep& sweep,
   snap.reason = *reason;
   for (std::size_t s = 0; s < sums.size(); ++s) {
     const auto& sum = sums[s];
-    snap.strings.push_back({static_cast<int>(s), sum.voltage_v, sum.current_a, sum.ac_current_a,
-                            sum.charge_avg_pct, static_cast<int>(sum.mode),
-                            sum.voltage_quality == Quality::kOk ? sum.current_quality
-                                                                : sum.voltage_quality});
+    snap.strings.push_back(
+        {static_cast<int>(s), sum.voltage_v, sum.current_a, sum.ac_current_a, sum.charge_avg_pct,
+         static_cast<int>(sum.mode),
+         sum.voltage_quality == Quality::kOk ? sum.current_quality : sum.voltage_quality});
     const auto& modules = sweep.modules[s];
     for (std::size_t b = 0; b < modules.size(); ++b) {
       const auto& m = modules[b];
       // Only this sweep's readings are recorded as measured; older ones go in as comm_lost.
       const bool fresh = m.time_ms == sweep.time_ms;
-      const Quality q = fresh ? m.quality
-                              : (m.quality == Quality::kOk ? Quality::kStale : m.quality);
+      const Quality q =
+          fresh ? m.quality : (m.quality == Quality::kOk ? Quality::kStale : m.quality);
       const double nan = std::nan("");
-      snap.blocks.push_back({static_cast<int>(s), static_cast<int>(b),
-                             fresh ? m.reading.voltage_mv / 1000.0 : nan,
-                             fresh ? m.reading.temperature_dc / 10.0 : nan,
-                             fresh ? m.reading.ri_uohm / 1000.0 : nan, sum.blocks[b].charge_pct,
-                             sum.blocks[b].equalization_pct, q});
+      snap.blocks.push_back(
+          {static_cast<int>(s), static_cast<int>(b), fresh ? m.reading.voltage_mv / 1000.0 : nan,
+           fresh ? m.reading.temperature_dc / 10.0 : nan, fresh ? m.reading.ri_uohm / 1000.0 : nan,
+           sum.blocks[b].charge_pct, sum.blocks[b].equalization_pct, q});
     }
   }
   if (auto st = history_->append(snap); !st) {

@@ -23,6 +23,13 @@
 
 namespace equalis::runtime {
 
+// Where the controller keeps its history store.
+std::string historyPath(const model::PlantConfig& plant);
+
+// Plant time of the newest history record in plant.data_dir, or -1 when there is none. A
+// simulated plant restarted with a time scale resumes after it, so history never runs backwards.
+TimeMs newestHistoryMs(const model::PlantConfig& plant);
+
 class Controller {
  public:
   Controller(model::PlantConfig plant, Clock& clock);

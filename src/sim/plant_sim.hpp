@@ -16,22 +16,22 @@ enum class StringMode { kFloat, kCharge, kDischarge, kRest };
 
 // Ground truth of one block, in SI-ish units (what a perfect instrument would read).
 struct BlockTruth {
-  double voltage_v = 0;         // terminal voltage
-  double ocv_v = 0;             // open-circuit voltage at the present SOC and temperature
-  double soc = 1.0;             // 0 … 1
-  double temperature_c = 25.0;  // block temperature
-  double ri_ohm = 0;            // ohmic internal resistance R0 (what a module's Ri pulse sees)
-  double cell_current_a = 0;    // current through the cells (+ charge), string current − bypass
-  double gassing_current_a = 0; // parasitic (float) branch
-  double bypass_current_a = 0;  // module bypass current actually flowing
-  double capacity_ah = 0;       // present C10 capacity at 25 °C (after ageing)
+  double voltage_v = 0;          // terminal voltage
+  double ocv_v = 0;              // open-circuit voltage at the present SOC and temperature
+  double soc = 1.0;              // 0 … 1
+  double temperature_c = 25.0;   // block temperature
+  double ri_ohm = 0;             // ohmic internal resistance R0 (what a module's Ri pulse sees)
+  double cell_current_a = 0;     // current through the cells (+ charge), string current − bypass
+  double gassing_current_a = 0;  // parasitic (float) branch
+  double bypass_current_a = 0;   // module bypass current actually flowing
+  double capacity_ah = 0;        // present C10 capacity at 25 °C (after ageing)
 };
 
 struct StringTruth {
-  double voltage_v = 0;          // sum of block terminal voltages
-  double current_a = 0;          // string current at the terminals, + charge / − discharge
-  double charger_setpoint_v = 0; // charger CV set-point after temperature compensation
-  double ac_ripple_a = 0;        // RMS ripple current from the rectifier
+  double voltage_v = 0;           // sum of block terminal voltages
+  double current_a = 0;           // string current at the terminals, + charge / − discharge
+  double charger_setpoint_v = 0;  // charger CV set-point after temperature compensation
+  double ac_ripple_a = 0;         // RMS ripple current from the rectifier
   StringMode mode = StringMode::kFloat;
 };
 
@@ -89,6 +89,18 @@ class PlantSim {
   // Fault hooks used by tests: a module that stops answering.
   void setModuleCommFault(std::size_t string_index, std::size_t block_index, bool faulty);
   bool moduleCommFault(std::size_t string_index, std::size_t block_index) const;
+
+  // ---- Test and benchmark hooks (additions to the original contract) ----
+  // Switches one string's charger off (mode kRest, no current) or back on.
+  void setChargerEnabled(std::size_t string_index, bool enabled);
+  // Constant-current DC load on one string (A, ≥ 0; 0 removes it). While set, the charger is
+  // disconnected and the string discharges (kDischarge) until the low-voltage cut-off.
+  void setDischargeCurrent(std::size_t string_index, double current_a);
+  // True once a discharging string fell below end_of_discharge_v_per_cell (UPS low-battery
+  // cut-off); cleared when the outage / test load ends.
+  bool lowVoltageCutOff(std::size_t string_index) const;
+  // Number of block integration steps taken so far (for throughput measurements).
+  std::uint64_t blockStepCount() const;
 
  private:
   struct Impl;

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import socket
 import subprocess
 import tempfile
@@ -266,6 +267,8 @@ class Persistence(unittest.TestCase):
             d.kill(signal.SIGKILL)
             d.stop()
             self.assertGreater(before, 1)
+            with sqlite3.connect(os.path.join(data, "history.sqlite")) as db:
+                last_ms = db.execute("SELECT max(time_ms) FROM snapshot").fetchone()[0]
             d2 = Daemon(data_dir=data, time_scale=60).start()
             try:
                 after = d2.get_json("/api/v1/system")["history"]["snapshots"]
@@ -273,6 +276,9 @@ class Persistence(unittest.TestCase):
                 pts = d2.get_json("/api/v1/strings/1/blocks/1/history?from=0&limit=5")["points"]
                 self.assertEqual(pts[0]["time_ms"], first["time_ms"])
                 self.assertAlmostEqual(pts[0]["value"], first["value"], places=3)
+                # The simulated plant resumes after the history it wrote: time never runs back.
+                sys = d2.get_json("/api/v1/system")
+                self.assertGreater(sys["time_ms"], last_ms)
             finally:
                 d2.stop()
             r = subprocess.run(["sqlite3", os.path.join(data, "history.sqlite"),

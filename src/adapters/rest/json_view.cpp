@@ -17,13 +17,15 @@ double roundTo(double v, int decimals) {
 }
 
 // Worst (highest) quality of the measured values of a block.
-model::Quality worst(model::Quality a, model::Quality b) { return a > b ? a : b; }
+model::Quality worst(model::Quality a, model::Quality b) {
+  return a > b ? a : b;
+}
 
 }  // namespace
 
-nlohmann::json valueJson(PointId id, const state::Sample& sample, TimeMs now_ms) {
+nlohmann::ordered_json valueJson(PointId id, const state::Sample& sample, TimeMs now_ms) {
   const auto& def = model::point(id);
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   const bool has_value = sample.quality != model::Quality::kNotPresent && sample.time_ms > 0 &&
                          std::isfinite(sample.value);
   if (!has_value) {
@@ -46,10 +48,10 @@ nlohmann::json valueJson(PointId id, const state::Sample& sample, TimeMs now_ms)
   return j;
 }
 
-nlohmann::json stringJson(const model::PlantConfig& plant, const state::StateStore::Reader& r,
+nlohmann::ordered_json stringJson(const model::PlantConfig& plant, const state::StateStore::Reader& r,
                           std::size_t s) {
   const auto& cfg = plant.strings.at(s);
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   j["string"] = s + 1;
   j["name"] = cfg.name;
   j["chemistry"] = std::string(model::chemistryInfo(cfg.chemistry).key);
@@ -64,8 +66,8 @@ nlohmann::json stringJson(const model::PlantConfig& plant, const state::StateSto
   return j;
 }
 
-nlohmann::json blockJson(const state::StateStore::Reader& r, std::size_t s, std::size_t b) {
-  nlohmann::json j;
+nlohmann::ordered_json blockJson(const state::StateStore::Reader& r, std::size_t s, std::size_t b) {
+  nlohmann::ordered_json j;
   j["block"] = b + 1;
   model::Quality q = model::Quality::kOk;
   TimeMs measured_ms = 0;
@@ -90,23 +92,23 @@ nlohmann::json blockJson(const state::StateStore::Reader& r, std::size_t s, std:
   return j;
 }
 
-nlohmann::json blocksJson(const model::PlantConfig& plant, const state::StateStore::Reader& r,
+nlohmann::ordered_json blocksJson(const model::PlantConfig& plant, const state::StateStore::Reader& r,
                           std::size_t s) {
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   j["string"] = s + 1;
   j["name"] = plant.strings.at(s).name;
   j["time"] = formatIso8601(r.nowMs());
-  auto& blocks = j["blocks"] = nlohmann::json::array();
+  auto& blocks = j["blocks"] = nlohmann::ordered_json::array();
   for (int b = 0; b < plant.strings[s].block_count; ++b) {
     blocks.push_back(blockJson(r, s, static_cast<std::size_t>(b)));
   }
   return j;
 }
 
-nlohmann::json catalogueJson() {
-  nlohmann::json points = nlohmann::json::array();
+nlohmann::ordered_json catalogueJson() {
+  nlohmann::ordered_json points = nlohmann::ordered_json::array();
   for (const auto& def : model::catalogue()) {
-    nlohmann::json p;
+    nlohmann::ordered_json p;
     p["name"] = std::string(def.name);
     p["field"] = std::string(def.field());
     p["scope"] = std::string(model::scopeName(def.scope));
@@ -117,7 +119,7 @@ nlohmann::json catalogueJson() {
     p["access"] = def.access == model::Access::kRead ? "read" : "read/write";
     p["history"] = def.history;
     if (def.type == model::PointType::kEnum) {
-      auto& values = p["values"] = nlohmann::json::array();
+      auto& values = p["values"] = nlohmann::ordered_json::array();
       for (int i = 0; !model::enumName(def.id, i).empty(); ++i) {
         values.push_back(std::string(model::enumName(def.id, i)));
       }
@@ -125,7 +127,7 @@ nlohmann::json catalogueJson() {
     p["description"] = std::string(def.description);
     points.push_back(std::move(p));
   }
-  return nlohmann::json{{"points", std::move(points)}};
+  return nlohmann::ordered_json{{"points", std::move(points)}};
 }
 
 }  // namespace equalis::rest

@@ -17,7 +17,7 @@ namespace equalis::rest {
 
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 constexpr std::size_t kDefaultLimit = 10000;
 constexpr std::size_t kMaxLimit = 200000;
@@ -55,7 +55,8 @@ Parsed<int> parseIndex(const std::string& text, const std::string& name, int cou
   int v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || p != text.data() + text.size()) {
-    return ParamError{400, name, fmt::format("{} must be a positive integer, got '{}'", name, text)};
+    return ParamError{400, name,
+                      fmt::format("{} must be a positive integer, got '{}'", name, text)};
   }
   if (v < 1 || v > count) {
     return ParamError{404, name, fmt::format("{} {} does not exist (1…{})", name, v, count)};
@@ -74,13 +75,15 @@ Parsed<Range> parseRange(const httplib::Request& req, TimeMs now_ms) {
   if (req.has_param("to") && !parseTime(req.get_param_value("to"), r.to_ms)) {
     return ParamError{400, "to",
                       "to must be an ISO 8601 UTC time (2026-01-01T00:00:00Z) or epoch "
-                      "milliseconds, got '" + req.get_param_value("to") + "'"};
+                      "milliseconds, got '" +
+                          req.get_param_value("to") + "'"};
   }
   if (req.has_param("from")) {
     if (!parseTime(req.get_param_value("from"), r.from_ms)) {
       return ParamError{400, "from",
                         "from must be an ISO 8601 UTC time (2026-01-01T00:00:00Z) or epoch "
-                        "milliseconds, got '" + req.get_param_value("from") + "'"};
+                        "milliseconds, got '" +
+                            req.get_param_value("from") + "'"};
     }
   } else {
     r.from_ms = r.to_ms - kDefaultRangeMs;
@@ -172,11 +175,15 @@ Result<std::pair<std::string, int>> parseListenAddress(const std::string& text) 
 }
 
 Server::Server(runtime::Controller& controller, std::string version)
-    : controller_(controller), version_(std::move(version)), http_(std::make_unique<httplib::Server>()) {
+    : controller_(controller),
+      version_(std::move(version)),
+      http_(std::make_unique<httplib::Server>()) {
   routes();
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 Result<int> Server::bind(const std::string& host, int port) {
   if (port == 0) {
@@ -187,13 +194,15 @@ Result<int> Server::bind(const std::string& host, int port) {
     return bound;
   }
   if (!http_->bind_to_port(host, port)) {
-    return makeError(ErrorCode::kIo, fmt::format("cannot listen on {}:{} (in use or not permitted)",
-                                                 host, port));
+    return makeError(ErrorCode::kIo,
+                     fmt::format("cannot listen on {}:{} (in use or not permitted)", host, port));
   }
   return port;
 }
 
-void Server::serve() { http_->listen_after_bind(); }
+void Server::serve() {
+  http_->listen_after_bind();
+}
 
 void Server::stop() {
   stopping_ = true;
@@ -230,20 +239,20 @@ void Server::routes() {
     }
     if (auto* h = ctl.history()) {
       if (auto st = h->stats()) {
-        j["history"] = {{"snapshots", st->snapshot_count},
-                        {"block_records", st->block_record_count},
-                        {"used_bytes", st->used_bytes},
-                        {"max_bytes", st->max_bytes},
-                        {"oldest", st->oldest_ms > 0 ? json(formatIso8601(st->oldest_ms)) : json()},
-                        {"newest", st->newest_ms > 0 ? json(formatIso8601(st->newest_ms)) : json()}};
+        j["history"] = {
+            {"snapshots", st->snapshot_count},
+            {"block_records", st->block_record_count},
+            {"used_bytes", st->used_bytes},
+            {"max_bytes", st->max_bytes},
+            {"oldest", st->oldest_ms > 0 ? json(formatIso8601(st->oldest_ms)) : json()},
+            {"newest", st->newest_ms > 0 ? json(formatIso8601(st->newest_ms)) : json()}};
       }
     }
     sendJson(res, j);
   });
 
-  srv.Get("/api/v1/points", [](const httplib::Request&, httplib::Response& res) {
-    sendJson(res, catalogueJson());
-  });
+  srv.Get("/api/v1/points",
+          [](const httplib::Request&, httplib::Response& res) { sendJson(res, catalogueJson()); });
 
   srv.Get("/api/v1/strings", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
     const TimeMs now = ctl.clock().nowMs();
@@ -507,18 +516,18 @@ void Server::routes() {
     res.set_content(asset->data, asset->size, std::string(asset->content_type));
   });
 
-  srv.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                               std::exception_ptr ep) {
-    std::string what = "internal error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log::get("rest")->error("{} {}: {}", req.method, req.path, what);
-    sendError(res, 500, "", what);
-  });
+  srv.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log::get("rest")->error("{} {}: {}", req.method, req.path, what);
+        sendError(res, 500, "", what);
+      });
 }
 
 }  // namespace equalis::rest

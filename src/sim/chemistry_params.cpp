@@ -1,0 +1,323 @@
+#include "sim/chemistry_params.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <span>
+
+namespace equalis::sim {
+
+namespace {
+
+constexpr double kHourS = 3600.0;
+constexpr double kMonthH = 30.0 * 24.0;  // a month of self-discharge figures = 30 days [G]
+
+// ---- 12 V VRLA block, 100 Ah (battery-science.md §6.4 column 1) ----
+constexpr ChemistryParams kVrla12V{
+    .chemistry = model::Chemistry::kVrla12V,
+    .cells = 6,
+    .ref_capacity_ah = 100.0,
+    .r0_ohm = 4.9e-3,                     // §2.5/§6.4 Leoch LP12-100 Ri 4.9 mΩ [R]
+    .r1_ohm = 1.0e-3,                     // §6.4 R1 = 1 mΩ [G]
+    .tau1_s = 100.0,                      // §6.4 τ1 = 100 s (Jackey τ1, §2.2) [G]
+    .r2_ohm = 2.0e-3,                     // §6.4 R2 = 2 mΩ [G]
+    .tau2_s = 2.0 * kHourS,               // §6.4 τ2 = 2 h [G]
+    .entropic_v_per_k_per_cell = 0.2e-3,  // §6.3 +0.2 mV/K/cell [G]
+    .gassing = true,
+    .gas_i0_a_per_100ah = 0.015,   // §1.2/§6.4 10–20 mA/100 Ah at U0: middle of the range
+    .gas_u0_v_per_cell = 2.23,     // §1.2 U_gas0 [R]
+    .gas_cu_per_v = 11.0,          // §1.2 c_u = 11 /V per cell [R]
+    .gas_ct_per_k = 0.06,          // §1.2 c_T = 0.06 /K [R]
+    .tau_float_s = 1.0 * kHourS,   // §1.4/§6.4 τ_float = 1 h [G]
+    .charge_efficiency = 0.95,     // §6.4 0.95 below 80 % SOC [G]
+    .accept_tau_s = 0.5 * kHourS,  // CV taper time constant [G] (not in the reference)
+    .accept_ref_v_per_cell = 0.1,  // ≈ float 2.27 − OCV_full 2.14 V/cell (§6.4) [G]
+    .discharge_r_ohm = 0.1e-3,     // main-reaction overvoltage in discharge: negligible [G]
+    .self_discharge_per_month_20c = 0.03,  // §1.1 AGM 3 %/month at 20 °C [R]
+    .self_discharge_doubling_k = 10.0,     // §1.1 doubles per 10 °C [R, low authority]
+    .jackey_kc = 1.2,                      // §2.2/§6.4 Kc [R]
+    .jackey_delta = 0.73,                  // §2.2/§6.4 δ [R]
+    .jackey_i_star_c_rate = 0.1,           // §6.4 I* = C/10
+    .depletion_r10_ohm_per_cell = 0.5e-3,  // §2.2 R10 = 1.0 mΩ/cell at 50 Ah → 100 Ah [D]
+    .heat_capacity_j_per_k = 27.0e3,       // §2.7/§6.4 C_th ≈ 27 kJ/K [G]
+    .thermal_conductance_w_per_k = 1.0,    // §2.7/§6.4 G_th ≈ 1 W/K [G]
+    .bypass_heat_fraction = 0.3,           // §2.7 κ = 0.3 [G]
+    .sigma_c0 = 0.02,                      // §6.4 scatter C0 2 %
+    .sigma_r0 = 0.06,                      // §6.4 scatter Ri0 5–8 % (BU 5–10 %)
+    .sigma_ln_i0_new = 0.3,                // §6.4 ln I0 σ 0.3 (new)
+    .sigma_ln_i0_per_year = 0.18,          // → 1.2 at 5 years (§6.4, linear interpolation [G])
+    .sigma_ln_i0_max = 1.2,                // §6.4 ln I0 σ 1.2 (5-year-old string)
+    .fade_per_year = 0.02,  // [D] 10-year design float life (§6.4) to 80 % EOL (§3.5), linear
+    .sigma_ln_fade = 0.3,   // §2.6 per-block lognormal multiplier σ ≈ 0.2–0.4 [G]
+};
+
+// ---- 2 V VRLA cell, 1000 Ah (§6.4 column 2) ----
+constexpr ChemistryParams kVrla2V{
+    .chemistry = model::Chemistry::kVrla2V,
+    .cells = 1,
+    .ref_capacity_ah = 1000.0,
+    .r0_ohm = 0.1e-3,  // §6.4 0.1 mΩ [G, Ri·C ≈ const]
+    .r1_ohm = 0.1e-3,  // §6.4 "scale R by 0.1" of the 12 V block [G]
+    .tau1_s = 100.0,
+    .r2_ohm = 0.2e-3,
+    .tau2_s = 2.0 * kHourS,
+    .entropic_v_per_k_per_cell = 0.2e-3,  // §6.3 [G]
+    .gassing = true,
+    .gas_i0_a_per_100ah = 0.015,            // §6.4 100–200 mA per 1000 Ah at 2.23 V
+    .gas_u0_v_per_cell = 2.23,              // §1.2
+    .gas_cu_per_v = 11.0,                   // §1.2
+    .gas_ct_per_k = 0.06,                   // §1.2
+    .tau_float_s = 2.0 * kHourS,            // §6.4 τ_float 2 h [G]
+    .charge_efficiency = 0.95,              // §6.4 "same" [G]
+    .accept_tau_s = 0.5 * kHourS,           // [G]
+    .accept_ref_v_per_cell = 0.1,           // [G]
+    .discharge_r_ohm = 0.01e-3,             // [G]
+    .self_discharge_per_month_20c = 0.025,  // §6.4 2–3 %/month
+    .self_discharge_doubling_k = 10.0,      // §1.1
+    .jackey_kc = 1.2,                       // §6.4 "same form"
+    .jackey_delta = 0.73,
+    .jackey_i_star_c_rate = 0.1,
+    .depletion_r10_ohm_per_cell = 0.05e-3,  // §2.2 R10 scaled 50 Ah → 1000 Ah [D]
+    .heat_capacity_j_per_k = 55.0e3,        // §6.4 C_th ≈ 55 kJ/K [G]
+    .thermal_conductance_w_per_k = 1.5,     // §6.4 G_th ≈ 1.5 W/K [G]
+    .bypass_heat_fraction = 0.3,            // §2.7 [G]
+    .sigma_c0 = 0.02,                       // §6.4 "same"
+    .sigma_r0 = 0.06,
+    .sigma_ln_i0_new = 0.3,
+    .sigma_ln_i0_per_year = 0.18,
+    .sigma_ln_i0_max = 1.2,
+    .fade_per_year = 0.0133,  // [D] 15-year design life (§6.4 15–20 y) to 80 %
+    .sigma_ln_fade = 0.3,
+};
+
+// ---- LiFePO4 cell, 100 Ah (§6.4 column 3) ----
+constexpr ChemistryParams kLiFePO4{
+    .chemistry = model::Chemistry::kLiFePO4,
+    .cells = 1,
+    .ref_capacity_ah = 100.0,
+    .r0_ohm = 0.4e-3,  // §6.4 0.3–0.5 mΩ [G]
+    .r1_ohm = 0.3e-3,  // §6.4 R1 = 0.3 mΩ, τ1 = 30 s [G]
+    .tau1_s = 30.0,
+    .r2_ohm = 0.3e-3,  // §6.4 R2 = 0.3 mΩ, τ2 = 600 s [G]
+    .tau2_s = 600.0,
+    .entropic_v_per_k_per_cell = 0.0,  // [G] neglected
+    .gassing = false,                  // §6.4 leakage only
+    .gas_i0_a_per_100ah = 0.0,
+    .gas_u0_v_per_cell = 0.0,
+    .gas_cu_per_v = 0.0,
+    .gas_ct_per_k = 0.0,
+    .tau_float_s = 60.0,                   // double-layer time constant [G] (no float branch)
+    .charge_efficiency = 0.99,             // §6.4
+    .accept_tau_s = 0.5 * kHourS,          // [G]
+    .accept_ref_v_per_cell = 0.1,          // [G]
+    .discharge_r_ohm = 0.01e-3,            // [G]
+    .self_discharge_per_month_20c = 0.02,  // §6.4 1.5–3 %/month (≈ 0.03 mA/Ah leakage)
+    .self_discharge_doubling_k = 10.0,     // §1.1 rule applied to LFP [G]
+    .jackey_kc = 1.03,                     // §6.4 Peukert ≈ 1.02–1.05 → weak rate effect [G]
+    .jackey_delta = 0.73,
+    .jackey_i_star_c_rate = 0.1,
+    .depletion_r10_ohm_per_cell = 0.1e-3,  // [G]
+    .heat_capacity_j_per_k = 2.0e3,        // §6.4 C_th ≈ 2 kJ/K [G]
+    .thermal_conductance_w_per_k = 0.3,    // §6.4 G_th ≈ 0.3 W/K [G]
+    .bypass_heat_fraction = 0.3,           // §2.7 [G]
+    .sigma_c0 = 0.01,                      // §6.4 scatter C0 1 %
+    .sigma_r0 = 0.03,                      // §6.4 scatter Ri0 3 %
+    .sigma_ln_i0_new = 0.0,
+    .sigma_ln_i0_per_year = 0.0,
+    .sigma_ln_i0_max = 0.0,
+    .fade_per_year = 0.02,  // [G] calendar fade
+    .sigma_ln_fade = 0.3,   // [G]
+};
+
+// ---- NiCd pocket cell, 100 Ah (§6.4 column 4) ----
+constexpr ChemistryParams kNiCd{
+    .chemistry = model::Chemistry::kNiCd,
+    .cells = 1,
+    .ref_capacity_ah = 100.0,
+    .r0_ohm = 0.75e-3,  // §6.4 0.5–1 mΩ [G]
+    .r1_ohm = 0.3e-3,   // [G]
+    .tau1_s = 100.0,
+    .r2_ohm = 0.5e-3,  // [G]
+    .tau2_s = 1.0 * kHourS,
+    .entropic_v_per_k_per_cell = 0.0,  // [G]
+    .gassing = true,
+    .gas_i0_a_per_100ah = 0.015,  // [G] same normalized prefactor as lead-acid (§1.2)
+    .gas_u0_v_per_cell = 1.17,  // [G] chosen so the float current at 1.41 V/cell ≈ 1.5 mA/Ah (§6.4)
+    .gas_cu_per_v = 11.0,       // [G] lead-acid Tafel slope (§1.2)
+    .gas_ct_per_k = 0.06,       // [G] lead-acid value (§1.2)
+    .tau_float_s = 1.0 * kHourS,           // §6.4 τ_float 1 h [G]
+    .charge_efficiency = 0.75,             // §6.4 0.71–0.8 (charge factor 1.25–1.4)
+    .accept_tau_s = 0.5 * kHourS,          // [G]
+    .accept_ref_v_per_cell = 0.1,          // [G]
+    .discharge_r_ohm = 0.01e-3,            // [G]
+    .self_discharge_per_month_20c = 0.03,  // §6.4 2–5 %/month stationary [G]
+    .self_discharge_doubling_k = 10.0,     // §1.1 rule [G]
+    .jackey_kc = 1.05,                     // §6.4 Peukert ≈ 1.05 [G]
+    .jackey_delta = 0.73,
+    .jackey_i_star_c_rate = 0.1,
+    .depletion_r10_ohm_per_cell = 0.2e-3,  // [G]
+    .heat_capacity_j_per_k = 8.0e3,        // §6.4 C_th ≈ 8 kJ/K
+    .thermal_conductance_w_per_k = 0.4,    // [G]
+    .bypass_heat_fraction = 0.3,           // §2.7 [G]
+    .sigma_c0 = 0.02,                      // §6.4 [G]
+    .sigma_r0 = 0.06,
+    .sigma_ln_i0_new = 0.3,
+    .sigma_ln_i0_per_year = 0.18,
+    .sigma_ln_i0_max = 1.2,
+    .fade_per_year = 0.01,  // [D] 20-year float life (§6.4) to 80 %
+    .sigma_ln_fade = 0.3,
+};
+
+struct OcvPoint {
+  double soc;
+  double v;
+};
+
+// A123 LiFePO4 OCV per cell (§2.4, davidmcq137/JetiLuaDFM A123.lua) [R]; 100 % = 3.59 V "just after
+// charge" gives the steep knee above ~3.4 V.
+constexpr std::array<OcvPoint, 11> kLfpOcv{{{0.010, 2.90},
+                                            {0.054, 3.12},
+                                            {0.096, 3.17},
+                                            {0.226, 3.22},
+                                            {0.356, 3.25},
+                                            {0.485, 3.269},
+                                            {0.613, 3.276},
+                                            {0.742, 3.29},
+                                            {0.871, 3.313},
+                                            {0.957, 3.32},
+                                            {1.000, 3.59}}};
+
+// NiCd vendor table (§2.4, voltagebasics.com, low authority) used for its shape only: normalized to
+// 0 … 1 between 1.00 V and 1.40 V, then mapped onto ChemistryInfo's rested 1.00 … 1.30 V.
+constexpr std::array<OcvPoint, 11> kNiCdShape{{{0.0, 1.00},
+                                               {0.1, 1.08},
+                                               {0.2, 1.12},
+                                               {0.3, 1.16},
+                                               {0.4, 1.19},
+                                               {0.5, 1.22},
+                                               {0.6, 1.25},
+                                               {0.7, 1.29},
+                                               {0.8, 1.32},
+                                               {0.9, 1.35},
+                                               {1.0, 1.40}}};
+
+double interpolate(std::span<const OcvPoint> table, double soc) {
+  if (soc <= table.front().soc) {
+    return table.front().v;
+  }
+  if (soc >= table.back().soc) {
+    return table.back().v;
+  }
+  for (std::size_t i = 1; i < table.size(); ++i) {
+    if (soc <= table[i].soc) {
+      const auto& a = table[i - 1];
+      const auto& b = table[i];
+      return a.v + (b.v - a.v) * (soc - a.soc) / (b.soc - a.soc);
+    }
+  }
+  return table.back().v;
+}
+
+}  // namespace
+
+const ChemistryParams& chemistryParams(model::Chemistry c) {
+  switch (c) {
+    case model::Chemistry::kVrla12V:
+      return kVrla12V;
+    case model::Chemistry::kVrla2V:
+      return kVrla2V;
+    case model::Chemistry::kLiFePO4:
+      return kLiFePO4;
+    case model::Chemistry::kNiCd:
+      return kNiCd;
+  }
+  return kVrla12V;
+}
+
+double ocvBlockV(const ChemistryParams& p, double soc, double temperature_c) {
+  const double s = std::clamp(soc, 0.0, 1.0);
+  const auto& info = model::chemistryInfo(p.chemistry);
+  double v = 0.0;
+  switch (p.chemistry) {
+    case model::Chemistry::kVrla12V:
+    case model::Chemistry::kVrla2V:
+      // §6.4: lead-acid OCV linear between the empty and full values (ChemistryInfo).
+      v = info.ocv_empty_v + (info.ocv_full_v - info.ocv_empty_v) * s;
+      break;
+    case model::Chemistry::kLiFePO4:
+      v = interpolate(kLfpOcv, s) * p.cells;
+      break;
+    case model::Chemistry::kNiCd: {
+      const double shape = (interpolate(kNiCdShape, s) - 1.00) / 0.40;
+      v = info.ocv_empty_v + (info.ocv_full_v - info.ocv_empty_v) * shape;
+      break;
+    }
+  }
+  return v + p.entropic_v_per_k_per_cell * p.cells * (temperature_c - 25.0);
+}
+
+double socForOcv(const ChemistryParams& p, double ocv_block_v) {
+  // OCV is non-decreasing in SOC: bisection.
+  if (ocvBlockV(p, 1.0, 25.0) <= ocv_block_v) {
+    return 1.0;
+  }
+  if (ocvBlockV(p, 0.0, 25.0) >= ocv_block_v) {
+    return 0.0;
+  }
+  double lo = 0.0;
+  double hi = 1.0;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (ocvBlockV(p, mid, 25.0) < ocv_block_v) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+double capacityTemperatureFactor(double temperature_c) {
+  // §2.5 Leoch LP12-100: 86 % at 0 °C, 100 % at 25 °C, 103 % at 40 °C [R]. Piecewise linear;
+  // below 0 °C the 0–25 °C slope is extrapolated (floored at 30 %), above 40 °C flat [G].
+  if (temperature_c <= 25.0) {
+    return std::max(0.3, 1.0 - (25.0 - temperature_c) * (0.14 / 25.0));
+  }
+  if (temperature_c <= 40.0) {
+    return 1.0 + (temperature_c - 25.0) * (0.03 / 15.0);
+  }
+  return 1.03;
+}
+
+double capacityRateFactor(const ChemistryParams& p, double discharge_current_a,
+                          double capacity_ah) {
+  const double i_star_a = p.jackey_i_star_c_rate * capacity_ah;
+  const double x = std::max(0.0, discharge_current_a) / i_star_a;
+  return p.jackey_kc / (1.0 + (p.jackey_kc - 1.0) * std::pow(x, p.jackey_delta));
+}
+
+double tafelGassingCurrentA(const ChemistryParams& p, double capacity_ah, double v_cell,
+                            double temperature_c, double i0_scale) {
+  if (!p.gassing) {
+    return 0.0;
+  }
+  return i0_scale * p.gas_i0_a_per_100ah * (capacity_ah / 100.0) *
+         std::exp(p.gas_cu_per_v * (v_cell - p.gas_u0_v_per_cell) +
+                  p.gas_ct_per_k * (temperature_c - 25.0));
+}
+
+double gassingCurrentA(const ChemistryParams& p, double capacity_ah, double v_cell, double ocv_cell,
+                       double temperature_c, double i0_scale) {
+  if (!p.gassing || v_cell <= ocv_cell) {
+    return 0.0;
+  }
+  return tafelGassingCurrentA(p, capacity_ah, v_cell, temperature_c, i0_scale) -
+         tafelGassingCurrentA(p, capacity_ah, ocv_cell, temperature_c, i0_scale);
+}
+
+double selfDischargeCurrentA(const ChemistryParams& p, double capacity_ah, double temperature_c) {
+  return p.self_discharge_per_month_20c * capacity_ah / kMonthH *
+         std::exp2((temperature_c - 20.0) / p.self_discharge_doubling_k);
+}
+
+}  // namespace equalis::sim

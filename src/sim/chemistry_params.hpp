@@ -1,0 +1,94 @@
+// Simulator parameters per chemistry (battery-science.md §6.4 and the sections it cites).
+// Tags follow the reference document: [R] read in a source, [D] derived, [G] guess/assumption.
+#pragma once
+
+#include "model/chemistry.hpp"
+
+namespace equalis::sim {
+
+struct ChemistryParams {
+  model::Chemistry chemistry;
+  int cells;               // cells per block
+  double ref_capacity_ah;  // capacity at which the resistances / thermal figures are quoted
+
+  // Main branch, per block at ref_capacity_ah (resistances scale as ref_capacity_ah / C_N).
+  double r0_ohm;  // ohmic resistance (what a module's Ri pulse sees)
+  double r1_ohm;  // RC pair 1 (charge transfer / fast diffusion)
+  double tau1_s;
+  double r2_ohm;  // RC pair 2 (slow diffusion)
+  double tau2_s;
+  double entropic_v_per_k_per_cell;  // dOCV/dT
+
+  // Parasitic (gassing) branch, Schiffer eq. 6 (§1.2), per cell.
+  bool gassing;
+  double gas_i0_a_per_100ah;  // I0 at U0 and 25 °C
+  double gas_u0_v_per_cell;
+  double gas_cu_per_v;  // c_u
+  double gas_ct_per_k;  // c_T
+  double tau_float_s;   // float-polarization time constant at the nominal float current
+
+  // Main (charge/discharge) reaction.
+  double charge_efficiency;  // coulombic efficiency of the main charge reaction
+  double accept_tau_s;       // CV charge-acceptance time constant: I_main = deficit / tau at E_ref
+  double accept_ref_v_per_cell;  // E_ref: overvoltage at which the above holds
+  double discharge_r_ohm;        // charge-transfer resistance of the main reaction in discharge
+
+  // Self-discharge (internal leakage drawn from the main reaction), §1.1.
+  double self_discharge_per_month_20c;
+  double self_discharge_doubling_k;
+
+  // Capacity vs rate (Jackey C(I,θ), §2.2) and depletion resistance R1 = −R10·ln(DOC).
+  double jackey_kc;
+  double jackey_delta;
+  double jackey_i_star_c_rate;        // I* as a fraction of C_N per hour (C/10 → 0.1)
+  double depletion_r10_ohm_per_cell;  // R10 per cell at ref_capacity_ah
+
+  // Thermal (§2.7), per block at ref_capacity_ah.
+  double heat_capacity_j_per_k;
+  double thermal_conductance_w_per_k;
+  double bypass_heat_fraction;  // κ: share of the module's bypass heat reaching the block
+
+  // Static manufacturing scatter and static ageing.
+  double sigma_c0;         // relative σ of the capacity
+  double sigma_r0;         // relative σ of R0
+  double sigma_ln_i0_new;  // σ of ln I0 for a new string
+  double sigma_ln_i0_per_year;
+  double sigma_ln_i0_max;
+  double fade_per_year;  // capacity fade per year of service (static ageing)
+  double sigma_ln_fade;  // per-block lognormal multiplier on the fade
+};
+
+const ChemistryParams& chemistryParams(model::Chemistry c);
+
+// Rested open-circuit voltage of one block at state of charge `soc` (clipped to 0 … 1) and
+// temperature `temperature_c` (§2.4, §6.3 entropic term).
+double ocvBlockV(const ChemistryParams& p, double soc, double temperature_c);
+
+// Inverse of ocvBlockV at 25 °C: the SOC whose OCV equals `ocv_block_v` (clipped to 0 … 1).
+double socForOcv(const ChemistryParams& p, double ocv_block_v);
+
+// Capacity factor vs temperature: 0.86 at 0 °C, 1.00 at 25 °C, 1.03 at 40 °C (Leoch, §2.5).
+double capacityTemperatureFactor(double temperature_c);
+
+// Jackey C(I,θ)/C10 at 25 °C (§2.2): Kc / (1 + (Kc − 1)·(I/I*)^δ).
+double capacityRateFactor(const ChemistryParams& p, double discharge_current_a, double capacity_ah);
+
+// Pure Tafel gassing law, Schiffer et al. 2007 eq. 6 (§1.2):
+//   I_gas = I0·(C_N/100 Ah)·exp(c_u·(V_cell − U0) + c_T·(T − 25 °C)).
+double tafelGassingCurrentA(const ChemistryParams& p, double capacity_ah, double v_cell,
+                            double temperature_c, double i0_scale = 1.0);
+
+// The parasitic-branch current the block model actually uses: the Tafel law with its
+// equilibrium value removed (Butler–Volmer form, zero at the open-circuit voltage):
+//   I_gas = I0'·[exp(c_u·(V_cell − U0)) − exp(c_u·(OCV_cell − U0))],  0 below OCV.
+// It is within 3 % of the Tafel law above ~0.32 V/cell of overvoltage. At float (~0.13 V/cell) the
+// removed equilibrium part is ~25 % of the Tafel value; the explicit self-discharge current, which
+// the main reaction replaces in float, is of the same size for lead-acid (§1.1: 5.8 mA/100 Ah at
+// 25 °C vs 5.7 mA), so the float current still follows the §1.2 Tafel table.
+double gassingCurrentA(const ChemistryParams& p, double capacity_ah, double v_cell, double ocv_cell,
+                       double temperature_c, double i0_scale = 1.0);
+
+// Self-discharge current (A) of a block: rate per month at 20 °C, doubling every 10 K (§1.1).
+double selfDischargeCurrentA(const ChemistryParams& p, double capacity_ah, double temperature_c);
+
+}  // namespace equalis::sim

@@ -33,8 +33,8 @@ long peakRssKb() {
 nlohmann::json conditions() {
   utsname u{};
   uname(&u);
-  return {{"strings", 10}, {"blocks_per_string", 60}, {"blocks", 600},
-          {"sweep_interval_s", 10}, {"machine", u.machine}, {"kernel", u.release},
+  return {{"strings", 10},          {"blocks_per_string", 60}, {"blocks", 600},
+          {"sweep_interval_s", 10}, {"machine", u.machine},    {"kernel", u.release},
 #ifdef NDEBUG
           {"build", "release"}
 #else
@@ -43,7 +43,8 @@ nlohmann::json conditions() {
   };
 }
 
-void emit(const std::string& metric, double value, const std::string& unit, nlohmann::json extra = {}) {
+void emit(const std::string& metric, double value, const std::string& unit,
+          nlohmann::json extra = {}) {
   nlohmann::json j{{"bench", "pipeline"}, {"metric", metric}, {"value", value}, {"unit", unit}};
   j["conditions"] = conditions();
   for (auto& [k, v] : extra.items()) {
@@ -71,8 +72,9 @@ model::PlantConfig plant600(const std::string& dir, bool record_every_sweep) {
 }
 
 void run(bool record_every_sweep, int cycles) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("equalis-bench-" + std::to_string(::getpid()) + (record_every_sweep ? "-h" : "-n"));
+  const auto dir =
+      std::filesystem::temp_directory_path() /
+      ("equalis-bench-" + std::to_string(::getpid()) + (record_every_sweep ? "-h" : "-n"));
   std::filesystem::remove_all(dir);
   {
     SimulatedClock clock;
@@ -95,9 +97,10 @@ void run(bool record_every_sweep, int cycles) {
     if (record_every_sweep) {
       auto stats = c.history()->stats();
       if (stats) {
-        emit("history_bytes_per_block_sample",
-             static_cast<double>(stats->used_bytes) / static_cast<double>(stats->block_record_count),
-             "B", {{"history", mode}, {"block_records", stats->block_record_count}});
+        emit(
+            "history_bytes_per_block_sample",
+            static_cast<double>(stats->used_bytes) / static_cast<double>(stats->block_record_count),
+            "B", {{"history", mode}, {"block_records", stats->block_record_count}});
       }
     }
   }

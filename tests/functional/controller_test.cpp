@@ -65,8 +65,8 @@ TEST(Controller, TwentyFourHoursOfFloat) {
   EXPECT_GT(old_spread, 0.8);
   EXPECT_GT(old_spread, 2.0 * new_spread);
 
-  auto series = c.history()->blockSeries(0, 0, history::BlockQuantity::kVoltageV, t0,
-                                         clock.nowMs(), 1000);
+  auto series =
+      c.history()->blockSeries(0, 0, history::BlockQuantity::kVoltageV, t0, clock.nowMs(), 1000);
   ASSERT_TRUE(series.ok());
   EXPECT_GE(series->size(), 72u);
 }
@@ -98,9 +98,9 @@ TEST(Controller, DischargeRecordedEveryTenSeconds) {
     EXPECT_EQ((*current)[i].time_ms - (*current)[i - 1].time_ms, 10 * kSecondMs);
   }
   // Fast cadence continues for an hour after the discharge, then falls back to 20 min.
-  auto after = c.history()->stringSeries(0, history::StringQuantity::kCurrentA,
-                                         outage_ms + 15 * kMinuteMs, outage_ms + 60 * kMinuteMs,
-                                         10'000);
+  auto after =
+      c.history()->stringSeries(0, history::StringQuantity::kCurrentA, outage_ms + 15 * kMinuteMs,
+                                outage_ms + 60 * kMinuteMs, 10'000);
   ASSERT_TRUE(after.ok());
   EXPECT_GE(after->size(), 200u);
   auto late = c.history()->stringSeries(0, history::StringQuantity::kCurrentA,

@@ -75,6 +75,31 @@ struct HistoryConfig {
   DurationMs fast_hold_ms = kHourMs;              // and for this long after it
 };
 
+struct TimeWindow {
+  TimeMs from_ms = 0;
+  TimeMs to_ms = 0;
+};
+
+// Equalization (top balancing). Defaults follow the seed: target = charger voltage / blocks.
+struct EqualizationConfig {
+  bool enabled = true;
+  // Fixed target per cell instead of the charger's (temperature-compensated) float voltage;
+  // 0 = follow the charger. For lithium strings this is the top-balance voltage.
+  double target_v_per_cell = 0.0;
+  // After a discharge and recharge, balancing waits until the string has floated this long.
+  DurationMs settle_ms = 30 * kMinuteMs;
+  // Blocks within ± this of the target are left alone (per block).
+  double deadband_mv = 3.0;
+  // Integral gain: duty change per hour per volt above target (duty is 0 … 1).
+  double gain_per_v_h = 2.0;
+  // Lithium only: keep the string near 80 % charge by equalizing to the cells' 80 % voltage.
+  bool lithium_hold_80pct = false;
+  // Correct module voltage offsets with the self-calibration estimate before equalizing.
+  bool self_calibration = true;
+  // Pause windows, e.g. while forming new batteries.
+  std::vector<TimeWindow> pauses;
+};
+
 struct HttpConfig {
   std::string listen = "127.0.0.1:8080";
 };
@@ -86,6 +111,7 @@ struct PlantConfig {
   SimulationConfig simulation;
   BusConfig bus;
   HistoryConfig history;
+  EqualizationConfig equalization;
   HttpConfig http;
   std::string data_dir = "data";
 

@@ -16,9 +16,28 @@ Frontend::Frontend(Backend& backend, const model::PlantConfig& plant)
   sweep_.modules.resize(strings);
   sweep_.comm.resize(strings);
   sweep_.string_sensors.resize(strings);
+  bypass_sent_.resize(strings);
   for (std::size_t s = 0; s < strings; ++s) {
+    bypass_sent_[s].assign(backend_.blockCount(s), -1);
     sweep_.modules[s].resize(backend_.blockCount(s));
     sweep_.comm[s].resize(backend_.blockCount(s));
+  }
+}
+
+void Frontend::commandBypass(std::size_t string_index, std::size_t block_index,
+                             std::uint8_t duty_pct) {
+  if (string_index >= bypass_sent_.size() || block_index >= bypass_sent_[string_index].size()) {
+    return;
+  }
+  int& sent = bypass_sent_[string_index][block_index];
+  if (sent == duty_pct) {
+    return;
+  }
+  if (backend_.writeBypass(string_index, block_index, duty_pct)) {
+    sent = duty_pct;
+  } else {
+    sent = -1;
+    sweep_.comm[string_index][block_index].errors += 1;
   }
 }
 

@@ -82,11 +82,15 @@ class Frontend {
   // and time; after `comm_lost_after_failures` consecutive failures they turn comm_lost.
   const Sweep& sweep(TimeMs now_ms);
   const Sweep& last() const { return sweep_; }
+  // Sends a bypass (equalization) duty to one module; only changes are written. A failed write
+  // is counted as a communication error and retried with the next command.
+  void commandBypass(std::size_t string_index, std::size_t block_index, std::uint8_t duty_pct);
 
  private:
   Backend& backend_;
   const model::PlantConfig& plant_;
   Sweep sweep_;
+  std::vector<std::vector<int>> bypass_sent_;  // last duty written per module, −1 = unknown
 };
 
 }  // namespace equalis::bus

@@ -88,10 +88,13 @@ struct EqualizationConfig {
   double target_v_per_cell = 0.0;
   // After a discharge and recharge, balancing waits until the string has floated this long.
   DurationMs settle_ms = 30 * kMinuteMs;
-  // Blocks within ± this of the target are left alone (per block).
-  double deadband_mv = 3.0;
-  // Integral gain: duty change per hour per volt above target (duty is 0 … 1).
-  double gain_per_v_h = 2.0;
+  // Errors within ± this are treated as zero (per block). Keep it 0 for lead-acid: in float the
+  // block voltages must sum to the charger voltage, so a deadband lets the other blocks absorb a
+  // low block's deficit without acting.
+  double deadband_mv = 0.0;
+  // Closed-loop response time: a block above target is brought down with this time constant
+  // (limited by the module's bypass current).
+  DurationMs response_ms = 20 * kMinuteMs;
   // Lithium only: keep the string near 80 % charge by equalizing to the cells' 80 % voltage.
   bool lithium_hold_80pct = false;
   // Correct module voltage offsets with the self-calibration estimate before equalizing.

@@ -34,6 +34,8 @@ enum class PointId : std::uint16_t {
   kStringBlockVoltageMaxV,
   kStringBlockVoltageSpreadV,
   kStringTemperatureMaxC,
+  kStringEqualizationState,
+  kStringEqualizationPowerW,
   // block
   kBlockVoltageV,
   kBlockTemperatureC,
@@ -42,6 +44,7 @@ enum class PointId : std::uint16_t {
   kBlockEqualizationPct,
   kBlockEqualizationLevel,
   kBlockStatus,
+  kBlockEqualizationWhPerDay,
   kBlockCommOkCount,
   kBlockCommErrorCount,
   kCount

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "model/chemistry.hpp"
 
 namespace equalis::runtime {
 
@@ -55,7 +56,13 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       analyzer_(plant_),
       state_(layoutOf(plant_), staleLimitMs(plant_.bus)),
       recorder_(plant_.history),
-      last_mode_(plant_.strings.size(), model::StringModeValue::kFloat) {}
+      last_mode_(plant_.strings.size(), model::StringModeValue::kFloat) {
+  for (const auto& sc : plant_.strings) {
+    equalizers_.emplace_back(sc, plant_.equalization);
+    bypass_power_w_.emplace_back(static_cast<std::size_t>(sc.block_count), 0.0);
+    effort_.emplace_back(static_cast<std::size_t>(sc.block_count));
+  }
+}
 
 Controller::~Controller() {
   stop();
@@ -89,6 +96,7 @@ void Controller::cycle() {
   sim_->advanceTo(now);
   const auto& sweep = frontend_.sweep(now);
   const auto& sums = analyzer_.update(sweep);
+  equalize(sweep, sums);
   noteModeChanges(sums, now);
   publishState(sweep, sums);
   recordHistory(sweep, sums);
@@ -122,6 +130,39 @@ void Controller::runUntil(SimulatedClock& clock, TimeMs until_ms) {
   while (clock.nowMs() + plant_.bus.sweep_interval_ms <= until_ms) {
     clock.advance(plant_.bus.sweep_interval_ms);
     cycle();
+  }
+}
+
+void Controller::equalize(const bus::Sweep& sweep,
+                          const std::vector<analysis::StringSummary>& sums) {
+  for (std::size_t s = 0; s < equalizers_.size(); ++s) {
+    const auto& modules = sweep.modules[s];
+    control::StringInput in;
+    in.time_ms = sweep.time_ms;
+    in.mode = sums[s].mode;
+    in.mode_valid = sums[s].mode_quality == Quality::kOk;
+    in.current_a = sums[s].current_a;
+    in.target_v = sums[s].target_voltage_v;
+    in.voltage_v.resize(modules.size());
+    in.valid.resize(modules.size());
+    auto& power_w = bypass_power_w_[s];
+    power_w.assign(modules.size(), 0.0);
+    for (std::size_t b = 0; b < modules.size(); ++b) {
+      const auto& m = modules[b];
+      in.valid[b] = m.quality == Quality::kOk && m.time_ms == sweep.time_ms;
+      in.voltage_v[b] = m.reading.voltage_mv / 1000.0;
+      // Bypass power the module reports it applies (duty × its current, capped by its power).
+      const auto& type = model::moduleTypeInfo(plant_.strings[s].module_type);
+      const double v = in.voltage_v[b];
+      const double i_a =
+          std::min(type.bypass_current_a, type.bypass_power_max_w / std::max(v, 0.1));
+      power_w[b] = in.valid[b] ? m.reading.bypass_duty_pct / 100.0 * i_a * v : 0.0;
+    }
+    effort_[s].add(sweep.time_ms, power_w);
+    const auto& duties = equalizers_[s].update(in);
+    for (std::size_t b = 0; b < duties.size(); ++b) {
+      frontend_.commandBypass(s, b, static_cast<std::uint8_t>(std::lround(duties[b] * 100.0)));
+    }
   }
 }
 
@@ -178,6 +219,9 @@ void Controller::publishState(const bus::Sweep& sweep,
     w.set(PointId::kStringBlockVoltageMaxV, s, 0, {sum.block_voltage_max_v, t, bq});
     w.set(PointId::kStringBlockVoltageSpreadV, s, 0, {sum.block_voltage_spread_v, t, bq});
     w.set(PointId::kStringTemperatureMaxC, s, 0, {sum.temperature_max_c, t, bq});
+    w.set(PointId::kStringEqualizationState, s, 0,
+          {static_cast<double>(equalizers_[s].state()), t, Quality::kOk});
+    double eq_power_w = 0;
 
     const auto& modules = sweep.modules[s];
     for (std::size_t b = 0; b < modules.size(); ++b) {
@@ -194,10 +238,13 @@ void Controller::publishState(const bus::Sweep& sweep,
             {static_cast<double>(d.equalization_level), m.time_ms, m.quality});
       // Status is derived every sweep; it is "unknown" (not stale) when the data is missing.
       w.set(PointId::kBlockStatus, s, b, {static_cast<double>(d.status), t, Quality::kOk});
+      w.set(PointId::kBlockEqualizationWhPerDay, s, b, {effort_[s].whPerDay(b), t, Quality::kOk});
+      eq_power_w += bypass_power_w_[s][b];
       w.set(PointId::kBlockCommOkCount, s, b, {static_cast<double>(comm.ok), t, Quality::kOk});
       w.set(PointId::kBlockCommErrorCount, s, b,
             {static_cast<double>(comm.errors), t, Quality::kOk});
     }
+    w.set(PointId::kStringEqualizationPowerW, s, 0, {eq_power_w, t, bq});
   }
 }
 

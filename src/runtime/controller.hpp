@@ -13,6 +13,7 @@
 #include "analysis/analysis.hpp"
 #include "bus/bus.hpp"
 #include "bus/sim_backend.hpp"
+#include "control/equalizer.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "history/recorder.hpp"
@@ -53,6 +54,9 @@ class Controller {
   history::Store* history() { return history_.get(); }
   sim::PlantSim& plantSim() { return *sim_; }
   const bus::Sweep& lastSweep() const { return frontend_.last(); }
+  const control::StringEqualizer& equalizer(std::size_t string_index) const {
+    return equalizers_.at(string_index);
+  }
   std::uint64_t sweepCount() const { return sweep_count_.load(); }
   std::uint64_t historyRecordCount() const { return history_records_.load(); }
   TimeMs startedMs() const { return started_ms_; }
@@ -61,6 +65,7 @@ class Controller {
  private:
   void publishState(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void recordHistory(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms);
 
   model::PlantConfig plant_;
@@ -70,6 +75,9 @@ class Controller {
   bus::SimBackend backend_;
   bus::Frontend frontend_;
   analysis::Analyzer analyzer_;
+  std::vector<control::StringEqualizer> equalizers_;
+  std::vector<control::EffortMeter> effort_;
+  std::vector<std::vector<double>> bypass_power_w_;  // per module, from its reported duty
   state::StateStore state_;
   history::Recorder recorder_;
   std::unique_ptr<history::Store> history_;

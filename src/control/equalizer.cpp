@@ -26,6 +26,14 @@ double floatCapacitancePerAh(const model::ChemistryInfo& chem) {
 constexpr double kSlopeFilterS = 300.0;
 // Time constant with which the bypass command follows its set-point.
 constexpr double kCommandFilterS = 120.0;
+// Time constant of the authority offset (slow against the block response).
+constexpr double kAuthorityFilterS = 1800.0;
+// Duty limits taken as saturated.
+constexpr double kSaturatedHigh = 0.99;
+constexpr double kSaturatedLow = 0.001;
+// Lithium: blocks within this of the top-balance target per cell are left alone — module
+// offsets of a few mV would otherwise bleed charge out of cells that are in fact balanced.
+constexpr double kLithiumDeadbandVPerCell = 0.010;
 // Lithium: full bypass at this many volts above the top-balance target per cell.
 constexpr double kLithiumFullDutyVPerCell = 0.020;
 // LiFePO4 cell voltage at 80 % charge (A123 table, battery-science.md §2.4: 74.2 % 3.29 V,
@@ -75,7 +83,7 @@ bool StringEqualizer::inPauseWindow(TimeMs t_ms) const {
 double StringEqualizer::lithiumStep(double v, double target) const {
   const double cells = model::chemistryInfo(string_cfg_.chemistry).cells_per_block;
   const double above = v - target;
-  if (above <= cfg_.deadband_mv / 1000.0) {
+  if (above <= std::max(cfg_.deadband_mv / 1000.0, kLithiumDeadbandVPerCell * cells)) {
     return 0.0;
   }
   return std::clamp(above / (kLithiumFullDutyVPerCell * cells), 0.0, 1.0);
@@ -178,6 +186,26 @@ const std::vector<double>& StringEqualizer::update(const StringInput& in) {
     target_v_ = n_valid == duty_.size() ? mean_v : in.target_v;
   }
 
+  // Authority limit: both ends pinned → balance the two extremes instead of the middle.
+  if (!lithium_) {
+    double high_sat_v = -1e9;
+    double low_zero_v = 1e9;
+    for (std::size_t b = 0; b < duty_.size() && b < in.voltage_v.size(); ++b) {
+      if (b >= in.valid.size() || !in.valid[b]) {
+        continue;
+      }
+      const double e = in.voltage_v[b] - target_v_;
+      if (duty_[b] >= kSaturatedHigh && e > 0) {
+        high_sat_v = std::max(high_sat_v, e);
+      } else if (duty_[b] <= kSaturatedLow && e < 0) {
+        low_zero_v = std::min(low_zero_v, e);
+      }
+    }
+    const bool pinned = high_sat_v > 0 && low_zero_v < 0;
+    const double wanted = pinned ? std::max(0.0, (high_sat_v + low_zero_v) / 2.0) : 0.0;
+    authority_offset_v_ += (wanted - authority_offset_v_) * std::min(1.0, dt_s / kAuthorityFilterS);
+  }
+
   state_ = EqualizerState::kBalancing;
   double min_duty = 1.0;
   for (std::size_t b = 0; b < duty_.size(); ++b) {
@@ -189,7 +217,8 @@ const std::vector<double>& StringEqualizer::update(const StringInput& in) {
       continue;
     }
     const double v = in.voltage_v[b];
-    duty_[b] = lithium_ ? lithiumStep(v, target_v_) : leadAcidStep(b, v, target_v_, dt_s);
+    duty_[b] = lithium_ ? lithiumStep(v, target_v_)
+                        : leadAcidStep(b, v, target_v_ + authority_offset_v_, dt_s);
     min_duty = std::min(min_duty, duty_[b]);
   }
   // A bypass common to every block only raises the string current: remove it (energy).

@@ -72,6 +72,10 @@ class StringEqualizer {
   TimeMs last_ms_ = 0;
   TimeMs float_since_ms_ = 0;
   double target_v_ = 0;
+  // When the string is beyond the modules' bypass authority (blocks pinned at full bypass above
+  // the target and at zero bypass below it), the unsaturated blocks aim this much higher, which
+  // lowers the string current until the two extremes deviate equally (min-max spread).
+  double authority_offset_v_ = 0;
 };
 
 // Seconds-resolution energy counter: bypass energy per block (Wh) and the daily rate (Wh/day),

@@ -10,7 +10,8 @@ namespace equalis::history::sql {
 
 // 'EQLH' — marks the file as an Equalis history store.
 constexpr int kApplicationId = 0x45514C48;
-constexpr int kSchemaVersion = 1;
+// Version 2 added block_sample.equalization_dwh (equalization effort, 0.1 Wh/day).
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE IF NOT EXISTS snapshot (
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS block_sample (
   charge_pm        INTEGER,          -- 0.1 %
   equalization_pct INTEGER,
   quality          INTEGER NOT NULL,
+  equalization_dwh INTEGER,          -- equalization effort, 0.1 Wh/day (schema v2)
   PRIMARY KEY (string_idx, block_idx, time_ms)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event (
@@ -56,6 +58,9 @@ CREATE TABLE IF NOT EXISTS event (
 CREATE INDEX IF NOT EXISTS event_time ON event (time_ms);
 )sql";
 
+// Schema v1 → v2.
+constexpr const char* kMigrateV1 = "ALTER TABLE block_sample ADD COLUMN equalization_dwh INTEGER";
+
 // ---- writer -------------------------------------------------------------------------------
 constexpr const char* kSnapshotExists = "SELECT 1 FROM snapshot WHERE time_ms = ?1";
 constexpr const char* kInsertSnapshot =
@@ -65,7 +70,8 @@ constexpr const char* kInsertString =
     "charge_avg_pm, mode, quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 constexpr const char* kInsertBlock =
     "INSERT INTO block_sample (string_idx, block_idx, time_ms, voltage_mv, temperature_dc, "
-    "ri_uohm, charge_pm, equalization_pct, quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "ri_uohm, charge_pm, equalization_pct, quality, equalization_dwh) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 constexpr const char* kInsertBlockKey =
     "INSERT OR IGNORE INTO block_key (string_idx, block_idx) VALUES (?1, ?2)";
 constexpr const char* kSelectBlockKeys =
@@ -92,8 +98,9 @@ constexpr const char* kDeleteOldestEvents =
 
 // ---- readers ------------------------------------------------------------------------------
 constexpr const char* kBlockSeries =
-    "SELECT time_ms, voltage_mv, temperature_dc, ri_uohm, charge_pm, equalization_pct, quality "
-    "FROM block_sample WHERE string_idx = ?1 AND block_idx = ?2 AND time_ms BETWEEN ?3 AND ?4 "
+    "SELECT time_ms, voltage_mv, temperature_dc, ri_uohm, charge_pm, equalization_pct, "
+    "equalization_dwh, quality FROM block_sample WHERE string_idx = ?1 AND block_idx = ?2 AND "
+    "time_ms BETWEEN ?3 AND ?4 "
     "ORDER BY time_ms LIMIT ?5";
 constexpr const char* kStringSeries =
     "SELECT time_ms, voltage_mv, current_ma, ac_current_ma, charge_avg_pm, mode, quality "
@@ -114,7 +121,7 @@ constexpr const char* kExportChunkEnd =
     "LIMIT 1 OFFSET ?3";
 constexpr const char* kExportBlocks =
     "SELECT s.time_ms, k.string_idx, k.block_idx, b.voltage_mv, b.temperature_dc, b.ri_uohm, "
-    "b.charge_pm, b.equalization_pct, b.quality "
+    "b.charge_pm, b.equalization_pct, b.equalization_dwh, b.quality "
     "FROM snapshot AS s CROSS JOIN block_key AS k CROSS JOIN block_sample AS b "
     "WHERE s.time_ms BETWEEN ?1 AND ?2 AND (?3 < 0 OR k.string_idx = ?3) "
     "AND b.string_idx = k.string_idx AND b.block_idx = k.block_idx AND b.time_ms = s.time_ms "

@@ -32,6 +32,7 @@ constexpr Scale kTemperatureScale{10.0, 1};  // °C → 0.1 °C
 constexpr Scale kRiScale{1000.0, 3};         // mΩ → µΩ
 constexpr Scale kChargeScale{10.0, 1};       // % → 0.1 %
 constexpr Scale kEqualizationScale{1.0, 0};  // % → 1 %
+constexpr Scale kEffortScale{10.0, 1};       // Wh/day → 0.1 Wh/day
 constexpr Scale kCurrentScale{1000.0, 3};    // A → mA
 constexpr Scale kModeScale{1.0, 0};
 
@@ -47,6 +48,8 @@ Scale blockScale(BlockQuantity q) {
       return kChargeScale;
     case BlockQuantity::kEqualizationPct:
       return kEqualizationScale;
+    case BlockQuantity::kEqualizationWhPerDay:
+      return kEffortScale;
   }
   return kVoltageScale;
 }
@@ -67,6 +70,7 @@ Scale stringScale(StringQuantity q) {
 }
 
 // Column of the value in kBlockSeries / kStringSeries (column 0 is the time).
+constexpr int kBlockSeriesQualityColumn = 7;
 int blockColumn(BlockQuantity q) {
   return 1 + static_cast<int>(q);
 }
@@ -355,6 +359,9 @@ std::optional<BlockQuantity> parseBlockQuantity(std::string_view field) {
   if (field == "equalization_pct") {
     return BlockQuantity::kEqualizationPct;
   }
+  if (field == "equalization_wh_per_day") {
+    return BlockQuantity::kEqualizationWhPerDay;
+  }
   return std::nullopt;
 }
 
@@ -389,6 +396,8 @@ std::string_view blockQuantityName(BlockQuantity q) {
       return "charge_pct";
     case BlockQuantity::kEqualizationPct:
       return "equalization_pct";
+    case BlockQuantity::kEqualizationWhPerDay:
+      return "equalization_wh_per_day";
   }
   return "?";
 }
@@ -590,6 +599,11 @@ Status Store::Impl::initSchema() {
     }
     if (auto st = writer.exec(sql::kCreateSchema, "create schema"); !st) {
       return st;
+    }
+    if (*version == 1 && *objects != 0) {
+      if (auto st = writer.exec(sql::kMigrateV1, "migrate schema v1 to v2"); !st) {
+        return st;
+      }
     }
     const std::string ids = "PRAGMA application_id=" + std::to_string(sql::kApplicationId) +
                             "; PRAGMA user_version=" + std::to_string(sql::kSchemaVersion);
@@ -800,6 +814,7 @@ Status Store::Impl::appendInTransaction(const Snapshot& s,
     bindScaled(insert_block, 7, r.charge_pct, kChargeScale);
     bindScaled(insert_block, 8, r.equalization_pct, kEqualizationScale);
     sqlite3_bind_int(insert_block, 9, static_cast<int>(r.quality));
+    bindScaled(insert_block, 10, r.equalization_wh_per_day, kEffortScale);
     if (auto st = writer.run(insert_block, "insert block sample"); !st) {
       return st;
     }
@@ -915,7 +930,8 @@ Result<std::vector<SeriesPoint>> Store::blockSeries(int string_index, int block_
     const bool has = sqlite3_column_type(s, col) != SQLITE_NULL;
     p.value = has ? static_cast<double>(sqlite3_column_int64(s, col)) / scale.factor
                   : std::numeric_limits<double>::quiet_NaN();
-    p.quality = qualityForValue(has, qualityFromInt(sqlite3_column_int64(s, 6)));
+    p.quality =
+        qualityForValue(has, qualityFromInt(sqlite3_column_int64(s, kBlockSeriesQualityColumn)));
     out.push_back(p);
   }
   if (rc != SQLITE_DONE) {
@@ -1021,7 +1037,9 @@ Status Store::exportBlocksCsv(TimeMs from_ms, TimeMs to_ms, int string_index,
 
   std::string buf;
   buf.reserve(kExportChunkBytes + 1024);
-  buf += "time,string,block,voltage_v,temperature_c,ri_mohm,charge_pct,equalization_pct,quality\n";
+  buf +=
+      "time,string,block,voltage_v,temperature_c,ri_mohm,charge_pct,equalization_pct,"
+      "equalization_wh_per_day,quality\n";
   TimeMs lo = from_ms;
   TimeMs cached_time = 0;
   std::string cached_iso;
@@ -1055,16 +1073,16 @@ Status Store::exportBlocksCsv(TimeMs from_ms, TimeMs to_ms, int string_index,
         appendInt(buf, static_cast<std::uint64_t>(sqlite3_column_int64(s, 1)) + 1);
         buf += ',';
         appendInt(buf, static_cast<std::uint64_t>(sqlite3_column_int64(s, 2)) + 1);
-        const Scale scales[] = {kVoltageScale, kTemperatureScale, kRiScale, kChargeScale,
-                                kEqualizationScale};
-        for (int i = 0; i < 5; ++i) {
+        const Scale scales[] = {kVoltageScale, kTemperatureScale,  kRiScale,
+                                kChargeScale,  kEqualizationScale, kEffortScale};
+        for (int i = 0; i < 6; ++i) {
           buf += ',';
           if (sqlite3_column_type(s, 3 + i) != SQLITE_NULL) {
             appendFixed(buf, sqlite3_column_int64(s, 3 + i), scales[i].decimals);
           }
         }
         buf += ',';
-        buf += model::qualityName(qualityFromInt(sqlite3_column_int64(s, 8)));
+        buf += model::qualityName(qualityFromInt(sqlite3_column_int64(s, 9)));
         buf += '\n';
         if (buf.size() >= kExportChunkBytes) {
           if (!sink(buf)) {

@@ -37,6 +37,7 @@ struct BlockRecord {
   double charge_pct = 0.0;
   double equalization_pct = 0.0;
   model::Quality quality = model::Quality::kOk;
+  double equalization_wh_per_day = 0.0;  // equalization effort (bypass energy of the last 24 h)
 };
 
 struct StringRecord {
@@ -76,10 +77,18 @@ struct SnapshotInfo {
   int block_count = 0;
 };
 
-enum class BlockQuantity { kVoltageV, kTemperatureC, kRiMohm, kChargePct, kEqualizationPct };
+enum class BlockQuantity {
+  kVoltageV,
+  kTemperatureC,
+  kRiMohm,
+  kChargePct,
+  kEqualizationPct,
+  kEqualizationWhPerDay
+};
 enum class StringQuantity { kVoltageV, kCurrentA, kAcCurrentA, kChargeAvgPct, kMode };
 
-// "voltage_v", "temperature_c", "ri_mohm", "charge_pct", "equalization_pct"
+// "voltage_v", "temperature_c", "ri_mohm", "charge_pct", "equalization_pct",
+// "equalization_wh_per_day"
 std::optional<BlockQuantity> parseBlockQuantity(std::string_view field);
 // "voltage_v", "current_a", "ac_current_a", "charge_avg_pct", "mode"
 std::optional<StringQuantity> parseStringQuantity(std::string_view field);
@@ -130,7 +139,8 @@ class Store {
                                               std::size_t limit) const;
 
   // CSV of the block records with from_ms ≤ time ≤ to_ms, header
-  // "time,string,block,voltage_v,temperature_c,ri_mohm,charge_pct,equalization_pct,quality",
+  // "time,string,block,voltage_v,temperature_c,ri_mohm,charge_pct,equalization_pct,
+  // equalization_wh_per_day,quality",
   // time ISO 8601 UTC, string/block 1-based, empty field = no value. string_index (0-based)
   // filters one string, -1 = all. Rows go to `sink` in chunks of ~64 KiB; the export reads on its
   // own connection, a bounded number of snapshots per query. A sink returning false cancels the

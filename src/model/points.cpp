@@ -47,7 +47,7 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kBlockEqualizationPct, "block.equalization_pct", BL, F, "%", 0, 1, R, true, "", "Bypass (equalization) duty of the module"},
   {kBlockEqualizationLevel, "block.equalization_level", BL, E, "", 0, 1, R, false, "off,eco_plus,eco,normal,power,boost", "Equalization band: off, ECO+ 1–20 %, ECO 21–40 %, normal 41–60 %, power 61–80 %, boost > 80 %"},
   {kBlockStatus, "block.status", BL, E, "", 0, 1, R, false, "ok,warning,alarm,unknown", "Block status (unknown while data is stale or missing)"},
-  {kBlockEqualizationWhPerDay, "block.equalization_wh_per_day", BL, F, "Wh/d", 1, 10, R, false, "", "Bypass energy of the last 24 h (equalization effort, a health signal)"},
+  {kBlockEqualizationWhPerDay, "block.equalization_wh_per_day", BL, F, "Wh/d", 1, 10, R, true, "", "Bypass energy of the last 24 h (equalization effort, a health signal)"},
   {kBlockCommOkCount, "block.comm_ok_count", BL, I, "", 0, 1, R, false, "", "Module answers since start"},
   {kBlockCommErrorCount, "block.comm_error_count", BL, I, "", 0, 1, R, false, "", "Module requests without a valid answer since start"},
 }};

@@ -86,6 +86,7 @@ Snapshot makeSnapshot(TimeMs t, int strings, int blocks, std::uint32_t seed,
       b.ri_mohm = 4.3 + 0.4 * si + 0.05 * noise(rng);
       b.charge_pct = 99.0 + 0.3 * noise(rng);
       b.equalization_pct = std::round(std::fabs(8.0 * noise(rng)));
+      b.equalization_wh_per_day = std::fabs(5.0 * noise(rng));
       s.blocks.push_back(b);
     }
   }
@@ -153,6 +154,7 @@ TEST(HistoryStore, BlockValuesRoundTripWithinResolution) {
       {BlockQuantity::kRiMohm, &BlockRecord::ri_mohm},
       {BlockQuantity::kChargePct, &BlockRecord::charge_pct},
       {BlockQuantity::kEqualizationPct, &BlockRecord::equalization_pct},
+      {BlockQuantity::kEqualizationWhPerDay, &BlockRecord::equalization_wh_per_day},
   };
   for (const auto& [q, member] : fields) {
     for (int si = 0; si < 2; ++si) {
@@ -298,7 +300,7 @@ TEST(HistoryStore, NanIsStoredAsNullAndReadBackInvalid) {
   s.reason = "start";
   s.blocks.push_back(
       {0, 0, nan, 25.0, std::numeric_limits<double>::infinity(), 50.0, 0.0, Quality::kOk});
-  s.blocks.push_back({0, 1, nan, nan, nan, nan, nan, Quality::kCommLost});
+  s.blocks.push_back({0, 1, nan, nan, nan, nan, nan, Quality::kCommLost, nan});
   s.strings.push_back({0, nan, 1.0, nan, 50.0, 0, Quality::kOk});
   ASSERT_TRUE(store->append(s).ok());
   auto v = store->blockSeries(0, 0, BlockQuantity::kVoltageV, kMinTime, kMaxTime, 0);
@@ -326,8 +328,8 @@ TEST(HistoryStore, NanIsStoredAsNullAndReadBackInvalid) {
   // The NULLs are really NULLs (not 0) in the file, and empty fields in the CSV.
   const auto lines = splitLines(exportAll(*store, kMinTime, kMaxTime, -1));
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[1], "2026-01-01T00:00:00.000Z,1,1,,25.0,,50.0,0,ok");
-  EXPECT_EQ(lines[2], "2026-01-01T00:00:00.000Z,1,2,,,,,,comm_lost");
+  EXPECT_EQ(lines[1], "2026-01-01T00:00:00.000Z,1,1,,25.0,,50.0,0,0.0,ok");
+  EXPECT_EQ(lines[2], "2026-01-01T00:00:00.000Z,1,2,,,,,,,comm_lost");
 }
 
 TEST(HistoryStore, CsvExportContentAndStringFilter) {
@@ -346,21 +348,22 @@ TEST(HistoryStore, CsvExportContentAndStringFilter) {
   }
   const std::string csv = exportAll(*store, kMinTime, kMaxTime, -1);
   const std::string expected =
-      "time,string,block,voltage_v,temperature_c,ri_mohm,charge_pct,equalization_pct,quality\n"
-      "2026-01-01T00:00:00.005Z,1,1,13.700,-1.3,3.999,98.0,12,stale\n"
-      "2026-01-01T00:00:00.005Z,1,2,13.580,24.3,4.100,99.5,0,ok\n"
-      "2026-01-01T00:00:00.005Z,2,1,13.601,23.5,5.250,100.0,3,ok\n"
-      "2026-01-01T00:20:00.005Z,1,1,13.700,-1.3,3.999,98.0,12,stale\n"
-      "2026-01-01T00:20:00.005Z,1,2,13.590,24.3,4.100,99.5,0,ok\n"
-      "2026-01-01T00:20:00.005Z,2,1,13.601,23.5,5.250,100.0,3,ok\n";
+      "time,string,block,voltage_v,temperature_c,ri_mohm,charge_pct,equalization_pct,"
+      "equalization_wh_per_day,quality\n"
+      "2026-01-01T00:00:00.005Z,1,1,13.700,-1.3,3.999,98.0,12,0.0,stale\n"
+      "2026-01-01T00:00:00.005Z,1,2,13.580,24.3,4.100,99.5,0,0.0,ok\n"
+      "2026-01-01T00:00:00.005Z,2,1,13.601,23.5,5.250,100.0,3,0.0,ok\n"
+      "2026-01-01T00:20:00.005Z,1,1,13.700,-1.3,3.999,98.0,12,0.0,stale\n"
+      "2026-01-01T00:20:00.005Z,1,2,13.590,24.3,4.100,99.5,0,0.0,ok\n"
+      "2026-01-01T00:20:00.005Z,2,1,13.601,23.5,5.250,100.0,3,0.0,ok\n";
   EXPECT_EQ(csv, expected);
 
   const std::string only2 = exportAll(*store, kMinTime, kMaxTime, 1);
   EXPECT_EQ(only2,
             "time,string,block,voltage_v,temperature_c,ri_mohm,charge_pct,equalization_pct,"
-            "quality\n"
-            "2026-01-01T00:00:00.005Z,2,1,13.601,23.5,5.250,100.0,3,ok\n"
-            "2026-01-01T00:20:00.005Z,2,1,13.601,23.5,5.250,100.0,3,ok\n");
+            "equalization_wh_per_day,quality\n"
+            "2026-01-01T00:00:00.005Z,2,1,13.601,23.5,5.250,100.0,3,0.0,ok\n"
+            "2026-01-01T00:20:00.005Z,2,1,13.601,23.5,5.250,100.0,3,0.0,ok\n");
   const auto ranged = splitLines(exportAll(*store, kT0 + kMinuteMs, kMaxTime, 0));
   ASSERT_EQ(ranged.size(), 3u);
   EXPECT_EQ(ranged[1].substr(0, 24), "2026-01-01T00:20:00.005Z");
@@ -960,6 +963,67 @@ TEST(HistoryStore, MeasureBytesPerBlockSampleAndThroughput) {
   }
   RecordProperty("bytes_per_block_sample", std::to_string(bytes_per_sample));
   EXPECT_LT(bytes_per_sample, 40.0);
+}
+
+}  // namespace
+}  // namespace equalis::history
+
+namespace equalis::history {
+namespace {
+
+// A store written by schema v1 (before the equalization-effort column) opens, keeps its data
+// and takes the new column.
+TEST(HistoryStoreMigration, OpensVersionOneStore) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("equalis-mig-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "h.sqlite").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE snapshot (time_ms INTEGER PRIMARY KEY, reason TEXT NOT NULL,
+        string_count INTEGER NOT NULL, block_count INTEGER NOT NULL);
+      CREATE TABLE string_sample (time_ms INTEGER NOT NULL, string_idx INTEGER NOT NULL,
+        voltage_mv INTEGER, current_ma INTEGER, ac_current_ma INTEGER, charge_avg_pm INTEGER,
+        mode INTEGER, quality INTEGER NOT NULL, PRIMARY KEY (time_ms, string_idx)) WITHOUT ROWID;
+      CREATE TABLE block_key (string_idx INTEGER NOT NULL, block_idx INTEGER NOT NULL,
+        PRIMARY KEY (string_idx, block_idx)) WITHOUT ROWID;
+      CREATE TABLE block_sample (string_idx INTEGER NOT NULL, block_idx INTEGER NOT NULL,
+        time_ms INTEGER NOT NULL, voltage_mv INTEGER, temperature_dc INTEGER, ri_uohm INTEGER,
+        charge_pm INTEGER, equalization_pct INTEGER, quality INTEGER NOT NULL,
+        PRIMARY KEY (string_idx, block_idx, time_ms)) WITHOUT ROWID;
+      CREATE TABLE event (id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, kind TEXT NOT NULL,
+        message TEXT NOT NULL);
+      INSERT INTO snapshot VALUES (1000, 'start', 1, 1);
+      INSERT INTO block_key VALUES (0, 0);
+      INSERT INTO block_sample VALUES (0, 0, 1000, 13600, 250, 5000, 1000, 0, 0);
+      PRAGMA application_id = 1162955848;
+      PRAGMA user_version = 1;
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    auto store = Store::open(path, 64ull << 20);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    auto v = (*store)->blockSeries(0, 0, BlockQuantity::kVoltageV, 0, 10'000, 10);
+    ASSERT_TRUE(v.ok());
+    ASSERT_EQ(v->size(), 1u);
+    EXPECT_DOUBLE_EQ((*v)[0].value, 13.6);
+    Snapshot s;
+    s.time_ms = 2000;
+    s.reason = "float";
+    BlockRecord b{0, 0, 13.61, 25.0, 5.0, 100.0, 10.0, model::Quality::kOk, 12.3};
+    s.blocks.push_back(b);
+    ASSERT_TRUE((*store)->append(s).ok());
+    auto e = (*store)->blockSeries(0, 0, BlockQuantity::kEqualizationWhPerDay, 0, 10'000, 10);
+    ASSERT_TRUE(e.ok());
+    ASSERT_EQ(e->size(), 2u);
+    EXPECT_FALSE(std::isfinite((*e)[0].value));  // not recorded by v1
+    EXPECT_NEAR((*e)[1].value, 12.3, 0.05);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

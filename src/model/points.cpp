@@ -48,6 +48,8 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kBlockEqualizationLevel, "block.equalization_level", BL, E, "", 0, 1, R, false, "off,eco_plus,eco,normal,power,boost", "Equalization band: off, ECO+ 1–20 %, ECO 21–40 %, normal 41–60 %, power 61–80 %, boost > 80 %"},
   {kBlockStatus, "block.status", BL, E, "", 0, 1, R, false, "ok,warning,alarm,unknown", "Block status (unknown while data is stale or missing)"},
   {kBlockEqualizationWhPerDay, "block.equalization_wh_per_day", BL, F, "Wh/d", 1, 10, R, true, "", "Bypass energy of the last 24 h (equalization effort, a health signal)"},
+  {kBlockVoltageCorrectedV, "block.voltage_corrected_v", BL, F, "V", 3, 1000, R, false, "", "Block voltage corrected by the module's self-calibrated error (what equalization uses)"},
+  {kBlockModuleErrorMv, "block.module_error_mv", BL, F, "mV", 1, 10, R, false, "", "Estimated module voltage error (measured − true) from self-calibration; not_present until calibrated"},
   {kBlockCommOkCount, "block.comm_ok_count", BL, I, "", 0, 1, R, false, "", "Module answers since start"},
   {kBlockCommErrorCount, "block.comm_error_count", BL, I, "", 0, 1, R, false, "", "Module requests without a valid answer since start"},
 }};

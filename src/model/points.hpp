@@ -45,6 +45,8 @@ enum class PointId : std::uint16_t {
   kBlockEqualizationLevel,
   kBlockStatus,
   kBlockEqualizationWhPerDay,
+  kBlockVoltageCorrectedV,
+  kBlockModuleErrorMv,
   kBlockCommOkCount,
   kBlockCommErrorCount,
   kCount

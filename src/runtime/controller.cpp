@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -28,6 +30,12 @@ DurationMs staleLimitMs(const model::BusConfig& bus) {
 }
 
 }  // namespace
+
+std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_index) {
+  return (std::filesystem::path(plant.data_dir) /
+          fmt::format("calibration-string-{}.txt", string_index + 1))
+      .string();
+}
 
 std::string historyPath(const model::PlantConfig& plant) {
   return (std::filesystem::path(plant.data_dir) / "history.sqlite").string();
@@ -59,6 +67,9 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       last_mode_(plant_.strings.size(), model::StringModeValue::kFloat) {
   for (const auto& sc : plant_.strings) {
     equalizers_.emplace_back(sc, plant_.equalization);
+    calibration_.emplace_back(static_cast<std::size_t>(sc.block_count),
+                              analysis::CalibrationConfig::forString(sc));
+    calibration_saved_events_.push_back(0);
     bypass_power_w_.emplace_back(static_cast<std::size_t>(sc.block_count), 0.0);
     effort_.emplace_back(static_cast<std::size_t>(sc.block_count));
   }
@@ -87,7 +98,81 @@ Status Controller::open() {
     return st.error();
   }
   pending_event_ = true;
+  // Module self-calibration survives restarts (one small text file per string).
+  for (std::size_t s = 0; s < calibration_.size(); ++s) {
+    const auto path = calibrationPath(plant_, s);
+    std::ifstream in(path);
+    if (!in) {
+      continue;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    auto loaded = analysis::OffsetEstimator::deserialize(text.str());
+    if (!loaded || loaded->blockCount() != calibration_[s].blockCount()) {
+      log::get("calibration")
+          ->warn("ignoring {}: {}", path,
+                 loaded ? "block count differs from the configuration" : loaded.error().message);
+      continue;
+    }
+    calibration_[s] = std::move(loaded.value());
+    calibration_saved_events_[s] = calibration_[s].stringEvents();
+  }
   return {};
+}
+
+void Controller::calibrate(const bus::Sweep& sweep,
+                           const std::vector<analysis::StringSummary>& sums) {
+  for (std::size_t s = 0; s < calibration_.size(); ++s) {
+    const auto& modules = sweep.modules[s];
+    analysis::CalibrationSample cs;
+    cs.time_ms = sweep.time_ms;
+    cs.mode = sums[s].mode;
+    cs.mode_valid = sums[s].mode_quality == Quality::kOk;
+    cs.current_a = sums[s].current_a;
+    cs.current_valid = sums[s].current_quality == Quality::kOk;
+    // In settled constant-voltage float the true block voltages sum to the charger set-point.
+    cs.charger_setpoint_v = sums[s].target_voltage_v * static_cast<double>(modules.size());
+    cs.voltage_v.resize(modules.size());
+    cs.ri_ohm.resize(modules.size());
+    cs.temperature_c.resize(modules.size());
+    cs.valid.resize(modules.size());
+    for (std::size_t b = 0; b < modules.size(); ++b) {
+      const auto& m = modules[b];
+      cs.valid[b] = m.quality == Quality::kOk && m.time_ms == sweep.time_ms;
+      cs.voltage_v[b] = m.reading.voltage_mv / 1000.0;
+      cs.ri_ohm[b] = m.reading.ri_uohm / 1e6;
+      cs.temperature_c[b] = m.reading.temperature_dc / 10.0;
+    }
+    calibration_[s].update(cs);
+    if (calibration_[s].stringEvents() != calibration_saved_events_[s]) {
+      saveCalibration(s);
+    }
+  }
+}
+
+void Controller::saveCalibration(std::size_t s) {
+  calibration_saved_events_[s] = calibration_[s].stringEvents();
+  const auto path = calibrationPath(plant_, s);
+  const auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << calibration_[s].serialize();
+    if (!out) {
+      log::get("calibration")->warn("cannot write {}", tmp);
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);  // atomic replace: never a half-written file
+  if (ec) {
+    log::get("calibration")->warn("cannot replace {}: {}", path, ec.message());
+  }
+  if (history_) {
+    (void)history_->appendEvent(
+        {clock_.nowMs(), "calibration",
+         fmt::format("{}: module self-calibration updated from discharge #{}",
+                     plant_.strings[s].name, calibration_[s].stringEvents())});
+  }
 }
 
 void Controller::cycle() {
@@ -96,6 +181,7 @@ void Controller::cycle() {
   sim_->advanceTo(now);
   const auto& sweep = frontend_.sweep(now);
   const auto& sums = analyzer_.update(sweep);
+  calibrate(sweep, sums);
   equalize(sweep, sums);
   noteModeChanges(sums, now);
   publishState(sweep, sums);
@@ -150,10 +236,13 @@ void Controller::equalize(const bus::Sweep& sweep,
     for (std::size_t b = 0; b < modules.size(); ++b) {
       const auto& m = modules[b];
       in.valid[b] = m.quality == Quality::kOk && m.time_ms == sweep.time_ms;
-      in.voltage_v[b] = m.reading.voltage_mv / 1000.0;
+      const double measured_v = m.reading.voltage_mv / 1000.0;
+      in.voltage_v[b] = plant_.equalization.self_calibration
+                            ? calibration_[s].corrected(b, measured_v)
+                            : measured_v;
       // Bypass power the module reports it applies (duty × its current, capped by its power).
       const auto& type = model::moduleTypeInfo(plant_.strings[s].module_type);
-      const double v = in.voltage_v[b];
+      const double v = measured_v;
       const double i_a =
           std::min(type.bypass_current_a, type.bypass_power_max_w / std::max(v, 0.1));
       power_w[b] = in.valid[b] ? m.reading.bypass_duty_pct / 100.0 * i_a * v : 0.0;
@@ -239,6 +328,12 @@ void Controller::publishState(const bus::Sweep& sweep,
       // Status is derived every sweep; it is "unknown" (not stale) when the data is missing.
       w.set(PointId::kBlockStatus, s, b, {static_cast<double>(d.status), t, Quality::kOk});
       w.set(PointId::kBlockEqualizationWhPerDay, s, b, {effort_[s].whPerDay(b), t, Quality::kOk});
+      const auto& cal = calibration_[s];
+      const double measured_v = m.reading.voltage_mv / 1000.0;
+      w.set(PointId::kBlockVoltageCorrectedV, s, b,
+            {cal.corrected(b, measured_v), m.time_ms, m.quality});
+      w.set(PointId::kBlockModuleErrorMv, s, b,
+            {cal.errorV(b) * 1000.0, t, cal.calibrated(b) ? Quality::kOk : Quality::kNotPresent});
       eq_power_w += bypass_power_w_[s][b];
       w.set(PointId::kBlockCommOkCount, s, b, {static_cast<double>(comm.ok), t, Quality::kOk});
       w.set(PointId::kBlockCommErrorCount, s, b,

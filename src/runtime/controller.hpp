@@ -11,6 +11,7 @@
 #include <string>
 
 #include "analysis/analysis.hpp"
+#include "analysis/calibration.hpp"
 #include "bus/bus.hpp"
 #include "bus/sim_backend.hpp"
 #include "control/equalizer.hpp"
@@ -23,6 +24,9 @@
 #include "state/state_store.hpp"
 
 namespace equalis::runtime {
+
+// Where the controller keeps the module self-calibration of a string.
+std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_index);
 
 // Where the controller keeps its history store.
 std::string historyPath(const model::PlantConfig& plant);
@@ -54,6 +58,9 @@ class Controller {
   history::Store* history() { return history_.get(); }
   sim::PlantSim& plantSim() { return *sim_; }
   const bus::Sweep& lastSweep() const { return frontend_.last(); }
+  const analysis::OffsetEstimator& calibration(std::size_t string_index) const {
+    return calibration_.at(string_index);
+  }
   const control::StringEqualizer& equalizer(std::size_t string_index) const {
     return equalizers_.at(string_index);
   }
@@ -65,6 +72,8 @@ class Controller {
  private:
   void publishState(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void recordHistory(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void calibrate(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void saveCalibration(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms);
 
@@ -76,6 +85,8 @@ class Controller {
   bus::Frontend frontend_;
   analysis::Analyzer analyzer_;
   std::vector<control::StringEqualizer> equalizers_;
+  std::vector<analysis::OffsetEstimator> calibration_;
+  std::vector<int> calibration_saved_events_;
   std::vector<control::EffortMeter> effort_;
   std::vector<std::vector<double>> bypass_power_w_;  // per module, from its reported duty
   state::StateStore state_;

@@ -112,6 +112,66 @@ TEST(Controller, EqualizationNarrowsTheSpread) {
   EXPECT_LT(spread_v[1][1], 0.5 * spread_v[0][1]);
 }
 
+// Self-calibration: after a few mains failures the module errors are known (and persisted), and
+// equalizing on corrected voltages brings the *true* spread of the new string inside ±25 mV.
+TEST(Controller, SelfCalibrationNarrowsTheTrueSpread) {
+  TempDir dir;
+  SimulatedClock clock;
+  auto plant = model::demoPlant();
+  plant.data_dir = dir.str();
+  plant.simulation.ups.outage_mean_interval_h = 4.0;
+  plant.history.fast_interval_ms = 5 * kMinuteMs;  // keep this test's disk writes small
+  plant.history.fast_hold_ms = 0;
+  int events = 0;
+  {
+    Controller c(plant, clock);
+    ASSERT_TRUE(c.open().ok());
+    c.runUntil(clock, clock.nowMs() + 30 * kHourMs);
+    const auto& est = c.calibration(1);
+    events = est.stringEvents();
+    EXPECT_GE(events, 3);
+    auto& sim = c.plantSim();
+    double sq = 0;
+    for (std::size_t b = 0; b < 32; ++b) {
+      const double truth =
+          sim.moduleGainError(1, b) * sim.blockTruth(1, b).voltage_v + sim.moduleOffsetV(1, b);
+      sq += (est.errorV(b) - truth) * (est.errorV(b) - truth);
+      EXPECT_TRUE(est.calibrated(b)) << "block " << b + 1;
+    }
+    const double rms_mv = std::sqrt(sq / 32) * 1000;
+    std::printf("module error estimate: RMS %.2f mV after %d discharges\n", rms_mv, events);
+    EXPECT_LT(rms_mv, 5.0);
+    state::StateStore::Reader r(c.state(), clock.nowMs());
+    EXPECT_EQ(r.get(PointId::kBlockModuleErrorMv, 1, 0).quality, Quality::kOk);
+  }
+  // Same plant (same modules), mains quiet from now on: equalize for 12 h with and without the
+  // correction. The calibration comes back from the data directory.
+  double true_spread_v[2] = {};
+  for (int cal = 0; cal < 2; ++cal) {
+    auto quiet = plant;
+    quiet.simulation.ups.outages = false;
+    quiet.equalization.self_calibration = cal == 1;
+    Controller c(quiet, clock);
+    ASSERT_TRUE(c.open().ok());
+    EXPECT_EQ(c.calibration(1).stringEvents(), events);
+    c.runUntil(clock, clock.nowMs() + 12 * kHourMs);
+    auto& sim = c.plantSim();
+    double sum = 0;
+    std::vector<double> v(32);
+    for (std::size_t b = 0; b < 32; ++b) {
+      v[b] = sim.blockTruth(1, b).voltage_v;
+      sum += v[b];
+    }
+    for (double x : v) {
+      true_spread_v[cal] = std::max(true_spread_v[cal], std::abs(x - sum / 32));
+    }
+  }
+  std::printf("new string true spread after equalization: ±%.1f mV raw, ±%.1f mV calibrated\n",
+              true_spread_v[0] * 1000, true_spread_v[1] * 1000);
+  EXPECT_LT(true_spread_v[1], 0.025);
+  EXPECT_LT(true_spread_v[1], 0.6 * true_spread_v[0]);
+}
+
 TEST(Controller, DischargeRecordedEveryTenSeconds) {
   TempDir dir;
   SimulatedClock clock;

@@ -1,6 +1,7 @@
 // Balancing benchmark: no equalization vs a simple threshold bypass vs the Equalis controller,
 // on the simulated plant (ground truth from the simulator), for
 //   (a) 64 × 12 V 100 Ah VRLA, 5 years old (wide float spread),
+//   (a2) the same string 1 year old (within the modules' bypass authority),
 //   (b) 240 × 2 V 1000 Ah VRLA cells, 5 years old,
 //   (c) 16 × LiFePO4 100 Ah cells, top-balanced at 3.40 V/cell.
 // Figures, not pass/fail. One JSON object per line. Deterministic (fixed seeds).
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/analysis.hpp"
+#include "analysis/calibration.hpp"
 #include "control/equalizer.hpp"
 #include "model/chemistry.hpp"
 #include "sim/plant_sim.hpp"
@@ -48,9 +50,9 @@ model::PlantConfig onePlant(model::Chemistry chem, int blocks, double capacity_a
   s.current_sensor.range_a = std::max(50.0, capacity_ah);
   p.strings = {s};
   p.simulation.seed = seed;
-  // Realistic mains: about one short outage a month, at ≈ C/4.
+  // About one short discharge a week at ≈ C/4 (mains failures plus the UPS's own battery test).
   p.simulation.ups.outages = true;
-  p.simulation.ups.outage_mean_interval_h = 24.0 * 30;
+  p.simulation.ups.outage_mean_interval_h = 24.0 * 7;
   p.simulation.ups.load_kw = blocks * info.nominal_voltage_v * capacity_ah / 4.0 / 1000.0;
   p.simulation.ups.outage_min_s = 60;
   p.simulation.ups.outage_max_s = 900;
@@ -58,7 +60,7 @@ model::PlantConfig onePlant(model::Chemistry chem, int blocks, double capacity_a
   return p;
 }
 
-enum class Strategy { kNone, kThreshold, kEqualis };
+enum class Strategy { kNone, kThreshold, kEqualis, kEqualisCalibrated };
 const char* strategyName(Strategy s) {
   switch (s) {
     case Strategy::kNone:
@@ -67,6 +69,8 @@ const char* strategyName(Strategy s) {
       return "threshold";
     case Strategy::kEqualis:
       return "equalis";
+    case Strategy::kEqualisCalibrated:
+      return "equalis_self_calibrated";
   }
   return "";
 }
@@ -82,6 +86,9 @@ struct Result {
   double bypass_energy_kwh = 0;
   double bypass_mean_w_per_block = 0;
   double wall_s = 0;
+  double calibration_rms_mv = -1;  // estimated vs true module error at the end (−1: n/a)
+  double calibration_max_mv = -1;
+  int calibration_events = 0;
 };
 
 Result run(const Case& c, Strategy strategy, int days) {
@@ -92,6 +99,11 @@ Result run(const Case& c, Strategy strategy, int days) {
   const auto& chem = model::chemistryInfo(sc.chemistry);
   const auto& module = model::moduleTypeInfo(sc.module_type);
   control::StringEqualizer eq(sc, c.plant.equalization);
+  analysis::OffsetEstimator cal(n, analysis::CalibrationConfig::forString(sc));
+  analysis::CalibrationSample cs;
+  cs.valid.assign(n, true);
+  cs.ri_ohm.resize(n);
+  cs.temperature_c.resize(n);
   const double fixed_threshold_v = sc.charger.float_v_per_cell * chem.cells_per_block;
 
   // Settle a day without balancing: the float spread builds up (the starting point).
@@ -137,7 +149,10 @@ Result run(const Case& c, Strategy strategy, int days) {
     sim.advanceTo(t);
     const auto cur = sim.measureStringCurrent(0);
     for (std::size_t b = 0; b < n; ++b) {
-      meas[b] = sim.measureModule(0, b).voltage_v;
+      const auto m = sim.measureModule(0, b);
+      meas[b] = m.voltage_v;
+      cs.ri_ohm[b] = m.ri_ohm;
+      cs.temperature_c[b] = m.temperature_c;
       truth[b] = sim.blockTruth(0, b).voltage_v;
     }
     double displayed = 0;
@@ -182,13 +197,26 @@ Result run(const Case& c, Strategy strategy, int days) {
       for (std::size_t b = 0; b < n; ++b) {
         duty[b] = meas[b] > fixed_threshold_v ? 1.0 : 0.0;
       }
-    } else if (strategy == Strategy::kEqualis) {
+    } else if (strategy == Strategy::kEqualis || strategy == Strategy::kEqualisCalibrated) {
       in.time_ms = t;
       in.mode = mode;
       in.mode_valid = true;
       in.current_a = cur.current_a;
-      in.target_v = fixed_threshold_v;
+      in.target_v = analysis::targetVoltagePerBlockV(sc, sim.ambientTemperatureC());
       in.voltage_v = meas;
+      if (strategy == Strategy::kEqualisCalibrated) {
+        cs.time_ms = t;
+        cs.mode = mode;
+        cs.mode_valid = true;
+        cs.current_a = cur.current_a;
+        cs.current_valid = true;
+        cs.charger_setpoint_v = sim.stringTruth(0).charger_setpoint_v;
+        cs.voltage_v = meas;
+        cal.update(cs);
+        for (std::size_t b = 0; b < n; ++b) {
+          in.voltage_v[b] = cal.corrected(b, meas[b]);
+        }
+      }
       duty = eq.update(in);
     }
     for (std::size_t b = 0; b < n; ++b) {
@@ -197,6 +225,19 @@ Result run(const Case& c, Strategy strategy, int days) {
           sim.blockTruth(0, b).bypass_current_a * truth[b] * static_cast<double>(step) / kHourMs;
     }
     (void)module;
+  }
+  if (strategy == Strategy::kEqualisCalibrated) {
+    double sq = 0;
+    double worst = 0;
+    for (std::size_t b = 0; b < n; ++b) {
+      const double true_error = sim.moduleGainError(0, b) * truth[b] + sim.moduleOffsetV(0, b);
+      const double d = cal.errorV(b) - true_error;
+      sq += d * d;
+      worst = std::max(worst, std::abs(d));
+    }
+    r.calibration_rms_mv = std::sqrt(sq / static_cast<double>(n)) * 1000;
+    r.calibration_max_mv = worst * 1000;
+    r.calibration_events = cal.stringEvents();
   }
   r.true_spread_mean_v = spread_samples > 0 ? spread_sum / spread_samples : 0;
   r.share_within_50mv_pct = samples > 0 ? 100.0 * within / samples : 0;
@@ -238,13 +279,15 @@ int main(int argc, char** argv) {
   const std::vector<Case> cases = {
       {"a_64x12V_vrla",
        onePlant(model::Chemistry::kVrla12V, 64, 100, model::ModuleType::kC24, 5, 11)},
+      {"a2_64x12V_vrla_1y", onePlant(model::Chemistry::kVrla12V, 64, 100, model::ModuleType::kC24, 1, 14)},
       {"b_240x2V_vrla",
        onePlant(model::Chemistry::kVrla2V, 240, 1000, model::ModuleType::kC44, 5, 12)},
       {"c_16xLiFePO4",
        onePlant(model::Chemistry::kLiFePO4, 16, 100, model::ModuleType::kC44, 0, 13)},
   };
   for (const auto& c : cases) {
-    for (auto s : {Strategy::kNone, Strategy::kThreshold, Strategy::kEqualis}) {
+    for (auto s : {Strategy::kNone, Strategy::kThreshold, Strategy::kEqualis,
+                   Strategy::kEqualisCalibrated}) {
       const auto r = run(c, s, days);
       emit(c, s, days, "initial_true_spread", r.initial_true_spread_v * 1000, "mV");
       emit(c, s, days, "time_to_displayed_10mV", r.hours_to_displayed_10mv, "h");
@@ -256,6 +299,11 @@ int main(int argc, char** argv) {
       emit(c, s, days, "bypass_energy", r.bypass_energy_kwh, "kWh");
       emit(c, s, days, "bypass_mean_power_per_block", r.bypass_mean_w_per_block, "W");
       emit(c, s, days, "wall_time", r.wall_s, "s");
+      if (s == Strategy::kEqualisCalibrated) {
+        emit(c, s, days, "calibration_error_rms", r.calibration_rms_mv, "mV");
+        emit(c, s, days, "calibration_error_max", r.calibration_max_mv, "mV");
+        emit(c, s, days, "calibration_events", r.calibration_events, "discharges");
+      }
     }
   }
   return 0;

@@ -21,20 +21,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "sim/chemistry_params.hpp"
 
 namespace equalis::sim {
 
+// Fields are ordered hot-first: everything read or written every step comes before the
+// parameters and states that change only at ageing updates or fault injections, so a 60-block
+// string's hot data (≈ 25 kB) stays in L1.
 struct Block {
-  // ---- static parameters (scatter and ageing applied) ----
-  double capacity_ah = 100.0;  // C10 at 25 °C after ageing
-  double r0_ohm = 0;
-  double r1_ohm = 0;
-  double r2_ohm = 0;
-  double gas_i0_a = 0;           // I0·(C_N/100)·scatter·ageing, A at U0 and 25 °C
-  double depletion_r10_ohm = 0;  // per block
-
   // ---- state ----
   double q_removed_ah = 0;  // charge removed from full
   double u1_v = 0;
@@ -44,6 +40,16 @@ struct Block {
   double i_avg_discharge_a = 0;  // filtered discharge current for C(I,θ)
   double bypass_duty = 0;        // commanded 0 … 1
 
+  // ---- per-step parameters (refreshParameters) ----
+  double capacity_ah = 100.0;  // C10 at 25 °C after ageing
+  double inv_capacity = 0.01;  // 1 / capacity_ah
+  double r_series_ohm = 0;     // r0_ohm + connector_ohm: what the terminals see
+  double r1_ohm = 0;
+  double r2_ohm = 0;
+  double gas_i0_a = 0;  // I0 incl. ageing (§6.3) and faults, A at U0 and 25 °C
+  double leak_g_s = 0;  // internal short: 1 / R_leak
+  double cooling_factor = 1;
+
   // ---- outputs of the last step ----
   double voltage_v = 0;
   double ocv_v = 0;
@@ -51,24 +57,82 @@ struct Block {
   double gas_current_a = 0;
   double main_current_a = 0;
   double bypass_current_a = 0;
+  double leak_current_a = 0;
   double bypass_duty_applied = 0;
+  double heat_w = 0;
+
+  // ---- ageing accumulators (§6.3), applied every ageing interval ----
+  double acc_gas_as = 0;     // parasitic charge (gassing + self-discharge) since the last update
+  double acc_deficit_s = 0;  // ∫ max(0, 0.97 − SOC) dt since the last ageing update (s)
+
+  // ---- cached rate factor of C(I,θ) (pow() only when I_avg moved by > 1e-6 relative) ----
+  double rate_i_avg_a = -1;
+  double rate_factor = 1;
+
+  // ---- cached exponentials (updated incrementally, resynchronized periodically) ----
+  double gas_x = 0;  // exponent of the gassing prefactor at the OCV
+  double gas_exp = 1;
+  double sd_x = 0;  // exponent of the self-discharge temperature factor
+  double sd_exp = 1;
 
   // ---- per-step scratch ----
+  double s_soc = 1;
   double s_ocv_v = 0;
   double s_gas_a = 0;       // I0' at OCV (Butler–Volmer prefactor)
   double s_g_charge_s = 0;  // main-branch acceptance conductance
   double s_r_depl_ohm = 0;  // depletion resistance in discharge
   double s_v_exhaust = 0;   // voltage collapse once C(I,θ) is exhausted (≤ 0)
+  double s_sink_a = 0;      // bypass + internal leak: current that does not pass the cells
   double s_e_v = 0;         // trial E
-  double s_exp_ke = 1;      // exp(k·E) at the trial E
+  // (s_exp_x, s_exp_ke) is a consistent pair: E and exp(k·E) of the last gassing solve, reused
+  // without exp() when Newton starts from the same E. The linear branches leave it untouched.
+  double s_exp_x = std::numeric_limits<double>::quiet_NaN();
+  double s_exp_ke = 1;
   double s_u1_v = 0;
   double s_u2_v = 0;
   double s_v = 0;    // trial terminal voltage
   double s_i_a = 0;  // trial cell current
   double s_r_extra_ohm = 0;
+  double s_de_di = 1;  // dE/dI at the trial (1 / slope of the electrode equation)
+  double s_dv_di = 0;  // dV/dI of the trial
 
-  double soc() const { return 1.0 - q_removed_ah / capacity_ah; }
+  // ---- cold: new-block parameters (manufacturing scatter; §6.4 scatter row) ----
+  double c0_ah = 100.0;         // C10 at 25 °C when new
+  double r0_base_ohm = 0;       // Ri0 when new
+  double gas_i0_base_a = 0;     // I0_0 when new: I0·(C_N/100)·scatter, A at U0 and 25 °C
+  double ageing_rate_mult = 1;  // per-block lognormal multiplier on the ageing rate a (§2.6)
+  double r0_ohm = 0;            // ohmic resistance incl. ageing and dry-out
+  double depletion_r10_ohm = 0;
+
+  // ---- cold: ageing state (§6.2 A, S; §6.3) ----
+  double ageing_dose = 0;     // A: overcharge dose in reference float-years
+  double sulfation_dose = 0;  // S: ∫ s0·max(0, 0.97 − SOC) dt
+
+  // ---- cold: faults (fault.hpp) ----
+  bool dry_out = false;
+  bool vented = false;       // reached the venting temperature (destroyed)
+  double dry_r0_factor = 1;  // final factors of the dry-out ramp
+  double dry_i0_factor = 1;
+  double dry_tau_s = 0;
+  double dry_elapsed_s = 0;
+  double dry_r0_mult = 1;  // present ramp values
+  double dry_i0_mult = 1;
+  double high_i0_factor = 1;
+  double connector_ohm = 0;  // loose connector: extra series resistance
+
+  double soc() const { return 1.0 - q_removed_ah * inv_capacity; }
 };
+
+// exp(x) given exp(x_old): a 4th-order Taylor update of the ratio when x moved by less than 1e-3
+// (relative error < 1e-17), else (or when `exact`) a fresh exp(). Keeps slowly moving
+// exponentials (OCV and temperature terms) off the libm path in settled float.
+inline double updatedExp(double x, double x_old, double exp_old, bool exact) {
+  const double d = x - x_old;
+  if (!exact && std::fabs(d) < 1e-3) {
+    return exp_old * (1.0 + d * (1.0 + d * (0.5 + d * (1.0 / 6.0 + d * (1.0 / 24.0)))));
+  }
+  return std::exp(x);
+}
 
 // Constants shared by all blocks of one string for one step.
 struct StepConstants {
@@ -78,29 +142,45 @@ struct StepConstants {
   double dl_g_s = 0;   // C_f / dt: backward-Euler conductance of the double layer
   double k_per_v = 0;  // c_u / n_c (per block volt)
   double g_discharge_s = 0;
+  bool exact_exp = false;  // recompute cached exponentials exactly this step
 };
 
 // Backward-Euler solve of the electrode equation for the trial cell current `i_a`:
 //   (C_f/dt)·(E − E_old) + I_main(E) + I_gas(E) = I.
 // Left side is strictly increasing in E (convex for E > 0), so a bracketed Newton converges.
-// Returns the slope dLHS/dE at the solution (for dE/dI = 1/slope).
+// Returns dE/dI = 1 / (dLHS/dE) at the solution.
 inline double solveElectrode(Block& b, const StepConstants& k, double i_a) {
   const double rhs = i_a + k.dl_g_s * b.e_v;  // LHS(0) = −rhs
   if (rhs <= 0.0) {
     // Root at E ≤ 0: linear branch (discharge reaction, no gassing).
-    const double slope = k.dl_g_s + k.g_discharge_s;
-    b.s_e_v = rhs / slope;
-    b.s_exp_ke = 1.0;
-    return slope;
+    const double inv = 1.0 / (k.dl_g_s + k.g_discharge_s);
+    b.s_e_v = rhs * inv;
+    return inv;
   }
   const double lin = k.dl_g_s + b.s_g_charge_s;
   if (b.s_gas_a <= 0.0) {
-    b.s_e_v = rhs / lin;
-    b.s_exp_ke = 1.0;
-    return lin;
+    const double inv = 1.0 / lin;
+    b.s_e_v = rhs * inv;
+    return inv;
   }
   const double a = b.s_gas_a;
   const double kk = k.k_per_v;
+  // Fast path (settled float): one Newton step from the previous solution, whose exp(k·E) is
+  // known, when that step is small. Its error is ≈ (a·k²·e^(kE)/2·slope)·step² < 1e-11 V for
+  // |step| < 1e-5 V, and exp(k·E) follows to third order (relative error < 1e-20).
+  if (b.s_e_v > 0.0 && b.s_e_v == b.s_exp_x && !k.exact_exp) {
+    const double x = b.s_e_v;
+    const double ex = b.s_exp_ke;
+    const double inv = 1.0 / (lin + a * kk * ex);
+    const double step = (lin * x + a * (ex - 1.0) - rhs) * inv;
+    if (std::fabs(step) < 1e-5) {
+      const double d = -kk * step;
+      b.s_e_v = x - step;
+      b.s_exp_x = b.s_e_v;
+      b.s_exp_ke = ex * (1.0 + d * (1.0 + d * (0.5 + d * (1.0 / 6.0))));
+      return inv;
+    }
+  }
   double lo = 0.0;
   // Two valid upper bounds: all current into the linear part, or all into the gassing branch.
   // The logarithmic one is only needed (and only paid for) when the exponential is steep.
@@ -109,7 +189,8 @@ inline double solveElectrode(Block& b, const StepConstants& k, double i_a) {
     hi = std::min(hi, std::log1p(rhs / a) / kk);
   }
   double x = std::clamp(b.s_e_v, lo, hi);
-  double ex = std::exp(kk * x);
+  // The previous solution's exp(k·E) is reused when Newton starts from it.
+  double ex = (x == b.s_exp_x && !k.exact_exp) ? b.s_exp_ke : std::exp(kk * x);
   double slope = lin + a * kk * ex;
   for (int it = 0; it < 100; ++it) {
     const double h = lin * x + a * (ex - 1.0) - rhs;
@@ -140,8 +221,9 @@ inline double solveElectrode(Block& b, const StepConstants& k, double i_a) {
     }
   }
   b.s_e_v = x;
+  b.s_exp_x = x;
   b.s_exp_ke = ex;
-  return slope;
+  return 1.0 / slope;
 }
 
 // Terminal voltage of the block at the end of the step for cell current `i_a`, and dV/dI.
@@ -149,12 +231,30 @@ inline double evaluateBlock(Block& b, const StepConstants& k, double i_a, double
   b.s_i_a = i_a;
   b.s_u1_v = b.u1_v * k.a1 + b.r1_ohm * i_a * (1.0 - k.a1);
   b.s_u2_v = b.u2_v * k.a2 + b.r2_ohm * i_a * (1.0 - k.a2);
-  const double slope = solveElectrode(b, k, i_a);
+  const double de_di = solveElectrode(b, k, i_a);
   b.s_r_extra_ohm = i_a < 0.0 ? b.s_r_depl_ohm : 0.0;
-  const double r = b.r0_ohm + b.s_r_extra_ohm;
+  const double r = b.r_series_ohm + b.s_r_extra_ohm;
   b.s_v = b.s_ocv_v + b.s_v_exhaust + r * i_a + b.s_u1_v + b.s_u2_v + b.s_e_v;
-  dv_di = r + b.r1_ohm * (1.0 - k.a1) + b.r2_ohm * (1.0 - k.a2) + 1.0 / slope;
+  dv_di = r + b.r1_ohm * (1.0 - k.a1) + b.r2_ohm * (1.0 - k.a2) + de_di;
+  b.s_de_di = de_di;
+  b.s_dv_di = dv_di;
   return b.s_v;
+}
+
+// Moves a block's trial solution by a small cell-current change `di_a` to first order (exact to
+// second order in the electrode's exponential): the last Newton step of the string solve, without
+// re-solving every block. Valid while the change keeps E and the cell current on their branches;
+// the caller ensures that (|dE| ≤ |di|·C_f/dt ≪ |E|, |di| < |I_cell|).
+inline void shiftBlock(Block& b, const StepConstants& k, double di_a) {
+  const double de = di_a * b.s_de_di;
+  const double d = k.k_per_v * de;
+  b.s_e_v += de;
+  b.s_exp_x = b.s_e_v;
+  b.s_exp_ke *= 1.0 + d * (1.0 + d * (0.5 + d * (1.0 / 6.0)));
+  b.s_u1_v += b.r1_ohm * (1.0 - k.a1) * di_a;
+  b.s_u2_v += b.r2_ohm * (1.0 - k.a2) * di_a;
+  b.s_v += b.s_dv_di * di_a;
+  b.s_i_a += di_a;
 }
 
 }  // namespace equalis::sim

@@ -46,7 +46,8 @@ struct ChemistryParams {
   // Thermal (§2.7), per block at ref_capacity_ah.
   double heat_capacity_j_per_k;
   double thermal_conductance_w_per_k;
-  double bypass_heat_fraction;  // κ: share of the module's bypass heat reaching the block
+  double bypass_heat_fraction;           // κ: share of the module's bypass heat reaching the block
+  double neighbour_conductance_w_per_k;  // G_nb between adjacent blocks of a string (§2.7)
 
   // Static manufacturing scatter and static ageing.
   double sigma_c0;         // relative σ of the capacity
@@ -54,8 +55,21 @@ struct ChemistryParams {
   double sigma_ln_i0_new;  // σ of ln I0 for a new string
   double sigma_ln_i0_per_year;
   double sigma_ln_i0_max;
-  double fade_per_year;  // capacity fade per year of service (static ageing)
-  double sigma_ln_fade;  // per-block lognormal multiplier on the fade
+  double fade_per_year;  // capacity fade per year of service (static ageing, initial state)
+  double sigma_ln_fade;  // per-block lognormal multiplier on the fade and on the ageing rate a
+
+  // Ageing while running (§2.6, §6.3): C = C0·(1 − a·A − b·S).
+  //   dA/dt = (I_gas + I_sd)/(I_gas + I_sd)_ref · 2^((T − 25)/doubling)
+  //   [A in reference float-years; reference: new nominal block, float voltage, 25 °C]
+  //   (no gassing branch: dA/dt = 2^((T − 25)/doubling), calendar ageing)
+  //   dS/dt = s0·max(0, threshold − SOC)
+  double ageing_a_per_year;     // a: capacity fade per reference float-year
+  double ageing_doubling_k;     // temperature doubling of the dose rate
+  double sulfation_rate_per_s;  // s0
+  double sulfation_fade;        // b
+  double sulfation_soc_threshold;
+  double ri_rise_per_fade;  // R0 = Ri0·(1 + this·(1 − C/C0))  (§2.6: 1.25)
+  double i0_rise_per_fade;  // I0 = I0_0·(1 + this·(1 − C/C0)) (§6.3: 4)
 };
 
 const ChemistryParams& chemistryParams(model::Chemistry c);

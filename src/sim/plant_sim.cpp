@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <stdexcept>
+#include <string>
 
 #include "model/chemistry.hpp"
 #include "sim/block_model.hpp"
@@ -28,6 +30,7 @@ constexpr std::uint64_t kStreamScatter = 1;
 constexpr std::uint64_t kStreamCalibration = 2;
 constexpr std::uint64_t kStreamUps = 3;
 constexpr std::uint64_t kStreamNoise = 4;
+constexpr std::uint64_t kStreamReplacement = 5;  // new blocks (replaceBlock)
 
 // ---- Measurement model (§6.3 "Module", §4.2) ----
 constexpr double kGainErrorMax = 0.003;          // |g| ≤ 0.3 % [§6.3, G]
@@ -59,6 +62,23 @@ constexpr double kMinDoc = 1e-30;
 constexpr double kExhaustVPerCellPerDoc = 20.0;
 constexpr double kExhaustMaxVPerCell = 2.0;
 
+// ---- Ageing while running (§2.6, §6.3) ----
+// The doses are integrated every step (two additions per block) and applied to C, R0 and I0 every
+// 10 simulated minutes; the temperature factor 2^((T−25)/15) is evaluated at that cadence
+// (τ_th ≈ 7 h, so T hardly moves within an interval).
+constexpr double kAgeingIntervalS = 600.0;
+constexpr double kYearS = 365.25 * 86400.0;
+constexpr double kMaxFade = 0.9;  // capacity floor: 10 % of C0 [G]
+
+// ---- Heat (§2.7, §1.6) ----
+// A block that reaches this temperature vents (VRLA safety valve, electrolyte boils off): it is
+// flagged as destroyed and its temperature is capped here, so a runaway cannot overflow [G].
+constexpr double kVentTemperatureC = 90.0;
+
+// Cached exponentials (gassing prefactor, self-discharge) are recomputed exactly every this many
+// steps of a string, so rounding in the incremental update cannot accumulate.
+constexpr std::uint32_t kExactExpEverySteps = 1024;
+
 // Solver tolerances.
 constexpr double kCvToleranceV = 1e-6;
 constexpr double kCurrentToleranceA = 1e-12;
@@ -70,6 +90,11 @@ struct ModuleCalibration {
   double temperature_offset_c = 0;
   double ri_error = 0;
   bool comm_fault = false;
+  // Faults (fault.hpp).
+  double offset_jump_v = 0;  // module_offset_jump: added to offset_v
+  bool stuck = false;        // stuck_sensor: reports stuck_value once it holds one
+  bool stuck_valid = false;
+  ModuleMeasurement stuck_value;
 };
 
 struct StringSim {
@@ -84,7 +109,30 @@ struct StringSim {
   double accept_g_per_ah = 0;   // g_c = (1 − SOC)·C·accept_g_per_ah
   double heat_capacity_j_per_k = 0;
   double conductance_w_per_k = 0;
+  double neighbour_conductance_w_per_k = 0;  // G_nb between adjacent blocks (§2.7)
   double eod_string_v = 0;
+  double r_scale = 1;    // resistances ∝ C_ref / C_N
+  double gas_ref_a = 0;  // I_par,ref (gassing + self-discharge) of the ageing dose (§6.3)
+  double inv_r1 = 0;     // 1/R1, 1/R2 for the polarization heat
+  double inv_r2 = 0;
+  // Fast paths of the per-step laws (chemistry_params.hpp), as coefficients:
+  bool linear_ocv = false;  // lead-acid: OCV = empty + span·SOC + entropic·(T − 25)
+  double ocv_empty_v = 0;
+  double ocv_span_v = 0;
+  double ocv_per_k_v = 0;
+  double gas_k_ocv = 0;  // gassing exponent = k_ocv·OCV + c_T·T + x0
+  double gas_ct = 0;
+  double gas_x0 = 0;
+  double sd_a_per_ah = 0;  // self-discharge = a_per_ah·C·exp(k·T + x0)
+  double sd_k = 0;
+  double sd_x0 = 0;
+  double setpoint_factor = 1.0;  // charger_overvoltage fault
+  double s_trial_a = 0;          // string current of the block scratch (stringVoltage)
+  double s_min_abs_cell_a = 0;
+  double s_min_abs_e_v = 0;
+  double s_pending_shift_a = 0;  // shift of the block scratch still to apply (shiftString)
+  double ageing_elapsed_s = 0;   // since the last ageing update
+  std::uint32_t step_counter = 0;
   double load_share = 0;  // share of the UPS load
 
   bool charger_enabled = true;
@@ -127,7 +175,9 @@ struct PlantSim::Impl {
 
   Rng ups_rng;
   Rng noise_rng;
+  Rng replace_rng;
   double ambient_offset_c = 0;
+  double ageing_acceleration = 1.0;
 
   bool outage_active = false;
   TimeMs outage_end_ms = 0;
@@ -143,6 +193,7 @@ struct PlantSim::Impl {
         t_ms(start_ms),
         ups_rng(cfg.simulation.seed, kStreamUps),
         noise_rng(cfg.simulation.seed, kStreamNoise),
+        replace_rng(cfg.simulation.seed, kStreamReplacement),
         last_load_step_ms(start_ms - kDayMs),
         last_bypass_change_ms(start_ms - kDayMs) {
     Rng scatter(cfg.simulation.seed, kStreamScatter);
@@ -175,9 +226,33 @@ struct PlantSim::Impl {
     s.nameplate_ah = sc.capacity_ah > 0 ? sc.capacity_ah : chem.ref_capacity_ah;
     const double r_scale = chem.ref_capacity_ah / s.nameplate_ah;
     const double c_scale = s.nameplate_ah / chem.ref_capacity_ah;
+    s.r_scale = r_scale;
     s.heat_capacity_j_per_k = chem.heat_capacity_j_per_k * c_scale;
-    // Surface ∝ volume^(2/3) [G].
-    s.conductance_w_per_k = chem.thermal_conductance_w_per_k * std::cbrt(c_scale * c_scale);
+    // Surface ∝ volume^(2/3) [G]; the contact area between neighbours scales alike [G].
+    const double area_scale = std::cbrt(c_scale * c_scale);
+    s.conductance_w_per_k = chem.thermal_conductance_w_per_k * area_scale;
+    s.neighbour_conductance_w_per_k = chem.neighbour_conductance_w_per_k * area_scale;
+    s.inv_r1 = 1.0 / (chem.r1_ohm * r_scale);
+    s.inv_r2 = 1.0 / (chem.r2_ohm * r_scale);
+    // Per-step laws as coefficients (identical to ocvBlockV, gassingCurrentA and
+    // selfDischargeCurrentA of chemistry_params.cpp).
+    s.linear_ocv =
+        sc.chemistry == model::Chemistry::kVrla12V || sc.chemistry == model::Chemistry::kVrla2V;
+    s.ocv_empty_v = info.ocv_empty_v;
+    s.ocv_span_v = info.ocv_full_v - info.ocv_empty_v;
+    s.ocv_per_k_v = chem.entropic_v_per_k_per_cell * chem.cells;
+    s.gas_k_ocv = chem.gas_cu_per_v / chem.cells;
+    s.gas_ct = chem.gas_ct_per_k;
+    s.gas_x0 = -chem.gas_cu_per_v * chem.gas_u0_v_per_cell - chem.gas_ct_per_k * 25.0;
+    s.sd_a_per_ah = selfDischargeCurrentA(chem, 1.0, 20.0);
+    s.sd_k = std::numbers::ln2 / chem.self_discharge_doubling_k;
+    s.sd_x0 = -20.0 * s.sd_k;
+    // §6.3 ageing dose reference: the parasitic current (gassing branch + self-discharge) of a new
+    // nominal block at the chemistry's float voltage and 25 °C.
+    s.gas_ref_a = chem.gassing ? gassingCurrentA(chem, s.nameplate_ah, info.float_v_per_cell,
+                                                 info.ocv_full_v / chem.cells, 25.0) +
+                                     selfDischargeCurrentA(chem, s.nameplate_ah, 25.0)
+                               : 0.0;
     s.eod_string_v = info.end_of_discharge_v_per_cell * chem.cells * n;
     s.load_share = total_blocks > 0 ? static_cast<double>(n) / total_blocks : 0.0;
     // g_c: I_main = deficit/τ_acc at E = E_ref (chemistry_params.hpp).
@@ -226,20 +301,13 @@ struct PlantSim::Impl {
       const double z_r = z[4 * i + 1];
       const double z_i0 = z[4 * i + 2];
       const double z_f = z[4 * i + 3];
-      const double fade_mult =
-          std::exp(chem.sigma_ln_fade * z_f - 0.5 * chem.sigma_ln_fade * chem.sigma_ln_fade);
-      const double fade = std::min(0.5, age * chem.fade_per_year * fade_mult);
-      const double c0 = s.nameplate_ah * std::max(0.5, 1.0 + chem.sigma_c0 * z_c);
-      b.capacity_ah = c0 * (1.0 - fade);
-      // §2.6: Ri = Ri0·(1 + 1.25·(1 − C/C0)); §6.3: I0 = I0_0·(1 + 4·(1 − C/C0)).
-      b.r0_ohm =
-          chem.r0_ohm * r_scale * std::max(0.5, 1.0 + chem.sigma_r0 * z_r) * (1.0 + 1.25 * fade);
-      b.r1_ohm = chem.r1_ohm * r_scale;
-      b.r2_ohm = chem.r2_ohm * r_scale;
-      b.gas_i0_a = chem.gassing ? chem.gas_i0_a_per_100ah * (s.nameplate_ah / 100.0) *
-                                      std::exp(sigma_ln_i0 * z_i0) * (1.0 + 4.0 * fade)
-                                : 0.0;
-      b.depletion_r10_ohm = chem.depletion_r10_ohm_per_cell * chem.cells * r_scale;
+      setNewBlockParameters(s, b, z_c, z_r, z_i0, sigma_ln_i0, z_f);
+      // Static ageing as the initial state: fade = age × fade_per_year × the block's lognormal
+      // multiplier (§2.6), expressed as the equivalent overcharge dose A = fade / (a·m).
+      const double fade = std::min(0.5, age * chem.fade_per_year * b.ageing_rate_mult);
+      const double am = chem.ageing_a_per_year * b.ageing_rate_mult;
+      b.ageing_dose = am > 0.0 ? fade / am : 0.0;
+      refreshParameters(s, b);
       b.temperature_c = t_amb;
     }
 
@@ -260,6 +328,64 @@ struct PlantSim::Impl {
     return s;
   }
 
+  // New-block parameters from standard-normal draws (§6.4 scatter row; §2.6 multiplier on a).
+  static void setNewBlockParameters(const StringSim& s, Block& b, double z_c, double z_r,
+                                    double z_i0, double sigma_ln_i0, double z_f) {
+    const auto& chem = *s.chem;
+    b.c0_ah = s.nameplate_ah * std::max(0.5, 1.0 + chem.sigma_c0 * z_c);
+    b.r0_base_ohm = chem.r0_ohm * s.r_scale * std::max(0.5, 1.0 + chem.sigma_r0 * z_r);
+    b.r1_ohm = chem.r1_ohm * s.r_scale;
+    b.r2_ohm = chem.r2_ohm * s.r_scale;
+    b.gas_i0_base_a = chem.gassing ? chem.gas_i0_a_per_100ah * (s.nameplate_ah / 100.0) *
+                                         std::exp(sigma_ln_i0 * z_i0)
+                                   : 0.0;
+    b.ageing_rate_mult =
+        std::exp(chem.sigma_ln_fade * z_f - 0.5 * chem.sigma_ln_fade * chem.sigma_ln_fade);
+    b.depletion_r10_ohm = chem.depletion_r10_ohm_per_cell * chem.cells * s.r_scale;
+  }
+
+  // C, R0, I0 from the new-block values, the ageing doses and the faults (§2.6, §6.3):
+  //   C = C0·(1 − a·m·A − b·S), R0 = Ri0·(1 + 1.25·(1 − C/C0))·dry-out,
+  //   I0 = I0_0·(1 + 4·(1 − C/C0))·dry-out·high-I0.
+  static void refreshParameters(const StringSim& s, Block& b) {
+    const auto& chem = *s.chem;
+    const double fade = std::clamp(chem.ageing_a_per_year * b.ageing_rate_mult * b.ageing_dose +
+                                       chem.sulfation_fade * b.sulfation_dose,
+                                   0.0, kMaxFade);
+    b.capacity_ah = b.c0_ah * (1.0 - fade);
+    b.inv_capacity = 1.0 / b.capacity_ah;
+    b.r0_ohm = b.r0_base_ohm * (1.0 + chem.ri_rise_per_fade * fade) * b.dry_r0_mult;
+    b.gas_i0_a =
+        b.gas_i0_base_a * (1.0 + chem.i0_rise_per_fade * fade) * b.dry_i0_mult * b.high_i0_factor;
+    b.r_series_ohm = b.r0_ohm + b.connector_ohm;
+  }
+
+  // Applies the doses integrated since the last update (every kAgeingIntervalS per string).
+  void ageingUpdate(StringSim& s) {
+    const auto& chem = *s.chem;
+    const double interval_s = s.ageing_elapsed_s;
+    s.ageing_elapsed_s = 0.0;
+    for (auto& b : s.blocks) {
+      // §6.3: dA/dt = I_par/I_par,ref · 2^((T − 25)/15) in reference float-years, with the
+      // parasitic current I_par = I_gas + I_sd (chemistry_params.hpp).
+      const double f_t = std::exp2((b.temperature_c - 25.0) / chem.ageing_doubling_k);
+      const double dose_s = s.gas_ref_a > 0.0 ? b.acc_gas_as / s.gas_ref_a : interval_s;
+      b.ageing_dose += ageing_acceleration * f_t * dose_s / kYearS;
+      // §6.3: dS/dt = s0·max(0, 0.97 − SOC).
+      b.sulfation_dose += ageing_acceleration * chem.sulfation_rate_per_s * b.acc_deficit_s;
+      b.acc_gas_as = 0.0;
+      b.acc_deficit_s = 0.0;
+      if (b.dry_out) {
+        // §6.4 dry-out: R0 ×2, I0 ×5 "over weeks": 1 − e^(−t/τ) ramp.
+        b.dry_elapsed_s += interval_s;
+        const double p = b.dry_tau_s > 0.0 ? -std::expm1(-b.dry_elapsed_s / b.dry_tau_s) : 1.0;
+        b.dry_r0_mult = 1.0 + (b.dry_r0_factor - 1.0) * p;
+        b.dry_i0_mult = 1.0 + (b.dry_i0_factor - 1.0) * p;
+      }
+      refreshParameters(s, b);
+    }
+  }
+
   // Starts the string in settled float: SOC where the OCV meets the float voltage (1 for lead-acid
   // and NiCd, ~0.97 for LFP), polarizations at their steady values for the float current.
   void initializeFloat(StringSim& s) {
@@ -270,13 +396,11 @@ struct PlantSim::Impl {
     }
     // One backward-Euler step with a huge dt is the steady state of E, U1, U2 at frozen SOC and T.
     StepConstants k = stepConstants(s, 1e9);
-    prepareBlocks(s);
+    k.exact_exp = true;
+    prepareBlocks(s, k);
     solveString(s, k);
     for (auto& b : s.blocks) {
-      b.e_v = b.s_e_v;
-      b.u1_v = b.s_u1_v;
-      b.u2_v = b.s_u2_v;
-      writeOutputs(b, k);
+      commitBlock(s, b, k);
     }
     s.voltage_v = sumVoltage(s);
   }
@@ -396,23 +520,37 @@ struct PlantSim::Impl {
     return k;
   }
 
-  void prepareBlocks(StringSim& s) {
+  void prepareBlocks(StringSim& s, const StepConstants& k) {
     const auto& chem = *s.chem;
     const auto& mod = *s.module;
     const int n_c = chem.cells;
     for (auto& b : s.blocks) {
       const double soc = std::clamp(b.soc(), 0.0, 1.0);
-      b.s_ocv_v = ocvBlockV(chem, soc, b.temperature_c);
-      b.s_gas_a = chem.gassing
-                      ? b.gas_i0_a * std::exp(chem.gas_cu_per_v *
-                                                  (b.s_ocv_v / n_c - chem.gas_u0_v_per_cell) +
-                                              chem.gas_ct_per_k * (b.temperature_c - 25.0))
-                      : 0.0;
+      b.s_soc = soc;
+      const double t_c = b.temperature_c;
+      b.s_ocv_v = s.linear_ocv ? s.ocv_empty_v + s.ocv_span_v * soc + s.ocv_per_k_v * (t_c - 25.0)
+                               : ocvBlockV(chem, soc, t_c);
+      if (chem.gassing) {
+        // I0·exp(c_u·(OCV/n_c − U0) + c_T·(T − 25 °C)): the exponent moves slowly, so the
+        // exponential is updated incrementally (updatedExp).
+        const double x = s.gas_k_ocv * b.s_ocv_v + s.gas_ct * t_c + s.gas_x0;
+        b.gas_exp = updatedExp(x, b.gas_x, b.gas_exp, k.exact_exp);
+        b.gas_x = x;
+        b.s_gas_a = b.gas_i0_a * b.gas_exp;
+      } else {
+        b.s_gas_a = 0.0;
+      }
       b.s_g_charge_s = (1.0 - soc) * b.capacity_ah * s.accept_g_per_ah;
       // Depletion resistance R1 = −R10·ln(DOC), DOC against C(I_avg, θ) (§2.2). Zero when full.
       if (b.q_removed_ah > 1e-3 * b.capacity_ah) {
-        const double c_avail = b.capacity_ah * capacityTemperatureFactor(b.temperature_c) *
-                               capacityRateFactor(chem, b.i_avg_discharge_a, s.nameplate_ah);
+        // Jackey's rate factor (a pow()) is re-evaluated when I_avg moved by more than 1e-6
+        // relative, i.e. its value is exact to < 1e-6 relative (τ = 100 s filter).
+        if (std::fabs(b.i_avg_discharge_a - b.rate_i_avg_a) > 1e-6 * b.rate_i_avg_a ||
+            b.rate_i_avg_a <= 0.0) {
+          b.rate_i_avg_a = b.i_avg_discharge_a;
+          b.rate_factor = capacityRateFactor(chem, b.i_avg_discharge_a, s.nameplate_ah);
+        }
+        const double c_avail = b.capacity_ah * capacityTemperatureFactor(t_c) * b.rate_factor;
         const double doc = 1.0 - b.q_removed_ah / c_avail;
         b.s_r_depl_ohm = -b.depletion_r10_ohm * std::log(std::max(kMinDoc, doc));
         // Past exhaustion (DOC < 0) the voltage keeps collapsing with the overdrawn charge, so
@@ -433,25 +571,60 @@ struct PlantSim::Impl {
         b.bypass_duty_applied = 0.0;
         b.bypass_current_a = 0.0;
       }
+      // Internal short (§6.4): a leak V/R_leak across the block, at the previous step's voltage
+      // like the bypass (its small-signal loop gain Z_block/R_leak ≪ 1 keeps this stable).
+      b.leak_current_a = b.leak_g_s > 0.0 ? std::max(0.0, v) * b.leak_g_s : 0.0;
+      b.s_sink_a = b.bypass_current_a + b.leak_current_a;
     }
   }
 
-  // Σ V_i(I − I_b,i) and Σ dV_i/dI.
+  // Σ V_i(I − I_b,i) and Σ dV_i/dI. Also records how far the trial may be shifted linearly
+  // (shiftString): the smallest |cell current| and |E| of the blocks.
   static double stringVoltage(StringSim& s, const StepConstants& k, double i_a, double& dv) {
     double v = 0.0;
     dv = 0.0;
+    double min_i = std::numeric_limits<double>::infinity();
+    double min_e = std::numeric_limits<double>::infinity();
     for (auto& b : s.blocks) {
       double d = 0.0;
-      v += evaluateBlock(b, k, i_a - b.bypass_current_a, d);
+      v += evaluateBlock(b, k, i_a - b.s_sink_a, d);
       dv += d;
+      min_i = std::min(min_i, std::fabs(b.s_i_a));
+      min_e = std::min(min_e, std::fabs(b.s_e_v));
     }
+    s.s_trial_a = i_a;
+    s.s_min_abs_cell_a = min_i;
+    s.s_min_abs_e_v = min_e;
+    s.s_pending_shift_a = 0.0;
     return v;
+  }
+
+  // The final Newton step of a string solve as a linear shift of the last trial (shiftBlock) when
+  // it is small: |dE| ≤ |dI|·dt/C_f stays below 1e-4/k (exp error < 1e-17) and cannot flip a
+  // branch. Returns false (nothing changed) otherwise. The shift is recorded in
+  // s_pending_shift_a and applied block by block by commitBlock (one pass fewer).
+  static bool shiftString(StringSim& s, const StepConstants& k, double from_a, double to_a) {
+    const double di = to_a - from_a;
+    if (from_a != s.s_trial_a) {
+      return false;
+    }
+    const double de_max = std::fabs(di) / k.dl_g_s;
+    if (!(std::fabs(di) < 0.5 * s.s_min_abs_cell_a && de_max < 0.5 * s.s_min_abs_e_v &&
+          de_max * k.k_per_v < 1e-4)) {
+      return false;
+    }
+    s.s_trial_a = to_a;
+    s.s_pending_shift_a = di;
+    return true;
   }
 
   // Safeguarded Newton for an increasing f on [lo, hi] (signs at the ends unknown). Leaves the
   // block scratch at the returned x. If f keeps its sign, returns the end it converged to.
-  template <class Fn>
-  static SolveResult solveIncreasing(Fn&& fn, double lo, double hi, double x0, double f_tol) {
+  // `shift(x, xn)` may complete a small Newton step x → xn without re-evaluating (shiftString); f
+  // is then the linear prediction f + f'·(xn − x) = 0 (second-order error ≪ f_tol).
+  template <class Fn, class Shift>
+  static SolveResult solveIncreasing(Fn&& fn, Shift&& shift, double lo, double hi, double x0,
+                                     double f_tol) {
     bool lo_known = false;
     bool hi_known = false;
     double x = std::clamp(x0, lo, hi);
@@ -461,6 +634,12 @@ struct PlantSim::Impl {
       f = fn(x, df);
       if (std::fabs(f) <= f_tol) {
         break;
+      }
+      if (df > 0.0) {
+        const double xn = x - f / df;
+        if (xn > lo && xn < hi && shift(x, xn)) {
+          return {xn, 0.0};
+        }
       }
       if (f > 0.0) {
         hi = x;
@@ -501,7 +680,7 @@ struct PlantSim::Impl {
       const double hi = std::max(ch.temp_comp_min_c, ch.temp_comp_max_c);
       v += ch.temp_comp_mv_per_k_per_cell * 1e-3 * cells * (std::clamp(t_avg, lo, hi) - 25.0);
     }
-    return v;
+    return v * s.setpoint_factor;  // charger_overvoltage fault (§6.4 V_ch +5 %)
   }
 
   bool discharging(const StringSim& s) const {
@@ -535,7 +714,8 @@ struct PlantSim::Impl {
         df = v + i_a * d;
         return i_a * v + p_w;
       };
-      const SolveResult r = solveIncreasing(fn, i_min, 0.0, x0, 1e-7 * std::max(1.0, p_w));
+      auto shift = [&](double from_a, double to_a) { return shiftString(s, k, from_a, to_a); };
+      const SolveResult r = solveIncreasing(fn, shift, i_min, 0.0, x0, 1e-7 * std::max(1.0, p_w));
       if (r.f > 1e-6 * std::max(1.0, p_w)) {
         // The string cannot deliver the power above the cut-off voltage: the UPS disconnects.
         s.cut_off = true;
@@ -558,7 +738,8 @@ struct PlantSim::Impl {
     const double i_limit = std::max(0.0, s.config.charger.current_limit_a);
     const double v_set = s.setpoint_v;
     auto fn = [&](double i_a, double& df) { return stringVoltage(s, k, i_a, df) - v_set; };
-    const SolveResult r = solveIncreasing(fn, 0.0, i_limit, s.current_a, kCvToleranceV);
+    auto shift = [&](double from_a, double to_a) { return shiftString(s, k, from_a, to_a); };
+    const SolveResult r = solveIncreasing(fn, shift, 0.0, i_limit, s.current_a, kCvToleranceV);
     s.current_a = r.x;
     s.mode = (r.f < -kCvToleranceV && r.x >= i_limit) ? StringMode::kCharge : StringMode::kFloat;
   }
@@ -580,42 +761,118 @@ struct PlantSim::Impl {
     b.ocv_v = b.s_ocv_v;
   }
 
+  // e^(−x) for the thermal update: a 4th-order series for the tiny x of normal steps
+  // (dt·G/C_th ≈ 1e-3 at 30 s; relative error < x⁵/120), exp() otherwise.
+  static double decay(double x) {
+    if (x < 1e-2) {
+      return 1.0 - x * (1.0 - x * (0.5 - x * (1.0 / 6.0 - x * (1.0 / 24.0))));
+    }
+    return std::exp(-x);
+  }
+
+  // Makes the block's trial (plus a pending linear shift) its new state and outputs.
+  static void commitBlock(const StringSim& s, Block& b, const StepConstants& k) {
+    if (s.s_pending_shift_a != 0.0) {
+      shiftBlock(b, k, s.s_pending_shift_a);
+    }
+    b.e_v = b.s_e_v;
+    b.u1_v = b.s_u1_v;
+    b.u2_v = b.s_u2_v;
+    writeOutputs(b, k);
+  }
+
   void stepString(StringSim& s, double dt_s, double t_amb) {
     const auto& chem = *s.chem;
-    const StepConstants k = stepConstants(s, dt_s);
-    prepareBlocks(s);
+    StepConstants k = stepConstants(s, dt_s);
+    k.exact_exp = s.step_counter % kExactExpEverySteps == 0;
+    ++s.step_counter;
+    prepareBlocks(s, k);
     solveString(s, k);
 
-    const double a_th = std::exp(-dt_s * s.conductance_w_per_k / s.heat_capacity_j_per_k);
     const double a_avg = std::exp(-dt_s / kDischargeAvgTauS);
     const double dt_h = dt_s / 3600.0;
-    for (auto& b : s.blocks) {
-      b.e_v = b.s_e_v;
-      b.u1_v = b.s_u1_v;
-      b.u2_v = b.s_u2_v;
-      writeOutputs(b, k);
+    const double c_th = s.heat_capacity_j_per_k;
+    const double g_nb = s.neighbour_conductance_w_per_k;
+    const double kappa = chem.bypass_heat_fraction;
+    const double eta = chem.charge_efficiency;
+    const double soc_threshold = chem.sulfation_soc_threshold;
+    const std::size_t n = s.blocks.size();
+    // Thermal update T' = a·T + c·Q with a = e^(−dt·G/C_th), c = (1 − a)/G, for the conductance
+    // sums G of an unblocked block with 2, 1 or 0 neighbours (blocked cooling: per block).
+    double th_a[3];
+    double th_c[3];
+    for (int nb = 0; nb < 3; ++nb) {
+      const double g = s.conductance_w_per_k + nb * g_nb;
+      th_a[nb] = decay(dt_s * g / c_th);
+      th_c[nb] = (1.0 - th_a[nb]) / g;
+    }
+    double t_left_old = 0.0;  // temperature of the previous block at the start of the step
+    for (std::size_t idx = 0; idx < n; ++idx) {
+      Block& b = s.blocks[idx];
+      commitBlock(s, b, k);
       const double i = b.cell_current_a;
+      const double t_old = b.temperature_c;
       // Charge balance: main reaction (η on charge) minus self-discharge (§1.1, §6.3).
       const double i_main = b.main_current_a;
-      const double i_sd = selfDischargeCurrentA(chem, b.capacity_ah, b.temperature_c);
-      const double charge_a = i_main > 0.0 ? chem.charge_efficiency * i_main : i_main;
+      const double sd_x = s.sd_k * t_old + s.sd_x0;
+      b.sd_exp = updatedExp(sd_x, b.sd_x, b.sd_exp, k.exact_exp);
+      b.sd_x = sd_x;
+      const double i_sd = s.sd_a_per_ah * b.capacity_ah * b.sd_exp;
+      const double charge_a = i_main > 0.0 ? eta * i_main : i_main;
       b.q_removed_ah = std::max(0.0, b.q_removed_ah + dt_h * (i_sd - charge_a));
-      b.i_avg_discharge_a = std::max(0.0, -i) + (b.i_avg_discharge_a - std::max(0.0, -i)) * a_avg;
-      // Heat (§1.6, §2.7): gassing branch power (VRLA recombination → heat), ohmic and
-      // polarization losses, main-reaction overvoltage loss, κ × module bypass heat.
+      const double i_dis = std::max(0.0, -i);
+      b.i_avg_discharge_a = i_dis + (b.i_avg_discharge_a - i_dis) * a_avg;
+      // Ageing doses (§6.3), applied every kAgeingIntervalS by ageingUpdate().
+      b.acc_gas_as += (b.gas_current_a + i_sd) * dt_s;
+      b.acc_deficit_s += std::max(0.0, soc_threshold - b.s_soc) * dt_s;
+      // Heat (§1.6, §2.7): gassing branch power (VRLA recombination → heat), ohmic (incl. a
+      // loose connector) and polarization losses, main-reaction overvoltage loss, κ × module
+      // bypass heat, and the whole V²/R of an internal short.
+      const double u1 = b.u1_v;
+      const double u2 = b.u2_v;
       const double p_w = (b.ocv_v + b.e_v) * b.gas_current_a +
-                         i * i * (b.r0_ohm + b.s_r_extra_ohm) + b.u1_v * b.u1_v / b.r1_ohm +
-                         b.u2_v * b.u2_v / b.r2_ohm + b.e_v * i_main +
-                         chem.bypass_heat_fraction * b.voltage_v * b.bypass_current_a;
-      const double t_eq = t_amb + p_w / s.conductance_w_per_k;
-      b.temperature_c = t_eq + (b.temperature_c - t_eq) * a_th;
+                         i * i * (b.r_series_ohm + b.s_r_extra_ohm) + u1 * u1 * s.inv_r1 +
+                         u2 * u2 * s.inv_r2 + b.e_v * i_main +
+                         b.voltage_v * (kappa * b.bypass_current_a + b.leak_current_a);
+      b.heat_w = p_w;
+      // C_th·dT/dt = P − G_th·(T − T_amb) − G_nb·Σ(T − T_j), neighbours at the start of the step
+      // (explicit in the coupling: G_nb·dt/C_th ≈ 3e-4 at 30 s), exact exponential otherwise.
+      const double g_amb = s.conductance_w_per_k * b.cooling_factor;
+      int nb = 0;
+      double q_w = g_amb * t_amb + p_w;
+      if (idx > 0) {
+        ++nb;
+        q_w += g_nb * t_left_old;
+      }
+      if (idx + 1 < n) {
+        ++nb;
+        q_w += g_nb * s.blocks[idx + 1].temperature_c;
+      }
+      double t_new = 0.0;
+      if (b.cooling_factor == 1.0) {
+        t_new = th_a[nb] * t_old + th_c[nb] * q_w;
+      } else {
+        const double g_tot = g_amb + nb * g_nb;
+        const double a = decay(dt_s * g_tot / c_th);
+        t_new = a * t_old + (1.0 - a) / g_tot * q_w;
+      }
+      if (t_new >= kVentTemperatureC) {
+        t_new = kVentTemperatureC;
+        b.vented = true;
+      }
+      b.temperature_c = t_new;
+      t_left_old = t_old;
     }
     s.voltage_v = sumVoltage(s);
     if (s.mode == StringMode::kDischarge && s.voltage_v < s.eod_string_v) {
       s.cut_off = true;  // UPS low-battery cut-off
       last_load_step_ms = t_ms;
     }
-    block_steps += s.blocks.size();
+    block_steps += n;
+    s.ageing_elapsed_s += dt_s;
+    if (s.ageing_elapsed_s >= kAgeingIntervalS) {
+      ageingUpdate(s);
+    }
   }
 
   // ------------------------------------------------------------------ access
@@ -655,11 +912,22 @@ BlockTruth PlantSim::blockTruth(std::size_t string_index, std::size_t block_inde
   t.ocv_v = b.ocv_v;
   t.soc = std::clamp(b.soc(), 0.0, 1.0);
   t.temperature_c = b.temperature_c;
-  t.ri_ohm = b.r0_ohm;
+  t.ri_ohm = b.r_series_ohm;
   t.cell_current_a = b.cell_current_a;
   t.gassing_current_a = b.gas_current_a;
   t.bypass_current_a = b.bypass_current_a;
   t.capacity_ah = b.capacity_ah;
+  t.initial_capacity_ah = b.c0_ah;
+  t.capacity_fade = 1.0 - b.capacity_ah / b.c0_ah;
+  t.ageing_dose = b.ageing_dose;
+  t.sulfation_dose = b.sulfation_dose;
+  t.ageing_rate_multiplier = b.ageing_rate_mult;
+  t.gas_i0_a = b.gas_i0_a;
+  t.heat_w = b.heat_w;
+  t.thermal_conductance_w_per_k = impl_->str(string_index).conductance_w_per_k * b.cooling_factor;
+  t.leak_current_a = b.leak_current_a;
+  t.connector_ohm = b.connector_ohm;
+  t.vented = b.vented;
   return t;
 }
 
@@ -680,20 +948,30 @@ double PlantSim::ambientTemperatureC() const {
 }
 
 ModuleMeasurement PlantSim::measureModule(std::size_t string_index, std::size_t block_index) {
-  const StringSim& s = impl_->str(string_index);
+  StringSim& s = impl_->str(string_index);
   const Block& b = s.blocks.at(block_index);
-  const ModuleCalibration& m = s.modules.at(block_index);
+  ModuleCalibration& m = s.modules.at(block_index);
+  if (m.stuck && m.stuck_valid) {
+    // stuck_sensor: the analog readings are frozen; the bypass status is still the module's own.
+    ModuleMeasurement out = m.stuck_value;
+    out.bypass_duty = b.bypass_duty_applied;
+    return out;
+  }
   Rng& rng = impl_->noise_rng;
   ModuleMeasurement out;
-  out.voltage_v = (1.0 + m.gain) * b.voltage_v + m.offset_v +
+  out.voltage_v = (1.0 + m.gain) * b.voltage_v + m.offset_v + m.offset_jump_v +
                   m.noise_sigma_v * rng.clippedNormal(kNoiseClipSigma);
   const double t_acc = s.module->temperature_accuracy_c;
   out.temperature_c = b.temperature_c + m.temperature_offset_c +
                       kTempNoiseShare * t_acc * rng.clippedNormal(kNoiseClipSigma);
   const double ri_acc = s.module->ri_accuracy_pct / 100.0;
-  out.ri_ohm =
-      b.r0_ohm * (1.0 + m.ri_error + kRiNoiseShare * ri_acc * rng.clippedNormal(kNoiseClipSigma));
+  out.ri_ohm = b.r_series_ohm *
+               (1.0 + m.ri_error + kRiNoiseShare * ri_acc * rng.clippedNormal(kNoiseClipSigma));
   out.bypass_duty = b.bypass_duty_applied;
+  if (m.stuck) {
+    m.stuck_value = out;
+    m.stuck_valid = true;
+  }
   return out;
 }
 
@@ -742,7 +1020,8 @@ double PlantSim::moduleGainError(std::size_t string_index, std::size_t block_ind
 }
 
 double PlantSim::moduleOffsetV(std::size_t string_index, std::size_t block_index) const {
-  return impl_->str(string_index).modules.at(block_index).offset_v;
+  const ModuleCalibration& m = impl_->str(string_index).modules.at(block_index);
+  return m.offset_v + m.offset_jump_v;
 }
 
 void PlantSim::setModuleCommFault(std::size_t string_index, std::size_t block_index, bool faulty) {
@@ -774,6 +1053,222 @@ bool PlantSim::lowVoltageCutOff(std::size_t string_index) const {
 
 std::uint64_t PlantSim::blockStepCount() const {
   return impl_->block_steps;
+}
+
+namespace {
+
+Status indexError(std::size_t string_index, std::size_t block_index, std::size_t strings,
+                  std::size_t blocks) {
+  if (string_index >= strings) {
+    return makeError(ErrorCode::kOutOfRange, "string index " + std::to_string(string_index) +
+                                                 " out of range (the plant has " +
+                                                 std::to_string(strings) + " strings)");
+  }
+  return makeError(ErrorCode::kOutOfRange, "block index " + std::to_string(block_index) +
+                                               " out of range (string " +
+                                               std::to_string(string_index) + " has " +
+                                               std::to_string(blocks) + " blocks)");
+}
+
+}  // namespace
+
+Status PlantSim::injectFault(std::size_t string_index, std::size_t block_index, const Fault& f) {
+  if (Status st = validateFault(f); !st) {
+    return st;
+  }
+  const FaultScope scope = faultScope(f.kind);
+  if (string_index >= impl_->strings.size() ||
+      (scope != FaultScope::kString && block_index >= impl_->strings[string_index].blocks.size())) {
+    return indexError(
+        string_index, block_index, impl_->strings.size(),
+        string_index < impl_->strings.size() ? impl_->strings[string_index].blocks.size() : 0);
+  }
+  StringSim& s = impl_->strings[string_index];
+  if (scope == FaultScope::kString) {
+    s.setpoint_factor = f.setpoint_factor;  // kChargerOvervoltage
+    impl_->last_load_step_ms = impl_->t_ms;
+    return {};
+  }
+  Block& b = s.blocks[block_index];
+  ModuleCalibration& m = s.modules[block_index];
+  switch (f.kind) {
+    case FaultKind::kDryOut:
+      b.dry_out = true;
+      b.dry_r0_factor = f.r0_factor;
+      b.dry_i0_factor = f.i0_factor;
+      b.dry_tau_s = static_cast<double>(f.time_constant_ms) / 1000.0;
+      b.dry_elapsed_s = 0.0;
+      if (b.dry_tau_s <= 0.0) {
+        b.dry_r0_mult = f.r0_factor;
+        b.dry_i0_mult = f.i0_factor;
+      }
+      break;
+    case FaultKind::kInternalShort:
+      b.leak_g_s = 1.0 / f.leak_ohm;
+      break;
+    case FaultKind::kLooseConnector:
+      b.connector_ohm = f.series_ohm;
+      break;
+    case FaultKind::kBlockedCooling:
+      b.cooling_factor = f.cooling_factor;
+      break;
+    case FaultKind::kHighI0:
+      b.high_i0_factor = f.i0_factor;
+      break;
+    case FaultKind::kModuleOffsetJump:
+      m.offset_jump_v = f.offset_jump_v;
+      break;
+    case FaultKind::kStuckSensor:
+      if (!m.stuck) {
+        m.stuck = true;
+        m.stuck_valid = false;
+      }
+      break;
+    case FaultKind::kModuleCommLoss:
+      m.comm_fault = true;
+      break;
+    case FaultKind::kChargerOvervoltage:
+      break;
+  }
+  Impl::refreshParameters(s, b);
+  return {};
+}
+
+Status PlantSim::clearFault(std::size_t string_index, std::size_t block_index, FaultKind kind) {
+  const FaultScope scope = faultScope(kind);
+  if (string_index >= impl_->strings.size() ||
+      (scope != FaultScope::kString && block_index >= impl_->strings[string_index].blocks.size())) {
+    return indexError(
+        string_index, block_index, impl_->strings.size(),
+        string_index < impl_->strings.size() ? impl_->strings[string_index].blocks.size() : 0);
+  }
+  StringSim& s = impl_->strings[string_index];
+  if (scope == FaultScope::kString) {
+    s.setpoint_factor = 1.0;
+    impl_->last_load_step_ms = impl_->t_ms;
+    return {};
+  }
+  Block& b = s.blocks[block_index];
+  ModuleCalibration& m = s.modules[block_index];
+  switch (kind) {
+    case FaultKind::kDryOut:
+      b.dry_out = false;
+      b.dry_r0_mult = 1.0;
+      b.dry_i0_mult = 1.0;
+      break;
+    case FaultKind::kInternalShort:
+      b.leak_g_s = 0.0;
+      break;
+    case FaultKind::kLooseConnector:
+      b.connector_ohm = 0.0;
+      break;
+    case FaultKind::kBlockedCooling:
+      b.cooling_factor = 1.0;
+      break;
+    case FaultKind::kHighI0:
+      b.high_i0_factor = 1.0;
+      break;
+    case FaultKind::kModuleOffsetJump:
+      m.offset_jump_v = 0.0;
+      break;
+    case FaultKind::kStuckSensor:
+      m.stuck = false;
+      m.stuck_valid = false;
+      break;
+    case FaultKind::kModuleCommLoss:
+      m.comm_fault = false;
+      break;
+    case FaultKind::kChargerOvervoltage:
+      break;
+  }
+  Impl::refreshParameters(s, b);
+  return {};
+}
+
+bool PlantSim::faultActive(std::size_t string_index, std::size_t block_index,
+                           FaultKind kind) const {
+  const StringSim& s = impl_->str(string_index);
+  if (faultScope(kind) == FaultScope::kString) {
+    return s.setpoint_factor != 1.0;
+  }
+  const Block& b = s.blocks.at(block_index);
+  const ModuleCalibration& m = s.modules.at(block_index);
+  switch (kind) {
+    case FaultKind::kDryOut:
+      return b.dry_out;
+    case FaultKind::kInternalShort:
+      return b.leak_g_s > 0.0;
+    case FaultKind::kLooseConnector:
+      return b.connector_ohm > 0.0;
+    case FaultKind::kBlockedCooling:
+      return b.cooling_factor != 1.0;
+    case FaultKind::kHighI0:
+      return b.high_i0_factor != 1.0;
+    case FaultKind::kModuleOffsetJump:
+      return m.offset_jump_v != 0.0;
+    case FaultKind::kStuckSensor:
+      return m.stuck;
+    case FaultKind::kModuleCommLoss:
+      return m.comm_fault;
+    case FaultKind::kChargerOvervoltage:
+      break;
+  }
+  return false;
+}
+
+Status PlantSim::replaceBlock(std::size_t string_index, std::size_t block_index, double soc) {
+  if (string_index >= impl_->strings.size() ||
+      block_index >= impl_->strings[string_index].blocks.size()) {
+    return indexError(
+        string_index, block_index, impl_->strings.size(),
+        string_index < impl_->strings.size() ? impl_->strings[string_index].blocks.size() : 0);
+  }
+  if (!std::isfinite(soc) || soc < 0.0 || soc > 1.0) {
+    return makeError(ErrorCode::kOutOfRange, "replacement SOC must be within 0 … 1");
+  }
+  StringSim& s = impl_->strings[string_index];
+  const auto& chem = *s.chem;
+  Block& b = s.blocks[block_index];
+  Rng& rng = impl_->replace_rng;
+  const double z_c = rng.normal();
+  const double z_r = rng.normal();
+  const double z_i0 = rng.normal();
+  const double z_f = rng.normal();
+  const double cooling = b.cooling_factor;  // the place, not the block
+  const double bypass_duty = b.bypass_duty;
+  b = Block{};
+  b.cooling_factor = cooling;
+  b.bypass_duty = bypass_duty;
+  // A new block: the scatter of a new string (ln I0 σ = 0.3, §6.4), no ageing dose.
+  Impl::setNewBlockParameters(s, b, z_c, z_r, z_i0, chem.sigma_ln_i0_new, z_f);
+  Impl::refreshParameters(s, b);
+  b.q_removed_ah = (1.0 - soc) * b.capacity_ah;
+  b.temperature_c = impl_->ambientC(impl_->t_ms);
+  b.ocv_v = ocvBlockV(chem, soc, b.temperature_c);
+  b.voltage_v = b.ocv_v;
+  impl_->last_load_step_ms = impl_->t_ms;
+  return {};
+}
+
+model::ChargerConfig PlantSim::chargerConfig(std::size_t string_index) const {
+  return impl_->str(string_index).config.charger;
+}
+
+void PlantSim::setChargerConfig(std::size_t string_index, const model::ChargerConfig& charger) {
+  impl_->str(string_index).config.charger = charger;
+  impl_->last_load_step_ms = impl_->t_ms;
+}
+
+model::AmbientConfig PlantSim::ambientConfig() const {
+  return impl_->config.ambient;
+}
+
+void PlantSim::setAmbient(const model::AmbientConfig& ambient) {
+  impl_->config.ambient = ambient;
+}
+
+void PlantSim::setAgeingAcceleration(double factor) {
+  impl_->ageing_acceleration = std::isfinite(factor) ? std::max(0.0, factor) : 1.0;
 }
 
 }  // namespace equalis::sim

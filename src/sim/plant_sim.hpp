@@ -1,6 +1,8 @@
 // Battery-plant simulator (battery-science.md §6): per-block equivalent circuit with a Tafel
 // gassing branch, charger CV/CC with temperature compensation, UPS load steps, module bypass as a
-// power-capped current sink, module measurement error. Pure and deterministic from the seed.
+// power-capped current sink, module measurement error, ageing while running (§2.6, §6.3), heat
+// with neighbour conduction (§2.7) and fault injection (§6.4). Pure and deterministic from the
+// seed.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +10,9 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/result.hpp"
 #include "model/plant.hpp"
+#include "sim/fault.hpp"
 
 namespace equalis::sim {
 
@@ -20,11 +24,25 @@ struct BlockTruth {
   double ocv_v = 0;              // open-circuit voltage at the present SOC and temperature
   double soc = 1.0;              // 0 … 1
   double temperature_c = 25.0;   // block temperature
-  double ri_ohm = 0;             // ohmic internal resistance R0 (what a module's Ri pulse sees)
-  double cell_current_a = 0;     // current through the cells (+ charge), string current − bypass
+  double ri_ohm = 0;             // R0 + loose-connector resistance (what a module's Ri pulse sees)
+  double cell_current_a = 0;     // through the cells (+ charge): string current − bypass − leak
   double gassing_current_a = 0;  // parasitic (float) branch
   double bypass_current_a = 0;   // module bypass current actually flowing
   double capacity_ah = 0;        // present C10 capacity at 25 °C (after ageing)
+  // ---- ageing (§2.6, §6.3) ----
+  double initial_capacity_ah = 0;     // C0: the block's C10 when new (manufacturing scatter)
+  double capacity_fade = 0;           // 1 − C/C0 = a·A + b·S
+  double ageing_dose = 0;             // A: overcharge dose, reference float-years
+  double sulfation_dose = 0;          // S: undercharge dose
+  double ageing_rate_multiplier = 1;  // per-block lognormal multiplier on a
+  double gas_i0_a = 0;  // gassing prefactor I0 at U0 and 25 °C incl. ageing and faults
+  // ---- heat (§2.7) and faults (§6.4) ----
+  double heat_w = 0;                       // heat generated in the last step
+  double thermal_conductance_w_per_k = 0;  // to ambient, incl. blocked cooling
+  double leak_current_a = 0;  // through an internal short; like the bypass it does not pass the
+                              // cells: cell_current_a = string current − bypass − leak
+  double connector_ohm = 0;   // loose connector (included in ri_ohm)
+  bool vented = false;  // reached the venting temperature (90 °C): destroyed, temperature capped
 };
 
 struct StringTruth {
@@ -101,6 +119,29 @@ class PlantSim {
   bool lowVoltageCutOff(std::size_t string_index) const;
   // Number of block integration steps taken so far (for throughput measurements).
   std::uint64_t blockStepCount() const;
+
+  // ---- Fault injection (§6.4; fault.hpp) ----
+  // Injects (or replaces) a fault of f.kind. Block and module faults act on block `block_index`
+  // of string `string_index`; string faults (charger_overvoltage) ignore `block_index`. Errors:
+  // an index out of range, or a magnitude outside validateFault()'s ranges.
+  Status injectFault(std::size_t string_index, std::size_t block_index, const Fault& f);
+  // Removes a fault: the block's parameters return to their unfaulted values at once (a dry-out
+  // is undone too; replaceBlock is the physical remedy). Clearing an absent fault is no error.
+  Status clearFault(std::size_t string_index, std::size_t block_index, FaultKind kind);
+  bool faultActive(std::size_t string_index, std::size_t block_index, FaultKind kind) const;
+  // Replaces a block by a new one: new-block scatter (ln I0 σ of a new string), no ageing dose,
+  // rested at `soc` and ambient temperature; block faults (dry-out, short, high I0, loose
+  // connector) are gone; blocked cooling (a property of the place) and module faults stay.
+  static constexpr double kNewBlockSoc = 0.95;  // a block from the shelf [G]
+  Status replaceBlock(std::size_t string_index, std::size_t block_index, double soc = kNewBlockSoc);
+
+  // ---- Run-time settings (scenarios) ----
+  model::ChargerConfig chargerConfig(std::size_t string_index) const;
+  void setChargerConfig(std::size_t string_index, const model::ChargerConfig& charger);
+  model::AmbientConfig ambientConfig() const;
+  void setAmbient(const model::AmbientConfig& ambient);
+  // Multiplies the ageing dose rates (A and S), for accelerated-life runs; 1 = real time.
+  void setAgeingAcceleration(double factor);
 
  private:
   struct Impl;

@@ -150,7 +150,9 @@ TEST(PlantSimDischarge, LowBatteryCutOffDuringLongOutage) {
   EXPECT_TRUE(sim.lowVoltageCutOff(0));
   EXPECT_EQ(sim.stringTruth(0).mode, StringMode::kRest);
   EXPECT_EQ(sim.stringTruth(0).current_a, 0.0);
-  EXPECT_LT(test::meanSoc(sim, 0), 0.6);
+  // At ≈ 1.5 C the string reaches 1.75 V/cell after about a third of C10 (R10 calibrated to the
+  // Leoch 1.85 V/cell table, §2.5; chemistry_params.cpp).
+  EXPECT_LT(test::meanSoc(sim, 0), 0.7);
   sim.advanceTo(kT0 + 3 * kHourMs + kMinuteMs);
   EXPECT_FALSE(sim.outageActive());
   EXPECT_FALSE(sim.lowVoltageCutOff(0));

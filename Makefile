@@ -34,6 +34,7 @@ test-asan: asan
 
 bench: build
 	build/bin/equalis-bench-pipeline
+	build/bin/equalis-bench-sim
 	build/bin/equalis-bench-balancing
 
 docs: build

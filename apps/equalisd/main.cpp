@@ -8,10 +8,14 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "adapters/rest/server.hpp"
+#include "adapters/web/assets.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "runtime/controller.hpp"
+#include "sim/scenario.hpp"
 
 namespace {
 
@@ -28,10 +32,31 @@ constexpr const char* kUsage =
   --data-dir DIR         where history is stored (default: from config, "data")
   --time-scale N         run the simulated plant N× faster than real time (default 1)
   --seed N               simulator seed (default: from config)
+  --scenario NAME|FILE   run a scenario on the simulated plant (built in: see --list-scenarios)
+  --list-scenarios       print the built-in scenarios and exit
   --log-level LEVEL      trace, debug, info, warn, error (default info)
   --version              print the version
   --help                 this text
 )";
+
+// A scenario by built-in name ("thermal-runaway") or by file path.
+equalis::Result<equalis::sim::Scenario> loadScenario(const std::string& arg) {
+  using namespace equalis;
+  for (const auto& f : web::scenarioFiles()) {
+    if (f.path == "/" + arg + ".toml") {
+      return sim::parseScenario(std::string_view(f.data, f.size), arg);
+    }
+  }
+  if (std::filesystem::exists(arg)) {
+    return sim::loadScenarioFile(arg);
+  }
+  std::string names;
+  for (const auto& f : web::scenarioFiles()) {
+    names += (names.empty() ? "" : ", ") + std::string(f.path.substr(1, f.path.size() - 6));
+  }
+  return makeError(ErrorCode::kNotFound,
+                   "no scenario '" + arg + "' (built in: " + names + "; or give a file path)");
+}
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "equalisd: %s\n", message.c_str());
@@ -46,6 +71,7 @@ int main(int argc, char** argv) {
   std::string http_override;
   std::string data_dir_override;
   std::string seed_override;
+  std::string scenario_arg;
   double time_scale = 1.0;
 
   for (int i = 1; i < argc; ++i) {
@@ -81,6 +107,15 @@ int main(int argc, char** argv) {
       http_override = next("--http");
     } else if (arg == "--data-dir") {
       data_dir_override = next("--data-dir");
+    } else if (arg == "--scenario") {
+      scenario_arg = next("--scenario");
+    } else if (arg == "--list-scenarios") {
+      for (const auto& f : web::scenarioFiles()) {
+        auto sc = sim::parseScenario(std::string_view(f.data, f.size), f.path);
+        std::printf("%-20s %s\n", sc ? sc->name.c_str() : std::string(f.path).c_str(),
+                    sc ? sc->description.c_str() : sc.error().message.c_str());
+      }
+      return 0;
     } else if (arg == "--seed") {
       seed_override = next("--seed");
     } else if (arg == "--time-scale") {
@@ -143,6 +178,15 @@ int main(int argc, char** argv) {
   runtime::Controller controller(plant, clock);
   if (auto st = controller.open(); !st) {
     return fail(st.error().message);
+  }
+  if (!scenario_arg.empty()) {
+    auto scenario = loadScenario(scenario_arg);
+    if (!scenario) {
+      return fail(scenario.error().message);
+    }
+    if (auto st = controller.setScenario(std::move(scenario.value())); !st) {
+      return fail(st.error().message);
+    }
   }
   rest::Server server(controller, EQUALIS_VERSION);
   const auto port = server.bind(listen->first, listen->second);

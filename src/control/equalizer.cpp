@@ -123,6 +123,9 @@ const std::vector<double>& StringEqualizer::update(const StringInput& in) {
   const auto& chem = model::chemistryInfo(string_cfg_.chemistry);
 
   auto stop = [&](EqualizerState s) -> const std::vector<double>& {
+    if (state_ == EqualizerState::kBalancing) {
+      resume_duty_ = duty_;
+    }
     state_ = s;
     std::fill(duty_.begin(), duty_.end(), 0.0);
     for (auto& b : blocks_) {
@@ -206,6 +209,9 @@ const std::vector<double>& StringEqualizer::update(const StringInput& in) {
     authority_offset_v_ += (wanted - authority_offset_v_) * std::min(1.0, dt_s / kAuthorityFilterS);
   }
 
+  if (state_ != EqualizerState::kBalancing && resume_duty_.size() == duty_.size()) {
+    duty_ = resume_duty_;
+  }
   state_ = EqualizerState::kBalancing;
   double min_duty = 1.0;
   for (std::size_t b = 0; b < duty_.size(); ++b) {

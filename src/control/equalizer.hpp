@@ -68,6 +68,9 @@ class StringEqualizer {
   double float_capacitance_f_ = 0;  // float polarization capacitance of one block (plant model)
   std::vector<BlockState> blocks_;
   std::vector<double> duty_;
+  // Duties of the last balanced state: balancing resumes from them after a pause, so a string
+  // that was balanced before a mains failure is balanced again soon after the recharge.
+  std::vector<double> resume_duty_;
   EqualizerState state_ = EqualizerState::kNoData;
   TimeMs last_ms_ = 0;
   TimeMs float_since_ms_ = 0;

@@ -25,6 +25,8 @@ std::vector<int> layoutOf(const model::PlantConfig& plant) {
   return blocks;
 }
 
+constexpr DurationMs kSimWarmStartMs = 2 * kDayMs;
+
 DurationMs staleLimitMs(const model::BusConfig& bus) {
   return bus.sweep_interval_ms * bus.stale_after_sweeps;
 }
@@ -58,13 +60,16 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
     : plant_(std::move(plant)),
       clock_(clock),
       started_ms_(clock.nowMs()),
-      sim_(std::make_unique<sim::PlantSim>(plant_, started_ms_)),
+      // The simulated plant has been floating (unequalized) for two days when the controller
+      // starts, so it shows the float spread a real string has at commissioning.
+      sim_(std::make_unique<sim::PlantSim>(plant_, started_ms_ - kSimWarmStartMs)),
       backend_(*sim_),
       frontend_(backend_, plant_),
       analyzer_(plant_),
       state_(layoutOf(plant_), staleLimitMs(plant_.bus)),
       recorder_(plant_.history),
       last_mode_(plant_.strings.size(), model::StringModeValue::kFloat) {
+  sim_->advanceTo(started_ms_);
   for (const auto& sc : plant_.strings) {
     equalizers_.emplace_back(sc, plant_.equalization);
     calibration_.emplace_back(static_cast<std::size_t>(sc.block_count),
@@ -118,6 +123,48 @@ Status Controller::open() {
     calibration_saved_events_[s] = calibration_[s].stringEvents();
   }
   return {};
+}
+
+Status Controller::setScenario(sim::Scenario scenario) {
+  if (auto st = sim::validate(scenario, plant_); !st) {
+    return st;
+  }
+  std::lock_guard lock(cycle_mutex_);
+  scenario_start_ms_ = clock_.nowMs();
+  if (history_) {
+    (void)history_->appendEvent(
+        {scenario_start_ms_, "scenario",
+         fmt::format("scenario '{}' started: {} events over {:.1f} h", scenario.name,
+                     scenario.events.size(), static_cast<double>(scenario.duration_ms) / kHourMs)});
+  }
+  scenario_ = std::make_unique<sim::ScenarioRunner>(std::move(scenario));
+  return {};
+}
+
+// Applies each due scenario step at its own time (the plant is advanced to it first).
+void Controller::runScenario(TimeMs now_ms) {
+  if (!scenario_) {
+    return;
+  }
+  while (!scenario_->finished()) {
+    const TimeMs at = scenario_start_ms_ + scenario_->nextAtMs();
+    if (at > now_ms) {
+      break;
+    }
+    sim_->advanceTo(at);
+    const std::size_t errors_before = scenario_->errors().size();
+    scenario_->applyDue(*sim_, scenario_start_ms_, at);
+    pending_event_ = true;
+    if (history_) {
+      (void)history_->appendEvent(
+          {at, "scenario",
+           fmt::format("scenario '{}': step {}/{} applied", scenario_->scenario().name,
+                       scenario_->appliedCount(), scenario_->stepCount())});
+      for (std::size_t i = errors_before; i < scenario_->errors().size(); ++i) {
+        (void)history_->appendEvent({at, "scenario", scenario_->errors()[i]});
+      }
+    }
+  }
 }
 
 void Controller::calibrate(const bus::Sweep& sweep,
@@ -178,6 +225,7 @@ void Controller::saveCalibration(std::size_t s) {
 void Controller::cycle() {
   std::lock_guard lock(cycle_mutex_);
   const TimeMs now = clock_.nowMs();
+  runScenario(now);
   sim_->advanceTo(now);
   const auto& sweep = frontend_.sweep(now);
   const auto& sums = analyzer_.update(sweep);

@@ -21,6 +21,7 @@
 #include "history/store.hpp"
 #include "model/plant.hpp"
 #include "sim/plant_sim.hpp"
+#include "sim/scenario.hpp"
 #include "state/state_store.hpp"
 
 namespace equalis::runtime {
@@ -44,6 +45,9 @@ class Controller {
 
   // Opens the history store in plant.data_dir (created if missing). Fails with a clear error.
   Status open();
+  // Runs a scenario on the simulated plant from now on (events at their times, logged as events).
+  Status setScenario(sim::Scenario scenario);
+  const sim::ScenarioRunner* scenario() const { return scenario_.get(); }
   // One cycle at the clock's current time.
   void cycle();
   // Runs cycles every bus.sweep_interval_ms until stop() is called.
@@ -72,6 +76,7 @@ class Controller {
  private:
   void publishState(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void recordHistory(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void runScenario(TimeMs now_ms);
   void calibrate(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void saveCalibration(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
@@ -93,6 +98,8 @@ class Controller {
   history::Recorder recorder_;
   std::unique_ptr<history::Store> history_;
   std::vector<model::StringModeValue> last_mode_;
+  std::unique_ptr<sim::ScenarioRunner> scenario_;
+  TimeMs scenario_start_ms_ = 0;
   bool pending_event_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> sweep_count_{0};

@@ -15,6 +15,8 @@ struct Asset {
 };
 
 std::span<const Asset> assets();
+// The scenario files of scenarios/, by path "/NAME.toml".
+std::span<const Asset> scenarioFiles();
 // "/" maps to "/index.html"; nullptr when unknown.
 const Asset* findAsset(std::string_view path);
 

@@ -255,6 +255,43 @@ class CheckConfig(unittest.TestCase):
         self.assertIn("--time-scale", r.stderr)
 
 
+class Scenarios(unittest.TestCase):
+    def test_sensor_faults_scenario_runs_on_the_demo_plant(self):
+        # 1800×: half a simulated hour per second. String 1 module 20 is silent from 3 h to 5 h.
+        with Daemon("--scenario", "sensor-faults", time_scale=1800) as d:
+            start_ms = d.get_json("/api/v1/system")["time_ms"]
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if d.get_json("/api/v1/system")["time_ms"] >= start_ms + int(3.3 * 3600e3):
+                    break
+                time.sleep(0.1)
+            b = d.get_json("/api/v1/strings/1/blocks/20")
+            now_ms = d.get_json("/api/v1/system")["time_ms"]
+            self.assertLess(now_ms, start_ms + 5 * 3600e3, "machine too slow to sample the window")
+            self.assertEqual(b["voltage_v"]["quality"], "comm_lost", b)
+            self.assertEqual(b["status"]["value"], "unknown")
+            events = d.get_json("/api/v1/events")["events"]
+            texts = [e["message"] for e in events if e["kind"] == "scenario"]
+            self.assertTrue(any("scenario 'sensor-faults' started" in t for t in texts), texts)
+            self.assertTrue(any("applied" in t for t in texts), texts)
+
+    def test_unknown_scenario_is_refused(self):
+        r = subprocess.run([binary("equalisd"), "--scenario", "no-such", "--http", "127.0.0.1:0",
+                            "--data-dir", tempfile.mkdtemp(prefix="equalis-sc-")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no scenario 'no-such'", r.stderr)
+        self.assertIn("thermal-runaway", r.stderr)
+
+    def test_list_scenarios(self):
+        r = subprocess.run([binary("equalisd"), "--list-scenarios"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0)
+        for name in ("thermal-runaway", "deep-discharge", "sensor-faults", "new-blocks",
+                     "ageing-faults"):
+            self.assertIn(name, r.stdout)
+
+
 class Persistence(unittest.TestCase):
     def test_kill_9_while_writing_then_restart_keeps_history(self):
         data = tempfile.mkdtemp(prefix="equalis-kill-")

@@ -39,6 +39,7 @@ constexpr std::int64_t kHistoryMaxSizeMb = 65536;
 constexpr double kHistoryIntervalMinS = 1.0;
 constexpr double kHistoryIntervalMaxS = 86400.0;
 constexpr double kFastHoldMaxS = 86400.0;
+constexpr double kDayS = 86400.0;
 constexpr double kLoadMaxKw = 10000.0;
 constexpr double kOutageIntervalMinH = 0.1;
 constexpr double kOutageIntervalMaxH = 8760.0;
@@ -601,6 +602,70 @@ void readHistory(Section& top, model::HistoryConfig& history) {
   s.finish();
 }
 
+void readEqualization(Context& ctx, Section& top, model::EqualizationConfig& eq) {
+  Section s = top.child("equalization");
+  eq.enabled = s.boolean("enabled").value_or(eq.enabled);
+  if (const auto v = s.number("target_v_per_cell", 0.0, 5.0, "V")) {
+    eq.target_v_per_cell = *v;
+  }
+  if (const auto v = s.number("settle_s", 0.0, kDayS, "s")) {
+    eq.settle_ms = toMs(*v);
+  }
+  eq.deadband_mv = s.number("deadband_mv", 0.0, 100.0, "mV").value_or(eq.deadband_mv);
+  if (const auto v = s.number("response_s", 60.0, kDayS, "s")) {
+    eq.response_ms = toMs(*v);
+  }
+  eq.lithium_hold_80pct = s.boolean("lithium_hold_80pct").value_or(eq.lithium_hold_80pct);
+  eq.self_calibration = s.boolean("self_calibration").value_or(eq.self_calibration);
+  if (const toml::node* node = s.lookup("pause")) {
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      s.reject("pause", fmt::format("expected an array of tables ([[equalization.pause]]), got {}",
+                                    typeName(*node)));
+    } else {
+      int index = 0;
+      for (const toml::node& element : *array) {
+        ++index;
+        const std::string path = fmt::format("equalization.pause[{}]", index);
+        const toml::table* table = element.as_table();
+        if (table == nullptr) {
+          ctx.add(path, fmt::format("expected a table, got {}", typeName(element)), &element);
+          continue;
+        }
+        Section p(ctx, *table, path, "equalization.pause", &s, "[[equalization.pause]]");
+        model::TimeWindow w;
+        bool ok = true;
+        for (const char* key : {"from", "to"}) {
+          const auto text = p.string(key);
+          TimeMs t = 0;
+          if (!text) {
+            if (!p.rejected(key)) {
+              p.issue(key, "missing (ISO 8601 UTC time, e.g. \"2026-01-01T00:00:00Z\")");
+            }
+            ok = false;
+          } else if (!parseTime(*text, t)) {
+            p.issue(key, fmt::format("'{}' is not an ISO 8601 UTC time (e.g. "
+                                     "\"2026-01-01T00:00:00Z\")",
+                                     *text));
+            ok = false;
+          } else {
+            (std::string_view(key) == "from" ? w.from_ms : w.to_ms) = t;
+          }
+        }
+        if (ok && w.to_ms <= w.from_ms) {
+          p.issue("to", "must be later than from");
+          ok = false;
+        }
+        if (ok) {
+          eq.pauses.push_back(w);
+        }
+        p.finish();
+      }
+    }
+  }
+  s.finish();
+}
+
 void readSimulation(Section& top, model::SimulationConfig& sim) {
   Section s = top.child("simulation");
   if (const auto seed = s.integer("seed", 0, std::numeric_limits<std::int64_t>::max())) {
@@ -834,6 +899,7 @@ model::PlantConfig readPlant(Context& ctx, const toml::table& root) {
   readBus(top, plant.bus);
   readHistory(top, plant.history);
   readSimulation(top, plant.simulation);
+  readEqualization(ctx, top, plant.equalization);
   readStrings(ctx, top, plant_charger, plant);
   top.finish();
   return plant;

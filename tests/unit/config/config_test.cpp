@@ -647,3 +647,58 @@ TEST(ConfigFile, IssuesOfAFileAreDescribedWithItsPath) {
 
 }  // namespace
 }  // namespace equalis::config
+
+namespace equalis::config {
+namespace {
+
+TEST(ConfigEqualization, KeysAndPauseWindows) {
+  const auto r = parseConfig(R"(
+[equalization]
+target_v_per_cell = 2.25
+settle_s = 600
+response_s = 900
+lithium_hold_80pct = true
+self_calibration = false
+[[equalization.pause]]
+from = "2026-03-01T00:00:00Z"
+to = "2026-04-01T00:00:00Z"
+[[string]]
+blocks = 4
+)");
+  ASSERT_TRUE(r.ok()) << r.describe("t");
+  const auto& eq = r.config->equalization;
+  EXPECT_DOUBLE_EQ(eq.target_v_per_cell, 2.25);
+  EXPECT_EQ(eq.settle_ms, 600'000);
+  EXPECT_EQ(eq.response_ms, 900'000);
+  EXPECT_TRUE(eq.lithium_hold_80pct);
+  EXPECT_FALSE(eq.self_calibration);
+  ASSERT_EQ(eq.pauses.size(), 1u);
+  EXPECT_EQ(eq.pauses[0].from_ms, 1'772'323'200'000);
+  EXPECT_EQ(eq.pauses[0].to_ms - eq.pauses[0].from_ms, 31ll * 24 * 3600 * 1000);
+}
+
+TEST(ConfigEqualization, BadPauseWindowsAreNamed) {
+  const auto r = parseConfig(R"(
+[[equalization.pause]]
+from = "yesterday"
+to = "2026-04-01T00:00:00Z"
+[[equalization.pause]]
+from = "2026-05-01T00:00:00Z"
+to = "2026-04-01T00:00:00Z"
+[[equalization.pause]]
+to = "2026-04-01T00:00:00Z"
+[[string]]
+blocks = 4
+)");
+  ASSERT_FALSE(r.ok());
+  const std::string text = r.describe("t");
+  EXPECT_NE(text.find("equalization.pause[1].from: 'yesterday' is not an ISO 8601"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("equalization.pause[2].to: must be later than from"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("equalization.pause[3].from: missing"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace equalis::config

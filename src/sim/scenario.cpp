@@ -1,4 +1,5 @@
 #include "sim/scenario.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -17,6 +18,10 @@ namespace equalis::sim {
 
 namespace {
 
+using text::didYouMean;
+using text::joined;
+using text::lower;
+
 constexpr std::size_t kMaxFileBytes = 1024 * 1024;
 constexpr DurationMs kMaxDurationMs = 100LL * 365 * kDayMs;
 constexpr double kMaxLoadKw = 10000.0;
@@ -31,63 +36,6 @@ std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-// Optimal-string-alignment distance, ignoring case ("dryout" → "dry_out" is 1).
-std::size_t editDistance(std::string_view a_in, std::string_view b_in) {
-  const std::string a = lower(a_in);
-  const std::string b = lower(b_in);
-  const std::size_t n = a.size();
-  const std::size_t m = b.size();
-  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1, 0));
-  for (std::size_t i = 0; i <= n; ++i) {
-    d[i][0] = i;
-  }
-  for (std::size_t j = 0; j <= m; ++j) {
-    d[0][j] = j;
-  }
-  for (std::size_t i = 1; i <= n; ++i) {
-    for (std::size_t j = 1; j <= m; ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[n][m];
-}
-
-// ", did you mean 'x'?" for the closest candidate within a typo's distance, else "".
-std::string didYouMean(std::string_view word, const std::vector<std::string>& candidates) {
-  const std::size_t limit = word.size() <= 3 ? 1 : 2;
-  const std::string* best = nullptr;
-  std::size_t best_distance = limit + 1;
-  for (const auto& c : candidates) {
-    const std::size_t dist = editDistance(word, c);
-    if (dist < best_distance) {
-      best_distance = dist;
-      best = &c;
-    }
-  }
-  return best ? ", did you mean '" + *best + "'?" : "";
-}
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    out += out.empty() ? "" : ", ";
-    out += item;
-  }
-  return out;
 }
 
 std::string typeName(const toml::node& node) {

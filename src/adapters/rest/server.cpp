@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -301,9 +302,49 @@ void Server::routes() {
             sendJson(res, j);
           });
 
-  // History of one block: ?quantity=voltage_v&from=…&to=…&limit=…
+  // History of one block (?quantity=voltage_v&from=…&to=…&limit=…) or of a string quantity.
+  // `fetch` reads the series for the parsed quantity field and range.
+  using Fetch = std::function<Result<std::vector<history::SeriesPoint>>(
+      history::Store&, const std::string& field, const Range&)>;
+  auto serveSeries = [&ctl](const httplib::Request& req, httplib::Response& res, model::Scope scope,
+                            json head, const Fetch& fetch) {
+    const std::string field =
+        req.has_param("quantity") ? req.get_param_value("quantity") : "voltage_v";
+    const auto* def = historyPoint(scope, field);
+    const bool known = scope == model::Scope::kBlock
+                           ? history::parseBlockQuantity(field).has_value()
+                           : history::parseStringQuantity(field).has_value();
+    if (def == nullptr || !known) {
+      sendError(res, 400, "quantity",
+                fmt::format("quantity '{}' is not recorded for {}s; use one of: {}", field,
+                            model::scopeName(scope), quantityList(scope)));
+      return;
+    }
+    const auto range = parseRange(req, ctl.clock().nowMs());
+    if (failed(range, res)) {
+      return;
+    }
+    const auto& rg = std::get<Range>(range);
+    auto* h = ctl.history();
+    if (h == nullptr) {
+      sendError(res, 503, "", "history store is not open");
+      return;
+    }
+    auto points = fetch(*h, field, rg);
+    if (!points) {
+      sendError(res, 500, "", points.error().message);
+      return;
+    }
+    head["quantity"] = field;
+    head["unit"] = std::string(def->unit);
+    head["from"] = formatIso8601(rg.from_ms);
+    head["to"] = formatIso8601(rg.to_ms);
+    head["points"] = seriesJson(*points, def->id);
+    sendJson(res, head);
+  };
+
   srv.Get(R"(/api/v1/strings/([^/]+)/blocks/([^/]+)/history)",
-          [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
+          [&plant, string_count, serveSeries](const httplib::Request& req, httplib::Response& res) {
             const auto s = parseIndex(req.matches[1], "string", string_count);
             if (failed(s, res)) {
               return;
@@ -315,79 +356,25 @@ void Server::routes() {
               return;
             }
             const auto bi = std::get<int>(b) - 1;
-            const std::string field =
-                req.has_param("quantity") ? req.get_param_value("quantity") : "voltage_v";
-            const auto* def = historyPoint(model::Scope::kBlock, field);
-            const auto q = history::parseBlockQuantity(field);
-            if (def == nullptr || !q) {
-              sendError(res, 400, "quantity",
-                        fmt::format("quantity '{}' is not recorded for blocks; use one of: {}",
-                                    field, quantityList(model::Scope::kBlock)));
-              return;
-            }
-            const auto range = parseRange(req, ctl.clock().nowMs());
-            if (failed(range, res)) {
-              return;
-            }
-            const auto& rg = std::get<Range>(range);
-            auto* h = ctl.history();
-            if (h == nullptr) {
-              sendError(res, 503, "", "history store is not open");
-              return;
-            }
-            auto points = h->blockSeries(si, bi, *q, rg.from_ms, rg.to_ms, rg.limit);
-            if (!points) {
-              sendError(res, 500, "", points.error().message);
-              return;
-            }
-            sendJson(res, json{{"string", si + 1},
-                               {"block", bi + 1},
-                               {"quantity", field},
-                               {"unit", std::string(def->unit)},
-                               {"from", formatIso8601(rg.from_ms)},
-                               {"to", formatIso8601(rg.to_ms)},
-                               {"points", seriesJson(*points, def->id)}});
+            serveSeries(req, res, model::Scope::kBlock, json{{"string", si + 1}, {"block", bi + 1}},
+                        [si, bi](history::Store& h, const std::string& field, const Range& rg) {
+                          return h.blockSeries(si, bi, *history::parseBlockQuantity(field),
+                                               rg.from_ms, rg.to_ms, rg.limit);
+                        });
           });
 
-  // History of a string quantity.
   srv.Get(R"(/api/v1/strings/([^/]+)/history)",
-          [&ctl, string_count](const httplib::Request& req, httplib::Response& res) {
+          [string_count, serveSeries](const httplib::Request& req, httplib::Response& res) {
             const auto s = parseIndex(req.matches[1], "string", string_count);
             if (failed(s, res)) {
               return;
             }
             const auto si = std::get<int>(s) - 1;
-            const std::string field =
-                req.has_param("quantity") ? req.get_param_value("quantity") : "voltage_v";
-            const auto* def = historyPoint(model::Scope::kString, field);
-            const auto q = history::parseStringQuantity(field);
-            if (def == nullptr || !q) {
-              sendError(res, 400, "quantity",
-                        fmt::format("quantity '{}' is not recorded for strings; use one of: {}",
-                                    field, quantityList(model::Scope::kString)));
-              return;
-            }
-            const auto range = parseRange(req, ctl.clock().nowMs());
-            if (failed(range, res)) {
-              return;
-            }
-            const auto& rg = std::get<Range>(range);
-            auto* h = ctl.history();
-            if (h == nullptr) {
-              sendError(res, 503, "", "history store is not open");
-              return;
-            }
-            auto points = h->stringSeries(si, *q, rg.from_ms, rg.to_ms, rg.limit);
-            if (!points) {
-              sendError(res, 500, "", points.error().message);
-              return;
-            }
-            sendJson(res, json{{"string", si + 1},
-                               {"quantity", field},
-                               {"unit", std::string(def->unit)},
-                               {"from", formatIso8601(rg.from_ms)},
-                               {"to", formatIso8601(rg.to_ms)},
-                               {"points", seriesJson(*points, def->id)}});
+            serveSeries(req, res, model::Scope::kString, json{{"string", si + 1}},
+                        [si](history::Store& h, const std::string& field, const Range& rg) {
+                          return h.stringSeries(si, *history::parseStringQuantity(field),
+                                                rg.from_ms, rg.to_ms, rg.limit);
+                        });
           });
 
   // CSV export of block history: ?from=&to=&string=

@@ -168,3 +168,32 @@ TEST(Equalization, PauseWindowStopsBleeding) {
 
 }  // namespace
 }  // namespace equalis::control
+
+namespace equalis::control {
+namespace {
+
+// Seeds: "defective/old batteries can be replaced – allowing new and old to be operated
+// together". Four blocks of a 1-year-old string are replaced by new ones (fully charged: they
+// float high with their lower float current); equalization holds the mixed string at target.
+TEST(Equalization, MixedOldAndNewBlocksStayAtTarget) {
+  auto plant = quiet();
+  plant.strings[0].age_years = 1.0;
+  auto free_plant = plant;
+  free_plant.equalization.enabled = false;
+  Spread spread[2];
+  for (int on = 0; on < 2; ++on) {
+    Loop loop(on == 1 ? plant : free_plant, 0);
+    loop.run(kHourMs);
+    for (std::size_t b : {3u, 10u, 18u, 26u}) {
+      ASSERT_TRUE(loop.sim().replaceBlock(0, b, 1.0).ok());
+    }
+    spread[on] = loop.run(12 * kHourMs);
+  }
+  std::printf("mixed string: ±%.3f V free, ±%.3f V equalized (displayed)\n", spread[0].displayed_v,
+              spread[1].displayed_v);
+  EXPECT_LT(spread[1].displayed_v, 0.015);
+  EXPECT_LT(spread[1].displayed_v, 0.2 * spread[0].displayed_v);
+}
+
+}  // namespace
+}  // namespace equalis::control

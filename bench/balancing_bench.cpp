@@ -279,7 +279,8 @@ int main(int argc, char** argv) {
   const std::vector<Case> cases = {
       {"a_64x12V_vrla",
        onePlant(model::Chemistry::kVrla12V, 64, 100, model::ModuleType::kC24, 5, 11)},
-      {"a2_64x12V_vrla_1y", onePlant(model::Chemistry::kVrla12V, 64, 100, model::ModuleType::kC24, 1, 14)},
+      {"a2_64x12V_vrla_1y",
+       onePlant(model::Chemistry::kVrla12V, 64, 100, model::ModuleType::kC24, 1, 14)},
       {"b_240x2V_vrla",
        onePlant(model::Chemistry::kVrla2V, 240, 1000, model::ModuleType::kC44, 5, 12)},
       {"c_16xLiFePO4",

@@ -343,43 +343,23 @@ Status openConnection(Connection& c, const std::string& path, bool create,
 
 }  // namespace
 
+// Names come from blockQuantityName()/stringQuantityName(): one list, read both ways.
 std::optional<BlockQuantity> parseBlockQuantity(std::string_view field) {
-  if (field == "voltage_v") {
-    return BlockQuantity::kVoltageV;
-  }
-  if (field == "temperature_c") {
-    return BlockQuantity::kTemperatureC;
-  }
-  if (field == "ri_mohm") {
-    return BlockQuantity::kRiMohm;
-  }
-  if (field == "charge_pct") {
-    return BlockQuantity::kChargePct;
-  }
-  if (field == "equalization_pct") {
-    return BlockQuantity::kEqualizationPct;
-  }
-  if (field == "equalization_wh_per_day") {
-    return BlockQuantity::kEqualizationWhPerDay;
+  for (int i = 0; i <= static_cast<int>(BlockQuantity::kEqualizationWhPerDay); ++i) {
+    const auto q = static_cast<BlockQuantity>(i);
+    if (blockQuantityName(q) == field) {
+      return q;
+    }
   }
   return std::nullopt;
 }
 
 std::optional<StringQuantity> parseStringQuantity(std::string_view field) {
-  if (field == "voltage_v") {
-    return StringQuantity::kVoltageV;
-  }
-  if (field == "current_a") {
-    return StringQuantity::kCurrentA;
-  }
-  if (field == "ac_current_a") {
-    return StringQuantity::kAcCurrentA;
-  }
-  if (field == "charge_avg_pct") {
-    return StringQuantity::kChargeAvgPct;
-  }
-  if (field == "mode") {
-    return StringQuantity::kMode;
+  for (int i = 0; i <= static_cast<int>(StringQuantity::kMode); ++i) {
+    const auto q = static_cast<StringQuantity>(i);
+    if (stringQuantityName(q) == field) {
+      return q;
+    }
   }
   return std::nullopt;
 }

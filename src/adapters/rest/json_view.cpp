@@ -48,8 +48,8 @@ nlohmann::ordered_json valueJson(PointId id, const state::Sample& sample, TimeMs
   return j;
 }
 
-nlohmann::ordered_json stringJson(const model::PlantConfig& plant, const state::StateStore::Reader& r,
-                          std::size_t s) {
+nlohmann::ordered_json stringJson(const model::PlantConfig& plant,
+                                  const state::StateStore::Reader& r, std::size_t s) {
   const auto& cfg = plant.strings.at(s);
   nlohmann::ordered_json j;
   j["string"] = s + 1;
@@ -92,8 +92,8 @@ nlohmann::ordered_json blockJson(const state::StateStore::Reader& r, std::size_t
   return j;
 }
 
-nlohmann::ordered_json blocksJson(const model::PlantConfig& plant, const state::StateStore::Reader& r,
-                          std::size_t s) {
+nlohmann::ordered_json blocksJson(const model::PlantConfig& plant,
+                                  const state::StateStore::Reader& r, std::size_t s) {
   nlohmann::ordered_json j;
   j["string"] = s + 1;
   j["name"] = plant.strings.at(s).name;

@@ -10,7 +10,20 @@
 
 #include <filesystem>
 
+#include <utility>
+#include <vector>
+
+#include "adapters/common/service.hpp"
 #include "adapters/rest/server.hpp"
+#if EQUALIS_WITH_MODBUS
+#include "adapters/modbus/modbus_server.hpp"
+#endif
+#if EQUALIS_WITH_SNMP
+#include "adapters/snmp/snmp_agent.hpp"
+#endif
+#if EQUALIS_WITH_MQTT
+#include "adapters/mqtt/mqtt_client.hpp"
+#endif
 #include "adapters/web/assets.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
@@ -34,6 +47,10 @@ constexpr const char* kUsage =
   --seed N               simulator seed (default: from config)
   --scenario NAME|FILE   run a scenario on the simulated plant (built in: see --list-scenarios)
   --list-scenarios       print the built-in scenarios and exit
+  --modbus-tcp HOST:PORT Modbus TCP server (port 0 = any free port)
+  --modbus-rtu SPEC      Modbus RTU slave: DEVICE[:BAUD[:PARITY[:SLAVE_ID]]]
+  --snmp HOST:PORT       SNMP agent (UDP)
+  --mqtt URL             MQTT publisher: mqtt[s]://[user:password@]HOST[:PORT][/PREFIX]
   --log-level LEVEL      trace, debug, info, warn, error (default info)
   --version              print the version
   --help                 this text
@@ -58,6 +75,34 @@ equalis::Result<equalis::sim::Scenario> loadScenario(const std::string& arg) {
                    "no scenario '" + arg + "' (built in: " + names + "; or give a file path)");
 }
 
+// Starts one protocol adapter from its command-line flag, if it is built in.
+equalis::Result<equalis::adapters::ServicePtr> startProtocol(const equalis::adapters::Context& ctx,
+                                                             const std::string& flag,
+                                                             const std::string& spec) {
+  using namespace equalis;
+  (void)ctx;
+  (void)spec;
+#if EQUALIS_WITH_MODBUS
+  if (flag == "--modbus-tcp") {
+    return modbus::startTcp(ctx, spec);
+  }
+  if (flag == "--modbus-rtu") {
+    return modbus::startRtu(ctx, spec);
+  }
+#endif
+#if EQUALIS_WITH_SNMP
+  if (flag == "--snmp") {
+    return snmp::start(ctx, spec);
+  }
+#endif
+#if EQUALIS_WITH_MQTT
+  if (flag == "--mqtt") {
+    return mqtt::start(ctx, spec);
+  }
+#endif
+  return makeError(ErrorCode::kUnavailable, "this equalisd was built without " + flag.substr(2));
+}
+
 int fail(const std::string& message) {
   std::fprintf(stderr, "equalisd: %s\n", message.c_str());
   return 2;
@@ -72,6 +117,7 @@ int main(int argc, char** argv) {
   std::string data_dir_override;
   std::string seed_override;
   std::string scenario_arg;
+  std::vector<std::pair<std::string, std::string>> protocol_specs;  // (flag, spec)
   double time_scale = 1.0;
 
   for (int i = 1; i < argc; ++i) {
@@ -125,6 +171,9 @@ int main(int argc, char** argv) {
       if (end == v.c_str() || *end != '\0' || !(time_scale > 0) || time_scale > 1e6) {
         return fail(fmt::format("--time-scale must be a number > 0 and ≤ 1000000, got '{}'", v));
       }
+    } else if (arg == "--modbus-tcp" || arg == "--modbus-rtu" || arg == "--snmp" ||
+               arg == "--mqtt") {
+      protocol_specs.emplace_back(arg, next(arg.c_str()));
     } else if (arg == "--log-level") {
       const std::string v = next("--log-level");
       if (!log::setLevel(v)) {
@@ -194,6 +243,19 @@ int main(int argc, char** argv) {
     return fail(port.error().message);
   }
 
+  // Protocol adapters read the state store only.
+  adapters::Context adapter_ctx{controller.plant(), controller.state(), clock, EQUALIS_VERSION};
+  std::vector<adapters::ServicePtr> services;
+  for (const auto& [flag, spec] : protocol_specs) {
+    auto started = startProtocol(adapter_ctx, flag, spec);
+    if (!started) {
+      return fail(fmt::format("{} {}: {}", flag, spec, started.error().message));
+    }
+    logger->info("{}", (*started)->describe());
+    std::printf("%s\n", (*started)->describe().c_str());
+    services.push_back(std::move(started.value()));
+  }
+
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
 
@@ -212,6 +274,9 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   logger->info("signal {}, stopping", static_cast<int>(g_signal));
+  for (auto& service : services) {
+    service->stop();
+  }
   server.stop();
   controller.stop();
   http.join();

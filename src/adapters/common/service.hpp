@@ -1,0 +1,33 @@
+// What every protocol adapter gets and gives: read access to the live state (never the bus or
+// the controller) and a handle to stop it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "model/plant.hpp"
+#include "state/state_store.hpp"
+
+namespace equalis::adapters {
+
+struct Context {
+  const model::PlantConfig& plant;
+  state::StateStore& state;
+  Clock& clock;
+  std::string version;
+};
+
+class Service {
+ public:
+  virtual ~Service() = default;
+  // Stops serving; must be safe to call twice and from the destructor.
+  virtual void stop() = 0;
+  // "Modbus TCP on 127.0.0.1:1502", printed at start.
+  virtual std::string describe() const = 0;
+};
+
+using ServicePtr = std::unique_ptr<Service>;
+
+}  // namespace equalis::adapters

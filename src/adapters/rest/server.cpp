@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/rest/json_view.hpp"
+#include "adapters/rest/metrics.hpp"
 #include "adapters/web/assets.hpp"
 #include "core/log.hpp"
 #include "history/store.hpp"
@@ -486,6 +487,12 @@ void Server::routes() {
           const std::string msg = "event: snapshot\ndata: " + j.dump() + "\n\n";
           return sink.write(msg.data(), msg.size());
         });
+  });
+
+  // Prometheus text exposition.
+  srv.Get("/metrics", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
+    state::StateStore::Reader r(ctl.state(), ctl.clock().nowMs());
+    res.set_content(renderMetrics(plant, r), "text/plain; version=0.0.4; charset=utf-8");
   });
 
   srv.Get(R"(/api/.*)", [](const httplib::Request& req, httplib::Response& res) {

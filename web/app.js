@@ -512,6 +512,34 @@
     });
   }
 
+  // ---------------------------------------------------------------- alarms
+
+  var ALARM_POLL_MS = 3000;
+
+  function renderAlarms(list) {
+    var ul = $("alarm-list");
+    while (ul.firstChild) ul.removeChild(ul.firstChild);
+    list.forEach(function (a) {
+      var li = el("li", "alarm-item");
+      li.setAttribute("data-level", a.level);
+      li.setAttribute("data-key", a.key);
+      if (a.acknowledged) li.setAttribute("data-ack", "1");
+      li.appendChild(el("span", "alarm-level", a.level));
+      li.appendChild(el("span", "alarm-text", a.message));
+      li.appendChild(el("time", "alarm-time", fmtServerTime(a.raised) +
+        (a.acknowledged ? " · acknowledged" : "")));
+      ul.appendChild(li);
+    });
+    $("alarms").setAttribute("data-count", String(list.length));
+    setText($("alarm-count"), String(list.length));
+    $("alarm-none").hidden = list.length > 0;
+  }
+
+  function pollAlarms() {
+    getJson("/alarms").then(function (r) { renderAlarms(r.alarms || []); })
+      .catch(function () { /* shown as stale by the connection badge */ });
+  }
+
   // ---------------------------------------------------------------- stream
 
   function connectStream() {
@@ -551,6 +579,8 @@
     loadSystem();
     poll();
     connectStream();
+    pollAlarms();
+    setInterval(pollAlarms, ALARM_POLL_MS);
     setInterval(watchdog, WATCHDOG_MS);
   }
 

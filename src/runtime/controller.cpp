@@ -66,6 +66,7 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       backend_(*sim_),
       frontend_(backend_, plant_),
       analyzer_(plant_),
+      alarms_(plant_),
       state_(layoutOf(plant_), staleLimitMs(plant_.bus)),
       recorder_(plant_.history),
       last_mode_(plant_.strings.size(), model::StringModeValue::kFloat) {
@@ -233,6 +234,7 @@ void Controller::cycle() {
   equalize(sweep, sums);
   noteModeChanges(sums, now);
   publishState(sweep, sums);
+  evaluateAlarms(sweep, sums);
   recordHistory(sweep, sums);
   sweep_count_ += 1;
 }
@@ -301,6 +303,70 @@ void Controller::equalize(const bus::Sweep& sweep,
       frontend_.commandBypass(s, b, static_cast<std::uint8_t>(std::lround(duties[b] * 100.0)));
     }
   }
+}
+
+void Controller::evaluateAlarms(const bus::Sweep& sweep,
+                                const std::vector<analysis::StringSummary>& sums) {
+  std::vector<alarms::AlarmEvent> events;
+  {
+    std::lock_guard lock(alarm_mutex_);
+    state::StateStore::Reader r(state_, sweep.time_ms);
+    events = alarms_.evaluate(r, sweep.time_ms);
+  }
+  for (const auto& e : events) {
+    logAlarmEvent(e);
+  }
+  // Block status = worst active alarm level; unknown while the block has no fresh data.
+  state::StateStore::Writer w(state_);
+  std::lock_guard lock(alarm_mutex_);
+  for (std::size_t s = 0; s < sums.size(); ++s) {
+    for (std::size_t b = 0; b < sums[s].blocks.size(); ++b) {
+      auto status = sums[s].blocks[b].status;
+      if (status != model::BlockStatus::kUnknown) {
+        const auto level = alarms_.blockLevel(s, b);
+        if (level == alarms::Level::kAlarm) {
+          status = model::BlockStatus::kAlarm;
+        } else if (level == alarms::Level::kWarning) {
+          status = model::BlockStatus::kWarning;
+        }
+      }
+      w.set(PointId::kBlockStatus, s, b,
+            {static_cast<double>(status), sweep.time_ms, Quality::kOk});
+    }
+  }
+}
+
+void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
+  pending_event_ = true;  // the history records a snapshot at every alarm event
+  const auto lvl = std::string(alarms::levelName(e.alarm.level));
+  if (e.kind == "raised" || e.kind == "escalated") {
+    log::get("alarms")->warn("{} {}: {}", lvl, e.kind, e.alarm.message);
+  } else {
+    log::get("alarms")->info("{}: {}", e.kind, e.alarm.message);
+  }
+  if (history_) {
+    (void)history_->appendEvent(
+        {e.time_ms, "alarm",
+         fmt::format("[{}] {} {}: {}", e.alarm.key, lvl, e.kind, e.alarm.message)});
+  }
+}
+
+std::vector<alarms::ActiveAlarm> Controller::activeAlarms() const {
+  std::lock_guard lock(alarm_mutex_);
+  return alarms_.active();
+}
+
+Result<alarms::AlarmEvent> Controller::acknowledgeAlarm(const std::string& key) {
+  Result<alarms::AlarmEvent> e = makeError(ErrorCode::kNotFound, "");
+  {
+    std::lock_guard lock(alarm_mutex_);
+    e = alarms_.acknowledge(key, clock_.nowMs());
+  }
+  if (e) {
+    std::lock_guard lock(cycle_mutex_);
+    logAlarmEvent(*e);
+  }
+  return e;
 }
 
 void Controller::noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms) {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "alarms/alarms.hpp"
 #include "analysis/analysis.hpp"
 #include "analysis/calibration.hpp"
 #include "bus/bus.hpp"
@@ -62,6 +63,10 @@ class Controller {
   history::Store* history() { return history_.get(); }
   sim::PlantSim& plantSim() { return *sim_; }
   const bus::Sweep& lastSweep() const { return frontend_.last(); }
+  // Active alarms, worst first (thread-safe).
+  std::vector<alarms::ActiveAlarm> activeAlarms() const;
+  // Acknowledges an active alarm by key; the acknowledgement goes to the event log.
+  Result<alarms::AlarmEvent> acknowledgeAlarm(const std::string& key);
   const analysis::OffsetEstimator& calibration(std::size_t string_index) const {
     return calibration_.at(string_index);
   }
@@ -77,6 +82,8 @@ class Controller {
   void publishState(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void recordHistory(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void runScenario(TimeMs now_ms);
+  void evaluateAlarms(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void logAlarmEvent(const alarms::AlarmEvent& e);
   void calibrate(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void saveCalibration(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
@@ -90,6 +97,8 @@ class Controller {
   bus::Frontend frontend_;
   analysis::Analyzer analyzer_;
   std::vector<control::StringEqualizer> equalizers_;
+  alarms::Engine alarms_;
+  mutable std::mutex alarm_mutex_;
   std::vector<analysis::OffsetEstimator> calibration_;
   std::vector<int> calibration_saved_events_;
   std::vector<control::EffortMeter> effort_;

@@ -11,7 +11,9 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.parse
+import urllib.request
 
 from equalis_harness import Daemon, binary
 
@@ -270,6 +272,29 @@ class Scenarios(unittest.TestCase):
             self.assertLess(now_ms, start_ms + 5 * 3600e3, "machine too slow to sample the window")
             self.assertEqual(b["voltage_v"]["quality"], "comm_lost", b)
             self.assertEqual(b["status"]["value"], "unknown")
+            # The comm loss is an active alarm naming string and block; acknowledge it.
+            alarms = d.get_json("/api/v1/alarms")["alarms"]
+            lost = [a for a in alarms if a["key"] == "block.comm_lost/1/20"]
+            self.assertEqual(len(lost), 1, alarms)
+            self.assertEqual(lost[0]["level"], "alarm")
+            self.assertIn("String 1, block 20", lost[0]["message"])
+            self.assertFalse(lost[0]["acknowledged"])
+            req = urllib.request.Request(d.url + "/api/v1/alarms/ack?key=block.comm_lost/1/20",
+                                         method="POST", data=b"")
+            with urllib.request.urlopen(req, timeout=10) as r:
+                self.assertTrue(json.loads(r.read())["acknowledged"]["acknowledged"])
+            lost = [a for a in d.get_json("/api/v1/alarms")["alarms"]
+                    if a["key"] == "block.comm_lost/1/20"]
+            self.assertTrue(lost[0]["acknowledged"])
+            req = urllib.request.Request(d.url + "/api/v1/alarms/ack?key=nope", method="POST",
+                                         data=b"")
+            with self.assertRaises(urllib.error.HTTPError) as ctx:
+                urllib.request.urlopen(req, timeout=10)
+            self.assertEqual(ctx.exception.code, 404)
+            kinds = [e for e in d.get_json("/api/v1/events")["events"] if e["kind"] == "alarm"]
+            self.assertTrue(any("block.comm_lost/1/20" in e["message"] and "raised" in e["message"]
+                                for e in kinds), kinds)
+            self.assertTrue(any("acknowledged" in e["message"] for e in kinds), kinds)
             events = d.get_json("/api/v1/events")["events"]
             texts = [e["message"] for e in events if e["kind"] == "scenario"]
             self.assertTrue(any("scenario 'sensor-faults' started" in t for t in texts), texts)

@@ -709,6 +709,16 @@ def run(args):
 
         dom = parse_dom(html)
         errors, rows = check_page(dom, sampler.samples, system)
+        # Active alarms: the panel lists what /api/v1/alarms lists.
+        api_alarms = get_json(base, "/api/v1/alarms")["alarms"]
+        panel = dom.find(id="alarms")
+        if panel is None:
+            errors.append("no active-alarm panel (#alarms)")
+        else:
+            shown = dom.find_all("li", cls="alarm-item")
+            if panel.attrs.get("data-count") != str(len(api_alarms)) or len(shown) != len(api_alarms):
+                errors.append("alarm panel shows %s (%d items), the API has %d active alarms"
+                              % (panel.attrs.get("data-count"), len(shown), len(api_alarms)))
         errors += ["page error: " + e for e in page_errors]
         if phone_width is None or phone_width > 390:
             errors.append("page is %spx wide on a 390-px phone screen (scrolls sideways)" % phone_width)

@@ -115,6 +115,32 @@ bool failed(const Parsed<T>& p, httplib::Response& res) {
   return false;
 }
 
+json alarmJson(const alarms::ActiveAlarm& a) {
+  json j{{"key", a.key},
+         {"rule", a.rule_id},
+         {"level", std::string(alarms::levelName(a.level))},
+         {"string", a.string_number == 0 ? json(nullptr) : json(a.string_number)},
+         {"block", a.block_number == 0 ? json(nullptr) : json(a.block_number)},
+         {"value", a.value},
+         {"threshold", a.threshold},
+         {"raised", formatIso8601(a.raised_ms)},
+         {"changed", formatIso8601(a.changed_ms)},
+         {"acknowledged", a.acknowledged},
+         {"message", a.message}};
+  return j;
+}
+
+// The one authorization hook of every write. Until user accounts exist, writes are accepted
+// from the local machine only.
+bool authorizeWrite(const httplib::Request& req, httplib::Response& res) {
+  const std::string& addr = req.remote_addr;
+  if (addr == "127.0.0.1" || addr == "::1" || addr.rfind("127.", 0) == 0) {
+    return true;
+  }
+  sendError(res, 403, "", "writes are accepted from the local machine only (no accounts yet)");
+  return false;
+}
+
 json seriesJson(const std::vector<history::SeriesPoint>& points, model::PointId id) {
   json arr = json::array();
   const auto& def = model::point(id);
@@ -487,6 +513,32 @@ void Server::routes() {
           const std::string msg = "event: snapshot\ndata: " + j.dump() + "\n\n";
           return sink.write(msg.data(), msg.size());
         });
+  });
+
+  // Active alarms, worst first.
+  srv.Get("/api/v1/alarms", [&ctl](const httplib::Request&, httplib::Response& res) {
+    json arr = json::array();
+    for (const auto& a : ctl.activeAlarms()) {
+      arr.push_back(alarmJson(a));
+    }
+    sendJson(res, json{{"time", formatIso8601(ctl.clock().nowMs())}, {"alarms", std::move(arr)}});
+  });
+
+  // Acknowledge: POST /api/v1/alarms/ack?key=block.voltage_high/2/17
+  srv.Post("/api/v1/alarms/ack", [&ctl](const httplib::Request& req, httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    if (!req.has_param("key")) {
+      sendError(res, 400, "key", "key is required (the alarm's key, e.g. block.voltage_high/2/17)");
+      return;
+    }
+    auto e = ctl.acknowledgeAlarm(req.get_param_value("key"));
+    if (!e) {
+      sendError(res, 404, "key", e.error().message);
+      return;
+    }
+    sendJson(res, json{{"acknowledged", alarmJson(e->alarm)}});
   });
 
   // Prometheus text exposition.

@@ -1,0 +1,347 @@
+#include "alarms/alarms.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "model/chemistry.hpp"
+
+namespace equalis::alarms {
+
+namespace {
+
+using model::PointId;
+
+// Per-cell voltage limits per chemistry [high warning, high alarm, low warning, low alarm].
+// Lead-acid: equalize/boost 2.35–2.40 V/cell is the top of normal charging (battery-science.md
+// §1.1 Narada 14.1 V/block); end of discharge 1.75 V/cell (chemistry table), warning at 1.85.
+struct CellLimits {
+  double high_warning_v;
+  double high_alarm_v;
+  double low_warning_v;
+  double low_alarm_v;
+};
+
+CellLimits cellLimits(model::Chemistry c) {
+  switch (c) {
+    case model::Chemistry::kVrla12V:
+    case model::Chemistry::kVrla2V:
+      return {2.35, 2.40, 1.85, 1.75};
+    case model::Chemistry::kLiFePO4:
+      return {3.55, 3.65, 2.90, 2.70};
+    case model::Chemistry::kNiCd:
+      return {1.50, 1.55, 1.05, 1.00};
+  }
+  return {2.35, 2.40, 1.85, 1.75};
+}
+
+// Ri·C is nearly constant within a chemistry: a 12 V 100 Ah VRLA block has 4.9 mΩ (Leoch,
+// battery-science.md §2.5), i.e. 0.082 Ω·Ah per cell; LiFePO4 0.3–0.5 mΩ at 100 Ah, NiCd 0.5–1 mΩ
+// (§6.4).
+double expectedRiMohm(const model::StringConfig& s) {
+  const auto& chem = model::chemistryInfo(s.chemistry);
+  double ohm_ah_per_cell = 0.082;
+  if (s.chemistry == model::Chemistry::kLiFePO4) {
+    ohm_ah_per_cell = 0.04;
+  } else if (s.chemistry == model::Chemistry::kNiCd) {
+    ohm_ah_per_cell = 0.075;
+  }
+  return ohm_ah_per_cell * chem.cells_per_block / s.capacity_ah * 1000.0;
+}
+
+Rule rule(std::string id, PointId point, Direction dir, double warning, double alarm,
+          double hysteresis, DurationMs on_ms, DurationMs off_ms, std::string quantity,
+          std::string unit, int decimals) {
+  Rule r;
+  r.id = std::move(id);
+  r.point = point;
+  r.direction = dir;
+  r.warning = warning;
+  r.alarm = alarm;
+  r.hysteresis = hysteresis;
+  r.on_delay_ms = on_ms;
+  r.off_delay_ms = off_ms;
+  r.quantity = std::move(quantity);
+  r.unit = std::move(unit);
+  r.decimals = decimals;
+  return r;
+}
+
+std::string where(int s, int b) {
+  if (s == 0) {
+    return "System";
+  }
+  return b == 0 ? fmt::format("String {}", s) : fmt::format("String {}, block {}", s, b);
+}
+
+bool beyond(const Rule& r, double v, double threshold) {
+  return r.direction == Direction::kHigh ? v >= threshold : v <= threshold;
+}
+
+bool stillBeyond(const Rule& r, double v, double threshold) {
+  return r.direction == Direction::kHigh ? v > threshold - r.hysteresis
+                                         : v < threshold + r.hysteresis;
+}
+
+}  // namespace
+
+std::string_view levelName(Level l) {
+  switch (l) {
+    case Level::kNone:
+      return "none";
+    case Level::kWarning:
+      return "warning";
+    case Level::kAlarm:
+      return "alarm";
+  }
+  return "none";
+}
+
+std::vector<Rule> defaultRules(const model::StringConfig& s) {
+  const auto& chem = model::chemistryInfo(s.chemistry);
+  const double cells = chem.cells_per_block;
+  const double n = s.block_count;
+  const auto lim = cellLimits(s.chemistry);
+  const double ri = expectedRiMohm(s);
+  const double c = s.capacity_ah;
+  std::vector<Rule> rules = {
+      rule("block.voltage_high", PointId::kBlockVoltageV, Direction::kHigh,
+           lim.high_warning_v * cells, lim.high_alarm_v * cells, 0.01 * cells, kMinuteMs, kMinuteMs,
+           "voltage", "V", 3),
+      rule("block.voltage_low", PointId::kBlockVoltageV, Direction::kLow, lim.low_warning_v * cells,
+           lim.low_alarm_v * cells, 0.02 * cells, 10 * kSecondMs, kMinuteMs, "voltage", "V", 3),
+      rule("block.temperature_high", PointId::kBlockTemperatureC, Direction::kHigh, 35.0, 45.0, 1.0,
+           kMinuteMs, 5 * kMinuteMs, "temperature", "°C", 1),
+      rule("block.temperature_low", PointId::kBlockTemperatureC, Direction::kLow, 5.0, 0.0, 1.0,
+           kMinuteMs, 5 * kMinuteMs, "temperature", "°C", 1),
+      // +50 % / +100 % over the expected value of a new block (warranty limit +50 %, BU).
+      rule("block.ri_high", PointId::kBlockRiMohm, Direction::kHigh, 1.5 * ri, 2.0 * ri, 0.05 * ri,
+           10 * kMinuteMs, 10 * kMinuteMs, "internal resistance", "mΩ", 2),
+      // A module at full bypass for hours cannot hold its block at target.
+      rule("block.equalization_high", PointId::kBlockEqualizationPct, Direction::kHigh, 95.0, 100.0,
+           10.0, 6 * kHourMs, kHourMs, "equalization", "%", 0),
+      rule("string.voltage_high", PointId::kStringVoltageV, Direction::kHigh,
+           lim.high_warning_v * cells * n, lim.high_alarm_v * cells * n, 0.01 * cells * n,
+           kMinuteMs, kMinuteMs, "string voltage", "V", 1),
+      rule("string.voltage_low", PointId::kStringVoltageV, Direction::kLow,
+           lim.low_warning_v * cells * n, lim.low_alarm_v * cells * n, 0.02 * cells * n,
+           10 * kSecondMs, kMinuteMs, "string voltage", "V", 1),
+      // Deviation between blocks (the ± spread): 0.08 / 0.17 V per cell (0.5 / 1.0 V per 12 V
+      // block); 30 min on-delay so a recharge transient does not raise it.
+      rule("string.deviation_high", PointId::kStringBlockVoltageSpreadV, Direction::kHigh,
+           0.083 * cells, 0.167 * cells, 0.01 * cells, 30 * kMinuteMs, 10 * kMinuteMs,
+           "block voltage deviation", "V", 3),
+      // Discharge current beyond C/2 and charge current beyond C/5.
+      rule("string.discharge_current_high", PointId::kStringCurrentA, Direction::kLow, -0.5 * c,
+           -1.0 * c, 0.02 * c, 10 * kSecondMs, kMinuteMs, "current", "A", 1),
+      rule("string.charge_current_high", PointId::kStringCurrentA, Direction::kHigh, 0.2 * c,
+           0.3 * c, 0.01 * c, kMinuteMs, kMinuteMs, "current", "A", 1),
+      // AC ripple: lead-acid manufacturers ask for < 5 % of C (RMS).
+      rule("string.ripple_high", PointId::kStringAcCurrentA, Direction::kHigh, 0.05 * c, 0.1 * c,
+           0.005 * c, 10 * kMinuteMs, 10 * kMinuteMs, "AC ripple current", "A", 2),
+  };
+  Rule comm = rule("block.comm_lost", PointId::kBlockVoltageV, Direction::kHigh, 1, 1, 0, 0, 0,
+                   "module communication", "", 0);
+  comm.source = Source::kCommLost;
+  rules.push_back(comm);
+  return rules;
+}
+
+std::vector<Rule> defaultSystemRules() {
+  return {
+      rule("system.ambient_high", PointId::kSystemAmbientTemperatureC, Direction::kHigh, 30.0, 35.0,
+           1.0, 5 * kMinuteMs, 5 * kMinuteMs, "ambient temperature", "°C", 1),
+      rule("system.ambient_low", PointId::kSystemAmbientTemperatureC, Direction::kLow, 10.0, 5.0,
+           1.0, 5 * kMinuteMs, 5 * kMinuteMs, "ambient temperature", "°C", 1),
+  };
+}
+
+Status validateRule(const Rule& r) {
+  const bool ordered =
+      r.direction == Direction::kHigh ? r.warning <= r.alarm : r.warning >= r.alarm;
+  if (!ordered) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("rule {}: warning {} must be {} alarm {}", r.id, r.warning,
+                                 r.direction == Direction::kHigh ? "≤" : "≥", r.alarm));
+  }
+  if (r.hysteresis < 0 || r.on_delay_ms < 0 || r.off_delay_ms < 0) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("rule {}: hysteresis and delays must not be negative", r.id));
+  }
+  return {};
+}
+
+Engine::Engine(const model::PlantConfig& plant) : plant_(plant) {
+  for (const auto& s : plant.strings) {
+    string_rules_.push_back(defaultRules(s));
+    std::vector<std::vector<Instance>> per_rule;
+    for (const auto& r : string_rules_.back()) {
+      const bool per_block = model::point(r.point).scope == model::Scope::kBlock;
+      per_rule.emplace_back(per_block ? static_cast<std::size_t>(s.block_count) : 1u);
+    }
+    instances_.push_back(std::move(per_rule));
+  }
+  system_rules_ = defaultSystemRules();
+  system_instances_.resize(system_rules_.size());
+}
+
+void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample, int s, int b,
+                  TimeMs now_ms, std::vector<AlarmEvent>& events) {
+  if (!rule.enabled) {
+    return;
+  }
+  double v = sample.value;
+  if (rule.source == Source::kCommLost) {
+    if (sample.quality == model::Quality::kNotPresent) {
+      return;
+    }
+    v = sample.quality == model::Quality::kCommLost ? 1.0 : 0.0;
+  } else if (sample.quality != model::Quality::kOk || !std::isfinite(v)) {
+    return;  // no alarm is raised (or cleared) from missing or stale data
+  }
+
+  Level target = Level::kNone;
+  if (beyond(rule, v, rule.alarm) ||
+      (inst.level == Level::kAlarm && stillBeyond(rule, v, rule.alarm))) {
+    target = Level::kAlarm;
+  } else if (beyond(rule, v, rule.warning) ||
+             (inst.level >= Level::kWarning && stillBeyond(rule, v, rule.warning))) {
+    target = Level::kWarning;
+  }
+  if (rule.source == Source::kCommLost && target != Level::kNone) {
+    target = Level::kAlarm;
+  }
+  if (target == inst.level) {
+    inst.pending = inst.level;
+    return;
+  }
+  if (target != inst.pending) {
+    inst.pending = target;
+    inst.pending_since_ms = now_ms;
+  }
+  const DurationMs delay = target > inst.level ? rule.on_delay_ms : rule.off_delay_ms;
+  if (now_ms - inst.pending_since_ms < delay) {
+    return;
+  }
+
+  const Level before = inst.level;
+  inst.level = target;
+  auto& a = inst.alarm;
+  a.rule_id = rule.id;
+  a.string_number = s;
+  a.block_number = b;
+  a.key = fmt::format("{}/{}/{}", rule.id, s, b);
+  a.value = v;
+  a.changed_ms = now_ms;
+  if (before == Level::kNone) {
+    a.raised_ms = now_ms;
+    a.acknowledged = false;
+  }
+  a.level = target;
+  a.threshold = target == Level::kAlarm ? rule.alarm : rule.warning;
+  std::string kind;
+  if (rule.source == Source::kCommLost) {
+    a.message = target == Level::kNone
+                    ? fmt::format("{}: module answers again", where(s, b))
+                    : fmt::format("{}: module does not answer (comm lost); its values are stale",
+                                  where(s, b));
+  } else if (target == Level::kNone) {
+    a.message = fmt::format("{}: {} back to normal ({:.{}f} {})", where(s, b), rule.quantity, v,
+                            rule.decimals, rule.unit);
+  } else {
+    a.message = fmt::format("{}: {} {:.{}f} {} {} {} threshold {:.{}f} {}", where(s, b),
+                            rule.quantity, v, rule.decimals, rule.unit,
+                            rule.direction == Direction::kHigh ? "above" : "below",
+                            levelName(target), a.threshold, rule.decimals, rule.unit);
+  }
+  if (target == Level::kNone) {
+    kind = "cleared";
+  } else if (before == Level::kNone) {
+    kind = "raised";
+  } else {
+    kind = target > before ? "escalated" : "lowered";
+  }
+  events.push_back({now_ms, kind, a});
+}
+
+std::vector<AlarmEvent> Engine::evaluate(const state::StateStore::Reader& r, TimeMs now_ms) {
+  std::vector<AlarmEvent> events;
+  for (std::size_t s = 0; s < string_rules_.size(); ++s) {
+    for (std::size_t k = 0; k < string_rules_[s].size(); ++k) {
+      const auto& rule = string_rules_[s][k];
+      auto& inst = instances_[s][k];
+      for (std::size_t b = 0; b < inst.size(); ++b) {
+        const bool per_block =
+            inst.size() > 1 || model::point(rule.point).scope == model::Scope::kBlock;
+        step(rule, inst[b], r.get(rule.point, s, b), static_cast<int>(s) + 1,
+             per_block ? static_cast<int>(b) + 1 : 0, now_ms, events);
+      }
+    }
+  }
+  for (std::size_t k = 0; k < system_rules_.size(); ++k) {
+    step(system_rules_[k], system_instances_[k], r.get(system_rules_[k].point), 0, 0, now_ms,
+         events);
+  }
+  return events;
+}
+
+std::vector<ActiveAlarm> Engine::active() const {
+  std::vector<ActiveAlarm> out;
+  auto collect = [&](const Instance& i) {
+    if (i.level != Level::kNone) {
+      out.push_back(i.alarm);
+    }
+  };
+  for (const auto& per_string : instances_) {
+    for (const auto& per_rule : per_string) {
+      for (const auto& inst : per_rule) {
+        collect(inst);
+      }
+    }
+  }
+  for (const auto& inst : system_instances_) {
+    collect(inst);
+  }
+  std::sort(out.begin(), out.end(), [](const ActiveAlarm& a, const ActiveAlarm& b) {
+    return a.level != b.level ? a.level > b.level : a.raised_ms < b.raised_ms;
+  });
+  return out;
+}
+
+Level Engine::blockLevel(std::size_t s, std::size_t b) const {
+  Level worst = Level::kNone;
+  for (std::size_t k = 0; k < string_rules_.at(s).size(); ++k) {
+    const auto& inst = instances_[s][k];
+    if (inst.size() > b && model::point(string_rules_[s][k].point).scope == model::Scope::kBlock) {
+      worst = std::max(worst, inst[b].level);
+    }
+  }
+  return worst;
+}
+
+Result<AlarmEvent> Engine::acknowledge(const std::string& key, TimeMs now_ms) {
+  auto find = [&](Instance& i) -> Instance* {
+    return i.level != Level::kNone && i.alarm.key == key ? &i : nullptr;
+  };
+  Instance* hit = nullptr;
+  for (auto& per_string : instances_) {
+    for (auto& per_rule : per_string) {
+      for (auto& inst : per_rule) {
+        hit = hit ? hit : find(inst);
+      }
+    }
+  }
+  for (auto& inst : system_instances_) {
+    hit = hit ? hit : find(inst);
+  }
+  if (hit == nullptr) {
+    return makeError(ErrorCode::kNotFound, fmt::format("no active alarm '{}'", key));
+  }
+  hit->alarm.acknowledged = true;
+  AlarmEvent e{now_ms, "acknowledged", hit->alarm};
+  e.alarm.message = "acknowledged: " + hit->alarm.message;
+  return e;
+}
+
+}  // namespace equalis::alarms

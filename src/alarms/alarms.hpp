@@ -1,0 +1,106 @@
+// Alarm rules as a table (data, not scattered code) and their evaluator: warning and alarm
+// levels, hysteresis, on- and off-delays, per-chemistry defaults. Missing or stale data never
+// raises (or clears) a measurement alarm; a module that stops answering raises comm_lost.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "model/plant.hpp"
+#include "model/points.hpp"
+#include "state/state_store.hpp"
+
+namespace equalis::alarms {
+
+enum class Level { kNone = 0, kWarning = 1, kAlarm = 2 };
+std::string_view levelName(Level l);
+
+enum class Direction { kHigh, kLow };
+
+// What a rule looks at.
+enum class Source {
+  kValue,     // the point's value
+  kCommLost,  // 1 while the point's quality is comm_lost (thresholds 1/1)
+};
+
+struct Rule {
+  std::string id;  // "block.voltage_high"
+  model::PointId point;
+  Source source = Source::kValue;
+  Direction direction = Direction::kHigh;
+  double warning = 0;     // threshold of the warning level
+  double alarm = 0;       // threshold of the alarm level (beyond the warning)
+  double hysteresis = 0;  // a level clears only this far back inside its threshold
+  DurationMs on_delay_ms = 0;
+  DurationMs off_delay_ms = 0;
+  bool enabled = true;
+  std::string quantity;  // "voltage", used in messages
+  std::string unit;      // "V"
+  int decimals = 2;
+};
+
+// The default rule table of one string (per chemistry, scaled to its blocks and capacity).
+std::vector<Rule> defaultRules(const model::StringConfig& string_cfg);
+// Plant-wide rules (ambient).
+std::vector<Rule> defaultSystemRules();
+// Limit ordering: for high rules warning ≤ alarm, for low rules warning ≥ alarm; hysteresis ≥ 0;
+// delays ≥ 0. The error names the rule and what is wrong.
+Status validateRule(const Rule& rule);
+
+struct ActiveAlarm {
+  std::string key;  // "block.voltage_high/1/17": rule/string/block (1-based, 0 = none)
+  std::string rule_id;
+  Level level = Level::kNone;
+  int string_number = 0;  // 1-based, 0 for system rules
+  int block_number = 0;   // 1-based, 0 for string/system rules
+  double value = 0;
+  double threshold = 0;
+  TimeMs raised_ms = 0;   // when it first became active
+  TimeMs changed_ms = 0;  // last level change
+  bool acknowledged = false;
+  std::string message;
+};
+
+struct AlarmEvent {
+  TimeMs time_ms = 0;
+  std::string kind;  // "raised", "escalated", "lowered", "cleared", "acknowledged"
+  ActiveAlarm alarm;
+};
+
+class Engine {
+ public:
+  explicit Engine(const model::PlantConfig& plant);
+
+  // Evaluates every rule instance against the state at `now_ms`; returns what changed.
+  std::vector<AlarmEvent> evaluate(const state::StateStore::Reader& r, TimeMs now_ms);
+  std::vector<ActiveAlarm> active() const;
+  // Worst active level per block (for the status page and the block status point).
+  Level blockLevel(std::size_t string_index, std::size_t block_index) const;
+  Result<AlarmEvent> acknowledge(const std::string& key, TimeMs now_ms);
+  const std::vector<Rule>& rules(std::size_t string_index) const {
+    return string_rules_.at(string_index);
+  }
+  const std::vector<Rule>& systemRules() const { return system_rules_; }
+
+ private:
+  struct Instance {
+    Level level = Level::kNone;
+    Level pending = Level::kNone;
+    TimeMs pending_since_ms = 0;
+    ActiveAlarm alarm;
+  };
+  void step(const Rule& rule, Instance& inst, const state::Sample& sample, int s, int b,
+            TimeMs now_ms, std::vector<AlarmEvent>& events);
+
+  const model::PlantConfig& plant_;
+  std::vector<std::vector<Rule>> string_rules_;
+  std::vector<Rule> system_rules_;
+  // instances_[string][rule][block or 0]; system_instances_[rule]
+  std::vector<std::vector<std::vector<Instance>>> instances_;
+  std::vector<Instance> system_instances_;
+};
+
+}  // namespace equalis::alarms

@@ -103,6 +103,21 @@ struct EqualizationConfig {
   std::vector<TimeWindow> pauses;
 };
 
+// Thermal-runaway protection (IFC 608.3): a block hotter than ambient or than its string's median,
+// together with a float current rising above its settled level, for some minutes → alarm →
+// countdown → the string breaker opens through a relay. Vendor anchors (battery-science.md §3.6,
+// §7 #10): float current > 3× steady state, case ΔT ≥ 5 °C over ambient.
+struct ThermalRunawayConfig {
+  bool enabled = true;
+  double delta_ambient_k = 10.0;        // block temperature above ambient by at least this …
+  double delta_median_k = 5.0;          // … or above the string's median block temperature
+  double current_rise_factor = 3.0;     // float current above this × its settled baseline …
+  double current_min_per_ah = 0.001;    // … and above this many A per Ah (sensor offset margin)
+  DurationMs hold_ms = 10 * kMinuteMs;  // conditions held this long → alarm
+  DurationMs countdown_ms = 5 * kMinuteMs;  // alarm → breaker opens after this countdown
+  bool trip_breaker = true;                 // false: alarm only
+};
+
 struct HttpConfig {
   std::string listen = "127.0.0.1:8080";
 };
@@ -115,6 +130,7 @@ struct PlantConfig {
   BusConfig bus;
   HistoryConfig history;
   EqualizationConfig equalization;
+  ThermalRunawayConfig thermal_runaway;
   HttpConfig http;
   std::string data_dir = "data";
 

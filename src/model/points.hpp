@@ -36,6 +36,7 @@ enum class PointId : std::uint16_t {
   kStringTemperatureMaxC,
   kStringEqualizationState,
   kStringEqualizationPowerW,
+  kStringProtectionState,
   // block
   kBlockVoltageV,
   kBlockTemperatureC,

@@ -76,6 +76,7 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
     calibration_.emplace_back(static_cast<std::size_t>(sc.block_count),
                               analysis::CalibrationConfig::forString(sc));
     calibration_saved_events_.push_back(0);
+    runaway_.emplace_back(sc.name, sc.capacity_ah, plant_.thermal_runaway);
     bypass_power_w_.emplace_back(static_cast<std::size_t>(sc.block_count), 0.0);
     effort_.emplace_back(static_cast<std::size_t>(sc.block_count));
   }
@@ -233,6 +234,7 @@ void Controller::cycle() {
   calibrate(sweep, sums);
   equalize(sweep, sums);
   noteModeChanges(sums, now);
+  guardRunaway(sweep, sums);
   publishState(sweep, sums);
   evaluateAlarms(sweep, sums);
   recordHistory(sweep, sums);
@@ -336,6 +338,80 @@ void Controller::evaluateAlarms(const bus::Sweep& sweep,
   }
 }
 
+void Controller::guardRunaway(const bus::Sweep& sweep,
+                              const std::vector<analysis::StringSummary>& sums) {
+  for (std::size_t s = 0; s < runaway_.size(); ++s) {
+    const auto& modules = sweep.modules[s];
+    alarms::RunawayInput in;
+    in.time_ms = sweep.time_ms;
+    in.mode_valid = sums[s].mode_quality == Quality::kOk;
+    in.mode = sums[s].mode;
+    in.current_valid = sums[s].current_quality == Quality::kOk;
+    in.current_a = sums[s].current_a;
+    in.ambient_valid =
+        sweep.ambient.quality == Quality::kOk && sweep.ambient.time_ms == sweep.time_ms;
+    in.ambient_c = sweep.ambient.temperature_dc / 10.0;
+    in.temperature_c.resize(modules.size());
+    in.valid.resize(modules.size());
+    for (std::size_t b = 0; b < modules.size(); ++b) {
+      in.valid[b] = modules[b].quality == Quality::kOk && modules[b].time_ms == sweep.time_ms;
+      in.temperature_c[b] = modules[b].reading.temperature_dc / 10.0;
+    }
+    std::vector<alarms::RunawayEvent> events;
+    {
+      std::lock_guard lock(alarm_mutex_);
+      events = runaway_[s].update(in);
+    }
+    for (const auto& e : events) {
+      if (e.open_breaker) {
+        // The protection relay (GX_R_AUX-style output) opens the string breaker.
+        sim_->setBreakerClosed(s, false);
+      }
+      logProtectionEvent(s, e);
+    }
+  }
+}
+
+void Controller::logProtectionEvent(std::size_t s, const alarms::RunawayEvent& e) {
+  pending_event_ = true;
+  if (e.kind == "cleared" || e.kind == "reset") {
+    log::get("protection")->info("{}", e.message);
+  } else {
+    log::get("protection")->warn("{}", e.message);
+  }
+  if (history_) {
+    (void)history_->appendEvent(
+        {e.time_ms, "protection", fmt::format("[string {}] {}: {}", s + 1, e.kind, e.message)});
+  }
+}
+
+Status Controller::resetProtection(std::size_t s) {
+  if (s >= runaway_.size()) {
+    return makeError(ErrorCode::kNotFound, "no such string");
+  }
+  std::lock_guard cycle_lock(cycle_mutex_);
+  std::vector<alarms::RunawayEvent> events;
+  {
+    std::lock_guard lock(alarm_mutex_);
+    events = runaway_[s].reset(clock_.nowMs());
+  }
+  if (events.empty()) {
+    return makeError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("{}: protection is not tripped; nothing to reset", plant_.strings[s].name));
+  }
+  sim_->setBreakerClosed(s, true);
+  for (const auto& e : events) {
+    logProtectionEvent(s, e);
+  }
+  return {};
+}
+
+alarms::RunawayState Controller::protectionState(std::size_t s) const {
+  std::lock_guard lock(alarm_mutex_);
+  return runaway_.at(s).state();
+}
+
 void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
   pending_event_ = true;  // the history records a snapshot at every alarm event
   const auto lvl = std::string(alarms::levelName(e.alarm.level));
@@ -353,7 +429,24 @@ void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
 
 std::vector<alarms::ActiveAlarm> Controller::activeAlarms() const {
   std::lock_guard lock(alarm_mutex_);
-  return alarms_.active();
+  auto out = alarms_.active();
+  // Thermal-runaway protection: suspect = warning; countdown and tripped = alarm (latched).
+  for (std::size_t s = 0; s < runaway_.size(); ++s) {
+    const auto& g = runaway_[s];
+    if (g.state() == alarms::RunawayState::kNormal) {
+      continue;
+    }
+    alarms::ActiveAlarm a;
+    a.rule_id = "string.thermal_runaway";
+    a.string_number = static_cast<int>(s) + 1;
+    a.block_number = g.hotBlock();
+    a.key = fmt::format("{}/{}/{}", a.rule_id, a.string_number, a.block_number);
+    a.level = g.state() == alarms::RunawayState::kSuspect ? alarms::Level::kWarning
+                                                          : alarms::Level::kAlarm;
+    a.message = g.lastMessage();
+    out.insert(out.begin(), a);
+  }
+  return out;
 }
 
 Result<alarms::AlarmEvent> Controller::acknowledgeAlarm(const std::string& key) {
@@ -422,6 +515,8 @@ void Controller::publishState(const bus::Sweep& sweep,
     w.set(PointId::kStringBlockVoltageMaxV, s, 0, {sum.block_voltage_max_v, t, bq});
     w.set(PointId::kStringBlockVoltageSpreadV, s, 0, {sum.block_voltage_spread_v, t, bq});
     w.set(PointId::kStringTemperatureMaxC, s, 0, {sum.temperature_max_c, t, bq});
+    w.set(PointId::kStringProtectionState, s, 0,
+          {static_cast<double>(runaway_[s].state()), t, Quality::kOk});
     w.set(PointId::kStringEqualizationState, s, 0,
           {static_cast<double>(equalizers_[s].state()), t, Quality::kOk});
     double eq_power_w = 0;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "alarms/alarms.hpp"
+#include "alarms/runaway.hpp"
 #include "analysis/analysis.hpp"
 #include "analysis/calibration.hpp"
 #include "bus/bus.hpp"
@@ -65,6 +66,9 @@ class Controller {
   const bus::Sweep& lastSweep() const { return frontend_.last(); }
   // Active alarms, worst first (thread-safe).
   std::vector<alarms::ActiveAlarm> activeAlarms() const;
+  // Operator reset of a thermal-runaway trip: closes the string breaker again.
+  Status resetProtection(std::size_t string_index);
+  alarms::RunawayState protectionState(std::size_t string_index) const;
   // Acknowledges an active alarm by key; the acknowledgement goes to the event log.
   Result<alarms::AlarmEvent> acknowledgeAlarm(const std::string& key);
   const analysis::OffsetEstimator& calibration(std::size_t string_index) const {
@@ -84,6 +88,8 @@ class Controller {
   void runScenario(TimeMs now_ms);
   void evaluateAlarms(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logAlarmEvent(const alarms::AlarmEvent& e);
+  void guardRunaway(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void logProtectionEvent(std::size_t string_index, const alarms::RunawayEvent& e);
   void calibrate(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void saveCalibration(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
@@ -98,6 +104,7 @@ class Controller {
   analysis::Analyzer analyzer_;
   std::vector<control::StringEqualizer> equalizers_;
   alarms::Engine alarms_;
+  std::vector<alarms::RunawayGuard> runaway_;
   mutable std::mutex alarm_mutex_;
   std::vector<analysis::OffsetEstimator> calibration_;
   std::vector<int> calibration_saved_events_;

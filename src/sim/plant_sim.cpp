@@ -136,6 +136,7 @@ struct StringSim {
   double load_share = 0;  // share of the UPS load
 
   bool charger_enabled = true;
+  bool breaker_open = false;  // string breaker opened (thermal-runaway protection): isolated
   double test_load_a = 0;
   bool cut_off = false;
   double current_a = 0;
@@ -684,7 +685,8 @@ struct PlantSim::Impl {
   }
 
   bool discharging(const StringSim& s) const {
-    return (s.test_load_a > 0.0 || (outage_active && outage_load_w > 0.0)) && !s.cut_off;
+    return (s.test_load_a > 0.0 || (outage_active && outage_load_w > 0.0)) && !s.cut_off &&
+           !s.breaker_open;
   }
 
   // Solves the string current for this step and sets s.mode / s.current_a. Block scratch is left
@@ -697,6 +699,13 @@ struct PlantSim::Impl {
       return;
     }
     double dv = 0.0;
+    if (s.breaker_open) {
+      // Isolated: no charger, no load; the blocks only self-discharge and cool down.
+      s.mode = StringMode::kRest;
+      s.current_a = 0.0;
+      stringVoltage(s, k, 0.0, dv);
+      return;
+    }
     if (discharging(s)) {
       s.mode = StringMode::kDischarge;
       if (s.test_load_a > 0.0) {
@@ -1030,6 +1039,14 @@ void PlantSim::setModuleCommFault(std::size_t string_index, std::size_t block_in
 
 bool PlantSim::moduleCommFault(std::size_t string_index, std::size_t block_index) const {
   return impl_->str(string_index).modules.at(block_index).comm_fault;
+}
+
+void PlantSim::setBreakerClosed(std::size_t string_index, bool closed) {
+  impl_->str(string_index).breaker_open = !closed;
+}
+
+bool PlantSim::breakerClosed(std::size_t string_index) const {
+  return !impl_->str(string_index).breaker_open;
 }
 
 void PlantSim::setChargerEnabled(std::size_t string_index, bool enabled) {

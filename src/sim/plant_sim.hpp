@@ -111,6 +111,10 @@ class PlantSim {
   // ---- Test and benchmark hooks (additions to the original contract) ----
   // Switches one string's charger off (mode kRest, no current) or back on.
   void setChargerEnabled(std::size_t string_index, bool enabled);
+  // The string breaker (opened by thermal-runaway protection through a relay): an open breaker
+  // isolates the string — no charger, no load, current 0 — and its blocks cool down.
+  void setBreakerClosed(std::size_t string_index, bool closed);
+  bool breakerClosed(std::size_t string_index) const;
   // Constant-current DC load on one string (A, ≥ 0; 0 removes it). While set, the charger is
   // disconnected and the string discharges (kDischarge) until the low-voltage cut-off.
   void setDischargeCurrent(std::size_t string_index, double current_a);

@@ -1,6 +1,8 @@
 // The controller pipeline (simulator → bus → analysis → state → history) on a SimulatedClock.
 #include "runtime/controller.hpp"
 
+#include "sim/scenario.hpp"
+
 #include <filesystem>
 #include <random>
 
@@ -270,6 +272,69 @@ TEST(Controller, UnwritableDataDirIsAClearError) {
   const auto st = c.open();
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("/proc/equalis-cannot-write-here"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace equalis::runtime
+
+namespace equalis::runtime {
+namespace {
+
+// IFC 608.3: the thermal-runaway scenario trips string 1's breaker (block 7 hot, float current
+// rising); string 2's deep discharge and recharge must not trip. Then an operator reset.
+TEST(Controller, ThermalRunawayTripsAndRechargeDoesNot) {
+  TempDir dir;
+  SimulatedClock clock;
+  auto plant = model::demoPlant();
+  plant.data_dir = dir.str();
+  plant.simulation.ups.outages = false;
+  Controller c(plant, clock);
+  ASSERT_TRUE(c.open().ok());
+  auto scenario =
+      sim::loadScenarioFile(std::string(EQUALIS_SOURCE_DIR) + "/scenarios/thermal-runaway.toml");
+  ASSERT_TRUE(scenario.ok()) << scenario.error().message;
+  const DurationMs duration = scenario->duration_ms;
+  ASSERT_TRUE(c.setScenario(std::move(scenario.value())).ok());
+  const TimeMs t0 = clock.nowMs();
+  TimeMs tripped_at = -1;
+  while (clock.nowMs() < t0 + duration) {
+    c.runUntil(clock, clock.nowMs() + 10 * kMinuteMs);
+    if (tripped_at < 0 && c.protectionState(0) == alarms::RunawayState::kTripped) {
+      tripped_at = clock.nowMs();
+    }
+    ASSERT_NE(c.protectionState(1), alarms::RunawayState::kTripped) << "recharge tripped";
+  }
+  ASSERT_GT(tripped_at, 0) << "no trip; string 1 state "
+                           << alarms::runawayStateName(c.protectionState(0));
+  std::printf("thermal runaway: breaker opened %.1f h into the scenario\n",
+              static_cast<double>(tripped_at - t0) / kHourMs);
+  EXPECT_FALSE(c.plantSim().breakerClosed(0));
+  EXPECT_TRUE(c.plantSim().breakerClosed(1));
+  // Isolated: no current, and the hot block cools.
+  EXPECT_NEAR(c.plantSim().stringTruth(0).current_a, 0.0, 1e-9);
+  // The whole sequence is in the event log with its times.
+  auto events = c.history()->events(t0, clock.nowMs(), 1000);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> kinds;
+  for (const auto& e : *events) {
+    if (e.kind == "protection") {
+      kinds.push_back(e.message);
+    }
+  }
+  ASSERT_GE(kinds.size(), 3u);
+  EXPECT_NE(kinds[0].find("suspected"), std::string::npos) << kinds[0];
+  bool saw_alarm = false;
+  bool saw_trip = false;
+  for (const auto& k : kinds) {
+    saw_alarm |= k.find("THERMAL RUNAWAY alarm") != std::string::npos;
+    saw_trip |= k.find("breaker OPENED") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_alarm);
+  EXPECT_TRUE(saw_trip);
+  // Operator reset closes the breaker; a second reset is refused.
+  ASSERT_TRUE(c.resetProtection(0).ok());
+  EXPECT_TRUE(c.plantSim().breakerClosed(0));
+  EXPECT_FALSE(c.resetProtection(0).ok());
 }
 
 }  // namespace

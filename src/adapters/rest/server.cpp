@@ -541,6 +541,32 @@ void Server::routes() {
     sendJson(res, json{{"acknowledged", alarmJson(e->alarm)}});
   });
 
+  // Operator reset of a thermal-runaway trip (closes the string breaker again).
+  srv.Post(R"(/api/v1/strings/([^/]+)/protection/reset)",
+           [&ctl, string_count](const httplib::Request& req, httplib::Response& res) {
+             if (!authorizeWrite(req, res)) {
+               return;
+             }
+             const auto s = parseIndex(req.matches[1], "string", string_count);
+             if (failed(s, res)) {
+               return;
+             }
+             const auto si = static_cast<std::size_t>(std::get<int>(s) - 1);
+             if (auto st = ctl.resetProtection(si); !st) {
+               sendJson(res,
+                        json{{"error",
+                              {{"status", 409},
+                               {"code", "conflict"},
+                               {"parameter", nullptr},
+                               {"message", st.error().message}}}},
+                        409);
+               return;
+             }
+             sendJson(res, json{{"string", si + 1},
+                                {"protection_state",
+                                 std::string(alarms::runawayStateName(ctl.protectionState(si)))}});
+           });
+
   // Prometheus text exposition.
   srv.Get("/metrics", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
     state::StateStore::Reader r(ctl.state(), ctl.clock().nowMs());

@@ -30,6 +30,7 @@ class Daemon:
                      "--time-scale", str(time_scale), "--log-level", "warn", *extra]
         self.proc = None
         self.url = None
+        self.lines = []  # stdout lines printed before the URL (e.g. protocol adapters' describe())
 
     def start(self, timeout_s=30):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -39,6 +40,7 @@ class Daemon:
             line = self.proc.stdout.readline()
             if not line:
                 break
+            self.lines.append(line.rstrip("\n"))
             m = re.search(r"(http://[0-9.]+:\d+)/", line)
             if m:
                 self.url = m.group(1)

@@ -1,0 +1,500 @@
+#include "adapters/modbus/modbus_server.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "adapters/modbus/server_internal.hpp"
+#include "core/log.hpp"
+
+namespace equalis::modbus {
+
+namespace {
+
+constexpr int kExceptionIllegalFunction = 0x01;
+constexpr int kExceptionIllegalDataAddress = 0x02;
+constexpr int kExceptionIllegalDataValue = 0x03;
+constexpr int kReadHolding = 0x03;
+constexpr int kReadInput = 0x04;
+
+bool parseInt(std::string_view text, int& out) {
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && p == text.data() + text.size();
+}
+
+std::vector<int> blockLayout(const state::StateStore& store) {
+  std::vector<int> blocks;
+  for (std::size_t s = 0; s < store.stringCount(); ++s) {
+    blocks.push_back(store.blockCount(s));
+  }
+  return blocks;
+}
+
+void closeFd(int& fd) {
+  if (fd >= 0) {
+    ::close(fd);
+    fd = -1;
+  }
+}
+
+// Waits up to `ms` unless the wake pipe fires; returns false when woken.
+bool pauseUnlessWoken(int wake_fd, int ms) {
+  pollfd p{wake_fd, POLLIN, 0};
+  return ::poll(&p, 1, ms) == 0;
+}
+
+std::string serveNote(std::size_t plant_strings) {
+  if (plant_strings <= static_cast<std::size_t>(kMaxStrings)) {
+    return "";
+  }
+  return fmt::format("; strings {}–{} have no registers", kMaxStrings + 1, plant_strings);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Spec parsing
+
+Result<TcpSpec> parseTcpSpec(const std::string& spec) {
+  const auto colon = spec.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("Modbus TCP address '{}' must be HOST:PORT", spec));
+  }
+  TcpSpec out;
+  out.host = spec.substr(0, colon);
+  if (out.host.size() > 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  if (!parseInt(std::string_view(spec).substr(colon + 1), out.port) || out.port < 0 ||
+      out.port > 65535) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("port in Modbus TCP address '{}' must be 0…65535", spec));
+  }
+  return out;
+}
+
+Result<RtuSpec> parseRtuSpec(const std::string& spec) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto colon = spec.find(':', start);
+    parts.push_back(spec.substr(start, colon == std::string::npos ? colon : colon - start));
+    if (colon == std::string::npos) {
+      break;
+    }
+    start = colon + 1;
+  }
+  RtuSpec out;
+  if (parts.empty() || parts[0].empty() || parts.size() > 4) {
+    return makeError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("Modbus RTU spec '{}' must be DEVICE[:BAUD[:PARITY[:SLAVE_ID]]]", spec));
+  }
+  out.device = parts[0];
+  if (parts.size() > 1 && (!parseInt(parts[1], out.baud) || out.baud < 300 || out.baud > 4000000)) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("baud rate '{}' in '{}' must be 300…4000000", parts[1], spec));
+  }
+  if (parts.size() > 2) {
+    const std::string& p = parts[2];
+    if (p == "N" || p == "n" || p == "none") {
+      out.parity = 'N';
+    } else if (p == "E" || p == "e" || p == "even") {
+      out.parity = 'E';
+    } else if (p == "O" || p == "o" || p == "odd") {
+      out.parity = 'O';
+    } else {
+      return makeError(ErrorCode::kInvalidArgument,
+                       fmt::format("parity '{}' in '{}' must be N, E or O", p, spec));
+    }
+  }
+  if (parts.size() > 3 &&
+      (!parseInt(parts[3], out.slave_id) || out.slave_id < 1 || out.slave_id > 247)) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("slave id '{}' in '{}' must be 1…247", parts[3], spec));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request handling
+
+int checkRequest(const RegisterMap& map, int function, std::uint32_t address, std::uint32_t count) {
+  if (function != kReadHolding && function != kReadInput) {
+    return kExceptionIllegalFunction;
+  }
+  if (count < 1 || count > MODBUS_MAX_READ_REGISTERS) {
+    return kExceptionIllegalDataValue;
+  }
+  if (!map.readable(address, count)) {
+    return kExceptionIllegalDataAddress;
+  }
+  return 0;
+}
+
+RequestHandler::RequestHandler(const state::StateStore& store, const Clock& clock)
+    : store_(store),
+      clock_(clock),
+      map_(blockLayout(store), store.staleAfterMs()),
+      mapping_(modbus_mapping_new_start_address(0, 0, 0, 0, 0, RegisterMap::kSize, 0,
+                                                RegisterMap::kSize)) {}
+
+RequestHandler::~RequestHandler() {
+  if (mapping_ != nullptr) {
+    modbus_mapping_free(mapping_);
+  }
+}
+
+int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
+  ++requests_;
+  const int offset = modbus_get_header_length(ctx);
+  if (length < offset + 1 || mapping_ == nullptr) {
+    return 0;
+  }
+  const int function = req[offset];
+  std::uint32_t address = 0;
+  std::uint32_t count = 0;
+  if (length >= offset + 5) {
+    address = static_cast<std::uint32_t>(req[offset + 1] << 8 | req[offset + 2]);
+    count = static_cast<std::uint32_t>(req[offset + 3] << 8 | req[offset + 4]);
+  } else if (function == kReadHolding || function == kReadInput) {
+    ++exceptions_;
+    return modbus_reply_exception(ctx, req, kExceptionIllegalDataValue);
+  }
+  if (const int exception = checkRequest(map_, function, address, count); exception != 0) {
+    ++exceptions_;
+    return modbus_reply_exception(ctx, req, static_cast<unsigned int>(exception));
+  }
+  std::uint16_t* table =
+      function == kReadHolding ? mapping_->tab_registers : mapping_->tab_input_registers;
+  {
+    const state::StateStore::Reader reader(store_, clock_.nowMs());
+    map_.read(reader, static_cast<std::uint16_t>(address), static_cast<std::uint16_t>(count),
+              table + address);
+  }
+  return modbus_reply(ctx, req, length, mapping_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCP server
+
+TcpServer::TcpServer(const adapters::Context& ctx, std::string host)
+    : handler_(ctx.state, ctx.clock),
+      host_(std::move(host)),
+      served_strings_(handler_.map().servedStrings()),
+      plant_strings_(ctx.state.stringCount()) {}
+
+Result<std::unique_ptr<TcpServer>> TcpServer::start(const adapters::Context& ctx,
+                                                    const TcpSpec& spec) {
+  std::unique_ptr<TcpServer> server(new TcpServer(ctx, spec.host));
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const std::string port_text = std::to_string(spec.port);
+  if (const int rc = ::getaddrinfo(spec.host.c_str(), port_text.c_str(), &hints, &found); rc != 0) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("cannot resolve '{}': {}", spec.host, ::gai_strerror(rc)));
+  }
+  std::string last_error = "no address";
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    const int fd =
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+      last_error = std::strerror(errno);
+      continue;
+    }
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 64) != 0) {
+      last_error = std::strerror(errno);
+      ::close(fd);
+      continue;
+    }
+    server->listen_fd_ = fd;
+    break;
+  }
+  ::freeaddrinfo(found);
+  if (server->listen_fd_ < 0) {
+    return makeError(ErrorCode::kIo,
+                     fmt::format("cannot listen on {}:{}: {}", spec.host, spec.port, last_error));
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  if (::getsockname(server->listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len) == 0) {
+    server->port_ = bound.ss_family == AF_INET6
+                        ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
+                        : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+  }
+  if (::pipe2(server->wake_, O_CLOEXEC) != 0) {
+    return makeError(ErrorCode::kIo, fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  // The context only frames requests and replies on the client sockets it is handed.
+  server->ctx_ = modbus_new_tcp("127.0.0.1", server->port_);
+  if (server->ctx_ == nullptr) {
+    return makeError(ErrorCode::kIo, "libmodbus: cannot create a TCP context");
+  }
+  // A client that stops in the middle of a frame blocks the loop at most this long.
+  modbus_set_byte_timeout(server->ctx_, 0, 200'000);
+  TcpServer* raw = server.get();
+  server->thread_ = std::thread([raw] { raw->run(); });
+  return server;
+}
+
+TcpServer::~TcpServer() {
+  stop();
+  closeFd(wake_[0]);
+  closeFd(wake_[1]);
+}
+
+void TcpServer::stop() {
+  if (!stopping_.exchange(true) && wake_[1] >= 0) {
+    const char c = 'x';
+    [[maybe_unused]] const auto n = ::write(wake_[1], &c, 1);
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  for (std::size_t i = clients_.size(); i > 0; --i) {
+    closeClient(i - 1);
+  }
+  closeFd(listen_fd_);
+  if (ctx_ != nullptr) {
+    modbus_set_socket(ctx_, -1);
+    modbus_free(ctx_);
+    ctx_ = nullptr;
+  }
+}
+
+std::string TcpServer::describe() const {
+  return fmt::format("Modbus TCP on {}:{} (holding = input registers, map: docs/modbus.md{})",
+                     host_, port_, serveNote(plant_strings_));
+}
+
+void TcpServer::closeClient(std::size_t index) {
+  ::close(clients_[index].fd);
+  clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+void TcpServer::run() {
+  auto logger = log::get("modbus");
+  std::vector<std::uint8_t> buf(MODBUS_TCP_MAX_ADU_LENGTH);
+  std::vector<pollfd> fds;
+  while (!stopping_) {
+    fds.clear();
+    fds.push_back({wake_[0], POLLIN, 0});
+    fds.push_back({listen_fd_, POLLIN, 0});
+    for (const auto& c : clients_) {
+      fds.push_back({c.fd, POLLIN, 0});
+    }
+    const int n = ::poll(fds.data(), fds.size(), -1);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      logger->error("modbus tcp: poll failed: {}", std::strerror(errno));
+      break;
+    }
+    if (fds[0].revents != 0 || stopping_) {
+      break;
+    }
+    // Clients first (indices match fds[2..]); closed ones are removed from the back.
+    for (std::size_t i = fds.size(); i > 2; --i) {
+      const std::size_t ci = i - 3;
+      if (fds[i - 1].revents == 0) {
+        continue;
+      }
+      modbus_set_socket(ctx_, clients_[ci].fd);
+      const int rc = modbus_receive(ctx_, buf.data());
+      bool keep = rc >= 0;
+      if (rc > 0) {
+        keep = handler_.handle(ctx_, buf.data(), rc) >= 0;
+        clients_[ci].last_active_ms = wallNowMs();
+      }
+      if (!keep) {
+        logger->debug("modbus tcp: closing client: {}", modbus_strerror(errno));
+        closeClient(ci);
+      }
+    }
+    // Accept every pending connection (the listening socket is non-blocking).
+    while ((fds[1].revents & POLLIN) != 0) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        break;
+      }
+      if (fd >= FD_SETSIZE) {  // libmodbus select()s on client sockets
+        ::close(fd);
+        continue;
+      }
+      const int on = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+      if (clients_.size() >= kMaxClients) {
+        // Make room by dropping the client that has been idle longest.
+        std::size_t oldest = 0;
+        for (std::size_t i = 1; i < clients_.size(); ++i) {
+          if (clients_[i].last_active_ms < clients_[oldest].last_active_ms) {
+            oldest = i;
+          }
+        }
+        closeClient(oldest);
+      }
+      clients_.push_back({fd, wallNowMs()});
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RTU slave
+
+namespace {
+
+class RtuSlave final : public adapters::Service {
+ public:
+  RtuSlave(const adapters::Context& ctx, RtuSpec spec)
+      : handler_(ctx.state, ctx.clock),
+        spec_(std::move(spec)),
+        plant_strings_(ctx.state.stringCount()) {}
+  ~RtuSlave() override {
+    stop();
+    closeFd(wake_[0]);
+    closeFd(wake_[1]);
+  }
+
+  Status open() {
+    ctx_ = modbus_new_rtu(spec_.device.c_str(), spec_.baud, spec_.parity, 8, 1);
+    if (ctx_ == nullptr) {
+      return makeError(
+          ErrorCode::kInvalidArgument,
+          fmt::format("libmodbus rejected '{}': {}", spec_.device, modbus_strerror(errno)));
+    }
+    modbus_set_slave(ctx_, spec_.slave_id);
+    if (modbus_connect(ctx_) != 0) {
+      return makeError(ErrorCode::kIo, fmt::format("cannot open serial device '{}': {}",
+                                                   spec_.device, modbus_strerror(errno)));
+    }
+    connected_ = true;
+    if (::pipe2(wake_, O_CLOEXEC) != 0) {
+      return makeError(ErrorCode::kIo, fmt::format("pipe: {}", std::strerror(errno)));
+    }
+    thread_ = std::thread([this] { run(); });
+    return {};
+  }
+
+  void stop() override {
+    if (!stopping_.exchange(true) && wake_[1] >= 0) {
+      const char c = 'x';
+      [[maybe_unused]] const auto n = ::write(wake_[1], &c, 1);
+    }
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+    if (ctx_ != nullptr) {
+      if (connected_) {
+        modbus_close(ctx_);
+      }
+      modbus_free(ctx_);
+      ctx_ = nullptr;
+    }
+  }
+
+  std::string describe() const override {
+    return fmt::format("Modbus RTU slave {} on {} ({} baud, 8{}1; map: docs/modbus.md{})",
+                       spec_.slave_id, spec_.device, spec_.baud, spec_.parity,
+                       serveNote(plant_strings_));
+  }
+
+ private:
+  void run() {
+    auto logger = log::get("modbus");
+    std::vector<std::uint8_t> buf(MODBUS_RTU_MAX_ADU_LENGTH);
+    int failures = 0;
+    while (!stopping_) {
+      pollfd fds[2] = {{wake_[0], POLLIN, 0}, {modbus_get_socket(ctx_), POLLIN, 0}};
+      const int n = ::poll(fds, 2, -1);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        break;
+      }
+      if (fds[0].revents != 0 || stopping_) {
+        break;
+      }
+      if ((fds[1].revents & POLLIN) == 0) {
+        // Hang-up or error on the line (e.g. the other end of a pty went away): back off.
+        if (!pauseUnlessWoken(wake_[0], 200)) {
+          break;
+        }
+        continue;
+      }
+      const int rc = modbus_receive(ctx_, buf.data());
+      if (rc > 0) {
+        failures = 0;
+        if (handler_.handle(ctx_, buf.data(), rc) < 0) {
+          logger->debug("modbus rtu: reply failed: {}", modbus_strerror(errno));
+        }
+      } else if (rc < 0) {
+        // Bad CRC, truncated frame or a read error: drop what is buffered and carry on.
+        logger->debug("modbus rtu: bad frame: {}", modbus_strerror(errno));
+        modbus_flush(ctx_);
+        if (++failures > 3 && !pauseUnlessWoken(wake_[0], 100)) {
+          break;
+        }
+      }
+    }
+  }
+
+  RequestHandler handler_;
+  RtuSpec spec_;
+  std::size_t plant_strings_ = 0;
+  modbus_t* ctx_ = nullptr;
+  bool connected_ = false;
+  int wake_[2] = {-1, -1};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Factories
+
+Result<adapters::ServicePtr> startTcp(const adapters::Context& ctx, const std::string& spec) {
+  auto parsed = parseTcpSpec(spec);
+  if (!parsed) {
+    return parsed.error();
+  }
+  auto server = TcpServer::start(ctx, *parsed);
+  if (!server) {
+    return server.error();
+  }
+  return adapters::ServicePtr(std::move(server.value()));
+}
+
+Result<adapters::ServicePtr> startRtu(const adapters::Context& ctx, const std::string& spec) {
+  auto parsed = parseRtuSpec(spec);
+  if (!parsed) {
+    return parsed.error();
+  }
+  auto slave = std::make_unique<RtuSlave>(ctx, *parsed);
+  if (auto st = slave->open(); !st) {
+    return st.error();
+  }
+  return adapters::ServicePtr(std::move(slave));
+}
+
+}  // namespace equalis::modbus

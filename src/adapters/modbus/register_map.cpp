@@ -1,0 +1,685 @@
+#include "adapters/modbus/register_map.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace equalis::modbus {
+
+namespace {
+
+using model::PointId;
+using model::Quality;
+using model::Scope;
+
+std::string formatScaleStep(double scale) {
+  // 1 / scale as the shortest decimal ("0.001", "0.1").
+  return fmt::format("{}", 1.0 / scale);
+}
+
+// The unit of one register step: "0.001 V" for block.voltage_v at scale 1000.
+std::string stepUnit(std::string_view unit, double scale) {
+  if (scale == 1.0) {
+    return std::string(unit);
+  }
+  return unit.empty() ? formatScaleStep(scale) : formatScaleStep(scale) + " " + std::string(unit);
+}
+
+std::string enumList(PointId id) {
+  std::string out;
+  for (int i = 0; !model::enumName(id, i).empty(); ++i) {
+    out += fmt::format("{}{}={}", i == 0 ? "" : ", ", i, model::enumName(id, i));
+  }
+  return out;
+}
+
+// A field carrying a catalogue point; scale from the catalogue unless overridden.
+FieldDef pointField(std::uint16_t offset, PointId id, Encoding encoding, bool measured = false,
+                    double scale_override = 0.0) {
+  const auto& def = model::point(id);
+  FieldDef f;
+  f.offset = offset;
+  f.kind = FieldKind::kPoint;
+  f.point = id;
+  f.encoding = encoding;
+  f.scale = scale_override > 0.0 ? scale_override : def.protocol_scale;
+  f.measured = measured;
+  f.name = std::string(def.name);
+  f.unit = stepUnit(def.unit, f.scale);
+  f.description = std::string(def.description);
+  if (def.type == model::PointType::kEnum) {
+    f.description += " (" + enumList(id) + ")";
+  }
+  return f;
+}
+
+FieldDef specialField(std::uint16_t offset, FieldKind kind, std::string name,
+                      std::string description, Encoding encoding = Encoding::kUint16) {
+  FieldDef f;
+  f.offset = offset;
+  f.kind = kind;
+  f.encoding = encoding;
+  f.name = std::move(name);
+  f.description = std::move(description);
+  return f;
+}
+
+constexpr const char* kFlagsText =
+    "Quality flags of the record's values: 0x0001 stale, 0x0002 comm_lost, 0x0004 invalid, "
+    "0x0008 not_present, 0x0010 out_of_range (0 = all values fresh)";
+constexpr const char* kAgeText =
+    "Seconds since the newest measured value of the record (65534 = that old or older; 65535 = "
+    "never measured)";
+
+void finish(SectionDef& s) {
+  s.field_at.assign(s.size, -1);
+  for (std::size_t i = 0; i < s.fields.size(); ++i) {
+    for (int w = 0; w < s.fields[i].words(); ++w) {
+      s.field_at.at(s.fields[i].offset + static_cast<std::size_t>(w)) =
+          static_cast<std::int16_t>(i);
+    }
+  }
+}
+
+std::vector<SectionDef> buildRegisterLayout() {
+  using enum PointId;
+  using enum Encoding;
+  std::vector<SectionDef> out;
+
+  SectionDef general;
+  general.name = "General (seed-compatible)";
+  general.scope = Scope::kSystem;
+  general.base = 1000;
+  general.size = 10;
+  general.fixed = true;
+  general.description =
+      "Registers 1000–1004 as on the seed product (GENEREX BACS), unsigned. 1005–1009 are "
+      "reserved and read 0.";
+  general.fields = {
+      specialField(0, FieldKind::kGeneralFlags, "general_status_flags",
+                   "BACS_STATE flags: 0x0001 running (a fresh bus sweep exists), 0x0004 module "
+                   "lost (a block is comm_lost), 0x0008 discharging, 0x0010 charging, 0x0040 float "
+                   "charging, 0x0080 equalisation (a block is bypassing); 0x0000 = no fresh sweep "
+                   "(internal communication interrupted). Other BACS bits are not set."),
+      specialField(1, FieldKind::kBatteryFlags, "battery_status_flags",
+                   "Equalis-defined (the seed's table is unknown): 0x0001 a block is in warning, "
+                   "0x0002 a block is in alarm, 0x0004 a block's status is unknown (stale or "
+                   "missing data)"),
+      specialField(2, FieldKind::kDataQualityFlags, "data_quality_flags",
+                   "Equalis-defined (the seed's alarm-flag table is unknown): OR of the quality "
+                   "flags of all block records"),
+      pointField(3, kSystemStringCount, kUint16),
+      pointField(4, kSystemModuleCount, kUint16),
+  };
+  out.push_back(std::move(general));
+
+  SectionDef seed;
+  seed.name = "Strings 1–10 (seed-compatible)";
+  seed.scope = Scope::kString;
+  seed.base = 1010;
+  seed.string_stride = 5;
+  seed.instances = kMaxStrings;
+  seed.size = 5;
+  seed.fixed = true;
+  seed.description =
+      "String n at 1010 + 5·(n−1), signed 16-bit, as on the seed product. Scales are chosen so "
+      "that large strings fit 16 bits; the full-resolution values are in the string records at "
+      "2000. Strings that are not configured read the sentinel. Offset 4 is reserved (reads 0).";
+  {
+    auto avg = pointField(2, kStringVoltageV, kInt16, false, 1000.0);
+    avg.kind = FieldKind::kStringAvgVoltage;
+    avg.name = "string.avg_block_voltage (derived)";
+    avg.description = "string.voltage_v / configured block count (BACS_StrAvgVolt)";
+    seed.fields = {
+        pointField(0, kStringCurrentA, kInt16, true, 10.0),
+        pointField(1, kStringVoltageV, kInt16, true, 10.0),
+        std::move(avg),
+        pointField(3, kStringAcCurrentA, kInt16, false, 10.0),
+    };
+  }
+  out.push_back(std::move(seed));
+
+  SectionDef system;
+  system.name = "System and environment";
+  system.scope = Scope::kSystem;
+  system.base = 1100;
+  system.size = 10;
+  system.description = "Registers 1107–1109 are reserved (read 0).";
+  system.fields = {
+      pointField(0, kSystemAmbientTemperatureC, kInt16, true),
+      specialField(1, FieldKind::kQualityFlags, "quality_flags", kFlagsText),
+      specialField(2, FieldKind::kAgeS, "age_s", kAgeText),
+      pointField(3, kSystemSweepCount, kUint32, true),
+      pointField(5, kSystemSweepDurationMs, kUint16),
+      pointField(6, kSystemModulesOkCount, kUint16),
+  };
+  out.push_back(std::move(system));
+
+  SectionDef strings;
+  strings.name = "String records";
+  strings.scope = Scope::kString;
+  strings.base = 2000;
+  strings.string_stride = 100;
+  strings.instances = kMaxStrings;
+  strings.size = 21;
+  strings.description =
+      "String n (1–10) at 2000 + 100·(n−1) + offset; every string point of the catalogue at its "
+      "catalogue scale. Only configured strings exist; offsets 21–99 are not registers.";
+  strings.fields = {
+      pointField(0, kStringVoltageV, kInt32, true),
+      pointField(2, kStringCurrentA, kInt32, true),
+      pointField(4, kStringPowerKw, kInt32),
+      pointField(6, kStringMode, kUint16),
+      pointField(7, kStringTargetVoltageV, kInt16),
+      pointField(8, kStringChargeAvgPct, kInt16),
+      pointField(9, kStringAcCurrentA, kInt32),
+      pointField(11, kStringBlockVoltageMinV, kInt16),
+      pointField(12, kStringBlockVoltageMaxV, kInt16),
+      pointField(13, kStringBlockVoltageSpreadV, kInt16),
+      pointField(14, kStringTemperatureMaxC, kInt16),
+      pointField(15, kStringEqualizationState, kUint16),
+      pointField(16, kStringEqualizationPowerW, kInt32),
+      specialField(18, FieldKind::kQualityFlags, "quality_flags", kFlagsText),
+      specialField(19, FieldKind::kAgeS, "age_s", kAgeText),
+      pointField(20, kStringProtectionState, kUint16),
+  };
+  out.push_back(std::move(strings));
+
+  SectionDef blocks;
+  blocks.name = "Block records";
+  blocks.scope = Scope::kBlock;
+  blocks.base = kBlockBase;
+  blocks.string_stride = kBlockStringStride;
+  blocks.block_stride = kBlockStride;
+  blocks.instances = kMaxStrings;
+  blocks.size = kBlockStride;
+  blocks.description =
+      "Block b (1–600) of string n (1–10) at 4000 + 6000·(n−1) + 10·(b−1) + offset, i.e. string "
+      "1 from 4000, string 2 from 10000 … string 10 up to 63999. Only configured blocks exist; "
+      "the records of a string are contiguous, so up to 12 blocks fit one 125-register read.";
+  blocks.fields = {
+      pointField(0, kBlockVoltageV, kInt16, true),
+      pointField(1, kBlockTemperatureC, kInt16, true),
+      pointField(2, kBlockRiMohm, kInt16, true),
+      pointField(3, kBlockChargePct, kInt16),
+      pointField(4, kBlockEqualizationPct, kInt16),
+      pointField(5, kBlockEqualizationLevel, kUint16),
+      pointField(6, kBlockStatus, kUint16),
+      specialField(7, FieldKind::kQualityFlags, "quality_flags", kFlagsText),
+      specialField(8, FieldKind::kAgeS, "age_s", kAgeText),
+      pointField(9, kBlockEqualizationWhPerDay, kInt16),
+  };
+  out.push_back(std::move(blocks));
+
+  for (auto& s : out) {
+    finish(s);
+  }
+  return out;
+}
+
+constexpr std::array<ExcludedPoint, 4> kExcluded = {{
+    {PointId::kBlockVoltageCorrectedV,
+     "no room: 10 registers per block × 600 blocks × 10 strings fill the address space"},
+    {PointId::kBlockModuleErrorMv, "no room (as above)"},
+    {PointId::kBlockCommOkCount, "no room (as above); diagnostic counter"},
+    {PointId::kBlockCommErrorCount, "no room (as above); diagnostic counter"},
+}};
+
+std::string_view encodingName(Encoding e) {
+  switch (e) {
+    case Encoding::kInt16:
+      return "int16";
+    case Encoding::kUint16:
+      return "uint16";
+    case Encoding::kInt32:
+      return "int32";
+    case Encoding::kUint32:
+      return "uint32";
+  }
+  return "";
+}
+
+}  // namespace
+
+const std::vector<SectionDef>& registerLayout() {
+  static const std::vector<SectionDef> layout = buildRegisterLayout();
+  return layout;
+}
+
+std::span<const ExcludedPoint> excludedPoints() {
+  return kExcluded;
+}
+
+std::uint32_t sentinelFor(Encoding encoding) {
+  switch (encoding) {
+    case Encoding::kInt16:
+      return kSentinelInt16;
+    case Encoding::kUint16:
+      return kSentinelUint16;
+    case Encoding::kInt32:
+      return kSentinelInt32;
+    case Encoding::kUint32:
+      return kSentinelUint32;
+  }
+  return kSentinelUint32;
+}
+
+std::uint16_t qualityFlag(Quality q) {
+  switch (q) {
+    case Quality::kOk:
+      return 0;
+    case Quality::kStale:
+      return kFlagStale;
+    case Quality::kCommLost:
+      return kFlagCommLost;
+    case Quality::kInvalid:
+      return kFlagInvalid;
+    case Quality::kNotPresent:
+      return kFlagNotPresent;
+  }
+  return kFlagInvalid;
+}
+
+std::uint32_t encodeSample(const state::Sample& sample, Encoding encoding, double scale,
+                           bool* out_of_range) {
+  if (out_of_range != nullptr) {
+    *out_of_range = false;
+  }
+  if (sample.quality != Quality::kOk || sample.time_ms <= 0 || !std::isfinite(sample.value)) {
+    return sentinelFor(encoding);
+  }
+  const double scaled = std::round(sample.value * scale);
+  // The sentinel itself is not a valid value.
+  double lo = 0;
+  double hi = 0;
+  switch (encoding) {
+    case Encoding::kInt16:
+      lo = -32767.0;
+      hi = 32767.0;
+      break;
+    case Encoding::kUint16:
+      lo = 0.0;
+      hi = 65534.0;
+      break;
+    case Encoding::kInt32:
+      lo = -2147483647.0;
+      hi = 2147483647.0;
+      break;
+    case Encoding::kUint32:
+      lo = 0.0;
+      hi = 4294967294.0;
+      break;
+  }
+  if (!(scaled >= lo && scaled <= hi)) {
+    if (out_of_range != nullptr) {
+      *out_of_range = true;
+    }
+    return sentinelFor(encoding);
+  }
+  const auto v = static_cast<std::int64_t>(scaled);
+  if (encoding == Encoding::kInt16 || encoding == Encoding::kUint16) {
+    return static_cast<std::uint32_t>(static_cast<std::uint16_t>(v & 0xFFFF));
+  }
+  return static_cast<std::uint32_t>(v & 0xFFFF'FFFF);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+RegisterMap::RegisterMap(std::vector<int> blocks_per_string, DurationMs stale_after_ms)
+    : blocks_per_string_(std::move(blocks_per_string)),
+      stale_after_ms_(stale_after_ms),
+      cells_(kSize) {
+  served_strings_ = std::min<std::size_t>(blocks_per_string_.size(), kMaxStrings);
+  for (const auto& section : registerLayout()) {
+    switch (section.scope) {
+      case Scope::kSystem:
+        addRecord(section, section.base, -1, -1, true);
+        break;
+      case Scope::kString:
+        for (int s = 0; s < section.instances; ++s) {
+          const bool configured = static_cast<std::size_t>(s) < served_strings_;
+          if (configured || section.fixed) {
+            addRecord(section, section.base + static_cast<std::uint32_t>(s) * section.string_stride,
+                      s, -1, configured);
+          }
+        }
+        break;
+      case Scope::kBlock:
+        for (std::size_t s = 0; s < served_strings_; ++s) {
+          const int blocks = std::min(blocks_per_string_[s], kMaxBlocksPerString);
+          for (int b = 0; b < blocks; ++b) {
+            addRecord(section,
+                      section.base + static_cast<std::uint32_t>(s) * section.string_stride +
+                          static_cast<std::uint32_t>(b) * section.block_stride,
+                      static_cast<int>(s), b, true);
+          }
+        }
+        break;
+    }
+  }
+}
+
+void RegisterMap::addRecord(const SectionDef& section, std::uint32_t base, int string_index,
+                            int block_index, bool configured) {
+  records_.push_back(Record{&section, static_cast<std::int16_t>(string_index),
+                            static_cast<std::int16_t>(block_index), configured});
+  const auto index = static_cast<std::uint32_t>(records_.size());
+  for (std::uint16_t o = 0; o < section.size && base + o < kSize; ++o) {
+    cells_[base + o] = Cell{index, o};
+  }
+}
+
+bool RegisterMap::readable(std::uint32_t start, std::uint32_t count) const {
+  if (count == 0 || start >= kSize || count > kSize - start) {
+    return false;
+  }
+  for (std::uint32_t a = start; a < start + count; ++a) {
+    if (cells_[a].record_plus_one == 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::size_t RegisterMap::registerCount() const {
+  return static_cast<std::size_t>(
+      std::count_if(cells_.begin(), cells_.end(), [](const Cell& c) { return c.record_plus_one; }));
+}
+
+void RegisterMap::loadRecord(const state::StateStore::Reader& r, const Record& rec,
+                             RecordValues& out) const {
+  const auto& fields = rec.section->fields;
+  const auto s = static_cast<std::size_t>(std::max<int>(rec.string_index, 0));
+  const auto b = static_cast<std::size_t>(std::max<int>(rec.block_index, 0));
+  std::uint16_t flags = 0;
+  TimeMs newest_ms = 0;
+  for (std::size_t i = 0; i < fields.size() && i < kMaxFields; ++i) {
+    const auto& f = fields[i];
+    switch (f.kind) {
+      case FieldKind::kPoint:
+      case FieldKind::kStringAvgVoltage: {
+        if (!rec.configured) {
+          out.raw[i] = sentinelFor(f.encoding);
+          flags |= kFlagNotPresent;
+          break;
+        }
+        auto sample = r.get(f.point, s, b);
+        if (f.kind == FieldKind::kStringAvgVoltage) {
+          const int blocks = blocks_per_string_.at(s);
+          sample.value = blocks > 0 ? sample.value / blocks : std::nan("");
+        }
+        bool out_of_range = false;
+        out.raw[i] = encodeSample(sample, f.encoding, f.scale, &out_of_range);
+        flags |= qualityFlag(sample.quality);
+        if (out_of_range) {
+          flags |= kFlagOutOfRange;
+        }
+        if (f.measured && sample.quality != Quality::kNotPresent) {
+          newest_ms = std::max(newest_ms, sample.time_ms);
+        }
+        break;
+      }
+      case FieldKind::kGeneralFlags:
+      case FieldKind::kBatteryFlags:
+      case FieldKind::kDataQualityFlags:  // read() fills these only when they are requested
+      case FieldKind::kQualityFlags:
+      case FieldKind::kAgeS:
+      case FieldKind::kReserved:
+        out.raw[i] = 0;
+        break;
+    }
+  }
+  // Second pass: the record-level registers.
+  for (std::size_t i = 0; i < fields.size() && i < kMaxFields; ++i) {
+    if (fields[i].kind == FieldKind::kQualityFlags) {
+      out.raw[i] = flags;
+    } else if (fields[i].kind == FieldKind::kAgeS) {
+      if (newest_ms <= 0) {
+        out.raw[i] = kSentinelUint16;
+      } else {
+        const auto age_s = std::max<TimeMs>(0, r.nowMs() - newest_ms) / 1000;
+        out.raw[i] = static_cast<std::uint32_t>(std::min<TimeMs>(age_s, 65534));
+      }
+    }
+  }
+}
+
+const RegisterMap::Summary& RegisterMap::summary(const state::StateStore::Reader& r) const {
+  Summary& c = cached_summary_;
+  const TimeMs now = r.nowMs();
+  if (stale_after_ms_ <= 0 || !c.computed || c.version != r.version() || now < c.computed_ms ||
+      now > c.valid_until_ms) {
+    c = Summary{};
+    computeSummary(r, c);
+  }
+  return c;
+}
+
+void RegisterMap::computeSummary(const state::StateStore::Reader& r, Summary& out) const {
+  out.computed = true;
+  out.version = r.version();
+  out.computed_ms = r.nowMs();
+  out.valid_until_ms = std::numeric_limits<TimeMs>::max();
+  // Every sample read here: an ok one turns stale after time_ms + stale_after_ms.
+  auto get = [&](PointId id, std::size_t s = 0, std::size_t b = 0) {
+    const auto sample = r.get(id, s, b);
+    if (sample.quality == Quality::kOk && sample.time_ms > 0) {
+      out.valid_until_ms = std::min(out.valid_until_ms, sample.time_ms + stale_after_ms_);
+    }
+    return sample;
+  };
+  const SectionDef* block_section = nullptr;
+  for (const auto& s : registerLayout()) {
+    if (s.scope == Scope::kBlock) {
+      block_section = &s;
+    }
+  }
+  const bool running = get(PointId::kSystemSweepCount).quality == Quality::kOk;
+  std::uint16_t general = running ? kStateRunning : 0;
+  const int balancing = model::enumValue(PointId::kStringEqualizationState, "balancing");
+  for (std::size_t s = 0; s < blocks_per_string_.size(); ++s) {
+    const auto mode = get(PointId::kStringMode, s);
+    if (mode.quality == Quality::kOk) {
+      switch (static_cast<model::StringModeValue>(std::lround(mode.value))) {
+        case model::StringModeValue::kDischarge:
+          general |= kStateDischarging;
+          break;
+        case model::StringModeValue::kCharge:
+          general |= kStateCharging;
+          break;
+        case model::StringModeValue::kFloat:
+          general |= kStateFloatCharging;
+          break;
+        case model::StringModeValue::kRest:
+          break;
+      }
+    }
+    const auto eq = get(PointId::kStringEqualizationState, s);
+    if (eq.quality == Quality::kOk && std::lround(eq.value) == balancing) {
+      general |= kStateEqualisation;
+    }
+    for (int b = 0; b < blocks_per_string_[s]; ++b) {
+      const auto bi = static_cast<std::size_t>(b);
+      if (get(PointId::kBlockVoltageV, s, bi).quality == Quality::kCommLost) {
+        general |= kStateModuleLost;
+      }
+      const auto duty = get(PointId::kBlockEqualizationPct, s, bi);
+      if (duty.quality == Quality::kOk && duty.value >= 0.5) {
+        general |= kStateEqualisation;
+      }
+      const auto status = get(PointId::kBlockStatus, s, bi);
+      if (status.quality != Quality::kOk) {
+        out.battery |= kBatteryUnknown;
+      } else {
+        switch (static_cast<model::BlockStatus>(std::lround(status.value))) {
+          case model::BlockStatus::kOk:
+            break;
+          case model::BlockStatus::kWarning:
+            out.battery |= kBatteryWarning;
+            break;
+          case model::BlockStatus::kAlarm:
+            out.battery |= kBatteryAlarm;
+            break;
+          case model::BlockStatus::kUnknown:
+            out.battery |= kBatteryUnknown;
+            break;
+        }
+      }
+      if (block_section != nullptr) {
+        for (const auto& f : block_section->fields) {
+          if (f.kind == FieldKind::kPoint) {
+            bool oor = false;
+            const auto sample = get(f.point, s, bi);
+            (void)encodeSample(sample, f.encoding, f.scale, &oor);
+            out.quality |= qualityFlag(sample.quality) | (oor ? kFlagOutOfRange : 0);
+          }
+        }
+      }
+    }
+  }
+  out.general = running ? general : 0;
+}
+
+void RegisterMap::read(const state::StateStore::Reader& r, std::uint16_t start, std::uint16_t count,
+                       std::uint16_t* out) const {
+  RecordValues values;
+  std::uint32_t loaded = 0;  // record_plus_one of `values`
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::uint32_t address = start + i;
+    out[i] = 0;
+    if (address >= kSize) {
+      continue;
+    }
+    const Cell& cell = cells_[address];
+    if (cell.record_plus_one == 0) {
+      continue;
+    }
+    const Record& rec = records_[cell.record_plus_one - 1];
+    const auto field_index = rec.section->field_at[cell.offset];
+    if (field_index < 0) {
+      continue;
+    }
+    const auto& f = rec.section->fields[static_cast<std::size_t>(field_index)];
+    if (f.kind == FieldKind::kGeneralFlags || f.kind == FieldKind::kBatteryFlags ||
+        f.kind == FieldKind::kDataQualityFlags) {
+      const Summary& sum = summary(r);
+      out[i] = f.kind == FieldKind::kGeneralFlags   ? sum.general
+               : f.kind == FieldKind::kBatteryFlags ? sum.battery
+                                                    : sum.quality;
+      continue;
+    }
+    if (loaded != cell.record_plus_one) {
+      loadRecord(r, rec, values);
+      loaded = cell.record_plus_one;
+    }
+    const std::uint32_t raw = values.raw[static_cast<std::size_t>(field_index)];
+    if (f.words() == 1) {
+      out[i] = static_cast<std::uint16_t>(raw & 0xFFFF);
+    } else {
+      // Big-endian word order: high word at the lower address.
+      out[i] = cell.offset == f.offset ? static_cast<std::uint16_t>(raw >> 16)
+                                       : static_cast<std::uint16_t>(raw & 0xFFFF);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::string registerMapMarkdown() {
+  std::string out =
+      "# Modbus register map\n\n"
+      "Generated from the point catalogue by `registerMapMarkdown()` "
+      "(`src/adapters/modbus/register_map.cpp`); a unit test checks that this file matches. "
+      "Start the server with `equalisd --modbus-tcp HOST:PORT` (Modbus TCP, any unit id) or "
+      "`equalisd --modbus-rtu DEVICE[:BAUD[:PARITY[:SLAVE_ID]]]` (Modbus RTU slave, defaults "
+      "19200 baud, even parity, slave 1; 8 data bits, 1 stop bit), e.g. "
+      "`--modbus-rtu /dev/ttyUSB0:19200:N:1`.\n\n"
+      "## Conventions\n\n"
+      "- **Addresses are 0-based PDU addresses**, as in the GENEREX/BACS documentation "
+      "(\"these registers are in 0 base\"). Clients that count registers from 1 (\"40001\" style, "
+      "or `mbpoll` without `-0`) must add 1: register 1003 is `mbpoll -0 -r 1003` or "
+      "`mbpoll -r 1004`.\n"
+      "- **Holding (FC 03) and input (FC 04) registers are the same table.** At most 125 "
+      "registers per request.\n"
+      "- Values are integers: register = round(value × scale); the *Step* column is the value "
+      "of one count (`0.001 V` = mV). 16-bit values are signed (`int16`) or unsigned "
+      "(`uint16`) as listed.\n"
+      "- **32-bit values** (`int32`, `uint32`) take two registers, **high word first** (big-endian "
+      "word order, \"ABCD\"; `mbpoll -t 4:int -B`). A read may start or end in the middle of "
+      "one; the two halves of one request always belong to the same snapshot.\n"
+      "- Enumerations are `uint16` indices; the values are listed in the description.\n\n"
+      "## Data quality\n\n"
+      "A register never shows an old value as if it were fresh. A value whose quality is not "
+      "`ok` (stale, comm_lost, invalid, not_present), that was never measured, or that does not "
+      "fit its register reads as the **sentinel**:\n\n"
+      "| Type | Sentinel |\n|---|---|\n"
+      "| int16 | 0x8000 (−32768) |\n| uint16 | 0xFFFF (65535) |\n"
+      "| int32 | 0x80000000 |\n| uint32 | 0xFFFFFFFF |\n\n"
+      "Every system, string and block record has a `quality_flags` register (OR over the "
+      "record's values): 0x0001 stale, 0x0002 comm_lost, 0x0004 invalid, 0x0008 not_present, "
+      "0x0010 out_of_range (fresh value that does not fit its register), and an `age_s` "
+      "register: seconds since the newest measured value of the record (65534 = that old or "
+      "older, 65535 = never measured). Register 1002 ORs the flags of all block records.\n\n"
+      "## Errors\n\n"
+      "| Request | Answer |\n|---|---|\n"
+      "| FC 03/04 on an address that is not a register (see the sections below), or a range that "
+      "includes one | exception 02 (illegal data address) |\n"
+      "| FC 03/04 with a count of 0 or more than 125 | exception 03 (illegal data value) |\n"
+      "| Any other function, including all writes (05, 06, 0F, 10, 16, 17) and coils/discrete "
+      "inputs (01, 02) | exception 01 (illegal function) |\n\n"
+      "There are no writable points yet: the catalogue marks every point read-only, so every "
+      "write answers exception 01. Malformed or truncated frames are dropped (TCP: the "
+      "connection is closed; RTU: the line is flushed); the daemon keeps serving.\n\n"
+      "## Register sections\n\n"
+      "| Section | Addresses |\n|---|---|\n";
+  for (const auto& s : registerLayout()) {
+    std::uint32_t last = s.base + s.size - 1u;
+    if (s.scope == Scope::kString) {
+      last = s.base + static_cast<std::uint32_t>(s.instances - 1) * s.string_stride + s.size - 1u;
+    } else if (s.scope == Scope::kBlock) {
+      last = s.base + static_cast<std::uint32_t>(s.instances - 1) * s.string_stride +
+             static_cast<std::uint32_t>(kMaxBlocksPerString - 1) * s.block_stride + s.size - 1u;
+    }
+    out += fmt::format("| {} | {}–{} |\n", s.name, s.base, last);
+  }
+  out += "\nAddresses between the sections are not registers (exception 02).\n";
+  for (const auto& s : registerLayout()) {
+    out += fmt::format("\n### {}\n\n{}\n\n", s.name, s.description);
+    const bool templ = s.scope != Scope::kSystem;
+    out += templ ? "| Offset | Name | Type | Step | Description |\n|---|---|---|---|---|\n"
+                 : "| Address | Name | Type | Step | Description |\n|---|---|---|---|---|\n";
+    for (const auto& f : s.fields) {
+      const std::string where =
+          templ ? fmt::format("+{}", f.offset) : fmt::format("{}", s.base + f.offset);
+      const std::string range = f.words() == 2
+                                    ? fmt::format("{}–{}", where,
+                                                  templ ? fmt::format("+{}", f.offset + 1)
+                                                        : fmt::format("{}", s.base + f.offset + 1))
+                                    : where;
+      out += fmt::format("| {} | `{}` | {} | {} | {} |\n", range, f.name, encodingName(f.encoding),
+                         f.unit.empty() ? "1" : f.unit, f.description);
+    }
+  }
+  out +=
+      "\nExample: block 5 of string 2 has its voltage at 4000 + 6000·1 + 10·4 = 10040 and its "
+      "quality flags at 10047. Strings 11–32 (the configuration allows 32) have no registers: "
+      "the address space holds 10 strings × 600 blocks.\n";
+  out += "\n## Catalogue points without a register\n\nServed by the REST API only.\n\n";
+  out += "| Point | Reason |\n|---|---|\n";
+  for (const auto& e : excludedPoints()) {
+    out += fmt::format("| `{}` | {} |\n", model::point(e.point).name, e.reason);
+  }
+  out +=
+      "\n## Examples\n\n"
+      "```\n"
+      "mbpoll -m tcp -p 1502 -a 1 -0 -r 1000 -c 5 -t 4 -1 127.0.0.1   # general registers\n"
+      "mbpoll -m tcp -p 1502 -a 1 -0 -r 4000 -c 10 -t 3 -1 127.0.0.1  # string 1, block 1\n"
+      "mbpoll -m tcp -p 1502 -a 1 -0 -r 2000 -c 2 -t 4:int -B -1 127.0.0.1  # string 1 voltage\n"
+      "mbpoll -m rtu -b 19200 -P none -a 1 -0 -r 1003 -c 2 -1 /dev/ttyUSB0\n"
+      "```\n";
+  return out;
+}
+
+}  // namespace equalis::modbus

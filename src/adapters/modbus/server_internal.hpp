@@ -1,0 +1,98 @@
+// Internals of the Modbus adapter, exposed for tests and the benchmark: spec parsing, the
+// request handler shared by TCP and RTU, and the TCP server class.
+#pragma once
+
+#include <modbus.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "adapters/common/service.hpp"
+#include "adapters/modbus/register_map.hpp"
+
+namespace equalis::modbus {
+
+struct TcpSpec {
+  std::string host;
+  int port = 0;
+};
+// "HOST:PORT" or "[IPv6]:PORT"; port 0 = any free port.
+Result<TcpSpec> parseTcpSpec(const std::string& spec);
+
+struct RtuSpec {
+  std::string device;
+  int baud = 19200;
+  char parity = 'E';  // 'N', 'E' or 'O'
+  int slave_id = 1;
+};
+// "DEVICE[:BAUD[:PARITY[:SLAVE_ID]]]", parity N/E/O (or none/even/odd), slave 1–247.
+Result<RtuSpec> parseRtuSpec(const std::string& spec);
+
+// What a read request gets: 0 = data, else the Modbus exception code.
+int checkRequest(const RegisterMap& map, int function, std::uint32_t address, std::uint32_t count);
+
+// Answers one request (as returned by modbus_receive) from the register map. Not thread-safe:
+// one handler per serving thread.
+class RequestHandler {
+ public:
+  RequestHandler(const state::StateStore& store, const Clock& clock);
+  ~RequestHandler();
+  RequestHandler(const RequestHandler&) = delete;
+  RequestHandler& operator=(const RequestHandler&) = delete;
+
+  // Sends the reply; returns modbus_reply's result (-1 when sending failed).
+  int handle(modbus_t* ctx, const std::uint8_t* req, int length);
+  const RegisterMap& map() const { return map_; }
+  std::uint64_t requests() const { return requests_; }
+  std::uint64_t exceptions() const { return exceptions_; }
+
+ private:
+  const state::StateStore& store_;
+  const Clock& clock_;
+  RegisterMap map_;
+  modbus_mapping_t* mapping_ = nullptr;
+  std::uint64_t requests_ = 0;
+  std::uint64_t exceptions_ = 0;
+};
+
+// Modbus TCP server: one thread, poll() over the listening socket and all clients.
+class TcpServer final : public adapters::Service {
+ public:
+  static constexpr std::size_t kMaxClients = 32;
+
+  static Result<std::unique_ptr<TcpServer>> start(const adapters::Context& ctx,
+                                                  const TcpSpec& spec);
+  ~TcpServer() override;
+  void stop() override;
+  std::string describe() const override;
+  int port() const { return port_; }
+
+ private:
+  TcpServer(const adapters::Context& ctx, std::string host);
+  void run();
+  void closeClient(std::size_t index);
+
+  struct Client {
+    int fd = -1;
+    std::int64_t last_active_ms = 0;
+  };
+
+  RequestHandler handler_;
+  std::string host_;
+  int port_ = 0;
+  std::size_t served_strings_ = 0;
+  std::size_t plant_strings_ = 0;
+  int listen_fd_ = -1;
+  int wake_[2] = {-1, -1};
+  modbus_t* ctx_ = nullptr;
+  std::vector<Client> clients_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace equalis::modbus

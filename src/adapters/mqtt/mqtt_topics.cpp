@@ -1,0 +1,335 @@
+#include "adapters/mqtt/mqtt_topics.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include <fmt/format.h>
+
+#include "model/chemistry.hpp"
+
+namespace equalis::mqtt {
+
+namespace {
+
+using model::PointId;
+using model::Scope;
+using Json = nlohmann::ordered_json;
+
+double roundTo(double v, int decimals) {
+  const double f = std::pow(10.0, decimals + 1);  // one digit more than displayed, like REST
+  return std::round(v * f) / f;
+}
+
+Json timeJson(TimeMs t_ms) {
+  return t_ms > 0 ? Json(formatIso8601(t_ms)) : Json(nullptr);
+}
+
+void collectQualities(const Json& j, std::string& out) {
+  if (!j.is_object()) {
+    return;
+  }
+  for (const auto& [key, value] : j.items()) {
+    if (key == "quality" && value.is_string()) {
+      out += value.get<std::string>();
+      out += ',';
+    } else if (value.is_object()) {
+      collectQualities(value, out);
+    }
+  }
+}
+
+std::string fieldOf(PointId id) {
+  return std::string(model::point(id).field());
+}
+
+// The parts every sensor config shares: value, availability from the point's quality,
+// quality and time as attributes.
+Json sensorConfig(const SensorSpec& spec, std::string name, const std::string& unique_id,
+                  const std::string& state_topic, const Topics& topics, const Json& device) {
+  const auto& def = model::point(spec.id);
+  const std::string field = fieldOf(spec.id);
+  Json c;
+  c["name"] = std::move(name);
+  c["unique_id"] = unique_id;
+  c["state_topic"] = state_topic;
+  c["value_template"] = fmt::format("{{{{ value_json.{}.value }}}}", field);
+  if (!spec.device_class.empty()) {
+    c["device_class"] = std::string(spec.device_class);
+  }
+  if (def.type == model::PointType::kEnum) {
+    auto& options = c["options"] = Json::array();
+    for (int i = 0; !model::enumName(spec.id, i).empty(); ++i) {
+      options.push_back(std::string(model::enumName(spec.id, i)));
+    }
+  } else {
+    c["state_class"] = "measurement";
+    if (!def.unit.empty()) {
+      c["unit_of_measurement"] = std::string(def.unit);
+    }
+    c["suggested_display_precision"] = def.decimals;
+  }
+  c["availability"] = Json::array(
+      {Json{{"topic", topics.status()}},
+       Json{{"topic", state_topic},
+            {"value_template",
+             fmt::format("{{{{ 'online' if value_json.{}.quality == 'ok' else 'offline' }}}}",
+                         field)}}});
+  c["availability_mode"] = "all";
+  c["json_attributes_topic"] = state_topic;
+  c["json_attributes_template"] = fmt::format(
+      "{{{{ {{'quality': value_json.{0}.quality, 'time': value_json.{0}.time}} | tojson }}}}",
+      field);
+  c["device"] = device;
+  return c;
+}
+
+std::string lowerFirst(std::string_view label) {
+  std::string out(label);
+  if (!out.empty() && out[0] >= 'A' && out[0] <= 'Z') {
+    out[0] = static_cast<char>(out[0] - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string siteSlug(std::string_view site_name) {
+  std::string out;
+  bool dash = false;
+  for (const char ch : site_name) {
+    char c = ch;
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      if (dash && !out.empty()) {
+        out += '-';
+      }
+      dash = false;
+      out += c;
+    } else {
+      dash = true;
+    }
+  }
+  return out.empty() ? "site" : out;
+}
+
+std::string defaultPrefix(const model::PlantConfig& plant) {
+  return "equalis/" + siteSlug(plant.site.name);
+}
+
+std::string siteId(const model::PlantConfig& plant) {
+  std::string id = siteSlug(plant.site.name);
+  std::replace(id.begin(), id.end(), '-', '_');
+  return id;
+}
+
+std::string Topics::string(std::size_t string_no) const {
+  return fmt::format("{}/string/{}/state", prefix, string_no);
+}
+
+std::string Topics::block(std::size_t string_no, std::size_t block_no) const {
+  return fmt::format("{}/string/{}/block/{}/state", prefix, string_no, block_no);
+}
+
+Json valuePayload(PointId id, const state::Sample& sample) {
+  const auto& def = model::point(id);
+  Json j;
+  const bool has_value = sample.quality != model::Quality::kNotPresent && sample.time_ms > 0 &&
+                         std::isfinite(sample.value);
+  if (!has_value) {
+    j["value"] = nullptr;
+  } else if (def.type == model::PointType::kEnum) {
+    const auto name = model::enumName(id, static_cast<int>(sample.value));
+    j["value"] = name.empty() ? Json(nullptr) : Json(std::string(name));
+  } else if (def.type == model::PointType::kInt) {
+    j["value"] = static_cast<std::int64_t>(std::llround(sample.value));
+  } else {
+    j["value"] = roundTo(sample.value, def.decimals);
+  }
+  j["quality"] = std::string(model::qualityName(sample.quality));
+  j["time"] = timeJson(sample.time_ms);
+  return j;
+}
+
+Json systemPayload(const model::PlantConfig& plant, const state::StateStore::Reader& r) {
+  Json j;
+  j["site"] = plant.site.name;
+  for (const auto& def : model::catalogue()) {
+    if (def.scope == Scope::kSystem) {
+      j[std::string(def.field())] = valuePayload(def.id, r.get(def.id));
+    }
+  }
+  return j;
+}
+
+Json stringPayload(const model::PlantConfig& plant, const state::StateStore::Reader& r,
+                   std::size_t s) {
+  const auto& cfg = plant.strings.at(s);
+  Json j;
+  j["string"] = s + 1;
+  j["name"] = cfg.name;
+  j["block_count"] = cfg.block_count;
+  for (const auto& def : model::catalogue()) {
+    if (def.scope == Scope::kString) {
+      j[std::string(def.field())] = valuePayload(def.id, r.get(def.id, s));
+    }
+  }
+  return j;
+}
+
+Json blockPayload(const state::StateStore::Reader& r, std::size_t s, std::size_t b) {
+  Json j;
+  j["string"] = s + 1;
+  j["block"] = b + 1;
+  // Block quality and time: the worst quality and newest time of the measured values.
+  model::Quality q = model::Quality::kOk;
+  TimeMs measured_ms = 0;
+  Json values;
+  for (const auto& def : model::catalogue()) {
+    if (def.scope != Scope::kBlock) {
+      continue;
+    }
+    const auto sample = r.get(def.id, s, b);
+    values[std::string(def.field())] = valuePayload(def.id, sample);
+    if (def.id == PointId::kBlockVoltageV || def.id == PointId::kBlockTemperatureC ||
+        def.id == PointId::kBlockRiMohm) {
+      q = std::max(q, sample.quality);
+      measured_ms = std::max(measured_ms, sample.time_ms);
+    }
+  }
+  j["quality"] = std::string(model::qualityName(q));
+  j["time"] = timeJson(measured_ms);
+  for (auto& [key, value] : values.items()) {
+    j[key] = value;
+  }
+  return j;
+}
+
+std::string qualitySignature(const Json& payload) {
+  std::string out;
+  collectQualities(payload, out);
+  return out;
+}
+
+const std::vector<SensorSpec>& blockSensors() {
+  static const std::vector<SensorSpec> k{
+      {PointId::kBlockVoltageV, "Voltage", "voltage", "voltage"},
+      {PointId::kBlockTemperatureC, "Temperature", "temperature", "temperature"},
+      {PointId::kBlockRiMohm, "Internal resistance", "ri", ""},
+      {PointId::kBlockChargePct, "Charge", "charge", "battery"},
+      {PointId::kBlockEqualizationPct, "Equalization", "equalization", ""},
+  };
+  return k;
+}
+
+const std::vector<SensorSpec>& stringSensors() {
+  static const std::vector<SensorSpec> k{
+      {PointId::kStringVoltageV, "Voltage", "voltage", "voltage"},
+      {PointId::kStringCurrentA, "Current", "current", "current"},
+      {PointId::kStringPowerKw, "Power", "power", "power"},
+      {PointId::kStringMode, "Mode", "mode", "enum"},
+      {PointId::kStringChargeAvgPct, "Average charge", "charge_avg", "battery"},
+      {PointId::kStringAcCurrentA, "AC ripple current", "ac_current", "current"},
+      {PointId::kStringBlockVoltageSpreadV, "Block voltage spread", "block_voltage_spread",
+       "voltage"},
+      {PointId::kStringTemperatureMaxC, "Highest block temperature", "temperature_max",
+       "temperature"},
+      {PointId::kStringEqualizationState, "Equalization state", "equalization_state", "enum"},
+      {PointId::kStringEqualizationPowerW, "Equalization power", "equalization_power", "power"},
+  };
+  return k;
+}
+
+const std::vector<SensorSpec>& systemSensors() {
+  static const std::vector<SensorSpec> k{
+      {PointId::kSystemAmbientTemperatureC, "Ambient temperature", "ambient_temperature",
+       "temperature"},
+      {PointId::kSystemModulesOkCount, "Modules answering", "modules_ok", ""},
+  };
+  return k;
+}
+
+std::vector<DiscoveryMessage> discoveryMessages(const model::PlantConfig& plant,
+                                                const Topics& topics,
+                                                const DiscoveryOptions& options) {
+  std::vector<DiscoveryMessage> out;
+  if (options.mode == DiscoveryMode::kOff) {
+    return out;
+  }
+  const std::string site = "equalis_" + siteId(plant);
+  auto add = [&](std::string unique_id, Json config) {
+    DiscoveryMessage m;
+    m.topic = fmt::format("{}/sensor/{}/config", options.discovery_prefix, unique_id);
+    m.unique_id = std::move(unique_id);
+    m.config = std::move(config);
+    out.push_back(std::move(m));
+  };
+
+  Json site_device;
+  site_device["identifiers"] = Json::array({site});
+  site_device["name"] = plant.site.name;
+  site_device["manufacturer"] = "Equalis";
+  site_device["model"] = "equalisd battery monitor";
+  if (!options.version.empty()) {
+    site_device["sw_version"] = options.version;
+  }
+  if (!plant.site.location.empty()) {
+    site_device["suggested_area"] = plant.site.location;
+  }
+  for (const auto& spec : systemSensors()) {
+    add(fmt::format("{}_{}", site, spec.key),
+        sensorConfig(spec, std::string(spec.label), fmt::format("{}_{}", site, spec.key),
+                     topics.system(), topics, site_device));
+  }
+
+  for (std::size_t s = 0; s < plant.strings.size(); ++s) {
+    const auto& cfg = plant.strings[s];
+    const std::string string_id = fmt::format("{}_s{}", site, s + 1);
+    Json device;
+    device["identifiers"] = Json::array({string_id});
+    device["name"] = fmt::format("{} {}", plant.site.name, cfg.name);
+    device["manufacturer"] = "Equalis";
+    device["model"] = fmt::format("{}, {} modules", model::chemistryInfo(cfg.chemistry).description,
+                                  model::moduleTypeInfo(cfg.module_type).key);
+    if (!options.version.empty()) {
+      device["sw_version"] = options.version;
+    }
+    device["via_device"] = site;
+    for (const auto& spec : stringSensors()) {
+      const auto uid = fmt::format("{}_{}", string_id, spec.key);
+      add(uid,
+          sensorConfig(spec, std::string(spec.label), uid, topics.string(s + 1), topics, device));
+    }
+    if (options.mode != DiscoveryMode::kAll) {
+      continue;
+    }
+    for (int b = 0; b < cfg.block_count; ++b) {
+      const auto block_no = static_cast<std::size_t>(b) + 1;
+      for (const auto& spec : blockSensors()) {
+        const auto uid = fmt::format("{}_b{}_{}", string_id, block_no, spec.key);
+        add(uid, sensorConfig(spec, fmt::format("Block {} {}", block_no, lowerFirst(spec.label)),
+                              uid, topics.block(s + 1, block_no), topics, device));
+      }
+    }
+  }
+  return out;
+}
+
+bool PublishGate::offer(const std::string& topic, const std::string& payload,
+                        const std::string& signature, TimePoint now) {
+  const auto it = last_.find(topic);
+  if (it != last_.end()) {
+    if (it->second.payload == payload) {
+      return false;
+    }
+    if (it->second.signature == signature && now - it->second.time < interval_) {
+      return false;
+    }
+  }
+  last_[topic] = Sent{payload, signature, now};
+  return true;
+}
+
+}  // namespace equalis::mqtt

@@ -1,0 +1,110 @@
+// What the MQTT adapter publishes, as pure functions of the plant, the point catalogue and the
+// state store: topic names, JSON state payloads, Home Assistant discovery configs and the
+// rate limit (docs/mqtt.md). No broker needed, so all of it is unit-tested.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "adapters/mqtt/mqtt_url.hpp"
+#include "model/plant.hpp"
+#include "model/points.hpp"
+#include "state/state_store.hpp"
+
+namespace equalis::mqtt {
+
+// "Equalis demo site" → "equalis-demo-site": lower case [a-z0-9-], never empty ("site").
+std::string siteSlug(std::string_view site_name);
+
+// Default topic prefix: "equalis/<site-slug>".
+std::string defaultPrefix(const model::PlantConfig& plant);
+
+// Topic names under one prefix. String and block numbers are 1-based.
+struct Topics {
+  std::string prefix;
+  std::string status() const { return prefix + "/status"; }
+  std::string system() const { return prefix + "/system"; }
+  std::string string(std::size_t string_no) const;
+  std::string block(std::size_t string_no, std::size_t block_no) const;
+};
+
+// {"value": …, "quality": "ok", "time": "…Z"}: value rounded like REST (one digit more than the
+// display decimals), enum values by name, null when there is no value. No age, so an unchanged
+// measurement gives an unchanged payload.
+nlohmann::ordered_json valuePayload(model::PointId id, const state::Sample& sample);
+
+// State payloads: one member per catalogue point of the scope, named by its field ("voltage_v").
+nlohmann::ordered_json systemPayload(const model::PlantConfig& plant,
+                                     const state::StateStore::Reader& r);
+nlohmann::ordered_json stringPayload(const model::PlantConfig& plant,
+                                     const state::StateStore::Reader& r, std::size_t s);
+nlohmann::ordered_json blockPayload(const state::StateStore::Reader& r, std::size_t s,
+                                    std::size_t b);
+
+// Every "quality" member of a payload, in order ("ok,ok,stale,…"): a change is sent at once.
+std::string qualitySignature(const nlohmann::ordered_json& payload);
+
+// One Home Assistant sensor exposed from a point.
+struct SensorSpec {
+  model::PointId id;
+  std::string_view label;         // "Voltage"
+  std::string_view key;           // unique_id suffix ("voltage")
+  std::string_view device_class;  // "" for none
+};
+// Per-block sensors: voltage, temperature, Ri, charge, equalization.
+const std::vector<SensorSpec>& blockSensors();
+// Per-string sensors: voltage, current, power, mode, …
+const std::vector<SensorSpec>& stringSensors();
+// Site-level sensors: ambient temperature, modules answering.
+const std::vector<SensorSpec>& systemSensors();
+
+struct DiscoveryMessage {
+  std::string topic;  // <discovery_prefix>/sensor/<unique_id>/config
+  std::string unique_id;
+  nlohmann::ordered_json config;
+};
+
+struct DiscoveryOptions {
+  DiscoveryMode mode = DiscoveryMode::kAll;
+  std::string discovery_prefix = "homeassistant";
+  std::string version;
+};
+
+// HA "id" form of the site slug: [a-z0-9_].
+std::string siteId(const model::PlantConfig& plant);
+std::vector<DiscoveryMessage> discoveryMessages(const model::PlantConfig& plant,
+                                                const Topics& topics,
+                                                const DiscoveryOptions& options);
+
+// Rate limit and change filter per topic: a payload goes out when it differs from the last one
+// sent on that topic and either `interval` has passed since, or its quality signature changed
+// (so "stale" is never held back behind old "ok" data).
+class PublishGate {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  explicit PublishGate(std::chrono::milliseconds interval) : interval_(interval) {}
+  // True (and recorded as sent) when the payload should be published now.
+  bool offer(const std::string& topic, const std::string& payload, const std::string& signature,
+             TimePoint now);
+  // The publish failed: send it again next time.
+  void forget(const std::string& topic) { last_.erase(topic); }
+  // After a reconnect: everything is due again.
+  void reset() { last_.clear(); }
+
+ private:
+  struct Sent {
+    std::string payload;
+    std::string signature;
+    TimePoint time;
+  };
+  std::chrono::milliseconds interval_;
+  std::unordered_map<std::string, Sent> last_;
+};
+
+}  // namespace equalis::mqtt

@@ -1,0 +1,266 @@
+"""Modbus adapter against real peers: mbpoll and pymodbus over TCP, mbpoll over RTU on a socat pty
+pair. Starts and stops equalisd, socat and the clients itself."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import types
+import unittest
+
+from equalis_harness import Daemon
+
+
+def import_pymodbus():
+    """pymodbus 3.0 from Debian (python3-pymodbus), also when python3 is not Debian's. Its client
+    package imports the serial modules even for TCP; stub them when they are not installed."""
+    if "/usr/lib/python3/dist-packages" not in sys.path:
+        sys.path.append("/usr/lib/python3/dist-packages")
+    for name in ("serial_asyncio", "serial"):
+        try:
+            __import__(name)
+        except ImportError:
+            stub = types.ModuleType(name)
+            stub.create_serial_connection = None
+            stub.Serial = object
+            stub.SerialException = Exception
+            sys.modules[name] = stub
+    from pymodbus.client import ModbusTcpClient  # noqa: E402
+    return ModbusTcpClient
+
+
+ModbusTcpClient = import_pymodbus()
+
+BLOCK_BASE = 4000
+STRING_STRIDE = 6000
+BLOCK_STRIDE = 10
+SENTINEL16 = 0x8000
+
+
+def s16(v):
+    return v - 0x10000 if v >= 0x8000 else v
+
+
+def mbpoll(*args, timeout=20):
+    """Runs mbpoll once; returns (exit code, {address: value}, output)."""
+    p = subprocess.run(["mbpoll", *args], capture_output=True, text=True, timeout=timeout)
+    out = p.stdout + p.stderr
+    values = {int(a): int(v) for a, v in re.findall(r"^\[(\d+)\]:\s+(-?\d+)", out, re.M)}
+    return p.returncode, values, out
+
+
+def modbus_port(daemon):
+    for line in daemon.lines:
+        m = re.search(r"Modbus TCP on [0-9.]+:(\d+)", line)
+        if m:
+            return int(m.group(1))
+    raise AssertionError(f"equalisd did not print its Modbus TCP address: {daemon.lines}")
+
+
+class ModbusTcpTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon("--modbus-tcp", "127.0.0.1:0", time_scale=60).start()
+        cls.port = modbus_port(cls.daemon)
+        cls.client = ModbusTcpClient("127.0.0.1", port=cls.port, timeout=5)
+        assert cls.client.connect()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.daemon.cleanup()
+
+    def read(self, address, count, fc=3):
+        fn = self.client.read_holding_registers if fc == 3 else self.client.read_input_registers
+        rr = fn(address, count, slave=1)
+        self.assertFalse(rr.isError(), f"read {address}+{count}: {rr}")
+        return rr.registers
+
+    def sweep_count(self):
+        hi, lo = self.read(1103, 2)
+        return hi << 16 | lo
+
+    def test_mbpoll_reads_string_and_module_count(self):
+        for table in ("4", "3"):  # holding and input registers
+            rc, values, out = mbpoll("-m", "tcp", "-p", str(self.port), "-a", "1", "-0", "-r",
+                                     "1003", "-c", "2", "-t", table, "-1", "127.0.0.1")
+            self.assertEqual(rc, 0, out)
+            self.assertEqual(values, {1003: 2, 1004: 64}, out)
+        # 1-based addressing (mbpoll without -0): reference 1004 = PDU address 1003.
+        rc, values, out = mbpoll("-m", "tcp", "-p", str(self.port), "-a", "1", "-r", "1004",
+                                 "-c", "1", "-t", "4", "-1", "127.0.0.1")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(values, {1004: 2}, out)
+
+    def test_general_registers(self):
+        flags, battery, quality, strings, modules = self.read(1000, 5)
+        self.assertTrue(flags & 0x0001, f"running flag missing: {flags:#06x}")
+        self.assertEqual((strings, modules), (2, 64))
+        # Seed string section: string 1 voltage in 0.1 V matches REST.
+        s1 = self.daemon.get_json("/api/v1/strings/1")
+        regs = self.read(1010, 5)
+        self.assertAlmostEqual(s16(regs[1]) / 10, s1["voltage_v"]["value"], delta=2.0)
+        self.assertAlmostEqual(s16(regs[2]) / 1000, s1["voltage_v"]["value"] / 32, delta=0.1)
+        self.assertEqual(regs[4], 0)
+        # Strings 3..10 are not configured: sentinel.
+        self.assertEqual(self.read(1020, 4), [SENTINEL16] * 4)
+
+    def test_block_registers_match_rest(self):
+        last_error = None
+        for _ in range(20):
+            before = self.sweep_count()
+            regs = self.read(BLOCK_BASE, 12 * BLOCK_STRIDE, fc=4)
+            rest = self.daemon.get_json("/api/v1/strings/1/blocks")["blocks"]
+            after = self.sweep_count()
+            if before != after:
+                continue  # a sweep in between: try again
+            try:
+                for b in range(12):
+                    rec = regs[b * BLOCK_STRIDE:(b + 1) * BLOCK_STRIDE]
+                    block = rest[b]
+                    self.assertEqual(block["block"], b + 1)
+                    self.assertEqual(block["quality"], "ok")
+                    self.assertEqual(rec[7], 0, f"block {b + 1} quality flags")
+                    self.assertAlmostEqual(s16(rec[0]) / 1000, block["voltage_v"]["value"],
+                                           delta=0.00056)
+                    self.assertAlmostEqual(s16(rec[1]) / 10, block["temperature_c"]["value"],
+                                           delta=0.056)
+                    self.assertAlmostEqual(s16(rec[2]) / 100, block["ri_mohm"]["value"],
+                                           delta=0.0056)
+                    self.assertAlmostEqual(s16(rec[3]) / 10, block["charge_pct"]["value"],
+                                           delta=0.056)
+                    self.assertAlmostEqual(s16(rec[4]), block["equalization_pct"]["value"],
+                                           delta=0.56)
+                    levels = ["off", "eco_plus", "eco", "normal", "power", "boost"]
+                    self.assertEqual(levels[rec[5]], block["equalization_level"]["value"])
+                    statuses = ["ok", "warning", "alarm", "unknown"]
+                    self.assertEqual(statuses[rec[6]], block["status"]["value"])
+                    self.assertLessEqual(rec[8], 60, "age_s")
+                return
+            except AssertionError as e:
+                last_error = e
+        raise last_error or AssertionError("no quiet window between two sweeps")
+
+    def test_string_record_32bit(self):
+        regs = self.read(2000, 20)
+        voltage = (regs[0] << 16 | regs[1])
+        voltage = voltage - (1 << 32) if voltage >= 1 << 31 else voltage
+        s1 = self.daemon.get_json("/api/v1/strings/1")
+        self.assertAlmostEqual(voltage / 100, s1["voltage_v"]["value"], delta=2.0)
+        self.assertEqual(regs[6], ["float", "charge", "discharge", "rest"].index(
+            s1["mode"]["value"]) if s1["mode"]["value"] else 0xFFFF)
+
+    def test_illegal_address_and_function(self):
+        for address, count in ((1060, 1), (999, 2), (BLOCK_BASE + 32 * BLOCK_STRIDE, 1),
+                               (BLOCK_BASE + 2 * STRING_STRIDE, 1), (65535, 1)):
+            rr = self.client.read_holding_registers(address, count, slave=1)
+            self.assertTrue(rr.isError(), f"{address}: {rr}")
+            self.assertEqual(rr.exception_code, 2, f"{address}: {rr}")
+        rr = self.client.write_register(1003, 5, slave=1)
+        self.assertTrue(rr.isError())
+        self.assertEqual(rr.exception_code, 1)
+        rr = self.client.read_coils(0, 8, slave=1)
+        self.assertTrue(rr.isError())
+        self.assertEqual(rr.exception_code, 1)
+        rc, _, out = mbpoll("-m", "tcp", "-p", str(self.port), "-a", "1", "-0", "-r", "1060",
+                            "-c", "1", "-t", "4", "-1", "127.0.0.1")
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("Illegal data address", out)
+        self.assertEqual(self.read(1003, 2), [2, 64])
+
+    def test_malformed_frames_do_not_crash(self):
+        for junk in (b"\x00\x01\x00\x00\x00\x06\x01\x03\x03", b"\xff" * 300,
+                     b"\x00\x01\x00\x00\xff\xff\x01\x2b\x0e\x01\x00", b"\x00" * 7):
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                s.sendall(junk)
+                time.sleep(0.05)
+        self.assertIsNone(self.daemon.proc.poll(), "equalisd died")
+        self.assertEqual(self.read(1003, 2), [2, 64])
+
+    def test_several_clients(self):
+        clients = [ModbusTcpClient("127.0.0.1", port=self.port, timeout=5) for _ in range(5)]
+        try:
+            for c in clients:
+                self.assertTrue(c.connect())
+            for c in clients:
+                rr = c.read_input_registers(1003, 2, slave=1)
+                self.assertFalse(rr.isError(), rr)
+                self.assertEqual(rr.registers, [2, 64])
+        finally:
+            for c in clients:
+                c.close()
+
+
+@unittest.skipUnless(shutil.which("socat"), "socat not installed")
+class ModbusRtuTest(unittest.TestCase):
+    def setUp(self):
+        self.socat = subprocess.Popen(["socat", "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
+                                      stderr=subprocess.PIPE, text=True)
+        ptys = []
+        deadline = time.time() + 10
+        while len(ptys) < 2 and time.time() < deadline:
+            line = self.socat.stderr.readline()
+            if not line:
+                break
+            m = re.search(r"PTY is (\S+)", line)
+            if m:
+                ptys.append(m.group(1))
+        if len(ptys) < 2:
+            self.socat.kill()
+            self.fail(f"socat did not report two ptys: {ptys}")
+        self.server_pty, self.client_pty = ptys
+        self.daemon = None
+
+    def tearDown(self):
+        if self.daemon:
+            self.daemon.cleanup()
+        self.socat.terminate()
+        try:
+            self.socat.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.socat.kill()
+            self.socat.wait()
+        self.socat.stderr.close()
+
+    def rtu_read(self, address, count, slave="1"):
+        return mbpoll("-m", "rtu", "-b", "19200", "-P", "none", "-a", slave, "-0", "-r",
+                      str(address), "-c", str(count), "-t", "4", "-1", "-o", "2",
+                      self.client_pty)
+
+    def test_rtu_reads_counts(self):
+        self.daemon = Daemon("--modbus-rtu", f"{self.server_pty}:19200:N:1", time_scale=60).start()
+        self.assertTrue(any(f"Modbus RTU slave 1 on {self.server_pty}" in l
+                            for l in self.daemon.lines), self.daemon.lines)
+        rc, values, out = self.rtu_read(1003, 2)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(values, {1003: 2, 1004: 64}, out)
+        # Block 1 of string 2: a plausible block voltage.
+        rc, values, out = self.rtu_read(BLOCK_BASE + STRING_STRIDE, 10)
+        self.assertEqual(rc, 0, out)
+        self.assertTrue(10_000 < values[BLOCK_BASE + STRING_STRIDE] < 16_000, out)
+        # Illegal address, another slave id (no answer), garbage: the slave keeps serving.
+        rc, _, out = self.rtu_read(1060, 1)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("Illegal data address", out)
+        rc, _, out = self.rtu_read(1003, 1, slave="7")
+        self.assertNotEqual(rc, 0, out)
+        with open(self.client_pty, "wb", buffering=0) as f:
+            f.write(b"\x01\x03\x03\xe8\x00\x05\x00\x00" + b"\xff" * 64)
+        time.sleep(0.5)
+        rc, values, out = self.rtu_read(1003, 2)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(values, {1003: 2, 1004: 64}, out)
+        self.assertIsNone(self.daemon.proc.poll(), "equalisd died")
+
+    def test_missing_device_is_a_clear_error(self):
+        d = Daemon("--modbus-rtu", "/dev/equalis-no-such-tty:19200:N:1")
+        with self.assertRaises(RuntimeError) as ctx:
+            d.start(timeout_s=10)
+        d.cleanup()
+        self.assertIn("equalis-no-such-tty", str(ctx.exception))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,209 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "adapters/modbus/modbus_server.hpp"
+#include "adapters/modbus/server_internal.hpp"
+
+namespace equalis::modbus {
+namespace {
+
+using model::PointId;
+using model::Quality;
+
+TEST(ModbusSpec, ParsesTcp) {
+  auto a = parseTcpSpec("127.0.0.1:1502");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 1502);
+  auto b = parseTcpSpec("[::1]:0");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_FALSE(parseTcpSpec("127.0.0.1"));
+  EXPECT_FALSE(parseTcpSpec("127.0.0.1:70000"));
+  EXPECT_FALSE(parseTcpSpec(":502"));
+}
+
+TEST(ModbusSpec, ParsesRtu) {
+  auto a = parseRtuSpec("/dev/ttyUSB0");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->device, "/dev/ttyUSB0");
+  EXPECT_EQ(a->baud, 19200);
+  EXPECT_EQ(a->parity, 'E');
+  EXPECT_EQ(a->slave_id, 1);
+  auto b = parseRtuSpec("/dev/pts/3:9600:N:17");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->baud, 9600);
+  EXPECT_EQ(b->parity, 'N');
+  EXPECT_EQ(b->slave_id, 17);
+  EXPECT_FALSE(parseRtuSpec(""));
+  EXPECT_FALSE(parseRtuSpec("/dev/x:fast"));
+  EXPECT_FALSE(parseRtuSpec("/dev/x:9600:X"));
+  EXPECT_FALSE(parseRtuSpec("/dev/x:9600:N:0"));
+  EXPECT_FALSE(parseRtuSpec("/dev/x:9600:N:248"));
+  EXPECT_FALSE(parseRtuSpec("/dev/x:9600:N:1:extra"));
+}
+
+TEST(ModbusSpec, RtuOnMissingDeviceFails) {
+  model::PlantConfig plant = model::demoPlant();
+  state::StateStore store({32, 32}, 30'000);
+  SimulatedClock clock;
+  adapters::Context ctx{plant, store, clock, "test"};
+  auto r = startRtu(ctx, "/dev/equalis-no-such-tty:19200:N:1");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("equalis-no-such-tty"), std::string::npos);
+}
+
+TEST(ModbusRequests, ExceptionCodes) {
+  RegisterMap map({2});
+  EXPECT_EQ(checkRequest(map, 3, 1000, 5), 0);
+  EXPECT_EQ(checkRequest(map, 4, 4000, 20), 0);
+  EXPECT_EQ(checkRequest(map, 3, 1060, 1), 2);
+  EXPECT_EQ(checkRequest(map, 3, 4000, 21), 2);
+  EXPECT_EQ(checkRequest(map, 3, 65535, 2), 2);
+  EXPECT_EQ(checkRequest(map, 3, 1000, 0), 3);
+  EXPECT_EQ(checkRequest(map, 3, 1000, 126), 3);
+  for (const int fc : {1, 2, 5, 6, 15, 16, 17, 22, 23, 43, 0x7F}) {
+    EXPECT_EQ(checkRequest(map, fc, 1000, 1), 1) << fc;
+  }
+}
+
+class ModbusServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    {
+      state::StateStore::Writer w(store_);
+      const TimeMs t = clock_.nowMs();
+      w.setSystem(PointId::kSystemStringCount, {2, t, Quality::kOk});
+      w.setSystem(PointId::kSystemModuleCount, {64, t, Quality::kOk});
+      w.set(PointId::kBlockVoltageV, 1, 31, {13.625, t, Quality::kOk});
+      w.set(PointId::kStringVoltageV, 0, 0, {436.123, t, Quality::kOk});
+    }
+    auto started = TcpServer::start(ctx_, TcpSpec{"127.0.0.1", 0});
+    ASSERT_TRUE(started) << started.error().message;
+    server_ = std::move(started.value());
+    ASSERT_GT(server_->port(), 0);
+    EXPECT_NE(server_->describe().find(fmt::format("Modbus TCP on 127.0.0.1:{}", server_->port())),
+              std::string::npos);
+    client_ = connectClient();
+  }
+  void TearDown() override {
+    if (client_ != nullptr) {
+      modbus_close(client_);
+      modbus_free(client_);
+    }
+  }
+  modbus_t* connectClient() {
+    modbus_t* c = modbus_new_tcp("127.0.0.1", server_->port());
+    EXPECT_NE(c, nullptr);
+    EXPECT_EQ(modbus_connect(c), 0) << modbus_strerror(errno);
+    modbus_set_response_timeout(c, 2, 0);
+    return c;
+  }
+
+  model::PlantConfig plant_ = model::demoPlant();
+  state::StateStore store_{{32, 32}, 30'000};
+  SimulatedClock clock_;
+  adapters::Context ctx_{plant_, store_, clock_, "test"};
+  std::unique_ptr<TcpServer> server_;
+  modbus_t* client_ = nullptr;
+};
+
+TEST_F(ModbusServerTest, ServesHoldingAndInputRegistersAlike) {
+  std::uint16_t holding[5] = {};
+  std::uint16_t input[5] = {};
+  ASSERT_EQ(modbus_read_registers(client_, 1000, 5, holding), 5) << modbus_strerror(errno);
+  ASSERT_EQ(modbus_read_input_registers(client_, 1000, 5, input), 5) << modbus_strerror(errno);
+  EXPECT_EQ(holding[3], 2);
+  EXPECT_EQ(holding[4], 64);
+  EXPECT_EQ(std::memcmp(holding, input, sizeof(holding)), 0);
+  std::uint16_t block[10] = {};
+  ASSERT_EQ(modbus_read_registers(client_, 4000 + 6000 + 10 * 31, 10, block), 10);
+  EXPECT_EQ(block[0], 13625);
+  std::uint16_t volts[2] = {};
+  ASSERT_EQ(modbus_read_input_registers(client_, 2000, 2, volts), 2);
+  EXPECT_EQ(static_cast<std::uint32_t>(volts[0]) << 16 | volts[1], 43612u);
+  std::uint16_t many[125] = {};
+  EXPECT_EQ(modbus_read_registers(client_, 4000, 120, many), 120);
+}
+
+TEST_F(ModbusServerTest, AnswersExceptions) {
+  std::uint16_t regs[2] = {};
+  EXPECT_EQ(modbus_read_registers(client_, 1060, 1, regs), -1);
+  EXPECT_EQ(errno, EMBXILADD);
+  EXPECT_EQ(modbus_read_input_registers(client_, 4000 + 32 * 10, 1, regs), -1);  // block 33
+  EXPECT_EQ(errno, EMBXILADD);
+  EXPECT_EQ(modbus_write_register(client_, 1000, 1), -1);
+  EXPECT_EQ(errno, EMBXILFUN);
+  const std::uint16_t values[2] = {1, 2};
+  EXPECT_EQ(modbus_write_registers(client_, 4000, 2, values), -1);
+  EXPECT_EQ(errno, EMBXILFUN);
+  std::uint8_t bits[8] = {};
+  EXPECT_EQ(modbus_read_bits(client_, 0, 8, bits), -1);
+  EXPECT_EQ(errno, EMBXILFUN);
+  // The connection still works afterwards.
+  EXPECT_EQ(modbus_read_registers(client_, 1003, 2, regs), 2);
+}
+
+TEST_F(ModbusServerTest, SurvivesMalformedFramesAndManyClients) {
+  // Garbage and a truncated frame on raw sockets.
+  for (const std::string& junk :
+       {std::string("\x00\x01\x00\x00\x00\x06\x01\x03\x03", 9), std::string(300, '\xff'),
+        std::string("\x00\x01\x00\x00\xff\xff\x01\x2b\x0e\x01\x00", 11)}) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(server_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(junk.size()));
+    ::usleep(50'000);
+    ::close(fd);
+  }
+  std::vector<modbus_t*> clients;
+  for (int i = 0; i < 40; ++i) {  // more than kMaxClients: the idle ones are dropped
+    clients.push_back(connectClient());
+  }
+  std::uint16_t regs[2] = {};
+  EXPECT_EQ(modbus_read_registers(clients.back(), 1003, 2, regs), 2) << modbus_strerror(errno);
+  EXPECT_EQ(regs[1], 64);
+  for (auto* c : clients) {
+    modbus_close(c);
+    modbus_free(c);
+  }
+  // The first client was idle longest and may have been dropped: reconnect.
+  modbus_close(client_);
+  ASSERT_EQ(modbus_connect(client_), 0);
+  EXPECT_EQ(modbus_read_registers(client_, 1003, 2, regs), 2) << modbus_strerror(errno);
+}
+
+TEST_F(ModbusServerTest, StopClosesEverything) {
+  const int port = server_->port();
+  server_->stop();
+  server_->stop();  // twice is fine
+  std::uint16_t regs[1] = {};
+  EXPECT_EQ(modbus_read_registers(client_, 1003, 1, regs), -1);
+  modbus_t* late = modbus_new_tcp("127.0.0.1", port);
+  EXPECT_EQ(modbus_connect(late), -1);
+  modbus_free(late);
+}
+
+TEST_F(ModbusServerTest, StaleStateReadsSentinelOverTheWire) {
+  clock_.advance(60'000);
+  std::uint16_t regs[10] = {};
+  ASSERT_EQ(modbus_read_registers(client_, 4000 + 6000 + 10 * 31, 10, regs), 10);
+  EXPECT_EQ(regs[0], 0x8000);
+  EXPECT_EQ(regs[7] & kFlagStale, kFlagStale);
+  EXPECT_EQ(regs[8], 60);
+}
+
+}  // namespace
+}  // namespace equalis::modbus

@@ -238,6 +238,7 @@ const std::vector<SensorSpec>& stringSensors() {
        "temperature"},
       {PointId::kStringEqualizationState, "Equalization state", "equalization_state", "enum"},
       {PointId::kStringEqualizationPowerW, "Equalization power", "equalization_power", "power"},
+      {PointId::kStringProtectionState, "Thermal-runaway protection", "protection_state", "enum"},
   };
   return k;
 }

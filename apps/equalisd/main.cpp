@@ -1,5 +1,6 @@
 // equalisd — the Equalis controller daemon: bus master, analysis, history, REST API and status
 // page. Without --config it runs the built-in demo plant on the simulator.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -243,7 +244,19 @@ int main(int argc, char** argv) {
     return fail(port.error().message);
   }
 
-  // Protocol adapters read the state store only.
+  // Protocol adapters read the state store only. The configuration names them; a flag overrides
+  // its configured counterpart.
+  auto configured = [&](const std::string& flag, const std::string& spec) {
+    const bool overridden = std::any_of(protocol_specs.begin(), protocol_specs.end(),
+                                        [&](const auto& p) { return p.first == flag; });
+    if (!spec.empty() && !overridden) {
+      protocol_specs.emplace_back(flag, spec);
+    }
+  };
+  configured("--modbus-tcp", plant.protocols.modbus_tcp);
+  configured("--modbus-rtu", plant.protocols.modbus_rtu);
+  configured("--snmp", plant.protocols.snmp);
+  configured("--mqtt", plant.protocols.mqtt);
   adapters::Context adapter_ctx{controller.plant(), controller.state(), clock, EQUALIS_VERSION};
   std::vector<adapters::ServicePtr> services;
   for (const auto& [flag, spec] : protocol_specs) {

@@ -610,6 +610,19 @@ void readEqualization(Context& ctx, Section& top, model::EqualizationConfig& eq)
   s.finish();
 }
 
+void readProtocols(Section& top, model::ProtocolConfig& p) {
+  Section modbus = top.child("modbus");
+  p.modbus_tcp = modbus.string("tcp").value_or(p.modbus_tcp);
+  p.modbus_rtu = modbus.string("rtu").value_or(p.modbus_rtu);
+  modbus.finish();
+  Section snmp = top.child("snmp");
+  p.snmp = snmp.string("listen").value_or(p.snmp);
+  snmp.finish();
+  Section mqtt = top.child("mqtt");
+  p.mqtt = mqtt.string("url").value_or(p.mqtt);
+  mqtt.finish();
+}
+
 void readSimulation(Section& top, model::SimulationConfig& sim) {
   Section s = top.child("simulation");
   if (const auto seed = s.integer("seed", 0, std::numeric_limits<std::int64_t>::max())) {
@@ -844,6 +857,7 @@ model::PlantConfig readPlant(Context& ctx, const toml::table& root) {
   readHistory(top, plant.history);
   readSimulation(top, plant.simulation);
   readEqualization(ctx, top, plant.equalization);
+  readProtocols(top, plant.protocols);
   readStrings(ctx, top, plant_charger, plant);
   top.finish();
   return plant;

@@ -118,6 +118,15 @@ struct ThermalRunawayConfig {
   bool trip_breaker = true;                 // false: alarm only
 };
 
+// Protocol adapters started with the daemon (empty = off). The same specs as the command-line
+// flags --modbus-tcp, --modbus-rtu, --snmp and --mqtt, which override them.
+struct ProtocolConfig {
+  std::string modbus_tcp;  // "HOST:PORT"
+  std::string modbus_rtu;  // "DEVICE[:BAUD[:PARITY[:SLAVE_ID]]]"
+  std::string snmp;        // "HOST:PORT[?options]"
+  std::string mqtt;        // "mqtt[s]://[user:password@]HOST[:PORT][/PREFIX][?options]"
+};
+
 struct HttpConfig {
   std::string listen = "127.0.0.1:8080";
 };
@@ -132,6 +141,7 @@ struct PlantConfig {
   EqualizationConfig equalization;
   ThermalRunawayConfig thermal_runaway;
   HttpConfig http;
+  ProtocolConfig protocols;
   std::string data_dir = "data";
 
   int moduleCount() const;

@@ -1,0 +1,512 @@
+#include "adapters/snmp/snmp_agent.hpp"
+
+#include <sys/time.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "adapters/snmp/mib.hpp"
+#include "adapters/snmp/netsnmp.hpp"
+#include "adapters/snmp/options.hpp"
+#include "core/log.hpp"
+
+namespace equalis::snmp {
+
+namespace {
+
+constexpr const char* kAppName = "equalisd";
+constexpr long kTickUs = 100000;  // loop wake-up: stop flag and queued notifications
+
+std::vector<oid> toNetsnmp(const Oid& in) {
+  return std::vector<oid>(in.begin(), in.end());
+}
+
+Oid fromNetsnmp(const oid* name, std::size_t length) {
+  Oid out(length);
+  for (std::size_t i = 0; i < length; ++i) {
+    out[i] = static_cast<std::uint32_t>(name[i]);
+  }
+  return out;
+}
+
+void setValue(netsnmp_variable_list* var, const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::kInteger:
+      snmp_set_var_typed_integer(var, ASN_INTEGER, static_cast<long>(v.number));
+      break;
+    case Value::Kind::kGauge:
+      snmp_set_var_typed_integer(var, ASN_GAUGE, static_cast<long>(v.number));
+      break;
+    case Value::Kind::kTimeTicks:
+      snmp_set_var_typed_integer(var, ASN_TIMETICKS, static_cast<long>(v.number));
+      break;
+    case Value::Kind::kString:
+      snmp_set_var_typed_value(var, ASN_OCTET_STR, v.text.data(), v.text.size());
+      break;
+    case Value::Kind::kOid: {
+      const auto value = toNetsnmp(v.oid);
+      snmp_set_var_typed_value(var, ASN_OBJECT_ID, value.data(), value.size() * sizeof(oid));
+      break;
+    }
+  }
+}
+
+class SnmpAgent;
+
+struct Registration {
+  SnmpAgent* agent;
+  const TableDef* table;
+};
+
+std::mutex g_agent_mutex;
+SnmpAgent* g_agent = nullptr;  // the one running agent (net-snmp state is process-global)
+// net-snmp cannot be initialized again after snmp_shutdown() (it corrupts its heap), so the
+// library is initialized at most once per process.
+bool g_netsnmp_used = false;
+// The agent the net-snmp callbacks work for. Not passed as their client argument: snmp_shutdown()
+// free()s the client arguments of the callbacks still registered.
+std::atomic<SnmpAgent*> g_callback_agent{nullptr};
+
+int tableHandler(netsnmp_mib_handler* handler, netsnmp_handler_registration* reginfo,
+                 netsnmp_agent_request_info* reqinfo, netsnmp_request_info* requests);
+int accessCheck(int major, int minor, void* server_arg, void* client_arg);
+void tick(unsigned int reg, void* client_arg);
+int logToSpdlog(int major, int minor, void* server_arg, void* client_arg);
+
+class SnmpAgent final : public adapters::Service {
+ public:
+  SnmpAgent(const adapters::Context& ctx, AgentOptions options)
+      : ctx_(ctx), options_(std::move(options)), logger_(log::get("snmp")) {}
+
+  ~SnmpAgent() override { stop(); }
+
+  Status start() {
+    std::promise<Status> ready;
+    auto started = ready.get_future();
+    thread_ = std::thread([this, &ready] { run(ready); });
+    Status st = started.get();
+    if (!st) {
+      thread_.join();
+    }
+    return st;
+  }
+
+  void stop() override {
+    stop_requested_ = true;
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+  std::string describe() const override {
+    std::string access;
+    if (!options_.community.empty()) {
+      access = "v1/v2c read-only community";
+    }
+    if (options_.v3Enabled()) {
+      access += std::string(access.empty() ? "" : ", ") + "v3 user '" + options_.v3_user +
+                "' authPriv SHA/AES";
+    }
+    std::string text = "SNMP agent on udp " + options_.host + ":" + std::to_string(options_.port) +
+                       " (" + (access.empty() ? "no access configured" : access) +
+                       "; UPS-MIB battery group, EQUALIS-MIB " + toString(equalisMibOid()) + ")";
+    if (options_.trapEnabled()) {
+      text += ", v2c traps to " + options_.trap_host + ":" + std::to_string(options_.trap_port);
+    }
+    return text;
+  }
+
+  Status queue(const Notification& n) {
+    if (!options_.trapEnabled()) {
+      return makeError(ErrorCode::kUnavailable, "the SNMP agent has no trap receiver (trap=)");
+    }
+    std::lock_guard lock(queue_mutex_);
+    queue_.push_back(n);
+    return {};
+  }
+
+  // --- called on the agent thread by net-snmp ---------------------------------------------
+  void handle(const TableDef& table, netsnmp_agent_request_info* reqinfo,
+              netsnmp_request_info* requests) {
+    const state::StateStore::Reader reader(ctx_.state, ctx_.clock.nowMs());
+    for (auto* request = requests; request != nullptr; request = request->next) {
+      if (request->processed != 0) {
+        continue;
+      }
+      auto* var = request->requestvb;
+      const Oid name = fromNetsnmp(var->name, var->name_length);
+      switch (reqinfo->mode) {
+        case MODE_GET: {
+          Cell cell{};
+          const auto found = findCell(table, name, cell);
+          std::optional<Value> value;
+          if (found == Lookup::kFound) {
+            value = table.get(reader, cell.column, cell.row);
+          }
+          if (value) {
+            setValue(var, *value);
+          } else {
+            netsnmp_set_request_error(
+                reqinfo, request,
+                found == Lookup::kNoSuchObject ? SNMP_NOSUCHOBJECT : SNMP_NOSUCHINSTANCE);
+          }
+          break;
+        }
+        case MODE_GETNEXT: {
+          Oid from = name;
+          while (const auto cell = nextCell(table, from)) {
+            from = cellOid(table, *cell);
+            if (const auto value = table.get(reader, cell->column, cell->row)) {
+              const auto answer = toNetsnmp(from);
+              snmp_set_var_objid(var, answer.data(), answer.size());
+              setValue(var, *value);
+              break;
+            }
+          }
+          break;  // nothing after `name` here: left unanswered, the agent moves on
+        }
+        default:  // every SET phase: the agent is read-only
+          netsnmp_set_request_error(reqinfo, request, SNMP_ERR_NOTWRITABLE);
+          break;
+      }
+    }
+  }
+
+  // VACM replacement: v1/v2c by community, v3 only the configured user with authPriv.
+  int accessError(const netsnmp_pdu* pdu) const {
+    if (pdu == nullptr) {
+      return VACM_NOSECNAME;
+    }
+    if (pdu->version == SNMP_VERSION_1 || pdu->version == SNMP_VERSION_2c) {
+      const auto& community = options_.community;
+      const bool ok = !community.empty() && pdu->community != nullptr &&
+                      pdu->community_len == community.size() &&
+                      std::memcmp(pdu->community, community.data(), community.size()) == 0;
+      return ok ? VACM_SUCCESS : VACM_NOSECNAME;
+    }
+    if (pdu->version == SNMP_VERSION_3) {
+      if (!options_.v3Enabled() || pdu->securityModel != SNMP_SEC_MODEL_USM ||
+          pdu->securityName == nullptr ||
+          std::string_view(pdu->securityName, pdu->securityNameLen) != options_.v3_user) {
+        return VACM_NOSECNAME;
+      }
+      return pdu->securityLevel == SNMP_SEC_LEVEL_AUTHPRIV ? VACM_SUCCESS : VACM_NOACCESS;
+    }
+    return VACM_NOSECNAME;
+  }
+
+  void onTick() {
+    if (stop_requested_) {
+      return;
+    }
+    // Keep upsSecondsOnBattery counting between requests.
+    {
+      const state::StateStore::Reader reader(ctx_.state, ctx_.clock.nowMs());
+      tracker_.update(anyStringDischarging(reader, ctx_.state.stringCount()), reader.nowMs());
+    }
+    std::deque<Notification> pending;
+    {
+      std::lock_guard lock(queue_mutex_);
+      pending.swap(queue_);
+    }
+    for (const auto& n : pending) {
+      sendNow(n);
+    }
+  }
+
+  bool stopRequested() const { return stop_requested_; }
+
+ private:
+  void run(std::promise<Status>& ready) {
+    auto st = init();
+    const bool ok = st.ok();
+    ready.set_value(std::move(st));  // `ready` is gone after this
+    if (!ok) {
+      return;
+    }
+    while (!stop_requested_) {
+      agent_check_and_process(1);  // returns at least every kTickUs (the tick alarm)
+    }
+    shutdown();
+  }
+
+  Status init() {
+    std::error_code ec;
+    const auto dir = std::filesystem::path(ctx_.plant.data_dir) / "snmp";
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return makeError(ErrorCode::kIo, "cannot create " + dir.string() + ": " + ec.message());
+    }
+    const std::string dir_text = std::filesystem::absolute(dir, ec).string();
+
+    snmp_disable_log();
+    g_callback_agent = this;
+    snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, logToSpdlog, nullptr);
+    snmp_enable_calllog();
+
+    // No /etc/snmp, no /var/lib/snmp, no MIB files: everything comes from the spec.
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
+    netsnmp_ds_set_string(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_PERSISTENT_DIR, dir_text.c_str());
+    netsnmp_ds_set_string(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_CONFIGURATION_DIR,
+                          dir_text.c_str());
+    // The agent needs no MIB files (numeric OIDs only): do not search for or report them.
+    netsnmp_ds_set_string(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIBDIRS, dir_text.c_str());
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_ERRORS, 0);
+    netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_WARNINGS, 0);
+    netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_ROLE, 0);  // master
+    const bool ipv6 = options_.host.find(':') != std::string::npos;
+    const std::string endpoint = (ipv6 ? "udp6:[" + options_.host + "]" : "udp:" + options_.host) +
+                                 ":" + std::to_string(options_.port);
+    netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_PORTS, endpoint.c_str());
+
+    if (init_agent(kAppName) != 0) {
+      return failInit("init_agent failed");
+    }
+    init_snmp(kAppName);
+    initialized_ = true;
+
+    snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_ACM_CHECK, accessCheck,
+                           nullptr);
+    snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_ACM_CHECK_INITIAL, accessCheck,
+                           nullptr);
+    snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_ACM_CHECK_SUBTREE, accessCheck,
+                           nullptr);
+
+    if (options_.v3Enabled()) {
+      std::string line =
+          options_.v3_user + " SHA " + options_.v3_auth_pass + " AES " + options_.v3_priv_pass;
+      usm_parse_create_usmUser("createUser", line.data());
+      u_char engine_id[64];
+      const auto engine_id_len = snmpv3_get_engineID(engine_id, sizeof engine_id);
+      if (usm_get_user(engine_id, engine_id_len, options_.v3_user.c_str()) == nullptr) {
+        return failInit("could not create the SNMPv3 user '" + options_.v3_user + "'");
+      }
+    }
+
+    tables_ = buildTables(
+        ctx_, [] { return static_cast<std::int64_t>(netsnmp_get_agent_uptime()); }, tracker_);
+    registrations_.reserve(tables_.size());
+    for (const auto& table : tables_) {
+      registrations_.push_back(Registration{this, &table});
+      const auto base = toNetsnmp(table.base);
+      auto* reg = netsnmp_create_handler_registration(table.name.c_str(), tableHandler, base.data(),
+                                                      base.size(), HANDLER_CAN_RONLY);
+      if (reg == nullptr) {
+        return failInit("cannot create the handler for " + table.name);
+      }
+      reg->handler->myvoid = &registrations_.back();
+      if (netsnmp_register_handler(reg) != MIB_REGISTERED_OK) {
+        return failInit("cannot register " + table.name + " at " + toString(table.base));
+      }
+    }
+
+    if (options_.trapEnabled()) {
+      const std::string port = std::to_string(options_.trap_port);
+      if (netsnmp_create_v1v2_notification_session(
+              options_.trap_host.c_str(), port.c_str(), options_.trap_community.c_str(), nullptr,
+              SNMP_VERSION_2c, SNMP_MSG_TRAP2, nullptr, nullptr, nullptr) == nullptr) {
+        return failInit("cannot create the trap session to " + options_.trap_host + ":" + port);
+      }
+    }
+
+    if (init_master_agent() != 0) {
+      return failInit("cannot listen on " + endpoint + " (port in use or address not local?)");
+    }
+    timeval interval{0, kTickUs};
+    tick_alarm_ = snmp_alarm_register_hr(interval, SA_REPEAT, tick, this);
+    if (options_.trapEnabled()) {
+      sendNow(Notification{});
+    }
+    logger_->info("listening on {}", endpoint);
+    const bool loopback = options_.host.rfind("127.", 0) == 0 || options_.host == "::1" ||
+                          options_.host == "localhost";
+    if (options_.community == "public" && !loopback) {
+      logger_->warn(
+          "the default community 'public' is readable from the network on {}; set "
+          "community=… (or community= with a v3 user)",
+          endpoint);
+    }
+    return {};
+  }
+
+  Status failInit(const std::string& message) {
+    if (initialized_) {
+      shutdown();
+    }
+    return makeError(ErrorCode::kUnavailable, message);
+  }
+
+  void shutdown() {
+    if (tick_alarm_ != 0) {
+      snmp_alarm_unregister(tick_alarm_);
+      tick_alarm_ = 0;
+    }
+    for (const int minor : {SNMPD_CALLBACK_ACM_CHECK, SNMPD_CALLBACK_ACM_CHECK_INITIAL,
+                            SNMPD_CALLBACK_ACM_CHECK_SUBTREE}) {
+      snmp_unregister_callback(SNMP_CALLBACK_APPLICATION, minor, accessCheck, nullptr, 1);
+    }
+    snmp_shutdown(kAppName);
+    shutdown_master_agent();
+    shutdown_agent();
+    snmp_unregister_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, logToSpdlog, nullptr, 1);
+    g_callback_agent = nullptr;
+    initialized_ = false;
+  }
+
+  void sendNow(const Notification& n) {
+    static const oid kSnmpTrapOid[] = {1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0};
+    netsnmp_variable_list* vars = nullptr;
+    const Oid& trap = n.kind == Notification::Kind::kAlarmRaised    ? equalisAlarmRaisedOid()
+                      : n.kind == Notification::Kind::kAlarmCleared ? equalisAlarmClearedOid()
+                                                                    : equalisAgentStartOid();
+    const auto trap_oid = toNetsnmp(trap);
+    snmp_varlist_add_variable(&vars, kSnmpTrapOid, std::size(kSnmpTrapOid), ASN_OBJECT_ID,
+                              trap_oid.data(), trap_oid.size() * sizeof(oid));
+    auto add = [&vars](const Oid& name, const Value& value) {
+      const auto id = toNetsnmp(name);
+      auto* var = snmp_varlist_add_variable(&vars, id.data(), id.size(), ASN_NULL, nullptr, 0);
+      if (var != nullptr) {
+        setValue(var, value);
+      }
+    };
+    if (n.kind == Notification::Kind::kAgentStart) {
+      add(concat(eqSystemOid(), {kSysSoftwareVersion, 0}), Value::string(ctx_.version));
+      add(concat(eqSystemOid(), {kSysSiteName, 0}), Value::string(ctx_.plant.site.name));
+    } else {
+      const Oid entry = concat(eqAlarmsOid(), {2, 1});
+      const std::uint32_t id = n.alarm_id;
+      add(concat(entry, {2, id}), Value::string(n.code));
+      add(concat(entry, {3, id}), Value::integer(n.severity));
+      add(concat(entry, {4, id}), Value::integer(n.string_number));
+      add(concat(entry, {5, id}), Value::integer(n.block_number));
+      add(concat(entry, {6, id}), Value::string(n.text));
+    }
+    send_v2trap(vars);
+    snmp_free_varbind(vars);
+    logger_->debug("sent notification {}", toString(trap));
+  }
+
+  const adapters::Context& ctx_;
+  AgentOptions options_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::thread thread_;
+  std::atomic<bool> stop_requested_{false};
+  bool initialized_ = false;
+  unsigned int tick_alarm_ = 0;
+  std::vector<TableDef> tables_;
+  std::vector<Registration> registrations_;
+  OnBatteryTracker tracker_;
+  std::mutex queue_mutex_;
+  std::deque<Notification> queue_;
+
+  friend int logToSpdlog(int, int, void*, void*);
+};
+
+int tableHandler(netsnmp_mib_handler* handler, netsnmp_handler_registration* /*reginfo*/,
+                 netsnmp_agent_request_info* reqinfo, netsnmp_request_info* requests) {
+  const auto* reg = static_cast<const Registration*>(handler->myvoid);
+  reg->agent->handle(*reg->table, reqinfo, requests);
+  return SNMP_ERR_NOERROR;
+}
+
+int accessCheck(int /*major*/, int /*minor*/, void* server_arg, void* /*client_arg*/) {
+  auto* view = static_cast<view_parameters*>(server_arg);
+  const auto* agent = g_callback_agent.load();
+  if (agent == nullptr) {
+    view->errorcode = VACM_NOSECNAME;
+  } else {
+    // net-snmp's own default (no VACM tables configured) denies; this check replaces it.
+    view->errorcode = agent->accessError(view->pdu);
+  }
+  return SNMPERR_SUCCESS;
+}
+
+void tick(unsigned int /*reg*/, void* client_arg) {
+  static_cast<SnmpAgent*>(client_arg)->onTick();
+}
+
+int logToSpdlog(int /*major*/, int /*minor*/, void* server_arg, void* /*client_arg*/) {
+  const auto* message = static_cast<const snmp_log_message*>(server_arg);
+  const auto* agent = g_callback_agent.load();
+  if (agent == nullptr || message == nullptr || message->msg == nullptr) {
+    return SNMPERR_SUCCESS;
+  }
+  std::string text = message->msg;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.pop_back();
+  }
+  // Expected with our own access check instead of VACM tables, and MIB files we do not load.
+  if (text.find("no access control information") != std::string::npos ||
+      text.find("Cannot find module") != std::string::npos ||
+      text.find("MIB search path") != std::string::npos) {
+    agent->logger_->debug("{}", text);
+  } else if (message->priority <= LOG_ERR) {
+    agent->logger_->error("{}", text);
+  } else if (message->priority == LOG_WARNING) {
+    agent->logger_->warn("{}", text);
+  } else {
+    agent->logger_->debug("{}", text);
+  }
+  return SNMPERR_SUCCESS;
+}
+
+// Clears g_agent when the service is destroyed.
+class AgentHandle final : public adapters::Service {
+ public:
+  explicit AgentHandle(std::unique_ptr<SnmpAgent> agent) : agent_(std::move(agent)) {}
+  ~AgentHandle() override { AgentHandle::stop(); }
+  void stop() override {
+    std::lock_guard lock(g_agent_mutex);
+    if (agent_) {
+      agent_->stop();
+      if (g_agent == agent_.get()) {
+        g_agent = nullptr;
+      }
+    }
+  }
+  std::string describe() const override { return agent_->describe(); }
+
+ private:
+  std::unique_ptr<SnmpAgent> agent_;
+};
+
+}  // namespace
+
+Result<adapters::ServicePtr> start(const adapters::Context& ctx, const std::string& spec) {
+  auto options = parseSpec(spec);
+  if (!options) {
+    return options.error();
+  }
+  std::lock_guard lock(g_agent_mutex);
+  if (g_agent != nullptr) {
+    return makeError(ErrorCode::kUnavailable, "an SNMP agent already runs in this process");
+  }
+  if (g_netsnmp_used) {
+    return makeError(ErrorCode::kUnavailable,
+                     "net-snmp can be started only once per process (an agent ran before)");
+  }
+  g_netsnmp_used = true;
+  auto agent = std::make_unique<SnmpAgent>(ctx, std::move(options.value()));
+  if (auto st = agent->start(); !st) {
+    return st.error();
+  }
+  g_agent = agent.get();
+  return adapters::ServicePtr(std::make_unique<AgentHandle>(std::move(agent)));
+}
+
+Status sendTrap(const Notification& notification) {
+  std::lock_guard lock(g_agent_mutex);
+  if (g_agent == nullptr) {
+    return makeError(ErrorCode::kUnavailable, "no SNMP agent is running");
+  }
+  return g_agent->queue(notification);
+}
+
+}  // namespace equalis::snmp

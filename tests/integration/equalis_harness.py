@@ -46,6 +46,11 @@ class Daemon:
                 self.url = m.group(1)
                 break
         if self.url is None:
+            # stdout closed: the daemon is exiting; wait for it so its stderr is complete.
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
             err = self.proc.stderr.read() if self.proc.poll() is not None else ""
             self.stop()
             raise RuntimeError(f"equalisd did not print its URL: {err}")

@@ -71,6 +71,7 @@ Scale stringScale(StringQuantity q) {
 
 // Column of the value in kBlockSeries / kStringSeries (column 0 is the time).
 constexpr int kBlockSeriesQualityColumn = 7;
+constexpr int kStringSeriesQualityColumn = 6;
 int blockColumn(BlockQuantity q) {
   return 1 + static_cast<int>(q);
 }
@@ -888,6 +889,26 @@ Status Store::appendEvent(const EventRecord& e) {
   return m.finishTransaction(body());
 }
 
+// Rows of a bound series statement: (time, value columns…, quality) → points.
+Result<std::vector<SeriesPoint>> readSeries(const Connection& c, sqlite3_stmt* s, int col,
+                                            Scale scale, int quality_col, const char* what) {
+  std::vector<SeriesPoint> out;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    SeriesPoint p;
+    p.time_ms = sqlite3_column_int64(s, 0);
+    const bool has = sqlite3_column_type(s, col) != SQLITE_NULL;
+    p.value = has ? static_cast<double>(sqlite3_column_int64(s, col)) / scale.factor
+                  : std::numeric_limits<double>::quiet_NaN();
+    p.quality = qualityForValue(has, qualityFromInt(sqlite3_column_int64(s, quality_col)));
+    out.push_back(p);
+  }
+  if (rc != SQLITE_DONE) {
+    return c.error(what, rc);
+  }
+  return out;
+}
+
 Result<std::vector<SeriesPoint>> Store::blockSeries(int string_index, int block_index,
                                                     BlockQuantity q, TimeMs from_ms, TimeMs to_ms,
                                                     std::size_t limit) const {
@@ -900,24 +921,8 @@ Result<std::vector<SeriesPoint>> Store::blockSeries(int string_index, int block_
   sqlite3_bind_int64(s, 3, from_ms);
   sqlite3_bind_int64(s, 4, to_ms);
   sqlite3_bind_int64(s, 5, sqlLimit(limit));
-  const int col = blockColumn(q);
-  const Scale scale = blockScale(q);
-  std::vector<SeriesPoint> out;
-  int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    SeriesPoint p;
-    p.time_ms = sqlite3_column_int64(s, 0);
-    const bool has = sqlite3_column_type(s, col) != SQLITE_NULL;
-    p.value = has ? static_cast<double>(sqlite3_column_int64(s, col)) / scale.factor
-                  : std::numeric_limits<double>::quiet_NaN();
-    p.quality =
-        qualityForValue(has, qualityFromInt(sqlite3_column_int64(s, kBlockSeriesQualityColumn)));
-    out.push_back(p);
-  }
-  if (rc != SQLITE_DONE) {
-    return m.reader.error("query block series", rc);
-  }
-  return out;
+  return readSeries(m.reader, s, blockColumn(q), blockScale(q), kBlockSeriesQualityColumn,
+                    "query block series");
 }
 
 Result<std::vector<SeriesPoint>> Store::stringSeries(int string_index, StringQuantity q,
@@ -931,23 +936,8 @@ Result<std::vector<SeriesPoint>> Store::stringSeries(int string_index, StringQua
   sqlite3_bind_int64(s, 2, from_ms);
   sqlite3_bind_int64(s, 3, to_ms);
   sqlite3_bind_int64(s, 4, sqlLimit(limit));
-  const int col = stringColumn(q);
-  const Scale scale = stringScale(q);
-  std::vector<SeriesPoint> out;
-  int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    SeriesPoint p;
-    p.time_ms = sqlite3_column_int64(s, 0);
-    const bool has = sqlite3_column_type(s, col) != SQLITE_NULL;
-    p.value = has ? static_cast<double>(sqlite3_column_int64(s, col)) / scale.factor
-                  : std::numeric_limits<double>::quiet_NaN();
-    p.quality = qualityForValue(has, qualityFromInt(sqlite3_column_int64(s, 6)));
-    out.push_back(p);
-  }
-  if (rc != SQLITE_DONE) {
-    return m.reader.error("query string series", rc);
-  }
-  return out;
+  return readSeries(m.reader, s, stringColumn(q), stringScale(q), kStringSeriesQualityColumn,
+                    "query string series");
 }
 
 Result<std::vector<EventRecord>> Store::events(TimeMs from_ms, TimeMs to_ms,

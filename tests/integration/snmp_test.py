@@ -289,5 +289,48 @@ class Mib(unittest.TestCase):
             self.assertIn("eqNoSuchEntry", r.stdout + r.stderr)
 
 
+class AlarmTraps(unittest.TestCase):
+    """Alarm raise/clear from the alarm engine reach snmptrapd as EQUALIS-MIB notifications."""
+
+    def test_alarm_raised_trap_names_string_and_block(self):
+        tmp = tempfile.mkdtemp(prefix="equalis-snmp-traps-")
+        env = dict(os.environ, MIBS="", SNMP_PERSISTENT_DIR=tmp, SNMPCONFPATH=tmp)
+        trap_port = free_udp_port()
+        conf = os.path.join(tmp, "snmptrapd.conf")
+        with open(conf, "w") as f:
+            f.write("disableAuthorization yes\n")
+        log_path = os.path.join(tmp, "traps.log")
+        log = open(log_path, "w+")
+        trapd = subprocess.Popen(
+            ["snmptrapd", "-f", "-Lo", "-On", "-C", "-c", conf, "-p", os.path.join(tmp, "pid"),
+             f"udp:127.0.0.1:{trap_port}"], stdout=log, stderr=subprocess.STDOUT, env=env)
+
+        def traps():
+            log.flush()
+            with open(log_path) as f:
+                return f.read()
+        d = None
+        try:
+            SnmpAgent.wait_for(lambda: "NET-SNMP version" in traps(), "snmptrapd start")
+            port = free_udp_port()
+            # 3600×: the old demo string's over-voltage blocks pass their 60 s on-delay at once.
+            d = Daemon("--snmp", f"127.0.0.1:{port}?trap=127.0.0.1:{trap_port}",
+                       time_scale=3600).start()
+            SnmpAgent.wait_for(lambda: EQ + ".0.2" in traps(), "equalisAlarmRaised", 30)
+            alarms = d.get_json("/api/v1/alarms")["alarms"]
+            self.assertTrue(alarms)
+            text = traps()
+            self.assertIn(".1.3.6.1.6.3.1.1.4.1.0 = OID: " + EQ + ".0.2", text)
+            # eqAlarmText varbind carries the engine's message naming string and block.
+            self.assertRegex(text, r"String \d+, block \d+: ")
+        finally:
+            if d:
+                d.cleanup()
+            trapd.terminate()
+            trapd.wait(timeout=10)
+            log.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

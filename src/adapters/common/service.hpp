@@ -2,9 +2,12 @@
 // the controller) and a handle to stop it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "alarms/alarms.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "model/plant.hpp"
@@ -17,6 +20,8 @@ struct Context {
   state::StateStore& state;
   Clock& clock;
   std::string version;
+  // Active alarms, worst first (empty function: no alarm source). Thread-safe to call.
+  std::function<std::vector<alarms::ActiveAlarm>()> active_alarms;
 };
 
 class Service {

@@ -3,10 +3,12 @@
 #include <sys/time.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -214,9 +216,55 @@ class SnmpAgent final : public adapters::Service {
       std::lock_guard lock(queue_mutex_);
       pending.swap(queue_);
     }
+    alarmNotifications(pending);
     for (const auto& n : pending) {
       sendNow(n);
     }
+  }
+
+  // Once a second: compares the active alarms with the last poll and queues equalisAlarmRaised
+  // for new or escalated alarms and equalisAlarmCleared for alarms that are gone. Each alarm key
+  // keeps one row id (the eqAlarmTable index of its varbinds) for the life of the agent.
+  void alarmNotifications(std::deque<Notification>& out) {
+    if (!ctx_.active_alarms) {
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_alarm_poll_ < std::chrono::seconds(1)) {
+      return;
+    }
+    last_alarm_poll_ = now;
+    std::map<std::string, alarms::ActiveAlarm> current;
+    for (auto& a : ctx_.active_alarms()) {
+      current.emplace(a.key, std::move(a));
+    }
+    auto notification = [this](const alarms::ActiveAlarm& a, Notification::Kind kind) {
+      Notification n;
+      n.kind = kind;
+      auto [it, inserted] = alarm_ids_.emplace(a.key, next_alarm_id_);
+      if (inserted) {
+        ++next_alarm_id_;
+      }
+      n.alarm_id = it->second;
+      n.code = a.rule_id;
+      n.severity = a.level == alarms::Level::kAlarm ? 3 : 2;
+      n.string_number = a.string_number;
+      n.block_number = a.block_number;
+      n.text = kind == Notification::Kind::kAlarmCleared ? "cleared: " + a.message : a.message;
+      return n;
+    };
+    for (const auto& [key, a] : current) {
+      const auto before = last_alarms_.find(key);
+      if (before == last_alarms_.end() || before->second.level < a.level) {
+        out.push_back(notification(a, Notification::Kind::kAlarmRaised));
+      }
+    }
+    for (const auto& [key, a] : last_alarms_) {
+      if (current.find(key) == current.end()) {
+        out.push_back(notification(a, Notification::Kind::kAlarmCleared));
+      }
+    }
+    last_alarms_ = std::move(current);
   }
 
   bool stopRequested() const { return stop_requested_; }
@@ -400,6 +448,10 @@ class SnmpAgent final : public adapters::Service {
   std::atomic<bool> stop_requested_{false};
   bool initialized_ = false;
   unsigned int tick_alarm_ = 0;
+  std::chrono::steady_clock::time_point last_alarm_poll_{};
+  std::map<std::string, alarms::ActiveAlarm> last_alarms_;
+  std::map<std::string, unsigned> alarm_ids_;
+  unsigned next_alarm_id_ = 1;
   std::vector<TableDef> tables_;
   std::vector<Registration> registrations_;
   OnBatteryTracker tracker_;

@@ -55,7 +55,7 @@ TEST(ModbusSpec, RtuOnMissingDeviceFails) {
   model::PlantConfig plant = model::demoPlant();
   state::StateStore store({32, 32}, 30'000);
   SimulatedClock clock;
-  adapters::Context ctx{plant, store, clock, "test"};
+  adapters::Context ctx{plant, store, clock, "test", {}};
   auto r = startRtu(ctx, "/dev/equalis-no-such-tty:19200:N:1");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("equalis-no-such-tty"), std::string::npos);
@@ -111,7 +111,7 @@ class ModbusServerTest : public ::testing::Test {
   model::PlantConfig plant_ = model::demoPlant();
   state::StateStore store_{{32, 32}, 30'000};
   SimulatedClock clock_;
-  adapters::Context ctx_{plant_, store_, clock_, "test"};
+  adapters::Context ctx_{plant_, store_, clock_, "test", {}};
   std::unique_ptr<TcpServer> server_;
   modbus_t* client_ = nullptr;
 };

@@ -1087,6 +1087,18 @@ Status indexError(std::size_t string_index, std::size_t block_index, std::size_t
                                                std::to_string(blocks) + " blocks)");
 }
 
+// Checks a (string, block) address; the block is ignored when `need_block` is false.
+template <class Strings>
+Status checkIndex(const Strings& strings, std::size_t string_index, std::size_t block_index,
+                  bool need_block) {
+  if (string_index < strings.size() &&
+      (!need_block || block_index < strings[string_index].blocks.size())) {
+    return {};
+  }
+  return indexError(string_index, block_index, strings.size(),
+                    string_index < strings.size() ? strings[string_index].blocks.size() : 0);
+}
+
 }  // namespace
 
 Status PlantSim::injectFault(std::size_t string_index, std::size_t block_index, const Fault& f) {
@@ -1094,11 +1106,10 @@ Status PlantSim::injectFault(std::size_t string_index, std::size_t block_index, 
     return st;
   }
   const FaultScope scope = faultScope(f.kind);
-  if (string_index >= impl_->strings.size() ||
-      (scope != FaultScope::kString && block_index >= impl_->strings[string_index].blocks.size())) {
-    return indexError(
-        string_index, block_index, impl_->strings.size(),
-        string_index < impl_->strings.size() ? impl_->strings[string_index].blocks.size() : 0);
+  if (Status st =
+          checkIndex(impl_->strings, string_index, block_index, scope != FaultScope::kString);
+      !st) {
+    return st;
   }
   StringSim& s = impl_->strings[string_index];
   if (scope == FaultScope::kString) {
@@ -1153,11 +1164,10 @@ Status PlantSim::injectFault(std::size_t string_index, std::size_t block_index, 
 
 Status PlantSim::clearFault(std::size_t string_index, std::size_t block_index, FaultKind kind) {
   const FaultScope scope = faultScope(kind);
-  if (string_index >= impl_->strings.size() ||
-      (scope != FaultScope::kString && block_index >= impl_->strings[string_index].blocks.size())) {
-    return indexError(
-        string_index, block_index, impl_->strings.size(),
-        string_index < impl_->strings.size() ? impl_->strings[string_index].blocks.size() : 0);
+  if (Status st =
+          checkIndex(impl_->strings, string_index, block_index, scope != FaultScope::kString);
+      !st) {
+    return st;
   }
   StringSim& s = impl_->strings[string_index];
   if (scope == FaultScope::kString) {
@@ -1234,11 +1244,8 @@ bool PlantSim::faultActive(std::size_t string_index, std::size_t block_index,
 }
 
 Status PlantSim::replaceBlock(std::size_t string_index, std::size_t block_index, double soc) {
-  if (string_index >= impl_->strings.size() ||
-      block_index >= impl_->strings[string_index].blocks.size()) {
-    return indexError(
-        string_index, block_index, impl_->strings.size(),
-        string_index < impl_->strings.size() ? impl_->strings[string_index].blocks.size() : 0);
+  if (Status st = checkIndex(impl_->strings, string_index, block_index, true); !st) {
+    return st;
   }
   if (!std::isfinite(soc) || soc < 0.0 || soc > 1.0) {
     return makeError(ErrorCode::kOutOfRange, "replacement SOC must be within 0 … 1");

@@ -7,7 +7,10 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "model/alarm_config.hpp"
 #include "model/chemistry.hpp"
+#include "model/events.hpp"
+#include "model/io.hpp"
 
 namespace equalis::model {
 
@@ -142,6 +145,9 @@ struct PlantConfig {
   ThermalRunawayConfig thermal_runaway;
   HttpConfig http;
   ProtocolConfig protocols;
+  AlarmsConfig alarms;
+  IoConfig io;
+  EventsConfig events;
   std::string data_dir = "data";
 
   int moduleCount() const;

@@ -25,6 +25,11 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kSystemSweepCount, "system.sweep_count", SY, I, "", 0, 1, R, false, "", "Bus sweeps completed since start"},
   {kSystemSweepDurationMs, "system.sweep_duration_ms", SY, F, "ms", 1, 1, R, false, "", "Wall-clock time of the last bus sweep"},
   {kSystemModulesOkCount, "system.modules_ok_count", SY, I, "", 0, 1, R, false, "", "Modules that answered the last sweep"},
+  {kSystemHumidityPct, "system.humidity_pct", SY, F, "%", 1, 10, R, false, "", "Battery-room relative humidity (temperature/humidity sensor); not_present without one"},
+  {kSystemHydrogenPct, "system.hydrogen_pct", SY, F, "%", 2, 100, R, false, "", "Hydrogen concentration in the battery-room air, % by volume (LEL 4 %); not_present without a sensor"},
+  {kSystemAlarmCount, "system.alarm_count", SY, I, "", 0, 1, R, false, "", "Active alarms at alarm level"},
+  {kSystemWarningCount, "system.warning_count", SY, I, "", 0, 1, R, false, "", "Active alarms at warning level"},
+  {kSystemUnacknowledgedCount, "system.unacknowledged_count", SY, I, "", 0, 1, R, false, "", "Active alarms not yet acknowledged"},
 
   {kStringVoltageV, "string.voltage_v", ST, F, "V", 2, 100, R, true, "", "String voltage (sum of block voltages)"},
   {kStringCurrentA, "string.current_a", ST, F, "A", 2, 100, R, true, "", "DC string current, + charge / − discharge"},
@@ -40,6 +45,7 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kStringEqualizationState, "string.equalization_state", ST, E, "", 0, 1, R, false, "off,paused_discharge,settling,paused_schedule,balancing,no_data", "Equalization controller state: balancing only in settled float"},
   {kStringEqualizationPowerW, "string.equalization_power_w", ST, F, "W", 1, 10, R, false, "", "Total bypass power of the string's modules"},
   {kStringProtectionState, "string.protection_state", ST, E, "", 0, 1, R, false, "normal,suspect,countdown,tripped", "Thermal-runaway protection: tripped = string breaker opened (reset by an operator)"},
+  {kStringElectrolyteLevel, "string.electrolyte_level", ST, E, "", 0, 1, R, false, "good,warning,alarm", "Electrolyte level of the string's pilot cell (ELS sensor); not_present without one"},
 
   {kBlockVoltageV, "block.voltage_v", BL, F, "V", 3, 1000, R, true, "", "Block voltage"},
   {kBlockTemperatureC, "block.temperature_c", BL, F, "°C", 1, 10, R, true, "", "Block (terminal) temperature"},
@@ -53,6 +59,8 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kBlockModuleErrorMv, "block.module_error_mv", BL, F, "mV", 1, 10, R, false, "", "Estimated module voltage error (measured − true) from self-calibration; not_present until calibrated"},
   {kBlockCommOkCount, "block.comm_ok_count", BL, I, "", 0, 1, R, false, "", "Module answers since start"},
   {kBlockCommErrorCount, "block.comm_error_count", BL, I, "", 0, 1, R, false, "", "Module requests without a valid answer since start"},
+  {kBlockRiBaselineMohm, "block.ri_baseline_mohm", BL, F, "mΩ", 2, 100, R, false, "", "Internal-resistance baseline of the block (median of its first readings after commissioning or replacement)"},
+  {kBlockRiRisePct, "block.ri_rise_pct", BL, F, "%", 1, 10, R, false, "", "Internal-resistance rise against the block's baseline"},
 }};
 // clang-format on
 

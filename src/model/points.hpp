@@ -22,6 +22,11 @@ enum class PointId : std::uint16_t {
   kSystemSweepCount,
   kSystemSweepDurationMs,
   kSystemModulesOkCount,
+  kSystemHumidityPct,
+  kSystemHydrogenPct,
+  kSystemAlarmCount,
+  kSystemWarningCount,
+  kSystemUnacknowledgedCount,
   // string
   kStringVoltageV,
   kStringCurrentA,
@@ -37,6 +42,7 @@ enum class PointId : std::uint16_t {
   kStringEqualizationState,
   kStringEqualizationPowerW,
   kStringProtectionState,
+  kStringElectrolyteLevel,
   // block
   kBlockVoltageV,
   kBlockTemperatureC,
@@ -50,6 +56,8 @@ enum class PointId : std::uint16_t {
   kBlockModuleErrorMv,
   kBlockCommOkCount,
   kBlockCommErrorCount,
+  kBlockRiBaselineMohm,
+  kBlockRiRisePct,
   kCount
 };
 
@@ -85,6 +93,7 @@ std::string_view pointTypeName(PointType t);
 enum class StringModeValue { kFloat = 0, kCharge = 1, kDischarge = 2, kRest = 3 };
 enum class EqualizationLevel { kOff = 0, kEcoPlus, kEco, kNormal, kPower, kBoost };
 enum class BlockStatus { kOk = 0, kWarning = 1, kAlarm = 2, kUnknown = 3 };
+enum class ElectrolyteLevel { kGood = 0, kWarning = 1, kAlarm = 2 };
 
 // Seed bands: OFF, ECO+ 1–20 %, ECO 21–40 %, normal 41–60 %, power 61–80 %, boost > 80 %.
 EqualizationLevel equalizationLevelFor(double duty_pct);

@@ -1,0 +1,16 @@
+// Readers of the configuration sections that live in their own files (internal to the loader).
+#pragma once
+
+#include "config/section.hpp"
+#include "model/plant.hpp"
+
+namespace equalis::config::detail {
+
+// [alarms] and [[alarms.rule]]: rule overrides, plant-wide and per string.
+void readAlarms(Context& ctx, Section& top, model::PlantConfig& plant);
+// [[io.device]] and friends: I/O and sensor devices.
+void readIo(Context& ctx, Section& top, model::PlantConfig& plant);
+// [events], [events.smtp], [events.syslog], [[events.rule]]: the event manager.
+void readEvents(Context& ctx, Section& top, model::PlantConfig& plant);
+
+}  // namespace equalis::config::detail

@@ -1,0 +1,28 @@
+// Alarm rule overrides from the configuration file ([[alarms.rule]]) and the REST API: any field
+// of a default rule, for all strings or for one string. See docs/alarms.md.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+
+namespace equalis::model {
+
+struct AlarmRuleOverride {
+  std::string rule_id;    // "block.voltage_high"
+  int string_number = 0;  // 1-based; 0 = every string (and the system rules)
+  std::optional<bool> enabled;
+  std::optional<double> warning;
+  std::optional<double> alarm;
+  std::optional<double> hysteresis;
+  std::optional<DurationMs> on_delay_ms;
+  std::optional<DurationMs> off_delay_ms;
+};
+
+struct AlarmsConfig {
+  std::vector<AlarmRuleOverride> overrides;  // applied in order; per-string after plant-wide
+};
+
+}  // namespace equalis::model

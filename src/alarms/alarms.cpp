@@ -235,6 +235,7 @@ void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample,
   a.value = v;
   a.changed_ms = now_ms;
   if (before == Level::kNone) {
+    a.id = next_id_++;
     a.raised_ms = now_ms;
     a.acknowledged = false;
   }

@@ -3,6 +3,7 @@
 // raises (or clears) a measurement alarm; a module that stops answering raises comm_lost.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,7 @@ std::vector<Rule> defaultSystemRules();
 Status validateRule(const Rule& rule);
 
 struct ActiveAlarm {
+  std::uint32_t id = 0;  // unique per raise since start (1, 2, …): stable protocol index
   std::string key;  // "block.voltage_high/1/17": rule/string/block (1-based, 0 = none)
   std::string rule_id;
   Level level = Level::kNone;
@@ -101,6 +103,7 @@ class Engine {
   // instances_[string][rule][block or 0]; system_instances_[rule]
   std::vector<std::vector<std::vector<Instance>>> instances_;
   std::vector<Instance> system_instances_;
+  std::uint32_t next_id_ = 1;
 };
 
 }  // namespace equalis::alarms

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/text.hpp"
 #include "model/chemistry.hpp"
 
 namespace equalis::alarms {
@@ -118,6 +119,10 @@ std::vector<Rule> defaultRules(const model::StringConfig& s) {
       // +50 % / +100 % over the expected value of a new block (warranty limit +50 %, BU).
       rule("block.ri_high", PointId::kBlockRiMohm, Direction::kHigh, 1.5 * ri, 2.0 * ri, 0.05 * ri,
            10 * kMinuteMs, 10 * kMinuteMs, "internal resistance", "mΩ", 2),
+      // Rise against the block's own baseline: +20 % is the failure indicator of IEEE 1188
+      // practice (Fluke), +50 % the usual warranty limit (battery-science.md §3.1).
+      rule("block.ri_rise", PointId::kBlockRiRisePct, Direction::kHigh, 20.0, 50.0, 3.0, kHourMs,
+           kHourMs, "internal resistance rise vs baseline", "%", 1),
       // A module at full bypass for hours cannot hold its block at target.
       rule("block.equalization_high", PointId::kBlockEqualizationPct, Direction::kHigh, 95.0, 100.0,
            10.0, 6 * kHourMs, kHourMs, "equalization", "%", 0),
@@ -141,6 +146,9 @@ std::vector<Rule> defaultRules(const model::StringConfig& s) {
       rule("string.ripple_high", PointId::kStringAcCurrentA, Direction::kHigh, 0.05 * c, 0.1 * c,
            0.005 * c, 10 * kMinuteMs, 10 * kMinuteMs, "AC ripple current", "A", 2),
   };
+  // Electrolyte level sensor (vented lead-acid / NiCd pilot cell): 1 = warning, 2 = alarm.
+  rules.push_back(rule("string.electrolyte_low", PointId::kStringElectrolyteLevel, Direction::kHigh,
+                       1, 2, 0.5, kMinuteMs, kMinuteMs, "electrolyte level", "", 0));
   Rule comm = rule("block.comm_lost", PointId::kBlockVoltageV, Direction::kHigh, 1, 1, 0, 0, 0,
                    "module communication", "", 0);
   comm.source = Source::kCommLost;
@@ -154,6 +162,12 @@ std::vector<Rule> defaultSystemRules() {
            1.0, 5 * kMinuteMs, 5 * kMinuteMs, "ambient temperature", "°C", 1),
       rule("system.ambient_low", PointId::kSystemAmbientTemperatureC, Direction::kLow, 10.0, 5.0,
            1.0, 5 * kMinuteMs, 5 * kMinuteMs, "ambient temperature", "°C", 1),
+      // Condensation risk on terminals and electronics above ~80 % RH.
+      rule("system.humidity_high", PointId::kSystemHumidityPct, Direction::kHigh, 80.0, 90.0, 3.0,
+           10 * kMinuteMs, 10 * kMinuteMs, "relative humidity", "%", 1),
+      // Hydrogen: LEL 4 % by volume; 1 % pre-alarm (ventilation), 2 % alarm (EN IEC 62485-2).
+      rule("system.hydrogen_high", PointId::kSystemHydrogenPct, Direction::kHigh, 1.0, 2.0, 0.1,
+           10 * kSecondMs, kMinuteMs, "hydrogen concentration", "% vol", 2),
   };
 }
 
@@ -162,7 +176,7 @@ Status validateRule(const Rule& r) {
       r.direction == Direction::kHigh ? r.warning <= r.alarm : r.warning >= r.alarm;
   if (!ordered) {
     return makeError(ErrorCode::kInvalidArgument,
-                     fmt::format("rule {}: warning {} must be {} alarm {}", r.id, r.warning,
+                     fmt::format("rule {}: warning {:.6g} must be {} alarm {:.6g}", r.id, r.warning,
                                  r.direction == Direction::kHigh ? "≤" : "≥", r.alarm));
   }
   if (r.hysteresis < 0 || r.on_delay_ms < 0 || r.off_delay_ms < 0) {
@@ -172,9 +186,102 @@ Status validateRule(const Rule& r) {
   return {};
 }
 
-Engine::Engine(const model::PlantConfig& plant) : plant_(plant) {
+RuleTable defaultRuleTable(const model::PlantConfig& plant) {
+  RuleTable t;
   for (const auto& s : plant.strings) {
-    string_rules_.push_back(defaultRules(s));
+    t.strings.push_back(defaultRules(s));
+  }
+  t.system = defaultSystemRules();
+  return t;
+}
+
+std::vector<std::string> ruleIds() {
+  model::StringConfig s;
+  std::vector<std::string> ids;
+  for (const auto& r : defaultRules(s)) {
+    ids.push_back(r.id);
+  }
+  for (const auto& r : defaultSystemRules()) {
+    ids.push_back(r.id);
+  }
+  return ids;
+}
+
+namespace {
+
+void applyOne(Rule& r, const model::AlarmRuleOverride& o, const std::string& origin) {
+  r.enabled = o.enabled.value_or(r.enabled);
+  r.warning = o.warning.value_or(r.warning);
+  r.alarm = o.alarm.value_or(r.alarm);
+  r.hysteresis = o.hysteresis.value_or(r.hysteresis);
+  r.on_delay_ms = o.on_delay_ms.value_or(r.on_delay_ms);
+  r.off_delay_ms = o.off_delay_ms.value_or(r.off_delay_ms);
+  r.origin = origin;
+}
+
+}  // namespace
+
+Status applyOverrides(RuleTable& table, const std::vector<model::AlarmRuleOverride>& overrides,
+                      const std::string& origin, std::size_t string_count) {
+  RuleTable out = table;
+  for (const auto& o : overrides) {
+    const std::string what = o.string_number == 0
+                                 ? fmt::format("rule {}", o.rule_id)
+                                 : fmt::format("rule {} of string {}", o.rule_id, o.string_number);
+    if (o.string_number < 0 || static_cast<std::size_t>(o.string_number) > string_count) {
+      return makeError(
+          ErrorCode::kInvalidArgument,
+          fmt::format("{}: string {} does not exist (1…{})", what, o.string_number, string_count));
+    }
+    bool matched = false;
+    auto touch = [&](std::vector<Rule>& rules) -> Status {
+      for (auto& r : rules) {
+        if (r.id != o.rule_id) {
+          continue;
+        }
+        matched = true;
+        applyOne(r, o, origin);
+        if (auto st = validateRule(r); !st) {
+          return makeError(ErrorCode::kInvalidArgument,
+                           o.string_number == 0
+                               ? st.error().message
+                               : fmt::format("string {}: {}", o.string_number, st.error().message));
+        }
+      }
+      return {};
+    };
+    for (std::size_t s = 0; s < out.strings.size(); ++s) {
+      if (o.string_number == 0 || static_cast<std::size_t>(o.string_number) == s + 1) {
+        if (auto st = touch(out.strings[s]); !st) {
+          return st;
+        }
+      }
+    }
+    if (o.string_number == 0) {
+      if (auto st = touch(out.system); !st) {
+        return st;
+      }
+    }
+    if (!matched) {
+      const auto ids = ruleIds();
+      const auto guess = text::closest(o.rule_id, ids);
+      return makeError(
+          ErrorCode::kNotFound,
+          fmt::format("{}: no such rule{} (rules: {})", what,
+                      guess ? fmt::format(", did you mean '{}'?", *guess) : "", text::joined(ids)));
+    }
+  }
+  table = std::move(out);
+  return {};
+}
+
+Engine::Engine(const model::PlantConfig& plant) : plant_(plant) {
+  base_ = defaultRuleTable(plant);
+  // The configuration loader validated these overrides with the same function.
+  (void)applyOverrides(base_, plant.alarms.overrides, "config", plant.strings.size());
+  for (std::size_t si = 0; si < plant.strings.size(); ++si) {
+    const auto& s = plant.strings[si];
+    string_rules_.push_back(base_.strings[si]);
     std::vector<std::vector<Instance>> per_rule;
     for (const auto& r : string_rules_.back()) {
       const bool per_block = model::point(r.point).scope == model::Scope::kBlock;
@@ -182,13 +289,43 @@ Engine::Engine(const model::PlantConfig& plant) : plant_(plant) {
     }
     instances_.push_back(std::move(per_rule));
   }
-  system_rules_ = defaultSystemRules();
+  system_rules_ = base_.system;
   system_instances_.resize(system_rules_.size());
+}
+
+Status Engine::setRuntimeOverrides(std::vector<model::AlarmRuleOverride> overrides) {
+  RuleTable table = base_;
+  if (auto st = applyOverrides(table, overrides, "api", plant_.strings.size()); !st) {
+    return st;
+  }
+  string_rules_ = std::move(table.strings);
+  system_rules_ = std::move(table.system);
+  runtime_ = std::move(overrides);
+  return {};
+}
+
+Engine::Counts Engine::counts() const {
+  Counts c;
+  for (const auto& a : active()) {
+    (a.level == Level::kAlarm ? c.alarm : c.warning) += 1;
+    c.unacknowledged += a.acknowledged ? 0 : 1;
+  }
+  return c;
 }
 
 void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample, int s, int b,
                   TimeMs now_ms, std::vector<AlarmEvent>& events) {
   if (!rule.enabled) {
+    if (inst.level != Level::kNone) {
+      inst.level = Level::kNone;
+      inst.pending = Level::kNone;
+      auto& a = inst.alarm;
+      a.level = Level::kNone;
+      a.changed_ms = now_ms;
+      a.message = fmt::format("{}: {} alarm cleared (rule {} disabled)", where(s, b), rule.quantity,
+                              rule.id);
+      events.push_back({now_ms, "cleared", a});
+    }
     return;
   }
   double v = sample.value;
@@ -247,6 +384,11 @@ void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample,
                     ? fmt::format("{}: module answers again", where(s, b))
                     : fmt::format("{}: module does not answer (comm lost); its values are stale",
                                   where(s, b));
+  } else if (model::point(rule.point).type == model::PointType::kEnum) {
+    a.message = fmt::format(
+        "{}: {} is {}{}", where(s, b), rule.quantity,
+        model::enumName(rule.point, static_cast<int>(std::lround(v))),
+        target == Level::kNone ? " (back to normal)" : fmt::format(" ({})", levelName(target)));
   } else if (target == Level::kNone) {
     a.message = fmt::format("{}: {} back to normal ({:.{}f} {})", where(s, b), rule.quantity, v,
                             rule.decimals, rule.unit);

@@ -41,6 +41,7 @@ struct Rule {
   std::string quantity;  // "voltage", used in messages
   std::string unit;      // "V"
   int decimals = 2;
+  std::string origin = "default";  // where the values come from: default | config | api
 };
 
 // The default rule table of one string (per chemistry, scaled to its blocks and capacity).
@@ -51,9 +52,23 @@ std::vector<Rule> defaultSystemRules();
 // delays ≥ 0. The error names the rule and what is wrong.
 Status validateRule(const Rule& rule);
 
+// Applies overrides in order (plant-wide ones to every string and the system rules, per-string
+// ones to their string) to the default rules of `plant`, marking changed rules with `origin`.
+// Fails, naming the override, when a rule id or string does not exist or a resulting rule is
+// invalid (ordering, negative hysteresis or delay). `where` prefixes errors ("alarms.rule[2]").
+struct RuleTable {
+  std::vector<std::vector<Rule>> strings;  // [string][rule]
+  std::vector<Rule> system;
+};
+RuleTable defaultRuleTable(const model::PlantConfig& plant);
+Status applyOverrides(RuleTable& table, const std::vector<model::AlarmRuleOverride>& overrides,
+                      const std::string& origin, std::size_t string_count);
+// Every rule id that can be overridden (string rules then system rules).
+std::vector<std::string> ruleIds();
+
 struct ActiveAlarm {
   std::uint32_t id = 0;  // unique per raise since start (1, 2, …): stable protocol index
-  std::string key;  // "block.voltage_high/1/17": rule/string/block (1-based, 0 = none)
+  std::string key;       // "block.voltage_high/1/17": rule/string/block (1-based, 0 = none)
   std::string rule_id;
   Level level = Level::kNone;
   int string_number = 0;  // 1-based, 0 for system rules
@@ -86,6 +101,18 @@ class Engine {
     return string_rules_.at(string_index);
   }
   const std::vector<Rule>& systemRules() const { return system_rules_; }
+  // Replaces the overrides made at run time (REST), on top of defaults and config overrides;
+  // all-or-nothing: on error nothing changes. Active alarms of a rule that gets disabled clear
+  // at the next evaluation.
+  Status setRuntimeOverrides(std::vector<model::AlarmRuleOverride> overrides);
+  const std::vector<model::AlarmRuleOverride>& runtimeOverrides() const { return runtime_; }
+  // Counts of active alarms: [alarm level, warning level, not acknowledged].
+  struct Counts {
+    int alarm = 0;
+    int warning = 0;
+    int unacknowledged = 0;
+  };
+  Counts counts() const;
 
  private:
   struct Instance {
@@ -98,6 +125,8 @@ class Engine {
             TimeMs now_ms, std::vector<AlarmEvent>& events);
 
   const model::PlantConfig& plant_;
+  RuleTable base_;  // defaults + config overrides
+  std::vector<model::AlarmRuleOverride> runtime_;
   std::vector<std::vector<Rule>> string_rules_;
   std::vector<Rule> system_rules_;
   // instances_[string][rule][block or 0]; system_instances_[rule]

@@ -653,6 +653,7 @@ std::vector<std::string> knownKeys() {
   ctx.known = &keys;
   toml::table root;
   root.insert("string", toml::array{toml::table{}});
+  root.insert("alarms", toml::table{{"rule", toml::array{toml::table{}}}});
   (void)readPlant(ctx, root);
   return keys;
 }

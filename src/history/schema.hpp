@@ -10,8 +10,9 @@ namespace equalis::history::sql {
 
 // 'EQLH' — marks the file as an Equalis history store.
 constexpr int kApplicationId = 0x45514C48;
-// Version 2 added block_sample.equalization_dwh (equalization effort, 0.1 Wh/day).
-constexpr int kSchemaVersion = 2;
+// Version 2 added block_sample.equalization_dwh (equalization effort, 0.1 Wh/day); version 3
+// event.level, event.string_no and event.block_no (event log filters).
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE IF NOT EXISTS snapshot (
@@ -53,13 +54,21 @@ CREATE TABLE IF NOT EXISTS event (
   id      INTEGER PRIMARY KEY,
   time_ms INTEGER NOT NULL,
   kind    TEXT NOT NULL,
-  message TEXT NOT NULL
+  message TEXT NOT NULL,
+  level     TEXT NOT NULL DEFAULT '',   -- alarm events: warning | alarm | none (schema v3)
+  string_no INTEGER NOT NULL DEFAULT 0, -- 1-based, 0 = not about one string (schema v3)
+  block_no  INTEGER NOT NULL DEFAULT 0  -- 1-based, 0 = not about one block (schema v3)
 );
 CREATE INDEX IF NOT EXISTS event_time ON event (time_ms);
 )sql";
 
 // Schema v1 → v2.
 constexpr const char* kMigrateV1 = "ALTER TABLE block_sample ADD COLUMN equalization_dwh INTEGER";
+// Schema v2 → v3.
+constexpr const char* kMigrateV2 =
+    "ALTER TABLE event ADD COLUMN level TEXT NOT NULL DEFAULT ''; "
+    "ALTER TABLE event ADD COLUMN string_no INTEGER NOT NULL DEFAULT 0; "
+    "ALTER TABLE event ADD COLUMN block_no INTEGER NOT NULL DEFAULT 0";
 
 // ---- writer -------------------------------------------------------------------------------
 constexpr const char* kSnapshotExists = "SELECT 1 FROM snapshot WHERE time_ms = ?1";
@@ -77,7 +86,8 @@ constexpr const char* kInsertBlockKey =
 constexpr const char* kSelectBlockKeys =
     "SELECT string_idx, block_idx FROM block_key ORDER BY string_idx, block_idx";
 constexpr const char* kInsertEvent =
-    "INSERT INTO event (time_ms, kind, message) VALUES (?1, ?2, ?3)";
+    "INSERT INTO event (time_ms, kind, message, level, string_no, block_no) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 // Size bound. ?keep (NULL = none) is the snapshot just appended: it is never deleted.
 constexpr const char* kCountSnapshots = "SELECT count(*) FROM snapshot WHERE time_ms IS NOT ?1";
@@ -106,8 +116,11 @@ constexpr const char* kStringSeries =
     "SELECT time_ms, voltage_mv, current_ma, ac_current_ma, charge_avg_pm, mode, quality "
     "FROM string_sample WHERE time_ms BETWEEN ?2 AND ?3 AND string_idx = ?1 "
     "ORDER BY time_ms LIMIT ?4";
+// ?4 kind, ?7 level: NULL = any; ?5 string, ?6 block: 0 = any.
 constexpr const char* kEvents =
-    "SELECT time_ms, kind, message FROM event WHERE time_ms BETWEEN ?1 AND ?2 "
+    "SELECT time_ms, kind, message, level, string_no, block_no FROM event "
+    "WHERE time_ms BETWEEN ?1 AND ?2 AND (?4 IS NULL OR kind = ?4) AND (?5 = 0 OR string_no = ?5) "
+    "AND (?6 = 0 OR block_no = ?6) AND (?7 IS NULL OR level = ?7) "
     "ORDER BY time_ms, id LIMIT ?3";
 constexpr const char* kSnapshots =
     "SELECT time_ms, reason, string_count, block_count FROM snapshot "

@@ -586,6 +586,11 @@ Status Store::Impl::initSchema() {
         return st;
       }
     }
+    if (*version >= 1 && *version <= 2 && *objects != 0) {
+      if (auto st = writer.exec(sql::kMigrateV2, "migrate schema v2 to v3"); !st) {
+        return st;
+      }
+    }
     const std::string ids = "PRAGMA application_id=" + std::to_string(sql::kApplicationId) +
                             "; PRAGMA user_version=" + std::to_string(sql::kSchemaVersion);
     return writer.exec(ids.c_str(), "write schema version");
@@ -881,6 +886,9 @@ Status Store::appendEvent(const EventRecord& e) {
     sqlite3_bind_int64(m.insert_event, 1, e.time_ms);
     bindText(m.insert_event, 2, e.kind);
     bindText(m.insert_event, 3, e.message);
+    bindText(m.insert_event, 4, e.level);
+    sqlite3_bind_int(m.insert_event, 5, e.string_number);
+    sqlite3_bind_int(m.insert_event, 6, e.block_number);
     if (auto st = m.writer.run(m.insert_event, "insert event"); !st) {
       return st;
     }
@@ -942,17 +950,38 @@ Result<std::vector<SeriesPoint>> Store::stringSeries(int string_index, StringQua
 
 Result<std::vector<EventRecord>> Store::events(TimeMs from_ms, TimeMs to_ms,
                                                std::size_t limit) const {
+  EventQuery q;
+  q.from_ms = from_ms;
+  q.to_ms = to_ms;
+  q.limit = limit;
+  return events(q);
+}
+
+Result<std::vector<EventRecord>> Store::events(const EventQuery& q) const {
   Impl& m = *impl_;
   std::lock_guard lock(m.read_mutex);
   sqlite3_stmt* s = m.events;
   ScopedReset reset(s);
-  sqlite3_bind_int64(s, 1, from_ms);
-  sqlite3_bind_int64(s, 2, to_ms);
-  sqlite3_bind_int64(s, 3, sqlLimit(limit));
+  sqlite3_bind_int64(s, 1, q.from_ms);
+  sqlite3_bind_int64(s, 2, q.to_ms);
+  sqlite3_bind_int64(s, 3, sqlLimit(q.limit));
+  auto optionalText = [s](int index, const std::string& text) {
+    if (text.empty()) {
+      sqlite3_bind_null(s, index);
+    } else {
+      bindText(s, index, text);
+    }
+  };
+  optionalText(4, q.kind);
+  sqlite3_bind_int(s, 5, q.string_number);
+  sqlite3_bind_int(s, 6, q.block_number);
+  optionalText(7, q.level);
   std::vector<EventRecord> out;
   int rc = SQLITE_ROW;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    out.push_back(EventRecord{sqlite3_column_int64(s, 0), columnText(s, 1), columnText(s, 2)});
+    out.push_back(EventRecord{sqlite3_column_int64(s, 0), columnText(s, 1), columnText(s, 2),
+                              columnText(s, 3), sqlite3_column_int(s, 4),
+                              sqlite3_column_int(s, 5)});
   }
   if (rc != SQLITE_DONE) {
     return m.reader.error("query events", rc);

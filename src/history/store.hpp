@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -58,9 +59,33 @@ struct Snapshot {
 };
 
 struct EventRecord {
+  EventRecord() = default;
+  EventRecord(TimeMs time, std::string kind_name, std::string text, std::string level_name = {},
+              int string_no = 0, int block_no = 0)
+      : time_ms(time),
+        kind(std::move(kind_name)),
+        message(std::move(text)),
+        level(std::move(level_name)),
+        string_number(string_no),
+        block_number(block_no) {}
+
   TimeMs time_ms = 0;
-  std::string kind;
+  std::string kind;  // "alarm", "protection", "mode", "system", "scenario", …
   std::string message;
+  std::string level;      // alarm events: "warning", "alarm", "none"; else ""
+  int string_number = 0;  // 1-based; 0 = not about one string
+  int block_number = 0;   // 1-based; 0 = not about one block
+};
+
+// Event log query: time range plus optional filters (empty / 0 = any).
+struct EventQuery {
+  TimeMs from_ms = 0;
+  TimeMs to_ms = 0;
+  std::size_t limit = 0;  // 0 = no limit
+  std::string kind;
+  std::string level;
+  int string_number = 0;
+  int block_number = 0;
 };
 
 struct SeriesPoint {
@@ -135,6 +160,7 @@ class Store {
   Result<std::vector<SeriesPoint>> stringSeries(int string_index, StringQuantity q, TimeMs from_ms,
                                                 TimeMs to_ms, std::size_t limit) const;
   Result<std::vector<EventRecord>> events(TimeMs from_ms, TimeMs to_ms, std::size_t limit) const;
+  Result<std::vector<EventRecord>> events(const EventQuery& q) const;
   Result<std::vector<SnapshotInfo>> snapshots(TimeMs from_ms, TimeMs to_ms,
                                               std::size_t limit) const;
 

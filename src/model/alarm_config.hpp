@@ -21,8 +21,15 @@ struct AlarmRuleOverride {
   std::optional<DurationMs> off_delay_ms;
 };
 
+// Per-block internal-resistance baseline (IEEE 1188 practice: trend against the block's own
+// value, not a datasheet): the median of `ri_baseline_samples` readings taken
+// `ri_baseline_interval_ms` apart, starting `ri_baseline_delay_ms` after first sight of the block
+// (IEEE 1188 suggests about 6 months after installation for a new battery).
 struct AlarmsConfig {
   std::vector<AlarmRuleOverride> overrides;  // applied in order; per-string after plant-wide
+  int ri_baseline_samples = 24;
+  DurationMs ri_baseline_interval_ms = kHourMs;
+  DurationMs ri_baseline_delay_ms = 0;
 };
 
 }  // namespace equalis::model

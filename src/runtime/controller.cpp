@@ -3,10 +3,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "alarms/rules_json.hpp"
 #include "core/log.hpp"
 #include "model/chemistry.hpp"
 
@@ -31,7 +33,45 @@ DurationMs staleLimitMs(const model::BusConfig& bus) {
   return bus.sweep_interval_ms * bus.stale_after_sweeps;
 }
 
+// Replaces `path` atomically (write a temporary file, then rename): never a half-written file.
+Status writeFileAtomically(const std::string& path, const std::string& text) {
+  const auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) {
+      return makeError(ErrorCode::kIo, fmt::format("cannot write {}", tmp));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    return makeError(ErrorCode::kIo, fmt::format("cannot replace {}: {}", path, ec.message()));
+  }
+  return {};
+}
+
+std::optional<std::string> readFileText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
+
+std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_index) {
+  return (std::filesystem::path(plant.data_dir) /
+          fmt::format("ri-baseline-string-{}.txt", string_index + 1))
+      .string();
+}
+
+std::string alarmRulesPath(const model::PlantConfig& plant) {
+  return (std::filesystem::path(plant.data_dir) / "alarm_rules.json").string();
+}
 
 std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_index) {
   return (std::filesystem::path(plant.data_dir) /
@@ -79,7 +119,101 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
     runaway_.emplace_back(sc.name, sc.capacity_ah, plant_.thermal_runaway);
     bypass_power_w_.emplace_back(static_cast<std::size_t>(sc.block_count), 0.0);
     effort_.emplace_back(static_cast<std::size_t>(sc.block_count));
+    ri_baseline_.emplace_back(static_cast<std::size_t>(sc.block_count), plant_.alarms);
   }
+}
+
+void Controller::trackRi(const bus::Sweep& sweep) {
+  for (std::size_t s = 0; s < ri_baseline_.size(); ++s) {
+    std::vector<analysis::RiBaselineEvent> events;
+    const auto& modules = sweep.modules[s];
+    for (std::size_t b = 0; b < modules.size(); ++b) {
+      const auto& m = modules[b];
+      if (m.quality == Quality::kOk && m.time_ms == sweep.time_ms) {
+        ri_baseline_[s].update(b, m.reading.ri_uohm / 1000.0, sweep.time_ms, events);
+      }
+    }
+    if (events.empty()) {
+      continue;
+    }
+    for (const auto& e : events) {
+      logRiBaselineEvent(s, e);
+    }
+    saveRiBaseline(s);
+  }
+}
+
+void Controller::logRiBaselineEvent(std::size_t s, const analysis::RiBaselineEvent& e) {
+  const int block = static_cast<int>(e.block_index) + 1;
+  std::string message;
+  if (e.kind == "established") {
+    message = fmt::format("String {}, block {}: Ri baseline established at {:.3f} mΩ", s + 1, block,
+                          e.baseline_mohm);
+  } else if (e.kind == "replaced") {
+    message = fmt::format(
+        "String {}, block {}: Ri stays far below its baseline {:.3f} mΩ (block replaced?); "
+        "collecting a new baseline",
+        s + 1, block, e.baseline_mohm);
+  } else {
+    message = fmt::format("String {}, block {}: Ri baseline reset by an operator (was {:.3f} mΩ)",
+                          s + 1, block, e.baseline_mohm);
+  }
+  log::get("analysis")->info("{}", message);
+  if (history_) {
+    (void)history_->appendEvent(
+        {clock_.nowMs(), "ri_baseline", message, "", static_cast<int>(s) + 1, block});
+  }
+}
+
+void Controller::saveRiBaseline(std::size_t s) {
+  if (auto st = writeFileAtomically(riBaselinePath(plant_, s), ri_baseline_[s].serialize()); !st) {
+    log::get("analysis")->warn("{}", st.error().message);
+  }
+}
+
+Status Controller::resetRiBaseline(std::size_t s, std::size_t b) {
+  std::lock_guard cycle_lock(cycle_mutex_);
+  if (s >= ri_baseline_.size() || b >= ri_baseline_[s].blockCount()) {
+    return makeError(ErrorCode::kNotFound, "no such block");
+  }
+  logRiBaselineEvent(s, ri_baseline_[s].reset(b));
+  saveRiBaseline(s);
+  return {};
+}
+
+alarms::RuleTable Controller::alarmRules() const {
+  std::lock_guard lock(alarm_mutex_);
+  alarms::RuleTable t;
+  for (std::size_t s = 0; s < plant_.strings.size(); ++s) {
+    t.strings.push_back(alarms_.rules(s));
+  }
+  t.system = alarms_.systemRules();
+  return t;
+}
+
+std::vector<model::AlarmRuleOverride> Controller::alarmOverrides() const {
+  std::lock_guard lock(alarm_mutex_);
+  return alarms_.runtimeOverrides();
+}
+
+Status Controller::setAlarmOverrides(std::vector<model::AlarmRuleOverride> overrides,
+                                     const std::string& what) {
+  std::lock_guard cycle_lock(cycle_mutex_);
+  {
+    std::lock_guard lock(alarm_mutex_);
+    if (auto st = alarms_.setRuntimeOverrides(overrides); !st) {
+      return st;
+    }
+  }
+  if (auto st = writeFileAtomically(alarmRulesPath(plant_), alarms::overridesFileText(overrides));
+      !st) {
+    log::get("alarms")->warn("alarm rule change not persisted: {}", st.error().message);
+  }
+  log::get("alarms")->info("alarm rules changed: {}", what);
+  if (history_) {
+    (void)history_->appendEvent({clock_.nowMs(), "config", "alarm rules changed: " + what});
+  }
+  return {};
 }
 
 Controller::~Controller() {
@@ -108,13 +242,11 @@ Status Controller::open() {
   // Module self-calibration survives restarts (one small text file per string).
   for (std::size_t s = 0; s < calibration_.size(); ++s) {
     const auto path = calibrationPath(plant_, s);
-    std::ifstream in(path);
-    if (!in) {
+    const auto text = readFileText(path);
+    if (!text) {
       continue;
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    auto loaded = analysis::OffsetEstimator::deserialize(text.str());
+    auto loaded = analysis::OffsetEstimator::deserialize(*text);
     if (!loaded || loaded->blockCount() != calibration_[s].blockCount()) {
       log::get("calibration")
           ->warn("ignoring {}: {}", path,
@@ -123,6 +255,33 @@ Status Controller::open() {
     }
     calibration_[s] = std::move(loaded.value());
     calibration_saved_events_[s] = calibration_[s].stringEvents();
+  }
+  // Ri baselines and alarm rule changes made at run time survive restarts too.
+  for (std::size_t s = 0; s < ri_baseline_.size(); ++s) {
+    const auto path = riBaselinePath(plant_, s);
+    const auto text = readFileText(path);
+    if (!text) {
+      continue;
+    }
+    auto loaded = analysis::RiBaseline::deserialize(*text, plant_.alarms);
+    if (!loaded || loaded->blockCount() != ri_baseline_[s].blockCount()) {
+      log::get("analysis")
+          ->warn("ignoring {}: {}", path,
+                 loaded ? "block count differs from the configuration" : loaded.error().message);
+      continue;
+    }
+    ri_baseline_[s] = std::move(loaded.value());
+  }
+  if (const auto text = readFileText(alarmRulesPath(plant_))) {
+    auto overrides = alarms::parseOverridesFile(*text);
+    Status applied = overrides ? alarms_.setRuntimeOverrides(std::move(overrides.value()))
+                               : Status(overrides.error());
+    if (!applied) {
+      log::get("alarms")->warn("ignoring {}: {}", alarmRulesPath(plant_), applied.error().message);
+      (void)history_->appendEvent({clock_.nowMs(), "system",
+                                   fmt::format("alarm rule changes in {} ignored: {}",
+                                               alarmRulesPath(plant_), applied.error().message)});
+    }
   }
   return {};
 }
@@ -201,20 +360,9 @@ void Controller::calibrate(const bus::Sweep& sweep,
 
 void Controller::saveCalibration(std::size_t s) {
   calibration_saved_events_[s] = calibration_[s].stringEvents();
-  const auto path = calibrationPath(plant_, s);
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << calibration_[s].serialize();
-    if (!out) {
-      log::get("calibration")->warn("cannot write {}", tmp);
-      return;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);  // atomic replace: never a half-written file
-  if (ec) {
-    log::get("calibration")->warn("cannot replace {}: {}", path, ec.message());
+  if (auto st = writeFileAtomically(calibrationPath(plant_, s), calibration_[s].serialize()); !st) {
+    log::get("calibration")->warn("{}", st.error().message);
+    return;
   }
   if (history_) {
     (void)history_->appendEvent(
@@ -232,6 +380,7 @@ void Controller::cycle() {
   const auto& sweep = frontend_.sweep(now);
   const auto& sums = analyzer_.update(sweep);
   calibrate(sweep, sums);
+  trackRi(sweep);
   equalize(sweep, sums);
   noteModeChanges(sums, now);
   guardRunaway(sweep, sums);
@@ -318,8 +467,21 @@ void Controller::evaluateAlarms(const bus::Sweep& sweep,
   for (const auto& e : events) {
     logAlarmEvent(e);
   }
-  // Block status = worst active alarm level; unknown while the block has no fresh data.
   state::StateStore::Writer w(state_);
+  int alarm_count = 0;
+  int warning_count = 0;
+  int unacknowledged = 0;
+  for (const auto& a : activeAlarms()) {
+    (a.level == alarms::Level::kAlarm ? alarm_count : warning_count) += 1;
+    unacknowledged += a.acknowledged ? 0 : 1;
+  }
+  w.setSystem(PointId::kSystemAlarmCount,
+              {static_cast<double>(alarm_count), sweep.time_ms, Quality::kOk});
+  w.setSystem(PointId::kSystemWarningCount,
+              {static_cast<double>(warning_count), sweep.time_ms, Quality::kOk});
+  w.setSystem(PointId::kSystemUnacknowledgedCount,
+              {static_cast<double>(unacknowledged), sweep.time_ms, Quality::kOk});
+  // Block status = worst active alarm level; unknown while the block has no fresh data.
   std::lock_guard lock(alarm_mutex_);
   for (std::size_t s = 0; s < sums.size(); ++s) {
     for (std::size_t b = 0; b < sums[s].blocks.size(); ++b) {
@@ -381,7 +543,8 @@ void Controller::logProtectionEvent(std::size_t s, const alarms::RunawayEvent& e
   }
   if (history_) {
     (void)history_->appendEvent(
-        {e.time_ms, "protection", fmt::format("[string {}] {}: {}", s + 1, e.kind, e.message)});
+        {e.time_ms, "protection", fmt::format("[string {}] {}: {}", s + 1, e.kind, e.message),
+         e.kind == "cleared" || e.kind == "reset" ? "none" : "alarm", static_cast<int>(s) + 1, 0});
   }
 }
 
@@ -423,7 +586,8 @@ void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
   if (history_) {
     (void)history_->appendEvent(
         {e.time_ms, "alarm",
-         fmt::format("[{}] {} {}: {}", e.alarm.key, lvl, e.kind, e.alarm.message)});
+         fmt::format("[{}] {} {}: {}", e.alarm.key, lvl, e.kind, e.alarm.message), lvl,
+         e.alarm.string_number, e.alarm.block_number});
   }
 }
 
@@ -530,6 +694,15 @@ void Controller::publishState(const bus::Sweep& sweep,
       w.set(PointId::kBlockTemperatureC, s, b,
             {m.reading.temperature_dc / 10.0, m.time_ms, m.quality});
       w.set(PointId::kBlockRiMohm, s, b, {m.reading.ri_uohm / 1000.0, m.time_ms, m.quality});
+      const auto& rb = ri_baseline_[s];
+      if (rb.established(b)) {
+        w.set(PointId::kBlockRiBaselineMohm, s, b, {rb.baselineMohm(b), t, Quality::kOk});
+        w.set(PointId::kBlockRiRisePct, s, b,
+              {rb.risePct(b, m.reading.ri_uohm / 1000.0), m.time_ms, m.quality});
+      } else {
+        w.set(PointId::kBlockRiBaselineMohm, s, b, {0.0, t, Quality::kNotPresent});
+        w.set(PointId::kBlockRiRisePct, s, b, {0.0, t, Quality::kNotPresent});
+      }
       w.set(PointId::kBlockChargePct, s, b, {d.charge_pct, t, iq});
       w.set(PointId::kBlockEqualizationPct, s, b, {d.equalization_pct, m.time_ms, m.quality});
       w.set(PointId::kBlockEqualizationLevel, s, b,

@@ -14,6 +14,7 @@
 #include "alarms/runaway.hpp"
 #include "analysis/analysis.hpp"
 #include "analysis/calibration.hpp"
+#include "analysis/ri_baseline.hpp"
 #include "bus/bus.hpp"
 #include "bus/sim_backend.hpp"
 #include "control/equalizer.hpp"
@@ -30,6 +31,12 @@ namespace equalis::runtime {
 
 // Where the controller keeps the module self-calibration of a string.
 std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_index);
+
+// Where the controller keeps the Ri baselines of a string.
+std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_index);
+
+// Where alarm rule changes made at run time (REST) persist.
+std::string alarmRulesPath(const model::PlantConfig& plant);
 
 // Where the controller keeps its history store.
 std::string historyPath(const model::PlantConfig& plant);
@@ -71,6 +78,18 @@ class Controller {
   alarms::RunawayState protectionState(std::size_t string_index) const;
   // Acknowledges an active alarm by key; the acknowledgement goes to the event log.
   Result<alarms::AlarmEvent> acknowledgeAlarm(const std::string& key);
+  // Alarm rules in force (defaults + config + run-time overrides), and the run-time overrides.
+  alarms::RuleTable alarmRules() const;
+  std::vector<model::AlarmRuleOverride> alarmOverrides() const;
+  // Replaces the run-time overrides (validated all-or-nothing), persists them in the data
+  // directory and logs `what` to the event log.
+  Status setAlarmOverrides(std::vector<model::AlarmRuleOverride> overrides,
+                           const std::string& what);
+  // Operator: collect a new Ri baseline for a block (after maintenance, for example).
+  Status resetRiBaseline(std::size_t string_index, std::size_t block_index);
+  const analysis::RiBaseline& riBaseline(std::size_t string_index) const {
+    return ri_baseline_.at(string_index);
+  }
   const analysis::OffsetEstimator& calibration(std::size_t string_index) const {
     return calibration_.at(string_index);
   }
@@ -91,6 +110,9 @@ class Controller {
   void guardRunaway(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logProtectionEvent(std::size_t string_index, const alarms::RunawayEvent& e);
   void calibrate(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void trackRi(const bus::Sweep& sweep);
+  void logRiBaselineEvent(std::size_t string_index, const analysis::RiBaselineEvent& e);
+  void saveRiBaseline(std::size_t string_index);
   void saveCalibration(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms);
@@ -109,6 +131,7 @@ class Controller {
   std::vector<analysis::OffsetEstimator> calibration_;
   std::vector<int> calibration_saved_events_;
   std::vector<control::EffortMeter> effort_;
+  std::vector<analysis::RiBaseline> ri_baseline_;
   std::vector<std::vector<double>> bypass_power_w_;  // per module, from its reported duty
   state::StateStore state_;
   history::Recorder recorder_;

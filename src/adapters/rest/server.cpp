@@ -1,5 +1,7 @@
 #include "adapters/rest/server.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <functional>
@@ -12,6 +14,7 @@
 #include "adapters/rest/json_view.hpp"
 #include "adapters/rest/metrics.hpp"
 #include "adapters/web/assets.hpp"
+#include "alarms/rules_json.hpp"
 #include "core/log.hpp"
 #include "history/store.hpp"
 
@@ -113,6 +116,75 @@ bool failed(const Parsed<T>& p, httplib::Response& res) {
     return true;
   }
   return false;
+}
+
+// RFC 4180 field: quoted when it holds a comma, quote or line break.
+std::string csvField(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) {
+    return text;
+  }
+  std::string out = "\"";
+  for (char c : text) {
+    out += c;
+    if (c == '"') {
+      out += '"';
+    }
+  }
+  return out + "\"";
+}
+
+Parsed<history::EventQuery> parseEventQuery(const httplib::Request& req, TimeMs now_ms,
+                                            const model::PlantConfig& plant) {
+  const auto range = parseRange(req, now_ms);
+  if (const auto* e = std::get_if<ParamError>(&range)) {
+    return *e;
+  }
+  const auto& rg = std::get<Range>(range);
+  history::EventQuery q;
+  q.from_ms = rg.from_ms;
+  q.to_ms = rg.to_ms;
+  q.limit = rg.limit;
+  if (req.has_param("kind")) {
+    q.kind = req.get_param_value("kind");
+    const bool word = !q.kind.empty() && q.kind.size() <= 32 &&
+                      std::all_of(q.kind.begin(), q.kind.end(), [](unsigned char c) {
+                        return std::islower(c) != 0 || c == '_' || c == '-';
+                      });
+    if (!word) {
+      return ParamError{400, "kind",
+                        fmt::format("kind must be an event kind such as alarm, protection, mode, "
+                                    "system, scenario, io, delivery; got '{}'",
+                                    q.kind)};
+    }
+  }
+  if (req.has_param("level")) {
+    q.level = req.get_param_value("level");
+    if (q.level != "warning" && q.level != "alarm" && q.level != "none") {
+      return ParamError{400, "level",
+                        fmt::format("level must be warning, alarm or none, got '{}'", q.level)};
+    }
+  }
+  const int string_count = static_cast<int>(plant.strings.size());
+  if (req.has_param("string")) {
+    const auto si = parseIndex(req.get_param_value("string"), "string", string_count);
+    if (const auto* e = std::get_if<ParamError>(&si)) {
+      return *e;
+    }
+    q.string_number = std::get<int>(si);
+  }
+  if (req.has_param("block")) {
+    if (q.string_number == 0) {
+      return ParamError{400, "block", "block needs string (blocks are numbered per string)"};
+    }
+    const auto bi =
+        parseIndex(req.get_param_value("block"), "block",
+                   plant.strings[static_cast<std::size_t>(q.string_number - 1)].block_count);
+    if (const auto* e = std::get_if<ParamError>(&bi)) {
+      return *e;
+    }
+    q.block_number = std::get<int>(bi);
+  }
+  return q;
 }
 
 json alarmJson(const alarms::ActiveAlarm& a) {
@@ -439,31 +511,52 @@ void Server::routes() {
         });
   });
 
-  srv.Get("/api/v1/events", [&ctl](const httplib::Request& req, httplib::Response& res) {
-    const auto range = parseRange(req, ctl.clock().nowMs());
-    if (failed(range, res)) {
+  // Event log: ?from=&to=&limit=&kind=&level=&string=&block= (JSON), same filters as CSV.
+  auto events = [&ctl, &plant](const httplib::Request& req, httplib::Response& res, bool csv) {
+    const auto q = parseEventQuery(req, ctl.clock().nowMs(), plant);
+    if (failed(q, res)) {
       return;
     }
-    const auto& rg = std::get<Range>(range);
     auto* h = ctl.history();
     if (h == nullptr) {
       sendError(res, 503, "", "history store is not open");
       return;
     }
-    auto events = h->events(rg.from_ms, rg.to_ms, rg.limit);
-    if (!events) {
-      sendError(res, 500, "", events.error().message);
+    auto rows = h->events(std::get<history::EventQuery>(q));
+    if (!rows) {
+      sendError(res, 500, "", rows.error().message);
+      return;
+    }
+    if (csv) {
+      std::string out = "time,kind,level,string,block,message\r\n";
+      for (const auto& e : *rows) {
+        out += fmt::format(
+            "{},{},{},{},{},{}\r\n", formatIso8601(e.time_ms), csvField(e.kind), csvField(e.level),
+            e.string_number == 0 ? "" : std::to_string(e.string_number),
+            e.block_number == 0 ? "" : std::to_string(e.block_number), csvField(e.message));
+      }
+      res.set_header("Content-Disposition", "attachment; filename=\"equalis-events.csv\"");
+      res.set_content(out, "text/csv; charset=utf-8");
       return;
     }
     json arr = json::array();
-    for (const auto& e : *events) {
+    for (const auto& e : *rows) {
       arr.push_back(json{{"time", formatIso8601(e.time_ms)},
                          {"time_ms", e.time_ms},
                          {"kind", e.kind},
+                         {"level", e.level.empty() ? json(nullptr) : json(e.level)},
+                         {"string", e.string_number == 0 ? json(nullptr) : json(e.string_number)},
+                         {"block", e.block_number == 0 ? json(nullptr) : json(e.block_number)},
                          {"message", e.message}});
     }
     sendJson(res, json{{"events", std::move(arr)}});
+  };
+  srv.Get("/api/v1/events", [events](const httplib::Request& req, httplib::Response& res) {
+    events(req, res, false);
   });
+  srv.Get(
+      "/api/v1/events/export.csv",
+      [events](const httplib::Request& req, httplib::Response& res) { events(req, res, true); });
 
   // Live updates: one "snapshot" event per state change, at most once per second.
   srv.Get("/api/v1/stream", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
@@ -540,6 +633,164 @@ void Server::routes() {
     }
     sendJson(res, json{{"acknowledged", alarmJson(e->alarm)}});
   });
+
+  // Alarm rules in force, per string and system-wide, with where each value comes from.
+  srv.Get("/api/v1/alarms/rules", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
+    const auto table = ctl.alarmRules();
+    json strings = json::array();
+    for (std::size_t s = 0; s < table.strings.size(); ++s) {
+      json rules = json::array();
+      for (const auto& r : table.strings[s]) {
+        rules.push_back(alarms::ruleJson(r));
+      }
+      strings.push_back(
+          json{{"string", s + 1}, {"name", plant.strings[s].name}, {"rules", std::move(rules)}});
+    }
+    json system = json::array();
+    for (const auto& r : table.system) {
+      system.push_back(alarms::ruleJson(r));
+    }
+    json overrides = json::array();
+    for (const auto& o : ctl.alarmOverrides()) {
+      overrides.push_back(alarms::overrideJson(o));
+    }
+    sendJson(res, json{{"strings", std::move(strings)},
+                       {"system", std::move(system)},
+                       {"overrides", std::move(overrides)}});
+  });
+
+  // Change a rule: PUT /api/v1/alarms/rules/{id}[?string=N] with any of enabled, warning, alarm,
+  // hysteresis, on_delay_s, off_delay_s. Without string: every string (and the system rule).
+  // DELETE reverts the run-time change (back to the configuration file / defaults).
+  auto ruleTarget = [string_count](const httplib::Request& req) -> Parsed<int> {
+    if (!req.has_param("string")) {
+      return 0;
+    }
+    return parseIndex(req.get_param_value("string"), "string", string_count);
+  };
+  srv.Put(R"(/api/v1/alarms/rules/([^/]+))",
+          [&ctl, ruleTarget](const httplib::Request& req, httplib::Response& res) {
+            if (!authorizeWrite(req, res)) {
+              return;
+            }
+            const auto target = ruleTarget(req);
+            if (failed(target, res)) {
+              return;
+            }
+            const json body = json::parse(req.body, nullptr, false);
+            if (body.is_discarded()) {
+              sendError(res, 400, "body", "request body is not valid JSON");
+              return;
+            }
+            auto change = alarms::overrideFromJson(body, false);
+            if (!change) {
+              sendError(res, 400, "body", change.error().message);
+              return;
+            }
+            change->rule_id = req.matches[1];
+            change->string_number = std::get<int>(target);
+            // Merge with an earlier change of the same rule and string.
+            auto overrides = ctl.alarmOverrides();
+            auto same = std::find_if(overrides.begin(), overrides.end(), [&](const auto& o) {
+              return o.rule_id == change->rule_id && o.string_number == change->string_number;
+            });
+            if (same != overrides.end()) {
+              const auto merge = [](auto& into, const auto& from) {
+                if (from) {
+                  into = from;
+                }
+              };
+              merge(same->enabled, change->enabled);
+              merge(same->warning, change->warning);
+              merge(same->alarm, change->alarm);
+              merge(same->hysteresis, change->hysteresis);
+              merge(same->on_delay_ms, change->on_delay_ms);
+              merge(same->off_delay_ms, change->off_delay_ms);
+            } else {
+              overrides.push_back(*change);
+            }
+            const std::string what = fmt::format("{} {}", alarms::overrideJson(*change).dump(),
+                                                 "(REST from " + req.remote_addr + ")");
+            if (auto st = ctl.setAlarmOverrides(std::move(overrides), what); !st) {
+              sendError(res, st.error().code == ErrorCode::kNotFound ? 404 : 400, "body",
+                        st.error().message);
+              return;
+            }
+            json rules = json::array();
+            const auto table = ctl.alarmRules();
+            for (std::size_t s = 0; s < table.strings.size(); ++s) {
+              for (const auto& r : table.strings[s]) {
+                if (r.id == change->rule_id) {
+                  auto j = alarms::ruleJson(r);
+                  j["string"] = s + 1;
+                  rules.push_back(std::move(j));
+                }
+              }
+            }
+            for (const auto& r : table.system) {
+              if (r.id == change->rule_id) {
+                rules.push_back(alarms::ruleJson(r));
+              }
+            }
+            sendJson(res, json{{"rules", std::move(rules)}});
+          });
+  srv.Delete(R"(/api/v1/alarms/rules/([^/]+))", [&ctl, ruleTarget](const httplib::Request& req,
+                                                                   httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    const auto target = ruleTarget(req);
+    if (failed(target, res)) {
+      return;
+    }
+    const std::string id = req.matches[1];
+    const int string_number = std::get<int>(target);
+    auto overrides = ctl.alarmOverrides();
+    const auto before = overrides.size();
+    std::erase_if(overrides, [&](const auto& o) {
+      return o.rule_id == id && o.string_number == string_number;
+    });
+    if (overrides.size() == before) {
+      sendError(res, 404, "rule",
+                fmt::format("rule {}{} has no run-time change to revert", id,
+                            string_number == 0 ? std::string()
+                                               : fmt::format(" of string {}", string_number)));
+      return;
+    }
+    const auto what = fmt::format(
+        "{}{} reverted (REST from {})", id,
+        string_number == 0 ? std::string() : fmt::format(" of string {}", string_number),
+        req.remote_addr);
+    if (auto st = ctl.setAlarmOverrides(std::move(overrides), what); !st) {
+      sendError(res, 500, "", st.error().message);
+      return;
+    }
+    sendJson(res, json{{"reverted", id}, {"string", string_number}});
+  });
+
+  // Operator: collect a new Ri baseline for a block.
+  srv.Post(
+      R"(/api/v1/strings/([^/]+)/blocks/([^/]+)/ri-baseline/reset)",
+      [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
+        if (!authorizeWrite(req, res)) {
+          return;
+        }
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        const auto si = static_cast<std::size_t>(std::get<int>(s) - 1);
+        const auto b = parseIndex(req.matches[2], "block", plant.strings[si].block_count);
+        if (failed(b, res)) {
+          return;
+        }
+        const auto bi = static_cast<std::size_t>(std::get<int>(b) - 1);
+        if (auto st = ctl.resetRiBaseline(si, bi); !st) {
+          sendError(res, 500, "", st.error().message);
+          return;
+        }
+        sendJson(res, json{{"string", si + 1}, {"block", bi + 1}, {"ri_baseline", "collecting"}});
+      });
 
   // Operator reset of a thermal-runaway trip (closes the string breaker again).
   srv.Post(R"(/api/v1/strings/([^/]+)/protection/reset)",

@@ -133,11 +133,13 @@ TEST(ConfigDocs, DocumentEveryKnownKey) {
   const std::string docs = readText(kDocsPath);
   ASSERT_FALSE(docs.empty()) << kDocsPath;
   const auto keys = knownKeys();
-  const auto heading = [](const std::string& section) -> std::string {
+  // Arrays of tables may be headed either way: "### `[[alarms.rule]]`" or "### `[alarms.rule]`".
+  const auto heading = [&docs](const std::string& section) -> std::string {
     if (section.empty()) {
       return "### Top level\n";
     }
-    return section == "string" ? "### `[[string]]`\n" : "### `[" + section + "]`\n";
+    const std::string array = "### `[[" + section + "]]`\n";
+    return section == "string" || contains(docs, array) ? array : "### `[" + section + "]`\n";
   };
   for (const auto& key : keys) {
     const bool is_section = std::find_if(keys.begin(), keys.end(), [&](const std::string& k) {
@@ -698,6 +700,66 @@ blocks = 4
   EXPECT_NE(text.find("equalization.pause[2].to: must be later than from"), std::string::npos)
       << text;
   EXPECT_NE(text.find("equalization.pause[3].from: missing"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace equalis::config
+
+namespace equalis::config {
+namespace {
+
+TEST(ConfigAlarms, OverridesPlantWideAndPerString) {
+  const LoadResult r = parseConfig(R"(
+[[string]]
+[[string]]
+[alarms]
+ri_baseline_samples = 12
+ri_baseline_interval_s = 1800
+ri_baseline_delay_days = 180
+[[alarms.rule]]
+id = "block.temperature_high"
+warning = 30
+[[alarms.rule]]
+id = "block.voltage_high"
+string = 2
+enabled = false
+on_delay_s = 120
+)");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const auto& a = r.config->alarms;
+  EXPECT_EQ(a.ri_baseline_samples, 12);
+  EXPECT_EQ(a.ri_baseline_interval_ms, 1800 * kSecondMs);
+  EXPECT_EQ(a.ri_baseline_delay_ms, 180 * kDayMs);
+  ASSERT_EQ(a.overrides.size(), 2u);
+  EXPECT_EQ(a.overrides[0].rule_id, "block.temperature_high");
+  EXPECT_EQ(a.overrides[0].string_number, 0);
+  EXPECT_EQ(a.overrides[0].warning, 30.0);
+  EXPECT_EQ(a.overrides[1].string_number, 2);
+  EXPECT_EQ(a.overrides[1].enabled, false);
+  EXPECT_EQ(a.overrides[1].on_delay_ms, 120 * kSecondMs);
+}
+
+TEST(ConfigAlarms, ErrorsNameTheRuleKey) {
+  auto issue = onlyIssue(parseConfig("[[string]]\n[[alarms.rule]]\nid = \"block.voltage_hihg\"\n"));
+  EXPECT_EQ(issue.key, "alarms.rule[1].id");
+  EXPECT_TRUE(contains(issue.message, "did you mean 'block.voltage_high'")) << issue.message;
+
+  issue = onlyIssue(
+      parseConfig("[[string]]\n[[alarms.rule]]\nid = \"block.voltage_high\"\nwarning = 15\n"));
+  EXPECT_EQ(issue.key, "alarms.rule[1].warning");
+  EXPECT_TRUE(contains(issue.message, "warning 15 must be ≤ alarm 14.4")) << issue.message;
+
+  issue = onlyIssue(
+      parseConfig("[[string]]\n[[alarms.rule]]\nid = \"block.voltage_high\"\nstring = 3\n"));
+  EXPECT_EQ(issue.key, "alarms.rule[1].string");
+
+  issue = onlyIssue(parseConfig("[[string]]\n[[alarms.rule]]\nwarning = 1\n"));
+  EXPECT_EQ(issue.key, "alarms.rule[1].id");
+
+  issue = onlyIssue(
+      parseConfig("[[string]]\n[[alarms.rule]]\nid = \"block.voltage_high\"\nwarnng = 1\n"));
+  EXPECT_EQ(issue.key, "alarms.rule[1].warnng");
+  EXPECT_TRUE(contains(issue.message, "did you mean 'warning'")) << issue.message;
 }
 
 }  // namespace

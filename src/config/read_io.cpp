@@ -130,7 +130,8 @@ struct Reader {
       return;
     }
     if (!seen.insert(*id).second) {
-      s.issue("id", fmt::format("channel \"{}\" is configured twice in device \"{}\"", *id, dev.id));
+      s.issue("id",
+              fmt::format("channel \"{}\" is configured twice in device \"{}\"", *id, dev.id));
       return;
     }
     model::IoChannelConfig c;
@@ -149,13 +150,12 @@ struct Reader {
         c.role = model::ChannelRole::kBreakerTrip;
       } else {
         const std::vector<std::string> roles =
-            c.kind == model::ChannelKind::kDigitalInput ? std::vector<std::string>{"generic",
-                                                                                   "breaker_status"}
+            c.kind == model::ChannelKind::kDigitalInput
+                ? std::vector<std::string>{"generic", "breaker_status"}
             : c.kind == model::ChannelKind::kRelay
                 ? std::vector<std::string>{"generic", "breaker_trip"}
                 : std::vector<std::string>{"generic"};
-        s.issue("role", fmt::format("{} for a {} channel",
-                                    unknownName("role", *role, roles),
+        s.issue("role", fmt::format("{} for a {} channel", unknownName("role", *role, roles),
                                     model::channelKindName(c.kind)));
       }
     }
@@ -260,21 +260,21 @@ struct Reader {
         ok = false;
       } else if (const auto t = model::parseRegisterTable(*table)) {
         r.table = *t;
-        const bool bit = r.table == model::RegisterTable::kCoil ||
-                         r.table == model::RegisterTable::kDiscrete;
+        const bool bit =
+            r.table == model::RegisterTable::kCoil || r.table == model::RegisterTable::kDiscrete;
         if (output && r.table != model::RegisterTable::kCoil &&
             r.table != model::RegisterTable::kHolding) {
           s.issue("table", fmt::format("output \"{}\" must be a coil or a holding register, got {}",
                                        c.id, *table));
           ok = false;
         } else if (bit && !digital) {
-          s.issue("table", fmt::format("analog channel \"{}\" needs a holding or input register",
-                                       c.id));
+          s.issue("table",
+                  fmt::format("analog channel \"{}\" needs a holding or input register", c.id));
           ok = false;
         }
       } else {
-        s.issue("table", unknownName("Modbus table", *table,
-                                     {"coil", "discrete", "holding", "input"}));
+        s.issue("table",
+                unknownName("Modbus table", *table, {"coil", "discrete", "holding", "input"}));
         ok = false;
       }
       if (!address) {
@@ -429,8 +429,7 @@ struct Reader {
       d.poll_interval_ms = toMs(*poll_s);
     }
     d.timeout_ms = timeout_ms.value_or(d.timeout_ms);
-    d.comm_lost_after_failures =
-        static_cast<int>(failures.value_or(d.comm_lost_after_failures));
+    d.comm_lost_after_failures = static_cast<int>(failures.value_or(d.comm_lost_after_failures));
     d.string_number = string_number.value_or(0);
     d.block_number = static_cast<int>(block.value_or(0));
     if (m != nullptr && d.type == model::IoDeviceType::kElsSensor) {
@@ -444,11 +443,13 @@ struct Reader {
       }
       if (d.string_number > 0 && d.block_number > 0 &&
           static_cast<std::size_t>(d.string_number) <= plant.strings.size() &&
-          d.block_number > plant.strings[static_cast<std::size_t>(d.string_number - 1)].block_count) {
-        s.issue("block", fmt::format("block {} does not exist (string {} has {} blocks)",
-                                     d.block_number, d.string_number,
-                                     plant.strings[static_cast<std::size_t>(d.string_number - 1)]
-                                         .block_count));
+          d.block_number >
+              plant.strings[static_cast<std::size_t>(d.string_number - 1)].block_count) {
+        s.issue(
+            "block",
+            fmt::format("block {} does not exist (string {} has {} blocks)", d.block_number,
+                        d.string_number,
+                        plant.strings[static_cast<std::size_t>(d.string_number - 1)].block_count));
         ok = false;
       }
     } else if (m != nullptr && (string_number || block)) {
@@ -470,11 +471,11 @@ struct Reader {
     if (d.transport == model::IoTransport::kSimulated) {
       model::completeChannels(d);
     } else if (d.channels.empty()) {
-      s.issue("channel", fmt::format("a {} device needs at least one [[io.device.channel]] with "
-                                     "its {}",
-                                     model::ioTransportName(d.transport),
-                                     d.transport == model::IoTransport::kGpio ? "line"
-                                                                              : "register map"));
+      s.issue("channel",
+              fmt::format("a {} device needs at least one [[io.device.channel]] with "
+                          "its {}",
+                          model::ioTransportName(d.transport),
+                          d.transport == model::IoTransport::kGpio ? "line" : "register map"));
       return;
     }
     io.devices.push_back(std::move(d));
@@ -487,10 +488,10 @@ void readIo(Context& ctx, Section& top, model::PlantConfig& plant) {
   Section io = top.child("io");
   Section room = io.child("room");
   model::RoomConfig& r = plant.io.room;
-  r.volume_m3 = room.number("volume_m3", kRoomVolumeMinM3, kRoomVolumeMaxM3, "m³")
-                    .value_or(r.volume_m3);
-  r.air_changes_per_h =
-      room.number("air_changes_per_h", 0.0, kAirChangesMaxPerH, "1/h").value_or(r.air_changes_per_h);
+  r.volume_m3 =
+      room.number("volume_m3", kRoomVolumeMinM3, kRoomVolumeMaxM3, "m³").value_or(r.volume_m3);
+  r.air_changes_per_h = room.number("air_changes_per_h", 0.0, kAirChangesMaxPerH, "1/h")
+                            .value_or(r.air_changes_per_h);
   r.humidity_pct = room.number("humidity_pct", 0.0, 100.0, "%").value_or(r.humidity_pct);
   r.humidity_swing_pct = room.number("humidity_swing_pct", 0.0, kHumiditySwingMaxPct, "%")
                              .value_or(r.humidity_swing_pct);
@@ -515,15 +516,14 @@ void readIo(Context& ctx, Section& top, model::PlantConfig& plant) {
     for (const auto& c : d.channels) {
       const std::string full = fmt::format("{}.{}", d.id, c.id);
       if (c.point) {
-        const int string_number = c.point == model::PointId::kStringElectrolyteLevel
-                                      ? c.string_number
-                                      : 0;
+        const int string_number =
+            c.point == model::PointId::kStringElectrolyteLevel ? c.string_number : 0;
         if (!fed.insert({*c.point, string_number}).second) {
-          io.issue("device",
-                   fmt::format("two channels feed {}{} (the second is {}); set point = \"\" on one",
-                               model::point(*c.point).name,
-                               string_number ? fmt::format(" of string {}", string_number) : "",
-                               full));
+          io.issue(
+              "device",
+              fmt::format("two channels feed {}{} (the second is {}); set point = \"\" on one",
+                          model::point(*c.point).name,
+                          string_number ? fmt::format(" of string {}", string_number) : "", full));
         }
       }
       if (c.role != model::ChannelRole::kGeneric && c.string_number > 0 &&

@@ -43,8 +43,8 @@ class GpioTransport final : public Transport {
         const int err = errno;
         close();
         return makeError(ErrorCode::kInvalidArgument,
-                         fmt::format("GPIO chip '{}' has no line {} (channel {}): {}",
-                                     device_.chip, *c.gpio_line, c.id, std::strerror(err)));
+                         fmt::format("GPIO chip '{}' has no line {} (channel {}): {}", device_.chip,
+                                     *c.gpio_line, c.id, std::strerror(err)));
       }
       const bool output = model::isOutputKind(c.kind);
       // Outputs start released: logical off, i.e. high on an active-low line.
@@ -56,8 +56,8 @@ class GpioTransport final : public Transport {
         return makeError(ErrorCode::kUnavailable,
                          fmt::format("GPIO chip '{}' line {} (channel {}): cannot request it as "
                                      "{}: {}",
-                                     device_.chip, *c.gpio_line, c.id,
-                                     output ? "output" : "input", std::strerror(err)));
+                                     device_.chip, *c.gpio_line, c.id, output ? "output" : "input",
+                                     std::strerror(err)));
       }
       lines_[c.id] = line;
     }
@@ -86,8 +86,8 @@ class GpioTransport final : public Transport {
     if (v < 0) {
       const int err = errno;
       close();
-      return makeError(ErrorCode::kIo, fmt::format("GPIO line {} read: {}", c.gpio_line.value_or(-1),
-                                                   std::strerror(err)));
+      return makeError(ErrorCode::kIo, fmt::format("GPIO line {} read: {}",
+                                                   c.gpio_line.value_or(-1), std::strerror(err)));
     }
     return v != 0 ? 1.0 : 0.0;
   }

@@ -87,7 +87,14 @@ Hub::Hub(const model::PlantConfig& plant, Clock& clock, sim::PlantSim* sim)
     }
     if (d->transport) {
       d->endpoint = d->transport->endpoint();
-      d->stale_after_ms = kStaleAfterPolls * dc.poll_interval_ms + dc.timeout_ms;
+      // In plant time: the thread waits at least kMinRealWaitMs of real time, and a request may
+      // take its (real-time) timeout.
+      const double scale = clock.timeScale() > 0.0 ? clock.timeScale() : 1.0;
+      const auto real_to_plant = [&](DurationMs real_ms) {
+        return static_cast<DurationMs>(static_cast<double>(real_ms) * scale);
+      };
+      const DurationMs poll_ms = std::max(dc.poll_interval_ms, real_to_plant(kMinRealWaitMs));
+      d->stale_after_ms = kStaleAfterPolls * poll_ms + real_to_plant(dc.timeout_ms);
     }
     for (const auto& cc : dc.channels) {
       Channel c;
@@ -446,9 +453,8 @@ Status Hub::setOutput(const std::string& id, bool on) {
 
 Status Hub::pulseOutput(const std::string& id, DurationMs duration_ms) {
   if (duration_ms < 1 || duration_ms > kMaxPulseMs) {
-    return makeError(ErrorCode::kOutOfRange,
-                     fmt::format("pulse duration must be 1 … {} ms, got {}", kMaxPulseMs,
-                                 duration_ms));
+    return makeError(ErrorCode::kOutOfRange, fmt::format("pulse duration must be 1 … {} ms, got {}",
+                                                         kMaxPulseMs, duration_ms));
   }
   {
     std::lock_guard lock(mutex_);
@@ -554,7 +560,8 @@ std::vector<PointSample> Hub::pointSamples(TimeMs now_ms) const {
     const ChannelSnapshot s = snapshot(c, now_ms);
     PointSample p;
     p.id = *c.cfg.point;
-    p.string_index = c.cfg.string_number > 0 ? static_cast<std::size_t>(c.cfg.string_number - 1) : 0;
+    p.string_index =
+        c.cfg.string_number > 0 ? static_cast<std::size_t>(c.cfg.string_number - 1) : 0;
     p.value = s.value;
     p.time_ms = s.time_ms;
     // The state store applies staleness itself (from the time); pass ok, invalid, comm_lost.

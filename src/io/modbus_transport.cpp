@@ -74,9 +74,9 @@ class ModbusTransport final : public Transport {
       case model::RegisterTable::kCoil:
       case model::RegisterTable::kDiscrete: {
         std::uint8_t bit = 0;
-        rc = r.table == model::RegisterTable::kCoil ? modbus_read_bits(ctx_, r.address, 1, &bit)
-                                                    : modbus_read_input_bits(ctx_, r.address, 1,
-                                                                             &bit);
+        rc = r.table == model::RegisterTable::kCoil
+                 ? modbus_read_bits(ctx_, r.address, 1, &bit)
+                 : modbus_read_input_bits(ctx_, r.address, 1, &bit);
         value = bit != 0 ? 1.0 : 0.0;
         break;
       }
@@ -115,8 +115,8 @@ class ModbusTransport final : public Transport {
     if (device_.transport == model::IoTransport::kModbusTcp) {
       return fmt::format("modbus_tcp {} unit {}", device_.address, device_.unit_id);
     }
-    return fmt::format("modbus_rtu {} {} {} unit {}", device_.address, device_.baud,
-                       device_.parity, device_.unit_id);
+    return fmt::format("modbus_rtu {} {} {} unit {}", device_.address, device_.baud, device_.parity,
+                       device_.unit_id);
   }
 
  private:

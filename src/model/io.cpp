@@ -12,27 +12,25 @@ namespace {
 using enum ChannelKind;
 
 constexpr std::array<ChannelModel, 8> kGxRAux = {{{"di1", kDigitalInput},
-                                                   {"di2", kDigitalInput},
-                                                   {"di3", kDigitalInput},
-                                                   {"di4", kDigitalInput},
-                                                   {"relay1", kRelay},
-                                                   {"relay2", kRelay},
-                                                   {"relay3", kRelay},
-                                                   {"relay4", kRelay}}};
+                                                  {"di2", kDigitalInput},
+                                                  {"di3", kDigitalInput},
+                                                  {"di4", kDigitalInput},
+                                                  {"relay1", kRelay},
+                                                  {"relay2", kRelay},
+                                                  {"relay3", kRelay},
+                                                  {"relay4", kRelay}}};
 
 constexpr std::array<ChannelModel, 24> kSiteManager = {{
-    {"di1", kDigitalInput},    {"di2", kDigitalInput},    {"di3", kDigitalInput},
-    {"di4", kDigitalInput},    {"di5", kDigitalInput},    {"di6", kDigitalInput},
-    {"di7", kDigitalInput},    {"di8", kDigitalInput},    {"ai1", kAnalogInput},
-    {"ai2", kAnalogInput},     {"ai3", kAnalogInput},     {"ai4", kAnalogInput},
-    {"ai5", kAnalogInput},     {"ai6", kAnalogInput},     {"ai7", kAnalogInput},
-    {"ai8", kAnalogInput},     {"relay1", kRelay},        {"relay2", kRelay},
-    {"relay3", kRelay},        {"relay4", kRelay},        {"relay5", kRelay},
-    {"relay6", kRelay},        {"relay7", kRelay},        {"relay8", kRelay},
+    {"di1", kDigitalInput}, {"di2", kDigitalInput}, {"di3", kDigitalInput}, {"di4", kDigitalInput},
+    {"di5", kDigitalInput}, {"di6", kDigitalInput}, {"di7", kDigitalInput}, {"di8", kDigitalInput},
+    {"ai1", kAnalogInput},  {"ai2", kAnalogInput},  {"ai3", kAnalogInput},  {"ai4", kAnalogInput},
+    {"ai5", kAnalogInput},  {"ai6", kAnalogInput},  {"ai7", kAnalogInput},  {"ai8", kAnalogInput},
+    {"relay1", kRelay},     {"relay2", kRelay},     {"relay3", kRelay},     {"relay4", kRelay},
+    {"relay5", kRelay},     {"relay6", kRelay},     {"relay7", kRelay},     {"relay8", kRelay},
 }};
 
-constexpr std::array<ChannelModel, 2> kTh = {{{"temperature", kTemperature},
-                                              {"humidity", kHumidity}}};
+constexpr std::array<ChannelModel, 2> kTh = {
+    {{"temperature", kTemperature}, {"humidity", kHumidity}}};
 constexpr std::array<ChannelModel, 1> kHydrogenSensor = {{{"hydrogen", kHydrogen}}};
 constexpr std::array<ChannelModel, 1> kEls = {{{"level", kElectrolyteLevel}}};
 constexpr std::array<ChannelModel, 2> kBuzzerModel = {{{"buzzer", kBuzzer}, {"led", kLed}}};

@@ -132,7 +132,8 @@ struct IoDeviceConfig {
   // Simulated ELS / sensors: which pilot cell (1-based string and block) the sensor sits on.
   int string_number = 0;
   int block_number = 0;
-  std::vector<IoChannelConfig> channels;  // every channel of the model (simulated) or the wired ones
+  std::vector<IoChannelConfig>
+      channels;  // every channel of the model (simulated) or the wired ones
 };
 
 // The simulated battery room: what the simulated sensors measure (src/sim/room.hpp).

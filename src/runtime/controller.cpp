@@ -620,7 +620,8 @@ void Controller::pollIo(TimeMs now_ms) {
   }
   constexpr std::size_t kMaxQueued = 1000;  // unconsumed changes: the newest are kept
   for (const auto& c : changes) {
-    const auto text = fmt::format("{} ({}): {}", c.channel_id, c.name, c.value ? "active" : "inactive");
+    const auto text =
+        fmt::format("{} ({}): {}", c.channel_id, c.name, c.value ? "active" : "inactive");
     log::get("io")->info("input {}", text);
     pending_event_ = true;
     if (history_) {

@@ -190,7 +190,7 @@ struct PlantSim::Impl {
   std::uint64_t block_steps = 0;
   RoomModel room;
   std::vector<std::vector<double>> electrolyte_pct;  // per block
-  std::vector<double> electrolyte_pct_per_ah;         // per string: level % per emitted Ah·cell
+  std::vector<double> electrolyte_pct_per_ah;        // per string: level % per emitted Ah·cell
   std::map<std::string, bool> contacts;
 
   Impl(const model::PlantConfig& cfg, TimeMs start_ms)
@@ -1167,7 +1167,7 @@ Status checkIndex(const Strings& strings, std::size_t string_index, std::size_t 
 }  // namespace
 
 Status PlantSim::setElectrolyteLevel(std::size_t string_index, std::size_t block_index,
-                                    double pct) {
+                                     double pct) {
   if (Status st = checkIndex(impl_->strings, string_index, block_index, true); !st) {
     return st;
   }

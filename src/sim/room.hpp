@@ -83,8 +83,8 @@ class RoomModel {
  private:
   model::RoomConfig config_;
   double reference_c_;
-  double drift_phase_;               // of the slow multi-day humidity drift (from the seed)
-  double hydrogen_fraction_ = 0.0;   // volume fraction
+  double drift_phase_;              // of the slow multi-day humidity drift (from the seed)
+  double hydrogen_fraction_ = 0.0;  // volume fraction
   double emission_l_per_h_ = 0.0;
 };
 

@@ -61,10 +61,11 @@ std::string typeName(const toml::node& node) {
 const std::vector<std::string>& actionNames() {
   static const std::vector<std::string> kNames = [] {
     std::vector<std::string> v;
-    for (auto a : {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
-                   ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
-                   ScenarioAction::kBypass, ScenarioAction::kReplaceBlock,
- ScenarioAction::kInput, ScenarioAction::kVentilation, ScenarioAction::kElectrolyte, ScenarioAction::kHumidity}) {
+    for (auto a :
+         {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
+          ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
+          ScenarioAction::kBypass, ScenarioAction::kReplaceBlock, ScenarioAction::kInput,
+          ScenarioAction::kVentilation, ScenarioAction::kElectrolyte, ScenarioAction::kHumidity}) {
       v.emplace_back(scenarioActionName(a));
     }
     return v;
@@ -73,10 +74,11 @@ const std::vector<std::string>& actionNames() {
 }
 
 std::optional<ScenarioAction> parseAction(std::string_view name) {
-  for (auto a : {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
-                 ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
-                 ScenarioAction::kBypass, ScenarioAction::kReplaceBlock,
- ScenarioAction::kInput, ScenarioAction::kVentilation, ScenarioAction::kElectrolyte, ScenarioAction::kHumidity}) {
+  for (auto a :
+       {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
+        ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
+        ScenarioAction::kBypass, ScenarioAction::kReplaceBlock, ScenarioAction::kInput,
+        ScenarioAction::kVentilation, ScenarioAction::kElectrolyte, ScenarioAction::kHumidity}) {
     if (scenarioActionName(a) == name) {
       return a;
     }
@@ -400,7 +402,8 @@ void readEvent(TableReader& r, ScenarioEvent& e, Issues& issues, std::size_t iss
       if (auto v = r.string("channel", true)) {
         e.channel_id = *v;
         if (v->find('.') == std::string::npos) {
-          r.issue("channel", "expected \"<device>.<channel>\", e.g. \"aux1.di3\", got '" + *v + "'");
+          r.issue("channel",
+                  "expected \"<device>.<channel>\", e.g. \"aux1.di3\", got '" + *v + "'");
         }
       }
       if (auto v = r.boolean("active")) {
@@ -669,8 +672,7 @@ std::optional<std::string> inputProblem(const model::IoConfig& io, const std::st
                  std::string(model::channelKindName(c.kind)) + ")";
         }
         if (!usable) {
-          return "'" + channel_id +
-                 "' is a breaker_status input: it follows the simulated breaker";
+          return "'" + channel_id + "' is a breaker_status input: it follows the simulated breaker";
         }
         return std::nullopt;
       }

@@ -52,8 +52,8 @@ json ioChannelJson(const io::ChannelSnapshot& c, TimeMs now_ms) {
   j["unit"] = c.unit;
   j["quality"] = std::string(model::qualityName(c.quality));
   j["time"] = timeJson(c.time_ms);
-  j["age_s"] = c.time_ms > 0 ? json(static_cast<double>(now_ms - c.time_ms) / 1000.0)
-                             : json(nullptr);
+  j["age_s"] =
+      c.time_ms > 0 ? json(static_cast<double>(now_ms - c.time_ms) / 1000.0) : json(nullptr);
   if (c.quality == model::Quality::kInvalid && std::isfinite(c.value)) {
     j["raw"] = rounded(c.value);  // e.g. the loop current of an open 4–20 mA input
   }
@@ -105,16 +105,16 @@ std::variant<OutputCommand, OutputCommandError> parseOutputCommand(const std::st
   for (const auto& [key, value] : parsed.items()) {
     if (key == "on") {
       if (!value.is_boolean()) {
-        return OutputCommandError{"on", fmt::format("on must be true or false, got {}",
-                                                    value.dump())};
+        return OutputCommandError{"on",
+                                  fmt::format("on must be true or false, got {}", value.dump())};
       }
       cmd.on = value.get<bool>();
     } else if (key == "pulse_ms") {
       if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
           value.get<std::int64_t>() > kMaxPulseMs) {
-        return OutputCommandError{"pulse_ms",
-                                  fmt::format("pulse_ms must be an integer 1…{}, got {}",
-                                              kMaxPulseMs, value.dump())};
+        return OutputCommandError{
+            "pulse_ms",
+            fmt::format("pulse_ms must be an integer 1…{}, got {}", kMaxPulseMs, value.dump())};
       }
       cmd.pulse_ms = value.get<std::int64_t>();
     } else {

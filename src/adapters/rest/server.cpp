@@ -589,8 +589,7 @@ void Server::routes() {
     const auto& c = std::get<OutputCommand>(cmd);
     const Status st = c.on ? ctl.setOutput(id, *c.on) : ctl.pulseOutput(id, *c.pulse_ms);
     if (!st) {
-      sendError(res, st.error().code == ErrorCode::kNotFound ? 404 : 400, "id",
-                st.error().message);
+      sendError(res, st.error().code == ErrorCode::kNotFound ? 404 : 400, "id", st.error().message);
       return;
     }
     const TimeMs now = ctl.clock().nowMs();

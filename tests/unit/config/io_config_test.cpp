@@ -138,35 +138,43 @@ TEST(IoConfig, ErrorsNameTheKey) {
   std::string m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"gx_raux\"\n");
   EXPECT_TRUE(has(m, "io.device[1].type: unknown device type \"gx_raux\"")) << m;
   EXPECT_TRUE(has(m, "did you mean 'gx_r_aux'?")) << m;
-  m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\n[[io.device.channel]]\nid = "
-               "\"di5\"\n");
+  m = issuesOf(
+      "[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\n[[io.device.channel]]\nid = "
+      "\"di5\"\n");
   EXPECT_TRUE(has(m, "io.device[1].channel[1].id: unknown channel of a gx_r_aux \"di5\"")) << m;
-  m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\n[[io.device.channel]]\nid = "
-               "\"relay1\"\nrole = \"breaker_status\"\nstring = 1\n");
+  m = issuesOf(
+      "[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\n[[io.device.channel]]\nid = "
+      "\"relay1\"\nrole = \"breaker_status\"\nstring = 1\n");
   EXPECT_TRUE(has(m, "channel[1].role: unknown role \"breaker_status\"")) << m;
-  m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\n[[io.device.channel]]\nid = "
-               "\"relay1\"\nrole = \"breaker_trip\"\nstring = 3\n");
+  m = issuesOf(
+      "[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\n[[io.device.channel]]\nid = "
+      "\"relay1\"\nrole = \"breaker_trip\"\nstring = 3\n");
   EXPECT_TRUE(has(m, "channel[1].string: string 3 does not exist (the plant has 2 strings)")) << m;
-  m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\ntransport = \"modbus_tcp\"\n"
-               "address = \"127.0.0.1:502\"\n[[io.device.channel]]\nid = \"di1\"\n");
+  m = issuesOf(
+      "[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\ntransport = \"modbus_tcp\"\n"
+      "address = \"127.0.0.1:502\"\n[[io.device.channel]]\nid = \"di1\"\n");
   EXPECT_TRUE(has(m, "channel[1].table: missing")) << m;
   EXPECT_TRUE(has(m, "channel[1].register: missing")) << m;
-  m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"sitemanager\"\ntransport = \"modbus_tcp\"\n"
-               "address = \"127.0.0.1:502\"\n[[io.device.channel]]\nid = \"ai1\"\ntable = "
-               "\"coil\"\nregister = 1\n");
+  m = issuesOf(
+      "[[io.device]]\nid = \"a\"\ntype = \"sitemanager\"\ntransport = \"modbus_tcp\"\n"
+      "address = \"127.0.0.1:502\"\n[[io.device.channel]]\nid = \"ai1\"\ntable = "
+      "\"coil\"\nregister = 1\n");
   EXPECT_TRUE(has(m, "analog channel \"ai1\" needs a holding or input register")) << m;
   m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\ntransport = \"modbus_tcp\"\n");
   EXPECT_TRUE(has(m, "io.device[1].address: missing")) << m;
   m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"gx_r_aux\"\ntransport = \"gpio\"\n");
   EXPECT_TRUE(has(m, "io.device[1].chip: missing")) << m;
-  m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"th_sensor\"\ntransport = \"gpio\"\nchip = "
-               "\"gpiochip0\"\n[[io.device.channel]]\nid = \"humidity\"\nline = 3\n");
+  m = issuesOf(
+      "[[io.device]]\nid = \"a\"\ntype = \"th_sensor\"\ntransport = \"gpio\"\nchip = "
+      "\"gpiochip0\"\n[[io.device.channel]]\nid = \"humidity\"\nline = 3\n");
   EXPECT_TRUE(has(m, "GPIO carries digital inputs and outputs only")) << m;
-  m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"th_sensor\"\n[[io.device]]\nid = \"a\"\n"
-               "type = \"hydrogen_sensor\"\n");
+  m = issuesOf(
+      "[[io.device]]\nid = \"a\"\ntype = \"th_sensor\"\n[[io.device]]\nid = \"a\"\n"
+      "type = \"hydrogen_sensor\"\n");
   EXPECT_TRUE(has(m, "io.device[2].id: duplicate device id \"a\"")) << m;
-  m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"th_sensor\"\n[[io.device]]\nid = \"b\"\n"
-               "type = \"th_sensor\"\n");
+  m = issuesOf(
+      "[[io.device]]\nid = \"a\"\ntype = \"th_sensor\"\n[[io.device]]\nid = \"b\"\n"
+      "type = \"th_sensor\"\n");
   EXPECT_TRUE(has(m, "two channels feed system.humidity_pct (the second is b.humidity)")) << m;
   m = issuesOf("[[io.device]]\nid = \"a\"\ntype = \"els_sensor\"\n");
   EXPECT_TRUE(has(m, "io.device[1].string: missing")) << m;
@@ -181,9 +189,9 @@ TEST(IoConfig, ErrorsNameTheKey) {
 
 TEST(IoConfig, KnownKeysListDeviceAndChannelKeys) {
   const auto keys = knownKeys();
-  for (const char* key : {"io.room.volume_m3", "io.device.id", "io.device.transport",
-                          "io.device.channel.table", "io.device.channel.line",
-                          "io.device.channel.point"}) {
+  for (const char* key :
+       {"io.room.volume_m3", "io.device.id", "io.device.transport", "io.device.channel.table",
+        "io.device.channel.line", "io.device.channel.point"}) {
     EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
   }
 }

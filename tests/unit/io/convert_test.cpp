@@ -32,9 +32,11 @@ TEST(IoConvert, FourToTwentyMilliampsScalesLinearly) {
 }
 
 TEST(IoConvert, OpenLoopBelowThreePointSixMilliampsIsInvalid) {
-  const auto at = [](double ma) { return scaleSignal(AnalogSignal::kCurrent4To20, ma, 0.0, 100.0); };
+  const auto at = [](double ma) {
+    return scaleSignal(AnalogSignal::kCurrent4To20, ma, 0.0, 100.0);
+  };
   EXPECT_EQ(at(3.59).quality, Quality::kInvalid);
-  EXPECT_EQ(at(0.0).quality, Quality::kInvalid);  // broken wire
+  EXPECT_EQ(at(0.0).quality, Quality::kInvalid);    // broken wire
   EXPECT_EQ(at(21.01).quality, Quality::kInvalid);  // short circuit
   // NE 43 saturation band: still a measurement, clamped to the range.
   EXPECT_EQ(at(3.7).quality, Quality::kOk);

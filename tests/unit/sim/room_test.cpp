@@ -100,8 +100,8 @@ TEST(Room, PlantHydrogenMatchesClosedFormAndRisesWithoutVentilation) {
   const double before = sim.roomHydrogenPct();
   sim.setRoomVentilation(0.0);
   sim.advanceTo(kT0 + 3 * kDayMs);
-  const double rise = 100.0 * 24.0 * sim.room().hydrogenLitresPerHour() / 1000.0 /
-                      cfg.io.room.volume_m3;
+  const double rise =
+      100.0 * 24.0 * sim.room().hydrogenLitresPerHour() / 1000.0 / cfg.io.room.volume_m3;
   std::printf("ventilation failed: %.4f %% → %.4f %% in 24 h\n", before, sim.roomHydrogenPct());
   EXPECT_NEAR(sim.roomHydrogenPct() - before, rise, rise * 0.02);
   EXPECT_GT(sim.roomHydrogenPct(), 10.0 * before);
@@ -124,8 +124,8 @@ TEST(Room, HumidityVariesSlowlyOverTheDay) {
   }
   EXPECT_GT(lo, 30.0);
   EXPECT_LT(hi, 60.0);
-  EXPECT_GT(hi - lo, 5.0);    // a visible day/night swing (± 5 %)
-  EXPECT_LT(max_step, 0.5);   // and a slow one
+  EXPECT_GT(hi - lo, 5.0);   // a visible day/night swing (± 5 %)
+  EXPECT_LT(max_step, 0.5);  // and a slow one
   // Warmer air with the same water vapour has a lower relative humidity.
   model::AmbientConfig warm = sim.ambientConfig();
   const double before = sim.roomHumidityPct();
@@ -233,8 +233,8 @@ active = false
       << m;
   EXPECT_NE(m.find("event[3].channel: 'aux1.relay1' is not a digital input"), std::string::npos)
       << m;
-  const auto missing = parseScenario(
-      "name = \"x\"\n[[event]]\nat = \"1h\"\naction = \"ventilation\"\n", "x.toml");
+  const auto missing =
+      parseScenario("name = \"x\"\n[[event]]\nat = \"1h\"\naction = \"ventilation\"\n", "x.toml");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("event[1].air_changes_per_h: missing"), std::string::npos)
       << missing.error().message;

@@ -654,6 +654,10 @@ std::vector<std::string> knownKeys() {
   toml::table root;
   root.insert("string", toml::array{toml::table{}});
   root.insert("alarms", toml::table{{"rule", toml::array{toml::table{}}}});
+  // [[io.device]] with one [[io.device.channel]], so that their keys are listed too.
+  root.insert(
+      "io",
+      toml::table{{"device", toml::array{toml::table{{"channel", toml::array{toml::table{}}}}}}});
   (void)readPlant(ctx, root);
   return keys;
 }

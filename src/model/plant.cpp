@@ -23,7 +23,66 @@ PlantConfig demoPlant() {
   new_string.name = "String 2";
   new_string.age_years = 0.0;
   p.strings = {old_string, new_string};
+  p.io = demoIo();
   return p;
+}
+
+IoConfig demoIo() {
+  IoConfig io;
+  // GX_R_AUX: the auxiliary contacts of both string breakers, their trip relays (thermal-runaway
+  // protection), a door contact and a spare input; a fan and a flash light.
+  IoDeviceConfig aux;
+  aux.id = "aux1";
+  aux.type = IoDeviceType::kGxRAux;
+  aux.name = "Breaker box";
+  const auto channel = [&](const char* id, const char* name, ChannelRole role, int string_number) {
+    IoChannelConfig c;
+    c.id = id;
+    c.kind = id[0] == 'd' ? ChannelKind::kDigitalInput : ChannelKind::kRelay;
+    c.name = name;
+    c.role = role;
+    c.string_number = string_number;
+    aux.channels.push_back(c);
+  };
+  channel("di1", "String 1 breaker closed", ChannelRole::kBreakerStatus, 1);
+  channel("di2", "String 2 breaker closed", ChannelRole::kBreakerStatus, 2);
+  channel("di3", "Door contact", ChannelRole::kGeneric, 0);
+  channel("relay1", "String 1 breaker trip", ChannelRole::kBreakerTrip, 1);
+  channel("relay2", "String 2 breaker trip", ChannelRole::kBreakerTrip, 2);
+  channel("relay3", "Ventilation fan", ChannelRole::kGeneric, 0);
+  completeChannels(aux);
+  io.devices.push_back(aux);
+
+  IoDeviceConfig room;
+  room.id = "room";
+  room.type = IoDeviceType::kThSensor;
+  room.name = "Battery room";
+  completeChannels(room);
+  io.devices.push_back(room);
+
+  IoDeviceConfig h2;
+  h2.id = "h2";
+  h2.type = IoDeviceType::kHydrogenSensor;
+  h2.name = "Hydrogen sensor";
+  completeChannels(h2);
+  io.devices.push_back(h2);
+
+  IoDeviceConfig els;
+  els.id = "els1";
+  els.type = IoDeviceType::kElsSensor;
+  els.name = "String 1 pilot cell";
+  els.string_number = 1;
+  els.block_number = 1;
+  completeChannels(els);
+  io.devices.push_back(els);
+
+  IoDeviceConfig panel;
+  panel.id = "panel";
+  panel.type = IoDeviceType::kBuzzer;
+  panel.name = "Alarm panel";
+  completeChannels(panel);
+  io.devices.push_back(panel);
+  return io;
 }
 
 }  // namespace equalis::model

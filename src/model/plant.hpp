@@ -155,6 +155,10 @@ struct PlantConfig {
 
 // The built-in demo plant: 2 strings × 32 blocks of 12 V 100 Ah VRLA (one 5 years old, one new),
 // C24 modules, a current sensor per string, 25 °C ambient, a UPS with short mains failures.
+// Its I/O: a GX_R_AUX on both string breakers (status inputs, trip relays), a temperature/humidity
+// sensor, a hydrogen sensor, an ELS sensor on string 1's pilot cell (block 1) and an alarm panel
+// (buzzer + LED), all simulated; the room is the default RoomConfig.
 PlantConfig demoPlant();
+IoConfig demoIo();
 
 }  // namespace equalis::model

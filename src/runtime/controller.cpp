@@ -109,7 +109,8 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       alarms_(plant_),
       state_(layoutOf(plant_), staleLimitMs(plant_.bus)),
       recorder_(plant_.history),
-      last_mode_(plant_.strings.size(), model::StringModeValue::kFloat) {
+      last_mode_(plant_.strings.size(), model::StringModeValue::kFloat),
+      io_(std::make_unique<io::Hub>(plant_, clock_, sim_.get())) {
   sim_->advanceTo(started_ms_);
   for (const auto& sc : plant_.strings) {
     equalizers_.emplace_back(sc, plant_.equalization);
@@ -239,6 +240,7 @@ Status Controller::open() {
     return st.error();
   }
   pending_event_ = true;
+  io_->start();  // poll threads of real I/O devices
   // Module self-calibration survives restarts (one small text file per string).
   for (std::size_t s = 0; s < calibration_.size(); ++s) {
     const auto path = calibrationPath(plant_, s);
@@ -377,6 +379,7 @@ void Controller::cycle() {
   const TimeMs now = clock_.nowMs();
   runScenario(now);
   sim_->advanceTo(now);
+  pollIo(now);
   const auto& sweep = frontend_.sweep(now);
   const auto& sums = analyzer_.update(sweep);
   calibrate(sweep, sums);
@@ -409,6 +412,7 @@ void Controller::run() {
 
 void Controller::stop() {
   stop_ = true;
+  io_->stop();
   clock_.wake();
   state_.notifyAll();
 }
@@ -526,8 +530,17 @@ void Controller::guardRunaway(const bus::Sweep& sweep,
     }
     for (const auto& e : events) {
       if (e.open_breaker) {
-        // The protection relay (GX_R_AUX-style output) opens the string breaker.
-        sim_->setBreakerClosed(s, false);
+        if (const auto relay = io_->breakerTripRelay(s)) {
+          // Through the configured breaker_trip relay (a simulated one opens the simulated
+          // breaker at once; a real one is written by its device thread right away).
+          if (auto st = io_->setOutput(*relay, true); !st) {
+            log::get("protection")->error("{}: {}", *relay, st.error().message);
+          }
+          io_->poll(sweep.time_ms);
+        } else {
+          // No relay configured: the simulated protection relay opens the string breaker.
+          sim_->setBreakerClosed(s, false);
+        }
       }
       logProtectionEvent(s, e);
     }
@@ -563,7 +576,10 @@ Status Controller::resetProtection(std::size_t s) {
         ErrorCode::kInvalidArgument,
         fmt::format("{}: protection is not tripped; nothing to reset", plant_.strings[s].name));
   }
-  sim_->setBreakerClosed(s, true);
+  if (const auto relay = io_->breakerTripRelay(s)) {
+    (void)io_->setOutput(*relay, false);  // release the trip coil
+  }
+  sim_->setBreakerClosed(s, true);  // the operator closes the breaker again (simulated plant)
   for (const auto& e : events) {
     logProtectionEvent(s, e);
   }
@@ -660,6 +676,7 @@ void Controller::publishState(const bus::Sweep& sweep,
               {static_cast<double>(sweep.modules_ok), t, Quality::kOk});
   w.setSystem(PointId::kSystemAmbientTemperatureC,
               {sweep.ambient.temperature_dc / 10.0, sweep.ambient.time_ms, sweep.ambient.quality});
+  publishIo(w, t);
 
   for (std::size_t s = 0; s < sums.size(); ++s) {
     const auto& sum = sums[s];
@@ -764,6 +781,70 @@ void Controller::recordHistory(const bus::Sweep& sweep,
     return;
   }
   history_records_ += 1;
+}
+
+// ------------------------------------------------------------------------------ I/O devices
+
+void Controller::pollIo(TimeMs now_ms) {
+  io_->poll(now_ms);
+  auto changes = io_->drainChanges();
+  if (changes.empty()) {
+    return;
+  }
+  constexpr std::size_t kMaxQueued = 1000;  // unconsumed changes: the newest are kept
+  for (const auto& c : changes) {
+    const auto text =
+        fmt::format("{} ({}): {}", c.channel_id, c.name, c.value ? "active" : "inactive");
+    log::get("io")->info("input {}", text);
+    pending_event_ = true;
+    if (history_) {
+      (void)history_->appendEvent({c.time_ms, "input", text});
+    }
+  }
+  std::lock_guard lock(input_mutex_);
+  input_changes_.insert(input_changes_.end(), changes.begin(), changes.end());
+  if (input_changes_.size() > kMaxQueued) {
+    input_changes_.erase(input_changes_.begin(),
+                         input_changes_.end() - static_cast<std::ptrdiff_t>(kMaxQueued));
+  }
+}
+
+// Environment points: not_present without a sensor, else the feeding channel's value, time and
+// quality (comm_lost while its device is silent; stale by age in the state store). A channel
+// feeding the ambient temperature replaces the bus's ambient sensor.
+void Controller::publishIo(state::StateStore::Writer& w, TimeMs now_ms) {
+  const state::Sample absent{std::nan(""), 0, Quality::kNotPresent};
+  w.setSystem(PointId::kSystemHumidityPct, absent);
+  w.setSystem(PointId::kSystemHydrogenPct, absent);
+  for (std::size_t s = 0; s < plant_.strings.size(); ++s) {
+    w.set(PointId::kStringElectrolyteLevel, s, 0, absent);
+  }
+  for (const auto& p : io_->pointSamples(now_ms)) {
+    w.set(p.id, p.string_index, 0, {p.value, p.time_ms, p.quality});
+  }
+}
+
+std::vector<model::InputChange> Controller::takeInputChanges() {
+  std::lock_guard lock(input_mutex_);
+  std::vector<model::InputChange> out;
+  out.swap(input_changes_);
+  return out;
+}
+
+Status Controller::setOutput(const std::string& id, bool on) {
+  return io_->setOutput(id, on);
+}
+
+Status Controller::pulseOutput(const std::string& id, DurationMs duration_ms) {
+  return io_->pulseOutput(id, duration_ms);
+}
+
+std::vector<io::ChannelSnapshot> Controller::ioChannels() const {
+  return io_->channels(clock_.nowMs());
+}
+
+std::vector<io::DeviceSnapshot> Controller::ioDevices() const {
+  return io_->devices();
 }
 
 }  // namespace equalis::runtime

@@ -22,6 +22,7 @@
 #include "core/result.hpp"
 #include "history/recorder.hpp"
 #include "history/store.hpp"
+#include "io/hub.hpp"
 #include "model/plant.hpp"
 #include "sim/plant_sim.hpp"
 #include "sim/scenario.hpp"
@@ -96,6 +97,16 @@ class Controller {
   const control::StringEqualizer& equalizer(std::size_t string_index) const {
     return equalizers_.at(string_index);
   }
+  // ---- I/O and sensor devices (io::Hub, docs/io.md); all thread-safe ----
+  // Digital-input changes since the last call, oldest first (for the event manager; each change
+  // is also in the event log).
+  std::vector<model::InputChange> takeInputChanges();
+  // Commands an output channel ("aux1.relay2", "panel.buzzer"), or pulses it on for a while.
+  Status setOutput(const std::string& id, bool on);
+  Status pulseOutput(const std::string& id, DurationMs duration_ms);
+  // Every channel with value, quality and time; every device with its transport and state.
+  std::vector<io::ChannelSnapshot> ioChannels() const;
+  std::vector<io::DeviceSnapshot> ioDevices() const;
   std::uint64_t sweepCount() const { return sweep_count_.load(); }
   std::uint64_t historyRecordCount() const { return history_records_.load(); }
   TimeMs startedMs() const { return started_ms_; }
@@ -116,6 +127,8 @@ class Controller {
   void saveCalibration(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms);
+  void pollIo(TimeMs now_ms);
+  void publishIo(state::StateStore::Writer& w, TimeMs now_ms);
 
   model::PlantConfig plant_;
   Clock& clock_;
@@ -144,6 +157,9 @@ class Controller {
   std::atomic<std::uint64_t> sweep_count_{0};
   std::atomic<std::uint64_t> history_records_{0};
   std::mutex cycle_mutex_;
+  std::unique_ptr<io::Hub> io_;  // after sim_: simulated devices read the plant
+  std::mutex input_mutex_;
+  std::vector<model::InputChange> input_changes_;
 };
 
 }  // namespace equalis::runtime

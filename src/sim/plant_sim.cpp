@@ -188,6 +188,10 @@ struct PlantSim::Impl {
   TimeMs last_load_step_ms;
   TimeMs last_bypass_change_ms;
   std::uint64_t block_steps = 0;
+  RoomModel room;
+  std::vector<std::vector<double>> electrolyte_pct;  // per block
+  std::vector<double> electrolyte_pct_per_ah;        // per string: level % per emitted Ah·cell
+  std::map<std::string, bool> contacts;
 
   Impl(const model::PlantConfig& cfg, TimeMs start_ms)
       : config(cfg),
@@ -196,7 +200,8 @@ struct PlantSim::Impl {
         noise_rng(cfg.simulation.seed, kStreamNoise),
         replace_rng(cfg.simulation.seed, kStreamReplacement),
         last_load_step_ms(start_ms - kDayMs),
-        last_bypass_change_ms(start_ms - kDayMs) {
+        last_bypass_change_ms(start_ms - kDayMs),
+        room(cfg.io.room, cfg.ambient.temperature_c, cfg.simulation.seed) {
     Rng scatter(cfg.simulation.seed, kStreamScatter);
     Rng calib(cfg.simulation.seed, kStreamCalibration);
     int total_blocks = 0;
@@ -210,6 +215,9 @@ struct PlantSim::Impl {
     ambient_offset_c = calib.uniform(-kAmbientOffsetMaxC, kAmbientOffsetMaxC);
     for (auto& s : strings) {
       initializeFloat(s);
+      electrolyte_pct.emplace_back(s.blocks.size(), kInitialElectrolytePct);
+      electrolyte_pct_per_ah.push_back(100.0 / (kElectrolyteSpanMlPerAh * s.nameplate_ah) *
+                                       kWaterGramsPerAh);
     }
     scheduleNextOutage(start_ms);
   }
@@ -507,6 +515,30 @@ struct PlantSim::Impl {
     for (auto& s : strings) {
       stepString(s, dt_s, t_amb);
     }
+    stepRoom(dt_s, t_amb);
+  }
+
+  // Hydrogen and water leave every cell with the emitted share of the gassing current (room.hpp).
+  void stepRoom(double dt_s, double t_amb) {
+    double emission_cell_a = 0.0;
+    const double dt_h = dt_s / 3600.0;
+    for (std::size_t si = 0; si < strings.size(); ++si) {
+      const StringSim& s = strings[si];
+      const double f_g = gasEmissionFactor(s.config.chemistry);
+      if (f_g == 0.0) {
+        continue;
+      }
+      auto& level = electrolyte_pct[si];
+      const double drop_per_a = electrolyte_pct_per_ah[si] * f_g * dt_h;
+      double sum_a = 0.0;
+      for (std::size_t bi = 0; bi < s.blocks.size(); ++bi) {
+        const double i_gas = std::max(0.0, s.blocks[bi].gas_current_a);
+        sum_a += i_gas;
+        level[bi] = std::max(0.0, level[bi] - drop_per_a * i_gas);
+      }
+      emission_cell_a += f_g * s.chem->cells * sum_a;
+    }
+    room.step(dt_s, emission_cell_a, t_amb);
   }
 
   StepConstants stepConstants(const StringSim& s, double dt_s) const {
@@ -1049,6 +1081,39 @@ bool PlantSim::breakerClosed(std::size_t string_index) const {
   return !impl_->str(string_index).breaker_open;
 }
 
+double PlantSim::roomHydrogenPct() const {
+  return impl_->room.hydrogenPct();
+}
+
+const RoomModel& PlantSim::room() const {
+  return impl_->room;
+}
+
+void PlantSim::setRoomVentilation(double air_changes_per_h) {
+  impl_->room.setAirChanges(std::max(0.0, air_changes_per_h));
+}
+
+void PlantSim::setRoomHumidity(std::optional<double> mean_pct, std::optional<double> swing_pct) {
+  impl_->room.setHumidity(mean_pct, swing_pct);
+}
+
+double PlantSim::roomHumidityPct() const {
+  return impl_->room.relativeHumidityPct(impl_->t_ms, impl_->ambientC(impl_->t_ms));
+}
+
+double PlantSim::electrolyteLevelPct(std::size_t string_index, std::size_t block_index) const {
+  return impl_->electrolyte_pct.at(string_index).at(block_index);
+}
+
+void PlantSim::setContact(const std::string& channel_id, bool active) {
+  impl_->contacts[channel_id] = active;
+}
+
+std::optional<bool> PlantSim::contact(const std::string& channel_id) const {
+  const auto it = impl_->contacts.find(channel_id);
+  return it == impl_->contacts.end() ? std::nullopt : std::optional<bool>(it->second);
+}
+
 void PlantSim::setChargerEnabled(std::size_t string_index, bool enabled) {
   impl_->str(string_index).charger_enabled = enabled;
   impl_->last_load_step_ms = impl_->t_ms;
@@ -1100,6 +1165,19 @@ Status checkIndex(const Strings& strings, std::size_t string_index, std::size_t 
 }
 
 }  // namespace
+
+Status PlantSim::setElectrolyteLevel(std::size_t string_index, std::size_t block_index,
+                                     double pct) {
+  if (Status st = checkIndex(impl_->strings, string_index, block_index, true); !st) {
+    return st;
+  }
+  if (!(pct >= 0.0 && pct <= 100.0)) {
+    return makeError(ErrorCode::kOutOfRange,
+                     "electrolyte level must be between 0 and 100 %, got " + std::to_string(pct));
+  }
+  impl_->electrolyte_pct[string_index][block_index] = pct;
+  return {};
+}
 
 Status PlantSim::injectFault(std::size_t string_index, std::size_t block_index, const Fault& f) {
   if (Status st = validateFault(f); !st) {

@@ -6,13 +6,17 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "model/plant.hpp"
 #include "sim/fault.hpp"
+#include "sim/room.hpp"
 
 namespace equalis::sim {
 
@@ -146,6 +150,24 @@ class PlantSim {
   void setAmbient(const model::AmbientConfig& ambient);
   // Multiplies the ageing dose rates (A and S), for accelerated-life runs; 1 = real time.
   void setAgeingAcceleration(double factor);
+
+  // ---- Battery room and field wiring (room.hpp), read by the simulated I/O devices ----
+  // Hydrogen in the room air (% by volume) from the gas all blocks set free, and the ventilation.
+  double roomHydrogenPct() const;
+  const RoomModel& room() const;
+  // Ventilation (air changes per hour; 0 = failed) and the humidity's mean and swing.
+  void setRoomVentilation(double air_changes_per_h);
+  void setRoomHumidity(std::optional<double> mean_pct, std::optional<double> swing_pct);
+  // Relative humidity of the room air now (%).
+  double roomHumidityPct() const;
+  // Electrolyte level of a block's cells in % between the min (0) and max (100) marks; it falls
+  // with the water that leaves in the gas (room.hpp). Error: index out of range or pct ∉ [0, 100].
+  double electrolyteLevelPct(std::size_t string_index, std::size_t block_index) const;
+  Status setElectrolyteLevel(std::size_t string_index, std::size_t block_index, double pct);
+  // Contacts wired to simulated digital inputs (door contact, external alarm …), by channel id
+  // ("aux1.di3"); nullopt until set.
+  void setContact(const std::string& channel_id, bool active);
+  std::optional<bool> contact(const std::string& channel_id) const;
 
  private:
   struct Impl;

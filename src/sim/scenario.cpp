@@ -31,6 +31,7 @@ constexpr double kMaxAmbientC = 70.0;
 constexpr double kMaxSwingC = 30.0;
 constexpr double kMinFloatVPerCell = 1.0;
 constexpr double kMaxFloatVPerCell = 4.0;
+constexpr double kMaxAirChangesPerH = 100.0;
 
 std::string num(double v) {
   char buf[32];
@@ -60,9 +61,11 @@ std::string typeName(const toml::node& node) {
 const std::vector<std::string>& actionNames() {
   static const std::vector<std::string> kNames = [] {
     std::vector<std::string> v;
-    for (auto a : {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
-                   ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
-                   ScenarioAction::kBypass, ScenarioAction::kReplaceBlock}) {
+    for (auto a :
+         {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
+          ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
+          ScenarioAction::kBypass, ScenarioAction::kReplaceBlock, ScenarioAction::kInput,
+          ScenarioAction::kVentilation, ScenarioAction::kElectrolyte, ScenarioAction::kHumidity}) {
       v.emplace_back(scenarioActionName(a));
     }
     return v;
@@ -71,9 +74,11 @@ const std::vector<std::string>& actionNames() {
 }
 
 std::optional<ScenarioAction> parseAction(std::string_view name) {
-  for (auto a : {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
-                 ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
-                 ScenarioAction::kBypass, ScenarioAction::kReplaceBlock}) {
+  for (auto a :
+       {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
+        ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
+        ScenarioAction::kBypass, ScenarioAction::kReplaceBlock, ScenarioAction::kInput,
+        ScenarioAction::kVentilation, ScenarioAction::kElectrolyte, ScenarioAction::kHumidity}) {
     if (scenarioActionName(a) == name) {
       return a;
     }
@@ -393,6 +398,39 @@ void readEvent(TableReader& r, ScenarioEvent& e, Issues& issues, std::size_t iss
         e.soc = *v;
       }
       break;
+    case ScenarioAction::kInput:
+      if (auto v = r.string("channel", true)) {
+        e.channel_id = *v;
+        if (v->find('.') == std::string::npos) {
+          r.issue("channel",
+                  "expected \"<device>.<channel>\", e.g. \"aux1.di3\", got '" + *v + "'");
+        }
+      }
+      if (auto v = r.boolean("active")) {
+        e.active = *v;
+      } else if (!r.has("active")) {
+        r.issue("active", "missing (true: contact active, false: released)");
+      }
+      break;
+    case ScenarioAction::kVentilation:
+      if (auto v = r.number("air_changes_per_h", true, 0.0, kMaxAirChangesPerH, "1/h")) {
+        e.air_changes_per_h = *v;
+      }
+      break;
+    case ScenarioAction::kElectrolyte:
+      e.string_index = r.index("string", true);
+      e.block_index = r.index("block", true);
+      if (auto v = r.number("level_pct", true, 0.0, 100.0, "%")) {
+        e.level_pct = *v;
+      }
+      break;
+    case ScenarioAction::kHumidity:
+      e.humidity_pct = r.number("humidity_pct", false, 0.0, 100.0, "%");
+      e.humidity_swing_pct = r.number("swing_pct", false, 0.0, 50.0, "%");
+      if (!r.has("humidity_pct") && !r.has("swing_pct")) {
+        r.issue("action", "a humidity event needs humidity_pct and/or swing_pct");
+      }
+      break;
   }
   r.reportUnknown(context);
 }
@@ -494,6 +532,14 @@ std::string_view scenarioActionName(ScenarioAction action) {
       return "bypass";
     case ScenarioAction::kReplaceBlock:
       return "replace_block";
+    case ScenarioAction::kInput:
+      return "input";
+    case ScenarioAction::kVentilation:
+      return "ventilation";
+    case ScenarioAction::kElectrolyte:
+      return "electrolyte";
+    case ScenarioAction::kHumidity:
+      return "humidity";
   }
   return "?";
 }
@@ -604,11 +650,54 @@ Result<Scenario> loadScenarioFile(const std::string& path) {
   }
 }
 
+namespace {
+
+// Why a scenario cannot drive `channel_id`, or nothing when it names a simulated digital input.
+std::optional<std::string> inputProblem(const model::IoConfig& io, const std::string& channel_id) {
+  std::vector<std::string> inputs;
+  for (const auto& d : io.devices) {
+    for (const auto& c : d.channels) {
+      const std::string full = d.id + "." + c.id;
+      const bool usable = d.transport == model::IoTransport::kSimulated &&
+                          c.kind == model::ChannelKind::kDigitalInput &&
+                          c.role == model::ChannelRole::kGeneric;
+      if (full == channel_id) {
+        if (d.transport != model::IoTransport::kSimulated) {
+          return "'" + channel_id + "' belongs to a real (" +
+                 std::string(model::ioTransportName(d.transport)) +
+                 ") device; only simulated inputs can be driven";
+        }
+        if (c.kind != model::ChannelKind::kDigitalInput) {
+          return "'" + channel_id + "' is not a digital input (" +
+                 std::string(model::channelKindName(c.kind)) + ")";
+        }
+        if (!usable) {
+          return "'" + channel_id + "' is a breaker_status input: it follows the simulated breaker";
+        }
+        return std::nullopt;
+      }
+      if (usable) {
+        inputs.push_back(full);
+      }
+    }
+  }
+  return "no simulated digital input '" + channel_id + "'" + didYouMean(channel_id, inputs) +
+         (inputs.empty() ? " (the plant has none: add an [[io.device]])"
+                         : " (known: " + joined(inputs) + ")");
+}
+
+}  // namespace
+
 Status validate(const Scenario& scenario, const model::PlantConfig& plant) {
   std::vector<std::string> issues;
   const std::size_t strings = plant.strings.size();
   for (const auto& e : scenario.events) {
     const std::string prefix = "event[" + std::to_string(e.number) + "]";
+    if (e.action == ScenarioAction::kInput) {
+      if (auto problem = inputProblem(plant.io, e.channel_id)) {
+        issues.push_back(prefix + ".channel: " + *problem);
+      }
+    }
     if (!e.string_index) {
       continue;
     }
@@ -721,6 +810,18 @@ void ScenarioRunner::apply(PlantSim& sim, const Step& step) {
       break;
     case ScenarioAction::kReplaceBlock:
       st = sim.replaceBlock(si, bi, e.soc);
+      break;
+    case ScenarioAction::kInput:
+      sim.setContact(e.channel_id, e.active);
+      break;
+    case ScenarioAction::kVentilation:
+      sim.setRoomVentilation(e.air_changes_per_h);
+      break;
+    case ScenarioAction::kElectrolyte:
+      st = sim.setElectrolyteLevel(si, bi, e.level_pct);
+      break;
+    case ScenarioAction::kHumidity:
+      sim.setRoomHumidity(e.humidity_pct, e.humidity_swing_pct);
       break;
   }
   if (!st) {

@@ -7,7 +7,8 @@
 //   [[event]]
 //   at = "2h"                # "500ms", "90s", "15min", "2h", "3d", "1h30min", "1.5h"
 //   action = "fault"         # fault | clear_fault | outage | discharge | charger | ambient |
-//                            # bypass | replace_block
+//                            # bypass | replace_block | input | ventilation | electrolyte |
+//                            # humidity
 //   string = 1               # 1-based
 //   block = 7                # 1-based
 //   kind = "blocked_cooling"
@@ -40,6 +41,10 @@ enum class ScenarioAction {
   kAmbient,       // change the room temperature and/or its daily swing
   kBypass,        // set a module's bypass duty
   kReplaceBlock,  // replace a block by a new one (rested at `soc`)
+  kInput,         // set a simulated digital input's contact (`channel`, `active`)
+  kVentilation,   // battery-room ventilation: air changes per hour (0 = failed)
+  kElectrolyte,   // set a block's electrolyte level (% between the min and max marks)
+  kHumidity,      // battery-room relative humidity: mean and/or day/night swing
 };
 
 std::string_view scenarioActionName(ScenarioAction action);
@@ -64,6 +69,12 @@ struct ScenarioEvent {
   std::optional<double> daily_swing_c;
   double duty = 0;                      // kBypass
   double soc = PlantSim::kNewBlockSoc;  // kReplaceBlock
+  std::string channel_id;               // kInput: "aux1.di3"
+  bool active = false;                  // kInput
+  double air_changes_per_h = 0;         // kVentilation
+  double level_pct = 0;                 // kElectrolyte
+  std::optional<double> humidity_pct;   // kHumidity
+  std::optional<double> humidity_swing_pct;
 };
 
 struct Scenario {
@@ -81,7 +92,8 @@ Result<DurationMs> parseDuration(std::string_view text);
 Result<Scenario> parseScenario(std::string_view toml_text, std::string_view origin);
 Result<Scenario> loadScenarioFile(const std::string& path);
 
-// Checks the string and block indices of every event against the plant.
+// Checks the string and block indices of every event against the plant, and that an input
+// event names a digital input of a simulated I/O device.
 Status validate(const Scenario& scenario, const model::PlantConfig& plant);
 
 // Applies a scenario's events to a PlantSim as simulated time passes. Call applyDue() every

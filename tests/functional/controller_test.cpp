@@ -334,10 +334,31 @@ TEST(Controller, ThermalRunawayTripsAndRechargeDoesNot) {
   }
   EXPECT_TRUE(saw_alarm);
   EXPECT_TRUE(saw_trip);
+  // The demo plant trips through its GX_R_AUX: relay1 energised, the breaker-status input di1
+  // reads open, and its change went to the event manager's queue and the event log.
+  const auto channel = [&](const std::string& id) {
+    for (const auto& ch : c.ioChannels()) {
+      if (ch.id == id) {
+        return ch;
+      }
+    }
+    ADD_FAILURE() << "no channel " << id;
+    return io::ChannelSnapshot{};
+  };
+  EXPECT_EQ(channel("aux1.relay1").value, 1.0);
+  EXPECT_EQ(channel("aux1.di1").value, 0.0);
+  EXPECT_EQ(channel("aux1.di2").value, 1.0);
+  const auto changes = c.takeInputChanges();
+  ASSERT_FALSE(changes.empty());
+  EXPECT_EQ(changes.back().channel_id, "aux1.di1");
+  EXPECT_FALSE(changes.back().value);
   // Operator reset closes the breaker; a second reset is refused.
   ASSERT_TRUE(c.resetProtection(0).ok());
   EXPECT_TRUE(c.plantSim().breakerClosed(0));
   EXPECT_FALSE(c.resetProtection(0).ok());
+  c.runUntil(clock, clock.nowMs() + kMinuteMs);
+  EXPECT_EQ(channel("aux1.relay1").value, 0.0);  // trip coil released
+  EXPECT_EQ(channel("aux1.di1").value, 1.0);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "adapters/rest/io_view.hpp"
 #include "adapters/rest/json_view.hpp"
 #include "adapters/rest/metrics.hpp"
 #include "adapters/web/assets.hpp"
@@ -817,6 +818,40 @@ void Server::routes() {
                                 {"protection_state",
                                  std::string(alarms::runawayStateName(ctl.protectionState(si)))}});
            });
+
+  // I/O and sensor devices with their channels (docs/io.md).
+  srv.Get("/api/v1/io", [&ctl](const httplib::Request&, httplib::Response& res) {
+    const TimeMs now = ctl.clock().nowMs();
+    sendJson(res, ioJson(ctl.ioDevices(), ctl.ioChannels(), now));
+  });
+
+  // Output command: POST /api/v1/io/outputs/aux1.relay2 {"on": true} or {"pulse_ms": 500}.
+  srv.Post(R"(/api/v1/io/outputs/([^/]+))", [&ctl](const httplib::Request& req,
+                                                   httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    const std::string id = req.matches[1];
+    const auto cmd = parseOutputCommand(req.body);
+    if (const auto* e = std::get_if<OutputCommandError>(&cmd)) {
+      sendError(res, 400, e->parameter, e->message);
+      return;
+    }
+    const auto& c = std::get<OutputCommand>(cmd);
+    const Status st = c.on ? ctl.setOutput(id, *c.on) : ctl.pulseOutput(id, *c.pulse_ms);
+    if (!st) {
+      sendError(res, st.error().code == ErrorCode::kNotFound ? 404 : 400, "id", st.error().message);
+      return;
+    }
+    const TimeMs now = ctl.clock().nowMs();
+    for (const auto& ch : ctl.ioChannels()) {
+      if (ch.id == id) {
+        sendJson(res, json{{"output", ioChannelJson(ch, now)}});
+        return;
+      }
+    }
+    sendError(res, 404, "id", "no such channel: " + id);
+  });
 
   // Prometheus text exposition.
   srv.Get("/metrics", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {

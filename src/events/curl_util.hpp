@@ -1,0 +1,32 @@
+// Internal to the events library: libcurl set-up shared by the SMTP and webhook notifiers.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace equalis::events::detail {
+
+// curl_global_init once per process (thread-safe).
+void curlInit();
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
+
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+
+// Aborts a transfer when *abort becomes true (CURLOPT_XFERINFOFUNCTION).
+void setAbortFlag(CURL* c, const std::atomic<bool>* abort);
+
+// "connection refused (Failed to connect to 127.0.0.1 port 1: Connection refused)": curl's
+// short text for the code, and its error buffer when that says more.
+std::string curlErrorText(CURLcode code, const char* errbuf);
+
+}  // namespace equalis::events::detail

@@ -653,6 +653,9 @@ std::vector<std::string> knownKeys() {
   ctx.known = &keys;
   toml::table root;
   root.insert("string", toml::array{toml::table{}});
+  root.insert(
+      "events",
+      toml::table{{"rule", toml::array{toml::table{{"action", toml::array{toml::table{}}}}}}});
   (void)readPlant(ctx, root);
   return keys;
 }

@@ -71,6 +71,7 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       recorder_(plant_.history),
       last_mode_(plant_.strings.size(), model::StringModeValue::kFloat) {
   sim_->advanceTo(started_ms_);
+  events_ = std::make_unique<events::Manager>(plant_.events, plant_.site.name, clock_);
   for (const auto& sc : plant_.strings) {
     equalizers_.emplace_back(sc, plant_.equalization);
     calibration_.emplace_back(static_cast<std::size_t>(sc.block_count),
@@ -104,6 +105,9 @@ Status Controller::open() {
   if (!st) {
     return st.error();
   }
+  events_->onSystemStart(
+      clock_.nowMs(), fmt::format("equalisd started on {}: {} strings, {} modules",
+                                  plant_.site.name, plant_.strings.size(), plant_.moduleCount()));
   pending_event_ = true;
   // Module self-calibration survives restarts (one small text file per string).
   for (std::size_t s = 0; s < calibration_.size(); ++s) {
@@ -237,6 +241,8 @@ void Controller::cycle() {
   guardRunaway(sweep, sums);
   publishState(sweep, sums);
   evaluateAlarms(sweep, sums);
+  events_->tick(now);
+  logDeliveries();
   recordHistory(sweep, sums);
   sweep_count_ += 1;
 }
@@ -383,6 +389,7 @@ void Controller::logProtectionEvent(std::size_t s, const alarms::RunawayEvent& e
     (void)history_->appendEvent(
         {e.time_ms, "protection", fmt::format("[string {}] {}: {}", s + 1, e.kind, e.message)});
   }
+  events_->onProtectionEvent(static_cast<int>(s) + 1, e);
 }
 
 Status Controller::resetProtection(std::size_t s) {
@@ -425,6 +432,39 @@ void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
         {e.time_ms, "alarm",
          fmt::format("[{}] {} {}: {}", e.alarm.key, lvl, e.kind, e.alarm.message)});
   }
+  events_->onAlarmEvent(e);
+}
+
+void Controller::setOutputHook(events::OutputHook hook) {
+  events_->setOutputHook(std::move(hook));
+}
+
+void Controller::onInputChanges(std::vector<model::InputChange> changes) {
+  std::lock_guard lock(cycle_mutex_);
+  for (auto& c : changes) {
+    if (c.time_ms <= 0) {
+      c.time_ms = clock_.nowMs();
+    }
+    events_->onInputChange(c);
+  }
+  logDeliveries();
+}
+
+// Outcomes of event-manager actions ("email to ops@… sent") into the event log.
+void Controller::logDeliveries() {
+  for (const auto& d : events_->takeDeliveries()) {
+    if (history_) {
+      if (auto st = history_->appendEvent({d.time_ms, "action", events::describe(d)}); !st) {
+        log::get("history")->warn("event not stored: {}", st.error().message);
+      }
+    }
+  }
+}
+
+void Controller::finishEvents(DurationMs grace_ms) {
+  events_->stop(grace_ms);
+  std::lock_guard lock(cycle_mutex_);
+  logDeliveries();
 }
 
 std::vector<alarms::ActiveAlarm> Controller::activeAlarms() const {

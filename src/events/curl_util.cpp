@@ -1,6 +1,7 @@
 #include "events/curl_util.hpp"
 
 #include <cctype>
+#include <cstring>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -39,7 +40,12 @@ void setAbortFlag(CURL* c, const std::atomic<bool>* abort) {
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 }
 
-std::string curlErrorText(CURLcode code, const char* errbuf) {
+std::string curlErrorText(CURL* curl, CURLcode code, const char* errbuf) {
+  long os_errno = 0;
+  curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+  if (code == CURLE_COULDNT_CONNECT && os_errno != 0) {
+    return lowerFirst(std::strerror(static_cast<int>(os_errno)));  // "connection refused"
+  }
   std::string text;
   switch (code) {
     case CURLE_COULDNT_CONNECT:

@@ -25,8 +25,9 @@ using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 // Aborts a transfer when *abort becomes true (CURLOPT_XFERINFOFUNCTION).
 void setAbortFlag(CURL* c, const std::atomic<bool>* abort);
 
-// "connection refused (Failed to connect to 127.0.0.1 port 1: Connection refused)": curl's
-// short text for the code, and its error buffer when that says more.
-std::string curlErrorText(CURLcode code, const char* errbuf);
+// "connection refused", "login denied (wrong username or password)", "timed out (…)": the
+// system error of a failed connect, else a short text for the code and curl's error buffer
+// when that says more.
+std::string curlErrorText(CURL* curl, CURLcode code, const char* errbuf);
 
 }  // namespace equalis::events::detail

@@ -267,7 +267,7 @@ Status sendMail(const model::SmtpConfig& cfg, const MailMessage& m,
   if (rc != CURLE_OK) {
     long reply = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply);
-    std::string why = detail::curlErrorText(rc, errbuf);
+    std::string why = detail::curlErrorText(c, rc, errbuf);
     if (reply >= 400 && rc != CURLE_LOGIN_DENIED) {
       why += fmt::format(", server replied {}", reply);
     }

@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "core/log.hpp"
+
 namespace equalis::events {
 
 namespace {
@@ -197,6 +199,7 @@ Status SyslogSender::send(std::string_view message) {
   const std::string frame = tcp ? octetFrame(message) : std::string(message);
   std::size_t sent = 0;
   const TimeMs deadline = wallNowMs() + timeout_ms_;
+  bool udp_retried = false;
   while (sent < frame.size()) {
     const ssize_t n = ::send(fd_, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
     if (n >= 0) {
@@ -219,6 +222,16 @@ Status SyslogSender::send(std::string_view message) {
       continue;
     }
     const int err = errno;
+    if (!tcp && err == ECONNREFUSED && !udp_retried) {
+      // The ICMP "port unreachable" of an EARLIER datagram, reported on this send (which did
+      // not go out). UDP cannot confirm delivery anyway: note it and send this one again.
+      udp_retried = true;
+      log::get("events")->warn(
+          "syslog {}: the collector refused an earlier message (port "
+          "unreachable)",
+          describe());
+      continue;
+    }
     close();  // the next send reconnects (TCP) or reopens (UDP)
     return makeError(ErrorCode::kUnavailable, errnoText(err));
   }

@@ -73,7 +73,7 @@ Status postJson(const WebhookRequest& req, const std::string& json,
   const CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) {
     return makeError(rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
-                     detail::curlErrorText(rc, errbuf));
+                     detail::curlErrorText(c, rc, errbuf));
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -85,7 +85,8 @@ class Controller {
   // Event manager (docs/events.md). The I/O layer connects its relay and buzzer outputs here …
   void setOutputHook(events::OutputHook hook);
   // … and reports digital-input changes here (thread-safe; handled at once, not at the next
-  // cycle).
+  // cycle). Not from inside the output hook: the hook runs during a cycle, which holds the lock
+  // this takes.
   void onInputChanges(std::vector<model::InputChange> changes);
   events::Manager& eventManager() { return *events_; }
   // Stops the event manager at shutdown: pending deliveries get `grace_ms` (real time), and

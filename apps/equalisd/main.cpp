@@ -273,6 +273,9 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
 
+  if (controller.eventManager().active()) {
+    logger->info("event manager: {} rule(s)", controller.eventManager().config().rules.size());
+  }
   controller.cycle();  // first sweep before the first request
   std::thread control([&] { controller.run(); });
   std::thread http([&] { server.serve(); });
@@ -295,5 +298,7 @@ int main(int argc, char** argv) {
   controller.stop();
   http.join();
   control.join();
+  // Event-manager deliveries still queued get a short grace, then the workers are joined.
+  controller.finishEvents(3 * kSecondMs);
   return 0;
 }

@@ -658,6 +658,9 @@ std::vector<std::string> knownKeys() {
   root.insert(
       "io",
       toml::table{{"device", toml::array{toml::table{{"channel", toml::array{toml::table{}}}}}}});
+  root.insert(
+      "events",
+      toml::table{{"rule", toml::array{toml::table{{"action", toml::array{toml::table{}}}}}}});
   (void)readPlant(ctx, root);
   return keys;
 }

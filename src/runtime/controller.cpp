@@ -112,6 +112,12 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       last_mode_(plant_.strings.size(), model::StringModeValue::kFloat),
       io_(std::make_unique<io::Hub>(plant_, clock_, sim_.get())) {
   sim_->advanceTo(started_ms_);
+  events_ = std::make_unique<events::Manager>(plant_.events, plant_.site.name, clock_);
+  // Relay and buzzer actions drive the I/O layer's outputs (the hub only records the command; a
+  // real device's thread writes it).
+  events_->setOutputHook([this](const std::string& id, bool on, DurationMs pulse_ms) {
+    return pulse_ms > 0 && on ? io_->pulseOutput(id, pulse_ms) : io_->setOutput(id, on);
+  });
   for (const auto& sc : plant_.strings) {
     equalizers_.emplace_back(sc, plant_.equalization);
     calibration_.emplace_back(static_cast<std::size_t>(sc.block_count),
@@ -239,6 +245,9 @@ Status Controller::open() {
   if (!st) {
     return st.error();
   }
+  events_->onSystemStart(
+      clock_.nowMs(), fmt::format("equalisd started on {}: {} strings, {} modules",
+                                  plant_.site.name, plant_.strings.size(), plant_.moduleCount()));
   pending_event_ = true;
   io_->start();  // poll threads of real I/O devices
   // Module self-calibration survives restarts (one small text file per string).
@@ -389,6 +398,8 @@ void Controller::cycle() {
   guardRunaway(sweep, sums);
   publishState(sweep, sums);
   evaluateAlarms(sweep, sums);
+  events_->tick(now);
+  logDeliveries();
   recordHistory(sweep, sums);
   sweep_count_ += 1;
 }
@@ -559,6 +570,7 @@ void Controller::logProtectionEvent(std::size_t s, const alarms::RunawayEvent& e
         {e.time_ms, "protection", fmt::format("[string {}] {}: {}", s + 1, e.kind, e.message),
          e.kind == "cleared" || e.kind == "reset" ? "none" : "alarm", static_cast<int>(s) + 1, 0});
   }
+  events_->onProtectionEvent(static_cast<int>(s) + 1, e);
 }
 
 Status Controller::resetProtection(std::size_t s) {
@@ -605,6 +617,39 @@ void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
          fmt::format("[{}] {} {}: {}", e.alarm.key, lvl, e.kind, e.alarm.message), lvl,
          e.alarm.string_number, e.alarm.block_number});
   }
+  events_->onAlarmEvent(e);
+}
+
+void Controller::setOutputHook(events::OutputHook hook) {
+  events_->setOutputHook(std::move(hook));
+}
+
+void Controller::onInputChanges(std::vector<model::InputChange> changes) {
+  std::lock_guard lock(cycle_mutex_);
+  for (auto& c : changes) {
+    if (c.time_ms <= 0) {
+      c.time_ms = clock_.nowMs();
+    }
+    events_->onInputChange(c);
+  }
+  logDeliveries();
+}
+
+// Outcomes of event-manager actions ("email to ops@… sent") into the event log.
+void Controller::logDeliveries() {
+  for (const auto& d : events_->takeDeliveries()) {
+    if (history_) {
+      if (auto st = history_->appendEvent({d.time_ms, "action", events::describe(d)}); !st) {
+        log::get("history")->warn("event not stored: {}", st.error().message);
+      }
+    }
+  }
+}
+
+void Controller::finishEvents(DurationMs grace_ms) {
+  events_->stop(grace_ms);
+  std::lock_guard lock(cycle_mutex_);
+  logDeliveries();
 }
 
 std::vector<alarms::ActiveAlarm> Controller::activeAlarms() const {
@@ -800,6 +845,7 @@ void Controller::pollIo(TimeMs now_ms) {
     if (history_) {
       (void)history_->appendEvent({c.time_ms, "input", text});
     }
+    events_->onInputChange(c);  // input_change rules of the event manager
   }
   std::lock_guard lock(input_mutex_);
   input_changes_.insert(input_changes_.end(), changes.begin(), changes.end());

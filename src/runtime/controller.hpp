@@ -20,9 +20,11 @@
 #include "control/equalizer.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "events/manager.hpp"
 #include "history/recorder.hpp"
 #include "history/store.hpp"
 #include "io/hub.hpp"
+#include "model/io.hpp"
 #include "model/plant.hpp"
 #include "sim/plant_sim.hpp"
 #include "sim/scenario.hpp"
@@ -110,6 +112,16 @@ class Controller {
   std::uint64_t sweepCount() const { return sweep_count_.load(); }
   std::uint64_t historyRecordCount() const { return history_records_.load(); }
   TimeMs startedMs() const { return started_ms_; }
+  // Event manager (docs/events.md). The I/O layer connects its relay and buzzer outputs here …
+  void setOutputHook(events::OutputHook hook);
+  // … and reports digital-input changes here (thread-safe; handled at once, not at the next
+  // cycle). Not from inside the output hook: the hook runs during a cycle, which holds the lock
+  // this takes.
+  void onInputChanges(std::vector<model::InputChange> changes);
+  events::Manager& eventManager() { return *events_; }
+  // Stops the event manager at shutdown: pending deliveries get `grace_ms` (real time), and
+  // every outcome goes to the event log.
+  void finishEvents(DurationMs grace_ms);
   bool simulated() const { return true; }
 
  private:
@@ -126,6 +138,7 @@ class Controller {
   void saveRiBaseline(std::size_t string_index);
   void saveCalibration(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void logDeliveries();
   void noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms);
   void pollIo(TimeMs now_ms);
   void publishIo(state::StateStore::Writer& w, TimeMs now_ms);
@@ -149,6 +162,7 @@ class Controller {
   state::StateStore state_;
   history::Recorder recorder_;
   std::unique_ptr<history::Store> history_;
+  std::unique_ptr<events::Manager> events_;
   std::vector<model::StringModeValue> last_mode_;
   std::unique_ptr<sim::ScenarioRunner> scenario_;
   TimeMs scenario_start_ms_ = 0;

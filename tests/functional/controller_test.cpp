@@ -466,3 +466,89 @@ TEST(Controller, AlarmRuleChangesPersist) {
 
 }  // namespace
 }  // namespace equalis::runtime
+
+namespace equalis::runtime {
+namespace {
+
+// The event manager inside the controller: alarm → relay through the output hook, a buzzer that
+// repeats until the alarm is acknowledged, an input change, and the deliveries in the event log.
+TEST(Controller, EventRulesDriveTheOutputHookAndTheEventLog) {
+  TempDir dir;
+  SimulatedClock clock;
+  auto plant = quietPlant(dir.str());
+  model::EventRule comm;
+  comm.name = "comm";
+  comm.triggers = static_cast<std::uint32_t>(model::Trigger::kAlarmRaised);
+  comm.rule_pattern = "block.comm_lost";
+  comm.string_number = 1;
+  model::EventAction relay;
+  relay.type = model::EventActionType::kRelay;
+  relay.channel = "aux1.do1";
+  model::EventAction buzzer;
+  buzzer.type = model::EventActionType::kBuzzer;
+  buzzer.channel = "buzzer";
+  buzzer.pulse_ms = 2 * kSecondMs;
+  buzzer.repeat_ms = kMinuteMs;
+  buzzer.until_cleared = true;
+  comm.actions = {relay, buzzer};
+  model::EventRule door;
+  door.name = "door";
+  door.triggers = static_cast<std::uint32_t>(model::Trigger::kInputChange);
+  door.input_pattern = "aux1.di*";
+  model::EventAction door_relay = relay;
+  door_relay.channel = "aux1.do2";
+  door.actions = {door_relay};
+  plant.events.rules = {comm, door};
+
+  Controller c(plant, clock);
+  std::vector<std::string> calls;
+  c.setOutputHook([&](const std::string& ch, bool on, DurationMs pulse_ms) -> Status {
+    calls.push_back(ch + (on ? " on " : " off ") + std::to_string(pulse_ms));
+    return {};
+  });
+  ASSERT_TRUE(c.open().ok());
+  c.runUntil(clock, clock.nowMs() + kMinuteMs);
+  EXPECT_TRUE(calls.empty());
+  c.plantSim().setModuleCommFault(0, 4, true);
+  c.runUntil(clock, clock.nowMs() + 5 * kMinuteMs);
+  ASSERT_GE(calls.size(), 2u);
+  EXPECT_EQ(calls[0], "aux1.do1 on 0");
+  const auto buzzes = std::count(calls.begin(), calls.end(), "buzzer on 2000");
+  EXPECT_GE(buzzes, 4);  // the first, then every minute
+  const auto alarms = c.activeAlarms();
+  const auto it = std::find_if(alarms.begin(), alarms.end(),
+                               [](const auto& a) { return a.rule_id == "block.comm_lost"; });
+  ASSERT_NE(it, alarms.end());
+  ASSERT_TRUE(c.acknowledgeAlarm(it->key).ok());
+  const auto after_ack = calls.size();
+  c.runUntil(clock, clock.nowMs() + 10 * kMinuteMs);
+  EXPECT_EQ(calls.size(), after_ack);  // acknowledged: no more beeps
+
+  c.onInputChanges({{"aux1.di3", "Door contact", true, 0}});
+  ASSERT_EQ(calls.size(), after_ack + 1);
+  EXPECT_EQ(calls.back(), "aux1.do2 on 0");
+
+  auto log = c.history()->events(0, clock.nowMs() + 1, 1000);
+  ASSERT_TRUE(log.ok());
+  std::vector<std::string> actions;
+  for (const auto& e : *log) {
+    if (e.kind == "action") {
+      actions.push_back(e.message);
+    }
+  }
+  EXPECT_NE(std::find(actions.begin(), actions.end(),
+                      "relay to aux1.do1 set (on) [rule 'comm', alarm_raised "
+                      "block.comm_lost/1/5]"),
+            actions.end());
+  EXPECT_NE(std::find(actions.begin(), actions.end(),
+                      "relay to aux1.do2 set (on) [rule 'door', input_change]"),
+            actions.end());
+  EXPECT_EQ(static_cast<std::size_t>(std::count_if(
+                actions.begin(), actions.end(),
+                [](const std::string& m) { return m.rfind("buzzer to buzzer set", 0) == 0; })),
+            static_cast<std::size_t>(buzzes));
+  c.finishEvents(0);
+}
+
+}  // namespace
+}  // namespace equalis::runtime

@@ -559,6 +559,34 @@ void Server::routes() {
       "/api/v1/events/export.csv",
       [events](const httplib::Request& req, httplib::Response& res) { events(req, res, true); });
 
+  // Event manager: the last 100 action outcomes (newest last) and counters (docs/events.md).
+  srv.Get("/api/v1/events/deliveries", [&ctl](const httplib::Request&, httplib::Response& res) {
+    auto& mgr = ctl.eventManager();
+    json arr = json::array();
+    for (const auto& d : mgr.recentDeliveries()) {
+      arr.push_back(json{{"time", formatIso8601(d.time_ms)},
+                         {"time_ms", d.time_ms},
+                         {"rule", d.rule},
+                         {"action", d.action},
+                         {"target", d.target},
+                         {"event", d.event},
+                         {"ok", d.ok},
+                         {"error", d.ok ? json(nullptr) : json(d.error)},
+                         {"detail", d.detail},
+                         {"attempts", d.attempts},
+                         {"text", events::describe(d)}});
+    }
+    const auto st = mgr.stats();
+    sendJson(res, json{{"rules", mgr.config().rules.size()},
+                       {"triggered", st.triggered},
+                       {"delivered", st.delivered},
+                       {"failed", st.failed},
+                       {"dropped", st.dropped},
+                       {"cancelled", st.cancelled},
+                       {"pending_actions", st.pending_actions},
+                       {"deliveries", std::move(arr)}});
+  });
+
   // Live updates: one "snapshot" event per state change, at most once per second.
   srv.Get("/api/v1/stream", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");

@@ -230,7 +230,7 @@ struct Fixture {
   model::PlantConfig plant = model::demoPlant();
   SimulatedClock clock;
   state::StateStore store{{3, 2}, 30'000};
-  adapters::Context ctx{plant, store, clock, "1.2.3", {}};
+  adapters::Context ctx{plant, store, clock, "1.2.3", {}, {}};
 };
 
 void setString(state::StateStore& store, std::size_t s, double voltage, double current,

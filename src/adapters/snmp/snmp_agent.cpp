@@ -413,6 +413,13 @@ class SnmpAgent final : public adapters::Service {
                                  ":" + std::to_string(options_.port);
     netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_PORTS, endpoint.c_str());
 
+    // Before init_snmp(): its post-config step enters the engine id in the USM time cache.
+    if (!options_.engine_id.empty()) {
+      const auto* bytes = reinterpret_cast<const u_char*>(options_.engine_id.data());
+      if (set_exact_engineID(bytes, options_.engine_id.size()) != SNMPERR_SUCCESS) {
+        return makeError(ErrorCode::kInvalidArgument, "net-snmp rejected the engine id");
+      }
+    }
     if (init_agent(kAppName) != 0) {
       return failInit("init_agent failed");
     }
@@ -426,12 +433,6 @@ class SnmpAgent final : public adapters::Service {
     snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_ACM_CHECK_SUBTREE, accessCheck,
                            nullptr);
 
-    if (!options_.engine_id.empty()) {
-      const auto* bytes = reinterpret_cast<const u_char*>(options_.engine_id.data());
-      if (set_exact_engineID(bytes, options_.engine_id.size()) != SNMPERR_SUCCESS) {
-        return failInit("net-snmp rejected the engine id");
-      }
-    }
     {
       u_char engine_id[64];
       const auto len = snmpv3_get_engineID(engine_id, sizeof engine_id);

@@ -105,10 +105,10 @@ class MqttService final : public adapters::Service {
       }
     }
     if (settings_.tls) {
-      for (const auto& [what, path] : {std::pair<const char*, const std::string*>{
-                                           "cafile", &settings_.cafile},
-                                       {"certfile", &settings_.certfile},
-                                       {"keyfile", &settings_.keyfile}}) {
+      for (const auto& [what, path] :
+           {std::pair<const char*, const std::string*>{"cafile", &settings_.cafile},
+            {"certfile", &settings_.certfile},
+            {"keyfile", &settings_.keyfile}}) {
         if (!path->empty() && !std::ifstream(*path).good()) {
           return makeError(ErrorCode::kIo, fmt::format("cannot read MQTT {} '{}'", what, *path));
         }

@@ -394,10 +394,9 @@ std::vector<DiscoveryMessage> discoveryMessages(const model::PlantConfig& plant,
     out.push_back(std::move(m));
   };
   add_binary(site + "_alarm", "Alarm", "{{ value_json.problem }}", site_device);
-  for (const auto& [key, label] :
-       {std::pair<const char*, const char*>{"active", "Active alarms"},
-        {"unacknowledged", "Unacknowledged alarms"},
-        {"alarm", "Alarms at alarm level"}}) {
+  for (const auto& [key, label] : {std::pair<const char*, const char*>{"active", "Active alarms"},
+                                   {"unacknowledged", "Unacknowledged alarms"},
+                                   {"alarm", "Alarms at alarm level"}}) {
     Json c;
     const auto uid = fmt::format("{}_alarms_{}", site, key);
     c["name"] = label;

@@ -33,9 +33,9 @@ struct Topics {
   std::string system() const { return prefix + "/system"; }
   std::string string(std::size_t string_no) const;
   std::string block(std::size_t string_no, std::size_t block_no) const;
-  std::string alarms() const { return prefix + "/alarms"; }            // retained list
-  std::string alarmState() const { return prefix + "/alarm/state"; }   // retained summary
-  std::string alarmEvent() const { return prefix + "/alarm/event"; }   // one per change
+  std::string alarms() const { return prefix + "/alarms"; }           // retained list
+  std::string alarmState() const { return prefix + "/alarm/state"; }  // retained summary
+  std::string alarmEvent() const { return prefix + "/alarm/event"; }  // one per change
 };
 
 // {"value": …, "quality": "ok", "time": "…Z"}: value rounded like REST (one digit more than the

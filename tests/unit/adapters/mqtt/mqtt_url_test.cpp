@@ -51,8 +51,9 @@ TEST(MqttUrl, TlsDefaultsAndCafile) {
   EXPECT_EQ(d->port, 8883);
   EXPECT_TRUE(d->cafile.empty());
   EXPECT_FALSE(d->insecure);  // the host name is checked unless insecure=true
-  auto c = parseMqttUrl("mqtts://u:p@127.0.0.1:8883?cafile=/ca.pem&certfile=/c.pem&keyfile=/k.pem"
-                        "&insecure=true");
+  auto c = parseMqttUrl(
+      "mqtts://u:p@127.0.0.1:8883?cafile=/ca.pem&certfile=/c.pem&keyfile=/k.pem"
+      "&insecure=true");
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->certfile, "/c.pem");
   EXPECT_EQ(c->keyfile, "/k.pem");

@@ -151,7 +151,7 @@ int main() {
   }
   controller.runUntil(clock, clock.nowMs() + 5 * kMinuteMs);  // the clock stays put: fresh data
 
-  adapters::Context ctx{controller.plant(), controller.state(), clock, "bench", {}};
+  adapters::Context ctx{controller.plant(), controller.state(), clock, "bench", {}, {}};
   auto server = modbus::TcpServer::start(ctx, modbus::TcpSpec{"127.0.0.1", 0});
   if (!server) {
     std::fprintf(stderr, "%s\n", server.error().message.c_str());

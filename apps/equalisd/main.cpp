@@ -257,8 +257,13 @@ int main(int argc, char** argv) {
   configured("--modbus-rtu", plant.protocols.modbus_rtu);
   configured("--snmp", plant.protocols.snmp);
   configured("--mqtt", plant.protocols.mqtt);
-  adapters::Context adapter_ctx{controller.plant(), controller.state(), clock, EQUALIS_VERSION,
-                                [&controller] { return controller.activeAlarms(); }};
+  adapters::Context adapter_ctx{
+      controller.plant(),
+      controller.state(),
+      clock,
+      EQUALIS_VERSION,
+      [&controller] { return controller.activeAlarms(); },
+      [&controller](const std::string& key) { return controller.acknowledgeAlarm(key); }};
   std::vector<adapters::ServicePtr> services;
   for (const auto& [flag, spec] : protocol_specs) {
     auto started = startProtocol(adapter_ctx, flag, spec);

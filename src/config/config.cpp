@@ -305,9 +305,36 @@ void readProtocols(Section& top, model::ProtocolConfig& p) {
   Section modbus = top.child("modbus");
   p.modbus_tcp = modbus.string("tcp").value_or(p.modbus_tcp);
   p.modbus_rtu = modbus.string("rtu").value_or(p.modbus_rtu);
+  p.modbus_writes = modbus.boolean("writes").value_or(p.modbus_writes);
   modbus.finish();
   Section snmp = top.child("snmp");
   p.snmp = snmp.string("listen").value_or(p.snmp);
+  // The other keys are options of the --snmp spec (checked when the agent starts).
+  static constexpr std::pair<const char*, const char*> kSnmpStrings[] = {
+      {"community", "community"},
+      {"write_community", "writecommunity"},
+      {"v3_user", "v3user"},
+      {"v3_auth_pass", "auth"},
+      {"v3_priv_pass", "priv"},
+      {"engine_id", "engineid"},
+      {"trap", "trap"},
+      {"trap_community", "trapcommunity"},
+      {"trap_version", "trapversion"},
+  };
+  for (const auto& [key, option] : kSnmpStrings) {
+    if (const auto v = snmp.string(key)) {
+      p.snmp_options.emplace_back(option, *v);
+    }
+  }
+  static constexpr std::pair<const char*, const char*> kSnmpBools[] = {
+      {"v3_write", "v3write"},
+      {"inform", "inform"},
+  };
+  for (const auto& [key, option] : kSnmpBools) {
+    if (const auto v = snmp.boolean(key)) {
+      p.snmp_options.emplace_back(option, *v ? "true" : "false");
+    }
+  }
   snmp.finish();
   Section mqtt = top.child("mqtt");
   p.mqtt = mqtt.string("url").value_or(p.mqtt);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -124,10 +125,15 @@ struct ThermalRunawayConfig {
 // Protocol adapters started with the daemon (empty = off). The same specs as the command-line
 // flags --modbus-tcp, --modbus-rtu, --snmp and --mqtt, which override them.
 struct ProtocolConfig {
-  std::string modbus_tcp;  // "HOST:PORT"
-  std::string modbus_rtu;  // "DEVICE[:BAUD[:PARITY[:SLAVE_ID]]]"
-  std::string snmp;        // "HOST:PORT[?options]"
-  std::string mqtt;        // "mqtt[s]://[user:password@]HOST[:PORT][/PREFIX][?options]"
+  std::string modbus_tcp;      // "HOST:PORT"
+  std::string modbus_rtu;      // "DEVICE[:BAUD[:PARITY[:SLAVE_ID]]]"
+  std::string snmp;            // "HOST:PORT[?options]"
+  std::string mqtt;            // "mqtt[s]://[user:password@]HOST[:PORT][/PREFIX][?options]"
+  bool modbus_writes = false;  // [modbus] writes: the acknowledge register accepts writes
+  // [snmp] keys other than listen, as (spec option, value) pairs in the vocabulary of the
+  // --snmp spec options ("community", "writecommunity", "v3user", …); options in the spec
+  // itself override them.
+  std::vector<std::pair<std::string, std::string>> snmp_options;
 };
 
 struct HttpConfig {

@@ -45,7 +45,8 @@ def require(tool):
 class Broker:
     """mosquitto on 127.0.0.1 with a temp config; users = {name: password} turns on auth."""
 
-    def __init__(self, users=None):
+    def __init__(self, users=None, tls=None):
+        """tls: (cafile, certfile, keyfile) of the listener."""
         require("mosquitto")
         self.dir = tempfile.mkdtemp(prefix="equalis-mqtt-")
         os.chmod(self.dir, 0o755)  # mosquitto started as root drops to user "mosquitto"
@@ -53,6 +54,8 @@ class Broker:
         self.users = users or {}
         lines = [f"listener {self.port} 127.0.0.1", "log_dest stderr", "log_type all",
                  "persistence false"]
+        if tls:
+            lines += [f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"]
         if self.users:
             pwfile = os.path.join(self.dir, "passwd")
             open(pwfile, "w").close()
@@ -107,9 +110,11 @@ class Broker:
 class Subscriber:
     """mosquitto_sub -v in the background; collects (topic, payload) lines."""
 
-    def __init__(self, port, *topics, user=None, password=None):
+    def __init__(self, port, *topics, user=None, password=None, cafile=None):
         require("mosquitto_sub")
         args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-v", "-q", "1"]
+        if cafile:
+            args += ["--cafile", cafile]
         if user:
             args += ["-u", user, "-P", password]
         for t in topics:
@@ -314,6 +319,142 @@ class MqttAuthentication(unittest.TestCase):
                 sub.stop()
                 wrong.cleanup()
                 right.cleanup()
+
+
+COMM_LOSS_SCENARIO = """name = "comm-loss-test"
+description = "String 2 module 5 stops answering at once: a block.comm_lost alarm that stays"
+[[event]]
+at = "0s"
+action = "fault"
+string = 2
+block = 5
+kind = "module_comm_loss"
+"""
+
+
+def make_ca(directory, name):
+    """A throw-away CA (key + self-signed certificate) made with openssl; returns (cert, key)."""
+    key = os.path.join(directory, f"{name}.key")
+    cert = os.path.join(directory, f"{name}.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", f"/CN={name}"], check=True,
+                   capture_output=True)
+    return cert, key
+
+
+def make_server_cert(directory, ca_cert, ca_key):
+    """A server certificate for 127.0.0.1 (CN and IP SAN) signed by the CA."""
+    key = os.path.join(directory, "server.key")
+    csr = os.path.join(directory, "server.csr")
+    cert = os.path.join(directory, "server.pem")
+    ext = os.path.join(directory, "server.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName = IP:127.0.0.1\n")
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                    "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key,
+                    "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext], check=True,
+                   capture_output=True)
+    for path in (key, cert):
+        os.chmod(path, 0o644)  # readable by the mosquitto user
+    return cert, key
+
+
+class MqttTlsAndAlarms(unittest.TestCase):
+    """mqtts:// with a password and a CA file against a TLS listener; alarm topics and the
+    problem binary sensors; a wrong CA is a clear error in the log, not a crash."""
+
+    USERS = {"equalis": "tls-pw", "reader": "read-pw"}
+
+    @classmethod
+    def setUpClass(cls):
+        require("openssl")
+        cls.pki = tempfile.mkdtemp(prefix="equalis-mqtt-pki-")
+        os.chmod(cls.pki, 0o755)
+        cls.ca, ca_key = make_ca(cls.pki, "test-ca")
+        cls.wrong_ca, _ = make_ca(cls.pki, "other-ca")
+        for path in (cls.ca, cls.wrong_ca):
+            os.chmod(path, 0o644)
+        server_cert, server_key = make_server_cert(cls.pki, cls.ca, ca_key)
+        cls.tls = (cls.ca, server_cert, server_key)
+        cls.scenario = os.path.join(cls.pki, "comm-loss.toml")
+        with open(cls.scenario, "w") as f:
+            f.write(COMM_LOSS_SCENARIO)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki, ignore_errors=True)
+
+    def test_tls_state_alarms_and_discovery(self):
+        with Broker(self.USERS, tls=self.tls) as broker:
+            url = f"mqtts://equalis:tls-pw@127.0.0.1:{broker.port}?cafile={self.ca}"
+            daemon = Daemon("--mqtt", url, "--scenario", self.scenario, time_scale=60)
+            sub = None
+            try:
+                daemon.start()
+                self.assertIn("mqtts://equalis@127.0.0.1", "\n".join(daemon.lines))
+                self.assertNotIn("tls-pw", "\n".join(daemon.lines))
+                sub = Subscriber(broker.port, "equalis/#", "homeassistant/binary_sensor/#",
+                                 user="reader", password="read-pw", cafile=self.ca)
+                self.assertTrue(sub.wait_for(lambda t, p: t == f"{PREFIX}/status" and p == "online", 20),
+                                broker.log_text()[-2000:])
+                self.assertTrue(sub.wait_for(lambda t, p: t == block_topic(2, 32), 15))
+
+                def has_comm_alarm(t, p):
+                    return t == f"{PREFIX}/alarms" and any(
+                        a["key"] == "block.comm_lost/2/5" for a in json.loads(p))
+                self.assertTrue(sub.wait_for(has_comm_alarm, 30), "no comm_lost in <prefix>/alarms")
+                msgs = sub.latest()
+                alarms = json.loads(msgs[f"{PREFIX}/alarms"])
+                rest = {a["key"]: a for a in daemon.get_json("/api/v1/alarms")["alarms"]}
+                comm = [a for a in alarms if a["key"] == "block.comm_lost/2/5"][0]
+                self.assertEqual((comm["rule"], comm["level"], comm["string"], comm["block"]),
+                                 ("block.comm_lost", "alarm", 2, 5))
+                self.assertGreater(comm["id"], 0)
+                self.assertEqual(comm["acknowledged"], rest["block.comm_lost/2/5"]["acknowledged"])
+                # A non-retained event for the raise.
+                self.assertTrue(sub.wait_for(
+                    lambda t, p: t == f"{PREFIX}/alarm/event" and json.loads(p)["event"] == "raised"
+                    and json.loads(p)["alarm"]["key"] == "block.comm_lost/2/5", 10))
+                state = json.loads(sub.latest()[f"{PREFIX}/alarm/state"])
+                self.assertEqual(state["problem"], "ON")
+                self.assertEqual(state["strings"]["2"], "ON")
+                self.assertGreaterEqual(state["active"], 1)
+                # Discovery: a problem binary sensor for the site and for each string.
+                site = "equalis_equalis_demo_site"
+                for uid in (f"{site}_alarm", f"{site}_s1_alarm", f"{site}_s2_alarm"):
+                    topic = f"homeassistant/binary_sensor/{uid}/config"
+                    self.assertIn(topic, msgs)
+                    config = json.loads(msgs[topic])
+                    self.assertEqual(config["device_class"], "problem")
+                    self.assertEqual(config["state_topic"], f"{PREFIX}/alarm/state")
+                # The retained alarm list is there for a late subscriber too.
+                late = subprocess.run(
+                    ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "--cafile", self.ca,
+                     "-u", "reader", "-P", "read-pw", "-t", f"{PREFIX}/alarms", "-C", "1", "-W", "10"],
+                    capture_output=True, text=True, timeout=20)
+                self.assertIn("block.comm_lost/2/5", late.stdout)
+            finally:
+                if sub:
+                    sub.stop()
+                daemon.cleanup()
+
+    def test_wrong_ca_is_a_clear_error(self):
+        with Broker(self.USERS, tls=self.tls) as broker:
+            url = f"mqtts://equalis:tls-pw@127.0.0.1:{broker.port}?cafile={self.wrong_ca}"
+            daemon = Daemon("--mqtt", url, time_scale=60)
+            try:
+                daemon.start()
+                time.sleep(4)
+                self.assertIsNone(daemon.proc.poll(), "equalisd exited on a TLS failure")
+                self.assertEqual(daemon.get_json("/api/v1/system")["module_count"]["value"], 64)
+                daemon.proc.terminate()
+                daemon.proc.wait(timeout=15)
+                log = daemon.proc.stderr.read()
+                self.assertIn("certificate verify failed", log)
+                self.assertIn("retrying", log)
+            finally:
+                daemon.cleanup()
 
 
 if __name__ == "__main__":

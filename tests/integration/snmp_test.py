@@ -110,7 +110,7 @@ class SnmpAgent(unittest.TestCase):
         values = {}
         for line in output.splitlines():
             m = re.match(r"^(\.[\d.]+) = (?:([\w-]+): )?(.*)$", line)
-            if m:
+            if m and not m.group(3).startswith("No more variables left"):
                 values[m.group(1)] = m.group(3).strip('"')
         return values
 
@@ -330,6 +330,184 @@ class AlarmTraps(unittest.TestCase):
             trapd.wait(timeout=10)
             log.close()
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+ALARM_ENTRY = EQ + ".1.4.2.1"
+ENGINE_ID = "0x8000000001020304"
+COMM_LOSS_SCENARIO = """name = "comm-loss-test"
+description = "String 2 module 5 stops answering at once: a block.comm_lost alarm that stays"
+[[event]]
+at = "0s"
+action = "fault"
+string = 2
+block = 5
+kind = "module_comm_loss"
+"""
+
+
+class TrapReceiver:
+    """snmptrapd on a free loopback port that accepts v2c (any community) and the v3 user itops
+    (traps with the agent's engine id ENGINE_ID, informs with its own engine id)."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="equalis-snmptrapd-")
+        self.env = dict(os.environ, MIBS="", SNMP_PERSISTENT_DIR=self.tmp, SNMPCONFPATH=self.tmp)
+        self.port = free_udp_port()
+        conf = os.path.join(self.tmp, "snmptrapd.conf")
+        with open(conf, "w") as f:
+            f.write(f"createUser -e {ENGINE_ID} itops SHA auth-pass-123 AES priv-pass-456\n"
+                    "createUser itops SHA auth-pass-123 AES priv-pass-456\n"
+                    "authUser log itops\n"
+                    "disableAuthorization yes\n")
+        self.log_path = os.path.join(self.tmp, "traps.log")
+        self.log = open(self.log_path, "w+")
+        self.proc = subprocess.Popen(
+            ["snmptrapd", "-f", "-Lo", "-On", "-C", "-c", conf, "-p", os.path.join(self.tmp, "pid"),
+             f"udp:127.0.0.1:{self.port}"], stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        SnmpAgent.wait_for(lambda: "NET-SNMP version" in self.text(), "snmptrapd start")
+
+    def text(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class AlarmTableAndAcknowledge(unittest.TestCase):
+    """eqAlarmTable while a comm-loss alarm is active, SET eqAlarmAcknowledged with the write
+    community (refused with the read-only one), v3 traps to snmptrapd."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.receiver = TrapReceiver()
+        cls.env = cls.receiver.env
+        cls.scenario = os.path.join(cls.receiver.tmp, "comm-loss.toml")
+        with open(cls.scenario, "w") as f:
+            f.write(COMM_LOSS_SCENARIO)
+        port = free_udp_port()
+        cls.target = f"udp:127.0.0.1:{port}"
+        spec = (f"127.0.0.1:{port}?writecommunity=ops-write&v3user=itops&auth=auth-pass-123"
+                f"&priv=priv-pass-456&v3write=true&engineid={ENGINE_ID}"
+                f"&trap=127.0.0.1:{cls.receiver.port}&trapversion=3")
+        try:
+            cls.d = Daemon("--snmp", spec, "--scenario", cls.scenario, time_scale=60).start()
+        except Exception:
+            cls.receiver.close()
+            raise
+        SnmpAgent.wait_for(lambda: any(a["key"] == "block.comm_lost/2/5"
+                                       for a in cls.d.get_json("/api/v1/alarms")["alarms"]),
+                           "the comm-loss alarm", 30)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+        cls.receiver.close()
+
+    def snmp(self, tool, *args, check=True):
+        return SnmpAgent.snmp(self, tool, *args, check=check)
+
+    def rows(self):
+        walk = SnmpAgent.parse(self.snmp("snmpwalk", "-v2c", "-c", "public", self.target, ALARM_ENTRY).stdout)
+        rows = {}
+        for oid, value in walk.items():
+            col, index = (int(x) for x in oid[len(ALARM_ENTRY) + 1:].split("."))
+            rows.setdefault(index, {})[col] = value
+        return rows
+
+    def comm_row(self):
+        for index, row in self.rows().items():
+            if row.get(11) == "block.comm_lost/2/5":
+                return index, row
+        self.fail("no eqAlarmTable row for block.comm_lost/2/5")
+
+    def test_1_table_matches_rest(self):
+        rest = self.d.get_json("/api/v1/alarms")["alarms"]
+        rows = self.rows()
+        present = int(SnmpAgent.parse(self.snmp("snmpget", "-v2c", "-c", "public", self.target,
+                                                EQ + ".1.4.1.0").stdout)[EQ + ".1.4.1.0"])
+        self.assertGreaterEqual(present, 1)
+        # Alarms of the demo's old string come and go; the comm-loss alarm stays.
+        self.assertIn("block.comm_lost/2/5", {r.get(11) for r in rows.values()})
+        index, row = self.comm_row()
+        self.assertEqual(row[2], "block.comm_lost")
+        self.assertEqual(int(row[3]), 3)  # critical = alarm level
+        self.assertEqual((int(row[4]), int(row[5])), (2, 5))
+        self.assertIn("String 2, block 5", row[6])
+        self.assertEqual(int(row[10]), 2)  # not acknowledged (TruthValue false)
+        rest_comm = [a for a in rest if a["key"] == "block.comm_lost/2/5"][0]
+        self.assertEqual(rest_comm["acknowledged"], False)
+        for r in rows.values():
+            self.assertEqual(set(r), set(range(2, 12)))
+
+    def test_2_set_refused_without_write_access(self):
+        index, _ = self.comm_row()
+        oid = f"{ALARM_ENTRY}.10.{index}"
+        r = self.snmp("snmpset", "-v2c", "-c", "public", self.target, oid, "i", "1", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("noAccess", r.stdout + r.stderr)
+        r = self.snmp("snmpset", "-v2c", "-c", "ops-write", self.target, oid, "i", "2", check=False)
+        self.assertIn("wrongValue", r.stdout + r.stderr)
+        r = self.snmp("snmpset", "-v2c", "-c", "ops-write", self.target, f"{ALARM_ENTRY}.6.{index}",
+                      "s", "x", check=False)
+        self.assertIn("notWritable", r.stdout + r.stderr)
+        r = self.snmp("snmpset", "-v2c", "-c", "ops-write", self.target, BLOCK_ENTRY + ".11.1.1",
+                      "i", "5", check=False)
+        self.assertIn("notWritable", r.stdout + r.stderr)
+        self.assertFalse([a for a in self.d.get_json("/api/v1/alarms")["alarms"]
+                          if a["key"] == "block.comm_lost/2/5"][0]["acknowledged"])
+
+    def test_3_set_acknowledges_and_notifies(self):
+        self.assertIn(".1.3.6.1.6.3.1.1.4.1.0 = OID: " + EQ + ".0.1", self.receiver.text())
+        SnmpAgent.wait_for(lambda: EQ + ".0.2" in self.receiver.text(), "v3 equalisAlarmRaised")
+        index, _ = self.comm_row()
+        r = self.snmp("snmpset", *V3, self.target, f"{ALARM_ENTRY}.10.{index}", "i", "1")
+        self.assertIn("INTEGER: 1", r.stdout)
+        alarm = [a for a in self.d.get_json("/api/v1/alarms")["alarms"] if a["key"] == "block.comm_lost/2/5"][0]
+        self.assertTrue(alarm["acknowledged"])
+        _, row = self.comm_row()
+        self.assertEqual(int(row[10]), 1)
+        events = self.d.get_json("/api/v1/events")["events"]
+        self.assertTrue(any("acknowledged" in e["message"] and "block.comm_lost/2/5" in e["message"]
+                            for e in events), "the acknowledgement is not in the event log")
+        SnmpAgent.wait_for(lambda: EQ + ".0.4" in self.receiver.text(), "v3 equalisAlarmAcknowledged")
+        self.assertIn(f"{ALARM_ENTRY}.10.{index} = INTEGER: 1", self.receiver.text())
+
+
+class Informs(unittest.TestCase):
+    """Informs (v2c and v3) configured in the [snmp] section of a configuration file."""
+
+    def run_with(self, snmp_keys):
+        receiver = TrapReceiver()
+        d = None
+        try:
+            config = os.path.join(receiver.tmp, "equalis.toml")
+            port = free_udp_port()
+            with open(config, "w") as f:
+                f.write(f'[snmp]\nlisten = "127.0.0.1:{port}"\ntrap = "127.0.0.1:{receiver.port}"\n'
+                        f"inform = true\n{snmp_keys}\n[[string]]\nblocks = 4\n")
+            d = Daemon("--config", config, time_scale=60).start()
+            self.assertIn("informs to 127.0.0.1", "\n".join(d.lines))
+            SnmpAgent.wait_for(lambda: EQ + ".0.1" in receiver.text(), "equalisAgentStart inform")
+            return receiver.text()
+        finally:
+            if d:
+                d.cleanup()
+            receiver.close()
+
+    def test_v2c_inform(self):
+        text = self.run_with('trap_community = "informs"')
+        self.assertIn(EQ + ".1.1.3.0", text)
+
+    def test_v3_inform(self):
+        text = self.run_with('v3_user = "itops"\nv3_auth_pass = "auth-pass-123"\n'
+                             'v3_priv_pass = "priv-pass-456"\ntrap_version = "3"')
+        self.assertIn(EQ + ".1.1.3.0", text)
 
 
 if __name__ == "__main__":

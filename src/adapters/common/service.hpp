@@ -22,6 +22,10 @@ struct Context {
   std::string version;
   // Active alarms, worst first (empty function: no alarm source). Thread-safe to call.
   std::function<std::vector<alarms::ActiveAlarm>()> active_alarms;
+  // Acknowledges the active alarm with this key (alarms::ActiveAlarm::key) and logs it to the
+  // event log; empty function: acknowledging is not available. Thread-safe to call. Adapters
+  // offer it only when their configuration enables writes (off by default).
+  std::function<Result<alarms::AlarmEvent>(const std::string& key)> acknowledge_alarm = nullptr;
 };
 
 class Service {

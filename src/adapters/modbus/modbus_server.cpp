@@ -10,12 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "adapters/common/alarm_text.hpp"
 #include "adapters/modbus/server_internal.hpp"
 #include "core/log.hpp"
 
@@ -26,8 +28,11 @@ namespace {
 constexpr int kExceptionIllegalFunction = 0x01;
 constexpr int kExceptionIllegalDataAddress = 0x02;
 constexpr int kExceptionIllegalDataValue = 0x03;
+constexpr int kExceptionServerDeviceFailure = 0x04;
 constexpr int kReadHolding = 0x03;
 constexpr int kReadInput = 0x04;
+constexpr int kWriteSingleRegister = 0x06;
+constexpr int kWriteMultipleRegisters = 0x10;
 
 bool parseInt(std::string_view text, int& out) {
   const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -152,6 +157,79 @@ RequestHandler::RequestHandler(const state::StateStore& store, const Clock& cloc
       mapping_(modbus_mapping_new_start_address(0, 0, 0, 0, 0, RegisterMap::kSize, 0,
                                                 RegisterMap::kSize)) {}
 
+RequestHandler::RequestHandler(const adapters::Context& ctx)
+    : RequestHandler(ctx.state, ctx.clock) {
+  active_alarms_ = ctx.active_alarms;
+  acknowledge_alarm_ = ctx.acknowledge_alarm;
+  writes_ = ctx.plant.protocols.modbus_writes;
+}
+
+std::vector<std::string> alarmsToAcknowledge(const std::vector<alarms::ActiveAlarm>& list,
+                                             std::uint32_t id, bool all) {
+  std::vector<std::string> keys;
+  for (const auto& a : list) {
+    // "All" means the engine's alarms; protection alarms (id 0) are reset by an operator.
+    if (all ? a.id != 0 : adapters::protocolAlarmId(a) == id) {
+      keys.push_back(a.key);
+    }
+  }
+  return keys;
+}
+
+int RequestHandler::acknowledge(int function, const std::uint8_t* req, int offset, int length) {
+  auto word = [&](int at) { return static_cast<std::uint32_t>(req[at] << 8 | req[at + 1]); };
+  if (length < offset + 5) {
+    return kExceptionIllegalDataValue;
+  }
+  const std::uint32_t address = word(offset + 1);
+  std::uint32_t id = 0;
+  bool all = false;
+  if (function == kWriteSingleRegister) {
+    if (address != kAlarmAckRegister) {
+      return kExceptionIllegalDataAddress;
+    }
+    id = word(offset + 3);
+    all = id == kAckAll16;
+  } else {
+    const std::uint32_t count = word(offset + 3);
+    if (count < 1 || count > 123 || length < offset + 6 + 2 * static_cast<int>(count) ||
+        req[offset + 5] != 2 * count) {
+      return kExceptionIllegalDataValue;
+    }
+    if (address != kAlarmAckRegister || count > 2) {
+      return kExceptionIllegalDataAddress;
+    }
+    id = count == 1 ? word(offset + 6) : (word(offset + 6) << 16 | word(offset + 8));
+    all = count == 1 ? id == kAckAll16 : id == kAckAll32;
+  }
+  if (!active_alarms_ || !acknowledge_alarm_) {
+    return kExceptionServerDeviceFailure;
+  }
+  const auto list = active_alarms_();
+  const auto keys = alarmsToAcknowledge(list, id, all);
+  if (keys.empty() && !all) {
+    return kExceptionIllegalDataValue;
+  }
+  auto logger = log::get("modbus");
+  for (const auto& key : keys) {
+    const auto it =
+        std::find_if(list.begin(), list.end(), [&](const auto& a) { return a.key == key; });
+    if (it != list.end() && it->acknowledged) {
+      continue;
+    }
+    const auto done = acknowledge_alarm_(key);
+    if (!done) {
+      logger->warn("modbus: acknowledging {} failed: {}", key, done.error().message);
+      if (!all) {
+        return kExceptionServerDeviceFailure;
+      }
+    } else {
+      logger->info("modbus: alarm {} acknowledged", key);
+    }
+  }
+  return 0;
+}
+
 RequestHandler::~RequestHandler() {
   if (mapping_ != nullptr) {
     modbus_mapping_free(mapping_);
@@ -167,6 +245,18 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
   const int function = req[offset];
   std::uint32_t address = 0;
   std::uint32_t count = 0;
+  if (writes_ && (function == kWriteSingleRegister || function == kWriteMultipleRegisters)) {
+    if (const int exception = acknowledge(function, req, offset, length); exception != 0) {
+      ++exceptions_;
+      return modbus_reply_exception(ctx, req, static_cast<unsigned int>(exception));
+    }
+    // libmodbus echoes the request and stores the written words in the mapping: clear them
+    // (the acknowledge register reads 0).
+    const int rc = modbus_reply(ctx, req, length, mapping_);
+    mapping_->tab_registers[kAlarmAckRegister] = 0;
+    mapping_->tab_registers[kAlarmAckRegister + 1] = 0;
+    return rc;
+  }
   if (length >= offset + 5) {
     address = static_cast<std::uint32_t>(req[offset + 1] << 8 | req[offset + 2]);
     count = static_cast<std::uint32_t>(req[offset + 3] << 8 | req[offset + 4]);
@@ -181,9 +271,14 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
   std::uint16_t* table =
       function == kReadHolding ? mapping_->tab_registers : mapping_->tab_input_registers;
   {
+    std::vector<alarms::ActiveAlarm> alarm_list;
+    const bool with_alarms = active_alarms_ && map_.touchesAlarms(address, count);
+    if (with_alarms) {
+      alarm_list = active_alarms_();
+    }
     const state::StateStore::Reader reader(store_, clock_.nowMs());
     map_.read(reader, static_cast<std::uint16_t>(address), static_cast<std::uint16_t>(count),
-              table + address);
+              table + address, with_alarms ? &alarm_list : nullptr);
   }
   return modbus_reply(ctx, req, length, mapping_);
 }
@@ -192,8 +287,9 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
 // TCP server
 
 TcpServer::TcpServer(const adapters::Context& ctx, std::string host)
-    : handler_(ctx.state, ctx.clock),
+    : handler_(ctx),
       host_(std::move(host)),
+      writes_(ctx.plant.protocols.modbus_writes),
       served_strings_(handler_.map().servedStrings()),
       plant_strings_(ctx.state.stringCount()) {}
 
@@ -281,8 +377,10 @@ void TcpServer::stop() {
 }
 
 std::string TcpServer::describe() const {
-  return fmt::format("Modbus TCP on {}:{} (holding = input registers, map: docs/modbus.md{})",
-                     host_, port_, serveNote(plant_strings_));
+  return fmt::format(
+      "Modbus TCP on {}:{} (holding = input registers, map: docs/modbus.md{}; alarm "
+      "acknowledge writes {})",
+      host_, port_, serveNote(plant_strings_), writes_ ? "on" : "off");
 }
 
 void TcpServer::closeClient(std::size_t index) {
@@ -365,9 +463,7 @@ namespace {
 class RtuSlave final : public adapters::Service {
  public:
   RtuSlave(const adapters::Context& ctx, RtuSpec spec)
-      : handler_(ctx.state, ctx.clock),
-        spec_(std::move(spec)),
-        plant_strings_(ctx.state.stringCount()) {}
+      : handler_(ctx), spec_(std::move(spec)), plant_strings_(ctx.state.stringCount()) {}
   ~RtuSlave() override {
     stop();
     closeFd(wake_[0]);

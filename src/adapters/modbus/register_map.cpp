@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "adapters/common/alarm_text.hpp"
+
 namespace equalis::modbus {
 
 namespace {
@@ -145,8 +147,11 @@ std::vector<SectionDef> buildRegisterLayout() {
   system.name = "System and environment";
   system.scope = Scope::kSystem;
   system.base = 1100;
-  system.size = 10;
-  system.description = "Registers 1107–1109 are reserved (read 0).";
+  system.size = 20;
+  system.description =
+      "1100–1106 as since the first map; 1107–1111 were added later (humidity, hydrogen and the "
+      "alarm counts, which read the sentinel until their points are published). Registers "
+      "1112–1119 are reserved (read 0).";
   system.fields = {
       pointField(0, kSystemAmbientTemperatureC, kInt16, true),
       specialField(1, FieldKind::kQualityFlags, "quality_flags", kFlagsText),
@@ -154,6 +159,11 @@ std::vector<SectionDef> buildRegisterLayout() {
       pointField(3, kSystemSweepCount, kUint32, true),
       pointField(5, kSystemSweepDurationMs, kUint16),
       pointField(6, kSystemModulesOkCount, kUint16),
+      pointField(7, kSystemHumidityPct, kInt16, true),
+      pointField(8, kSystemHydrogenPct, kInt16, true),
+      pointField(9, kSystemAlarmCount, kUint16),
+      pointField(10, kSystemWarningCount, kUint16),
+      pointField(11, kSystemUnacknowledgedCount, kUint16),
   };
   out.push_back(std::move(system));
 
@@ -163,10 +173,10 @@ std::vector<SectionDef> buildRegisterLayout() {
   strings.base = 2000;
   strings.string_stride = 100;
   strings.instances = kMaxStrings;
-  strings.size = 21;
+  strings.size = 22;
   strings.description =
       "String n (1–10) at 2000 + 100·(n−1) + offset; every string point of the catalogue at its "
-      "catalogue scale. Only configured strings exist; offsets 21–99 are not registers.";
+      "catalogue scale. Only configured strings exist; offsets 22–99 are not registers.";
   strings.fields = {
       pointField(0, kStringVoltageV, kInt32, true),
       pointField(2, kStringCurrentA, kInt32, true),
@@ -184,6 +194,7 @@ std::vector<SectionDef> buildRegisterLayout() {
       specialField(18, FieldKind::kQualityFlags, "quality_flags", kFlagsText),
       specialField(19, FieldKind::kAgeS, "age_s", kAgeText),
       pointField(20, kStringProtectionState, kUint16),
+      pointField(21, kStringElectrolyteLevel, kUint16),
   };
   out.push_back(std::move(strings));
 
@@ -213,18 +224,83 @@ std::vector<SectionDef> buildRegisterLayout() {
   };
   out.push_back(std::move(blocks));
 
+  SectionDef summary;
+  summary.name = "Alarm summary";
+  summary.scope = Scope::kSystem;
+  summary.base = kAlarmSummaryBase;
+  summary.size = 12;
+  summary.fixed = true;
+  summary.alarms = true;
+  summary.description =
+      "Counts of the active alarms (alarm engine and thermal-runaway protection), live on every "
+      "read. 3006–3009 are reserved (read 0). 3010–3011 is the acknowledge register (see "
+      "\"Alarms\" above); it reads 0.";
+  summary.fields = {
+      specialField(0, FieldKind::kAlarmActiveCount, "alarm.active_count", "Active alarms"),
+      specialField(1, FieldKind::kAlarmAlarmCount, "alarm.alarm_level_count",
+                   "Active alarms at alarm level"),
+      specialField(2, FieldKind::kAlarmWarningCount, "alarm.warning_level_count",
+                   "Active alarms at warning level"),
+      specialField(3, FieldKind::kAlarmUnacknowledgedCount, "alarm.unacknowledged_count",
+                   "Active alarms not yet acknowledged"),
+      specialField(4, FieldKind::kAlarmHighestLevel, "alarm.highest_level",
+                   "Worst active level: 0 none, 1 warning, 2 alarm"),
+      specialField(5, FieldKind::kAlarmTableCount, "alarm.table_entries",
+                   "Entries used in the alarm table (at most 32; the worst alarms first)"),
+      specialField(10, FieldKind::kAlarmAcknowledge, "alarm.acknowledge",
+                   "Write an alarm id to acknowledge it (FC 06: 16-bit id, 0xFFFF = all; FC 16 "
+                   "on 3010–3011: 32-bit id, 0xFFFFFFFF = all). Needs [modbus] writes = true. "
+                   "Reads 0.",
+                   Encoding::kUint32),
+  };
+  out.push_back(std::move(summary));
+
+  SectionDef table;
+  table.name = "Active alarm table";
+  table.scope = Scope::kSystem;
+  table.base = kAlarmTableBase;
+  table.string_stride = kAlarmEntryStride;
+  table.instances = kAlarmTableEntries;
+  table.size = kAlarmEntryStride;
+  table.fixed = true;
+  table.alarms = true;
+  table.description =
+      "Entry e (1–32) at 3100 + 8·(e−1) + offset: the active alarms worst first (alarm level "
+      "before warning level, as the REST API lists them), so an alarm may move to another entry "
+      "when others come or go: identify it by its id. Unused entries read 0 (id 0 = empty). All "
+      "32 entries are one 256-register block (read it in three requests of at most 125).";
+  table.fields = {
+      specialField(0, FieldKind::kAlarmEntryId, "alarm.id",
+                   "Alarm id (unique per raise since start; as in the REST API and the SNMP "
+                   "eqAlarmTable), 0 = empty entry",
+                   Encoding::kUint32),
+      specialField(2, FieldKind::kAlarmEntryRuleCode, "alarm.rule_code",
+                   "Rule code (table \"Rule codes\" above), 0 = another rule"),
+      specialField(3, FieldKind::kAlarmEntryLevel, "alarm.level", "1 warning, 2 alarm"),
+      specialField(4, FieldKind::kAlarmEntryString, "alarm.string",
+                   "String number (1-based), 0 = system"),
+      specialField(5, FieldKind::kAlarmEntryBlock, "alarm.block",
+                   "Block number (1-based), 0 = whole string or system"),
+      specialField(6, FieldKind::kAlarmEntryAcknowledged, "alarm.acknowledged",
+                   "1 = acknowledged, 0 = not"),
+  };
+  out.push_back(std::move(table));
+
   for (auto& s : out) {
     finish(s);
   }
   return out;
 }
 
-constexpr std::array<ExcludedPoint, 4> kExcluded = {{
+constexpr std::array<ExcludedPoint, 6> kExcluded = {{
     {PointId::kBlockVoltageCorrectedV,
      "no room: 10 registers per block × 600 blocks × 10 strings fill the address space"},
     {PointId::kBlockModuleErrorMv, "no room (as above)"},
     {PointId::kBlockCommOkCount, "no room (as above); diagnostic counter"},
     {PointId::kBlockCommErrorCount, "no room (as above); diagnostic counter"},
+    {PointId::kBlockRiBaselineMohm,
+     "no room (as above); block.ri_mohm and the block status are in the record"},
+    {PointId::kBlockRiRisePct, "no room (as above); derived from ri_mohm and ri_baseline_mohm"},
 }};
 
 std::string_view encodingName(Encoding e) {
@@ -335,7 +411,14 @@ RegisterMap::RegisterMap(std::vector<int> blocks_per_string, DurationMs stale_af
   for (const auto& section : registerLayout()) {
     switch (section.scope) {
       case Scope::kSystem:
-        addRecord(section, section.base, -1, -1, true);
+        if (section.instances <= 1) {
+          addRecord(section, section.base, -1, -1, true);
+        } else {
+          for (int e = 0; e < section.instances; ++e) {
+            addRecord(section, section.base + static_cast<std::uint32_t>(e) * section.string_stride,
+                      e, -1, true);
+          }
+        }
         break;
       case Scope::kString:
         for (int s = 0; s < section.instances; ++s) {
@@ -427,6 +510,19 @@ void RegisterMap::loadRecord(const state::StateStore::Reader& r, const Record& r
       case FieldKind::kQualityFlags:
       case FieldKind::kAgeS:
       case FieldKind::kReserved:
+      case FieldKind::kAlarmActiveCount:
+      case FieldKind::kAlarmAlarmCount:
+      case FieldKind::kAlarmWarningCount:
+      case FieldKind::kAlarmUnacknowledgedCount:
+      case FieldKind::kAlarmHighestLevel:
+      case FieldKind::kAlarmTableCount:
+      case FieldKind::kAlarmAcknowledge:
+      case FieldKind::kAlarmEntryId:
+      case FieldKind::kAlarmEntryRuleCode:
+      case FieldKind::kAlarmEntryLevel:
+      case FieldKind::kAlarmEntryString:
+      case FieldKind::kAlarmEntryBlock:
+      case FieldKind::kAlarmEntryAcknowledged:  // read() fills the alarm registers
         out.raw[i] = 0;
         break;
     }
@@ -542,8 +638,58 @@ void RegisterMap::computeSummary(const state::StateStore::Reader& r, Summary& ou
   out.general = running ? general : 0;
 }
 
+bool RegisterMap::touchesAlarms(std::uint32_t start, std::uint32_t count) const {
+  for (std::uint32_t a = start; a < start + count && a < kSize; ++a) {
+    const Cell& cell = cells_[a];
+    if (cell.record_plus_one != 0 && records_[cell.record_plus_one - 1].section->alarms) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::uint16_t alarmRegister(FieldKind kind, const std::vector<alarms::ActiveAlarm>& list, int entry,
+                            int word) {
+  const auto counts = adapters::countAlarms(list);
+  auto clamp16 = [](int v) { return static_cast<std::uint16_t>(std::clamp(v, 0, 65534)); };
+  const alarms::ActiveAlarm* a = entry >= 0 && static_cast<std::size_t>(entry) < list.size()
+                                     ? &list[static_cast<std::size_t>(entry)]
+                                     : nullptr;
+  switch (kind) {
+    case FieldKind::kAlarmActiveCount:
+      return clamp16(counts.active);
+    case FieldKind::kAlarmAlarmCount:
+      return clamp16(counts.alarm);
+    case FieldKind::kAlarmWarningCount:
+      return clamp16(counts.warning);
+    case FieldKind::kAlarmUnacknowledgedCount:
+      return clamp16(counts.unacknowledged);
+    case FieldKind::kAlarmHighestLevel:
+      return static_cast<std::uint16_t>(counts.highest);
+    case FieldKind::kAlarmTableCount:
+      return clamp16(std::min(counts.active, kAlarmTableEntries));
+    case FieldKind::kAlarmEntryId: {
+      const std::uint32_t id = a ? adapters::protocolAlarmId(*a) : 0;
+      return static_cast<std::uint16_t>(word == 0 ? id >> 16 : id & 0xFFFF);
+    }
+    case FieldKind::kAlarmEntryRuleCode:
+      return a ? adapters::ruleCode(a->rule_id) : 0;
+    case FieldKind::kAlarmEntryLevel:
+      return a ? static_cast<std::uint16_t>(a->level) : 0;
+    case FieldKind::kAlarmEntryString:
+      return a ? clamp16(a->string_number) : 0;
+    case FieldKind::kAlarmEntryBlock:
+      return a ? clamp16(a->block_number) : 0;
+    case FieldKind::kAlarmEntryAcknowledged:
+      return a && a->acknowledged ? 1 : 0;
+    default:
+      return 0;
+  }
+}
+
 void RegisterMap::read(const state::StateStore::Reader& r, std::uint16_t start, std::uint16_t count,
-                       std::uint16_t* out) const {
+                       std::uint16_t* out,
+                       const std::vector<alarms::ActiveAlarm>* alarm_list) const {
   RecordValues values;
   std::uint32_t loaded = 0;  // record_plus_one of `values`
   for (std::uint32_t i = 0; i < count; ++i) {
@@ -562,6 +708,12 @@ void RegisterMap::read(const state::StateStore::Reader& r, std::uint16_t start, 
       continue;
     }
     const auto& f = rec.section->fields[static_cast<std::size_t>(field_index)];
+    if (rec.section->alarms) {
+      if (alarm_list != nullptr) {
+        out[i] = alarmRegister(f.kind, *alarm_list, rec.string_index, cell.offset - f.offset);
+      }
+      continue;
+    }
     if (f.kind == FieldKind::kGeneralFlags || f.kind == FieldKind::kBatteryFlags ||
         f.kind == FieldKind::kDataQualityFlags) {
       const Summary& sum = summary(r);
@@ -627,16 +779,50 @@ std::string registerMapMarkdown() {
       "| FC 03/04 on an address that is not a register (see the sections below), or a range that "
       "includes one | exception 02 (illegal data address) |\n"
       "| FC 03/04 with a count of 0 or more than 125 | exception 03 (illegal data value) |\n"
-      "| Any other function, including all writes (05, 06, 0F, 10, 16, 17) and coils/discrete "
-      "inputs (01, 02) | exception 01 (illegal function) |\n\n"
-      "There are no writable points yet: the catalogue marks every point read-only, so every "
-      "write answers exception 01. Malformed or truncated frames are dropped (TCP: the "
-      "connection is closed; RTU: the line is flushed); the daemon keeps serving.\n\n"
+      "| Any write (05, 06, 0F, 10, 16, 17) while `[modbus] writes` is false (the default) | "
+      "exception 01 (illegal function) |\n"
+      "| With writes on: FC 06 or 10 anywhere but the acknowledge register 3010 (FC 10: 3010 "
+      "with 1 or 2 registers) | exception 02 (illegal data address) |\n"
+      "| With writes on: an id that is not an active alarm (or 0) | exception 03 (illegal data "
+      "value) |\n"
+      "| With writes on: the acknowledgement failed in the controller | exception 04 (server "
+      "device failure) |\n"
+      "| Any other function (coils/discrete inputs 01, 02, 05, 0F, 16, 17, …) | exception 01 "
+      "(illegal function) |\n\n"
+      "The only writable register is the alarm acknowledge register, and only with `writes = "
+      "true` in the `[modbus]` section of the configuration. Malformed or truncated frames are "
+      "dropped (TCP: the connection is closed; RTU: the line is flushed); the daemon keeps "
+      "serving.\n\n"
+      "## Alarms\n\n"
+      "The alarm summary (3000–3005) and the active-alarm table (3100–3355, 32 entries of 8 "
+      "registers) show the alarms of the alarm engine and of the thermal-runaway protection "
+      "as the REST API does (`/api/v1/alarms`), read live on every request. An alarm keeps its "
+      "id while it is active; a new raise gets a new id (alarms of the thermal-runaway "
+      "protection: 1073741824 + 1000 · string + block).\n\n"
+      "**Acknowledging** (only with `[modbus] writes = true`): write the alarm's id to the "
+      "acknowledge register — FC 06 to 3010 with a 16-bit id (ids up to 65534), or FC 16 to "
+      "3010–3011 with the 32-bit id, high word first. 0xFFFF (FC 06) or 0xFFFFFFFF (FC 16) "
+      "acknowledges every active alarm. The acknowledgement is the same as from the REST API "
+      "(logged to the event log with the source); the entry's `acknowledged` register reads 1 "
+      "afterwards. Acknowledging an acknowledged alarm again is accepted and changes nothing.\n\n"
+      "```\n"
+      "mbpoll -m tcp -p 1502 -a 1 -0 -r 3100 -c 8 -t 4 -1 127.0.0.1     # first alarm entry\n"
+      "mbpoll -m tcp -p 1502 -a 1 -0 -r 3010 -t 4 127.0.0.1 17          # acknowledge alarm 17\n"
+      "```\n\n"
+      "### Rule codes\n\n"
+      "Register `alarm.rule_code` of an entry; stable (codes are never reused). 0 = a rule "
+      "not in this table (e.g. one added later); its rule id is in the REST API.\n\n"
+      "| Code | Rule |\n|---|---|\n";
+  for (const auto& rc : adapters::kRuleCodes) {
+    out += fmt::format("| {} | `{}` |\n", rc.code, rc.rule_id);
+  }
+  out +=
+      "\n"
       "## Register sections\n\n"
       "| Section | Addresses |\n|---|---|\n";
   for (const auto& s : registerLayout()) {
     std::uint32_t last = s.base + s.size - 1u;
-    if (s.scope == Scope::kString) {
+    if (s.scope == Scope::kString || (s.scope == Scope::kSystem && s.instances > 1)) {
       last = s.base + static_cast<std::uint32_t>(s.instances - 1) * s.string_stride + s.size - 1u;
     } else if (s.scope == Scope::kBlock) {
       last = s.base + static_cast<std::uint32_t>(s.instances - 1) * s.string_stride +
@@ -647,7 +833,7 @@ std::string registerMapMarkdown() {
   out += "\nAddresses between the sections are not registers (exception 02).\n";
   for (const auto& s : registerLayout()) {
     out += fmt::format("\n### {}\n\n{}\n\n", s.name, s.description);
-    const bool templ = s.scope != Scope::kSystem;
+    const bool templ = s.scope != Scope::kSystem || s.instances > 1;
     out += templ ? "| Offset | Name | Type | Step | Description |\n|---|---|---|---|---|\n"
                  : "| Address | Name | Type | Step | Description |\n|---|---|---|---|---|\n";
     for (const auto& f : s.fields) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "alarms/alarms.hpp"
 #include "model/points.hpp"
 #include "model/quality.hpp"
 #include "state/state_store.hpp"
@@ -54,6 +55,16 @@ constexpr std::uint16_t kBlockBase = 4000;
 constexpr std::uint16_t kBlockStringStride = 6000;
 constexpr std::uint16_t kBlockStride = 10;
 
+// Alarm registers (docs/modbus.md "Alarms"): a summary, the acknowledge register and a table of
+// the active alarms, worst first.
+constexpr std::uint16_t kAlarmSummaryBase = 3000;
+constexpr std::uint16_t kAlarmAckRegister = 3010;  // 3010–3011: write an alarm id to acknowledge
+constexpr std::uint16_t kAckAll16 = 0xFFFF;        // FC 06 / one register: every active alarm
+constexpr std::uint32_t kAckAll32 = 0xFFFF'FFFF;   // FC 16 with two registers: every alarm
+constexpr std::uint16_t kAlarmTableBase = 3100;
+constexpr int kAlarmTableEntries = 32;
+constexpr std::uint16_t kAlarmEntryStride = 8;
+
 enum class FieldKind : std::uint8_t {
   kPoint,             // a catalogue point, value × scale
   kStringAvgVoltage,  // string.voltage_v / block count
@@ -63,6 +74,21 @@ enum class FieldKind : std::uint8_t {
   kBatteryFlags,      // register 1001
   kDataQualityFlags,  // register 1002: OR of all block quality flags
   kReserved,          // reads 0
+  // Alarm summary (from the active alarms, not from the state store).
+  kAlarmActiveCount,
+  kAlarmAlarmCount,
+  kAlarmWarningCount,
+  kAlarmUnacknowledgedCount,
+  kAlarmHighestLevel,
+  kAlarmTableCount,
+  kAlarmAcknowledge,  // the write-only acknowledge register: reads 0
+  // One entry of the active-alarm table (all 0 when the entry is empty).
+  kAlarmEntryId,
+  kAlarmEntryRuleCode,
+  kAlarmEntryLevel,
+  kAlarmEntryString,
+  kAlarmEntryBlock,
+  kAlarmEntryAcknowledged,
 };
 
 struct FieldDef {
@@ -87,8 +113,9 @@ struct SectionDef {
   std::uint16_t base = 0;
   std::uint16_t string_stride = 0;  // between string records (kString) or string areas (kBlock)
   std::uint16_t block_stride = 0;   // between block records (kBlock)
-  int instances = 1;                // strings served (kString, kBlock)
-  std::uint16_t size = 0;           // registers per record (fields + reserved ones)
+  int instances = 1;    // strings served (kString, kBlock); entries of the alarm table (kSystem)
+  bool alarms = false;  // filled from the active alarms (entry n of a table: string_stride apart)
+  std::uint16_t size = 0;  // registers per record (fields + reserved ones)
   // True: every record of every instance is readable, unconfigured strings read sentinels.
   // False: only records of configured strings/blocks exist (others answer exception 02).
   bool fixed = false;
@@ -128,8 +155,11 @@ class RegisterMap {
   bool readable(std::uint32_t start, std::uint32_t count) const;
   // Fills out[0..count) from the state (call readable() first; missing addresses read 0).
   // Not thread-safe (summary cache): one map per serving thread.
+  // `alarm_list` (worst first) fills the alarm registers; nullptr reads them as 0.
   void read(const state::StateStore::Reader& r, std::uint16_t start, std::uint16_t count,
-            std::uint16_t* out) const;
+            std::uint16_t* out, const std::vector<alarms::ActiveAlarm>* alarm_list = nullptr) const;
+  // True when [start, start + count) touches an alarm register (the caller then fetches alarms).
+  bool touchesAlarms(std::uint32_t start, std::uint32_t count) const;
   std::size_t registerCount() const;
   std::size_t servedStrings() const { return served_strings_; }
 
@@ -138,7 +168,7 @@ class RegisterMap {
  private:
   struct Record {
     const SectionDef* section;
-    std::int16_t string_index;  // 0-based, -1 for system
+    std::int16_t string_index;  // 0-based, -1 for system; entry index in an alarm table
     std::int16_t block_index;   // 0-based, -1 for system/string
     bool configured;
   };
@@ -176,6 +206,11 @@ class RegisterMap {
   std::vector<Record> records_;
   std::vector<Cell> cells_;
 };
+
+// The value of an alarm register (kind kAlarm*) of alarm table entry `entry` (0-based; ignored
+// for summary kinds) and word `word` of 32-bit fields (0 = high).
+std::uint16_t alarmRegister(FieldKind kind, const std::vector<alarms::ActiveAlarm>& list, int entry,
+                            int word);
 
 // docs/modbus.md.
 std::string registerMapMarkdown();

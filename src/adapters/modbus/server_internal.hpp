@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -36,11 +37,18 @@ Result<RtuSpec> parseRtuSpec(const std::string& spec);
 // What a read request gets: 0 = data, else the Modbus exception code.
 int checkRequest(const RegisterMap& map, int function, std::uint32_t address, std::uint32_t count);
 
+// The alarms an acknowledge-register write means: id (16- or 32-bit as written), or every
+// active alarm for the "all" value of that width. Empty when no active alarm matches.
+std::vector<std::string> alarmsToAcknowledge(const std::vector<alarms::ActiveAlarm>& list,
+                                             std::uint32_t id, bool all);
+
 // Answers one request (as returned by modbus_receive) from the register map. Not thread-safe:
 // one handler per serving thread.
 class RequestHandler {
  public:
   RequestHandler(const state::StateStore& store, const Clock& clock);
+  // With the alarm source, the acknowledge hook and [modbus] writes of the context.
+  explicit RequestHandler(const adapters::Context& ctx);
   ~RequestHandler();
   RequestHandler(const RequestHandler&) = delete;
   RequestHandler& operator=(const RequestHandler&) = delete;
@@ -52,8 +60,14 @@ class RequestHandler {
   std::uint64_t exceptions() const { return exceptions_; }
 
  private:
+  // FC 06/10 to the acknowledge register: the exception code, 0 = done.
+  int acknowledge(int function, const std::uint8_t* req, int offset, int length);
+
   const state::StateStore& store_;
   const Clock& clock_;
+  std::function<std::vector<alarms::ActiveAlarm>()> active_alarms_;
+  std::function<Result<alarms::AlarmEvent>(const std::string&)> acknowledge_alarm_;
+  bool writes_ = false;
   RegisterMap map_;
   modbus_mapping_t* mapping_ = nullptr;
   std::uint64_t requests_ = 0;
@@ -84,6 +98,7 @@ class TcpServer final : public adapters::Service {
 
   RequestHandler handler_;
   std::string host_;
+  bool writes_ = false;
   int port_ = 0;
   std::size_t served_strings_ = 0;
   std::size_t plant_strings_ = 0;

@@ -55,6 +55,7 @@ class MqttService final : public adapters::Service {
  public:
   MqttService(const adapters::Context& ctx, MqttSettings settings)
       : plant_(ctx.plant),
+        active_alarms_(ctx.active_alarms),
         state_(ctx.state),
         clock_(ctx.clock),
         version_(ctx.version),
@@ -104,20 +105,27 @@ class MqttService final : public adapters::Service {
       }
     }
     if (settings_.tls) {
-      int rc = MOSQ_ERR_SUCCESS;
-      if (!settings_.cafile.empty()) {
-        if (!std::ifstream(settings_.cafile).good()) {
-          return makeError(ErrorCode::kIo,
-                           fmt::format("cannot read MQTT cafile '{}'", settings_.cafile));
+      for (const auto& [what, path] :
+           {std::pair<const char*, const std::string*>{"cafile", &settings_.cafile},
+            {"certfile", &settings_.certfile},
+            {"keyfile", &settings_.keyfile}}) {
+        if (!path->empty() && !std::ifstream(*path).good()) {
+          return makeError(ErrorCode::kIo, fmt::format("cannot read MQTT {} '{}'", what, *path));
         }
-        rc = mosquitto_tls_set(mosq_, settings_.cafile.c_str(), nullptr, nullptr, nullptr, nullptr);
-      } else {
-        // The system CA store (Debian: ca-certificates, hashed links in /etc/ssl/certs).
-        rc = mosquitto_tls_set(mosq_, nullptr, kSystemCaPath, nullptr, nullptr, nullptr);
+      }
+      auto opt = [](const std::string& v) { return v.empty() ? nullptr : v.c_str(); };
+      // Without a cafile: the system CA store (Debian: ca-certificates, /etc/ssl/certs).
+      int rc = mosquitto_tls_set(mosq_, opt(settings_.cafile),
+                                 settings_.cafile.empty() ? kSystemCaPath : nullptr,
+                                 opt(settings_.certfile), opt(settings_.keyfile), nullptr);
+      if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_tls_insecure_set(mosq_, settings_.insecure);
       }
       if (rc != MOSQ_ERR_SUCCESS) {
         return makeError(ErrorCode::kInvalidArgument,
-                         fmt::format("MQTT TLS setup failed: {}", mosquitto_strerror(rc)));
+                         fmt::format("MQTT TLS setup failed: {} (cafile, certfile/keyfile: PEM "
+                                     "files; the key must match the certificate)",
+                                     mosquitto_strerror(rc)));
       }
     }
     const std::string will_topic = topics_.status();
@@ -131,6 +139,7 @@ class MqttService final : public adapters::Service {
     mosquitto_disconnect_callback_set(mosq_, &MqttService::onDisconnect);
     mosquitto_publish_callback_set(mosq_, &MqttService::onPublish);
     mosquitto_message_callback_set(mosq_, &MqttService::onMessage);
+    mosquitto_log_callback_set(mosq_, &MqttService::onLog);
 
     net_thread_ = std::thread([this] { networkLoop(); });
     publish_thread_ = std::thread([this] { publishLoop(); });
@@ -221,6 +230,14 @@ class MqttService final : public adapters::Service {
     s.cv_.notify_all();
   }
 
+  // libmosquitto's own errors name the cause (e.g. "OpenSSL Error[0]: … certificate verify
+  // failed"); the retry warning alone would only say "A TLS error occurred".
+  static void onLog(mosquitto* /*mosq*/, void* obj, int level, const char* text) {
+    if (level == MOSQ_LOG_ERR && text != nullptr) {
+      self(obj).logger_->warn("MQTT broker {}: {}", redactedUrl(self(obj).settings_), text);
+    }
+  }
+
   static void onMessage(mosquitto* /*mosq*/, void* obj, const mosquitto_message* msg) {
     auto& s = self(obj);
     if (msg == nullptr || msg->retain || msg->payload == nullptr) {
@@ -234,9 +251,10 @@ class MqttService final : public adapters::Service {
     }
   }
 
-  bool publish(const std::string& topic, const std::string& payload, int* mid = nullptr) {
+  bool publish(const std::string& topic, const std::string& payload, int* mid = nullptr,
+               bool retain = true) {
     const int rc = mosquitto_publish(mosq_, mid, topic.c_str(), static_cast<int>(payload.size()),
-                                     payload.data(), kQos, true);
+                                     payload.data(), kQos, retain);
     if (rc != MOSQ_ERR_SUCCESS) {
       logger_->debug("publish {} failed: {}", topic, mosquitto_strerror(rc));
       return false;
@@ -319,6 +337,7 @@ class MqttService final : public adapters::Service {
       if (discovery_due_.exchange(false)) {
         publishDiscovery();
       }
+      publishAlarms(epoch);
       publishStates();
     }
   }
@@ -335,6 +354,34 @@ class MqttService final : public adapters::Service {
     }
     if (!messages.empty()) {
       logger_->info("published {} Home Assistant discovery configs", messages.size());
+    }
+  }
+
+  // Retained <prefix>/alarms and <prefix>/alarm/state whenever the list changes (and after
+  // every reconnect), and one non-retained <prefix>/alarm/event per change.
+  void publishAlarms(std::uint64_t epoch) {
+    if (!active_alarms_) {
+      return;
+    }
+    auto list = active_alarms_();
+    const std::string text = alarmsPayload(plant_, list).dump();
+    if (text == last_alarms_text_ && epoch == alarms_epoch_) {
+      return;
+    }
+    bool ok = publish(topics_.alarms(), text) &&
+              publish(topics_.alarmState(), alarmStatePayload(plant_, list).dump());
+    // Against what was last published: a reconnect sends no events, the first publish sends
+    // "raised" for the alarms already active.
+    const TimeMs now = clock_.nowMs();
+    for (const auto& change : alarmChanges(last_alarms_, list)) {
+      ok = publish(topics_.alarmEvent(), alarmEventPayload(plant_, change, now).dump(), nullptr,
+                   false) &&
+           ok;
+    }
+    if (ok) {
+      last_alarms_text_ = text;
+      last_alarms_ = std::move(list);
+      alarms_epoch_ = epoch;
     }
   }
 
@@ -366,6 +413,10 @@ class MqttService final : public adapters::Service {
   }
 
   const model::PlantConfig& plant_;
+  std::function<std::vector<alarms::ActiveAlarm>()> active_alarms_;
+  std::vector<alarms::ActiveAlarm> last_alarms_;  // publisher thread only
+  std::string last_alarms_text_;
+  std::uint64_t alarms_epoch_ = 0;
   state::StateStore& state_;
   Clock& clock_;
   std::string version_;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "adapters/common/alarm_text.hpp"
 #include "model/chemistry.hpp"
 
 namespace equalis::mqtt {
@@ -207,6 +208,90 @@ Json blockPayload(const state::StateStore::Reader& r, std::size_t s, std::size_t
   return j;
 }
 
+Json alarmJson(const model::PlantConfig& plant, const alarms::ActiveAlarm& a) {
+  auto number = [](double v) -> Json { return std::isfinite(v) ? Json(v) : Json(nullptr); };
+  Json j;
+  j["id"] = adapters::protocolAlarmId(a);
+  j["key"] = a.key;
+  j["rule"] = a.rule_id;
+  j["level"] = std::string(alarms::levelName(a.level));
+  j["string"] = a.string_number;
+  j["block"] = a.block_number;
+  j["value"] = number(a.value);
+  j["threshold"] = number(a.threshold);
+  j["value_text"] = adapters::alarmQuantityText(plant, a, a.value);
+  j["threshold_text"] = adapters::alarmQuantityText(plant, a, a.threshold);
+  j["raised"] = timeJson(a.raised_ms);
+  j["changed"] = timeJson(a.changed_ms);
+  j["acknowledged"] = a.acknowledged;
+  j["message"] = a.message;
+  return j;
+}
+
+Json alarmsPayload(const model::PlantConfig& plant, const std::vector<alarms::ActiveAlarm>& list) {
+  Json out = Json::array();
+  for (const auto& a : list) {
+    out.push_back(alarmJson(plant, a));
+  }
+  return out;
+}
+
+Json alarmStatePayload(const model::PlantConfig& plant,
+                       const std::vector<alarms::ActiveAlarm>& list) {
+  const auto counts = adapters::countAlarms(list);
+  Json j;
+  j["problem"] = list.empty() ? "OFF" : "ON";
+  Json strings = Json::object();
+  for (std::size_t s = 0; s < plant.strings.size(); ++s) {
+    const bool any = std::any_of(list.begin(), list.end(), [&](const alarms::ActiveAlarm& a) {
+      return a.string_number == static_cast<int>(s) + 1;
+    });
+    strings[std::to_string(s + 1)] = any ? "ON" : "OFF";
+  }
+  j["strings"] = std::move(strings);
+  j["active"] = counts.active;
+  j["alarm"] = counts.alarm;
+  j["warning"] = counts.warning;
+  j["unacknowledged"] = counts.unacknowledged;
+  return j;
+}
+
+std::vector<AlarmChange> alarmChanges(const std::vector<alarms::ActiveAlarm>& before,
+                                      const std::vector<alarms::ActiveAlarm>& now) {
+  std::vector<AlarmChange> out;
+  auto find = [](const std::vector<alarms::ActiveAlarm>& list, const std::string& key) {
+    return std::find_if(list.begin(), list.end(),
+                        [&](const alarms::ActiveAlarm& a) { return a.key == key; });
+  };
+  for (const auto& a : now) {
+    const auto it = find(before, a.key);
+    if (it == before.end() || adapters::protocolAlarmId(*it) != adapters::protocolAlarmId(a)) {
+      out.push_back({"raised", a});
+    } else if (a.level > it->level) {
+      out.push_back({"escalated", a});
+    } else if (a.level < it->level) {
+      out.push_back({"lowered", a});
+    } else if (a.acknowledged && !it->acknowledged) {
+      out.push_back({"acknowledged", a});
+    }
+  }
+  for (const auto& a : before) {
+    const auto it = find(now, a.key);
+    if (it == now.end() || adapters::protocolAlarmId(*it) != adapters::protocolAlarmId(a)) {
+      out.push_back({"cleared", a});
+    }
+  }
+  return out;
+}
+
+Json alarmEventPayload(const model::PlantConfig& plant, const AlarmChange& change, TimeMs time_ms) {
+  Json j;
+  j["event"] = change.kind;
+  j["time"] = timeJson(time_ms);
+  j["alarm"] = alarmJson(plant, change.alarm);
+  return j;
+}
+
 std::string qualitySignature(const Json& payload) {
   std::string out;
   collectQualities(payload, out);
@@ -239,6 +324,7 @@ const std::vector<SensorSpec>& stringSensors() {
       {PointId::kStringEqualizationState, "Equalization state", "equalization_state", "enum"},
       {PointId::kStringEqualizationPowerW, "Equalization power", "equalization_power", "power"},
       {PointId::kStringProtectionState, "Thermal-runaway protection", "protection_state", "enum"},
+      {PointId::kStringElectrolyteLevel, "Electrolyte level", "electrolyte_level", "enum"},
   };
   return k;
 }
@@ -248,6 +334,9 @@ const std::vector<SensorSpec>& systemSensors() {
       {PointId::kSystemAmbientTemperatureC, "Ambient temperature", "ambient_temperature",
        "temperature"},
       {PointId::kSystemModulesOkCount, "Modules answering", "modules_ok", ""},
+      {PointId::kSystemHumidityPct, "Humidity", "humidity", "humidity"},
+      // Home Assistant has no hydrogen device class: a plain % (by volume) sensor.
+      {PointId::kSystemHydrogenPct, "Hydrogen", "hydrogen", ""},
   };
   return k;
 }
@@ -284,6 +373,41 @@ std::vector<DiscoveryMessage> discoveryMessages(const model::PlantConfig& plant,
         sensorConfig(spec, std::string(spec.label), fmt::format("{}_{}", site, spec.key),
                      topics.system(), topics, site_device));
   }
+  // Alarms: a problem binary sensor for the site and per string, and the alarm counts, all
+  // read from <prefix>/alarm/state.
+  auto add_binary = [&](const std::string& unique_id, std::string name, std::string tmpl,
+                        const Json& device) {
+    Json c;
+    c["name"] = std::move(name);
+    c["unique_id"] = unique_id;
+    c["state_topic"] = topics.alarmState();
+    c["value_template"] = std::move(tmpl);
+    c["device_class"] = "problem";
+    c["availability_topic"] = topics.status();
+    c["json_attributes_topic"] = topics.alarms();
+    c["json_attributes_template"] = "{{ {'alarms': value_json} | tojson }}";
+    c["device"] = device;
+    DiscoveryMessage m;
+    m.topic = fmt::format("{}/binary_sensor/{}/config", options.discovery_prefix, unique_id);
+    m.unique_id = unique_id;
+    m.config = std::move(c);
+    out.push_back(std::move(m));
+  };
+  add_binary(site + "_alarm", "Alarm", "{{ value_json.problem }}", site_device);
+  for (const auto& [key, label] : {std::pair<const char*, const char*>{"active", "Active alarms"},
+                                   {"unacknowledged", "Unacknowledged alarms"},
+                                   {"alarm", "Alarms at alarm level"}}) {
+    Json c;
+    const auto uid = fmt::format("{}_alarms_{}", site, key);
+    c["name"] = label;
+    c["unique_id"] = uid;
+    c["state_topic"] = topics.alarmState();
+    c["value_template"] = fmt::format("{{{{ value_json.{} }}}}", key);
+    c["state_class"] = "measurement";
+    c["availability_topic"] = topics.status();
+    c["device"] = site_device;
+    add(uid, std::move(c));
+  }
 
   for (std::size_t s = 0; s < plant.strings.size(); ++s) {
     const auto& cfg = plant.strings[s];
@@ -298,6 +422,8 @@ std::vector<DiscoveryMessage> discoveryMessages(const model::PlantConfig& plant,
       device["sw_version"] = options.version;
     }
     device["via_device"] = site;
+    add_binary(string_id + "_alarm", "Alarm",
+               fmt::format("{{{{ value_json.strings['{}'] }}}}", s + 1), device);
     for (const auto& spec : stringSensors()) {
       const auto uid = fmt::format("{}_{}", string_id, spec.key);
       add(uid,

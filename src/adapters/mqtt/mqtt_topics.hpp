@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/mqtt/mqtt_url.hpp"
+#include "alarms/alarms.hpp"
 #include "model/plant.hpp"
 #include "model/points.hpp"
 #include "state/state_store.hpp"
@@ -32,6 +33,9 @@ struct Topics {
   std::string system() const { return prefix + "/system"; }
   std::string string(std::size_t string_no) const;
   std::string block(std::size_t string_no, std::size_t block_no) const;
+  std::string alarms() const { return prefix + "/alarms"; }           // retained list
+  std::string alarmState() const { return prefix + "/alarm/state"; }  // retained summary
+  std::string alarmEvent() const { return prefix + "/alarm/event"; }  // one per change
 };
 
 // {"value": …, "quality": "ok", "time": "…Z"}: value rounded like REST (one digit more than the
@@ -46,6 +50,28 @@ nlohmann::ordered_json stringPayload(const model::PlantConfig& plant,
                                      const state::StateStore::Reader& r, std::size_t s);
 nlohmann::ordered_json blockPayload(const state::StateStore::Reader& r, std::size_t s,
                                     std::size_t b);
+
+// --- Alarms ------------------------------------------------------------------------------
+// One active alarm: id, key, rule, level, string, block, value, threshold (numbers), unit,
+// raised, changed (ISO times), acknowledged, message.
+nlohmann::ordered_json alarmJson(const model::PlantConfig& plant, const alarms::ActiveAlarm& a);
+// <prefix>/alarms: the active alarms, worst first (a JSON array; [] when none).
+nlohmann::ordered_json alarmsPayload(const model::PlantConfig& plant,
+                                     const std::vector<alarms::ActiveAlarm>& list);
+// <prefix>/alarm/state: {"problem": "ON"|"OFF", "strings": {"1": "ON"|"OFF", …}, "active",
+// "alarm", "warning", "unacknowledged"}: what the binary sensors and count sensors read.
+nlohmann::ordered_json alarmStatePayload(const model::PlantConfig& plant,
+                                         const std::vector<alarms::ActiveAlarm>& list);
+struct AlarmChange {
+  std::string kind;  // "raised", "escalated", "lowered", "acknowledged", "cleared"
+  alarms::ActiveAlarm alarm;
+};
+// What changed between two alarm lists (matched by key), in `now` order, cleared ones last.
+std::vector<AlarmChange> alarmChanges(const std::vector<alarms::ActiveAlarm>& before,
+                                      const std::vector<alarms::ActiveAlarm>& now);
+// <prefix>/alarm/event: {"event": kind, "time": …, "alarm": alarmJson}.
+nlohmann::ordered_json alarmEventPayload(const model::PlantConfig& plant, const AlarmChange& change,
+                                         TimeMs time_ms);
 
 // Every "quality" member of a payload, in order ("ok,ok,stale,…"): a change is sent at once.
 std::string qualitySignature(const nlohmann::ordered_json& payload);
@@ -65,7 +91,7 @@ const std::vector<SensorSpec>& stringSensors();
 const std::vector<SensorSpec>& systemSensors();
 
 struct DiscoveryMessage {
-  std::string topic;  // <discovery_prefix>/sensor/<unique_id>/config
+  std::string topic;  // <discovery_prefix>/{sensor|binary_sensor}/<unique_id>/config
   std::string unique_id;
   nlohmann::ordered_json config;
 };

@@ -73,6 +73,19 @@ Status applyOption(MqttSettings& s, std::string_view key, const std::string& val
       return bad("cafile needs a file name");
     }
     s.cafile = value;
+  } else if (key == "certfile" || key == "keyfile") {
+    if (value.empty()) {
+      return bad(fmt::format("{} needs a file name", key));
+    }
+    (key == "certfile" ? s.certfile : s.keyfile) = value;
+  } else if (key == "insecure") {
+    if (value == "true" || value == "1") {
+      s.insecure = true;
+    } else if (value == "false" || value == "0") {
+      s.insecure = false;
+    } else {
+      return bad(fmt::format("insecure must be true or false, got '{}'", value));
+    }
   } else if (key == "keepalive") {
     auto v = parseInt(value, 5, 3600, "keepalive (seconds)");
     if (!v) {
@@ -107,8 +120,8 @@ Status applyOption(MqttSettings& s, std::string_view key, const std::string& val
     s.discovery_prefix = value;
   } else {
     return bad(fmt::format(
-        "unknown option '{}' (known: cafile, keepalive, interval, client_id, discovery, "
-        "discovery_prefix)",
+        "unknown option '{}' (known: cafile, certfile, keyfile, insecure, keepalive, interval, "
+        "client_id, discovery, discovery_prefix)",
         key));
   }
   return {};
@@ -281,8 +294,11 @@ Result<MqttSettings> parseMqttUrl(std::string_view spec) {
       return st.error();
     }
   }
-  if (!s.cafile.empty() && !s.tls) {
-    return bad("cafile needs mqtts:// (TLS)");
+  if ((!s.cafile.empty() || !s.certfile.empty() || !s.keyfile.empty() || s.insecure) && !s.tls) {
+    return bad("cafile, certfile, keyfile and insecure need mqtts:// (TLS)");
+  }
+  if (s.certfile.empty() != s.keyfile.empty()) {
+    return bad("a client certificate needs both certfile and keyfile");
   }
   return s;
 }

@@ -20,6 +20,9 @@ struct MqttSettings {
   bool has_password = false;
   std::string prefix;     // topic prefix without trailing '/'; empty: caller's default
   std::string cafile;     // mqtts only; empty: the system CA store
+  std::string certfile;   // mqtts only: client certificate (PEM), with keyfile
+  std::string keyfile;    // mqtts only: its private key (PEM, unencrypted)
+  bool insecure = false;  // mqtts only: skip the host name check (the chain is still verified)
   int keepalive_s = 30;   // MQTT keepalive
   int interval_s = 10;    // at most one publish per topic per interval (real time)
   std::string client_id;  // empty: derived from site and pid

@@ -1,5 +1,9 @@
 #include "adapters/snmp/mib.hpp"
 
+#include <memory>
+
+#include "adapters/common/alarm_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -22,6 +26,11 @@ constexpr std::array kSystemColumns = {
     PointColumn{PointId::kSystemSweepCount, 7},
     PointColumn{PointId::kSystemSweepDurationMs, 8},
     PointColumn{PointId::kSystemModulesOkCount, 9},
+    PointColumn{PointId::kSystemHumidityPct, 10},
+    PointColumn{PointId::kSystemHydrogenPct, 11},
+    PointColumn{PointId::kSystemAlarmCount, 12},
+    PointColumn{PointId::kSystemWarningCount, 13},
+    PointColumn{PointId::kSystemUnacknowledgedCount, 14},
 };
 constexpr std::array kStringColumns = {
     PointColumn{PointId::kStringVoltageV, 11},
@@ -38,6 +47,7 @@ constexpr std::array kStringColumns = {
     PointColumn{PointId::kStringEqualizationState, 22},
     PointColumn{PointId::kStringEqualizationPowerW, 23},
     PointColumn{PointId::kStringProtectionState, 24},
+    PointColumn{PointId::kStringElectrolyteLevel, 25},
 };
 constexpr std::array kBlockColumns = {
     PointColumn{PointId::kBlockVoltageV, 11},
@@ -52,6 +62,8 @@ constexpr std::array kBlockColumns = {
     PointColumn{PointId::kBlockModuleErrorMv, 20},
     PointColumn{PointId::kBlockCommOkCount, 21},
     PointColumn{PointId::kBlockCommErrorCount, 22},
+    PointColumn{PointId::kBlockRiBaselineMohm, 23},
+    PointColumn{PointId::kBlockRiRisePct, 24},
 };
 
 std::int32_t clampInt32(double v) {
@@ -130,6 +142,25 @@ const Oid& eqBlockEntryOid() {
 const Oid& eqAlarmsOid() {
   static const Oid oid = concat(equalisMibOid(), {1, 4});
   return oid;
+}
+const Oid& eqAlarmEntryOid() {
+  static const Oid oid = concat(equalisMibOid(), {1, 4, 2, 1});
+  return oid;
+}
+const Oid& equalisAlarmAcknowledgedOid() {
+  static const Oid oid = concat(equalisMibOid(), {0, 4});
+  return oid;
+}
+int alarmSeverity(alarms::Level level) {
+  switch (level) {
+    case alarms::Level::kAlarm:
+      return 3;
+    case alarms::Level::kWarning:
+      return 2;
+    case alarms::Level::kNone:
+      break;
+  }
+  return 1;
 }
 const Oid& equalisAgentStartOid() {
   static const Oid oid = concat(equalisMibOid(), {0, 1});
@@ -535,13 +566,81 @@ std::vector<TableDef> buildTables(const adapters::Context& ctx,
                               }});
   }
 
-  // eqAlarmsPresent; the eqAlarmTable (.2) has no rows until the alarm engine exists.
-  tables.push_back(TableDef{"eqAlarms",
-                            eqAlarmsOid(),
-                            {kAlarmsPresent},
-                            {{0}},
-                            [](const state::StateStore::Reader&, std::uint32_t,
-                               std::size_t) -> std::optional<Value> { return Value::gauge(0); }});
+  // eqAlarmsPresent and the eqAlarmTable (index = alarm id), both from one alarm snapshot that
+  // refresh() takes at the start of every request.
+  auto snapshot = std::make_shared<std::vector<alarms::ActiveAlarm>>();
+  auto refresh_snapshot = [snapshot, source = ctx.active_alarms] {
+    *snapshot = source ? source() : std::vector<alarms::ActiveAlarm>{};
+  };
+  TableDef present{"eqAlarms",
+                   eqAlarmsOid(),
+                   {kAlarmsPresent},
+                   {{0}},
+                   [snapshot](const state::StateStore::Reader&, std::uint32_t,
+                              std::size_t) -> std::optional<Value> {
+                     return Value::gauge(static_cast<std::int64_t>(snapshot->size()));
+                   }};
+  present.refresh = [refresh_snapshot](TableDef&) { refresh_snapshot(); };
+  tables.push_back(std::move(present));
+
+  TableDef table{"eqAlarmTable",
+                 eqAlarmEntryOid(),
+                 {kAlarmCode, kAlarmSeverity, kAlarmStringIndex, kAlarmBlockIndex, kAlarmText,
+                  kAlarmTime, kAlarmValue, kAlarmThreshold, kAlarmAcknowledged, kAlarmKey},
+                 {},
+                 nullptr};
+  // Row r of the table is the alarm with the r-th smallest id: `order` maps rows to alarms.
+  auto order = std::make_shared<std::vector<std::size_t>>();
+  table.refresh = [refresh_snapshot, snapshot, order](TableDef& t) {
+    refresh_snapshot();
+    order->resize(snapshot->size());
+    for (std::size_t i = 0; i < order->size(); ++i) {
+      (*order)[i] = i;
+    }
+    std::sort(order->begin(), order->end(), [&](std::size_t a, std::size_t b) {
+      return adapters::protocolAlarmId((*snapshot)[a]) < adapters::protocolAlarmId((*snapshot)[b]);
+    });
+    t.rows.clear();
+    for (const auto i : *order) {
+      t.rows.push_back({adapters::protocolAlarmId((*snapshot)[i])});
+    }
+  };
+  table.get = [snapshot, order, &plant, uptime_cs](const state::StateStore::Reader& r,
+                                                   std::uint32_t column,
+                                                   std::size_t row) -> std::optional<Value> {
+    if (row >= order->size()) {
+      return std::nullopt;
+    }
+    const auto& a = (*snapshot)[(*order)[row]];
+    switch (column) {
+      case kAlarmCode:
+        return Value::string(a.rule_id);
+      case kAlarmSeverity:
+        return Value::integer(alarmSeverity(a.level));
+      case kAlarmStringIndex:
+        return Value::integer(a.string_number);
+      case kAlarmBlockIndex:
+        return Value::integer(a.block_number);
+      case kAlarmText:
+        return Value::string(a.message);
+      case kAlarmTime: {
+        // sysUpTime at the raise: uptime now minus the (plant-clock) age of the alarm.
+        const std::int64_t age_cs = std::max<std::int64_t>(0, (r.nowMs() - a.raised_ms) / 10);
+        return Value::timeTicks(std::max<std::int64_t>(0, uptime_cs() - age_cs));
+      }
+      case kAlarmValue:
+        return Value::string(adapters::alarmQuantityText(plant, a, a.value));
+      case kAlarmThreshold:
+        return Value::string(adapters::alarmQuantityText(plant, a, a.threshold));
+      case kAlarmAcknowledged:
+        return Value::integer(a.acknowledged ? kTruthTrue : kTruthFalse);
+      case kAlarmKey:
+        return Value::string(a.key);
+      default:
+        return std::nullopt;
+    }
+  };
+  tables.push_back(std::move(table));
   return tables;
 }
 

@@ -20,17 +20,19 @@ using Oid = std::vector<std::uint32_t>;
 
 // --- OID layout (see mibs/EQUALIS-MIB.txt and docs/snmp.md) --------------------------------
 // equalisMIB = netSnmpPlaypen.1 until a Private Enterprise Number is registered.
-const Oid& equalisMibOid();           // 1.3.6.1.4.1.8072.9999.9999.1
-const Oid& equalisDaemonOid();        // equalisMIB.3.1, the value of sysObjectID
-const Oid& eqSystemOid();             // equalisMIB.1.1 (scalars)
-const Oid& eqStringEntryOid();        // equalisMIB.1.2.1
-const Oid& eqBlockEntryOid();         // equalisMIB.1.3.1
-const Oid& eqAlarmsOid();             // equalisMIB.1.4 (eqAlarmsPresent .1, eqAlarmTable .2)
-const Oid& equalisAgentStartOid();    // equalisMIB.0.1
-const Oid& equalisAlarmRaisedOid();   // equalisMIB.0.2
-const Oid& equalisAlarmClearedOid();  // equalisMIB.0.3
-const Oid& upsBatteryOid();           // 1.3.6.1.2.1.33.1.2
-const Oid& systemGroupOid();          // 1.3.6.1.2.1.1
+const Oid& equalisMibOid();                // 1.3.6.1.4.1.8072.9999.9999.1
+const Oid& equalisDaemonOid();             // equalisMIB.3.1, the value of sysObjectID
+const Oid& eqSystemOid();                  // equalisMIB.1.1 (scalars)
+const Oid& eqStringEntryOid();             // equalisMIB.1.2.1
+const Oid& eqBlockEntryOid();              // equalisMIB.1.3.1
+const Oid& eqAlarmsOid();                  // equalisMIB.1.4 (eqAlarmsPresent .1, eqAlarmTable .2)
+const Oid& eqAlarmEntryOid();              // equalisMIB.1.4.2.1
+const Oid& equalisAgentStartOid();         // equalisMIB.0.1
+const Oid& equalisAlarmRaisedOid();        // equalisMIB.0.2
+const Oid& equalisAlarmClearedOid();       // equalisMIB.0.3
+const Oid& equalisAlarmAcknowledgedOid();  // equalisMIB.0.4
+const Oid& upsBatteryOid();                // 1.3.6.1.2.1.33.1.2
+const Oid& systemGroupOid();               // 1.3.6.1.2.1.1
 Oid concat(const Oid& prefix, std::initializer_list<std::uint32_t> tail);
 std::string toString(const Oid& oid);  // "1.3.6.1…"
 
@@ -44,6 +46,21 @@ inline constexpr std::uint32_t kStringQuality = 4;
 inline constexpr std::uint32_t kBlockQuality = 3;
 inline constexpr std::uint32_t kBlockAgeS = 4;
 inline constexpr std::uint32_t kAlarmsPresent = 1;
+// eqAlarmEntry columns (index eqAlarmId = the alarm's id, column 1).
+inline constexpr std::uint32_t kAlarmCode = 2;
+inline constexpr std::uint32_t kAlarmSeverity = 3;
+inline constexpr std::uint32_t kAlarmStringIndex = 4;
+inline constexpr std::uint32_t kAlarmBlockIndex = 5;
+inline constexpr std::uint32_t kAlarmText = 6;
+inline constexpr std::uint32_t kAlarmTime = 7;
+inline constexpr std::uint32_t kAlarmValue = 8;
+inline constexpr std::uint32_t kAlarmThreshold = 9;
+inline constexpr std::uint32_t kAlarmAcknowledged = 10;  // read-write TruthValue
+inline constexpr std::uint32_t kAlarmKey = 11;
+inline constexpr std::int64_t kTruthTrue = 1;
+inline constexpr std::int64_t kTruthFalse = 2;
+// EqSeverity of an alarm level: warning(2), critical(3); info(1) for none.
+int alarmSeverity(alarms::Level level);
 
 // A catalogue point and the column (or scalar sub-identifier) that serves it.
 struct PointColumn {
@@ -117,6 +134,9 @@ struct TableDef {
   std::function<std::optional<Value>(const state::StateStore::Reader&, std::uint32_t column,
                                      std::size_t row)>
       get;
+  // Tables whose rows change (the alarm table): called once per request before any lookup,
+  // updates `rows` (and whatever `get` reads). Empty for fixed tables.
+  std::function<void(TableDef&)> refresh = nullptr;
 };
 
 struct Cell {

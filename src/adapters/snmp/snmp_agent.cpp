@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "adapters/common/alarm_text.hpp"
 #include "adapters/snmp/mib.hpp"
 #include "adapters/snmp/netsnmp.hpp"
 #include "adapters/snmp/options.hpp"
@@ -62,7 +63,7 @@ class SnmpAgent;
 
 struct Registration {
   SnmpAgent* agent;
-  const TableDef* table;
+  TableDef* table;
 };
 
 std::mutex g_agent_mutex;
@@ -110,15 +111,23 @@ class SnmpAgent final : public adapters::Service {
     if (!options_.community.empty()) {
       access = "v1/v2c read-only community";
     }
+    if (!options_.write_community.empty()) {
+      access += std::string(access.empty() ? "" : ", ") + "v1/v2c write community";
+    }
     if (options_.v3Enabled()) {
       access += std::string(access.empty() ? "" : ", ") + "v3 user '" + options_.v3_user +
-                "' authPriv SHA/AES";
+                "' authPriv SHA/AES" + (options_.v3_write ? " read-write" : " read-only");
     }
     std::string text = "SNMP agent on udp " + options_.host + ":" + std::to_string(options_.port) +
                        " (" + (access.empty() ? "no access configured" : access) +
                        "; UPS-MIB battery group, EQUALIS-MIB " + toString(equalisMibOid()) + ")";
     if (options_.trapEnabled()) {
-      text += ", v2c traps to " + options_.trap_host + ":" + std::to_string(options_.trap_port);
+      text += std::string(options_.trap_version == 3 ? ", v3 " : ", v2c ") +
+              (options_.inform ? "informs" : "traps") + " to " + options_.trap_host + ":" +
+              std::to_string(options_.trap_port);
+    }
+    if (!engine_id_hex_.empty()) {
+      text += ", engine id " + engine_id_hex_;
     }
     return text;
   }
@@ -133,8 +142,11 @@ class SnmpAgent final : public adapters::Service {
   }
 
   // --- called on the agent thread by net-snmp ---------------------------------------------
-  void handle(const TableDef& table, netsnmp_agent_request_info* reqinfo,
+  void handle(TableDef& table, netsnmp_agent_request_info* reqinfo,
               netsnmp_request_info* requests) {
+    if (table.refresh) {
+      table.refresh(table);
+    }
     const state::StateStore::Reader reader(ctx_.state, ctx_.clock.nowMs());
     for (auto* request = requests; request != nullptr; request = request->next) {
       if (request->processed != 0) {
@@ -172,11 +184,96 @@ class SnmpAgent final : public adapters::Service {
           }
           break;  // nothing after `name` here: left unanswered, the agent moves on
         }
-        default:  // every SET phase: the agent is read-only
-          netsnmp_set_request_error(reqinfo, request, SNMP_ERR_NOTWRITABLE);
+        case MODE_SET_RESERVE1:
+          if (const int error = checkSet(table, reqinfo, name, var); error != SNMP_ERR_NOERROR) {
+            netsnmp_set_request_error(reqinfo, request, error);
+          }
+          break;
+        case MODE_SET_ACTION:
+          if (const int error = applySet(table, name); error != SNMP_ERR_NOERROR) {
+            netsnmp_set_request_error(reqinfo, request, error);
+          }
+          break;
+        case MODE_SET_RESERVE2:
+        case MODE_SET_COMMIT:
+        case MODE_SET_FREE:
+        case MODE_SET_UNDO:
+          break;  // checked in RESERVE1, done in ACTION (an acknowledgement cannot be undone)
+        default:
+          netsnmp_set_request_error(reqinfo, request, SNMP_ERR_GENERR);
           break;
       }
     }
+  }
+
+  // May this request write (SET eqAlarmAcknowledged)?
+  bool writeAllowed(const netsnmp_pdu* pdu) const {
+    if (pdu == nullptr) {
+      return false;
+    }
+    if (pdu->version == SNMP_VERSION_1 || pdu->version == SNMP_VERSION_2c) {
+      const auto& community = options_.write_community;
+      return !community.empty() && pdu->community != nullptr &&
+             pdu->community_len == community.size() &&
+             std::memcmp(pdu->community, community.data(), community.size()) == 0;
+    }
+    return pdu->version == SNMP_VERSION_3 && options_.v3_write && options_.v3Enabled() &&
+           pdu->securityModel == SNMP_SEC_MODEL_USM && pdu->securityName != nullptr &&
+           std::string_view(pdu->securityName, pdu->securityNameLen) == options_.v3_user &&
+           pdu->securityLevel == SNMP_SEC_LEVEL_AUTHPRIV;
+  }
+
+  // The only writable object is eqAlarmAcknowledged.<id>, and only to true(1).
+  int checkSet(const TableDef& table, netsnmp_agent_request_info* reqinfo, const Oid& name,
+               const netsnmp_variable_list* var) const {
+    if (table.base != eqAlarmEntryOid()) {
+      return SNMP_ERR_NOTWRITABLE;
+    }
+    Cell cell{};
+    const auto found = findCell(table, name, cell);
+    if (found == Lookup::kNoSuchObject || name.size() != table.base.size() + 2 ||
+        name[table.base.size()] != kAlarmAcknowledged) {
+      return SNMP_ERR_NOTWRITABLE;
+    }
+    const netsnmp_pdu* pdu = reqinfo->asp != nullptr ? reqinfo->asp->pdu : nullptr;
+    if (!writeAllowed(pdu) || !ctx_.acknowledge_alarm) {
+      return SNMP_ERR_NOACCESS;
+    }
+    if (found == Lookup::kNoSuchInstance) {
+      return SNMP_ERR_NOCREATION;  // no active alarm with that id
+    }
+    if (var->type != ASN_INTEGER) {
+      return SNMP_ERR_WRONGTYPE;
+    }
+    if (var->val.integer == nullptr || *var->val.integer != kTruthTrue) {
+      return SNMP_ERR_WRONGVALUE;  // an acknowledgement cannot be taken back
+    }
+    return SNMP_ERR_NOERROR;
+  }
+
+  int applySet(const TableDef& table, const Oid& name) {
+    Cell cell{};
+    if (findCell(table, name, cell) != Lookup::kFound || !ctx_.acknowledge_alarm) {
+      return SNMP_ERR_COMMITFAILED;  // the alarm cleared between the phases
+    }
+    const auto id = name.back();
+    for (const auto& a :
+         ctx_.active_alarms ? ctx_.active_alarms() : std::vector<alarms::ActiveAlarm>{}) {
+      if (adapters::protocolAlarmId(a) != id) {
+        continue;
+      }
+      if (a.acknowledged) {
+        return SNMP_ERR_NOERROR;
+      }
+      const auto done = ctx_.acknowledge_alarm(a.key);
+      if (!done) {
+        logger_->warn("SET eqAlarmAcknowledged.{} ({}): {}", id, a.key, done.error().message);
+        return SNMP_ERR_COMMITFAILED;
+      }
+      logger_->info("alarm {} ({}) acknowledged over SNMP", id, a.key);
+      return SNMP_ERR_NOERROR;
+    }
+    return SNMP_ERR_COMMITFAILED;
   }
 
   // VACM replacement: v1/v2c by community, v3 only the configured user with authPriv.
@@ -185,10 +282,12 @@ class SnmpAgent final : public adapters::Service {
       return VACM_NOSECNAME;
     }
     if (pdu->version == SNMP_VERSION_1 || pdu->version == SNMP_VERSION_2c) {
-      const auto& community = options_.community;
-      const bool ok = !community.empty() && pdu->community != nullptr &&
-                      pdu->community_len == community.size() &&
-                      std::memcmp(pdu->community, community.data(), community.size()) == 0;
+      auto matches = [pdu](const std::string& community) {
+        return !community.empty() && pdu->community != nullptr &&
+               pdu->community_len == community.size() &&
+               std::memcmp(pdu->community, community.data(), community.size()) == 0;
+      };
+      const bool ok = matches(options_.community) || matches(options_.write_community);
       return ok ? VACM_SUCCESS : VACM_NOSECNAME;
     }
     if (pdu->version == SNMP_VERSION_3) {
@@ -238,25 +337,25 @@ class SnmpAgent final : public adapters::Service {
     for (auto& a : ctx_.active_alarms()) {
       current.emplace(a.key, std::move(a));
     }
-    auto notification = [this](const alarms::ActiveAlarm& a, Notification::Kind kind) {
+    auto notification = [](const alarms::ActiveAlarm& a, Notification::Kind kind) {
       Notification n;
       n.kind = kind;
-      auto [it, inserted] = alarm_ids_.emplace(a.key, next_alarm_id_);
-      if (inserted) {
-        ++next_alarm_id_;
-      }
-      n.alarm_id = it->second;
+      n.alarm_id = adapters::protocolAlarmId(a);
       n.code = a.rule_id;
-      n.severity = a.level == alarms::Level::kAlarm ? 3 : 2;
+      n.severity = alarmSeverity(a.level);
       n.string_number = a.string_number;
       n.block_number = a.block_number;
-      n.text = kind == Notification::Kind::kAlarmCleared ? "cleared: " + a.message : a.message;
+      n.text = kind == Notification::Kind::kAlarmCleared        ? "cleared: " + a.message
+               : kind == Notification::Kind::kAlarmAcknowledged ? "acknowledged: " + a.message
+                                                                : a.message;
       return n;
     };
     for (const auto& [key, a] : current) {
       const auto before = last_alarms_.find(key);
       if (before == last_alarms_.end() || before->second.level < a.level) {
         out.push_back(notification(a, Notification::Kind::kAlarmRaised));
+      } else if (a.acknowledged && !before->second.acknowledged) {
+        out.push_back(notification(a, Notification::Kind::kAlarmAcknowledged));
       }
     }
     for (const auto& [key, a] : last_alarms_) {
@@ -314,6 +413,13 @@ class SnmpAgent final : public adapters::Service {
                                  ":" + std::to_string(options_.port);
     netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_PORTS, endpoint.c_str());
 
+    // Before init_snmp(): its post-config step enters the engine id in the USM time cache.
+    if (!options_.engine_id.empty()) {
+      const auto* bytes = reinterpret_cast<const u_char*>(options_.engine_id.data());
+      if (set_exact_engineID(bytes, options_.engine_id.size()) != SNMPERR_SUCCESS) {
+        return makeError(ErrorCode::kInvalidArgument, "net-snmp rejected the engine id");
+      }
+    }
     if (init_agent(kAppName) != 0) {
       return failInit("init_agent failed");
     }
@@ -327,6 +433,16 @@ class SnmpAgent final : public adapters::Service {
     snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_ACM_CHECK_SUBTREE, accessCheck,
                            nullptr);
 
+    {
+      u_char engine_id[64];
+      const auto len = snmpv3_get_engineID(engine_id, sizeof engine_id);
+      static constexpr char kHex[] = "0123456789abcdef";
+      engine_id_hex_ = "0x";
+      for (std::size_t i = 0; i < len; ++i) {
+        engine_id_hex_ += kHex[engine_id[i] >> 4];
+        engine_id_hex_ += kHex[engine_id[i] & 0x0F];
+      }
+    }
     if (options_.v3Enabled()) {
       std::string line =
           options_.v3_user + " SHA " + options_.v3_auth_pass + " AES " + options_.v3_priv_pass;
@@ -341,11 +457,12 @@ class SnmpAgent final : public adapters::Service {
     tables_ = buildTables(
         ctx_, [] { return static_cast<std::int64_t>(netsnmp_get_agent_uptime()); }, tracker_);
     registrations_.reserve(tables_.size());
-    for (const auto& table : tables_) {
+    for (auto& table : tables_) {
       registrations_.push_back(Registration{this, &table});
       const auto base = toNetsnmp(table.base);
+      const int modes = table.base == eqAlarmEntryOid() ? HANDLER_CAN_RWRITE : HANDLER_CAN_RONLY;
       auto* reg = netsnmp_create_handler_registration(table.name.c_str(), tableHandler, base.data(),
-                                                      base.size(), HANDLER_CAN_RONLY);
+                                                      base.size(), modes);
       if (reg == nullptr) {
         return failInit("cannot create the handler for " + table.name);
       }
@@ -356,11 +473,8 @@ class SnmpAgent final : public adapters::Service {
     }
 
     if (options_.trapEnabled()) {
-      const std::string port = std::to_string(options_.trap_port);
-      if (netsnmp_create_v1v2_notification_session(
-              options_.trap_host.c_str(), port.c_str(), options_.trap_community.c_str(), nullptr,
-              SNMP_VERSION_2c, SNMP_MSG_TRAP2, nullptr, nullptr, nullptr) == nullptr) {
-        return failInit("cannot create the trap session to " + options_.trap_host + ":" + port);
+      if (auto st = createNotificationSession(); !st) {
+        return failInit(st.error().message);
       }
     }
 
@@ -380,6 +494,37 @@ class SnmpAgent final : public adapters::Service {
           "the default community 'public' is readable from the network on {}; set "
           "community=… (or community= with a v3 user)",
           endpoint);
+    }
+    return {};
+  }
+
+  // The notification receiver: v2c (community) or v3 (the USM user, authPriv SHA/AES), traps or
+  // informs. A v3 trap is sent with the agent's engine id (the receiver must know it: engineid=);
+  // a v3 inform discovers the receiver's.
+  Status createNotificationSession() {
+    const std::string port = std::to_string(options_.trap_port);
+    const std::string target = options_.trap_host + ":" + port;
+    if (options_.trap_version == 2) {
+      if (netsnmp_create_v1v2_notification_session(
+              options_.trap_host.c_str(), port.c_str(), options_.trap_community.c_str(), nullptr,
+              SNMP_VERSION_2c, options_.inform ? SNMP_MSG_INFORM : SNMP_MSG_TRAP2, nullptr, nullptr,
+              nullptr) == nullptr) {
+        return makeError(ErrorCode::kUnavailable,
+                         "cannot create the notification session to " + target);
+      }
+      return {};
+    }
+    // The same parser as snmpd.conf's "trapsess" line (passphrases → keys, engine id probing).
+    std::string line = std::string(options_.inform ? "-Ci " : "") + "-v 3 -u " + options_.v3_user +
+                       " -l authPriv -a SHA -A " + options_.v3_auth_pass + " -x AES -X " +
+                       options_.v3_priv_pass + " udp:" + target;
+    // It reports problems only through the log: count the errors logged meanwhile.
+    const int errors_before = logged_errors_.load();
+    snmpd_parse_config_trapsess("trapsess", line.data());
+    if (logged_errors_.load() != errors_before) {
+      return makeError(
+          ErrorCode::kUnavailable,
+          "cannot create the SNMPv3 notification session to " + target + " (see the log above)");
     }
     return {};
   }
@@ -413,7 +558,9 @@ class SnmpAgent final : public adapters::Service {
     netsnmp_variable_list* vars = nullptr;
     const Oid& trap = n.kind == Notification::Kind::kAlarmRaised    ? equalisAlarmRaisedOid()
                       : n.kind == Notification::Kind::kAlarmCleared ? equalisAlarmClearedOid()
-                                                                    : equalisAgentStartOid();
+                      : n.kind == Notification::Kind::kAlarmAcknowledged
+                          ? equalisAlarmAcknowledgedOid()
+                          : equalisAgentStartOid();
     const auto trap_oid = toNetsnmp(trap);
     snmp_varlist_add_variable(&vars, kSnmpTrapOid, std::size(kSnmpTrapOid), ASN_OBJECT_ID,
                               trap_oid.data(), trap_oid.size() * sizeof(oid));
@@ -435,6 +582,9 @@ class SnmpAgent final : public adapters::Service {
       add(concat(entry, {4, id}), Value::integer(n.string_number));
       add(concat(entry, {5, id}), Value::integer(n.block_number));
       add(concat(entry, {6, id}), Value::string(n.text));
+      if (n.kind == Notification::Kind::kAlarmAcknowledged) {
+        add(concat(entry, {kAlarmAcknowledged, id}), Value::integer(kTruthTrue));
+      }
     }
     send_v2trap(vars);
     snmp_free_varbind(vars);
@@ -450,8 +600,8 @@ class SnmpAgent final : public adapters::Service {
   unsigned int tick_alarm_ = 0;
   std::chrono::steady_clock::time_point last_alarm_poll_{};
   std::map<std::string, alarms::ActiveAlarm> last_alarms_;
-  std::map<std::string, unsigned> alarm_ids_;
-  unsigned next_alarm_id_ = 1;
+  std::string engine_id_hex_;
+  std::atomic<int> logged_errors_{0};  // net-snmp messages at LOG_ERR or worse
   std::vector<TableDef> tables_;
   std::vector<Registration> registrations_;
   OnBatteryTracker tracker_;
@@ -463,7 +613,7 @@ class SnmpAgent final : public adapters::Service {
 
 int tableHandler(netsnmp_mib_handler* handler, netsnmp_handler_registration* /*reginfo*/,
                  netsnmp_agent_request_info* reqinfo, netsnmp_request_info* requests) {
-  const auto* reg = static_cast<const Registration*>(handler->myvoid);
+  auto* reg = static_cast<Registration*>(handler->myvoid);
   reg->agent->handle(*reg->table, reqinfo, requests);
   return SNMP_ERR_NOERROR;
 }
@@ -486,7 +636,7 @@ void tick(unsigned int /*reg*/, void* client_arg) {
 
 int logToSpdlog(int /*major*/, int /*minor*/, void* server_arg, void* /*client_arg*/) {
   const auto* message = static_cast<const snmp_log_message*>(server_arg);
-  const auto* agent = g_callback_agent.load();
+  auto* agent = g_callback_agent.load();
   if (agent == nullptr || message == nullptr || message->msg == nullptr) {
     return SNMPERR_SUCCESS;
   }
@@ -501,6 +651,7 @@ int logToSpdlog(int /*major*/, int /*minor*/, void* server_arg, void* /*client_a
     agent->logger_->debug("{}", text);
   } else if (message->priority <= LOG_ERR) {
     agent->logger_->error("{}", text);
+    ++agent->logged_errors_;
   } else if (message->priority == LOG_WARNING) {
     agent->logger_->warn("{}", text);
   } else {
@@ -532,7 +683,7 @@ class AgentHandle final : public adapters::Service {
 }  // namespace
 
 Result<adapters::ServicePtr> start(const adapters::Context& ctx, const std::string& spec) {
-  auto options = parseSpec(spec);
+  auto options = parseSpec(spec, ctx.plant.protocols.snmp_options);
   if (!options) {
     return options.error();
   }

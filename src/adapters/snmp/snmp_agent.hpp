@@ -12,10 +12,10 @@ namespace equalis::snmp {
 // process; a second start() fails with kUnavailable until the first is stopped.
 Result<adapters::ServicePtr> start(const adapters::Context& ctx, const std::string& spec);
 
-// A notification of EQUALIS-MIB (equalisMIB.0.N), sent as an SNMPv2c trap to the trap receiver
-// of the spec. equalisAgentStart is sent by the agent itself once it listens.
+// A notification of EQUALIS-MIB (equalisMIB.0.N), sent to the notification receiver of the spec
+// as a v2c or v3 trap or inform. equalisAgentStart is sent by the agent itself once it listens.
 struct Notification {
-  enum class Kind { kAgentStart = 1, kAlarmRaised = 2, kAlarmCleared = 3 };
+  enum class Kind { kAgentStart = 1, kAlarmRaised = 2, kAlarmCleared = 3, kAlarmAcknowledged = 4 };
   Kind kind = Kind::kAgentStart;
   // Alarm varbinds (eqAlarmCode, eqAlarmSeverity, eqAlarmStringIndex, eqAlarmBlockIndex,
   // eqAlarmText); ignored for kAgentStart. Indices are 1-based, 0 = system / whole string.

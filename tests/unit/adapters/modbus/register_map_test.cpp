@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "adapters/common/alarm_text.hpp"
+
 namespace equalis::modbus {
 namespace {
 
@@ -60,7 +62,7 @@ TEST(ModbusLayout, SectionsDoNotOverlapAndFitTheAddressSpace) {
   // Full plant: 10 strings × 600 blocks.
   std::map<std::uint32_t, std::string> owner;
   for (const auto& s : registerLayout()) {
-    const int strings = s.scope == model::Scope::kSystem ? 1 : s.instances;
+    const int strings = s.instances;
     const int blocks = s.scope == model::Scope::kBlock ? kMaxBlocksPerString : 1;
     EXPECT_LE(s.fields.size(), 32u);
     for (const auto& f : s.fields) {
@@ -168,9 +170,15 @@ TEST_F(ModbusMapTest, OnlyConfiguredRecordsExist) {
   EXPECT_TRUE(map_.readable(1000, 60));  // general + all 10 seed string slots
   EXPECT_FALSE(map_.readable(1000, 61));
   EXPECT_FALSE(map_.readable(999));
-  EXPECT_TRUE(map_.readable(1100, 10));
-  EXPECT_TRUE(map_.readable(2000, 21));
-  EXPECT_FALSE(map_.readable(2021));
+  EXPECT_TRUE(map_.readable(1100, 20));
+  EXPECT_FALSE(map_.readable(1120));
+  EXPECT_TRUE(map_.readable(2000, 22));
+  EXPECT_FALSE(map_.readable(2022));
+  EXPECT_TRUE(map_.readable(3000, 12));  // alarm summary and acknowledge register
+  EXPECT_FALSE(map_.readable(3012));
+  EXPECT_TRUE(map_.readable(3100, 125));  // alarm table: 32 entries × 8
+  EXPECT_TRUE(map_.readable(3225, 131));
+  EXPECT_FALSE(map_.readable(3356));
   EXPECT_TRUE(map_.readable(2100, 20));
   EXPECT_FALSE(map_.readable(2200));  // string 3 not configured
   EXPECT_TRUE(map_.readable(4000, 20));
@@ -297,6 +305,68 @@ TEST_F(ModbusMapTest, GeneralFlagsAndCounts) {
   // Without a fresh sweep: 0 = internal communication interrupted.
   EXPECT_EQ(read(1000, 1, kT + 90'000)[0], 0);
   EXPECT_EQ(read(1003, 2, kT + 90'000), (std::vector<std::uint16_t>{0xFFFF, 0xFFFF}));
+}
+
+alarms::ActiveAlarm activeAlarm(std::uint32_t id, std::string rule, alarms::Level level, int s,
+                                int b, bool acked) {
+  alarms::ActiveAlarm a;
+  a.id = id;
+  a.rule_id = std::move(rule);
+  a.key = a.rule_id + "/" + std::to_string(s) + "/" + std::to_string(b);
+  a.level = level;
+  a.string_number = s;
+  a.block_number = b;
+  a.acknowledged = acked;
+  return a;
+}
+
+TEST_F(ModbusMapTest, AlarmSummaryAndTable) {
+  std::vector<alarms::ActiveAlarm> list = {
+      activeAlarm(70000, "block.voltage_high", alarms::Level::kAlarm, 1, 2, false),
+      activeAlarm(5, "string.ripple_high", alarms::Level::kWarning, 2, 0, true),
+      activeAlarm(6, "some.future_rule", alarms::Level::kWarning, 0, 0, false),
+  };
+  const StateStore::Reader r(store_, kT);
+  EXPECT_TRUE(map_.touchesAlarms(3005, 1));
+  EXPECT_TRUE(map_.touchesAlarms(3090, 20));
+  EXPECT_FALSE(map_.touchesAlarms(1000, 60));
+  std::vector<std::uint16_t> summary(12, 0xAAAA);
+  map_.read(r, 3000, 12, summary.data(), &list);
+  EXPECT_EQ(summary, (std::vector<std::uint16_t>{3, 1, 2, 2, 2, 3, 0, 0, 0, 0, 0, 0}));
+  std::vector<std::uint16_t> table(8 * 4, 0xAAAA);
+  map_.read(r, 3100, static_cast<std::uint16_t>(table.size()), table.data(), &list);
+  // id 70000 = 0x00011170 high word first, rule code 1, level 2, string 1, block 2, not acked.
+  EXPECT_EQ(std::vector<std::uint16_t>(table.begin(), table.begin() + 8),
+            (std::vector<std::uint16_t>{1, 0x1170, 1, 2, 1, 2, 0, 0}));
+  EXPECT_EQ(std::vector<std::uint16_t>(table.begin() + 8, table.begin() + 16),
+            (std::vector<std::uint16_t>{0, 5, 25, 1, 2, 0, 1, 0}));
+  EXPECT_EQ(table[16 + 2], 0);  // unknown rule: code 0
+  EXPECT_EQ(std::vector<std::uint16_t>(table.begin() + 24, table.end()),
+            std::vector<std::uint16_t>(8, 0));  // empty entry
+  // Without an alarm source the registers read 0.
+  map_.read(r, 3000, 12, summary.data(), nullptr);
+  EXPECT_EQ(summary, std::vector<std::uint16_t>(12, 0));
+  // A read that starts in the middle of a 32-bit id.
+  std::uint16_t low = 0;
+  map_.read(r, 3101, 1, &low, &list);
+  EXPECT_EQ(low, 0x1170);
+}
+
+TEST(ModbusAlarms, RuleCodesAreUniqueAndCoverTheDefaultRules) {
+  std::set<std::uint16_t> codes;
+  for (const auto& rc : adapters::kRuleCodes) {
+    EXPECT_NE(rc.code, 0);
+    EXPECT_TRUE(codes.insert(rc.code).second) << rc.code;
+  }
+  model::StringConfig string_cfg;
+  auto rules = alarms::defaultRules(string_cfg);
+  const auto system = alarms::defaultSystemRules();
+  rules.insert(rules.end(), system.begin(), system.end());
+  for (const auto& rule : rules) {
+    EXPECT_NE(adapters::ruleCode(rule.id), 0) << rule.id << " has no Modbus rule code";
+  }
+  EXPECT_EQ(adapters::ruleCode("no.such_rule"), 0);
+  EXPECT_EQ(registerMapMarkdown().find("| 1 | `block.voltage_high` |") != std::string::npos, true);
 }
 
 TEST(ModbusDocs, FileMatchesTheGeneratedMap) {

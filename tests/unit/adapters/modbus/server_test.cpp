@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -55,7 +56,7 @@ TEST(ModbusSpec, RtuOnMissingDeviceFails) {
   model::PlantConfig plant = model::demoPlant();
   state::StateStore store({32, 32}, 30'000);
   SimulatedClock clock;
-  adapters::Context ctx{plant, store, clock, "test", {}};
+  adapters::Context ctx{plant, store, clock, "test", {}, {}};
   auto r = startRtu(ctx, "/dev/equalis-no-such-tty:19200:N:1");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("equalis-no-such-tty"), std::string::npos);
@@ -111,7 +112,7 @@ class ModbusServerTest : public ::testing::Test {
   model::PlantConfig plant_ = model::demoPlant();
   state::StateStore store_{{32, 32}, 30'000};
   SimulatedClock clock_;
-  adapters::Context ctx_{plant_, store_, clock_, "test", {}};
+  adapters::Context ctx_{plant_, store_, clock_, "test", {}, {}};
   std::unique_ptr<TcpServer> server_;
   modbus_t* client_ = nullptr;
 };
@@ -203,6 +204,116 @@ TEST_F(ModbusServerTest, StaleStateReadsSentinelOverTheWire) {
   EXPECT_EQ(regs[0], 0x8000);
   EXPECT_EQ(regs[7] & kFlagStale, kFlagStale);
   EXPECT_EQ(regs[8], 60);
+}
+
+// A server whose context has an alarm source and an acknowledge hook, writes on or off.
+class ModbusAlarmServerTest : public ::testing::Test {
+ protected:
+  void start(bool writes) {
+    plant_.protocols.modbus_writes = writes;
+    alarms::ActiveAlarm a;
+    a.id = 7;
+    a.rule_id = "block.voltage_high";
+    a.key = "block.voltage_high/1/3";
+    a.level = alarms::Level::kAlarm;
+    a.string_number = 1;
+    a.block_number = 3;
+    alarms_.push_back(a);
+    a.id = 9;
+    a.rule_id = "string.ripple_high";
+    a.key = "string.ripple_high/2/0";
+    a.level = alarms::Level::kWarning;
+    a.string_number = 2;
+    a.block_number = 0;
+    alarms_.push_back(a);
+    ctx_ = std::make_unique<adapters::Context>(
+        adapters::Context{plant_, store_, clock_, "test",
+                          [this] {
+                            std::lock_guard lock(mutex_);
+                            return alarms_;
+                          },
+                          [this](const std::string& key) -> Result<alarms::AlarmEvent> {
+                            std::lock_guard lock(mutex_);
+                            for (auto& x : alarms_) {
+                              if (x.key == key) {
+                                x.acknowledged = true;
+                                acked_.push_back(key);
+                                return alarms::AlarmEvent{0, "acknowledged", x};
+                              }
+                            }
+                            return makeError(ErrorCode::kNotFound, "no such alarm");
+                          }});
+    auto server = TcpServer::start(*ctx_, TcpSpec{"127.0.0.1", 0});
+    ASSERT_TRUE(server) << server.error().message;
+    server_ = std::move(server.value());
+    client_ = modbus_new_tcp("127.0.0.1", server_->port());
+    ASSERT_EQ(modbus_connect(client_), 0);
+    modbus_set_response_timeout(client_, 2, 0);
+  }
+  void TearDown() override {
+    if (client_ != nullptr) {
+      modbus_close(client_);
+      modbus_free(client_);
+    }
+    if (server_) {
+      server_->stop();
+    }
+  }
+
+  model::PlantConfig plant_ = model::demoPlant();
+  state::StateStore store_{{32, 32}, 30'000};
+  SimulatedClock clock_;
+  std::unique_ptr<adapters::Context> ctx_;
+  std::mutex mutex_;
+  std::vector<alarms::ActiveAlarm> alarms_;
+  std::vector<std::string> acked_;
+  std::unique_ptr<TcpServer> server_;
+  modbus_t* client_ = nullptr;
+};
+
+TEST_F(ModbusAlarmServerTest, WritesOffAnswerIllegalFunction) {
+  start(false);
+  std::uint16_t entry[8] = {};
+  ASSERT_EQ(modbus_read_registers(client_, 3100, 8, entry), 8);
+  EXPECT_EQ(entry[1], 7);
+  EXPECT_EQ(entry[6], 0);
+  EXPECT_EQ(modbus_write_register(client_, 3010, 7), -1);
+  EXPECT_EQ(errno, EMBXILFUN);
+  EXPECT_TRUE(acked_.empty());
+}
+
+TEST_F(ModbusAlarmServerTest, WritingAnIdAcknowledgesThroughTheHook) {
+  start(true);
+  std::uint16_t summary[6] = {};
+  ASSERT_EQ(modbus_read_registers(client_, 3000, 6, summary), 6);
+  EXPECT_EQ(summary[0], 2);
+  EXPECT_EQ(summary[3], 2);  // unacknowledged
+  ASSERT_EQ(modbus_write_register(client_, 3010, 7), 1) << modbus_strerror(errno);
+  EXPECT_EQ(acked_, std::vector<std::string>{"block.voltage_high/1/3"});
+  std::uint16_t entry[8] = {};
+  ASSERT_EQ(modbus_read_registers(client_, 3100, 8, entry), 8);
+  EXPECT_EQ(entry[6], 1);
+  ASSERT_EQ(modbus_read_registers(client_, 3000, 6, summary), 6);
+  EXPECT_EQ(summary[3], 1);
+  // The acknowledge register reads 0.
+  std::uint16_t ack[2] = {0xAAAA, 0xAAAA};
+  ASSERT_EQ(modbus_read_registers(client_, 3010, 2, ack), 2);
+  EXPECT_EQ(ack[0], 0);
+  EXPECT_EQ(ack[1], 0);
+  // Unknown id: illegal data value; other addresses: illegal data address.
+  EXPECT_EQ(modbus_write_register(client_, 3010, 8), -1);
+  EXPECT_EQ(errno, EMBXILVAL);
+  EXPECT_EQ(modbus_write_register(client_, 1000, 7), -1);
+  EXPECT_EQ(errno, EMBXILADD);
+  // 32-bit id with FC 16, then "all" with FC 06.
+  const std::uint16_t id32[2] = {0, 9};
+  ASSERT_EQ(modbus_write_registers(client_, 3010, 2, id32), 2) << modbus_strerror(errno);
+  EXPECT_EQ(acked_.size(), 2u);
+  ASSERT_EQ(modbus_write_register(client_, 3010, 0xFFFF), 1);
+  EXPECT_EQ(acked_.size(), 2u);  // both were acknowledged already
+  std::uint8_t bits[8] = {};
+  EXPECT_EQ(modbus_read_bits(client_, 0, 8, bits), -1);
+  EXPECT_EQ(errno, EMBXILFUN);
 }
 
 }  // namespace

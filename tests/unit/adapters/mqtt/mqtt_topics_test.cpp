@@ -117,9 +117,10 @@ TEST(MqttDiscovery, OneSensorPerBlockQuantityAndStringQuantity) {
     blocks += static_cast<std::size_t>(s.block_count);
   }
   ASSERT_EQ(blocks, 64u);
+  // + the alarm entities: a problem binary sensor for the site and each string, 3 counts.
   EXPECT_EQ(messages.size(), blocks * blockSensors().size() +
                                  plant.strings.size() * stringSensors().size() +
-                                 systemSensors().size());
+                                 systemSensors().size() + 1 + plant.strings.size() + 3);
   EXPECT_EQ(blockSensors().size(), 5u);
 
   // A state store with every point written, to check each template against a real payload.
@@ -149,11 +150,33 @@ TEST(MqttDiscovery, OneSensorPerBlockQuantityAndStringQuantity) {
   const std::regex value_template(R"(^\{\{ value_json\.([a-z0-9_]+)\.value \}\}$)");
   std::set<std::string> ids;
   std::set<std::string> devices;
+  const auto alarm_state = alarmStatePayload(plant, {});
+  std::size_t binary_sensors = 0;
   for (const auto& m : messages) {
     const auto& c = m.config;
     SCOPED_TRACE(m.topic);
     EXPECT_TRUE(std::regex_match(m.unique_id, id_chars));
     EXPECT_TRUE(ids.insert(m.unique_id).second) << "duplicate unique_id";
+    if (c["state_topic"] == topics.alarmState()) {
+      // Alarm entities read members of <prefix>/alarm/state.
+      const std::string tmpl = c["value_template"];
+      std::smatch match;
+      if (c.contains("device_class") && c["device_class"] == "problem") {
+        ++binary_sensors;
+        EXPECT_EQ(m.topic, "homeassistant/binary_sensor/" + m.unique_id + "/config");
+        ASSERT_TRUE(std::regex_search(tmpl, match, std::regex(R"(strings\['(\d+)'\])")) ||
+                    tmpl == "{{ value_json.problem }}")
+            << tmpl;
+        if (!match.empty()) {
+          EXPECT_TRUE(alarm_state["strings"].contains(match[1].str())) << tmpl;
+        }
+      } else {
+        EXPECT_EQ(m.topic, "homeassistant/sensor/" + m.unique_id + "/config");
+        ASSERT_TRUE(std::regex_match(tmpl, match, std::regex(R"(^\{\{ value_json\.(\w+) \}\}$)")));
+        EXPECT_TRUE(alarm_state.contains(match[1].str())) << tmpl;
+      }
+      continue;
+    }
     EXPECT_EQ(m.topic, "homeassistant/sensor/" + m.unique_id + "/config");
     EXPECT_EQ(c["unique_id"], m.unique_id);
     EXPECT_FALSE(c["name"].get<std::string>().empty());
@@ -237,9 +260,11 @@ TEST(MqttDiscovery, Modes) {
   const Topics topics{"p"};
   EXPECT_TRUE(discoveryMessages(plant, topics, {DiscoveryMode::kOff, "homeassistant", ""}).empty());
   const auto strings = discoveryMessages(plant, topics, {DiscoveryMode::kStrings, "ha", ""});
-  EXPECT_EQ(strings.size(), plant.strings.size() * stringSensors().size() + systemSensors().size());
+  EXPECT_EQ(strings.size(), plant.strings.size() * stringSensors().size() + systemSensors().size() +
+                                1 + plant.strings.size() + 3);
   for (const auto& m : strings) {
-    EXPECT_EQ(m.topic.rfind("ha/sensor/", 0), 0u);
+    EXPECT_TRUE(m.topic.rfind("ha/sensor/", 0) == 0 || m.topic.rfind("ha/binary_sensor/", 0) == 0)
+        << m.topic;
     EXPECT_EQ(m.config["state_topic"].get<std::string>().find("/block/"), std::string::npos);
   }
 }
@@ -259,6 +284,59 @@ TEST(MqttPublishGate, RateLimitAndChangeFilter) {
   gate.reset();
   EXPECT_TRUE(gate.offer("t", "d", "stale,", t0 + 12s));
   EXPECT_TRUE(gate.offer("u", "a", "ok,", t0 + 12s));
+}
+
+TEST(MqttAlarms, PayloadsAndChanges) {
+  const auto plant = model::demoPlant();
+  alarms::ActiveAlarm a;
+  a.id = 4;
+  a.key = "block.voltage_high/1/7";
+  a.rule_id = "block.voltage_high";
+  a.level = alarms::Level::kWarning;
+  a.string_number = 1;
+  a.block_number = 7;
+  a.value = 14.2;
+  a.threshold = 14.1;
+  a.raised_ms = kT0;
+  a.changed_ms = kT0;
+  a.message = "String 1, block 7: voltage high";
+  const auto list = alarmsPayload(plant, {a});
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["id"], 4);
+  EXPECT_EQ(list[0]["level"], "warning");
+  EXPECT_EQ(list[0]["value_text"], "14.200 V");
+  EXPECT_EQ(list[0]["acknowledged"], false);
+  EXPECT_EQ(alarmsPayload(plant, {}).dump(), "[]");
+  const auto state = alarmStatePayload(plant, {a});
+  EXPECT_EQ(state["problem"], "ON");
+  EXPECT_EQ(state["strings"]["1"], "ON");
+  EXPECT_EQ(state["strings"]["2"], "OFF");
+  EXPECT_EQ(state["unacknowledged"], 1);
+  EXPECT_EQ(alarmStatePayload(plant, {})["problem"], "OFF");
+
+  auto b = a;
+  b.acknowledged = true;
+  auto c = a;
+  c.level = alarms::Level::kAlarm;
+  auto kinds = [](const std::vector<AlarmChange>& changes) {
+    std::string out;
+    for (const auto& ch : changes) {
+      out += (out.empty() ? "" : ",") + ch.kind;
+    }
+    return out;
+  };
+  EXPECT_EQ(kinds(alarmChanges({}, {a})), "raised");
+  EXPECT_EQ(kinds(alarmChanges({a}, {a})), "");
+  EXPECT_EQ(kinds(alarmChanges({a}, {b})), "acknowledged");
+  EXPECT_EQ(kinds(alarmChanges({a}, {c})), "escalated");
+  EXPECT_EQ(kinds(alarmChanges({c}, {a})), "lowered");
+  EXPECT_EQ(kinds(alarmChanges({a}, {})), "cleared");
+  auto again = a;
+  again.id = 9;  // cleared and raised again between two looks
+  EXPECT_EQ(kinds(alarmChanges({a}, {again})), "raised,cleared");
+  const auto event = alarmEventPayload(plant, {"raised", a}, kT0);
+  EXPECT_EQ(event["event"], "raised");
+  EXPECT_EQ(event["alarm"]["key"], a.key);
 }
 
 }  // namespace

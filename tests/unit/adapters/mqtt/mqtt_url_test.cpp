@@ -50,6 +50,14 @@ TEST(MqttUrl, TlsDefaultsAndCafile) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->port, 8883);
   EXPECT_TRUE(d->cafile.empty());
+  EXPECT_FALSE(d->insecure);  // the host name is checked unless insecure=true
+  auto c = parseMqttUrl(
+      "mqtts://u:p@127.0.0.1:8883?cafile=/ca.pem&certfile=/c.pem&keyfile=/k.pem"
+      "&insecure=true");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->certfile, "/c.pem");
+  EXPECT_EQ(c->keyfile, "/k.pem");
+  EXPECT_TRUE(c->insecure);
 }
 
 TEST(MqttUrl, Ipv6Host) {
@@ -92,7 +100,11 @@ TEST(MqttUrl, Errors) {
       {"mqtt://host/a//b", "invalid topic prefix"},
       {"mqtt://host/$SYS", "invalid topic prefix"},
       {"mqtt://host/a#", "'#' is not allowed"},
-      {"mqtt://host?cafile=/x.pem", "cafile needs mqtts://"},
+      {"mqtt://host?cafile=/x.pem", "need mqtts://"},
+      {"mqtt://host?insecure=true", "need mqtts://"},
+      {"mqtts://host?insecure=maybe", "insecure must be true or false"},
+      {"mqtts://host?certfile=/c.pem", "needs both certfile and keyfile"},
+      {"mqtts://host?keyfile=", "keyfile needs a file name"},
       {"mqtts://host?cafile=", "cafile needs a file name"},
       {"mqtt://host?keepalive=1", "keepalive (seconds) must be"},
       {"mqtt://host?interval=-1", "interval (seconds) must be"},

@@ -34,7 +34,7 @@ TEST(SnmpAgent, LifecycleInOneProcess) {
   plant.data_dir = dir.string();
   SimulatedClock clock;
   state::StateStore store{{4, 4}, 30'000};
-  const adapters::Context ctx{plant, store, clock, "test", {}};
+  const adapters::Context ctx{plant, store, clock, "test", {}, {}};
   const int port = freeUdpPort();
   const std::string spec = "127.0.0.1:" + std::to_string(port);
 

@@ -230,7 +230,7 @@ struct Fixture {
   model::PlantConfig plant = model::demoPlant();
   SimulatedClock clock;
   state::StateStore store{{3, 2}, 30'000};
-  adapters::Context ctx{plant, store, clock, "1.2.3", {}};
+  adapters::Context ctx{plant, store, clock, "1.2.3", {}, {}};
 };
 
 void setString(state::StateStore& store, std::size_t s, double voltage, double current,
@@ -372,6 +372,32 @@ TEST(SnmpSpec, RejectsBadSpecs) {
     if (!o.ok()) {
       EXPECT_EQ(o.error().code, ErrorCode::kInvalidArgument) << bad;
     }
+  }
+}
+
+TEST(SnmpSpec, ConfigOptionsAndWriteAccess) {
+  const std::vector<std::pair<std::string, std::string>> config = {
+      {"community", "ro"}, {"writecommunity", "rw"}, {"trap", "127.0.0.1:162"}, {"inform", "true"}};
+  auto o = parseSpec("127.0.0.1:1161?community=ro2", config);
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->community, "ro2");  // the spec overrides the configuration
+  EXPECT_EQ(o->write_community, "rw");
+  EXPECT_TRUE(o->inform);
+  EXPECT_TRUE(o->writable());
+  EXPECT_FALSE(parseSpec("127.0.0.1:1161").value().writable());  // read-only by default
+  auto v3 = parseSpec(
+      "127.0.0.1:1161?v3user=u&auth=12345678&priv=abcdefgh&v3write=true&engineid=0x8000000001020304"
+      "&trap=127.0.0.1:162&trapversion=3");
+  ASSERT_TRUE(v3) << v3.error().message;
+  EXPECT_TRUE(v3->writable());
+  EXPECT_EQ(v3->trap_version, 3);
+  EXPECT_EQ(v3->engine_id, std::string("\x80\x00\x00\x00\x01\x02\x03\x04", 8));
+  for (const char* bad :
+       {"127.0.0.1:1161?writecommunity=public", "127.0.0.1:1161?v3write=true",
+        "127.0.0.1:1161?trapversion=3&trap=127.0.0.1:162", "127.0.0.1:1161?inform=true",
+        "127.0.0.1:1161?engineid=0x12", "127.0.0.1:1161?engineid=zz00000000",
+        "127.0.0.1:1161?inform=maybe", "127.0.0.1:1161?trap=127.0.0.1:162&trapversion=1"}) {
+    EXPECT_FALSE(parseSpec(bad)) << bad;
   }
 }
 

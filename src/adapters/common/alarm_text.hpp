@@ -25,7 +25,7 @@ struct RuleCode {
 
 // Numeric rule codes: part of the Modbus map (docs/modbus.md); never renumber, only append.
 // 0 = a rule not in this list.
-inline constexpr std::array<RuleCode, 16> kRuleCodes = {{
+inline constexpr std::array<RuleCode, 20> kRuleCodes = {{
     {1, "block.voltage_high"},
     {2, "block.voltage_low"},
     {3, "block.temperature_high"},
@@ -33,6 +33,7 @@ inline constexpr std::array<RuleCode, 16> kRuleCodes = {{
     {5, "block.ri_high"},
     {6, "block.equalization_high"},
     {7, "block.comm_lost"},
+    {8, "block.ri_rise"},
     {20, "string.voltage_high"},
     {21, "string.voltage_low"},
     {22, "string.deviation_high"},
@@ -40,8 +41,11 @@ inline constexpr std::array<RuleCode, 16> kRuleCodes = {{
     {24, "string.charge_current_high"},
     {25, "string.ripple_high"},
     {26, "string.thermal_runaway"},
+    {27, "string.electrolyte_low"},
     {40, "system.ambient_high"},
     {41, "system.ambient_low"},
+    {42, "system.humidity_high"},
+    {43, "system.hydrogen_high"},
 }};
 
 inline std::uint16_t ruleCode(std::string_view rule_id) {

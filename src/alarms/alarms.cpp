@@ -153,6 +153,12 @@ std::vector<Rule> defaultRules(const model::StringConfig& s) {
                    "module communication", "", 0);
   comm.source = Source::kCommLost;
   rules.push_back(comm);
+  // A module that answers with values outside its measuring range (broken sense lead, module
+  // fault): its readings are invalid, so no measurement alarm can see the block.
+  Rule fault = rule("block.module_fault", PointId::kBlockVoltageV, Direction::kHigh, 1, 1, 0,
+                    kMinuteMs, kMinuteMs, "module measurement", "", 0);
+  fault.source = Source::kInvalid;
+  rules.push_back(fault);
   return rules;
 }
 
@@ -304,6 +310,62 @@ Status Engine::setRuntimeOverrides(std::vector<model::AlarmRuleOverride> overrid
   return {};
 }
 
+void Engine::setInputRules(std::vector<InputRule> rules) {
+  std::vector<Rule> out;
+  std::vector<int> strings;
+  std::vector<Instance> instances;
+  for (const auto& in : rules) {
+    Rule r;
+    r.id = "input." + in.channel_id;
+    r.point = PointId::kSystemStringCount;  // not read: inputs come through evaluateInputs()
+    r.source = Source::kInput;
+    r.direction = Direction::kHigh;
+    r.warning = 1;
+    r.alarm = in.level == Level::kAlarm ? 1 : 2;
+    r.hysteresis = 0.5;
+    r.on_delay_ms = in.on_delay_ms;
+    r.off_delay_ms = in.off_delay_ms;
+    r.quantity = in.name;
+    // What the alarm state is called in messages.
+    r.unit = in.alarm_when ? "active" : (in.string_number > 0 ? "breaker open" : "inactive");
+    r.decimals = 0;
+    r.input_alarm_when = in.alarm_when;
+    r.origin = "config";
+    Instance inst;
+    for (std::size_t k = 0; k < input_rules_.size(); ++k) {
+      if (input_rules_[k].id == r.id) {
+        inst = input_instances_[k];
+      }
+    }
+    out.push_back(std::move(r));
+    strings.push_back(in.string_number);
+    instances.push_back(std::move(inst));
+  }
+  input_rules_ = std::move(out);
+  input_strings_ = std::move(strings);
+  input_instances_ = std::move(instances);
+}
+
+std::vector<AlarmEvent> Engine::evaluateInputs(const std::vector<InputSample>& inputs,
+                                               TimeMs now_ms) {
+  std::vector<AlarmEvent> events;
+  for (std::size_t k = 0; k < input_rules_.size(); ++k) {
+    const auto& rule = input_rules_[k];
+    for (const auto& in : inputs) {
+      if ("input." + in.channel_id != rule.id) {
+        continue;
+      }
+      state::Sample s = in.sample;
+      if (s.quality == model::Quality::kOk && std::isfinite(s.value)) {
+        const bool alarm_state = (s.value >= 0.5) == rule.input_alarm_when;
+        s.value = alarm_state ? 1.0 : 0.0;
+      }
+      step(rule, input_instances_[k], s, input_strings_[k], 0, now_ms, events);
+    }
+  }
+  return events;
+}
+
 Engine::Counts Engine::counts() const {
   Counts c;
   for (const auto& a : active()) {
@@ -334,6 +396,11 @@ void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample,
       return;
     }
     v = sample.quality == model::Quality::kCommLost ? 1.0 : 0.0;
+  } else if (rule.source == Source::kInvalid) {
+    if (sample.quality != model::Quality::kOk && sample.quality != model::Quality::kInvalid) {
+      return;  // no answer: comm_lost's business
+    }
+    v = sample.quality == model::Quality::kInvalid ? 1.0 : 0.0;
   } else if (sample.quality != model::Quality::kOk || !std::isfinite(v)) {
     return;  // no alarm is raised (or cleared) from missing or stale data
   }
@@ -346,7 +413,8 @@ void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample,
              (inst.level >= Level::kWarning && stillBeyond(rule, v, rule.warning))) {
     target = Level::kWarning;
   }
-  if (rule.source == Source::kCommLost && target != Level::kNone) {
+  if ((rule.source == Source::kCommLost || rule.source == Source::kInvalid) &&
+      target != Level::kNone) {
     target = Level::kAlarm;
   }
   if (target == inst.level) {
@@ -384,6 +452,20 @@ void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample,
                     ? fmt::format("{}: module answers again", where(s, b))
                     : fmt::format("{}: module does not answer (comm lost); its values are stale",
                                   where(s, b));
+  } else if (rule.source == Source::kInvalid) {
+    a.message = target == Level::kNone
+                    ? fmt::format("{}: module readings valid again", where(s, b))
+                    : fmt::format(
+                          "{}: module reports values outside its measuring range "
+                          "(module or sense-lead fault); its readings are invalid",
+                          where(s, b));
+  } else if (rule.source == Source::kInput) {
+    const std::string channel = rule.id.substr(std::string_view("input.").size());
+    a.message =
+        target == Level::kNone
+            ? fmt::format("{}: input {} ({}) back to normal", where(s, b), channel, rule.quantity)
+            : fmt::format("{}: input {} ({}) {} ({})", where(s, b), channel, rule.quantity,
+                          rule.unit, levelName(target));
   } else if (model::point(rule.point).type == model::PointType::kEnum) {
     a.message = fmt::format(
         "{}: {} is {}{}", where(s, b), rule.quantity,
@@ -446,6 +528,9 @@ std::vector<ActiveAlarm> Engine::active() const {
   for (const auto& inst : system_instances_) {
     collect(inst);
   }
+  for (const auto& inst : input_instances_) {
+    collect(inst);
+  }
   std::sort(out.begin(), out.end(), [](const ActiveAlarm& a, const ActiveAlarm& b) {
     return a.level != b.level ? a.level > b.level : a.raised_ms < b.raised_ms;
   });
@@ -476,6 +561,9 @@ Result<AlarmEvent> Engine::acknowledge(const std::string& key, TimeMs now_ms) {
     }
   }
   for (auto& inst : system_instances_) {
+    hit = hit ? hit : find(inst);
+  }
+  for (auto& inst : input_instances_) {
     hit = hit ? hit : find(inst);
   }
   if (hit == nullptr) {

@@ -25,6 +25,25 @@ enum class Direction { kHigh, kLow };
 enum class Source {
   kValue,     // the point's value
   kCommLost,  // 1 while the point's quality is comm_lost (thresholds 1/1)
+  kInvalid,   // 1 while the module answers with values outside its measuring range (1/1)
+  kInput,     // a digital input (see InputRule): 1 while in its alarm state
+};
+
+// An alarm on a digital input of the I/O layer ("door open", "fan failure", "breaker open").
+struct InputRule {
+  std::string channel_id;  // "aux1.di3"
+  std::string name;        // "Door contact"
+  Level level = Level::kAlarm;
+  bool alarm_when = true;  // the input state that alarms (a breaker status alarms on false)
+  DurationMs on_delay_ms = 0;
+  DurationMs off_delay_ms = 0;
+  int string_number = 0;  // 1-based (breaker status), 0 = system
+};
+
+// The present state of a digital input (NaN value or a bad quality: no alarm change).
+struct InputSample {
+  std::string channel_id;
+  state::Sample sample;
 };
 
 struct Rule {
@@ -42,6 +61,7 @@ struct Rule {
   std::string unit;      // "V"
   int decimals = 2;
   std::string origin = "default";  // where the values come from: default | config | api
+  bool input_alarm_when = true;    // Source::kInput: the input state that alarms
 };
 
 // The default rule table of one string (per chemistry, scaled to its blocks and capacity).
@@ -113,6 +133,11 @@ class Engine {
     int unacknowledged = 0;
   };
   Counts counts() const;
+  // Digital-input alarms: replaces the input rules (instances of unchanged ids keep their state)
+  // and evaluates them against the inputs' present states.
+  void setInputRules(std::vector<InputRule> rules);
+  std::vector<AlarmEvent> evaluateInputs(const std::vector<InputSample>& inputs, TimeMs now_ms);
+  const std::vector<Rule>& inputRules() const { return input_rules_; }
 
  private:
   struct Instance {
@@ -132,6 +157,9 @@ class Engine {
   // instances_[string][rule][block or 0]; system_instances_[rule]
   std::vector<std::vector<std::vector<Instance>>> instances_;
   std::vector<Instance> system_instances_;
+  std::vector<Rule> input_rules_;  // id "input.<channel>"; warning/alarm thresholds 1/1 or 1/2
+  std::vector<int> input_strings_;
+  std::vector<Instance> input_instances_;
   std::uint32_t next_id_ = 1;
 };
 

@@ -109,6 +109,8 @@ struct Reader {
     const auto scale = s.number("scale", "");
     const auto offset = s.number("offset", "");
     const auto line = s.integer("line", 0, kGpioLineMax);
+    const auto alarm = s.string("alarm");
+    const auto alarm_delay_s = s.number("alarm_delay_s", 0.0, 86400.0, "s");
 
     if (!id) {
       if (!s.rejected("id")) {
@@ -173,6 +175,26 @@ struct Reader {
                                           c.id, model::channelKindName(c.kind)));
       }
       c.active_low = *active_low;
+    }
+
+    // Digital inputs: alarm while active (breaker status: while the breaker is open).
+    if (c.role == model::ChannelRole::kBreakerStatus) {
+      c.alarm_level = 2;
+    }
+    if (alarm) {
+      const std::vector<std::string> levels{"none", "warning", "alarm"};
+      const auto it = std::find(levels.begin(), levels.end(), *alarm);
+      if (c.kind != model::ChannelKind::kDigitalInput) {
+        s.issue("alarm", fmt::format("only digital inputs raise alarms, \"{}\" is {}", c.id,
+                                     model::channelKindName(c.kind)));
+      } else if (it == levels.end()) {
+        s.issue("alarm", unknownName("alarm level", *alarm, levels));
+      } else {
+        c.alarm_level = static_cast<int>(it - levels.begin());
+      }
+    }
+    if (alarm_delay_s) {
+      c.alarm_delay_ms = toMs(*alarm_delay_s);
     }
 
     // Analog channels: the point they feed.

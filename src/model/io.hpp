@@ -102,6 +102,10 @@ struct IoChannelConfig {
   ChannelRole role = ChannelRole::kGeneric;
   int string_number = 0;  // 1-based: breaker roles and string.electrolyte_level
   bool active_low = false;
+  // Digital inputs: alarm level raised while the input is active (0 none, 1 warning, 2 alarm);
+  // a breaker_status input alarms while the breaker is open (default: alarm).
+  int alarm_level = 0;
+  DurationMs alarm_delay_ms = 0;
   // Analog channels: the catalogue point this channel feeds (system.humidity_pct …), if any.
   std::optional<PointId> point;
   // Analog inputs: signal type and the engineering range it maps to.

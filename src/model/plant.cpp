@@ -42,11 +42,14 @@ IoConfig demoIo() {
     c.name = name;
     c.role = role;
     c.string_number = string_number;
+    c.alarm_level = role == ChannelRole::kBreakerStatus ? 2 : 0;
     aux.channels.push_back(c);
   };
   channel("di1", "String 1 breaker closed", ChannelRole::kBreakerStatus, 1);
   channel("di2", "String 2 breaker closed", ChannelRole::kBreakerStatus, 2);
   channel("di3", "Door contact", ChannelRole::kGeneric, 0);
+  aux.channels.back().alarm_level = 1;  // door open: warning after 30 s
+  aux.channels.back().alarm_delay_ms = 30 * kSecondMs;
   channel("relay1", "String 1 breaker trip", ChannelRole::kBreakerTrip, 1);
   channel("relay2", "String 2 breaker trip", ChannelRole::kBreakerTrip, 2);
   channel("relay3", "Ventilation fan", ChannelRole::kGeneric, 0);

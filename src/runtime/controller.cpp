@@ -113,10 +113,39 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       io_(std::make_unique<io::Hub>(plant_, clock_, sim_.get())) {
   sim_->advanceTo(started_ms_);
   events_ = std::make_unique<events::Manager>(plant_.events, plant_.site.name, clock_);
+  std::vector<alarms::InputRule> input_rules;
+  for (const auto& dev : plant_.io.devices) {
+    for (const auto& ch : dev.channels) {
+      if (ch.kind != model::ChannelKind::kDigitalInput || ch.alarm_level == 0) {
+        continue;
+      }
+      alarms::InputRule r;
+      r.channel_id = dev.id + "." + ch.id;
+      r.name = ch.name;
+      r.level = ch.alarm_level >= 2 ? alarms::Level::kAlarm : alarms::Level::kWarning;
+      const bool breaker = ch.role == model::ChannelRole::kBreakerStatus;
+      r.alarm_when = !breaker;  // a breaker-status input alarms while the breaker is open
+      r.on_delay_ms = ch.alarm_delay_ms;
+      r.off_delay_ms = ch.alarm_delay_ms;
+      r.string_number = breaker ? ch.string_number : 0;
+      input_rules.push_back(std::move(r));
+    }
+  }
+  alarms_.setInputRules(std::move(input_rules));
   // Relay and buzzer actions drive the I/O layer's outputs (the hub only records the command; a
   // real device's thread writes it).
+  // A bare channel name ("buzzer") means the first output of that name.
   events_->setOutputHook([this](const std::string& id, bool on, DurationMs pulse_ms) {
-    return pulse_ms > 0 && on ? io_->pulseOutput(id, pulse_ms) : io_->setOutput(id, on);
+    std::string target = id;
+    if (id.find('.') == std::string::npos) {
+      for (const auto& ch : io_->channels(clock_.nowMs())) {
+        if (ch.output && ch.channel == id) {
+          target = ch.id;
+          break;
+        }
+      }
+    }
+    return pulse_ms > 0 && on ? io_->pulseOutput(target, pulse_ms) : io_->setOutput(target, on);
   });
   for (const auto& sc : plant_.strings) {
     equalizers_.emplace_back(sc, plant_.equalization);
@@ -478,6 +507,18 @@ void Controller::evaluateAlarms(const bus::Sweep& sweep,
     std::lock_guard lock(alarm_mutex_);
     state::StateStore::Reader r(state_, sweep.time_ms);
     events = alarms_.evaluate(r, sweep.time_ms);
+  }
+  // Digital-input alarms from the I/O layer's present input states.
+  std::vector<alarms::InputSample> inputs;
+  for (const auto& ch : io_->channels(sweep.time_ms)) {
+    if (ch.kind == model::ChannelKind::kDigitalInput) {
+      inputs.push_back({ch.id, {ch.value, ch.time_ms, ch.quality}});
+    }
+  }
+  {
+    std::lock_guard lock(alarm_mutex_);
+    auto input_events = alarms_.evaluateInputs(inputs, sweep.time_ms);
+    events.insert(events.end(), input_events.begin(), input_events.end());
   }
   for (const auto& e : events) {
     logAlarmEvent(e);

@@ -25,7 +25,7 @@ struct RuleCode {
 
 // Numeric rule codes: part of the Modbus map (docs/modbus.md); never renumber, only append.
 // 0 = a rule not in this list.
-inline constexpr std::array<RuleCode, 20> kRuleCodes = {{
+inline constexpr std::array<RuleCode, 21> kRuleCodes = {{
     {1, "block.voltage_high"},
     {2, "block.voltage_low"},
     {3, "block.temperature_high"},
@@ -34,6 +34,7 @@ inline constexpr std::array<RuleCode, 20> kRuleCodes = {{
     {6, "block.equalization_high"},
     {7, "block.comm_lost"},
     {8, "block.ri_rise"},
+    {9, "block.module_fault"},
     {20, "string.voltage_high"},
     {21, "string.voltage_low"},
     {22, "string.deviation_high"},
@@ -48,7 +49,13 @@ inline constexpr std::array<RuleCode, 20> kRuleCodes = {{
     {43, "system.hydrogen_high"},
 }};
 
+// Digital-input alarms ("input.aux1.di3") share one code.
+inline constexpr std::uint16_t kInputRuleCode = 60;
+
 inline std::uint16_t ruleCode(std::string_view rule_id) {
+  if (rule_id.starts_with("input.")) {
+    return kInputRuleCode;
+  }
   for (const auto& rc : kRuleCodes) {
     if (rc.rule_id == rule_id) {
       return rc.code;

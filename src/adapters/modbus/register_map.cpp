@@ -816,6 +816,7 @@ std::string registerMapMarkdown() {
   for (const auto& rc : adapters::kRuleCodes) {
     out += fmt::format("| {} | `{}` |\n", rc.code, rc.rule_id);
   }
+  out += fmt::format("| {} | `input.*` (any digital-input alarm) |\n", adapters::kInputRuleCode);
   out +=
       "\n"
       "## Register sections\n\n"

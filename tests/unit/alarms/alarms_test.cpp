@@ -94,7 +94,11 @@ TEST_F(EngineTest, ShortExcursionDoesNotRaise) {
 
 TEST_F(EngineTest, MissingDataRaisesNothingButCommLostDoes) {
   EXPECT_TRUE(voltage(16.0, 10'000, Quality::kInvalid).empty());
-  EXPECT_TRUE(voltage(16.0, 100'000, Quality::kInvalid).empty());
+  // Invalid readings raise no voltage alarm, only the module fault (after its on-delay).
+  auto fault = voltage(16.0, 100'000, Quality::kInvalid);
+  ASSERT_EQ(fault.size(), 1u);
+  EXPECT_EQ(fault[0].alarm.rule_id, "block.module_fault");
+  EXPECT_NE(fault[0].alarm.message.find("String 2, block 17"), std::string::npos);
   auto e = voltage(13.6, 200'000, Quality::kCommLost);
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0].alarm.rule_id, "block.comm_lost");

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/rest/io_view.hpp"
+#include "adapters/common/alarm_text.hpp"
 #include "adapters/rest/json_view.hpp"
 #include "adapters/rest/metrics.hpp"
 #include "adapters/web/assets.hpp"
@@ -189,7 +190,8 @@ Parsed<history::EventQuery> parseEventQuery(const httplib::Request& req, TimeMs 
 }
 
 json alarmJson(const alarms::ActiveAlarm& a) {
-  json j{{"key", a.key},
+  json j{{"id", adapters::protocolAlarmId(a)},
+         {"key", a.key},
          {"rule", a.rule_id},
          {"level", std::string(alarms::levelName(a.level))},
          {"string", a.string_number == 0 ? json(nullptr) : json(a.string_number)},
@@ -697,72 +699,75 @@ void Server::routes() {
     }
     return parseIndex(req.get_param_value("string"), "string", string_count);
   };
-  srv.Put(R"(/api/v1/alarms/rules/([^/]+))",
-          [&ctl, ruleTarget](const httplib::Request& req, httplib::Response& res) {
-            if (!authorizeWrite(req, res)) {
-              return;
-            }
-            const auto target = ruleTarget(req);
-            if (failed(target, res)) {
-              return;
-            }
-            const json body = json::parse(req.body, nullptr, false);
-            if (body.is_discarded()) {
-              sendError(res, 400, "body", "request body is not valid JSON");
-              return;
-            }
-            auto change = alarms::overrideFromJson(body, false);
-            if (!change) {
-              sendError(res, 400, "body", change.error().message);
-              return;
-            }
-            change->rule_id = req.matches[1];
-            change->string_number = std::get<int>(target);
-            // Merge with an earlier change of the same rule and string.
-            auto overrides = ctl.alarmOverrides();
-            auto same = std::find_if(overrides.begin(), overrides.end(), [&](const auto& o) {
-              return o.rule_id == change->rule_id && o.string_number == change->string_number;
-            });
-            if (same != overrides.end()) {
-              const auto merge = [](auto& into, const auto& from) {
-                if (from) {
-                  into = from;
-                }
-              };
-              merge(same->enabled, change->enabled);
-              merge(same->warning, change->warning);
-              merge(same->alarm, change->alarm);
-              merge(same->hysteresis, change->hysteresis);
-              merge(same->on_delay_ms, change->on_delay_ms);
-              merge(same->off_delay_ms, change->off_delay_ms);
-            } else {
-              overrides.push_back(*change);
-            }
-            const std::string what = fmt::format("{} {}", alarms::overrideJson(*change).dump(),
-                                                 "(REST from " + req.remote_addr + ")");
-            if (auto st = ctl.setAlarmOverrides(std::move(overrides), what); !st) {
-              sendError(res, st.error().code == ErrorCode::kNotFound ? 404 : 400, "body",
-                        st.error().message);
-              return;
-            }
-            json rules = json::array();
-            const auto table = ctl.alarmRules();
-            for (std::size_t s = 0; s < table.strings.size(); ++s) {
-              for (const auto& r : table.strings[s]) {
-                if (r.id == change->rule_id) {
-                  auto j = alarms::ruleJson(r);
-                  j["string"] = s + 1;
-                  rules.push_back(std::move(j));
-                }
-              }
-            }
-            for (const auto& r : table.system) {
-              if (r.id == change->rule_id) {
-                rules.push_back(alarms::ruleJson(r));
-              }
-            }
-            sendJson(res, json{{"rules", std::move(rules)}});
-          });
+  srv.Put(R"(/api/v1/alarms/rules/([^/]+))", [&ctl, ruleTarget](const httplib::Request& req,
+                                                                httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    const auto target = ruleTarget(req);
+    if (failed(target, res)) {
+      return;
+    }
+    const json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded()) {
+      sendError(res, 400, "body", "request body is not valid JSON");
+      return;
+    }
+    auto change = alarms::overrideFromJson(body, false);
+    if (!change) {
+      sendError(res, 400, "body", change.error().message);
+      return;
+    }
+    change->rule_id = req.matches[1];
+    change->string_number = std::get<int>(target);
+    // Merge with an earlier change of the same rule and string.
+    auto overrides = ctl.alarmOverrides();
+    auto same = std::find_if(overrides.begin(), overrides.end(), [&](const auto& o) {
+      return o.rule_id == change->rule_id && o.string_number == change->string_number;
+    });
+    if (same != overrides.end()) {
+      const auto merge = [](auto& into, const auto& from) {
+        if (from) {
+          into = from;
+        }
+      };
+      merge(same->enabled, change->enabled);
+      merge(same->warning, change->warning);
+      merge(same->alarm, change->alarm);
+      merge(same->hysteresis, change->hysteresis);
+      merge(same->on_delay_ms, change->on_delay_ms);
+      merge(same->off_delay_ms, change->off_delay_ms);
+    } else {
+      overrides.push_back(*change);
+    }
+    const std::string what = fmt::format("{} {}", alarms::overrideJson(*change).dump(),
+                                         "(REST from " + req.remote_addr + ")");
+    if (auto st = ctl.setAlarmOverrides(std::move(overrides), what); !st) {
+      sendError(res, st.error().code == ErrorCode::kNotFound ? 404 : 400, "body",
+                st.error().message);
+      return;
+    }
+    json rules = json::array();
+    const auto table = ctl.alarmRules();
+    for (std::size_t s = 0; s < table.strings.size(); ++s) {
+      if (change->string_number != 0 && static_cast<std::size_t>(change->string_number) != s + 1) {
+        continue;
+      }
+      for (const auto& r : table.strings[s]) {
+        if (r.id == change->rule_id) {
+          auto j = alarms::ruleJson(r);
+          j["string"] = s + 1;
+          rules.push_back(std::move(j));
+        }
+      }
+    }
+    for (const auto& r : table.system) {
+      if (r.id == change->rule_id && change->string_number == 0) {
+        rules.push_back(alarms::ruleJson(r));
+      }
+    }
+    sendJson(res, json{{"rules", std::move(rules)}});
+  });
   srv.Delete(R"(/api/v1/alarms/rules/([^/]+))", [&ctl, ruleTarget](const httplib::Request& req,
                                                                    httplib::Response& res) {
     if (!authorizeWrite(req, res)) {

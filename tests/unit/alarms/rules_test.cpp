@@ -218,3 +218,59 @@ TEST(RulesJson, OverridesFileRoundTripsAndRejectsBadInput) {
 
 }  // namespace
 }  // namespace equalis::alarms
+
+namespace equalis::alarms {
+namespace {
+
+std::vector<AlarmEvent> inputAt(Engine& e, const std::string& id, double v, TimeMs t,
+                                model::Quality q = model::Quality::kOk) {
+  return e.evaluateInputs({{id, {v, t, q}}}, t);
+}
+
+TEST(InputAlarms, RaiseAfterDelayClearAndBreakerOpen) {
+  const auto plant = model::demoPlant();
+  Engine e(plant);
+  InputRule door;
+  door.channel_id = "aux1.di3";
+  door.name = "Door contact";
+  door.level = Level::kWarning;
+  door.on_delay_ms = 30 * kSecondMs;
+  door.off_delay_ms = 30 * kSecondMs;
+  InputRule breaker;
+  breaker.channel_id = "aux1.di1";
+  breaker.name = "String 1 breaker closed";
+  breaker.alarm_when = false;
+  breaker.string_number = 1;
+  e.setInputRules({door, breaker});
+
+  EXPECT_TRUE(inputAt(e, "aux1.di3", 1, 0).empty());
+  EXPECT_TRUE(inputAt(e, "aux1.di3", 1, 20 * kSecondMs).empty());  // on-delay
+  auto ev = inputAt(e, "aux1.di3", 1, 31 * kSecondMs);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, "raised");
+  EXPECT_EQ(ev[0].alarm.level, Level::kWarning);
+  EXPECT_EQ(ev[0].alarm.key, "input.aux1.di3/0/0");
+  EXPECT_EQ(ev[0].alarm.message, "System: input aux1.di3 (Door contact) active (warning)");
+  // Stale or missing input data changes nothing.
+  EXPECT_TRUE(inputAt(e, "aux1.di3", 0, 100 * kSecondMs, model::Quality::kCommLost).empty());
+  EXPECT_EQ(e.counts().warning, 1);
+  // Rules replaced with the same ids keep their state.
+  e.setInputRules({door, breaker});
+  EXPECT_EQ(e.counts().warning, 1);
+  EXPECT_TRUE(inputAt(e, "aux1.di3", 0, 110 * kSecondMs).empty());  // off-delay
+  ev = inputAt(e, "aux1.di3", 0, 141 * kSecondMs);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, "cleared");
+
+  EXPECT_TRUE(inputAt(e, "aux1.di1", 1, 150 * kSecondMs).empty());  // closed: fine
+  ev = inputAt(e, "aux1.di1", 0, 151 * kSecondMs);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].alarm.level, Level::kAlarm);
+  EXPECT_EQ(ev[0].alarm.string_number, 1);
+  EXPECT_NE(ev[0].alarm.message.find("String 1: input aux1.di1"), std::string::npos);
+  EXPECT_NE(ev[0].alarm.message.find("breaker open"), std::string::npos);
+  EXPECT_TRUE(e.acknowledge(ev[0].alarm.key, 152 * kSecondMs).ok());
+}
+
+}  // namespace
+}  // namespace equalis::alarms

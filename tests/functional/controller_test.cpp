@@ -552,3 +552,89 @@ TEST(Controller, EventRulesDriveTheOutputHookAndTheEventLog) {
 
 }  // namespace
 }  // namespace equalis::runtime
+
+namespace equalis::runtime {
+namespace {
+
+// The whole chain with the demo plant's simulated I/O (no fake hook): a door opened by a
+// scenario raises the digital-input alarm and fires an input_change rule whose relay action
+// switches aux1.relay3; the door alarm's buzzer action pulses panel.buzzer; an unknown output
+// is a failed delivery that names it.
+TEST(Controller, EventActionsDriveTheSimulatedOutputs) {
+  TempDir dir;
+  SimulatedClock clock;
+  auto plant = quietPlant(dir.str());
+  model::EventAction fan;
+  fan.type = model::EventActionType::kRelay;
+  fan.channel = "aux1.relay3";
+  model::EventAction nowhere = fan;
+  nowhere.channel = "aux1.relay9";
+  model::EventRule door;
+  door.name = "door";
+  door.triggers = static_cast<std::uint32_t>(model::Trigger::kInputChange);
+  door.input_pattern = "aux1.di3";
+  door.input_value = true;
+  door.actions = {fan, nowhere};
+  model::EventAction buzz;
+  buzz.type = model::EventActionType::kBuzzer;
+  buzz.channel = "buzzer";
+  buzz.pulse_ms = 2 * kSecondMs;
+  model::EventRule alarm;
+  alarm.name = "door alarm";
+  alarm.triggers = static_cast<std::uint32_t>(model::Trigger::kAlarmRaised);
+  alarm.rule_pattern = "input.*";
+  alarm.actions = {buzz};
+  plant.events.rules = {door, alarm};
+
+  Controller c(plant, clock);
+  ASSERT_TRUE(c.open().ok());
+  auto scenario = sim::parseScenario(R"(
+name = "door"
+duration = "10min"
+[[event]]
+at = "1min"
+action = "input"
+channel = "aux1.di3"
+active = true
+)",
+                                     "door.toml");
+  ASSERT_TRUE(scenario.ok()) << scenario.error().message;
+  ASSERT_TRUE(c.setScenario(std::move(scenario.value())).ok());
+  auto channel = [&](const std::string& id) {
+    for (const auto& ch : c.ioChannels()) {
+      if (ch.id == id) {
+        return ch;
+      }
+    }
+    ADD_FAILURE() << "no channel " << id;
+    return io::ChannelSnapshot{};
+  };
+  c.runUntil(clock, clock.nowMs() + 30 * kSecondMs);
+  EXPECT_NE(channel("aux1.relay3").commanded, std::optional<bool>(true));
+  c.runUntil(clock, clock.nowMs() + 80 * kSecondMs);  // door open, fan on
+  EXPECT_EQ(channel("aux1.relay3").commanded, std::optional<bool>(true));
+  c.runUntil(clock, clock.nowMs() + 35 * kSecondMs);  // 30 s later: door alarm, buzzer pulse
+  const auto alarms = c.activeAlarms();
+  EXPECT_TRUE(std::any_of(alarms.begin(), alarms.end(),
+                          [](const auto& a) { return a.rule_id == "input.aux1.di3"; }));
+  auto log = c.history()->events(0, clock.nowMs() + 1, 1000);
+  ASSERT_TRUE(log.ok());
+  bool failed_named = false;
+  bool buzzed = false;
+  std::string actions;
+  for (const auto& e : *log) {
+    if (e.kind != "action") {
+      continue;
+    }
+    actions += e.message + "\n";
+    failed_named |= e.message.find("aux1.relay9") != std::string::npos &&
+                    e.message.find("failed") != std::string::npos;
+    buzzed |= e.message.find("buzzer to buzzer set (pulse 2000 ms)") != std::string::npos &&
+              e.message.find("failed") == std::string::npos;
+  }
+  EXPECT_TRUE(failed_named) << actions;
+  EXPECT_TRUE(buzzed) << actions;
+}
+
+}  // namespace
+}  // namespace equalis::runtime

@@ -23,7 +23,9 @@ constexpr const char* kUsage = R"(Usage: equalisctl [--url URL] [--json] COMMAND
 Commands:
   status                      one table per string (Σ V, current, power, mode, target, charge)
   blocks STRING               the blocks of one string (1-based)
-  events [--from T] [--to T]  the event log
+  events [--from T] [--to T] [--kind K] [--level L] [--string N] [--block B]
+                              the event log, filtered (kinds: alarm, protection, input, …)
+  alarms                      the active alarms, worst first
   export [--from T] [--to T] [--string N] [--output FILE]
                               block history as CSV (times ISO 8601 UTC or epoch ms)
   points [--markdown]         the point catalogue (offline)
@@ -178,6 +180,30 @@ int cmdEvents(const Options& o, const std::string& query) {
   return 0;
 }
 
+int cmdAlarms(const Options& o) {
+  int code = 0;
+  auto j = getJson(o, "/api/v1/alarms", code);
+  if (!j) {
+    return code;
+  }
+  if (o.json) {
+    std::cout << j->dump(2) << "\n";
+    return 0;
+  }
+  const auto& list = (*j)["alarms"];
+  if (list.empty()) {
+    std::cout << "no active alarms\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<8} {:<4} {:<24} {}\n", "Level", "Ack", "Raised", "Message");
+  for (const auto& a : list) {
+    std::cout << fmt::format("{:<8} {:<4} {:<24} {}\n", a.value("level", ""),
+                             a.value("acknowledged", false) ? "yes" : "no", a.value("raised", ""),
+                             a.value("message", ""));
+  }
+  return 0;
+}
+
 int cmdExport(const Options& o, const std::string& query, const std::string& output) {
   httplib::Client cli(o.url);
   cli.set_connection_timeout(5);
@@ -292,7 +318,9 @@ int main(int argc, char** argv) {
   bool markdown = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const auto& a = args[i];
-    if ((a == "--from" || a == "--to" || a == "--string" || a == "--limit") &&
+    const bool event_filter =
+        cmd == "events" && (a == "--kind" || a == "--level" || a == "--block");
+    if ((a == "--from" || a == "--to" || a == "--string" || a == "--limit" || event_filter) &&
         i + 1 < args.size()) {
       query += (query.empty() ? "?" : "&") + a.substr(2) + "=" + urlEncode(args[++i]);
     } else if (a == "--output" && i + 1 < args.size()) {
@@ -321,6 +349,9 @@ int main(int argc, char** argv) {
   }
   if (cmd == "events") {
     return cmdEvents(o, query);
+  }
+  if (cmd == "alarms") {
+    return cmdAlarms(o);
   }
   if (cmd == "export") {
     return cmdExport(o, query, output);

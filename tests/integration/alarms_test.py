@@ -12,7 +12,14 @@ import unittest
 import urllib.error
 import urllib.request
 
-from equalis_harness import Daemon
+import subprocess
+
+from equalis_harness import Daemon, binary
+
+
+def ctl(d, *args):
+    return subprocess.run([binary("equalisctl"), "--url", d.url, *args], capture_output=True,
+                          text=True, timeout=30)
 
 
 def request(d, method, path, body=None):
@@ -119,6 +126,9 @@ class InputAlarmAndEventLog(unittest.TestCase):
             active = wait_for(door_alarm, what="door alarm")
             self.assertEqual(active[0]["level"], "warning")
             self.assertIn("Door contact", active[0]["message"])
+            r = ctl(d, "alarms")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("input aux1.di3 (Door contact) active", r.stdout)
             system = d.get_json("/api/v1/system")
             self.assertGreaterEqual(system["warning_count"]["value"], 1)
             wait_for(lambda: not door_alarm(), what="door alarm to clear")
@@ -130,6 +140,14 @@ class InputAlarmAndEventLog(unittest.TestCase):
             self.assertTrue(all(e["kind"] == "alarm" for e in events))
             inputs = d.get_json("/api/v1/events?kind=input&from=0")["events"]
             self.assertTrue(any("aux1.di3" in e["message"] for e in inputs), inputs)
+            r = ctl(d, "events", "--from", "0", "--kind", "input")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = [l for l in r.stdout.splitlines() if l.strip()]
+            self.assertEqual(len(lines), len(inputs), r.stdout)
+            self.assertTrue(all(" input " in l for l in lines), r.stdout)
+            r = ctl(d, "events", "--level", "loud")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("level", r.stderr)
 
             # Filters: level, string/block; a bad filter names itself.
             for e in d.get_json("/api/v1/events?level=warning&from=0")["events"]:

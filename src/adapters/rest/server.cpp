@@ -11,8 +11,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "adapters/rest/io_view.hpp"
 #include "adapters/common/alarm_text.hpp"
+#include "adapters/rest/io_view.hpp"
 #include "adapters/rest/json_view.hpp"
 #include "adapters/rest/metrics.hpp"
 #include "adapters/web/assets.hpp"

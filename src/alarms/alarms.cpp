@@ -310,7 +310,7 @@ Status Engine::setRuntimeOverrides(std::vector<model::AlarmRuleOverride> overrid
   return {};
 }
 
-void Engine::setInputRules(std::vector<InputRule> rules) {
+void Engine::setInputRules(const std::vector<InputRule>& rules) {
   std::vector<Rule> out;
   std::vector<int> strings;
   std::vector<Instance> instances;

@@ -135,7 +135,7 @@ class Engine {
   Counts counts() const;
   // Digital-input alarms: replaces the input rules (instances of unchanged ids keep their state)
   // and evaluates them against the inputs' present states.
-  void setInputRules(std::vector<InputRule> rules);
+  void setInputRules(const std::vector<InputRule>& rules);
   std::vector<AlarmEvent> evaluateInputs(const std::vector<InputSample>& inputs, TimeMs now_ms);
   const std::vector<Rule>& inputRules() const { return input_rules_; }
 

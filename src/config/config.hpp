@@ -21,7 +21,7 @@ inline constexpr int kMaxStrings = 32;             // [[string]] tables per file
 inline constexpr int kMaxBlocksPerString = 600;    // blocks (= measuring modules) per string
 inline constexpr int kMaxModules = 2000;           // blocks summed over all strings
 inline constexpr std::size_t kMaxNameLength = 64;  // string and site names, in bytes
-inline constexpr std::size_t kMaxFileBytes = 4u * 1024 * 1024;
+inline constexpr std::size_t kMaxFileBytes = std::size_t{4} * 1024 * 1024;
 
 struct ConfigIssue {
   // Full dotted path of the offending key, e.g. "strings[2].charger.float_v_per_cell"

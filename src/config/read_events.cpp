@@ -21,17 +21,17 @@ constexpr double kPulseMaxS = 3600.0;
 constexpr std::int64_t kQueueMax = 100000;
 constexpr std::int64_t kRetriesMax = 10;
 constexpr std::int64_t kRepeatCountMax = 100000;
-constexpr std::int64_t kEveryMinMax = 7 * 24 * 60;
+constexpr std::int64_t kEveryMinMax = std::int64_t{7} * 24 * 60;
 constexpr int kFacilityMax = 23;
 constexpr std::size_t kHostnameMax = 255;
 constexpr std::size_t kAppNameMax = 48;
 
 const std::vector<std::string>& facilityNames() {
-  static const std::vector<std::string> kNames = {
+  static const std::vector<std::string> names = {
       "kern",   "user",   "mail",     "daemon", "auth",   "syslog", "lpr",    "news",
       "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "audit",  "alert",  "clock",
       "local0", "local1", "local2",   "local3", "local4", "local5", "local6", "local7"};
-  return kNames;
+  return names;
 }
 
 bool printableAscii(std::string_view v) {
@@ -501,20 +501,21 @@ void readRule(Context& ctx, Section& r, const model::EventsConfig& events,
 
   const bool alarm_like =
       (rule.triggers & (model::kAlarmTriggers | model::kProtectionTriggers)) != 0;
-  auto onlyWith = [&](const char* key, bool present, bool applies, const char* needs) {
+  auto only_with = [&](const char* key, bool present, bool applies, const char* needs) {
     if (present && triggers_ok && !applies) {
       r.issue(key, fmt::format("only filters {} triggers; remove it or add such a trigger", needs));
       ok = false;
     }
   };
-  onlyWith("rule", pattern.has_value(), alarm_like, "alarm and protection");
-  onlyWith("min_level", min_level.has_value(), alarm_like, "alarm and protection");
-  onlyWith("string", string_number.has_value(), alarm_like, "alarm and protection");
-  onlyWith("block", block_number.has_value(), alarm_like, "alarm and protection");
-  onlyWith("input", input.has_value(), rule.has(Trigger::kInputChange), "input_change");
-  onlyWith("input_value", input_value.has_value(), rule.has(Trigger::kInputChange), "input_change");
-  onlyWith("daily_at", daily_at.has_value(), rule.has(Trigger::kSchedule), "schedule");
-  onlyWith("every_min", every_min.has_value(), rule.has(Trigger::kSchedule), "schedule");
+  only_with("rule", pattern.has_value(), alarm_like, "alarm and protection");
+  only_with("min_level", min_level.has_value(), alarm_like, "alarm and protection");
+  only_with("string", string_number.has_value(), alarm_like, "alarm and protection");
+  only_with("block", block_number.has_value(), alarm_like, "alarm and protection");
+  only_with("input", input.has_value(), rule.has(Trigger::kInputChange), "input_change");
+  only_with("input_value", input_value.has_value(), rule.has(Trigger::kInputChange),
+            "input_change");
+  only_with("daily_at", daily_at.has_value(), rule.has(Trigger::kSchedule), "schedule");
+  only_with("every_min", every_min.has_value(), rule.has(Trigger::kSchedule), "schedule");
 
   rule.rule_pattern = pattern.value_or("");
   if (min_level) {

@@ -57,6 +57,7 @@ constexpr std::array<model::PointId, 4> kFeedablePoints = {
 
 std::vector<std::string> feedablePointNames() {
   std::vector<std::string> names;
+  names.reserve(kFeedablePoints.size());
   for (const auto id : kFeedablePoints) {
     names.emplace_back(model::point(id).name);
   }

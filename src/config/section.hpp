@@ -141,8 +141,8 @@ struct Context {
 };
 
 inline const toml::table& emptyTable() {
-  static const toml::table kEmpty;
-  return kEmpty;
+  static const toml::table empty;
+  return empty;
 }
 
 // One TOML table being read. Every key looked up is remembered; finish() reports the keys of the

@@ -85,9 +85,11 @@ Result<CommandResult> runCommand(const std::string& command, const Environment& 
         c = ' ';
       }
     }
-    env_strings.push_back(k + "=" + value);
+    env_strings.push_back(k);
+    env_strings.back().append("=").append(value);
   }
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& s : env_strings) {
     envp.push_back(s.data());
   }

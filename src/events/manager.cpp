@@ -589,10 +589,10 @@ void Manager::run(const Pending& p) {
     queue->push(std::move(job));
     return;
   }
-  static const std::atomic<bool> kNoAbort{false};
+  static const std::atomic<bool> no_abort{false};
   Result<std::string> result = makeError(ErrorCode::kUnavailable, "not run");
   try {
-    result = job.run(kNoAbort);
+    result = job.run(no_abort);
   } catch (const std::exception& ex) {
     result = makeError(ErrorCode::kUnavailable, fmt::format("internal error: {}", ex.what()));
   }

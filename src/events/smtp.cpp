@@ -128,7 +128,7 @@ std::size_t readUpload(char* buffer, std::size_t size, std::size_t nitems, void*
 }  // namespace
 
 std::string encodeHeader(std::string_view value) {
-  const std::string v = stripLineBreaks(value);
+  std::string v = stripLineBreaks(value);
   if (printableAscii(v)) {
     return v;
   }

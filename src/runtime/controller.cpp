@@ -131,7 +131,7 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       input_rules.push_back(std::move(r));
     }
   }
-  alarms_.setInputRules(std::move(input_rules));
+  alarms_.setInputRules(input_rules);
   // Relay and buzzer actions drive the I/O layer's outputs (the hub only records the command; a
   // real device's thread writes it).
   // A bare channel name ("buzzer") means the first output of that name.
@@ -232,7 +232,7 @@ std::vector<model::AlarmRuleOverride> Controller::alarmOverrides() const {
   return alarms_.runtimeOverrides();
 }
 
-Status Controller::setAlarmOverrides(std::vector<model::AlarmRuleOverride> overrides,
+Status Controller::setAlarmOverrides(const std::vector<model::AlarmRuleOverride>& overrides,
                                      const std::string& what) {
   std::lock_guard cycle_lock(cycle_mutex_);
   {

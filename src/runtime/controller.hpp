@@ -86,7 +86,7 @@ class Controller {
   std::vector<model::AlarmRuleOverride> alarmOverrides() const;
   // Replaces the run-time overrides (validated all-or-nothing), persists them in the data
   // directory and logs `what` to the event log.
-  Status setAlarmOverrides(std::vector<model::AlarmRuleOverride> overrides,
+  Status setAlarmOverrides(const std::vector<model::AlarmRuleOverride>& overrides,
                            const std::string& what);
   // Operator: collect a new Ri baseline for a block (after maintenance, for example).
   Status resetRiBaseline(std::size_t string_index, std::size_t block_index);

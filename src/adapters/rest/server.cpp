@@ -408,8 +408,8 @@ void Server::routes() {
   // `fetch` reads the series for the parsed quantity field and range.
   using Fetch = std::function<Result<std::vector<history::SeriesPoint>>(
       history::Store&, const std::string& field, const Range&)>;
-  auto serveSeries = [&ctl](const httplib::Request& req, httplib::Response& res, model::Scope scope,
-                            json head, const Fetch& fetch) {
+  auto serve_series = [&ctl](const httplib::Request& req, httplib::Response& res,
+                             model::Scope scope, json head, const Fetch& fetch) {
     const std::string field =
         req.has_param("quantity") ? req.get_param_value("quantity") : "voltage_v";
     const auto* def = historyPoint(scope, field);
@@ -445,38 +445,39 @@ void Server::routes() {
     sendJson(res, head);
   };
 
-  srv.Get(R"(/api/v1/strings/([^/]+)/blocks/([^/]+)/history)",
-          [&plant, string_count, serveSeries](const httplib::Request& req, httplib::Response& res) {
-            const auto s = parseIndex(req.matches[1], "string", string_count);
-            if (failed(s, res)) {
-              return;
-            }
-            const auto si = std::get<int>(s) - 1;
-            const auto b = parseIndex(req.matches[2], "block",
-                                      plant.strings[static_cast<std::size_t>(si)].block_count);
-            if (failed(b, res)) {
-              return;
-            }
-            const auto bi = std::get<int>(b) - 1;
-            serveSeries(req, res, model::Scope::kBlock, json{{"string", si + 1}, {"block", bi + 1}},
-                        [si, bi](history::Store& h, const std::string& field, const Range& rg) {
-                          return h.blockSeries(si, bi, *history::parseBlockQuantity(field),
-                                               rg.from_ms, rg.to_ms, rg.limit);
-                        });
-          });
+  srv.Get(
+      R"(/api/v1/strings/([^/]+)/blocks/([^/]+)/history)",
+      [&plant, string_count, serve_series](const httplib::Request& req, httplib::Response& res) {
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        const auto si = std::get<int>(s) - 1;
+        const auto b = parseIndex(req.matches[2], "block",
+                                  plant.strings[static_cast<std::size_t>(si)].block_count);
+        if (failed(b, res)) {
+          return;
+        }
+        const auto bi = std::get<int>(b) - 1;
+        serve_series(req, res, model::Scope::kBlock, json{{"string", si + 1}, {"block", bi + 1}},
+                     [si, bi](history::Store& h, const std::string& field, const Range& rg) {
+                       return h.blockSeries(si, bi, *history::parseBlockQuantity(field), rg.from_ms,
+                                            rg.to_ms, rg.limit);
+                     });
+      });
 
   srv.Get(R"(/api/v1/strings/([^/]+)/history)",
-          [string_count, serveSeries](const httplib::Request& req, httplib::Response& res) {
+          [string_count, serve_series](const httplib::Request& req, httplib::Response& res) {
             const auto s = parseIndex(req.matches[1], "string", string_count);
             if (failed(s, res)) {
               return;
             }
             const auto si = std::get<int>(s) - 1;
-            serveSeries(req, res, model::Scope::kString, json{{"string", si + 1}},
-                        [si](history::Store& h, const std::string& field, const Range& rg) {
-                          return h.stringSeries(si, *history::parseStringQuantity(field),
-                                                rg.from_ms, rg.to_ms, rg.limit);
-                        });
+            serve_series(req, res, model::Scope::kString, json{{"string", si + 1}},
+                         [si](history::Store& h, const std::string& field, const Range& rg) {
+                           return h.stringSeries(si, *history::parseStringQuantity(field),
+                                                 rg.from_ms, rg.to_ms, rg.limit);
+                         });
           });
 
   // CSV export of block history: ?from=&to=&string=
@@ -693,18 +694,18 @@ void Server::routes() {
   // Change a rule: PUT /api/v1/alarms/rules/{id}[?string=N] with any of enabled, warning, alarm,
   // hysteresis, on_delay_s, off_delay_s. Without string: every string (and the system rule).
   // DELETE reverts the run-time change (back to the configuration file / defaults).
-  auto ruleTarget = [string_count](const httplib::Request& req) -> Parsed<int> {
+  auto rule_target = [string_count](const httplib::Request& req) -> Parsed<int> {
     if (!req.has_param("string")) {
       return 0;
     }
     return parseIndex(req.get_param_value("string"), "string", string_count);
   };
-  srv.Put(R"(/api/v1/alarms/rules/([^/]+))", [&ctl, ruleTarget](const httplib::Request& req,
-                                                                httplib::Response& res) {
+  srv.Put(R"(/api/v1/alarms/rules/([^/]+))", [&ctl, rule_target](const httplib::Request& req,
+                                                                 httplib::Response& res) {
     if (!authorizeWrite(req, res)) {
       return;
     }
-    const auto target = ruleTarget(req);
+    const auto target = rule_target(req);
     if (failed(target, res)) {
       return;
     }
@@ -742,7 +743,7 @@ void Server::routes() {
     }
     const std::string what = fmt::format("{} {}", alarms::overrideJson(*change).dump(),
                                          "(REST from " + req.remote_addr + ")");
-    if (auto st = ctl.setAlarmOverrides(std::move(overrides), what); !st) {
+    if (auto st = ctl.setAlarmOverrides(overrides, what); !st) {
       sendError(res, st.error().code == ErrorCode::kNotFound ? 404 : 400, "body",
                 st.error().message);
       return;
@@ -768,12 +769,12 @@ void Server::routes() {
     }
     sendJson(res, json{{"rules", std::move(rules)}});
   });
-  srv.Delete(R"(/api/v1/alarms/rules/([^/]+))", [&ctl, ruleTarget](const httplib::Request& req,
-                                                                   httplib::Response& res) {
+  srv.Delete(R"(/api/v1/alarms/rules/([^/]+))", [&ctl, rule_target](const httplib::Request& req,
+                                                                    httplib::Response& res) {
     if (!authorizeWrite(req, res)) {
       return;
     }
-    const auto target = ruleTarget(req);
+    const auto target = rule_target(req);
     if (failed(target, res)) {
       return;
     }
@@ -795,7 +796,7 @@ void Server::routes() {
         "{}{} reverted (REST from {})", id,
         string_number == 0 ? std::string() : fmt::format(" of string {}", string_number),
         req.remote_addr);
-    if (auto st = ctl.setAlarmOverrides(std::move(overrides), what); !st) {
+    if (auto st = ctl.setAlarmOverrides(overrides, what); !st) {
       sendError(res, 500, "", st.error().message);
       return;
     }
@@ -911,7 +912,7 @@ void Server::routes() {
       [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";
         try {
-          std::rethrow_exception(ep);
+          std::rethrow_exception(std::move(ep));
         } catch (const std::exception& e) {
           what = e.what();
         } catch (...) {

@@ -1,6 +1,9 @@
-// Equalis status page: one card per battery string with a block table and the string summary.
+// Equalis status page: active alarms, the battery room (ambient, humidity, hydrogen, electrolyte
+// level, alarm counts), one card per battery string with a block table and the string summary,
+// and the I/O devices with their channels (read-only).
 // Plain JavaScript, no dependencies. Data comes from the daemon's REST API (initial load and
-// fallback polling) and its Server-Sent Events stream (/api/v1/stream, live updates).
+// fallback polling) and its Server-Sent Events stream (/api/v1/stream, live updates: strings,
+// blocks and system points). Alarms (/alarms) and I/O (/io) are polled every 3 s.
 //
 // Data quality: every value arrives as {value, quality, time, age_s}. Anything that is not
 // quality "ok" is greyed (class "q-bad"), a null value is shown as "—", and every value has a
@@ -53,6 +56,29 @@
     { field: "temperature_max_c", label: "Max temp.", unit: "°C", decimals: 1 }
   ];
 
+  // Battery-room environment (system points) with the alarm rules that colour each item.
+  var ENV = [
+    { field: "ambient_temperature_c", label: "Ambient", name: "Ambient temperature", unit: "°C",
+      decimals: 1, rules: ["system.ambient_high", "system.ambient_low"] },
+    { field: "humidity_pct", label: "Humidity", name: "Relative humidity", unit: "% RH",
+      decimals: 1, rules: ["system.humidity_high"] },
+    { field: "hydrogen_pct", label: "Hydrogen", name: "Hydrogen", unit: "% vol", decimals: 2,
+      rules: ["system.hydrogen_high"] }
+  ];
+  // Alarm counts (system points): coloured when not zero.
+  var ENV_COUNTS = [
+    { field: "alarm_count", label: "Alarms", level: "alarm" },
+    { field: "warning_count", label: "Warnings", level: "warning" },
+    { field: "unacknowledged_count", label: "Unacknowledged", level: "warning" }
+  ];
+  var LEVEL_RANK = { ok: 0, warning: 1, alarm: 2 };
+
+  var RULES_POLL_MS = 60000;   // alarm levels for the environment tooltips
+  var IO_POLL_MS = 3000;       // the stream does not carry I/O: poll /io
+  var IO_OLD_MS = 12000;       // no /io answer for this long (wall clock): grey the panel
+  // Display decimals of analog channels by kind.
+  var IO_DECIMALS = { temperature: 1, humidity: 1, hydrogen: 3, analog_input: 2 };
+
   var page = {
     cards: new Map(),        // string number → card record
     layoutKey: "",           // string numbers + block counts the DOM was built for
@@ -64,7 +90,11 @@
     conn: "connecting",
     timeScale: 1,
     simulated: false,
-    dataOldMs: DATA_OLD_MIN_MS   // raised to the daemon's staleness limit in real time (/system)
+    dataOldMs: DATA_OLD_MIN_MS,  // raised to the daemon's staleness limit in real time (/system)
+    env: null,               // environment items (built once)
+    ruleLevels: new Map(),   // "rule" or "rule/string" → worst active alarm level
+    ruleLimits: new Map(),   // system rule id → {warning, alarm} from /alarms/rules
+    io: { key: "", devices: new Map(), lastOkWall: 0, polling: false }
   };
 
   var $ = function (id) { return document.getElementById(id); };
@@ -285,6 +315,7 @@
       container.appendChild(el("p", "placeholder", "No battery strings configured."));
     }
     container.setAttribute("aria-busy", "false");
+    ensureEnvStrings(strings);
     page.layoutKey = key;
   }
 
@@ -385,9 +416,288 @@
       (shown !== raw ? " (last known, shown as unknown)" : ""));
   }
 
+  // ---------------------------------------------------------------- environment
+
+  function buildEnvItem(field, label, unit, stringNo) {
+    var item = el("div", "env-item");
+    item.setAttribute("data-field", field);
+    if (stringNo !== undefined) item.setAttribute("data-string", String(stringNo));
+    item.setAttribute("data-level", "ok");
+    item.appendChild(el("span", "env-label", label));
+    var val = el("span", "val", "—");
+    item.appendChild(val);
+    if (unit) item.appendChild(el("span", "unit", " " + unit));
+    return { root: item, val: val };
+  }
+
+  function buildEnv() {
+    var list = $("env-list");
+    list.textContent = "";
+    var env = { items: {}, counts: {}, els: new Map(), elsGroup: el("div", "env-group env-els") };
+    var values = el("div", "env-group");
+    ENV.forEach(function (d) {
+      var rec = buildEnvItem(d.field, d.label, d.unit);
+      rec.def = d;
+      env.items[d.field] = rec;
+      values.appendChild(rec.root);
+    });
+    list.appendChild(values);
+    list.appendChild(env.elsGroup);
+    var counts = el("div", "env-group env-counts");
+    ENV_COUNTS.forEach(function (d) {
+      var rec = buildEnvItem(d.field, d.label);
+      rec.def = d;
+      env.counts[d.field] = rec;
+      counts.appendChild(rec.root);
+    });
+    list.appendChild(counts);
+    page.env = env;
+  }
+
+  // One electrolyte item per string (hidden while its string has no level sensor).
+  function ensureEnvStrings(strings) {
+    var env = page.env;
+    env.elsGroup.textContent = "";
+    env.els.clear();
+    strings.forEach(function (s) {
+      var label = "Electrolyte " + (s.name || ("String " + s.string));
+      var rec = buildEnvItem("electrolyte_level", label, "", s.string);
+      rec.root.hidden = true;
+      env.els.set(s.string, rec);
+      env.elsGroup.appendChild(rec.root);
+    });
+  }
+
+  // " · warning at 1 % vol, alarm at 2 % vol" for a system rule (from /alarms/rules).
+  function limitsNote(rules) {
+    return rules.map(function (id) {
+      var lim = page.ruleLimits.get(id);
+      if (!lim) return "";
+      if (!lim.enabled) return " · rule " + id + " disabled";
+      var u = lim.unit ? " " + lim.unit : "";
+      return " · " + (lim.direction === "low" ? "low " : "") + "warning at " + lim.warning + u +
+        ", alarm at " + lim.alarm + u;
+    }).join("");
+  }
+
+  function worstLevel(keys) {
+    var worst = "ok";
+    keys.forEach(function (k) {
+      var lvl = page.ruleLevels.get(k);
+      if (lvl && LEVEL_RANK[lvl] > LEVEL_RANK[worst]) worst = lvl;
+    });
+    return worst;
+  }
+
+  // A not-present point hides its item; anything not fresh is greyed like the block values.
+  function updateEnvItem(rec, vo, decimals, name, unit, note) {
+    var q = qualityOf(vo);
+    rec.root.hidden = q === "not_present";
+    var text = fmtValue(vo, decimals);
+    setText(rec.val, text);
+    applyQuality(rec.root, vo, name + ": " + withUnit(text, unit || "").trim() + (note || ""));
+  }
+
+  function updateEnv(sys) {
+    if (!sys || !page.env) return;
+    ENV.forEach(function (d) {
+      var rec = page.env.items[d.field];
+      updateEnvItem(rec, sys[d.field], d.decimals, d.name, d.unit, limitsNote(d.rules));
+    });
+    ENV_COUNTS.forEach(function (d) {
+      var rec = page.env.counts[d.field];
+      var vo = sys[d.field];
+      updateEnvItem(rec, vo, 0, d.label, "", "");
+      var n = vo && isNum(vo.value) ? vo.value : 0;
+      setAttr(rec.root, "data-level", n > 0 ? d.level : "ok");
+    });
+    updateEnvLevels();
+  }
+
+  function updateEnvStrings(strings) {
+    if (!page.env) return;
+    strings.forEach(function (s) {
+      var rec = page.env.els.get(s.string);
+      if (!rec) return;
+      updateEnvItem(rec, s.electrolyte_level, 0, "Electrolyte level of " +
+        (s.name || ("string " + s.string)) + " (pilot cell)", "", "");
+    });
+    updateEnvLevels();
+  }
+
+  // Colours the environment items by the active alarms of their rules.
+  function updateEnvLevels() {
+    if (!page.env) return;
+    ENV.forEach(function (d) {
+      setAttr(page.env.items[d.field].root, "data-level", worstLevel(d.rules));
+    });
+    page.env.els.forEach(function (rec, n) {
+      setAttr(rec.root, "data-level", worstLevel(["string.electrolyte_low/" + n]));
+    });
+  }
+
+  // Levels of the system-wide rules, for the environment tooltips (optional).
+  function loadRuleLimits() {
+    getJson("/alarms/rules").then(function (r) {
+      var limits = new Map();
+      (Array.isArray(r.system) ? r.system : []).forEach(function (rule) {
+        if (rule && typeof rule.id === "string" && isNum(rule.warning) && isNum(rule.alarm)) {
+          limits.set(rule.id, { warning: rule.warning, alarm: rule.alarm, unit: rule.unit || "",
+            direction: rule.direction, enabled: rule.enabled !== false });
+        }
+      });
+      page.ruleLimits = limits;
+    }).catch(function () { /* tooltips only */ });
+  }
+
+  // ---------------------------------------------------------------- I/O panel
+
+  // Display text and state word of a channel value.
+  function ioValue(c) {
+    if (c.value === null || c.value === undefined) return { text: "—", state: "none" };
+    if (c.output) {
+      if (c.pulse_until) return { text: "pulse", state: "pulse" };
+      return c.value === true ? { text: "on", state: "on" } : { text: "off", state: "off" };
+    }
+    if (c.kind === "digital_input") {
+      if (c.role === "breaker_status") {
+        return c.value === true ? { text: "closed", state: "closed" } : { text: "open", state: "open" };
+      }
+      return c.value === true ? { text: "active", state: "active" }
+        : { text: "inactive", state: "inactive" };
+    }
+    if (isNum(c.value)) {
+      var d = IO_DECIMALS[c.kind] !== undefined ? IO_DECIMALS[c.kind] : 2;
+      return { text: fmtNumber(c.value, d) + (c.unit ? " " + c.unit : ""), state: "value" };
+    }
+    return { text: String(c.value), state: String(c.value) };
+  }
+
+  function buildIoDevice(d) {
+    var box = el("article", "io-device");
+    box.setAttribute("data-device", d.id);
+    var head = el("header", "io-head");
+    var name = el("h3", "io-name", d.name || d.id);
+    var meta = el("span", "io-meta", d.id + " · " + (d.type || "") +
+      (d.transport ? " · " + d.transport : ""));
+    var state = el("span", "io-state", "—");
+    state.setAttribute("data-field", "state");
+    head.appendChild(name);
+    head.appendChild(state);
+    head.appendChild(meta);
+    box.appendChild(head);
+    var wrap = el("div", "table-wrap");
+    var table = el("table", "io-channels");
+    table.setAttribute("data-device", d.id);
+    var rows = new Map();
+    (d.channels || []).forEach(function (c) {
+      var tr = el("tr");
+      tr.setAttribute("data-channel", c.id);
+      tr.setAttribute("data-kind", c.kind || "");
+      var tdCh = el("td", "io-ch", c.channel || c.id);
+      tdCh.setAttribute("data-field", "channel");
+      var tdName = el("td", "io-chname", c.name || "");
+      tdName.setAttribute("data-field", "name");
+      var tdVal = el("td", "io-val", "—");
+      tdVal.setAttribute("data-field", "value");
+      var tdQ = el("td", "io-q", "—");
+      tdQ.setAttribute("data-field", "quality");
+      tr.appendChild(tdCh);
+      tr.appendChild(tdName);
+      tr.appendChild(tdVal);
+      tr.appendChild(tdQ);
+      table.appendChild(tr);
+      rows.set(c.id, { tr: tr, name: tdName, val: tdVal, q: tdQ });
+    });
+    wrap.appendChild(table);
+    box.appendChild(wrap);
+    return { root: box, name: name, state: state, rows: rows };
+  }
+
+  function renderIo(r) {
+    var devices = Array.isArray(r.devices) ? r.devices : [];
+    var io = page.io;
+    var key = devices.map(function (d) {
+      return d.id + ":" + (d.channels || []).map(function (c) { return c.id; }).join(",");
+    }).join("|");
+    var container = $("io-devices");
+    if (key !== io.key) {
+      container.textContent = "";
+      io.devices.clear();
+      devices.forEach(function (d) {
+        var rec = buildIoDevice(d);
+        io.devices.set(d.id, rec);
+        container.appendChild(rec.root);
+      });
+      if (devices.length === 0) {
+        container.appendChild(el("p", "placeholder", "No I/O devices configured."));
+      }
+      io.key = key;
+    }
+    devices.forEach(function (d) {
+      var rec = io.devices.get(d.id);
+      if (!rec) return;
+      setText(rec.name, d.name || d.id);
+      var st = typeof d.state === "string" ? d.state : "unknown";
+      setText(rec.state, st.replace(/_/g, " "));
+      setAttr(rec.root, "data-state", st);
+      setAttr(rec.state, "title", "Device " + d.id + ": " + st +
+        (d.error ? " — " + d.error : "") + " · last answer " + fmtServerTime(d.last_ok) +
+        " · polls " + d.polls + ", failures " + d.failures);
+      (d.channels || []).forEach(function (c) {
+        var row = rec.rows.get(c.id);
+        if (!row) return;
+        setText(row.name, c.name || "");
+        var v = ioValue(c);
+        var q = c.quality || "not_present";
+        setText(row.val, v.text);
+        setAttr(row.val, "data-state", v.state);
+        var extra = "";
+        if (c.output && c.commanded !== null && c.commanded !== undefined) {
+          extra += " · commanded " + (c.commanded ? "on" : "off") + (c.pending ? " (pending)" : "");
+        }
+        if (c.pulse_until) extra += " · pulse until " + fmtServerTime(c.pulse_until);
+        if (c.raw !== undefined) extra += " · raw " + c.raw;
+        if (c.error) extra += " · " + c.error;
+        if (c.point) extra += " · feeds " + c.point;
+        applyQuality(row.val, c, c.id + " " + (c.name || "") + ": " + v.text + extra);
+        setText(row.q, QUALITY_TEXT[q] || q);
+        setAttr(row.q, "data-quality", q);
+        row.tr.classList.toggle("row-bad", q !== "ok");
+      });
+    });
+    io.lastOkWall = Date.now();
+    $("io").classList.remove("io-old");
+    setAttr($("io"), "data-state", "ok");
+    setText($("io-note"), "");
+  }
+
+  function pollIo() {
+    var io = page.io;
+    if (io.polling) return;
+    io.polling = true;
+    getJson("/io").then(renderIo).catch(function (err) {
+      if (io.lastOkWall === 0) {
+        setAttr($("io"), "data-state", "error");
+        setText($("io-note"), "cannot load (" + err.message + ")");
+      }
+    }).then(function () { io.polling = false; });
+  }
+
+  function ioWatchdog() {
+    var io = page.io;
+    if (io.lastOkWall === 0) return;
+    var since = Date.now() - io.lastOkWall;
+    if (since > IO_OLD_MS) {
+      $("io").classList.add("io-old");
+      setAttr($("io"), "data-state", "old");
+      setText($("io-note"), "not updated for " + Math.round(since / 1000) + " s");
+    }
+  }
+
   // Applies a full data set: strings with their blocks, and the server time it is valid for.
   // Returns false when the data set was dropped.
-  function applyData(strings, iso, timeMs, pollStartedWall) {
+  function applyData(strings, iso, timeMs, pollStartedWall, system) {
     if (!Array.isArray(strings)) return false;
     // A REST answer that was overtaken by a stream snapshot is older than what is shown.
     if (pollStartedWall !== undefined && page.lastStreamWall > pollStartedWall) return false;
@@ -398,6 +708,8 @@
       var card = page.cards.get(s.string);
       if (card) updateCard(card, s);
     });
+    updateEnvStrings(strings);
+    if (system) updateEnv(system);
     var st = $("server-time");
     setText(st, fmtServerTime(iso));
     if (typeof iso === "string") setAttr(st, "datetime", iso);
@@ -439,6 +751,7 @@
     if (page.conn !== "live" && Date.now() - page.lastPollWall > POLL_MS) {
       poll();
     }
+    ioWatchdog();
   }
 
   // ---------------------------------------------------------------- REST
@@ -452,6 +765,7 @@
   }
 
   function loadSystem() {
+    var started = Date.now();
     return getJson("/system").then(function (sys) {
       var site = sys.site || {};
       if (site.name) {
@@ -459,6 +773,8 @@
         document.title = site.name + " — Equalis";
       }
       setText($("site-location"), site.location || "");
+      // Environment values, unless a stream snapshot already brought newer ones.
+      if (page.lastStreamWall <= started) updateEnv(sys);
       setText($("version"), sys.version || "");
       page.timeScale = isNum(sys.time_scale) ? sys.time_scale : 1;
       page.simulated = !!sys.simulated;
@@ -487,6 +803,7 @@
     page.polling = true;
     var started = Date.now();
     page.lastPollWall = started;
+    var sysReq = getJson("/system").catch(function () { return null; });
     return getJson("/strings").then(function (list) {
       var strings = list.strings || [];
       return Promise.all(strings.map(function (s) {
@@ -496,7 +813,9 @@
           return copy;
         });
       })).then(function (full) {
-        if (applyData(full, list.time, null, started) && page.conn === "reconnecting") {
+        return sysReq.then(function (sys) { return [full, sys]; });
+      }).then(function (res) {
+        if (applyData(res[0], list.time, null, started, res[1]) && page.conn === "reconnecting") {
           setConn("polling", "Live stream unavailable; refreshing every " + POLL_MS / 1000 + " s");
         }
       });
@@ -533,6 +852,15 @@
     $("alarms").setAttribute("data-count", String(list.length));
     setText($("alarm-count"), String(list.length));
     $("alarm-none").hidden = list.length > 0;
+    var levels = new Map();
+    list.forEach(function (a) {
+      if (typeof a.rule !== "string" || !LEVEL_RANK[a.level]) return;
+      var key = a.string ? a.rule + "/" + a.string : a.rule;
+      var prev = levels.get(key);
+      if (!prev || LEVEL_RANK[a.level] > LEVEL_RANK[prev]) levels.set(key, a.level);
+    });
+    page.ruleLevels = levels;
+    updateEnvLevels();
   }
 
   function pollAlarms() {
@@ -556,7 +884,8 @@
       } catch (e) {
         return;
       }
-      if (applyData(snap.strings, snap.time, snap.time_ms) && page.conn !== "live") {
+      if (applyData(snap.strings, snap.time, snap.time_ms, undefined, snap.system) &&
+          page.conn !== "live") {
         setConn("live", "Receiving live updates");
       }
     });
@@ -576,11 +905,16 @@
 
   function start() {
     setConn("connecting", "Connecting to the daemon…");
+    buildEnv();
     loadSystem();
+    loadRuleLimits();
+    setInterval(loadRuleLimits, RULES_POLL_MS);
     poll();
     connectStream();
     pollAlarms();
     setInterval(pollAlarms, ALARM_POLL_MS);
+    pollIo();
+    setInterval(pollIo, IO_POLL_MS);
     setInterval(watchdog, WATCHDOG_MS);
   }
 

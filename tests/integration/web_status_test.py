@@ -17,6 +17,13 @@ Values drift while the simulated plant runs (time scale 60), so a background thr
 REST API during the whole browser run; a displayed value passes when it lies within the range
 of the sampled API values widened by the display rounding plus a small tolerance.
 
+The battery-room panel and the I/O panel are checked against /api/v1/system, /api/v1/alarms
+and /api/v1/io sampled in the last seconds before the DOM was taken. The daemon runs a small
+scenario written by the test (the door contact aux1.di3 opens at 1 min plant time, the room air
+turns humid, string 1's pilot cell loses electrolyte), so the page has an active input, a
+humidity alarm and an electrolyte warning to show; the test waits until the API reports those
+alarms before it takes the DOM.
+
 Exit status 0 on success, 1 with a message naming every difference on failure. equalisd and
 Chromium are always stopped and the temporary directories removed.
 """
@@ -61,6 +68,46 @@ SUMMARY_FIELDS = [
     ("ac_current_a", 2, 0.05),
 ]
 REQUIRED_SUMMARY = {"voltage_v", "target_voltage_v"}  # must show a number in the demo plant
+# Battery-room values: (system field, display decimals, alarm rules that colour the item).
+ENV_FIELDS = [
+    ("ambient_temperature_c", 1, ("system.ambient_high", "system.ambient_low")),
+    ("humidity_pct", 1, ("system.humidity_high",)),
+    ("hydrogen_pct", 2, ("system.hydrogen_high",)),
+]
+ENV_COUNTS = ["alarm_count", "warning_count", "unacknowledged_count"]
+LEVEL_RANK = {"ok": 0, "warning": 1, "alarm": 2}
+# Display decimals of analog I/O channels by kind (as the page shows them).
+IO_DECIMALS = {"temperature": 1, "humidity": 1, "hydrogen": 3, "analog_input": 2}
+# API samples taken this long before the DOM count for the polled panels (I/O and alarms are
+# polled every 3 s, the stream sends at most once a second).
+WINDOW_S = 6.0
+# Written to the temp dir and played by equalisd (docs/scenarios.md).
+SCENARIO = """name = "web-status-test"
+description = "Door open, humid air and a low pilot-cell electrolyte for the status page test"
+duration = "1d"
+
+[[event]]
+at = "1min"
+action = "input"
+channel = "aux1.di3"
+active = true
+
+[[event]]
+at = "1min"
+action = "humidity"
+humidity_pct = 97
+swing_pct = 0
+
+[[event]]
+at = "1min"
+action = "electrolyte"
+string = 1
+block = 1
+level_pct = 30
+"""
+# Alarms the scenario raises: the test waits for them before it takes the DOM.
+SCENARIO_ALARMS = {("input.aux1.di3", None), ("system.humidity_high", None),
+                   ("string.electrolyte_low", 1)}
 BLOCK_HEADERS = ["No.", "Volt. [V]", "Temp. [°C]", "Ri [mΩ]", "Charge [%]", "Equalize", "Status"]
 
 
@@ -162,13 +209,22 @@ class Sampler(threading.Thread):
         self.base = base
         self.interval_s = interval_s
         self.samples = []
+        self.panels = []  # (time.monotonic(), /system, /io, /alarms, plant)
         self.errors = []
         self._halt = threading.Event()
+
+    def sample(self):
+        t = time.monotonic()
+        plant = fetch_plant(self.base)
+        self.samples.append(plant)
+        self.panels.append((t, get_json(self.base, "/api/v1/system"),
+                            get_json(self.base, "/api/v1/io"),
+                            get_json(self.base, "/api/v1/alarms"), plant))
 
     def run(self):
         while not self._halt.is_set():
             try:
-                self.samples.append(fetch_plant(self.base))
+                self.sample()
             except Exception as e:  # noqa: BLE001 - reported after the run
                 self.errors.append(str(e))
             self._halt.wait(self.interval_s)
@@ -177,7 +233,10 @@ class Sampler(threading.Thread):
         self._halt.set()
         self.join(timeout=10)
         # One more sample after the DOM was taken.
-        self.samples.append(fetch_plant(self.base))
+        self.sample()
+
+    def panels_since(self, t):
+        return [p for p in self.panels if p[0] >= t]
 
 
 # --------------------------------------------------------------------------- Chromium (CDP)
@@ -605,6 +664,200 @@ def check_page(dom, samples, system):
     return errors, total_rows
 
 
+def alarm_level(alarms, rules, string=None):
+    """Worst level of the active alarms of `rules` (for `string`, or system-wide)."""
+    worst = "ok"
+    for a in alarms:
+        if a.get("rule") in rules and a.get("string") == string and \
+                LEVEL_RANK.get(a.get("level"), 0) > LEVEL_RANK[worst]:
+            worst = a["level"]
+    return worst
+
+
+def check_env_item(errors, where, item, vos, decimals):
+    """One battery-room item against the API value objects sampled in the window."""
+    quals = {vo.get("quality") for vo in vos}
+    if quals == {"not_present"}:
+        if "hidden" not in item.attrs:
+            errors.append("%s: not present in the API but shown" % where)
+        return
+    if "hidden" in item.attrs and "not_present" not in quals:
+        errors.append("%s: hidden, but the API has it (%s)" % (where, "/".join(sorted(quals))))
+        return
+    val = item.find(cls="val")
+    text = val.text() if val is not None else ""
+    values = [vo.get("value") for vo in vos]
+    if any(isinstance(v, str) for v in values):
+        if text.strip() not in {str(v) if v is not None else NULL_TEXT for v in values}:
+            errors.append("%s: shows %r, API %s" % (where, text, "/".join(sorted(map(str, values)))))
+    else:
+        check_value(errors, where, text, values, decimals, 0.0)
+    check_quality(errors, where, item, quals)
+
+
+def check_env(dom, panels):
+    """The battery-room panel against /api/v1/system, /strings and /alarms."""
+    errors = []
+    env = dom.find(id="env")
+    if env is None:
+        return ["no battery-room panel (#env)"]
+    systems = [p[1] for p in panels]
+    alarm_lists = [p[3]["alarms"] for p in panels]
+    for field, decimals, rules in ENV_FIELDS:
+        where = "battery room %s" % field
+        item = env.find(cls="env-item", data_field=field)
+        if item is None:
+            errors.append("%s: missing" % where)
+            continue
+        check_env_item(errors, where, item, [s[field] for s in systems], decimals)
+        levels = {alarm_level(al, rules) for al in alarm_lists}
+        if item.attrs.get("data-level") not in levels:
+            errors.append("%s: colour level %r, active alarms of %s gave %s"
+                          % (where, item.attrs.get("data-level"), "/".join(rules),
+                             "/".join(sorted(levels))))
+    for field in ENV_COUNTS:
+        where = "battery room %s" % field
+        item = env.find(cls="env-item", data_field=field)
+        if item is None:
+            errors.append("%s: missing" % where)
+            continue
+        check_env_item(errors, where, item, [s[field] for s in systems], 0)
+    return errors
+
+
+def check_electrolyte(dom, panels):
+    """One electrolyte item per string, as string.electrolyte_level in /strings."""
+    errors = []
+    env = dom.find(id="env")
+    if env is None:
+        return errors
+    samples = [p[4] for p in panels]
+    for n in sorted(samples[-1]):
+        where = "battery room electrolyte of string %d" % n
+        item = env.find(cls="env-item", data_field="electrolyte_level", data_string=str(n))
+        if item is None:
+            errors.append("%s: missing" % where)
+            continue
+        vos = [s[n]["string"]["electrolyte_level"] for s in samples if n in s]
+        check_env_item(errors, where, item, vos, 0)
+        levels = {alarm_level(p[3]["alarms"], ("string.electrolyte_low",), n) for p in panels}
+        if item.attrs.get("data-level") not in levels:
+            errors.append("%s: colour level %r, active string.electrolyte_low alarms gave %s"
+                          % (where, item.attrs.get("data-level"), "/".join(sorted(levels))))
+    return errors
+
+
+def io_expected_text(c):
+    """What the page must show for an /api/v1/io channel (None: a number, checked apart)."""
+    v = c.get("value")
+    if v is None:
+        return NULL_TEXT
+    if c.get("output"):
+        return "pulse" if c.get("pulse_until") else ("on" if v is True else "off")
+    if c.get("kind") == "digital_input":
+        if c.get("role") == "breaker_status":
+            return "closed" if v is True else "open"
+        return "active" if v is True else "inactive"
+    if isinstance(v, (int, float)):
+        return None
+    return str(v)
+
+
+def check_io(dom, panels):
+    """The I/O panel against /api/v1/io sampled in the window. Returns errors, channel count."""
+    errors = []
+    panel = dom.find(id="io")
+    if panel is None:
+        return ["no I/O panel (#io)"], 0
+    latest = panels[-1][2]["devices"]
+    by_id = {}  # channel id → [channel from every sample]
+    states = {}  # device id → {state}
+    for p in panels:
+        for d in p[2]["devices"]:
+            states.setdefault(d["id"], set()).add(d["state"])
+            for c in d["channels"]:
+                by_id.setdefault(c["id"], []).append(c)
+    shown_devices = [n.attrs.get("data-device") for n in panel.find_all("article", cls="io-device")]
+    if shown_devices != [d["id"] for d in latest]:
+        errors.append("I/O devices shown %s, API %s" % (shown_devices, [d["id"] for d in latest]))
+    count = 0
+    for d in latest:
+        box = panel.find("article", cls="io-device", data_device=d["id"])
+        if box is None:
+            continue
+        name = box.find(cls="io-name")
+        if name is None or name.text().strip() != d["name"]:
+            errors.append("I/O device %s: name %r, API %r" % (d["id"], name.text() if name else None,
+                                                            d["name"]))
+        if box.attrs.get("data-state") not in states[d["id"]]:
+            errors.append("I/O device %s: state %r, API %s" % (d["id"], box.attrs.get("data-state"),
+                                                             "/".join(sorted(states[d["id"]]))))
+        rows = [r for r in box.find_all("tr") if "data-channel" in r.attrs]
+        ids = [r.attrs["data-channel"] for r in rows]
+        if ids != [c["id"] for c in d["channels"]]:
+            errors.append("I/O device %s: channels %s, API %s" % (d["id"], ids,
+                                                                [c["id"] for c in d["channels"]]))
+        for row in rows:
+            cid = row.attrs["data-channel"]
+            seen = by_id.get(cid)
+            if not seen:
+                continue
+            count += 1
+            cells = {td.attrs.get("data-field"): td for td in row.find_all("td")}
+            if cells.get("name") is None or cells["name"].text().strip() != seen[-1]["name"]:
+                errors.append("I/O %s: name %r, API %r" % (cid, cells["name"].text()
+                                                          if cells.get("name") else None, seen[-1]["name"]))
+            val = cells.get("value")
+            if val is None:
+                errors.append("I/O %s: no value cell" % cid)
+                continue
+            text = val.text().strip()
+            expected = {io_expected_text(c) for c in seen}
+            if None in expected:  # a number with its unit
+                unit = seen[-1].get("unit") or ""
+                number = text[: -len(unit)].strip() if unit and text.endswith(unit) else text
+                check_value(errors, "I/O %s" % cid, number, [c.get("value") for c in seen],
+                            IO_DECIMALS.get(seen[-1]["kind"], 2), 0.0)
+                if unit and text != NULL_TEXT and not text.endswith(" " + unit):
+                    errors.append("I/O %s: %r has no unit %r" % (cid, text, unit))
+            elif text not in expected:
+                errors.append("I/O %s: shows %r, API %s" % (cid, text, "/".join(sorted(expected))))
+            check_quality(errors, "I/O %s" % cid, val, {c.get("quality") for c in seen})
+            q = cells.get("quality")
+            if q is None or q.attrs.get("data-quality") != val.attrs.get("data-quality"):
+                errors.append("I/O %s: quality column %r" % (cid, q.attrs if q else None))
+    return errors, count
+
+
+def check_scenario_shown(dom):
+    """What the test scenario must make visible, named explicitly."""
+    errors = []
+
+    def io_text(cid):
+        row = dom.find("tr", data_channel=cid)
+        cell = row.find(data_field="value") if row is not None else None
+        return cell.text().strip() if cell is not None else None
+
+    for cid, want in (("aux1.di1", "closed"), ("aux1.di2", "closed"), ("aux1.di3", "active"),
+                      ("aux1.di4", "inactive"), ("aux1.relay1", "off")):
+        got = io_text(cid)
+        if got != want:
+            errors.append("I/O %s: shows %r, expected %r" % (cid, got, want))
+    humidity = dom.find(cls="env-item", data_field="humidity_pct")
+    if humidity is None or humidity.attrs.get("data-level") != "alarm":
+        errors.append("humidity at 97 %% is not coloured as an alarm (%r)"
+                      % (humidity.attrs if humidity else None))
+    els = dom.find(cls="env-item", data_field="electrolyte_level", data_string="1")
+    val = els.find(cls="val") if els is not None else None
+    if val is None or val.text().strip() != "warning" or els.attrs.get("data-level") != "warning":
+        errors.append("string 1 electrolyte: %r, expected 'warning' coloured as a warning"
+                      % (els.attrs if els else None))
+    els2 = dom.find(cls="env-item", data_field="electrolyte_level", data_string="2")
+    if els2 is None or "hidden" not in els2.attrs:
+        errors.append("string 2 has no level sensor, but its electrolyte item is not hidden")
+    return errors
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -621,8 +874,11 @@ def run(args):
     if args.server_cmd:  # development only: a stand-in server
         cmd = shlex.split(args.server_cmd.format(port=port, data_dir=data_dir))
     else:
+        scenario = os.path.join(tmp, "web-status.toml")
+        with open(scenario, "w", encoding="utf-8") as f:
+            f.write(SCENARIO)
         cmd = [args.equalisd, "--http", "127.0.0.1:%d" % port, "--data-dir", data_dir,
-               "--time-scale", "60"]
+               "--time-scale", "60", "--scenario", scenario]
     daemon = None
     chrome = None
     sampler = None
@@ -677,18 +933,36 @@ def run(args):
         else:
             raise TestFailure("page is not updating: server time stayed at %r for %.0f s"
                               % (first_ms, args.page_timeout))
+        # The scenario's alarms (door open, humid air, low electrolyte) come a few seconds
+        # after the start: wait until the API reports them, so the page has them to show.
+        if not args.server_cmd:
+            while True:
+                active = {(a["rule"], a["string"]) for a in get_json(base, "/api/v1/alarms")["alarms"]}
+                if SCENARIO_ALARMS <= active:
+                    break
+                if time.monotonic() > deadline:
+                    raise TestFailure("the scenario's alarms %s did not become active within %.0f s"
+                                      " (active: %s)" % (sorted(SCENARIO_ALARMS, key=str),
+                                                         args.page_timeout, sorted(active, key=str)))
+                time.sleep(0.25)
         time.sleep(0.3)
-        # The page polls the alarm list every 3 s: take the DOM one poll period after a first
-        # API count, and accept any count the API had in that window.
+        # The page polls the alarm list and the I/O devices every 3 s: take the DOM one poll
+        # period after a first API count, and accept any count the API had in that window.
         alarm_counts = [len(get_json(base, "/api/v1/alarms")["alarms"])]
         time.sleep(3.5)
+        dom_taken = time.monotonic()
         html = chrome.evaluate(session, "document.documentElement.outerHTML")
         alarm_counts.append(len(get_json(base, "/api/v1/alarms")["alarms"]))
 
         if args.screenshot_dir:
             import base64
             os.makedirs(args.screenshot_dir, exist_ok=True)
-            for label, width, height, mobile in (("desktop", 1280, 1700, False), ("phone", 390, 1900, True)):
+            for label, width, mobile in (("desktop", 1280, False), ("phone", 390, True)):
+                chrome.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900,
+                                                                   "deviceScaleFactor": 1, "mobile": mobile},
+                            session)
+                time.sleep(0.3)
+                height = chrome.evaluate(session, "document.documentElement.scrollHeight")
                 chrome.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                                                                    "deviceScaleFactor": 1, "mobile": mobile},
                             session)
@@ -724,6 +998,14 @@ def run(args):
             if panel.attrs.get("data-count") != str(len(shown)) or not lo <= len(shown) <= hi:
                 errors.append("alarm panel shows %s (%d items), the API had %d…%d active alarms"
                               % (panel.attrs.get("data-count"), len(shown), lo, hi))
+        # Battery room and I/O panel against the API samples of the last seconds.
+        panels = sampler.panels_since(dom_taken - WINDOW_S)
+        errors += check_env(dom, panels)
+        errors += check_electrolyte(dom, panels)
+        io_errors, io_channels = check_io(dom, panels)
+        errors += io_errors
+        if not args.server_cmd:
+            errors += check_scenario_shown(dom)
         errors += ["page error: " + e for e in page_errors]
         if phone_width is None or phone_width > 390:
             errors.append("page is %spx wide on a 390-px phone screen (scrolls sideways)" % phone_width)
@@ -733,6 +1015,9 @@ def run(args):
                 "\n  … and %d more" % (len(errors) - 60) if len(errors) > 60 else ""))
         log("OK: %d strings, %d block rows match the API (%d API samples); connection live"
             % (len(sampler.samples[-1]), rows, len(sampler.samples)))
+        log("OK: battery room (humidity, hydrogen, ambient, electrolyte, alarm counts) and %d I/O"
+            " channels match the API (%d samples in the last %.0f s)"
+            % (io_channels, len(panels), WINDOW_S))
         return 0
     finally:
         if chrome is not None:

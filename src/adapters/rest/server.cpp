@@ -627,6 +627,13 @@ void Server::routes() {
             *seen = r.version();
             j["time"] = formatIso8601(now);
             j["time_ms"] = now;
+            // System points (room environment, alarm counts) for the status page.
+            auto& sys = j["system"] = json::object();
+            for (const auto& def : model::catalogue()) {
+              if (def.scope == model::Scope::kSystem) {
+                sys[std::string(def.field())] = valueJson(def.id, r.get(def.id), now);
+              }
+            }
             auto& arr = j["strings"] = json::array();
             for (std::size_t s = 0; s < plant.strings.size(); ++s) {
               auto sj = stringJson(plant, r, s);

@@ -5,6 +5,8 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
+import types
 import tempfile
 import time
 import urllib.error
@@ -18,6 +20,37 @@ def binary(name):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not built")
     return path
+
+
+# A scenario that makes string 2's module 5 stop answering at once: a block.comm_lost alarm that
+# stays (for tests of alarms over the protocols).
+COMM_LOSS_SCENARIO = """name = "comm-loss-test"
+description = "String 2 module 5 stops answering at once: a block.comm_lost alarm that stays"
+[[event]]
+at = "0s"
+action = "fault"
+string = 2
+block = 5
+kind = "module_comm_loss"
+"""
+
+
+def import_pymodbus():
+    """pymodbus 3.0 from Debian (python3-pymodbus), also when python3 is not Debian's. Its client
+    package imports the serial modules even for TCP; stub them when they are not installed."""
+    if "/usr/lib/python3/dist-packages" not in sys.path:
+        sys.path.append("/usr/lib/python3/dist-packages")
+    for name in ("serial_asyncio", "serial"):
+        try:
+            __import__(name)
+        except ImportError:
+            stub = types.ModuleType(name)
+            stub.create_serial_connection = None
+            stub.Serial = object
+            stub.SerialException = Exception
+            sys.modules[name] = stub
+    from pymodbus.client import ModbusTcpClient  # noqa: E402
+    return ModbusTcpClient
 
 
 class Daemon:
@@ -77,6 +110,19 @@ class Daemon:
         if status != 200:
             raise AssertionError(f"GET {path} -> {status}: {body[:300]!r}")
         return json.loads(body)
+
+    def request(self, method, path, body=None, timeout=10):
+        """A JSON request (body: a JSON-able value or raw bytes); returns (status, parsed JSON),
+        4xx/5xx included."""
+        data = None if body is None else (body if isinstance(body, bytes) else
+                                           json.dumps(body).encode())
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
 
     def kill(self, sig=signal.SIGKILL):
         if self.proc and self.proc.poll() is None:

@@ -16,27 +16,11 @@ import unittest
 import urllib.error
 import urllib.request
 
-from equalis_harness import Daemon
+from equalis_harness import Daemon, import_pymodbus
 
 DIST = "/usr/lib/python3/dist-packages"
 
 
-def import_pymodbus():
-    """pymodbus 3.0 from Debian (python3-pymodbus), also when python3 is not Debian's. Its client
-    package imports the serial modules even for TCP; stub them when they are not installed."""
-    if DIST not in sys.path:
-        sys.path.append(DIST)
-    for name in ("serial_asyncio", "serial"):
-        try:
-            __import__(name)
-        except ImportError:
-            stub = types.ModuleType(name)
-            stub.create_serial_connection = None
-            stub.Serial = object
-            stub.SerialException = Exception
-            sys.modules[name] = stub
-    from pymodbus.client import ModbusTcpClient  # noqa: E402
-    return ModbusTcpClient
 
 
 ModbusTcpClient = import_pymodbus()
@@ -180,14 +164,7 @@ class IoTest(unittest.TestCase):
         return next(d for d in self.io()["devices"] if d["id"] == id_)
 
     def post(self, path, body):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        req = urllib.request.Request(self.daemon.url + path, data=data, method="POST",
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
+        return self.daemon.request("POST", path, body)
 
     def test_1_reads_inputs_with_scaling(self):
         ch = wait_for("site channels read", lambda: (c := self.channels())["site.di1"]["quality"]

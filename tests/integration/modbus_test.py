@@ -11,25 +11,9 @@ import time
 import types
 import unittest
 
-from equalis_harness import Daemon
+from equalis_harness import COMM_LOSS_SCENARIO, Daemon, import_pymodbus
 
 
-def import_pymodbus():
-    """pymodbus 3.0 from Debian (python3-pymodbus), also when python3 is not Debian's. Its client
-    package imports the serial modules even for TCP; stub them when they are not installed."""
-    if "/usr/lib/python3/dist-packages" not in sys.path:
-        sys.path.append("/usr/lib/python3/dist-packages")
-    for name in ("serial_asyncio", "serial"):
-        try:
-            __import__(name)
-        except ImportError:
-            stub = types.ModuleType(name)
-            stub.create_serial_connection = None
-            stub.Serial = object
-            stub.SerialException = Exception
-            sys.modules[name] = stub
-    from pymodbus.client import ModbusTcpClient  # noqa: E402
-    return ModbusTcpClient
 
 
 ModbusTcpClient = import_pymodbus()
@@ -271,15 +255,6 @@ class ModbusRtuTest(unittest.TestCase):
         self.assertIn("equalis-no-such-tty", str(ctx.exception))
 
 
-COMM_LOSS_SCENARIO = """name = "comm-loss-test"
-description = "String 2 module 5 stops answering at once: a block.comm_lost alarm that stays"
-[[event]]
-at = "0s"
-action = "fault"
-string = 2
-block = 5
-kind = "module_comm_loss"
-"""
 RULE_COMM_LOST = 7  # docs/modbus.md "Rule codes"
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from equalis_harness import Daemon, binary
+from equalis_harness import COMM_LOSS_SCENARIO, Daemon, binary
 
 PREFIX = "equalis/equalis-demo-site"  # default prefix of the built-in demo plant
 BLOCK_SENSORS = {  # unique_id suffix -> (payload field, device_class, unit)
@@ -321,15 +321,6 @@ class MqttAuthentication(unittest.TestCase):
                 right.cleanup()
 
 
-COMM_LOSS_SCENARIO = """name = "comm-loss-test"
-description = "String 2 module 5 stops answering at once: a block.comm_lost alarm that stays"
-[[event]]
-at = "0s"
-action = "fault"
-string = 2
-block = 5
-kind = "module_comm_loss"
-"""
 
 
 def make_ca(directory, name):

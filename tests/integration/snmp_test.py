@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from equalis_harness import Daemon, binary
+from equalis_harness import COMM_LOSS_SCENARIO, Daemon, binary
 
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 MIB_FILE = os.path.join(SOURCE_DIR, "mibs", "EQUALIS-MIB.txt")
@@ -334,15 +334,6 @@ class AlarmTraps(unittest.TestCase):
 
 ALARM_ENTRY = EQ + ".1.4.2.1"
 ENGINE_ID = "0x8000000001020304"
-COMM_LOSS_SCENARIO = """name = "comm-loss-test"
-description = "String 2 module 5 stops answering at once: a block.comm_lost alarm that stays"
-[[event]]
-at = "0s"
-action = "fault"
-string = 2
-block = 5
-kind = "module_comm_loss"
-"""
 
 
 class TrapReceiver:

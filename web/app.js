@@ -847,6 +847,13 @@
       li.appendChild(el("span", "alarm-text", a.message));
       li.appendChild(el("time", "alarm-time", fmtServerTime(a.raised) +
         (a.acknowledged ? " · acknowledged" : "")));
+      if (!a.acknowledged && typeof a.key === "string") {
+        var ack = el("button", "alarm-ack", "Acknowledge");
+        ack.type = "button";
+        ack.setAttribute("data-key", a.key);
+        ack.addEventListener("click", function () { acknowledge(a.key, ack); });
+        li.appendChild(ack);
+      }
       ul.appendChild(li);
     });
     $("alarms").setAttribute("data-count", String(list.length));
@@ -861,6 +868,28 @@
     });
     page.ruleLevels = levels;
     updateEnvLevels();
+  }
+
+  // POST /alarms/ack: accepted from the local machine only (until accounts exist); the reason
+  // of a refusal is shown on the button.
+  function acknowledge(key, button) {
+    button.disabled = true;
+    fetch(API + "/alarms/ack?key=" + encodeURIComponent(key),
+          { method: "POST", cache: "no-store", headers: { "Accept": "application/json" } })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          if (!r.ok) {
+            var msg = body && body.error && body.error.message ? body.error.message : "HTTP " + r.status;
+            throw new Error(msg);
+          }
+          pollAlarms();
+        });
+      })
+      .catch(function (e) {
+        button.disabled = false;
+        button.title = "Not acknowledged: " + e.message;
+        button.setAttribute("data-error", e.message);
+      });
   }
 
   function pollAlarms() {

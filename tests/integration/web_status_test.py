@@ -977,6 +977,38 @@ def run(args):
         time.sleep(0.5)
         phone_width = chrome.evaluate(session, "document.documentElement.scrollWidth")
 
+        # Acknowledge from the page: the button of an unacknowledged alarm posts the
+        # acknowledgement; the API and, at the next poll, the page show it acknowledged.
+        ack_errors = []
+        open_alarms = [a for a in get_json(base, "/api/v1/alarms")["alarms"]
+                       if not a["acknowledged"] and a["rule"] != "string.thermal_runaway"]
+        if not open_alarms:
+            ack_errors.append("no unacknowledged alarm to acknowledge from the page")
+        else:
+            key = open_alarms[0]["key"]
+            clicked = chrome.evaluate(session, (
+                "(function(){var b=document.querySelector('button.alarm-ack[data-key=\"%s\"]');"
+                "if(!b)return false;b.click();return true;})()") % key)
+            if not clicked:
+                ack_errors.append("no Acknowledge button for unacknowledged alarm %s" % key)
+            else:
+                deadline = time.monotonic() + 10
+                acked = False
+                while time.monotonic() < deadline and not acked:
+                    acked = any(a["key"] == key and a["acknowledged"]
+                                for a in get_json(base, "/api/v1/alarms")["alarms"])
+                    time.sleep(0.2)
+                if not acked:
+                    ack_errors.append("clicking Acknowledge did not acknowledge %s" % key)
+                time.sleep(3.5)  # the next alarm poll
+                shown = chrome.evaluate(session, (
+                    "(function(){var li=document.querySelector('li.alarm-item[data-key=\"%s\"]');"
+                    "return li?[li.getAttribute('data-ack'),!!li.querySelector('button.alarm-ack')]"
+                    ":null;})()") % key)
+                if acked and shown != ["1", False]:
+                    ack_errors.append("after acknowledging %s the page shows %r (want "
+                                      "data-ack=1 and no button)" % (key, shown))
+
         page_errors = chrome.page_errors()
         chrome.stop()
         sampler.stop()
@@ -1006,6 +1038,7 @@ def run(args):
         errors += io_errors
         if not args.server_cmd:
             errors += check_scenario_shown(dom)
+        errors += ack_errors
         errors += ["page error: " + e for e in page_errors]
         if phone_width is None or phone_width > 390:
             errors.append("page is %spx wide on a 390-px phone screen (scrolls sideways)" % phone_width)

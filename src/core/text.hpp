@@ -19,6 +19,8 @@ std::size_t editDistance(std::string_view a, std::string_view b);
 // to 3 characters), else nullopt.
 std::optional<std::string> closest(std::string_view word,
                                    const std::vector<std::string>& candidates);
+// Value of a hexadecimal digit (0–15), or -1 for any other character.
+int hexDigit(char c);
 // ", did you mean 'x'?" for closest(), else "".
 std::string didYouMean(std::string_view word, const std::vector<std::string>& candidates);
 

@@ -56,35 +56,22 @@ IoConfig demoIo() {
   completeChannels(aux);
   io.devices.push_back(aux);
 
-  IoDeviceConfig room;
-  room.id = "room";
-  room.type = IoDeviceType::kThSensor;
-  room.name = "Battery room";
-  completeChannels(room);
-  io.devices.push_back(room);
-
-  IoDeviceConfig h2;
-  h2.id = "h2";
-  h2.type = IoDeviceType::kHydrogenSensor;
-  h2.name = "Hydrogen sensor";
-  completeChannels(h2);
-  io.devices.push_back(h2);
-
-  IoDeviceConfig els;
-  els.id = "els1";
-  els.type = IoDeviceType::kElsSensor;
-  els.name = "String 1 pilot cell";
-  els.string_number = 1;
-  els.block_number = 1;
-  completeChannels(els);
-  io.devices.push_back(els);
-
-  IoDeviceConfig panel;
-  panel.id = "panel";
-  panel.type = IoDeviceType::kBuzzer;
-  panel.name = "Alarm panel";
-  completeChannels(panel);
-  io.devices.push_back(panel);
+  // Sensors and the panel: every channel of their model with its defaults.
+  const auto device = [&](const char* id, IoDeviceType type, const char* name, int string_number,
+                          int block_number) {
+    IoDeviceConfig d;
+    d.id = id;
+    d.type = type;
+    d.name = name;
+    d.string_number = string_number;
+    d.block_number = block_number;
+    completeChannels(d);
+    io.devices.push_back(d);
+  };
+  device("room", IoDeviceType::kThSensor, "Battery room", 0, 0);
+  device("h2", IoDeviceType::kHydrogenSensor, "Hydrogen sensor", 0, 0);
+  device("els1", IoDeviceType::kElsSensor, "String 1 pilot cell", 1, 1);
+  device("panel", IoDeviceType::kBuzzer, "Alarm panel", 0, 0);
   return io;
 }
 

@@ -6,25 +6,14 @@
 
 #include <fmt/format.h>
 
+#include "core/text.hpp"
+
 namespace equalis::mqtt {
 
 namespace {
 
 Error bad(const std::string& what) {
   return makeError(ErrorCode::kInvalidArgument, "bad MQTT URL: " + what);
-}
-
-int hexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
 }
 
 // RFC 3986 percent-decoding ("p%40ss" → "p@ss").
@@ -35,8 +24,8 @@ Result<std::string> percentDecode(std::string_view in, std::string_view what) {
       out += in[i];
       continue;
     }
-    const int hi = i + 2 < in.size() ? hexDigit(in[i + 1]) : -1;
-    const int lo = i + 2 < in.size() ? hexDigit(in[i + 2]) : -1;
+    const int hi = i + 2 < in.size() ? text::hexDigit(in[i + 1]) : -1;
+    const int lo = i + 2 < in.size() ? text::hexDigit(in[i + 2]) : -1;
     if (hi < 0 || lo < 0) {
       return bad(fmt::format("invalid percent escape in {}", what));
     }

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "core/text.hpp"
+
 namespace equalis::snmp {
 
 namespace {
@@ -47,23 +49,11 @@ Status parseEngineId(const std::string& text, std::string& out) {
   if (hex.size() > 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) {
     hex.remove_prefix(2);
   }
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-    }
-    return -1;
-  };
   out.clear();
   const bool even = hex.size() % 2 == 0;
   for (std::size_t i = 0; even && i < hex.size(); i += 2) {
-    const int hi = nibble(hex[i]);
-    const int lo = nibble(hex[i + 1]);
+    const int hi = text::hexDigit(hex[i]);
+    const int lo = text::hexDigit(hex[i + 1]);
     if (hi < 0 || lo < 0) {
       out.clear();
       break;

@@ -142,6 +142,14 @@ std::vector<Rule> defaultRules(const model::StringConfig& s) {
            -1.0 * c, 0.02 * c, 10 * kSecondMs, kMinuteMs, "current", "A", 1),
       rule("string.charge_current_high", PointId::kStringCurrentA, Direction::kHigh, 0.2 * c,
            0.3 * c, 0.01 * c, kMinuteMs, kMinuteMs, "current", "A", 1),
+      // Charger supervision: the string voltage in float against the configured, compensated
+      // set-point. +2 % is past any compensation or probe error (0.13 %/K); +5 % is the
+      // charger fault of the runaway recipe (battery-science.md §6.4). Below −2 % in float the
+      // string is undercharged (sulfation).
+      rule("string.charger_voltage_high", PointId::kStringChargerDeviationPct, Direction::kHigh,
+           2.0, 5.0, 0.5, 10 * kMinuteMs, 5 * kMinuteMs, "charger voltage deviation", "%", 1),
+      rule("string.charger_voltage_low", PointId::kStringChargerDeviationPct, Direction::kLow,
+           -2.0, -5.0, 0.5, 30 * kMinuteMs, 5 * kMinuteMs, "charger voltage deviation", "%", 1),
       // AC ripple: lead-acid manufacturers ask for < 5 % of C (RMS).
       rule("string.ripple_high", PointId::kStringAcCurrentA, Direction::kHigh, 0.05 * c, 0.1 * c,
            0.005 * c, 10 * kMinuteMs, 10 * kMinuteMs, "AC ripple current", "A", 2),

@@ -53,6 +53,7 @@ Analyzer::Analyzer(const model::PlantConfig& plant) : plant_(plant) {
   summaries_.resize(plant.strings.size());
   soc_.assign(plant.strings.size(), 1.0);
   float_since_ms_.assign(plant.strings.size(), 0);
+  modes_.resize(plant.strings.size());
   for (std::size_t s = 0; s < plant.strings.size(); ++s) {
     summaries_[s].blocks.resize(static_cast<std::size_t>(plant.strings[s].block_count));
   }
@@ -118,13 +119,26 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
     sum.power_kw = sum.voltage_v * sum.current_a / 1000.0;
 
     if (current_ok && n_ok > 0) {
-      const double float_per_block =
-          cfg.charger.float_v_per_cell * model::chemistryInfo(cfg.chemistry).cells_per_block;
-      sum.mode = classifyMode(sum.current_a, cfg.capacity_ah, v_mean, float_per_block);
+      ModeInput mi;
+      mi.time_ms = sweep.time_ms;
+      mi.current_a = sum.current_a;
+      mi.voltage_per_block_v = v_mean;
+      mi.setpoint_per_block_v = sum.target_voltage_v;
+      mi.capacity_ah = cfg.capacity_ah;
+      sum.mode = modes_[s].update(mi);
       sum.mode_quality = model::Quality::kOk;
     } else {
       sum.mode_quality = current_ok ? model::Quality::kCommLost : sum.current_quality;
     }
+
+    // Charger supervision: only in float does the charger hold its set-point.
+    const double setpoint_v = sum.target_voltage_v * static_cast<double>(modules.size());
+    const bool floating = sum.mode_quality == model::Quality::kOk &&
+                          sum.mode == model::StringModeValue::kFloat &&
+                          sum.voltage_quality == model::Quality::kOk && setpoint_v > 0;
+    sum.charger_deviation_pct = floating ? (sum.voltage_v - setpoint_v) / setpoint_v * 100.0 : 0.0;
+    sum.charger_deviation_quality =
+        floating ? model::Quality::kOk : model::Quality::kNotPresent;
 
     // Coulomb counting of the string's charge, reset to full after a while in float.
     if (current_ok) {

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "analysis/mode.hpp"
 #include "bus/bus.hpp"
 #include "model/plant.hpp"
 #include "model/points.hpp"
@@ -28,6 +29,9 @@ struct StringSummary {
   model::StringModeValue mode = model::StringModeValue::kFloat;
   model::Quality mode_quality = model::Quality::kNotPresent;
   double target_voltage_v = 0;  // per block
+  // String voltage against the charger's set-point (n × target) in %, while floating.
+  double charger_deviation_pct = 0;
+  model::Quality charger_deviation_quality = model::Quality::kNotPresent;
   double charge_avg_pct = 0;
   double block_voltage_min_v = 0;
   double block_voltage_max_v = 0;
@@ -37,8 +41,10 @@ struct StringSummary {
   std::vector<BlockDerived> blocks;
 };
 
-// Classifies the string's operating mode from its current and voltage (the charger's float
-// current is a few tens of mA per 100 Ah; anything clearly above is recharge, below is discharge).
+// One-shot classification of a string's operating mode from its current and voltage (the
+// charger's float current is a few tens of mA per 100 Ah; anything clearly above is recharge,
+// below is discharge). The Analyzer uses ModeTracker (mode.hpp), which adds the charger's state,
+// hysteresis and dwell times; this is for tools and tests that see single samples.
 model::StringModeValue classifyMode(double current_a, double capacity_ah,
                                     double voltage_per_block_v, double float_per_block_v);
 
@@ -59,6 +65,7 @@ class Analyzer {
   std::vector<double> soc_;  // coulomb-counted state of charge per string, 0 … 1
   TimeMs last_time_ms_ = 0;
   std::vector<TimeMs> float_since_ms_;
+  std::vector<ModeTracker> modes_;
 };
 
 }  // namespace equalis::analysis

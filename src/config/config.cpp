@@ -92,6 +92,7 @@ struct ChargerKeys {
   std::optional<double> temp_comp_mv_per_k_per_cell;
   std::optional<double> temp_comp_min_c;
   std::optional<double> temp_comp_max_c;
+  std::optional<double> reduced_setpoint_factor;
   bool float_rejected = false;  // present but unusable: don't check it again downstream
   bool band_rejected = false;
 };
@@ -105,6 +106,7 @@ ChargerKeys readChargerKeys(Section& s) {
       s.number("temp_comp_mv_per_k_per_cell", kTempCompMinMv, kTempCompMaxMv, "mV/K/cell");
   c.temp_comp_min_c = s.number("temp_comp_min_c", kTempBandMinC, kTempBandMaxC, "°C");
   c.temp_comp_max_c = s.number("temp_comp_max_c", kTempBandMinC, kTempBandMaxC, "°C");
+  c.reduced_setpoint_factor = s.number("reduced_setpoint_factor", 0.8, 1.0, "");
   c.float_rejected = s.rejected("float_v_per_cell");
   c.band_rejected = s.rejected("temp_comp_min_c") || s.rejected("temp_comp_max_c");
   return c;
@@ -234,6 +236,32 @@ void readHistory(Section& top, model::HistoryConfig& history) {
                         num(static_cast<double>(history.fast_interval_ms) / 1000.0),
                         num(static_cast<double>(history.float_interval_ms) / 1000.0)));
   }
+  s.finish();
+}
+
+void readThermalRunaway(Section& top, model::ThermalRunawayConfig& tr) {
+  Section s = top.child("thermal_runaway");
+  tr.enabled = s.boolean("enabled").value_or(tr.enabled);
+  tr.delta_median_k = s.number("delta_median_k", 1.0, 50.0, "K").value_or(tr.delta_median_k);
+  tr.delta_ambient_k = s.number("delta_ambient_k", 0.0, 50.0, "K").value_or(tr.delta_ambient_k);
+  tr.string_delta_ambient_k =
+      s.number("string_delta_ambient_k", 1.0, 50.0, "K").value_or(tr.string_delta_ambient_k);
+  tr.string_delta_history_k =
+      s.number("string_delta_history_k", 1.0, 50.0, "K").value_or(tr.string_delta_history_k);
+  tr.warming_k_per_h = s.number("warming_k_per_h", 0.0, 20.0, "K/h").value_or(tr.warming_k_per_h);
+  tr.current_min_per_ah =
+      s.number("current_min_per_ah", 0.0, 0.1, "A/Ah").value_or(tr.current_min_per_ah);
+  const auto minutes = [&](const char* key, DurationMs& out, double lo, double hi) {
+    if (const auto v = s.number(key, lo, hi, "min")) {
+      out = static_cast<DurationMs>(std::llround(*v * kMinuteMs));
+    }
+  };
+  minutes("window_min", tr.window_ms, 10.0, 240.0);
+  minutes("hold_min", tr.hold_ms, 0.0, 120.0);
+  minutes("countdown_min", tr.countdown_ms, 0.0, 120.0);
+  minutes("clear_after_min", tr.clear_after_ms, 1.0, 240.0);
+  tr.reduce_charger = s.boolean("reduce_charger").value_or(tr.reduce_charger);
+  tr.trip_breaker = s.boolean("trip_breaker").value_or(tr.trip_breaker);
   s.finish();
 }
 
@@ -441,6 +469,9 @@ void readString(Context& ctx, Section& top, const toml::table& table, int index,
       firstOf(own.temp_comp_min_c, plant_charger.temp_comp_min_c, charger.temp_comp_min_c);
   charger.temp_comp_max_c =
       firstOf(own.temp_comp_max_c, plant_charger.temp_comp_max_c, charger.temp_comp_max_c);
+  charger.reduced_setpoint_factor = firstOf(own.reduced_setpoint_factor,
+                                            plant_charger.reduced_setpoint_factor,
+                                            charger.reduced_setpoint_factor);
   checkTempBand(c, own, plant_charger);
 
   // The float voltage must suit the chemistry, wherever it was set.
@@ -575,6 +606,7 @@ model::PlantConfig readPlant(Context& ctx, const toml::table& root) {
   readHistory(top, plant.history);
   readSimulation(top, plant.simulation);
   readEqualization(ctx, top, plant.equalization);
+  readThermalRunaway(top, plant.thermal_runaway);
   readProtocols(top, plant.protocols);
   readStrings(ctx, top, plant_charger, plant);
   readAlarms(ctx, top, plant);

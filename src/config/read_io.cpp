@@ -151,12 +151,14 @@ struct Reader {
         c.role = model::ChannelRole::kBreakerStatus;
       } else if (*role == "breaker_trip" && c.kind == model::ChannelKind::kRelay) {
         c.role = model::ChannelRole::kBreakerTrip;
+      } else if (*role == "charger_reduce" && c.kind == model::ChannelKind::kRelay) {
+        c.role = model::ChannelRole::kChargerReduce;
       } else {
         const std::vector<std::string> roles =
             c.kind == model::ChannelKind::kDigitalInput
                 ? std::vector<std::string>{"generic", "breaker_status"}
             : c.kind == model::ChannelKind::kRelay
-                ? std::vector<std::string>{"generic", "breaker_trip"}
+                ? std::vector<std::string>{"generic", "breaker_trip", "charger_reduce"}
                 : std::vector<std::string>{"generic"};
         s.issue("role", fmt::format("{} for a {} channel", unknownName("role", *role, roles),
                                     model::channelKindName(c.kind)));

@@ -395,11 +395,13 @@ void Hub::simulatedWrite(const Channel& c, bool on) {
   }
   // A breaker_trip relay energised opens the simulated string breaker (shunt trip). Releasing it
   // does not close the breaker: that is a hand operation (Controller::resetProtection).
-  if (c.cfg.role == model::ChannelRole::kBreakerTrip && on) {
-    const auto s = static_cast<std::size_t>(c.cfg.string_number - 1);
-    if (s < sim_->stringCount()) {
-      sim_->setBreakerClosed(s, false);
-    }
+  const auto s = static_cast<std::size_t>(c.cfg.string_number - 1);
+  if (c.cfg.role == model::ChannelRole::kBreakerTrip && on && s < sim_->stringCount()) {
+    sim_->setBreakerClosed(s, false);
+  }
+  // A charger_reduce relay drives the simulated charger's "reduce voltage" input.
+  if (c.cfg.role == model::ChannelRole::kChargerReduce && s < sim_->stringCount()) {
+    sim_->setChargerReduced(s, on);
   }
 }
 
@@ -574,14 +576,25 @@ std::vector<PointSample> Hub::pointSamples(TimeMs now_ms) const {
   return out;
 }
 
-std::optional<std::string> Hub::breakerTripRelay(std::size_t string_index) const {
-  for (const auto& c : channels_) {
-    if (c.cfg.role == model::ChannelRole::kBreakerTrip &&
-        c.cfg.string_number == static_cast<int>(string_index) + 1) {
+namespace {
+template <class Channels>
+std::optional<std::string> roleRelay(const Channels& channels, model::ChannelRole role,
+                                     std::size_t string_index) {
+  for (const auto& c : channels) {
+    if (c.cfg.role == role && c.cfg.string_number == static_cast<int>(string_index) + 1) {
       return c.full_id;
     }
   }
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string> Hub::breakerTripRelay(std::size_t string_index) const {
+  return roleRelay(channels_, model::ChannelRole::kBreakerTrip, string_index);
+}
+
+std::optional<std::string> Hub::chargerReduceRelay(std::size_t string_index) const {
+  return roleRelay(channels_, model::ChannelRole::kChargerReduce, string_index);
 }
 
 }  // namespace equalis::io

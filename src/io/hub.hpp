@@ -118,6 +118,8 @@ class Hub {
   std::vector<PointSample> pointSamples(TimeMs now_ms) const;
   // Full id of the breaker_trip relay of a string (0-based), if one is configured.
   std::optional<std::string> breakerTripRelay(std::size_t string_index) const;
+  // Full id of the charger_reduce relay of a string (0-based), if one is configured.
+  std::optional<std::string> chargerReduceRelay(std::size_t string_index) const;
   bool empty() const { return devices_.empty(); }
 
  private:

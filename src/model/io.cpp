@@ -142,6 +142,8 @@ std::string_view channelRoleName(ChannelRole r) {
       return "breaker_status";
     case ChannelRole::kBreakerTrip:
       return "breaker_trip";
+    case ChannelRole::kChargerReduce:
+      return "charger_reduce";
   }
   return "?";
 }

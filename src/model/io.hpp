@@ -51,6 +51,7 @@ enum class ChannelRole {
   kGeneric,        // a named input or output (door contact, fan, flash light …)
   kBreakerStatus,  // DI: the string breaker's auxiliary contact (active = breaker closed)
   kBreakerTrip,    // relay: trips the string breaker (thermal-runaway protection)
+  kChargerReduce,  // relay: the charger's "reduce voltage" input (thermal-runaway protection)
 };
 
 enum class AnalogSignal { kNone, kVoltage0To10, kCurrent4To20 };

@@ -28,6 +28,9 @@ struct ChargerConfig {
   double temp_comp_mv_per_k_per_cell = -3.0;
   double temp_comp_min_c = 5.0;  // compensation clamped outside this band (Narada manual)
   double temp_comp_max_c = 40.0;
+  // Set-point × this while the charger's "reduce voltage" input is driven (a charger_reduce relay,
+  // thermal-runaway protection): 0.95 × 2.27 V ≈ 2.16 V/cell, about the open-circuit voltage.
+  double reduced_setpoint_factor = 0.95;
 };
 
 struct CurrentSensorConfig {
@@ -107,19 +110,25 @@ struct EqualizationConfig {
   std::vector<TimeWindow> pauses;
 };
 
-// Thermal-runaway protection (IFC 608.3): a block hotter than ambient or than its string's median,
-// together with a float current rising above its settled level, for some minutes → alarm →
-// countdown → the string breaker opens through a relay. Vendor anchors (battery-science.md §3.6,
-// §7 #10): float current > 3× steady state, case ΔT ≥ 5 °C over ambient.
+// Thermal-runaway protection (IFC 608.3; alarms/runaway.hpp, docs/alarms.md). Runaway = heat
+// generation outgrowing heat removal while the charger holds the voltage. Vendor anchors
+// (battery-science.md §3.6): case ≥ 5 °C above ambient; a charger must not raise the battery more
+// than 3 °C above ambient; float current > 3× steady state; AND-qualified with a delay (BACS).
 struct ThermalRunawayConfig {
   bool enabled = true;
-  double delta_ambient_k = 10.0;        // block temperature above ambient by at least this …
-  double delta_median_k = 5.0;          // … or above the string's median block temperature
-  double current_rise_factor = 3.0;     // float current above this × its settled baseline …
-  double current_min_per_ah = 0.001;    // … and above this many A per Ah (sensor offset margin)
-  DurationMs hold_ms = 10 * kMinuteMs;  // conditions held this long → alarm
-  DurationMs countdown_ms = 5 * kMinuteMs;  // alarm → breaker opens after this countdown
-  bool trip_breaker = true;                 // false: alarm only
+  double delta_median_k = 5.0;   // block evidence: hottest block this far above the string median …
+  double delta_ambient_k = 5.0;  // … and this far above the room (when a room sensor reads)
+  double string_delta_ambient_k = 4.0;  // string evidence: string mean this far above the room …
+  double string_delta_history_k = 6.0;  // … or, without a room sensor, above its own 24 h low
+  double warming_k_per_h = 0.2;         // … and still warming at least this fast
+  double current_min_per_ah = 0.001;    // … with the current this far (A per Ah) above its settled
+                                        //     float level (the sensor's offset cancels out)
+  DurationMs window_ms = 30 * kMinuteMs;    // trend window for the slopes
+  DurationMs hold_ms = 5 * kMinuteMs;       // evidence held this long → alarm
+  DurationMs countdown_ms = 10 * kMinuteMs;  // alarm → breaker opens after this countdown
+  DurationMs clear_after_ms = 10 * kMinuteMs;  // evidence gone this long → cleared
+  bool reduce_charger = true;  // at the alarm, lower the charger through a charger_reduce relay
+  bool trip_breaker = true;    // false: alarm (and charger reduction) only
 };
 
 // Protocol adapters started with the daemon (empty = off). The same specs as the command-line

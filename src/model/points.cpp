@@ -44,8 +44,9 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kStringTemperatureMaxC, "string.temperature_max_c", ST, F, "°C", 1, 10, R, false, "", "Highest block temperature"},
   {kStringEqualizationState, "string.equalization_state", ST, E, "", 0, 1, R, false, "off,paused_discharge,settling,paused_schedule,balancing,no_data", "Equalization controller state: balancing only in settled float"},
   {kStringEqualizationPowerW, "string.equalization_power_w", ST, F, "W", 1, 10, R, false, "", "Total bypass power of the string's modules"},
-  {kStringProtectionState, "string.protection_state", ST, E, "", 0, 1, R, false, "normal,suspect,countdown,tripped", "Thermal-runaway protection: tripped = string breaker opened (reset by an operator)"},
+  {kStringProtectionState, "string.protection_state", ST, E, "", 0, 1, R, false, "normal,suspect,countdown,tripped,reduced", "Thermal-runaway protection: tripped = string breaker opened; reduced = charger voltage held lowered (both reset by an operator)"},
   {kStringElectrolyteLevel, "string.electrolyte_level", ST, E, "", 0, 1, R, false, "good,warning,alarm", "Electrolyte level of the string's pilot cell (ELS sensor); not_present without one"},
+  {kStringChargerDeviationPct, "string.charger_deviation_pct", ST, F, "%", 2, 100, R, true, "", "String voltage against the charger's configured float set-point (temperature-compensated) while the string floats; not_present in other modes"},
 
   {kBlockVoltageV, "block.voltage_v", BL, F, "V", 3, 1000, R, true, "", "Block voltage"},
   {kBlockTemperatureC, "block.temperature_c", BL, F, "°C", 1, 10, R, true, "", "Block (terminal) temperature"},

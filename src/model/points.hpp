@@ -43,6 +43,7 @@ enum class PointId : std::uint16_t {
   kStringEqualizationPowerW,
   kStringProtectionState,
   kStringElectrolyteLevel,
+  kStringChargerDeviationPct,
   // block
   kBlockVoltageV,
   kBlockTemperatureC,

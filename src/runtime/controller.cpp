@@ -1,5 +1,6 @@
 #include "runtime/controller.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -559,28 +560,23 @@ void Controller::evaluateAlarms(const bus::Sweep& sweep,
 void Controller::guardRunaway(const bus::Sweep& sweep,
                               const std::vector<analysis::StringSummary>& sums) {
   for (std::size_t s = 0; s < runaway_.size(); ++s) {
-    const auto& modules = sweep.modules[s];
-    alarms::RunawayInput in;
-    in.time_ms = sweep.time_ms;
-    in.mode_valid = sums[s].mode_quality == Quality::kOk;
-    in.mode = sums[s].mode;
-    in.current_valid = sums[s].current_quality == Quality::kOk;
-    in.current_a = sums[s].current_a;
-    in.ambient_valid =
-        sweep.ambient.quality == Quality::kOk && sweep.ambient.time_ms == sweep.time_ms;
-    in.ambient_c = sweep.ambient.temperature_dc / 10.0;
-    in.temperature_c.resize(modules.size());
-    in.valid.resize(modules.size());
-    for (std::size_t b = 0; b < modules.size(); ++b) {
-      in.valid[b] = modules[b].quality == Quality::kOk && modules[b].time_ms == sweep.time_ms;
-      in.temperature_c[b] = modules[b].reading.temperature_dc / 10.0;
-    }
+    const auto in = alarms::runawayInputFrom(sweep, s, sums[s]);
+    const auto reduce_relay = io_->chargerReduceRelay(s);
     std::vector<alarms::RunawayEvent> events;
     {
       std::lock_guard lock(alarm_mutex_);
+      runaway_[s].setChargerControllable(reduce_relay.has_value());
       events = runaway_[s].update(in);
     }
     for (const auto& e : events) {
+      if (e.reduce_charger && reduce_relay) {
+        // The charger's "reduce voltage" input: a simulated relay lowers the simulated charger at
+        // once; a real one is written by its device thread right away.
+        if (auto st = io_->setOutput(*reduce_relay, true); !st) {
+          log::get("protection")->error("{}: {}", *reduce_relay, st.error().message);
+        }
+        io_->poll(sweep.time_ms);
+      }
       if (e.open_breaker) {
         if (const auto relay = io_->breakerTripRelay(s)) {
           // Through the configured breaker_trip relay (a simulated one opens the simulated
@@ -627,10 +623,15 @@ Status Controller::resetProtection(std::size_t s) {
   if (events.empty()) {
     return makeError(
         ErrorCode::kInvalidArgument,
-        fmt::format("{}: protection is not tripped; nothing to reset", plant_.strings[s].name));
+        fmt::format("{}: protection is neither tripped nor holding the charger lowered; nothing to reset", plant_.strings[s].name));
   }
   if (const auto relay = io_->breakerTripRelay(s)) {
     (void)io_->setOutput(*relay, false);  // release the trip coil
+  }
+  const bool release_charger = std::any_of(events.begin(), events.end(),
+                                           [](const auto& e) { return e.release_charger; });
+  if (const auto relay = io_->chargerReduceRelay(s); relay && release_charger) {
+    (void)io_->setOutput(*relay, false);  // the charger returns to its float voltage
   }
   sim_->setBreakerClosed(s, true);  // the operator closes the breaker again (simulated plant)
   for (const auto& e : events) {
@@ -707,8 +708,11 @@ std::vector<alarms::ActiveAlarm> Controller::activeAlarms() const {
     a.string_number = static_cast<int>(s) + 1;
     a.block_number = g.hotBlock();
     a.key = fmt::format("{}/{}/{}", a.rule_id, a.string_number, a.block_number);
-    a.level = g.state() == alarms::RunawayState::kSuspect ? alarms::Level::kWarning
-                                                          : alarms::Level::kAlarm;
+    // Suspect and a charger held lowered after the evidence went away are warnings.
+    a.level = g.state() == alarms::RunawayState::kSuspect ||
+                      g.state() == alarms::RunawayState::kReduced
+                  ? alarms::Level::kWarning
+                  : alarms::Level::kAlarm;
     a.message = g.lastMessage();
     out.insert(out.begin(), a);
   }
@@ -782,6 +786,8 @@ void Controller::publishState(const bus::Sweep& sweep,
     w.set(PointId::kStringBlockVoltageMaxV, s, 0, {sum.block_voltage_max_v, t, bq});
     w.set(PointId::kStringBlockVoltageSpreadV, s, 0, {sum.block_voltage_spread_v, t, bq});
     w.set(PointId::kStringTemperatureMaxC, s, 0, {sum.temperature_max_c, t, bq});
+    w.set(PointId::kStringChargerDeviationPct, s, 0,
+          {sum.charger_deviation_pct, t, sum.charger_deviation_quality});
     w.set(PointId::kStringProtectionState, s, 0,
           {static_cast<double>(runaway_[s].state()), t, Quality::kOk});
     w.set(PointId::kStringEqualizationState, s, 0,

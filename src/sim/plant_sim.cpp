@@ -136,6 +136,7 @@ struct StringSim {
   double load_share = 0;  // share of the UPS load
 
   bool charger_enabled = true;
+  bool charger_reduced = false;  // the charger's "reduce voltage" input is driven
   bool breaker_open = false;  // string breaker opened (thermal-runaway protection): isolated
   double test_load_a = 0;
   bool cut_off = false;
@@ -713,6 +714,7 @@ struct PlantSim::Impl {
       const double hi = std::max(ch.temp_comp_min_c, ch.temp_comp_max_c);
       v += ch.temp_comp_mv_per_k_per_cell * 1e-3 * cells * (std::clamp(t_avg, lo, hi) - 25.0);
     }
+    v *= s.charger_reduced ? ch.reduced_setpoint_factor : 1.0;
     return v * s.setpoint_factor;  // charger_overvoltage fault (§6.4 V_ch +5 %)
   }
 
@@ -1079,6 +1081,14 @@ void PlantSim::setBreakerClosed(std::size_t string_index, bool closed) {
 
 bool PlantSim::breakerClosed(std::size_t string_index) const {
   return !impl_->str(string_index).breaker_open;
+}
+
+void PlantSim::setChargerReduced(std::size_t string_index, bool reduced) {
+  impl_->str(string_index).charger_reduced = reduced;
+}
+
+bool PlantSim::chargerReduced(std::size_t string_index) const {
+  return impl_->str(string_index).charger_reduced;
 }
 
 double PlantSim::roomHydrogenPct() const {

@@ -119,6 +119,10 @@ class PlantSim {
   // isolates the string — no charger, no load, current 0 — and its blocks cool down.
   void setBreakerClosed(std::size_t string_index, bool closed);
   bool breakerClosed(std::size_t string_index) const;
+  // The charger's "reduce voltage" input (a charger_reduce relay): while set, its set-point is
+  // × ChargerConfig::reduced_setpoint_factor.
+  void setChargerReduced(std::size_t string_index, bool reduced);
+  bool chargerReduced(std::size_t string_index) const;
   // Constant-current DC load on one string (A, ≥ 0; 0 removes it). While set, the charger is
   // disconnected and the string discharges (kDischarge) until the low-voltage cut-off.
   void setDischargeCurrent(std::size_t string_index, double current_a);

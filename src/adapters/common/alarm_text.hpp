@@ -25,7 +25,7 @@ struct RuleCode {
 
 // Numeric rule codes: part of the Modbus map (docs/modbus.md); never renumber, only append.
 // 0 = a rule not in this list.
-inline constexpr std::array<RuleCode, 21> kRuleCodes = {{
+inline constexpr std::array<RuleCode, 23> kRuleCodes = {{
     {1, "block.voltage_high"},
     {2, "block.voltage_low"},
     {3, "block.temperature_high"},
@@ -43,6 +43,8 @@ inline constexpr std::array<RuleCode, 21> kRuleCodes = {{
     {25, "string.ripple_high"},
     {26, "string.thermal_runaway"},
     {27, "string.electrolyte_low"},
+    {28, "string.charger_voltage_high"},
+    {29, "string.charger_voltage_low"},
     {40, "system.ambient_high"},
     {41, "system.ambient_low"},
     {42, "system.humidity_high"},

@@ -173,10 +173,10 @@ std::vector<SectionDef> buildRegisterLayout() {
   strings.base = 2000;
   strings.string_stride = 100;
   strings.instances = kMaxStrings;
-  strings.size = 22;
+  strings.size = 23;
   strings.description =
       "String n (1–10) at 2000 + 100·(n−1) + offset; every string point of the catalogue at its "
-      "catalogue scale. Only configured strings exist; offsets 22–99 are not registers.";
+      "catalogue scale. Only configured strings exist; offsets 23–99 are not registers.";
   strings.fields = {
       pointField(0, kStringVoltageV, kInt32, true),
       pointField(2, kStringCurrentA, kInt32, true),
@@ -195,6 +195,7 @@ std::vector<SectionDef> buildRegisterLayout() {
       specialField(19, FieldKind::kAgeS, "age_s", kAgeText),
       pointField(20, kStringProtectionState, kUint16),
       pointField(21, kStringElectrolyteLevel, kUint16),
+      pointField(22, kStringChargerDeviationPct, kInt16),
   };
   out.push_back(std::move(strings));
 

@@ -325,6 +325,7 @@ const std::vector<SensorSpec>& stringSensors() {
       {PointId::kStringEqualizationPowerW, "Equalization power", "equalization_power", "power"},
       {PointId::kStringProtectionState, "Thermal-runaway protection", "protection_state", "enum"},
       {PointId::kStringElectrolyteLevel, "Electrolyte level", "electrolyte_level", "enum"},
+      {PointId::kStringChargerDeviationPct, "Charger voltage deviation", "charger_deviation", ""},
   };
   return k;
 }

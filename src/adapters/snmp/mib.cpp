@@ -48,6 +48,7 @@ constexpr std::array kStringColumns = {
     PointColumn{PointId::kStringEqualizationPowerW, 23},
     PointColumn{PointId::kStringProtectionState, 24},
     PointColumn{PointId::kStringElectrolyteLevel, 25},
+    PointColumn{PointId::kStringChargerDeviationPct, 26},
 };
 constexpr std::array kBlockColumns = {
     PointColumn{PointId::kBlockVoltageV, 11},

@@ -96,8 +96,8 @@ TEST(Analyzer, CoulombCountsADischargeAndReturnsToFullInFloat) {
     a.update(sweepOf(plant, t, 13'400, 10'000));
   }
   EXPECT_NEAR(a.summaries()[0].charge_avg_pct, 87.5 + 4.75, 0.2);
-  // Float for 2 h: full again.
-  for (int i = 0; i < 721; ++i) {
+  // Back at the set-point with a float current: float after the 5 min dwell, full 2 h later.
+  for (int i = 0; i < 721 + 30; ++i) {
     t += 10'000;
     a.update(sweepOf(plant, t, 13'620, 50));
   }

@@ -36,6 +36,7 @@ bench: build
 	build/bin/equalis-bench-pipeline
 	build/bin/equalis-bench-sim
 	build/bin/equalis-bench-balancing
+	build/bin/equalis-bench-runaway
 
 docs: build
 	build/bin/equalisctl points --markdown > docs/points.md

@@ -11,8 +11,8 @@
 //     the runaway become detectable — a block ≥ 5 K above the room, the vendor criterion of
 //     battery-science.md §3.6) and with it (alarm, trip, hottest block at the trip).
 //   normal families: outages and deep discharges with recharge, hot summer days, new blocks in an
-//     old string, equalization with bypass heat — counted in site-years; every protection trip or
-//     alarm there is false.
+//     old string, equalization with bypass heat — on 2 × 32 × 12 V VRLA and 16 × LiFePO4, counted
+//     in site-years; every protection trip or alarm there is false.
 //
 // Prints one JSON object per line: {"bench":"runaway","metric":…,"value":…,"unit":…,
 // "conditions":{…}}. Deterministic from the seeds. Options:
@@ -53,8 +53,8 @@ namespace {
 using namespace equalis;
 
 constexpr TimeMs kT0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
-constexpr double kDangerC = 60.0;           // goal: trip before any block reaches this
-constexpr double kDetectableK = 5.0;        // a block this far above the room: detectable
+constexpr double kDangerC = 60.0;          // goal: trip before any block reaches this
+constexpr double kDetectableK = 5.0;       // a block this far above the room: detectable
 constexpr DurationMs kSweepMs = 30 * kSecondMs;
 
 enum class PlantKind { kVrla12, kVrla2, kLfp };
@@ -213,7 +213,9 @@ Case runawayCase(const std::string& family, std::uint64_t seed) {
     sim::Fault f = sim::makeFault(sim::FaultKind::kInternalShort);
     const double v_block = model::chemistryInfo(sc.chemistry).nominal_voltage_v * 1.07;
     const double g_w_per_k =
-        0.69 * std::pow(sc.capacity_ah / 100.0 * model::chemistryInfo(sc.chemistry).nominal_voltage_v / 12.0, 2.0 / 3.0);
+        0.69 * std::pow(sc.capacity_ah / 100.0 *
+                            model::chemistryInfo(sc.chemistry).nominal_voltage_v / 12.0,
+                        2.0 / 3.0);
     const double p_w = rng.uniform(25, 70) * g_w_per_k;
     f.leak_ohm = std::clamp(v_block * v_block / p_w, 1.0, 1000.0);  // the model's range
     ev.push_back(faultEvent(c.onset_ms, 0, block, f));
@@ -262,9 +264,11 @@ Case normalCase(const std::string& family, std::uint64_t seed, DurationMs durati
   Case c;
   c.family = family;
   c.seed = seed;
-  c.plant_kind = static_cast<PlantKind>(seed % 3);
-  const bool ambient_sensor = (seed / 3) % 2 == 0;
-  c.charger_controllable = (seed / 6) % 2 == 1;
+  // Normal operation on the common site (2 × 32 × 12 V) and on a lithium string; the 240-cell
+  // plant is in the runaway families only (a site-year of it costs four of the others).
+  c.plant_kind = seed % 2 == 0 ? PlantKind::kVrla12 : PlantKind::kLfp;
+  const bool ambient_sensor = (seed / 2) % 2 == 0;
+  c.charger_controllable = (seed / 4) % 2 == 1;
   const double age_old = family == "new_blocks" ? rng.uniform(6, 12) : rng.uniform(0, 8);
   c.plant = plantFor(c.plant_kind, rng, ambient_sensor, age_old);
   c.plant.simulation.seed = seed + 1;
@@ -309,7 +313,8 @@ Case normalCase(const std::string& family, std::uint64_t seed, DurationMs durati
       for (int i = 0; i < n; ++i) {
         auto on = event(sim::ScenarioAction::kBypass, t);
         on.string_index = s;
-        on.block_index = static_cast<std::size_t>(rng.integer(0, c.plant.strings[s].block_count - 1));
+        on.block_index =
+            static_cast<std::size_t>(rng.integer(0, c.plant.strings[s].block_count - 1));
         on.duty = 1.0;
         auto off = on;
         off.at_ms = t + len;
@@ -485,9 +490,10 @@ std::string machine() {
 }
 
 void emit(const std::string& metric, double value, const char* unit, const std::string& cond) {
-  std::printf("{\"bench\":\"runaway\",\"metric\":\"%s\",\"value\":%.6g,\"unit\":\"%s\","
-              "\"conditions\":%s}\n",
-              metric.c_str(), value, unit, cond.c_str());
+  std::printf(
+      "{\"bench\":\"runaway\",\"metric\":\"%s\",\"value\":%.6g,\"unit\":\"%s\","
+      "\"conditions\":%s}\n",
+      metric.c_str(), value, unit, cond.c_str());
   std::fflush(stdout);
 }
 
@@ -566,18 +572,18 @@ int main(int argc, char** argv) {
                 plantName(c.plant_kind), static_cast<double>(c.onset_ms) / kHourMs,
                 c.plant.ambient.sensor_present ? 1 : 0, c.charger_controllable ? 1 : 0);
     const Outcome o = run(c, !trace_unprotected, true);
-    std::printf("# alarm %.2f h trip %.2f h hottest at trip %.1f °C, detectable %.2f h, 60 °C %.2f h\n",
-                static_cast<double>(o.alarm_ms) / kHourMs, static_cast<double>(o.trip_ms) / kHourMs,
-                o.hottest_at_trip_c, static_cast<double>(o.detectable_ms) / kHourMs,
-                static_cast<double>(o.danger_ms) / kHourMs);
+    std::printf(
+        "# alarm %.2f h trip %.2f h hottest at trip %.1f °C, detectable %.2f h, 60 °C %.2f h\n",
+        static_cast<double>(o.alarm_ms) / kHourMs, static_cast<double>(o.trip_ms) / kHourMs,
+        o.hottest_at_trip_c, static_cast<double>(o.detectable_ms) / kHourMs,
+        static_cast<double>(o.danger_ms) / kHourMs);
     return 0;
   }
 
   const auto wall0 = std::chrono::steady_clock::now();
-  const std::string base_cond = "\"seeds\":" + std::to_string(seeds) +
-                                ",\"seed_base\":" + std::to_string(seed_base) +
-                                ",\"sweep_s\":" + std::to_string(kSweepMs / 1000) +
-                                ",\"machine\":\"" + machine() + "\"";
+  const std::string base_cond =
+      "\"seeds\":" + std::to_string(seeds) + ",\"seed_base\":" + std::to_string(seed_base) +
+      ",\"sweep_s\":" + std::to_string(kSweepMs / 1000) + ",\"machine\":\"" + machine() + "\"";
 
   // Runaway families: a ground-truth run and a protected run per case.
   std::vector<Case> cases;
@@ -628,13 +634,14 @@ int main(int argc, char** argv) {
       before_60 += safe ? 1 : 0;
       if (!safe) {
         std::fprintf(stderr, "runaway not tripped below 60 °C: %s seed %llu (%s)\n", f.c_str(),
-                     static_cast<unsigned long long>(cases[i].seed), plantName(cases[i].plant_kind));
+                     static_cast<unsigned long long>(cases[i].seed),
+                     plantName(cases[i].plant_kind));
       }
       if (g.alarmed) {
         to_alarm_h.push_back(static_cast<double>(g.alarm_ms - cases[i].onset_ms) / kHourMs);
         if (truth[i].detectable_ms >= 0) {
-          detect_to_alarm_min.push_back(
-              static_cast<double>(g.alarm_ms - truth[i].detectable_ms) / kMinuteMs);
+          detect_to_alarm_min.push_back(static_cast<double>(g.alarm_ms - truth[i].detectable_ms) /
+                                        kMinuteMs);
         }
       }
       if (g.tripped) {
@@ -655,8 +662,8 @@ int main(int argc, char** argv) {
     emit("onset_to_trip_median", percentile(to_trip_h, 0.5), "h", cond);
     emit("hottest_block_at_trip_median", percentile(hot_at_trip, 0.5), "degC", cond);
     emit("hottest_block_at_trip_max", percentile(hot_at_trip, 1.0), "degC", cond);
-    emit("faults_below_60C_alarmed", non_runaway > 0 ? 100.0 * non_runaway_alarmed / non_runaway : -1,
-         "%", cond);
+    emit("faults_below_60C_alarmed",
+         non_runaway > 0 ? 100.0 * non_runaway_alarmed / non_runaway : -1, "%", cond);
     emit("healthy_string_trips", other_string_trips, "count", cond);
   }
   emit("runaways_tripped_below_60C", all_runaways > 0 ? 100.0 * all_before_60 / all_runaways : -1,
@@ -664,9 +671,9 @@ int main(int argc, char** argv) {
 
   // Normal families: site-years of operation; every alarm or trip is false.
   const double case_years = static_cast<double>(kNormalCaseMs) / (365.0 * kDayMs);
-  const int per_family = std::max(
-      1, static_cast<int>(std::ceil(site_years / case_years /
-                                    static_cast<double>(normal_families.size()))));
+  const int per_family =
+      std::max(1, static_cast<int>(std::ceil(site_years / case_years /
+                                             static_cast<double>(normal_families.size()))));
   std::vector<Case> normal;
   for (const auto& f : normal_families) {
     for (int i = 0; i < per_family; ++i) {
@@ -674,7 +681,8 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<Outcome> normal_out(normal.size());
-  parallel(normal.size(), threads, [&](std::size_t i) { normal_out[i] = run(normal[i], true, false); });
+  parallel(normal.size(), threads,
+           [&](std::size_t i) { normal_out[i] = run(normal[i], true, false); });
   double total_years = 0;
   int total_trips = 0;
   int total_alarms = 0;
@@ -698,15 +706,15 @@ int main(int argc, char** argv) {
     total_years += years;
     total_trips += trips;
     total_alarms += alarms_n;
-    const std::string cond = "{\"family\":\"" + f + "\",\"site_years\":" +
-                             std::to_string(years) + "," + base_cond + "}";
+    const std::string cond =
+        "{\"family\":\"" + f + "\",\"site_years\":" + std::to_string(years) + "," + base_cond + "}";
     emit("false_trips_per_site_year", years > 0 ? trips / years : -1, "1/a", cond);
     emit("false_alarms_per_site_year", years > 0 ? alarms_n / years : -1, "1/a", cond);
   }
   const std::string cond = "{\"site_years\":" + std::to_string(total_years) + "," + base_cond + "}";
   emit("false_trips", total_trips, "count", cond);
   emit("false_alarms", total_alarms, "count", cond);
-  emit("wall_time",
-       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count(), "s", cond);
+  emit("wall_time", std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count(),
+       "s", cond);
   return 0;
 }

@@ -148,8 +148,8 @@ std::vector<Rule> defaultRules(const model::StringConfig& s) {
       // string is undercharged (sulfation).
       rule("string.charger_voltage_high", PointId::kStringChargerDeviationPct, Direction::kHigh,
            2.0, 5.0, 0.5, 10 * kMinuteMs, 5 * kMinuteMs, "charger voltage deviation", "%", 1),
-      rule("string.charger_voltage_low", PointId::kStringChargerDeviationPct, Direction::kLow,
-           -2.0, -5.0, 0.5, 30 * kMinuteMs, 5 * kMinuteMs, "charger voltage deviation", "%", 1),
+      rule("string.charger_voltage_low", PointId::kStringChargerDeviationPct, Direction::kLow, -2.0,
+           -5.0, 0.5, 30 * kMinuteMs, 5 * kMinuteMs, "charger voltage deviation", "%", 1),
       // AC ripple: lead-acid manufacturers ask for < 5 % of C (RMS).
       rule("string.ripple_high", PointId::kStringAcCurrentA, Direction::kHigh, 0.05 * c, 0.1 * c,
            0.005 * c, 10 * kMinuteMs, 10 * kMinuteMs, "AC ripple current", "A", 2),

@@ -274,12 +274,10 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
   const double t_margin = active ? kTempMarginK : 0.0;
   const bool discharge_in_window =
       last_discharge_ms_ >= 0 && m.time_ms - last_discharge_ms_ <= cfg_.window_ms;
-  const bool discharging_now =
-      m.current_valid && m.current_min_a < kDischargePerAh * capacity_ah_;
+  const bool discharging_now = m.current_valid && m.current_min_a < kDischargePerAh * capacity_ah_;
   // On the charger: a current that is not a discharge, or (no current sensor) the voltage held.
-  const bool on_charger = m.current_valid
-                              ? !discharging_now
-                              : (m.setpoint_v > 0 && m.voltage_v >= 0.97 * m.setpoint_v);
+  const bool on_charger =
+      m.current_valid ? !discharging_now : (m.setpoint_v > 0 && m.voltage_v >= 0.97 * m.setpoint_v);
 
   // Block evidence.
   const double d_med = m.hot_c - m.median_c;
@@ -296,8 +294,7 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
   const bool string_warm =
       m.temps_valid && (m.ambient_valid ? s_amb >= cfg_.string_delta_ambient_k - t_margin
                                         : s_hist >= cfg_.string_delta_history_k - t_margin);
-  const bool warming =
-      trend_ready && f.mean_slope_k_per_h >= (active ? 0.0 : cfg_.warming_k_per_h);
+  const bool warming = trend_ready && f.mean_slope_k_per_h >= (active ? 0.0 : cfg_.warming_k_per_h);
   const double floor_a = cfg_.current_min_per_ah * capacity_ah_ * (active ? kCurrentMargin : 1.0);
   const bool current_high = m.current_valid && current_ref_a_ > -1 &&
                             m.current_a - std::max(current_ref_a_, 0.0) >= floor_a;
@@ -310,11 +307,12 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
   f.current_ref_a = current_ref_a_;
 
   // Learn the settled current only while nothing looks hot and no discharge is recent.
-  const bool quiet = state_ == RunawayState::kNormal && !discharge_in_window &&
-                     m.time_ms - last_discharge_ms_ > 2 * kHourMs &&
-                     !(m.temps_valid && (d_med >= cfg_.delta_median_k / 2 ||
-                                         (m.ambient_valid && s_amb >= cfg_.string_delta_ambient_k / 2) ||
-                                         s_hist >= cfg_.string_delta_history_k / 2));
+  const bool quiet =
+      state_ == RunawayState::kNormal && !discharge_in_window &&
+      m.time_ms - last_discharge_ms_ > 2 * kHourMs &&
+      !(m.temps_valid && (d_med >= cfg_.delta_median_k / 2 ||
+                          (m.ambient_valid && s_amb >= cfg_.string_delta_ambient_k / 2) ||
+                          s_hist >= cfg_.string_delta_history_k / 2));
   learnReference(m, quiet);
 
   const bool evidence = f.block_evidence || f.string_evidence;
@@ -357,15 +355,15 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
         countdown_end_ms_ =
             m.time_ms + (reduce ? std::max(cfg_.countdown_ms, cfg_.window_ms) : cfg_.countdown_ms);
         push("alarm",
-             fmt::format("THERMAL RUNAWAY alarm, evidence held {:.0f} min: {}; {}{}",
-                         static_cast<double>(m.time_ms - since_ms_) / kMinuteMs, describe(),
-                         reduce ? "charger voltage lowered; " : "",
-                         cfg_.trip_breaker
-                             ? fmt::format("the string breaker opens in {:.0f} min unless the "
-                                           "evidence goes away",
-                                           static_cast<double>(countdown_end_ms_ - m.time_ms) /
-                                               kMinuteMs)
-                             : std::string("breaker trip disabled")));
+             fmt::format(
+                 "THERMAL RUNAWAY alarm, evidence held {:.0f} min: {}; {}{}",
+                 static_cast<double>(m.time_ms - since_ms_) / kMinuteMs, describe(),
+                 reduce ? "charger voltage lowered; " : "",
+                 cfg_.trip_breaker
+                     ? fmt::format("the string breaker opens in {:.0f} min unless the "
+                                   "evidence goes away",
+                                   static_cast<double>(countdown_end_ms_ - m.time_ms) / kMinuteMs)
+                     : std::string("breaker trip disabled")));
         if (reduce) {
           charger_reduced_ = true;
           auto* e = push("charger_reduced",
@@ -391,11 +389,11 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
           break;  // the string carries the load in a mains failure: trip when it ends
         }
         state_ = RunawayState::kTripped;
-        auto* e = push("trip",
-                       fmt::format("{}: string breaker OPENED by thermal-runaway protection after "
-                                   "{:.0f} min of evidence; {}",
-                                   name_, static_cast<double>(m.time_ms - since_ms_) / kMinuteMs,
-                                   describe()));
+        auto* e = push(
+            "trip",
+            fmt::format("{}: string breaker OPENED by thermal-runaway protection after "
+                        "{:.0f} min of evidence; {}",
+                        name_, static_cast<double>(m.time_ms - since_ms_) / kMinuteMs, describe()));
         e->open_breaker = true;
       }
       break;
@@ -408,17 +406,18 @@ std::string RunawayGuard::describe() const {
   const auto& f = figures_;
   std::string why;
   if (f.block_evidence) {
-    why = fmt::format("block {} {:.1f} K above the string median", f.hot_block,
-                      f.hot_c - f.median_c);
+    why =
+        fmt::format("block {} {:.1f} K above the string median", f.hot_block, f.hot_c - f.median_c);
   }
   if (f.string_evidence) {
-    why += fmt::format("{}string {:.1f} K above {}, warming {:+.1f} K/h, current {:.2f} A above "
-                       "its settled {:.2f} A and {}",
-                       why.empty() ? "" : "; ",
-                       f.ambient_valid ? f.mean_c - f.ambient_c : f.mean_c - f.history_min_c,
-                       f.ambient_valid ? "the room" : "its 24 h low", f.mean_slope_k_per_h,
-                       f.current_a - std::max(f.current_ref_a, 0.0), std::max(f.current_ref_a, 0.0),
-                       f.current_slope_a_per_h >= 0 ? "rising" : "not tapering");
+    why += fmt::format(
+        "{}string {:.1f} K above {}, warming {:+.1f} K/h, current {:.2f} A above "
+        "its settled {:.2f} A and {}",
+        why.empty() ? "" : "; ",
+        f.ambient_valid ? f.mean_c - f.ambient_c : f.mean_c - f.history_min_c,
+        f.ambient_valid ? "the room" : "its 24 h low", f.mean_slope_k_per_h,
+        f.current_a - std::max(f.current_ref_a, 0.0), std::max(f.current_ref_a, 0.0),
+        f.current_slope_a_per_h >= 0 ? "rising" : "not tapering");
   }
   return fmt::format(
       "{}: {} — block {} at {:.1f} °C ({:+.1f} K/h), string median {:.1f} °C, mean {:.1f} °C "

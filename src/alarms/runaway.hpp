@@ -53,8 +53,8 @@ struct RunawayEvent {
   TimeMs time_ms = 0;
   std::string kind;  // "suspected", "alarm", "charger_reduced", "trip", "cleared", "reset"
   std::string message;
-  bool open_breaker = false;    // the caller must open the string breaker now
-  bool reduce_charger = false;  // the caller must lower the charger voltage now
+  bool open_breaker = false;     // the caller must open the string breaker now
+  bool reduce_charger = false;   // the caller must lower the charger voltage now
   bool release_charger = false;  // the caller may restore the charger voltage (operator reset)
 };
 
@@ -140,16 +140,16 @@ class RunawayGuard {
   std::vector<double> sum_block_;
   std::vector<int> n_block_;
 
-  std::deque<Minute> minutes_;        // the last 24 h, one per minute
-  TimeMs last_discharge_ms_ = -1;     // end of the last minute with a discharge current
-  std::deque<double> hourly_min_a_;   // lowest minute current of each quiet hour (48 h)
+  std::deque<Minute> minutes_;       // the last 24 h, one per minute
+  TimeMs last_discharge_ms_ = -1;    // end of the last minute with a discharge current
+  std::deque<double> hourly_min_a_;  // lowest minute current of each quiet hour (48 h)
   double hour_min_a_ = 1e300;
   TimeMs hour_start_ms_ = -1;
   double current_ref_a_ = -1;
 
   RunawayState state_ = RunawayState::kNormal;
   bool charger_reduced_ = false;
-  TimeMs since_ms_ = 0;        // when the evidence began (suspect)
+  TimeMs since_ms_ = 0;         // when the evidence began (suspect)
   TimeMs absent_since_ms_ = 0;  // when the evidence (with margins) went away; 0 = present
   TimeMs countdown_end_ms_ = 0;
   int hot_block_ = 0;

@@ -137,8 +137,7 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
                           sum.mode == model::StringModeValue::kFloat &&
                           sum.voltage_quality == model::Quality::kOk && setpoint_v > 0;
     sum.charger_deviation_pct = floating ? (sum.voltage_v - setpoint_v) / setpoint_v * 100.0 : 0.0;
-    sum.charger_deviation_quality =
-        floating ? model::Quality::kOk : model::Quality::kNotPresent;
+    sum.charger_deviation_quality = floating ? model::Quality::kOk : model::Quality::kNotPresent;
 
     // Coulomb counting of the string's charge, reset to full after a while in float.
     if (current_ok) {

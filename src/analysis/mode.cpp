@@ -31,8 +31,8 @@ StringModeValue ModeTracker::update(const ModeInput& in) {
   const double c_ah = std::max(in.capacity_ah, 1e-3);
   const double i = in.current_a;
   const double float_a = kFloatCurrentPerAh * c_ah;
-  const bool at_cv =
-      in.setpoint_per_block_v > 0 && in.voltage_per_block_v >= kCvFraction * in.setpoint_per_block_v;
+  const bool at_cv = in.setpoint_per_block_v > 0 &&
+                     in.voltage_per_block_v >= kCvFraction * in.setpoint_per_block_v;
   const bool below_cc =
       in.setpoint_per_block_v > 0 && in.voltage_per_block_v < kCcFraction * in.setpoint_per_block_v;
 

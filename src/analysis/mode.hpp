@@ -23,9 +23,9 @@ namespace equalis::analysis {
 
 struct ModeInput {
   TimeMs time_ms = 0;
-  double current_a = 0;                // + charge / − discharge
-  double voltage_per_block_v = 0;      // mean block voltage
-  double setpoint_per_block_v = 0;     // the charger's float set-point per block (compensated)
+  double current_a = 0;             // + charge / − discharge
+  double voltage_per_block_v = 0;   // mean block voltage
+  double setpoint_per_block_v = 0;  // the charger's float set-point per block (compensated)
   double capacity_ah = 100;
 };
 

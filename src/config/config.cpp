@@ -469,9 +469,9 @@ void readString(Context& ctx, Section& top, const toml::table& table, int index,
       firstOf(own.temp_comp_min_c, plant_charger.temp_comp_min_c, charger.temp_comp_min_c);
   charger.temp_comp_max_c =
       firstOf(own.temp_comp_max_c, plant_charger.temp_comp_max_c, charger.temp_comp_max_c);
-  charger.reduced_setpoint_factor = firstOf(own.reduced_setpoint_factor,
-                                            plant_charger.reduced_setpoint_factor,
-                                            charger.reduced_setpoint_factor);
+  charger.reduced_setpoint_factor =
+      firstOf(own.reduced_setpoint_factor, plant_charger.reduced_setpoint_factor,
+              charger.reduced_setpoint_factor);
   checkTempBand(c, own, plant_charger);
 
   // The float voltage must suit the chemistry, wherever it was set.

@@ -118,6 +118,9 @@ std::uint32_t protectionTrigger(const std::string& kind) {
   if (kind == "reset") {
     return bit(Trigger::kProtectionReset);
   }
+  if (kind == "charger_reduced") {
+    return bit(Trigger::kProtectionChargerReduced);
+  }
   return 0;
 }
 

@@ -19,7 +19,7 @@ constexpr std::uint32_t bit(Trigger t) {
   return static_cast<std::uint32_t>(t);
 }
 
-constexpr std::array<TriggerName, 15> kTriggers = {{
+constexpr std::array<TriggerName, 16> kTriggers = {{
     {"alarm_raised", bit(Trigger::kAlarmRaised)},
     {"alarm_escalated", bit(Trigger::kAlarmEscalated)},
     {"alarm_lowered", bit(Trigger::kAlarmLowered)},
@@ -33,6 +33,7 @@ constexpr std::array<TriggerName, 15> kTriggers = {{
     {"protection_trip", bit(Trigger::kProtectionTrip)},
     {"protection_cleared", bit(Trigger::kProtectionCleared)},
     {"protection_reset", bit(Trigger::kProtectionReset)},
+    {"protection_charger_reduced", bit(Trigger::kProtectionChargerReduced)},
     {"alarm", kAlarmTriggers},
     {"protection", kProtectionTriggers},
 }};

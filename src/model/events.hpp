@@ -99,6 +99,7 @@ enum class Trigger : std::uint32_t {
   kProtectionTrip = 1u << 10,
   kProtectionCleared = 1u << 11,
   kProtectionReset = 1u << 12,
+  kProtectionChargerReduced = 1u << 13,
 };
 
 struct EventRule {
@@ -131,13 +132,13 @@ struct EventsConfig {
 };
 
 // Names as written in the configuration. "alarm" stands for all five alarm triggers and
-// "protection" for all five protection triggers.
+// "protection" for all six protection triggers.
 std::optional<std::uint32_t> parseEventTrigger(std::string_view name);
 std::vector<std::string> eventTriggerNames();
 // The name of one trigger bit ("alarm_raised").
 std::string_view eventTriggerName(Trigger t);
 inline constexpr std::uint32_t kAlarmTriggers = 0x1F;
-inline constexpr std::uint32_t kProtectionTriggers = 0x1F00;
+inline constexpr std::uint32_t kProtectionTriggers = 0x3F00;
 std::optional<EventActionType> parseEventActionType(std::string_view name);
 std::string_view eventActionTypeName(EventActionType t);
 std::vector<std::string> eventActionTypeNames();

@@ -116,16 +116,16 @@ struct EqualizationConfig {
 // than 3 °C above ambient; float current > 3× steady state; AND-qualified with a delay (BACS).
 struct ThermalRunawayConfig {
   bool enabled = true;
-  double delta_median_k = 5.0;   // block evidence: hottest block this far above the string median …
+  double delta_median_k = 5.0;  // block evidence: hottest block this far above the string median …
   double delta_ambient_k = 5.0;  // … and this far above the room (when a room sensor reads)
   double string_delta_ambient_k = 4.0;  // string evidence: string mean this far above the room …
   double string_delta_history_k = 6.0;  // … or, without a room sensor, above its own 24 h low
   double warming_k_per_h = 0.2;         // … and still warming at least this fast
-  double current_min_per_ah = 0.001;    // … with the current this far (A per Ah) above its settled
-                                        //     float level (the sensor's offset cancels out)
-  DurationMs window_ms = 30 * kMinuteMs;    // trend window for the slopes
-  DurationMs hold_ms = 5 * kMinuteMs;       // evidence held this long → alarm
-  DurationMs countdown_ms = 10 * kMinuteMs;  // alarm → breaker opens after this countdown
+  double current_min_per_ah = 0.001;  // … with the current this far (A per Ah) above its settled
+                                      //     float level (the sensor's offset cancels out)
+  DurationMs window_ms = 30 * kMinuteMs;       // trend window for the slopes
+  DurationMs hold_ms = 5 * kMinuteMs;          // evidence held this long → alarm
+  DurationMs countdown_ms = 10 * kMinuteMs;    // alarm → breaker opens after this countdown
   DurationMs clear_after_ms = 10 * kMinuteMs;  // evidence gone this long → cleared
   bool reduce_charger = true;  // at the alarm, lower the charger through a charger_reduce relay
   bool trip_breaker = true;    // false: alarm (and charger reduction) only

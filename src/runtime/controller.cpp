@@ -623,13 +623,15 @@ Status Controller::resetProtection(std::size_t s) {
   if (events.empty()) {
     return makeError(
         ErrorCode::kInvalidArgument,
-        fmt::format("{}: protection is neither tripped nor holding the charger lowered; nothing to reset", plant_.strings[s].name));
+        fmt::format(
+            "{}: protection is neither tripped nor holding the charger lowered; nothing to reset",
+            plant_.strings[s].name));
   }
   if (const auto relay = io_->breakerTripRelay(s)) {
     (void)io_->setOutput(*relay, false);  // release the trip coil
   }
-  const bool release_charger = std::any_of(events.begin(), events.end(),
-                                           [](const auto& e) { return e.release_charger; });
+  const bool release_charger =
+      std::any_of(events.begin(), events.end(), [](const auto& e) { return e.release_charger; });
   if (const auto relay = io_->chargerReduceRelay(s); relay && release_charger) {
     (void)io_->setOutput(*relay, false);  // the charger returns to its float voltage
   }
@@ -709,10 +711,10 @@ std::vector<alarms::ActiveAlarm> Controller::activeAlarms() const {
     a.block_number = g.hotBlock();
     a.key = fmt::format("{}/{}/{}", a.rule_id, a.string_number, a.block_number);
     // Suspect and a charger held lowered after the evidence went away are warnings.
-    a.level = g.state() == alarms::RunawayState::kSuspect ||
-                      g.state() == alarms::RunawayState::kReduced
-                  ? alarms::Level::kWarning
-                  : alarms::Level::kAlarm;
+    a.level =
+        g.state() == alarms::RunawayState::kSuspect || g.state() == alarms::RunawayState::kReduced
+            ? alarms::Level::kWarning
+            : alarms::Level::kAlarm;
     a.message = g.lastMessage();
     out.insert(out.begin(), a);
   }

@@ -137,7 +137,7 @@ struct StringSim {
 
   bool charger_enabled = true;
   bool charger_reduced = false;  // the charger's "reduce voltage" input is driven
-  bool breaker_open = false;  // string breaker opened (thermal-runaway protection): isolated
+  bool breaker_open = false;     // string breaker opened (thermal-runaway protection): isolated
   double test_load_a = 0;
   bool cut_off = false;
   double current_a = 0;

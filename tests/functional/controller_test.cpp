@@ -340,8 +340,8 @@ TEST(Controller, ThermalRunawayTripsAndRechargeDoesNot) {
                              << alarms::runawayStateName(c.protectionState(0));
     EXPECT_LT(r.hottest_c, 60.0);
     std::printf("thermal runaway, seed %llu: breaker opened %.1f h into the scenario at %.1f °C\n",
-                static_cast<unsigned long long>(seed),
-                static_cast<double>(r.after_ms) / kHourMs, r.hottest_c);
+                static_cast<unsigned long long>(seed), static_cast<double>(r.after_ms) / kHourMs,
+                r.hottest_c);
   }
   TempDir dir;
   SimulatedClock clock;
@@ -463,8 +463,8 @@ TEST(Controller, RunawayAlarmLowersAControllableCharger) {
   ASSERT_TRUE(wired);
   Controller c(plant, clock);
   ASSERT_TRUE(c.open().ok());
-  auto scenario = sim::loadScenarioFile(std::string(EQUALIS_SOURCE_DIR) +
-                                        "/scenarios/hot-room-runaway.toml");
+  auto scenario =
+      sim::loadScenarioFile(std::string(EQUALIS_SOURCE_DIR) + "/scenarios/hot-room-runaway.toml");
   ASSERT_TRUE(scenario.ok());
   ASSERT_TRUE(c.setScenario(std::move(scenario.value())).ok());
   const TimeMs t0 = clock.nowMs();

@@ -26,6 +26,8 @@ Commands:
   events [--from T] [--to T] [--kind K] [--level L] [--string N] [--block B]
                               the event log, filtered (kinds: alarm, protection, input, …)
   alarms                      the active alarms, worst first
+  protection-reset STRING     operator reset of a string's thermal-runaway protection (closes
+                              the breaker, restores a lowered charger)
   export [--from T] [--to T] [--string N] [--output FILE]
                               block history as CSV (times ISO 8601 UTC or epoch ms)
   points [--markdown]         the point catalogue (offline)
@@ -64,9 +66,29 @@ Fetched get(const Options& o, const std::string& path) {
   return {res->status, res->body};
 }
 
+// POST path with an empty JSON body; on transport errors returns status 0 and the error text.
+Fetched post(const Options& o, const std::string& path) {
+  httplib::Client cli(o.url);
+  cli.set_connection_timeout(5);
+  cli.set_read_timeout(60);
+  auto res = cli.Post(path, "{}", "application/json");
+  if (!res) {
+    return {0, httplib::to_string(res.error())};
+  }
+  return {res->status, res->body};
+}
+
+// Checks a fetched answer: JSON, or the API's error printed; nullopt on failure with `code` set.
+std::optional<json> parseAnswer(const Options& o, const std::string& path, const Fetched& f,
+                                int& code);
+
 // Fetches JSON or prints the API error; returns nullopt on failure with `code` set.
 std::optional<json> getJson(const Options& o, const std::string& path, int& code) {
-  const auto f = get(o, path);
+  return parseAnswer(o, path, get(o, path), code);
+}
+
+std::optional<json> parseAnswer(const Options& o, const std::string& path, const Fetched& f,
+                                int& code) {
   if (f.status == 0) {
     code = connectError(o, f.body);
     return std::nullopt;
@@ -327,7 +349,7 @@ int main(int argc, char** argv) {
       output = args[++i];
     } else if (a == "--markdown") {
       markdown = true;
-    } else if (cmd == "blocks" && i == 1) {
+    } else if ((cmd == "blocks" || cmd == "protection-reset") && i == 1) {
       continue;
     } else if (cmd == "check-config" && i == 1) {
       continue;
@@ -358,6 +380,25 @@ int main(int argc, char** argv) {
   }
   if (cmd == "points") {
     return cmdPoints(markdown, o.json);
+  }
+  if (cmd == "protection-reset") {
+    if (args.size() < 2) {
+      std::fprintf(stderr, "equalisctl: protection-reset needs a STRING number\n");
+      return 2;
+    }
+    const std::string path = "/api/v1/strings/" + urlEncode(args[1]) + "/protection/reset";
+    int code = 0;
+    const auto j = parseAnswer(o, path, post(o, path), code);
+    if (!j) {
+      return code;
+    }
+    if (o.json) {
+      std::printf("%s\n", j->dump(2).c_str());
+    } else {
+      std::printf("string %s: protection %s\n", args[1].c_str(),
+                  j->value("protection_state", std::string("?")).c_str());
+    }
+    return 0;
   }
   if (cmd == "check-config") {
     if (args.size() < 2) {

@@ -267,8 +267,10 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
   f.hot_slope_k_per_h = slopePerHour(x_h, y_hot);
   f.mean_slope_k_per_h = slopePerHour(x_h, y_mean);
   f.current_slope_a_per_h = slopePerHour(x_i_h, y_i);
+  // A trend needs a few points spread over at least half the window (the sweeps may come further
+  // apart than a minute when the daemon runs the plant fast).
   const double window_h = static_cast<double>(cfg_.window_ms) / kHourMs;
-  const bool trend_ready = x_h.size() * 2 >= static_cast<std::size_t>(window_h * 60.0);
+  const bool trend_ready = x_h.size() >= 3 && -x_h.front() >= window_h / 2;
 
   const bool active = state_ == RunawayState::kSuspect || state_ == RunawayState::kCountdown;
   const double t_margin = active ? kTempMarginK : 0.0;
@@ -347,7 +349,7 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
       if (gone) {
         state_ = charger_reduced_ ? RunawayState::kReduced : RunawayState::kNormal;
         push("cleared", fmt::format("{}: thermal-runaway evidence gone before the alarm", name_));
-      } else if (m.time_ms - since_ms_ >= cfg_.hold_ms) {
+      } else if (evidence && m.time_ms - since_ms_ >= cfg_.hold_ms) {
         state_ = RunawayState::kCountdown;
         const bool reduce = cfg_.reduce_charger && charger_controllable_ && !charger_reduced_;
         // With the charger lowered the countdown lasts at least one trend window, so that the

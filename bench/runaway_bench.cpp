@@ -206,48 +206,61 @@ Case runawayCase(const std::string& family, std::uint64_t seed) {
   const auto block = static_cast<std::size_t>(rng.integer(0, sc.block_count - 1));
   auto& ev = c.scenario.events;
   c.scenario.name = family;
-  const bool lead = sc.chemistry != model::Chemistry::kLiFePO4;
+  const auto n_blocks = static_cast<std::size_t>(sc.block_count);
+  // A fault on every block of string 1 (a cabinet's blocked vents, a string dried out by heat).
+  const auto every_block = [&](sim::Fault f) {
+    for (std::size_t b = 0; b < n_blocks; ++b) {
+      ev.push_back(faultEvent(c.onset_ms, 0, b, f));
+    }
+  };
   if (family == "internal_short") {
-    // A soft short whose heat would lift the block 25–70 K above the room in steady state
-    // (G_th of a 12 V 100 Ah block ≈ 0.69 W/K, scaled with the surface).
+    // A short whose heat would lift the block 100–300 K above the room in steady state (G_th of
+    // a 12 V 100 Ah block ≈ 0.69 W/K, scaled with the surface; the block's neighbours and its
+    // falling charge take much of it), half of them in a badly ventilated place. The model's
+    // smallest leak is 1 Ω: a 2 V cell cannot get there.
     sim::Fault f = sim::makeFault(sim::FaultKind::kInternalShort);
-    const double v_block = model::chemistryInfo(sc.chemistry).nominal_voltage_v * 1.07;
+    const auto& chem = model::chemistryInfo(sc.chemistry);
+    const double v_block = chem.nominal_voltage_v * 1.07;
     const double g_w_per_k =
-        0.69 * std::pow(sc.capacity_ah / 100.0 *
-                            model::chemistryInfo(sc.chemistry).nominal_voltage_v / 12.0,
-                        2.0 / 3.0);
-    const double p_w = rng.uniform(25, 70) * g_w_per_k;
+        0.69 * std::pow(sc.capacity_ah / 100.0 * chem.nominal_voltage_v / 12.0, 2.0 / 3.0);
+    const double p_w = rng.uniform(100, 300) * g_w_per_k;
     f.leak_ohm = std::clamp(v_block * v_block / p_w, 1.0, 1000.0);  // the model's range
     ev.push_back(faultEvent(c.onset_ms, 0, block, f));
     if (rng.uniform(0, 1) < 0.5) {
       sim::Fault cool = sim::makeFault(sim::FaultKind::kBlockedCooling);
-      cool.cooling_factor = rng.uniform(0.3, 0.8);
+      cool.cooling_factor = rng.uniform(0.2, 0.6);
       ev.push_back(faultEvent(c.onset_ms, 0, block, cool));
     }
   } else if (family == "cooling_high_i0") {
+    // §6.4 recipe on a whole string: blocked cooling (×0.1–0.3), I0 ×10–40 (dry-out) and no
+    // temperature compensation. (On one block of a long string the recipe does not run away:
+    // the string current is set by the others, scenarios.md.)
     sim::Fault cool = sim::makeFault(sim::FaultKind::kBlockedCooling);
-    cool.cooling_factor = rng.uniform(0.1, 0.35);
+    cool.cooling_factor = rng.uniform(0.1, 0.3);
     sim::Fault i0 = sim::makeFault(sim::FaultKind::kHighI0);
-    i0.i0_factor = lead ? rng.uniform(10, 40) : rng.uniform(10, 40);
-    ev.push_back(faultEvent(c.onset_ms, 0, block, cool));
-    ev.push_back(faultEvent(c.onset_ms, 0, block, i0));
-    if (rng.uniform(0, 1) < 0.5) {
-      ev.push_back(chargerEvent(0, 0, false));
-    }
+    i0.i0_factor = rng.uniform(10, 40);
+    every_block(cool);
+    every_block(i0);
+    ev.push_back(chargerEvent(c.onset_ms, 0, false));
   } else if (family == "hot_room") {
-    ev.push_back(ambientEvent(c.onset_ms, rng.uniform(40, 50), rng.uniform(0, 4)));
+    // A failed air conditioning: the room at 45–55 °C (compensation clamps at 40 °C), an aged
+    // string (I0 ×3–10), the charger within its tolerance.
+    ev.push_back(ambientEvent(c.onset_ms, rng.uniform(45, 55), rng.uniform(0, 4)));
+    sim::Fault i0 = sim::makeFault(sim::FaultKind::kHighI0);
+    i0.i0_factor = rng.uniform(3, 10);
+    every_block(i0);
     sim::Fault ov = sim::makeFault(sim::FaultKind::kChargerOvervoltage);
-    ov.setpoint_factor = rng.uniform(1.0, 1.04);
+    ov.setpoint_factor = rng.uniform(1.0, 1.03);
     ev.push_back(faultEvent(c.onset_ms, 0, 0, ov));
   } else if (family == "charger_overvoltage") {
     sim::Fault ov = sim::makeFault(sim::FaultKind::kChargerOvervoltage);
-    ov.setpoint_factor = rng.uniform(1.08, 1.20);
+    ov.setpoint_factor = rng.uniform(1.12, 1.25);
     ev.push_back(faultEvent(c.onset_ms, 0, 0, ov));
   } else if (family == "compensation_off") {
     ev.push_back(chargerEvent(c.onset_ms, 0, false));
-    ev.push_back(ambientEvent(c.onset_ms, rng.uniform(33, 42), rng.uniform(0, 4)));
+    ev.push_back(ambientEvent(c.onset_ms, rng.uniform(38, 48), rng.uniform(0, 4)));
     sim::Fault ov = sim::makeFault(sim::FaultKind::kChargerOvervoltage);
-    ov.setpoint_factor = rng.uniform(1.0, 1.08);
+    ov.setpoint_factor = rng.uniform(1.05, 1.12);
     ev.push_back(faultEvent(c.onset_ms, 0, 0, ov));
   }
   for (std::size_t i = 0; i < ev.size(); ++i) {

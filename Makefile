@@ -38,6 +38,8 @@ asan: setup
 	cmake --preset asan
 	cmake --build --preset asan -j $(JOBS)
 
+# Unit and functional tests, as under TSan (docs/testing.md: the integration tests run in the
+# release build only).
 test-asan: asan
 	ctest --preset asan -j $(JOBS)
 
@@ -45,8 +47,7 @@ tsan: setup
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS)
 
-# Unit and functional tests (labels unit, functional); the Python integration tests run in the
-# release and asan builds only.
+# Unit and functional tests (labels unit, functional).
 test-tsan: tsan
 	ctest --preset tsan -j $(JOBS)
 

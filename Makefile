@@ -1,14 +1,19 @@
 # Equalis — top-level entry points. Everything goes through CMake presets.
 #   make run    set up, build and start equalisd on the built-in demo plant (prints the URL)
-#   make test   set up, build and run the whole test suite (unit, functional, integration)
+#   make test   set up, build and run the whole test suite (unit, functional, integration) in
+#               the release build, under ASan+UBSan and ThreadSanitizer, plus format, clang-tidy
+#               and a short run of every fuzz target (scripts/test-all; docs/testing.md)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 HTTP ?= 127.0.0.1:8080
 DATA ?= data
 TIME_SCALE ?= 1
+FUZZ_RUNS ?= 1000000
+FUZZ_SECONDS ?= 3600
 export CTEST_PARALLEL_LEVEL ?= $(JOBS)
 
-.PHONY: setup build run test test-asan asan bench format format-check tidy docs clean
+.PHONY: setup build run test test-release test-asan asan test-tsan tsan fuzz-build fuzz fuzz-smoke \
+        bench format format-check tidy docs clean
 
 setup:
 	@scripts/setup
@@ -22,15 +27,42 @@ build: setup build/release/build.ninja
 run: build
 	build/bin/equalisd --http $(HTTP) --data-dir $(DATA) --time-scale $(TIME_SCALE)
 
-test: build
+# Every stage below, timed, failing on the first failure; closes with "checks: N passed, N failed".
+test: setup
+	scripts/test-all
+
+test-release: build
 	ctest --preset release -j $(JOBS)
 
 asan: setup
 	cmake --preset asan
 	cmake --build --preset asan -j $(JOBS)
 
+# Unit and functional tests, as under TSan (docs/testing.md: the integration tests run in the
+# release build only).
 test-asan: asan
 	ctest --preset asan -j $(JOBS)
+
+tsan: setup
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS)
+
+# Unit and functional tests (labels unit, functional).
+test-tsan: tsan
+	ctest --preset tsan -j $(JOBS)
+
+fuzz-build: setup
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+
+# Long fuzzing: FUZZ_RUNS inputs per target (default 10^6), at most FUZZ_SECONDS (default 3600)
+# each; `make fuzz FUZZ_RUNS= FUZZ_SECONDS=600 FUZZ_TARGETS="config scenario"` for a time budget.
+fuzz: fuzz-build
+	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz $(FUZZ_TARGETS)
+
+# The short, fixed-budget run of `make test`: 20 s per target with the seed corpus.
+fuzz-smoke: fuzz-build
+	FUZZ_SECONDS=20 scripts/fuzz
 
 bench: build
 	build/bin/equalis-bench-pipeline
@@ -48,7 +80,7 @@ format-check:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror
 
 tidy: build
-	git ls-files 'src/*.cpp' 'apps/*.cpp' | xargs clang-tidy -p build/release --quiet
+	git ls-files 'src/*.cpp' 'apps/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p build/release --quiet
 
 clean:
 	rm -rf build

@@ -308,7 +308,8 @@ std::string urlEncode(const std::string& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// Expected failures are exit codes; only std::bad_alloc and the like escape (and terminate).
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   Options o;
   const char* env_url = std::getenv("EQUALIS_URL");
   o.url = env_url != nullptr ? env_url : "http://127.0.0.1:8080";
@@ -349,9 +350,7 @@ int main(int argc, char** argv) {
       output = args[++i];
     } else if (a == "--markdown") {
       markdown = true;
-    } else if ((cmd == "blocks" || cmd == "protection-reset") && i == 1) {
-      continue;
-    } else if (cmd == "check-config" && i == 1) {
+    } else if ((cmd == "blocks" || cmd == "check-config" || cmd == "protection-reset") && i == 1) {
       continue;
     } else {
       std::fprintf(stderr, "equalisctl: unexpected argument '%s'\n%s", a.c_str(), kUsage);

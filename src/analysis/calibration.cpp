@@ -357,7 +357,7 @@ void OffsetEstimator::accumulate(const CalibrationSample& s, double elapsed_s, d
   const double level_v = medianOf(scratch_);
 
   // x_i = V_meas + |I|·Ri − dOCV/dT·(T_i − T_med): the same for every block but module error.
-  auto xOf = [&](std::size_t i) {
+  auto x_of = [&](std::size_t i) {
     double x = s.voltage_v[i] + i_a * s.ri_ohm[i];
     if (t_ok && std::isfinite(s.temperature_c[i])) {
       x -= config_.ocv_temp_coeff_v_per_k * (s.temperature_c[i] - t_med);
@@ -367,7 +367,7 @@ void OffsetEstimator::accumulate(const CalibrationSample& s, double elapsed_s, d
   scratch_.clear();
   for (std::size_t i = 0; i < n; ++i) {
     if (usable(i)) {
-      scratch_.push_back(xOf(i));
+      scratch_.push_back(x_of(i));
     }
   }
   const double x_med = medianOf(scratch_);
@@ -385,7 +385,7 @@ void OffsetEstimator::accumulate(const CalibrationSample& s, double elapsed_s, d
     if (!usable(i)) {
       continue;
     }
-    const double d = xOf(i) - x_med;
+    const double d = x_of(i) - x_med;
     Accum& a = acc_[i];
     a.sw += w;
     a.swd += w * d;

@@ -698,7 +698,7 @@ LoadResult loadConfigFile(const std::string& path) {
     text.resize(static_cast<std::size_t>(in.gcount()));
     if (text.size() > kMaxFileBytes) {
       return single(fmt::format("configuration file '{}' is larger than {} MiB", path,
-                                kMaxFileBytes / (1024 * 1024)));
+                                kMaxFileBytes / (std::size_t{1024} * 1024)));
     }
     return parseConfig(text, path);
   } catch (const std::exception& e) {

@@ -18,7 +18,7 @@ namespace equalis::history {
 
 namespace {
 
-constexpr std::size_t kExportChunkBytes = 64 * 1024;
+constexpr std::size_t kExportChunkBytes = std::size_t{64} * 1024;
 constexpr int kExportSnapshotsPerQuery = 256;
 constexpr int kMaxTrimRounds = 64;
 
@@ -965,17 +965,17 @@ Result<std::vector<EventRecord>> Store::events(const EventQuery& q) const {
   sqlite3_bind_int64(s, 1, q.from_ms);
   sqlite3_bind_int64(s, 2, q.to_ms);
   sqlite3_bind_int64(s, 3, sqlLimit(q.limit));
-  auto optionalText = [s](int index, const std::string& text) {
+  auto optional_text = [s](int index, const std::string& text) {
     if (text.empty()) {
       sqlite3_bind_null(s, index);
     } else {
       bindText(s, index, text);
     }
   };
-  optionalText(4, q.kind);
+  optional_text(4, q.kind);
   sqlite3_bind_int(s, 5, q.string_number);
   sqlite3_bind_int(s, 6, q.block_number);
-  optionalText(7, q.level);
+  optional_text(7, q.level);
   std::vector<EventRecord> out;
   int rc = SQLITE_ROW;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

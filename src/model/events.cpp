@@ -116,6 +116,7 @@ std::optional<std::uint32_t> parseEventTrigger(std::string_view name) {
 
 std::vector<std::string> eventTriggerNames() {
   std::vector<std::string> out;
+  out.reserve(kTriggers.size());
   for (const auto& t : kTriggers) {
     out.emplace_back(t.name);
   }
@@ -151,6 +152,7 @@ std::string_view eventActionTypeName(EventActionType t) {
 
 std::vector<std::string> eventActionTypeNames() {
   std::vector<std::string> out;
+  out.reserve(kActionTypes.size());
   for (const auto& [n, t] : kActionTypes) {
     out.emplace_back(n);
   }
@@ -158,10 +160,10 @@ std::vector<std::string> eventActionTypeNames() {
 }
 
 const std::vector<std::string>& eventPlaceholders() {
-  static const std::vector<std::string> kNames = {"site",   "message", "level", "rule",
-                                                  "string", "block",   "value", "threshold",
-                                                  "time",   "event",   "key",   "channel"};
-  return kNames;
+  static const std::vector<std::string> names = {"site",   "message", "level", "rule",
+                                                 "string", "block",   "value", "threshold",
+                                                 "time",   "event",   "key",   "channel"};
+  return names;
 }
 
 std::string unknownEventPlaceholder(std::string_view tmpl) {

@@ -9,6 +9,8 @@ namespace equalis::model {
 namespace {
 
 using enum PointId;
+// One- and two-letter aliases keep the catalogue table below readable.
+// NOLINTBEGIN(readability-identifier-naming)
 constexpr auto R = Access::kRead;
 constexpr auto SY = Scope::kSystem;
 constexpr auto ST = Scope::kString;
@@ -16,6 +18,7 @@ constexpr auto BL = Scope::kBlock;
 constexpr auto F = PointType::kFloat;
 constexpr auto I = PointType::kInt;
 constexpr auto E = PointType::kEnum;
+// NOLINTEND(readability-identifier-naming)
 
 // clang-format off
 constexpr std::array<PointDef, kPointCount> kCatalogue = {{

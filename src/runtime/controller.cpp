@@ -524,11 +524,14 @@ void Controller::evaluateAlarms(const bus::Sweep& sweep,
   for (const auto& e : events) {
     logAlarmEvent(e);
   }
+  // Lock order: alarm_mutex_ before the state store's lock (as above), never the other way.
+  const auto active = activeAlarms();
+  std::lock_guard lock(alarm_mutex_);
   state::StateStore::Writer w(state_);
   int alarm_count = 0;
   int warning_count = 0;
   int unacknowledged = 0;
-  for (const auto& a : activeAlarms()) {
+  for (const auto& a : active) {
     (a.level == alarms::Level::kAlarm ? alarm_count : warning_count) += 1;
     unacknowledged += a.acknowledged ? 0 : 1;
   }
@@ -539,7 +542,6 @@ void Controller::evaluateAlarms(const bus::Sweep& sweep,
   w.setSystem(PointId::kSystemUnacknowledgedCount,
               {static_cast<double>(unacknowledged), sweep.time_ms, Quality::kOk});
   // Block status = worst active alarm level; unknown while the block has no fresh data.
-  std::lock_guard lock(alarm_mutex_);
   for (std::size_t s = 0; s < sums.size(); ++s) {
     for (std::size_t b = 0; b < sums[s].blocks.size(); ++b) {
       auto status = sums[s].blocks[b].status;

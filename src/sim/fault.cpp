@@ -17,7 +17,7 @@ constexpr std::array<FaultKind, 9> kAllKinds{
 // model physical (and its solvers well-conditioned).
 constexpr double kMaxR0Factor = 20.0;
 constexpr double kMaxI0Factor = 1000.0;
-constexpr DurationMs kMaxTimeConstantMs = 10 * 365 * kDayMs;
+constexpr DurationMs kMaxTimeConstantMs = DurationMs{10} * 365 * kDayMs;
 constexpr double kMinLeakOhm = 1.0;
 constexpr double kMaxLeakOhm = 1e6;
 constexpr double kMaxSeriesOhm = 1.0;

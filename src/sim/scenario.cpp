@@ -20,9 +20,8 @@ namespace {
 
 using text::didYouMean;
 using text::joined;
-using text::lower;
 
-constexpr std::size_t kMaxFileBytes = 1024 * 1024;
+constexpr std::size_t kMaxFileBytes = std::size_t{1024} * 1024;
 constexpr DurationMs kMaxDurationMs = 100LL * 365 * kDayMs;
 constexpr double kMaxLoadKw = 10000.0;
 constexpr double kMaxCurrentA = 5000.0;
@@ -59,7 +58,7 @@ std::string typeName(const toml::node& node) {
 }
 
 const std::vector<std::string>& actionNames() {
-  static const std::vector<std::string> kNames = [] {
+  static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
     for (auto a :
          {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
@@ -70,7 +69,7 @@ const std::vector<std::string>& actionNames() {
     }
     return v;
   }();
-  return kNames;
+  return names;
 }
 
 std::optional<ScenarioAction> parseAction(std::string_view name) {
@@ -87,14 +86,14 @@ std::optional<ScenarioAction> parseAction(std::string_view name) {
 }
 
 const std::vector<std::string>& faultKindNames() {
-  static const std::vector<std::string> kNames = [] {
+  static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
     for (const FaultKind k : allFaultKinds()) {
       v.emplace_back(faultKindName(k));
     }
     return v;
   }();
-  return kNames;
+  return names;
 }
 
 struct Issues {
@@ -551,19 +550,19 @@ Result<DurationMs> parseDuration(std::string_view text) {
                          "\" (write e.g. \"90s\", \"15min\", \"2h\", \"3d\" or \"1h30min\")");
   };
   std::size_t i = 0;
-  const auto skipSpace = [&] {
+  const auto skip_space = [&] {
     while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) {
       ++i;
     }
   };
-  skipSpace();
+  skip_space();
   if (text.substr(i) == "0") {
     return DurationMs{0};
   }
   double total_ms = 0.0;
   int parts = 0;
   while (true) {
-    skipSpace();
+    skip_space();
     if (i >= text.size()) {
       break;
     }
@@ -586,7 +585,7 @@ Result<DurationMs> parseDuration(std::string_view text) {
     } catch (const std::exception&) {
       return bad();
     }
-    skipSpace();
+    skip_space();
     const std::size_t unit_start = i;
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) {
       ++i;

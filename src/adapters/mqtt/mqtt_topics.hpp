@@ -90,6 +90,7 @@ const std::vector<SensorSpec>& stringSensors();
 // Site-level sensors: ambient temperature, modules answering.
 const std::vector<SensorSpec>& systemSensors();
 
+// NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::ordered_json's members may throw
 struct DiscoveryMessage {
   std::string topic;  // <discovery_prefix>/{sensor|binary_sensor}/<unique_id>/config
   std::string unique_id;

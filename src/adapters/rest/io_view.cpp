@@ -10,8 +10,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-constexpr DurationMs kMaxPulseMs = kHourMs;
-
 double rounded(double v) {
   constexpr double kScale = 1e4;  // 4 decimals: hydrogen in % vol has small values
   return std::round(v * kScale) / kScale;
@@ -93,42 +91,6 @@ json ioJson(const std::vector<io::DeviceSnapshot>& devices,
     arr.push_back(std::move(dj));
   }
   return json{{"time", formatIso8601(now_ms)}, {"devices", std::move(arr)}};
-}
-
-std::variant<OutputCommand, OutputCommandError> parseOutputCommand(const std::string& body) {
-  const auto parsed = nlohmann::json::parse(body, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    return OutputCommandError{"body",
-                              "body must be a JSON object: {\"on\": true} or {\"pulse_ms\": 500}"};
-  }
-  OutputCommand cmd;
-  for (const auto& [key, value] : parsed.items()) {
-    if (key == "on") {
-      if (!value.is_boolean()) {
-        return OutputCommandError{"on",
-                                  fmt::format("on must be true or false, got {}", value.dump())};
-      }
-      cmd.on = value.get<bool>();
-    } else if (key == "pulse_ms") {
-      if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
-          value.get<std::int64_t>() > kMaxPulseMs) {
-        return OutputCommandError{
-            "pulse_ms",
-            fmt::format("pulse_ms must be an integer 1…{}, got {}", kMaxPulseMs, value.dump())};
-      }
-      cmd.pulse_ms = value.get<std::int64_t>();
-    } else {
-      return OutputCommandError{
-          key, fmt::format("unknown parameter '{}' (use \"on\" or \"pulse_ms\")", key)};
-    }
-  }
-  if (cmd.on && cmd.pulse_ms) {
-    return OutputCommandError{"pulse_ms", "give either on or pulse_ms, not both"};
-  }
-  if (!cmd.on && !cmd.pulse_ms) {
-    return OutputCommandError{"on", "on (true/false) or pulse_ms (1…3600000) is required"};
-  }
-  return cmd;
 }
 
 }  // namespace equalis::rest

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/rest/request.hpp"  // parseOutputCommand
 #include "core/clock.hpp"
 #include "io/hub.hpp"
 
@@ -20,16 +21,5 @@ nlohmann::ordered_json ioChannelJson(const io::ChannelSnapshot& c, TimeMs now_ms
 // {"devices": [{…, "channels": […]}]}.
 nlohmann::ordered_json ioJson(const std::vector<io::DeviceSnapshot>& devices,
                               const std::vector<io::ChannelSnapshot>& channels, TimeMs now_ms);
-
-// The body of POST /api/v1/io/outputs/{id}: {"on": true|false} or {"pulse_ms": 1…3600000}.
-struct OutputCommand {
-  std::optional<bool> on;
-  std::optional<DurationMs> pulse_ms;
-};
-struct OutputCommandError {
-  std::string parameter;
-  std::string message;
-};
-std::variant<OutputCommand, OutputCommandError> parseOutputCommand(const std::string& body);
 
 }  // namespace equalis::rest

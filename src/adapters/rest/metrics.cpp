@@ -94,7 +94,7 @@ MetricName metricName(const model::PointDef& def) {
 
 std::string renderMetrics(const model::PlantConfig& plant, const state::StateStore::Reader& r) {
   std::string out;
-  out.reserve(64 * 1024);
+  out.reserve(std::size_t{64} * 1024);
   for (const auto& def : model::catalogue()) {
     const auto metric = metricName(def);
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", metric.name, escapeHelp(def.description),

@@ -15,6 +15,7 @@
 #include "adapters/rest/io_view.hpp"
 #include "adapters/rest/json_view.hpp"
 #include "adapters/rest/metrics.hpp"
+#include "adapters/rest/request.hpp"
 #include "adapters/web/assets.hpp"
 #include "alarms/rules_json.hpp"
 #include "core/log.hpp"
@@ -26,9 +27,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-constexpr std::size_t kDefaultLimit = 10000;
-constexpr std::size_t kMaxLimit = 200000;
-constexpr DurationMs kDefaultRangeMs = kDayMs;
 constexpr auto kSseMinInterval = std::chrono::milliseconds(1000);
 constexpr auto kSseKeepAlive = std::chrono::milliseconds(1000);
 
@@ -46,69 +44,6 @@ void sendError(httplib::Response& res, int status, const std::string& parameter,
            {"message", message}};
   err["parameter"] = parameter.empty() ? json(nullptr) : json(parameter);
   sendJson(res, json{{"error", err}}, status);
-}
-
-// Parsed request parameter or an error already sent.
-struct ParamError {
-  int status;
-  std::string parameter;
-  std::string message;
-};
-
-template <class T>
-using Parsed = std::variant<T, ParamError>;
-
-Parsed<int> parseIndex(const std::string& text, const std::string& name, int count) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    return ParamError{400, name,
-                      fmt::format("{} must be a positive integer, got '{}'", name, text)};
-  }
-  if (v < 1 || v > count) {
-    return ParamError{404, name, fmt::format("{} {} does not exist (1…{})", name, v, count)};
-  }
-  return v;
-}
-
-struct Range {
-  TimeMs from_ms;
-  TimeMs to_ms;
-  std::size_t limit;
-};
-
-Parsed<Range> parseRange(const httplib::Request& req, TimeMs now_ms) {
-  Range r{now_ms - kDefaultRangeMs, now_ms, kDefaultLimit};
-  if (req.has_param("to") && !parseTime(req.get_param_value("to"), r.to_ms)) {
-    return ParamError{400, "to",
-                      "to must be an ISO 8601 UTC time (2026-01-01T00:00:00Z) or epoch "
-                      "milliseconds, got '" +
-                          req.get_param_value("to") + "'"};
-  }
-  if (req.has_param("from")) {
-    if (!parseTime(req.get_param_value("from"), r.from_ms)) {
-      return ParamError{400, "from",
-                        "from must be an ISO 8601 UTC time (2026-01-01T00:00:00Z) or epoch "
-                        "milliseconds, got '" +
-                            req.get_param_value("from") + "'"};
-    }
-  } else {
-    r.from_ms = r.to_ms - kDefaultRangeMs;
-  }
-  if (r.from_ms > r.to_ms) {
-    return ParamError{400, "from", "from must not be later than to"};
-  }
-  if (req.has_param("limit")) {
-    const auto text = req.get_param_value("limit");
-    std::size_t v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || p != text.data() + text.size() || v < 1 || v > kMaxLimit) {
-      return ParamError{400, "limit",
-                        fmt::format("limit must be an integer 1…{}, got '{}'", kMaxLimit, text)};
-    }
-    r.limit = v;
-  }
-  return r;
 }
 
 template <class T>
@@ -133,60 +68,6 @@ std::string csvField(const std::string& text) {
     }
   }
   return out + "\"";
-}
-
-Parsed<history::EventQuery> parseEventQuery(const httplib::Request& req, TimeMs now_ms,
-                                            const model::PlantConfig& plant) {
-  const auto range = parseRange(req, now_ms);
-  if (const auto* e = std::get_if<ParamError>(&range)) {
-    return *e;
-  }
-  const auto& rg = std::get<Range>(range);
-  history::EventQuery q;
-  q.from_ms = rg.from_ms;
-  q.to_ms = rg.to_ms;
-  q.limit = rg.limit;
-  if (req.has_param("kind")) {
-    q.kind = req.get_param_value("kind");
-    const bool word = !q.kind.empty() && q.kind.size() <= 32 &&
-                      std::all_of(q.kind.begin(), q.kind.end(), [](unsigned char c) {
-                        return std::islower(c) != 0 || c == '_' || c == '-';
-                      });
-    if (!word) {
-      return ParamError{400, "kind",
-                        fmt::format("kind must be an event kind such as alarm, protection, mode, "
-                                    "system, scenario, io, delivery; got '{}'",
-                                    q.kind)};
-    }
-  }
-  if (req.has_param("level")) {
-    q.level = req.get_param_value("level");
-    if (q.level != "warning" && q.level != "alarm" && q.level != "none") {
-      return ParamError{400, "level",
-                        fmt::format("level must be warning, alarm or none, got '{}'", q.level)};
-    }
-  }
-  const int string_count = static_cast<int>(plant.strings.size());
-  if (req.has_param("string")) {
-    const auto si = parseIndex(req.get_param_value("string"), "string", string_count);
-    if (const auto* e = std::get_if<ParamError>(&si)) {
-      return *e;
-    }
-    q.string_number = std::get<int>(si);
-  }
-  if (req.has_param("block")) {
-    if (q.string_number == 0) {
-      return ParamError{400, "block", "block needs string (blocks are numbered per string)"};
-    }
-    const auto bi =
-        parseIndex(req.get_param_value("block"), "block",
-                   plant.strings[static_cast<std::size_t>(q.string_number - 1)].block_count);
-    if (const auto* e = std::get_if<ParamError>(&bi)) {
-      return *e;
-    }
-    q.block_number = std::get<int>(bi);
-  }
-  return q;
 }
 
 json alarmJson(const alarms::ActiveAlarm& a) {
@@ -422,7 +303,7 @@ void Server::routes() {
                             model::scopeName(scope), quantityList(scope)));
       return;
     }
-    const auto range = parseRange(req, ctl.clock().nowMs());
+    const auto range = parseRange(req.params, ctl.clock().nowMs());
     if (failed(range, res)) {
       return;
     }
@@ -483,7 +364,7 @@ void Server::routes() {
   // CSV export of block history: ?from=&to=&string=
   srv.Get("/api/v1/history/export.csv", [&ctl, string_count](const httplib::Request& req,
                                                              httplib::Response& res) {
-    const auto range = parseRange(req, ctl.clock().nowMs());
+    const auto range = parseRange(req.params, ctl.clock().nowMs());
     if (failed(range, res)) {
       return;
     }
@@ -517,7 +398,7 @@ void Server::routes() {
 
   // Event log: ?from=&to=&limit=&kind=&level=&string=&block= (JSON), same filters as CSV.
   auto events = [&ctl, &plant](const httplib::Request& req, httplib::Response& res, bool csv) {
-    const auto q = parseEventQuery(req, ctl.clock().nowMs(), plant);
+    const auto q = parseEventQuery(req.params, ctl.clock().nowMs(), plant);
     if (failed(q, res)) {
       return;
     }

@@ -16,7 +16,7 @@ namespace {
 
 using model::PointId;
 
-const Oid kPlaypen = {1, 3, 6, 1, 4, 1, 8072, 9999, 9999};
+const Oid playpen_oid = {1, 3, 6, 1, 4, 1, 8072, 9999, 9999};
 
 // Column numbers are part of the MIB: never renumber, only append.
 constexpr std::array kSystemColumns = {
@@ -121,7 +121,7 @@ void appendColumns(std::vector<std::uint32_t>& out, const std::array<PointColumn
 }  // namespace
 
 const Oid& equalisMibOid() {
-  static const Oid oid = concat(kPlaypen, {1});
+  static const Oid oid = concat(playpen_oid, {1});
   return oid;
 }
 const Oid& equalisDaemonOid() {
@@ -416,7 +416,7 @@ Oid cellOid(const TableDef& t, const Cell& c) {
 }
 
 std::vector<TableDef> buildTables(const adapters::Context& ctx,
-                                  std::function<std::int64_t()> uptime_cs,
+                                  const std::function<std::int64_t()>& uptime_cs,
                                   OnBatteryTracker& tracker) {
   std::vector<TableDef> tables;
   const auto& plant = ctx.plant;

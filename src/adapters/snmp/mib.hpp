@@ -153,7 +153,7 @@ Oid cellOid(const TableDef& t, const Cell& c);
 // The agent's tables: system group, UPS battery group, EQUALIS-MIB scalars and tables.
 // `uptime_cs` gives sysUpTime (centiseconds); `tracker` is updated on each UPS-group read.
 std::vector<TableDef> buildTables(const adapters::Context& ctx,
-                                  std::function<std::int64_t()> uptime_cs,
+                                  const std::function<std::int64_t()>& uptime_cs,
                                   OnBatteryTracker& tracker);
 
 }  // namespace equalis::snmp

@@ -554,7 +554,7 @@ class SnmpAgent final : public adapters::Service {
   }
 
   void sendNow(const Notification& n) {
-    static const oid kSnmpTrapOid[] = {1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0};
+    static constexpr oid kSnmpTrapOid[] = {1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0};
     netsnmp_variable_list* vars = nullptr;
     const Oid& trap = n.kind == Notification::Kind::kAlarmRaised    ? equalisAlarmRaisedOid()
                       : n.kind == Notification::Kind::kAlarmCleared ? equalisAlarmClearedOid()
@@ -645,14 +645,13 @@ int logToSpdlog(int /*major*/, int /*minor*/, void* server_arg, void* /*client_a
     text.pop_back();
   }
   // Expected with our own access check instead of VACM tables, and MIB files we do not load.
-  if (text.find("no access control information") != std::string::npos ||
-      text.find("Cannot find module") != std::string::npos ||
-      text.find("MIB search path") != std::string::npos) {
-    agent->logger_->debug("{}", text);
-  } else if (message->priority <= LOG_ERR) {
+  const bool expected = text.find("no access control information") != std::string::npos ||
+                        text.find("Cannot find module") != std::string::npos ||
+                        text.find("MIB search path") != std::string::npos;
+  if (!expected && message->priority <= LOG_ERR) {
     agent->logger_->error("{}", text);
     ++agent->logged_errors_;
-  } else if (message->priority == LOG_WARNING) {
+  } else if (!expected && message->priority == LOG_WARNING) {
     agent->logger_->warn("{}", text);
   } else {
     agent->logger_->debug("{}", text);

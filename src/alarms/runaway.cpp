@@ -26,6 +26,14 @@ constexpr double kClearlyCoolingKPerH = 0.5;
 // per Ah for the sensor noise): a recharge after a discharge.
 constexpr double kTaperRelPerH = 0.02;
 constexpr double kTaperAbsPerAhPerH = 0.0001;
+// A recharge lasts until the charge taken out is back (at this charge efficiency), the current
+// has tapered to twice the evidence floor, or a day has passed (the current sensor's offset must
+// not keep the guard blind).
+constexpr double kRechargeEfficiency = 0.95;
+constexpr DurationMs kRechargeMaxMs = 24 * kHourMs;
+// Without a room sensor the string's warmth cannot be told from the room's: the current must
+// also be well above its settled level (vendor criterion: float current > 3× steady state).
+constexpr double kNoRoomCurrentFactor = 3.0;
 
 // Least-squares slope of y over x (hours); 0 with fewer than 3 points.
 double slopePerHour(const std::vector<double>& x_h, const std::vector<double>& y) {
@@ -215,8 +223,28 @@ std::vector<RunawayEvent> RunawayGuard::update(const RunawayInput& in) {
   while (!minutes_.empty() && m.time_ms - minutes_.front().time_ms > kHistoryMs) {
     minutes_.pop_front();
   }
-  if (m.current_valid && m.current_min_a < kDischargePerAh * capacity_ah_) {
-    last_discharge_ms_ = m.time_ms;
+  if (m.current_valid) {
+    // Charge balance since the last discharge (recharge_ah_ > 0: the recharge is not done).
+    const double dt_h =
+        minutes_.size() >= 2
+            ? std::min(10.0 / 60.0,
+                       static_cast<double>(m.time_ms - minutes_[minutes_.size() - 2].time_ms) /
+                           kHourMs)
+            : 1.0 / 60.0;
+    const double floor_a = cfg_.current_min_per_ah * capacity_ah_;
+    if (m.current_min_a < kDischargePerAh * capacity_ah_) {
+      last_discharge_ms_ = m.time_ms;
+      recharge_ah_ += std::max(0.0, -m.current_a) * dt_h;
+      recharge_started_ = false;
+    } else if (recharge_ah_ > 0) {
+      recharge_ah_ -= std::max(0.0, m.current_a) * dt_h * kRechargeEfficiency;
+      // Tapered: down to float levels after a recharge current (not a cut-off at rest).
+      recharge_started_ = recharge_started_ || m.current_a > 4 * floor_a;
+      const bool tapered = recharge_started_ && m.current_a < 2 * floor_a;
+      if (recharge_ah_ <= 0 || tapered || m.time_ms - last_discharge_ms_ > kRechargeMaxMs) {
+        recharge_ah_ = 0;
+      }
+    }
   }
   evaluate(m, events);
   return events;
@@ -280,6 +308,9 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
   // On the charger: a current that is not a discharge, or (no current sensor) the voltage held.
   const bool on_charger =
       m.current_valid ? !discharging_now : (m.setpoint_v > 0 && m.voltage_v >= 0.97 * m.setpoint_v);
+  // Runaway is judged on the charger only: during a discharge and its first window the state
+  // holds (a suspicion is neither confirmed nor cleared, the countdown does not end).
+  const bool judgeable = on_charger && !discharge_in_window;
 
   // Block evidence.
   const double d_med = m.hot_c - m.median_c;
@@ -287,8 +318,8 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
   const bool block_hot = m.temps_valid && d_med >= cfg_.delta_median_k - t_margin &&
                          (!m.ambient_valid || d_amb >= cfg_.delta_ambient_k - t_margin);
   const double cooling_limit = active ? kClearlyCoolingKPerH : kNotCoolingKPerH;
-  f.block_evidence = block_hot && trend_ready && f.hot_slope_k_per_h >= -cooling_limit &&
-                     (active || (on_charger && !discharge_in_window));
+  f.block_evidence =
+      block_hot && trend_ready && f.hot_slope_k_per_h >= -cooling_limit && judgeable;
 
   // String evidence.
   const double s_amb = m.mean_c - m.ambient_c;
@@ -298,13 +329,16 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
                                         : s_hist >= cfg_.string_delta_history_k - t_margin);
   const bool warming = trend_ready && f.mean_slope_k_per_h >= (active ? 0.0 : cfg_.warming_k_per_h);
   const double floor_a = cfg_.current_min_per_ah * capacity_ah_ * (active ? kCurrentMargin : 1.0);
-  const bool current_high = m.current_valid && current_ref_a_ > -1 &&
-                            m.current_a - std::max(current_ref_a_, 0.0) >= floor_a;
+  const double ref_a = std::max(current_ref_a_, 0.0);
+  const bool current_high =
+      m.current_valid && current_ref_a_ > -1 && m.current_a - ref_a >= floor_a &&
+      (m.ambient_valid ||
+       m.current_a >= kNoRoomCurrentFactor * std::max(ref_a, floor_a) * (active ? kCurrentMargin : 1.0));
   const double taper_limit =
       -(kTaperRelPerH * std::fabs(m.current_a) + kTaperAbsPerAhPerH * capacity_ah_);
   const bool not_tapering = f.current_slope_a_per_h >= taper_limit;
-  const bool current_evidence =
-      charger_reduced_ ? on_charger : (current_high && not_tapering && !discharge_in_window);
+  // A recharge after a discharge is not a runaway however its current and warmth look.
+  const bool current_evidence = current_high && not_tapering && judgeable && recharge_ah_ <= 0;
   f.string_evidence = string_warm && warming && current_evidence;
   f.current_ref_a = current_ref_a_;
 
@@ -318,6 +352,9 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
   learnReference(m, quiet);
 
   const bool evidence = f.block_evidence || f.string_evidence;
+  if (active && !judgeable) {
+    return;  // hold: neither confirmed nor cleared while the string is not on the charger
+  }
   if (evidence) {
     absent_since_ms_ = 0;
   } else if (absent_since_ms_ == 0) {

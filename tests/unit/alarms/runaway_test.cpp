@@ -127,7 +127,8 @@ TEST(RunawayGuard, HotBlockTrips) {
 }
 
 // The whole string runs away in a 35 °C room: the blocks warm above the room and keep warming,
-// the float current climbs. With or without a room sensor it trips before 45 °C.
+// the float current climbs. It trips before 45 °C with a room sensor; without one the string's
+// warmth counts only 10 K above its own 24 h low (a room's day can swing that much), before 50 °C.
 void stringRunaway(bool room_sensor) {
   Bench b;
   b.ambient_valid = room_sensor;
@@ -148,7 +149,7 @@ void stringRunaway(bool room_sensor) {
     }
   });
   ASSERT_EQ(b.guard.state(), RunawayState::kTripped) << b.guard.lastMessage();
-  EXPECT_LT(hot_at_trip, 45.0);
+  EXPECT_LT(hot_at_trip, room_sensor ? 45.0 : 50.0);
   EXPECT_NE(b.find("alarm")->message.find("string"), std::string::npos);
 }
 

@@ -227,9 +227,9 @@ std::vector<RunawayEvent> RunawayGuard::update(const RunawayInput& in) {
     // Charge balance since the last discharge (recharge_ah_ > 0: the recharge is not done).
     const double dt_h =
         minutes_.size() >= 2
-            ? std::min(10.0 / 60.0,
-                       static_cast<double>(m.time_ms - minutes_[minutes_.size() - 2].time_ms) /
-                           kHourMs)
+            ? std::min(
+                  10.0 / 60.0,
+                  static_cast<double>(m.time_ms - minutes_[minutes_.size() - 2].time_ms) / kHourMs)
             : 1.0 / 60.0;
     const double floor_a = cfg_.current_min_per_ah * capacity_ah_;
     if (m.current_min_a < kDischargePerAh * capacity_ah_) {
@@ -318,8 +318,7 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
   const bool block_hot = m.temps_valid && d_med >= cfg_.delta_median_k - t_margin &&
                          (!m.ambient_valid || d_amb >= cfg_.delta_ambient_k - t_margin);
   const double cooling_limit = active ? kClearlyCoolingKPerH : kNotCoolingKPerH;
-  f.block_evidence =
-      block_hot && trend_ready && f.hot_slope_k_per_h >= -cooling_limit && judgeable;
+  f.block_evidence = block_hot && trend_ready && f.hot_slope_k_per_h >= -cooling_limit && judgeable;
 
   // String evidence.
   const double s_amb = m.mean_c - m.ambient_c;
@@ -332,8 +331,8 @@ void RunawayGuard::evaluate(const Minute& m, std::vector<RunawayEvent>& events) 
   const double ref_a = std::max(current_ref_a_, 0.0);
   const bool current_high =
       m.current_valid && current_ref_a_ > -1 && m.current_a - ref_a >= floor_a &&
-      (m.ambient_valid ||
-       m.current_a >= kNoRoomCurrentFactor * std::max(ref_a, floor_a) * (active ? kCurrentMargin : 1.0));
+      (m.ambient_valid || m.current_a >= kNoRoomCurrentFactor * std::max(ref_a, floor_a) *
+                                             (active ? kCurrentMargin : 1.0));
   const double taper_limit =
       -(kTaperRelPerH * std::fabs(m.current_a) + kTaperAbsPerAhPerH * capacity_ah_);
   const bool not_tapering = f.current_slope_a_per_h >= taper_limit;

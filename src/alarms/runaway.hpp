@@ -142,8 +142,8 @@ class RunawayGuard {
 
   std::deque<Minute> minutes_;       // the last 24 h, one per minute
   TimeMs last_discharge_ms_ = -1;    // end of the last minute with a discharge current
-  double recharge_ah_ = 0;  // charge still to be returned after the last discharge
-  bool recharge_started_ = false;  // a recharge current has flowed since the last discharge
+  double recharge_ah_ = 0;           // charge still to be returned after the last discharge
+  bool recharge_started_ = false;    // a recharge current has flowed since the last discharge
   std::deque<double> hourly_min_a_;  // lowest minute current of each quiet hour (48 h)
   double hour_min_a_ = 1e300;
   TimeMs hour_start_ms_ = -1;

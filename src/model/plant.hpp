@@ -118,9 +118,9 @@ struct ThermalRunawayConfig {
   bool enabled = true;
   double delta_median_k = 5.0;  // block evidence: hottest block this far above the string median …
   double delta_ambient_k = 5.0;  // … and this far above the room (when a room sensor reads)
-  double string_delta_ambient_k = 3.0;  // string evidence: string mean this far above the room …
+  double string_delta_ambient_k = 3.0;   // string evidence: string mean this far above the room …
   double string_delta_history_k = 10.0;  // … or, without a room sensor, above its own 24 h low
-  double warming_k_per_h = 0.2;         // … and still warming at least this fast
+  double warming_k_per_h = 0.2;          // … and still warming at least this fast
   double current_min_per_ah = 0.001;  // … with the current this far (A per Ah) above its settled
                                       //     float level (the sensor's offset cancels out)
   DurationMs window_ms = 30 * kMinuteMs;       // trend window for the slopes

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -340,7 +340,8 @@ struct DemoTrip {
     t0 = clock.nowMs();
     r = runUntilTrip(*c, clock, scenario_name, 30 * kHourMs);
     EXPECT_GT(r.after_ms, 0) << scenario_name << ", seed " << seed << ": no trip within 30 h; "
-                             << "string 1 state " << alarms::runawayStateName(c->protectionState(0));
+                             << "string 1 state "
+                             << alarms::runawayStateName(c->protectionState(0));
     EXPECT_LT(r.hottest_c, 60.0);
     std::printf("%s, seed %llu: breaker opened %.1f h in, hottest block %.1f °C\n",
                 scenario_name.c_str(), static_cast<unsigned long long>(seed),

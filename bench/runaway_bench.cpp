@@ -353,6 +353,7 @@ struct Outcome {
   TimeMs alarm_ms = -1;  // relative to the start
   bool tripped = false;
   TimeMs trip_ms = -1;
+  bool charger_reduced = false;  // the protection lowered the fault string's charger
   double hottest_at_trip_c = 0;  // true, on the tripped string
   double hottest_c = 0;          // true, whole run, fault string
   TimeMs danger_ms = -1;         // first true block ≥ 60 °C on the fault string
@@ -430,6 +431,7 @@ Outcome run(const Case& c, bool protect, bool trace) {
         }
         if (e.reduce_charger) {
           sim.setChargerReduced(s, true);
+          o.charger_reduced = o.charger_reduced || (c.runaway && s == c.fault_string);
         }
         if (e.open_breaker) {
           sim.setBreakerClosed(s, false);
@@ -622,6 +624,7 @@ int main(int argc, char** argv) {
     int detected = 0;
     int tripped = 0;
     int before_60 = 0;
+    int by_charger = 0;
     int other_string_trips = 0;
     std::vector<double> to_alarm_h;
     std::vector<double> detect_to_alarm_min;
@@ -643,10 +646,15 @@ int main(int argc, char** argv) {
       const auto& g = guarded[i];
       detected += g.alarmed ? 1 : 0;
       tripped += g.tripped ? 1 : 0;
-      const bool safe = g.tripped && g.hottest_at_trip_c < kDangerC;
+      // Safe: the breaker opened below 60 °C, or the lowered charger stopped the runaway (no
+      // block reached 60 °C in the protected run).
+      const bool by_trip = g.tripped && g.hottest_at_trip_c < kDangerC;
+      const bool by_reduction = !g.tripped && g.charger_reduced && g.hottest_c < kDangerC;
+      const bool safe = by_trip || by_reduction;
       before_60 += safe ? 1 : 0;
+      by_charger += by_reduction ? 1 : 0;
       if (!safe) {
-        std::fprintf(stderr, "runaway not tripped below 60 °C: %s seed %llu (%s)\n", f.c_str(),
+        std::fprintf(stderr, "runaway not stopped below 60 °C: %s seed %llu (%s)\n", f.c_str(),
                      static_cast<unsigned long long>(cases[i].seed),
                      plantName(cases[i].plant_kind));
       }
@@ -668,7 +676,8 @@ int main(int argc, char** argv) {
                              ",\"faults_below_60C\":" + std::to_string(non_runaway) + "," +
                              base_cond + "}";
     emit("detection_rate", n > 0 ? 100.0 * detected / n : -1, "%", cond);
-    emit("tripped_below_60C", n > 0 ? 100.0 * before_60 / n : -1, "%", cond);
+    emit("stopped_below_60C", n > 0 ? 100.0 * before_60 / n : -1, "%", cond);
+    emit("stopped_by_lowered_charger", n > 0 ? 100.0 * by_charger / n : -1, "%", cond);
     emit("onset_to_alarm_median", percentile(to_alarm_h, 0.5), "h", cond);
     emit("detectable_to_alarm_median", percentile(detect_to_alarm_min, 0.5), "min", cond);
     emit("detectable_to_alarm_max", percentile(detect_to_alarm_min, 1.0), "min", cond);
@@ -679,7 +688,7 @@ int main(int argc, char** argv) {
          non_runaway > 0 ? 100.0 * non_runaway_alarmed / non_runaway : -1, "%", cond);
     emit("healthy_string_trips", other_string_trips, "count", cond);
   }
-  emit("runaways_tripped_below_60C", all_runaways > 0 ? 100.0 * all_before_60 / all_runaways : -1,
+  emit("runaways_stopped_below_60C", all_runaways > 0 ? 100.0 * all_before_60 / all_runaways : -1,
        "%", "{\"runaways\":" + std::to_string(all_runaways) + "," + base_cond + "}");
 
   // Normal families: site-years of operation; every alarm or trip is false.

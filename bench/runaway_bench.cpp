@@ -29,10 +29,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <functional>
-#include <map>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>

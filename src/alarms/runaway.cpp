@@ -116,7 +116,6 @@ void RunawayGuard::accumulate(const RunawayInput& in) {
     sum_block_.assign(in.temperature_c.size(), 0.0);
     n_block_.assign(in.temperature_c.size(), 0);
   }
-  ++n_;
   if (in.current_valid && std::isfinite(in.current_a)) {
     min_current_ = n_current_ == 0 ? in.current_a : std::min(min_current_, in.current_a);
     sum_current_ += in.current_a;
@@ -173,7 +172,7 @@ RunawayGuard::Minute RunawayGuard::closeMinute(TimeMs end_ms) {
     m.median_c = median(temps);
     m.mean_c = sum / static_cast<double>(temps.size());
   }
-  n_ = n_current_ = n_ambient_ = n_voltage_ = 0;
+  n_current_ = n_ambient_ = n_voltage_ = 0;
   sum_current_ = sum_ambient_ = sum_voltage_ = sum_setpoint_ = 0;
   min_current_ = 0;
   std::fill(sum_block_.begin(), sum_block_.end(), 0.0);

@@ -128,7 +128,6 @@ class RunawayGuard {
 
   // The minute being accumulated.
   TimeMs minute_start_ms_ = -1;
-  int n_ = 0;
   int n_current_ = 0;
   int n_ambient_ = 0;
   int n_voltage_ = 0;

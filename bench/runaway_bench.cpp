@@ -400,8 +400,8 @@ Outcome run(const Case& c, bool protect, bool trace) {
       in.voltage_v.resize(modules.size());
       in.valid.resize(modules.size());
       for (std::size_t b = 0; b < modules.size(); ++b) {
-        in.valid[b] = modules[b].quality == model::Quality::kOk && modules[b].time_ms == t;
-        in.voltage_v[b] = modules[b].reading.voltage_mv / 1000.0;
+        in.valid[b] = modules[b].usable();
+        in.voltage_v[b] = modules[b].voltage_v;
       }
       const auto& duties = equalizers[s].update(in);
       for (std::size_t b = 0; b < duties.size(); ++b) {

@@ -238,7 +238,12 @@ int main(int argc, char** argv) {
       return fail(st.error().message);
     }
   }
-  rest::Server server(controller, EQUALIS_VERSION);
+  // Adapters read the state store and submit operator commands; none calls the controller.
+  rest::Server server(
+      rest::Sources{controller.plant(), controller.state(), clock, controller.commands(),
+                    controller.history(), &controller.eventManager(), controller.startedMs(),
+                    controller.simulated()},
+      EQUALIS_VERSION);
   const auto port = server.bind(listen->first, listen->second);
   if (!port) {
     return fail(port.error().message);
@@ -257,13 +262,12 @@ int main(int argc, char** argv) {
   configured("--modbus-rtu", plant.protocols.modbus_rtu);
   configured("--snmp", plant.protocols.snmp);
   configured("--mqtt", plant.protocols.mqtt);
-  adapters::Context adapter_ctx{
-      controller.plant(),
-      controller.state(),
-      clock,
-      EQUALIS_VERSION,
-      [&controller] { return controller.activeAlarms(); },
-      [&controller](const std::string& key) { return controller.acknowledgeAlarm(key); }};
+  adapters::Context adapter_ctx{controller.plant(),
+                                controller.state(),
+                                clock,
+                                EQUALIS_VERSION,
+                                adapters::publishedAlarms(controller.state(), clock),
+                                adapters::queuedAcknowledge(controller.commands())};
   std::vector<adapters::ServicePtr> services;
   for (const auto& [flag, spec] : protocol_specs) {
     auto started = startProtocol(adapter_ctx, flag, spec);

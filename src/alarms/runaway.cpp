@@ -81,12 +81,12 @@ RunawayInput runawayInputFrom(const bus::Sweep& sweep, std::size_t s,
   in.setpoint_v = sum.target_voltage_v * static_cast<double>(modules.size());
   in.ambient_valid =
       sweep.ambient.quality == model::Quality::kOk && sweep.ambient.time_ms == sweep.time_ms;
-  in.ambient_c = sweep.ambient.temperature_dc / 10.0;
+  in.ambient_c = sweep.ambient.temperature_c;
   in.temperature_c.resize(modules.size());
   in.valid.resize(modules.size());
   for (std::size_t b = 0; b < modules.size(); ++b) {
-    in.valid[b] = modules[b].quality == model::Quality::kOk && modules[b].time_ms == sweep.time_ms;
-    in.temperature_c[b] = modules[b].reading.temperature_dc / 10.0;
+    in.valid[b] = modules[b].usable();
+    in.temperature_c[b] = modules[b].temperature_c;
   }
   return in;
 }

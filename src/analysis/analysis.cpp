@@ -83,11 +83,11 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
     double v_max = -1e9;
     int n_ok = 0;
     for (const auto& m : modules) {
-      if (m.quality != model::Quality::kOk || m.time_ms != sweep.time_ms) {
+      if (!m.usable()) {
         continue;
       }
-      const double v = m.reading.voltage_mv / 1000.0;
-      const double t = m.reading.temperature_dc / 10.0;
+      const double v = m.voltage_v;
+      const double t = m.temperature_c;
       v_sum += v;
       t_sum += t;
       t_max = std::max(t_max, t);
@@ -114,8 +114,8 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
     const bool current_ok =
         sensor.quality == model::Quality::kOk && sensor.time_ms == sweep.time_ms;
     sum.current_quality = current_ok ? model::Quality::kOk : sensor.quality;
-    sum.current_a = sensor.reading.current_ma / 1000.0;
-    sum.ac_current_a = sensor.reading.ac_current_ma / 1000.0;
+    sum.current_a = sensor.current_a;
+    sum.ac_current_a = sensor.ac_current_a;
     sum.power_kw = sum.voltage_v * sum.current_a / 1000.0;
 
     if (current_ok && n_ok > 0) {
@@ -163,14 +163,14 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
       const auto& m = modules[b];
       auto& d = sum.blocks[b];
       d.charge_pct = soc_[s] * 100.0;
-      d.equalization_pct = m.reading.bypass_duty_pct;
+      d.equalization_pct = m.bypass_duty * 100.0;
       d.equalization_level = model::equalizationLevelFor(d.equalization_pct);
       charge_sum += d.charge_pct;
-      if (m.quality != model::Quality::kOk || m.time_ms != sweep.time_ms) {
+      if (!m.usable()) {
         d.status = model::BlockStatus::kUnknown;
         continue;
       }
-      const double v = m.reading.voltage_mv / 1000.0;
+      const double v = m.voltage_v;
       const bool in_float =
           sum.mode_quality == model::Quality::kOk && sum.mode == model::StringModeValue::kFloat;
       const double deviation_pct = std::abs(v - sum.target_voltage_v) / sum.target_voltage_v * 100;

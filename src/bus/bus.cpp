@@ -8,6 +8,23 @@ namespace equalis::bus {
 
 namespace {
 constexpr int kAttemptsPerModule = 2;  // one retry
+}  // namespace
+
+void convertToSi(Sweep& sweep) {
+  for (auto& modules : sweep.modules) {
+    for (auto& m : modules) {
+      m.voltage_v = m.reading.voltage_mv / 1000.0;
+      m.temperature_c = m.reading.temperature_dc / 10.0;
+      m.ri_mohm = m.reading.ri_uohm / 1000.0;
+      m.bypass_duty = m.reading.bypass_duty_pct / 100.0;
+      m.fresh = m.time_ms == sweep.time_ms && m.time_ms != 0;
+    }
+  }
+  for (auto& sensor : sweep.string_sensors) {
+    sensor.current_a = sensor.reading.current_ma / 1000.0;
+    sensor.ac_current_a = sensor.reading.ac_current_ma / 1000.0;
+  }
+  sweep.ambient.temperature_c = sweep.ambient.temperature_dc / 10.0;
 }
 
 Frontend::Frontend(Backend& backend, const model::PlantConfig& plant)
@@ -102,6 +119,7 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
     sweep_.ambient.quality = model::Quality::kOk;
   }
 
+  convertToSi(sweep_);
   sweep_.duration_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall_start)
           .count();

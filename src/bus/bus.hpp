@@ -39,9 +39,17 @@ class Backend {
 };
 
 struct ModuleSample {
-  ModuleReading reading;  // last good reading (kept while the module does not answer)
+  ModuleReading reading;  // last good reading as on the wire (kept while the module is silent)
   TimeMs time_ms = 0;     // when `reading` was taken; 0 = never
   model::Quality quality = model::Quality::kNotPresent;
+  // The same reading in SI units, converted once by the frontend (nothing downstream converts).
+  double voltage_v = 0.0;
+  double temperature_c = 0.0;
+  double ri_mohm = 0.0;
+  double bypass_duty = 0.0;  // 0 … 1
+  bool fresh = false;        // read in this sweep (time_ms == the sweep's time)
+  // Measured in this sweep and valid: what analysis, control and alarms may use.
+  bool usable() const { return fresh && quality == model::Quality::kOk; }
 };
 
 struct CommCounters {
@@ -54,15 +62,18 @@ struct StringSensorSample {
   StringSensorReading reading;
   TimeMs time_ms = 0;
   model::Quality quality = model::Quality::kNotPresent;
+  double current_a = 0.0;  // SI, converted once by the frontend
+  double ac_current_a = 0.0;
 };
 
 struct AmbientSample {
   std::int16_t temperature_dc = 0;
   TimeMs time_ms = 0;
   model::Quality quality = model::Quality::kNotPresent;
+  double temperature_c = 0.0;  // SI, converted once by the frontend
 };
 
-// One complete pass over the bus.
+// One complete pass over the bus, raw as read and in SI units.
 struct Sweep {
   std::uint64_t seq = 0;
   TimeMs time_ms = 0;
@@ -73,6 +84,10 @@ struct Sweep {
   int modules_ok = 0;
   double duration_ms = 0;  // wall-clock cost of the sweep
 };
+
+// Fills the SI fields of every sample from its raw reading: the one place where wire units
+// become SI units (the frontend calls it at the end of every sweep).
+void convertToSi(Sweep& sweep);
 
 class Frontend {
  public:

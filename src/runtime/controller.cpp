@@ -3,15 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
+#include <variant>
 
 #include <fmt/format.h>
 
 #include "alarms/rules_json.hpp"
 #include "core/log.hpp"
+#include "core/overloaded.hpp"
 #include "model/chemistry.hpp"
+#include "persist/files.hpp"
 
 namespace equalis::runtime {
 
@@ -34,58 +35,20 @@ DurationMs staleLimitMs(const model::BusConfig& bus) {
   return bus.sweep_interval_ms * bus.stale_after_sweeps;
 }
 
-// Replaces `path` atomically (write a temporary file, then rename): never a half-written file.
-Status writeFileAtomically(const std::string& path, const std::string& text) {
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) {
-      return makeError(ErrorCode::kIo, fmt::format("cannot write {}", tmp));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    return makeError(ErrorCode::kIo, fmt::format("cannot replace {}: {}", path, ec.message()));
-  }
-  return {};
-}
-
-std::optional<std::string> readFileText(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+// The text of a persisted file, or nullopt (missing or unreadable: logged).
+std::optional<std::string> loadText(const std::string& path, const char* logger) {
+  auto text = persist::readFile(path);
+  if (!text) {
+    log::get(logger)->warn("{}", text.error().message);
     return std::nullopt;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return *text;
 }
 
 }  // namespace
 
-std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_index) {
-  return (std::filesystem::path(plant.data_dir) /
-          fmt::format("ri-baseline-string-{}.txt", string_index + 1))
-      .string();
-}
-
-std::string alarmRulesPath(const model::PlantConfig& plant) {
-  return (std::filesystem::path(plant.data_dir) / "alarm_rules.json").string();
-}
-
-std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_index) {
-  return (std::filesystem::path(plant.data_dir) /
-          fmt::format("calibration-string-{}.txt", string_index + 1))
-      .string();
-}
-
-std::string historyPath(const model::PlantConfig& plant) {
-  return (std::filesystem::path(plant.data_dir) / "history.sqlite").string();
-}
-
 TimeMs newestHistoryMs(const model::PlantConfig& plant) {
-  const auto path = historyPath(plant);
+  const auto path = persist::historyPath(plant);
   if (!std::filesystem::exists(path)) {
     return -1;
   }
@@ -158,6 +121,7 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
     effort_.emplace_back(static_cast<std::size_t>(sc.block_count));
     ri_baseline_.emplace_back(static_cast<std::size_t>(sc.block_count), plant_.alarms);
   }
+  rebuildRulesView();
 }
 
 void Controller::trackRi(const bus::Sweep& sweep) {
@@ -166,8 +130,8 @@ void Controller::trackRi(const bus::Sweep& sweep) {
     const auto& modules = sweep.modules[s];
     for (std::size_t b = 0; b < modules.size(); ++b) {
       const auto& m = modules[b];
-      if (m.quality == Quality::kOk && m.time_ms == sweep.time_ms) {
-        ri_baseline_[s].update(b, m.reading.ri_uohm / 1000.0, sweep.time_ms, events);
+      if (m.usable()) {
+        ri_baseline_[s].update(b, m.ri_mohm, sweep.time_ms, events);
       }
     }
     if (events.empty()) {
@@ -196,61 +160,14 @@ void Controller::logRiBaselineEvent(std::size_t s, const analysis::RiBaselineEve
                           s + 1, block, e.baseline_mohm);
   }
   log::get("analysis")->info("{}", message);
-  if (history_) {
-    (void)history_->appendEvent(
-        {clock_.nowMs(), "ri_baseline", message, "", static_cast<int>(s) + 1, block});
-  }
+  logEvent({clock_.nowMs(), "ri_baseline", message, "", static_cast<int>(s) + 1, block});
 }
 
 void Controller::saveRiBaseline(std::size_t s) {
-  if (auto st = writeFileAtomically(riBaselinePath(plant_, s), ri_baseline_[s].serialize()); !st) {
+  const auto path = persist::riBaselinePath(plant_, s);
+  if (auto st = persist::writeFileDurably(path, ri_baseline_[s].serialize()); !st) {
     log::get("analysis")->warn("{}", st.error().message);
   }
-}
-
-Status Controller::resetRiBaseline(std::size_t s, std::size_t b) {
-  std::lock_guard cycle_lock(cycle_mutex_);
-  if (s >= ri_baseline_.size() || b >= ri_baseline_[s].blockCount()) {
-    return makeError(ErrorCode::kNotFound, "no such block");
-  }
-  logRiBaselineEvent(s, ri_baseline_[s].reset(b));
-  saveRiBaseline(s);
-  return {};
-}
-
-alarms::RuleTable Controller::alarmRules() const {
-  std::lock_guard lock(alarm_mutex_);
-  alarms::RuleTable t;
-  for (std::size_t s = 0; s < plant_.strings.size(); ++s) {
-    t.strings.push_back(alarms_.rules(s));
-  }
-  t.system = alarms_.systemRules();
-  return t;
-}
-
-std::vector<model::AlarmRuleOverride> Controller::alarmOverrides() const {
-  std::lock_guard lock(alarm_mutex_);
-  return alarms_.runtimeOverrides();
-}
-
-Status Controller::setAlarmOverrides(const std::vector<model::AlarmRuleOverride>& overrides,
-                                     const std::string& what) {
-  std::lock_guard cycle_lock(cycle_mutex_);
-  {
-    std::lock_guard lock(alarm_mutex_);
-    if (auto st = alarms_.setRuntimeOverrides(overrides); !st) {
-      return st;
-    }
-  }
-  if (auto st = writeFileAtomically(alarmRulesPath(plant_), alarms::overridesFileText(overrides));
-      !st) {
-    log::get("alarms")->warn("alarm rule change not persisted: {}", st.error().message);
-  }
-  log::get("alarms")->info("alarm rules changed: {}", what);
-  if (history_) {
-    (void)history_->appendEvent({clock_.nowMs(), "config", "alarm rules changed: " + what});
-  }
-  return {};
 }
 
 Controller::~Controller() {
@@ -264,7 +181,7 @@ Status Controller::open() {
     return makeError(ErrorCode::kIo, fmt::format("cannot create data directory '{}': {}",
                                                  plant_.data_dir, ec.message()));
   }
-  auto store = history::Store::open(historyPath(plant_), plant_.history.max_bytes);
+  auto store = history::Store::open(persist::historyPath(plant_), plant_.history.max_bytes);
   if (!store) {
     return store.error();
   }
@@ -282,8 +199,8 @@ Status Controller::open() {
   io_->start();  // poll threads of real I/O devices
   // Module self-calibration survives restarts (one small text file per string).
   for (std::size_t s = 0; s < calibration_.size(); ++s) {
-    const auto path = calibrationPath(plant_, s);
-    const auto text = readFileText(path);
+    const auto path = persist::calibrationPath(plant_, s);
+    const auto text = loadText(path, "calibration");
     if (!text) {
       continue;
     }
@@ -299,8 +216,8 @@ Status Controller::open() {
   }
   // Ri baselines and alarm rule changes made at run time survive restarts too.
   for (std::size_t s = 0; s < ri_baseline_.size(); ++s) {
-    const auto path = riBaselinePath(plant_, s);
-    const auto text = readFileText(path);
+    const auto path = persist::riBaselinePath(plant_, s);
+    const auto text = loadText(path, "analysis");
     if (!text) {
       continue;
     }
@@ -313,16 +230,23 @@ Status Controller::open() {
     }
     ri_baseline_[s] = std::move(loaded.value());
   }
-  if (const auto text = readFileText(alarmRulesPath(plant_))) {
+  const auto rules_path = persist::alarmRulesPath(plant_);
+  if (const auto text = loadText(rules_path, "alarms")) {
     auto overrides = alarms::parseOverridesFile(*text);
     Status applied = overrides ? alarms_.setRuntimeOverrides(std::move(overrides.value()))
                                : Status(overrides.error());
     if (!applied) {
-      log::get("alarms")->warn("ignoring {}: {}", alarmRulesPath(plant_), applied.error().message);
-      (void)history_->appendEvent({clock_.nowMs(), "system",
-                                   fmt::format("alarm rule changes in {} ignored: {}",
-                                               alarmRulesPath(plant_), applied.error().message)});
+      log::get("alarms")->warn("ignoring {}: {}", rules_path, applied.error().message);
+      logEvent({clock_.nowMs(), "system",
+                fmt::format("alarm rule changes in {} ignored: {}", rules_path,
+                            applied.error().message)});
     }
+  }
+  // The rules and the I/O view are readable before the first sweep.
+  rebuildRulesView();
+  {
+    state::StateStore::Writer w(state_);
+    w.attach(buildPublished(clock_.nowMs()));
   }
   return {};
 }
@@ -387,10 +311,10 @@ void Controller::calibrate(const bus::Sweep& sweep,
     cs.valid.resize(modules.size());
     for (std::size_t b = 0; b < modules.size(); ++b) {
       const auto& m = modules[b];
-      cs.valid[b] = m.quality == Quality::kOk && m.time_ms == sweep.time_ms;
-      cs.voltage_v[b] = m.reading.voltage_mv / 1000.0;
-      cs.ri_ohm[b] = m.reading.ri_uohm / 1e6;
-      cs.temperature_c[b] = m.reading.temperature_dc / 10.0;
+      cs.valid[b] = m.usable();
+      cs.voltage_v[b] = m.voltage_v;
+      cs.ri_ohm[b] = m.ri_mohm / 1000.0;
+      cs.temperature_c[b] = m.temperature_c;
     }
     calibration_[s].update(cs);
     if (calibration_[s].stringEvents() != calibration_saved_events_[s]) {
@@ -401,36 +325,36 @@ void Controller::calibrate(const bus::Sweep& sweep,
 
 void Controller::saveCalibration(std::size_t s) {
   calibration_saved_events_[s] = calibration_[s].stringEvents();
-  if (auto st = writeFileAtomically(calibrationPath(plant_, s), calibration_[s].serialize()); !st) {
+  const auto path = persist::calibrationPath(plant_, s);
+  if (auto st = persist::writeFileDurably(path, calibration_[s].serialize()); !st) {
     log::get("calibration")->warn("{}", st.error().message);
     return;
   }
-  if (history_) {
-    (void)history_->appendEvent(
-        {clock_.nowMs(), "calibration",
-         fmt::format("{}: module self-calibration updated from discharge #{}",
-                     plant_.strings[s].name, calibration_[s].stringEvents())});
-  }
+  logEvent({clock_.nowMs(), "calibration",
+            fmt::format("{}: module self-calibration updated from discharge #{}",
+                        plant_.strings[s].name, calibration_[s].stringEvents())});
 }
 
 void Controller::cycle() {
   std::lock_guard lock(cycle_mutex_);
   const TimeMs now = clock_.nowMs();
+  auto applied = applyCommands(now);
   runScenario(now);
   sim_->advanceTo(now);
   pollIo(now);
   const auto& sweep = frontend_.sweep(now);
   const auto& sums = analyzer_.update(sweep);
+  swept_ = true;
   calibrate(sweep, sums);
   trackRi(sweep);
   equalize(sweep, sums);
   noteModeChanges(sums, now);
   guardRunaway(sweep, sums);
-  publishState(sweep, sums);
-  evaluateAlarms(sweep, sums);
+  commitState(sweep, sums, now, true);
   events_->tick(now);
   logDeliveries();
-  recordHistory(sweep, sums);
+  recordHistory(now);
+  fulfil(applied);
   sweep_count_ += 1;
 }
 
@@ -440,19 +364,35 @@ void Controller::run() {
   while (!stop_.load()) {
     cycle();
     next += period;
-    const TimeMs now = clock_.nowMs();
-    if (next < now) {
+    if (next < clock_.nowMs()) {
       // Behind (very high time scale): skip the missed sweeps, the plant integrates the gap.
-      next = now;
+      next = clock_.nowMs();
     }
-    if (!clock_.sleepUntil(next)) {
-      break;
+    // Until the next sweep, operator commands are applied as they come.
+    while (!stop_.load()) {
+      const TimeMs now = clock_.nowMs();
+      if (now >= next) {
+        break;
+      }
+      const double scale = clock_.timeScale();
+      if (scale <= 0) {  // a stepped clock: jump to the next sweep
+        if (!clock_.sleepUntil(next)) {
+          return;
+        }
+        break;
+      }
+      const auto wait_ms = std::clamp<std::int64_t>(
+          static_cast<std::int64_t>(std::ceil(static_cast<double>(next - now) / scale)), 1, 1000);
+      if (commands_.waitForWork(std::chrono::milliseconds(wait_ms))) {
+        applyCommandsNow();
+      }
     }
   }
 }
 
 void Controller::stop() {
   stop_ = true;
+  commands_.close("equalisd is stopping; the command was not applied");
   io_->stop();
   clock_.wake();
   state_.notifyAll();
@@ -463,6 +403,178 @@ void Controller::runUntil(SimulatedClock& clock, TimeMs until_ms) {
     clock.advance(plant_.bus.sweep_interval_ms);
     cycle();
   }
+}
+
+// ------------------------------------------------------------------------- operator commands
+
+command::Outcome Controller::execute(command::Command command) {
+  auto future = commands_.submit(std::move(command));
+  applyCommandsNow();
+  return future.get();
+}
+
+void Controller::applyCommandsNow() {
+  std::lock_guard lock(cycle_mutex_);
+  const TimeMs now = clock_.nowMs();
+  auto applied = applyCommands(now);
+  if (applied.empty()) {
+    return;
+  }
+  if (swept_) {
+    commitState(frontend_.last(), analyzer_.summaries(), now, false);
+  } else {
+    state::StateStore::Writer w(state_);
+    w.attach(buildPublished(now));
+  }
+  logDeliveries();
+  fulfil(applied);
+}
+
+std::vector<Controller::Applied> Controller::applyCommands(TimeMs now_ms) {
+  std::vector<Applied> out;
+  for (auto& p : commands_.drain()) {
+    auto outcome = apply(p.command, now_ms);
+    const auto what = command::describe(p.command.action);
+    const auto who = p.command.origin.describe();
+    if (outcome) {
+      log::get("command")->info("{} ({}): {}", what, who, outcome->message);
+    } else {
+      log::get("command")->warn("{} ({}) refused: {}", what, who, outcome.error().message);
+    }
+    out.push_back({std::move(p.promise), std::move(outcome)});
+  }
+  return out;
+}
+
+void Controller::fulfil(std::vector<Applied>& applied) {
+  for (auto& a : applied) {
+    a.promise.set_value(std::move(a.outcome));
+  }
+  applied.clear();
+}
+
+command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
+  const auto who = cmd.origin.describe();
+  return std::visit(
+      Overloaded{
+          [&](const command::AcknowledgeAlarm& a) -> command::Outcome {
+            auto e = alarms_.acknowledge(a.key, now_ms);
+            if (!e) {
+              return e.error();
+            }
+            e->alarm.message += fmt::format(" (acknowledged by {})", who);
+            logAlarmEvent(*e);
+            return command::Reply{fmt::format("{} acknowledged", a.key), e->alarm};
+          },
+          [&](const command::ChangeAlarmRule& a) -> command::Outcome {
+            auto overrides = alarms_.runtimeOverrides();
+            const auto& change = a.change;
+            auto same = std::find_if(overrides.begin(), overrides.end(), [&](const auto& o) {
+              return o.rule_id == change.rule_id && o.string_number == change.string_number;
+            });
+            if (same != overrides.end()) {
+              const auto merge = [](auto& into, const auto& from) {
+                if (from) {
+                  into = from;
+                }
+              };
+              merge(same->enabled, change.enabled);
+              merge(same->warning, change.warning);
+              merge(same->alarm, change.alarm);
+              merge(same->hysteresis, change.hysteresis);
+              merge(same->on_delay_ms, change.on_delay_ms);
+              merge(same->off_delay_ms, change.off_delay_ms);
+            } else {
+              overrides.push_back(change);
+            }
+            return applyRuleChange(overrides,
+                                   fmt::format("{} ({})", alarms::overrideJson(change).dump(), who),
+                                   now_ms);
+          },
+          [&](const command::RevertAlarmRule& a) -> command::Outcome {
+            auto overrides = alarms_.runtimeOverrides();
+            const auto before = overrides.size();
+            std::erase_if(overrides, [&](const auto& o) {
+              return o.rule_id == a.rule_id && o.string_number == a.string_number;
+            });
+            const auto which = a.string_number == 0
+                                   ? a.rule_id
+                                   : fmt::format("{} of string {}", a.rule_id, a.string_number);
+            if (overrides.size() == before) {
+              return makeError(ErrorCode::kNotFound,
+                               fmt::format("rule {} has no run-time change to revert", which));
+            }
+            return applyRuleChange(overrides, fmt::format("{} reverted ({})", which, who), now_ms);
+          },
+          [&](const command::SetOutput& a) -> command::Outcome {
+            if (auto st = io_->setOutput(a.channel_id, a.on); !st) {
+              return st.error();
+            }
+            io_->poll(now_ms);
+            const auto text =
+                fmt::format("output {} switched {} ({})", a.channel_id, a.on ? "on" : "off", who);
+            logEvent({now_ms, "command", text});
+            return command::Reply{text, std::nullopt};
+          },
+          [&](const command::PulseOutput& a) -> command::Outcome {
+            if (auto st = io_->pulseOutput(a.channel_id, a.duration_ms); !st) {
+              return st.error();
+            }
+            io_->poll(now_ms);
+            const auto text =
+                fmt::format("output {} pulsed for {} ms ({})", a.channel_id, a.duration_ms, who);
+            logEvent({now_ms, "command", text});
+            return command::Reply{text, std::nullopt};
+          },
+          [&](const command::ResetProtection& a) -> command::Outcome {
+            auto out = resetProtection(a.string_index, now_ms);
+            if (out) {
+              logEvent({now_ms, "command", fmt::format("{} ({})", out->message, who), "",
+                        static_cast<int>(a.string_index) + 1, 0});
+            }
+            return out;
+          },
+          [&](const command::ResetRiBaseline& a) -> command::Outcome {
+            if (a.string_index >= ri_baseline_.size() ||
+                a.block_index >= ri_baseline_[a.string_index].blockCount()) {
+              return makeError(ErrorCode::kNotFound, "no such block");
+            }
+            auto e = ri_baseline_[a.string_index].reset(a.block_index);
+            logRiBaselineEvent(a.string_index, e);
+            saveRiBaseline(a.string_index);
+            return command::Reply{fmt::format("Ri baseline of string {}, block {} reset ({})",
+                                              a.string_index + 1, a.block_index + 1, who),
+                                  std::nullopt};
+          },
+      },
+      cmd.action);
+}
+
+// Validates the whole new override list (all or nothing), persists it and renews the rules view.
+command::Outcome Controller::applyRuleChange(const std::vector<model::AlarmRuleOverride>& overrides,
+                                             const std::string& what, TimeMs now_ms) {
+  if (auto st = alarms_.setRuntimeOverrides(overrides); !st) {
+    return st.error();
+  }
+  rebuildRulesView();
+  const auto path = persist::alarmRulesPath(plant_);
+  if (auto st = persist::writeFileDurably(path, alarms::overridesFileText(overrides)); !st) {
+    log::get("alarms")->warn("alarm rule change not persisted: {}", st.error().message);
+  }
+  const auto text = "alarm rules changed: " + what;
+  log::get("alarms")->info("{}", text);
+  logEvent({now_ms, "config", text});
+  return command::Reply{text, std::nullopt};
+}
+
+void Controller::rebuildRulesView() {
+  auto view = std::make_shared<command::RulesView>();
+  for (std::size_t s = 0; s < plant_.strings.size(); ++s) {
+    view->table.strings.push_back(alarms_.rules(s));
+  }
+  view->table.system = alarms_.systemRules();
+  view->overrides = alarms_.runtimeOverrides();
+  rules_view_ = std::move(view);
 }
 
 void Controller::equalize(const bus::Sweep& sweep,
@@ -481,8 +593,8 @@ void Controller::equalize(const bus::Sweep& sweep,
     power_w.assign(modules.size(), 0.0);
     for (std::size_t b = 0; b < modules.size(); ++b) {
       const auto& m = modules[b];
-      in.valid[b] = m.quality == Quality::kOk && m.time_ms == sweep.time_ms;
-      const double measured_v = m.reading.voltage_mv / 1000.0;
+      in.valid[b] = m.usable();
+      const double measured_v = m.voltage_v;
       in.voltage_v[b] = plant_.equalization.self_calibration
                             ? calibration_[s].corrected(b, measured_v)
                             : measured_v;
@@ -491,7 +603,7 @@ void Controller::equalize(const bus::Sweep& sweep,
       const double v = measured_v;
       const double i_a =
           std::min(type.bypass_current_a, type.bypass_power_max_w / std::max(v, 0.1));
-      power_w[b] = in.valid[b] ? m.reading.bypass_duty_pct / 100.0 * i_a * v : 0.0;
+      power_w[b] = in.valid[b] ? m.bypass_duty * i_a * v : 0.0;
     }
     effort_[s].add(sweep.time_ms, power_w);
     const auto& duties = equalizers_[s].update(in);
@@ -501,48 +613,58 @@ void Controller::equalize(const bus::Sweep& sweep,
   }
 }
 
-void Controller::evaluateAlarms(const bus::Sweep& sweep,
-                                const std::vector<analysis::StringSummary>& sums) {
-  std::vector<alarms::AlarmEvent> events;
-  {
-    std::lock_guard lock(alarm_mutex_);
-    state::StateStore::Reader r(state_, sweep.time_ms);
-    events = alarms_.evaluate(r, sweep.time_ms);
-  }
-  // Digital-input alarms from the I/O layer's present input states.
+// ------------------------------------------------------------------ the cycle's state version
+
+void Controller::commitState(const bus::Sweep& sweep,
+                             const std::vector<analysis::StringSummary>& sums, TimeMs now_ms,
+                             bool evaluate) {
+  // Digital-input alarms from the I/O layer's present input states (read before the lock).
   std::vector<alarms::InputSample> inputs;
-  for (const auto& ch : io_->channels(sweep.time_ms)) {
-    if (ch.kind == model::ChannelKind::kDigitalInput) {
-      inputs.push_back({ch.id, {ch.value, ch.time_ms, ch.quality}});
+  if (evaluate) {
+    for (const auto& ch : io_->channels(sweep.time_ms)) {
+      if (ch.kind == model::ChannelKind::kDigitalInput) {
+        inputs.push_back({ch.id, {ch.value, ch.time_ms, ch.quality}});
+      }
     }
   }
   {
-    std::lock_guard lock(alarm_mutex_);
-    auto input_events = alarms_.evaluateInputs(inputs, sweep.time_ms);
-    events.insert(events.end(), input_events.begin(), input_events.end());
+    state::StateStore::Writer w(state_);
+    if (evaluate) {
+      writePoints(w, sweep, sums);
+      // The rules see exactly the values this version commits.
+      const state::StateStore::Reader r(w, sweep.time_ms);
+      alarm_events_ = alarms_.evaluate(r, sweep.time_ms);
+      auto input_events = alarms_.evaluateInputs(inputs, sweep.time_ms);
+      alarm_events_.insert(alarm_events_.end(), input_events.begin(), input_events.end());
+    }
+    writeAlarmPoints(w, sums, evaluate ? sweep.time_ms : now_ms);
+    w.attach(buildPublished(now_ms));
   }
-  for (const auto& e : events) {
+  // Logged after the commit: the event log and the event manager never run under the lock.
+  for (const auto& e : alarm_events_) {
     logAlarmEvent(e);
   }
-  // Lock order: alarm_mutex_ before the state store's lock (as above), never the other way.
-  const auto active = activeAlarms();
-  std::lock_guard lock(alarm_mutex_);
-  state::StateStore::Writer w(state_);
+  alarm_events_.clear();
+}
+
+// Block status (worst active alarm level; unknown without fresh data), the alarm counts and
+// the protection state.
+void Controller::writeAlarmPoints(state::StateStore::Writer& w,
+                                  const std::vector<analysis::StringSummary>& sums, TimeMs t) {
   int alarm_count = 0;
   int warning_count = 0;
   int unacknowledged = 0;
-  for (const auto& a : active) {
+  for (const auto& a : collectAlarms()) {
     (a.level == alarms::Level::kAlarm ? alarm_count : warning_count) += 1;
     unacknowledged += a.acknowledged ? 0 : 1;
   }
-  w.setSystem(PointId::kSystemAlarmCount,
-              {static_cast<double>(alarm_count), sweep.time_ms, Quality::kOk});
-  w.setSystem(PointId::kSystemWarningCount,
-              {static_cast<double>(warning_count), sweep.time_ms, Quality::kOk});
+  w.setSystem(PointId::kSystemAlarmCount, {static_cast<double>(alarm_count), t, Quality::kOk});
+  w.setSystem(PointId::kSystemWarningCount, {static_cast<double>(warning_count), t, Quality::kOk});
   w.setSystem(PointId::kSystemUnacknowledgedCount,
-              {static_cast<double>(unacknowledged), sweep.time_ms, Quality::kOk});
-  // Block status = worst active alarm level; unknown while the block has no fresh data.
+              {static_cast<double>(unacknowledged), t, Quality::kOk});
   for (std::size_t s = 0; s < sums.size(); ++s) {
+    w.set(PointId::kStringProtectionState, s, 0,
+          {static_cast<double>(runaway_[s].state()), t, Quality::kOk});
     for (std::size_t b = 0; b < sums[s].blocks.size(); ++b) {
       auto status = sums[s].blocks[b].status;
       if (status != model::BlockStatus::kUnknown) {
@@ -553,10 +675,31 @@ void Controller::evaluateAlarms(const bus::Sweep& sweep,
           status = model::BlockStatus::kWarning;
         }
       }
-      w.set(PointId::kBlockStatus, s, b,
-            {static_cast<double>(status), sweep.time_ms, Quality::kOk});
+      w.set(PointId::kBlockStatus, s, b, {static_cast<double>(status), t, Quality::kOk});
     }
   }
+}
+
+std::shared_ptr<const command::Published> Controller::buildPublished(TimeMs now_ms) const {
+  auto p = std::make_shared<command::Published>();
+  p->alarms = collectAlarms();
+  p->rules = rules_view_;
+  for (const auto& g : runaway_) {
+    p->protection.push_back(g.state());
+  }
+  p->io_channels = io_->channels(now_ms);
+  p->io_devices = io_->devices();
+  return p;
+}
+
+std::shared_ptr<const command::Published> Controller::published() const {
+  const state::StateStore::Reader r(state_, clock_.nowMs());
+  return command::published(r);
+}
+
+alarms::RunawayState Controller::protectionState(std::size_t s) const {
+  const auto p = published();
+  return s < p->protection.size() ? p->protection[s] : alarms::RunawayState::kNormal;
 }
 
 void Controller::guardRunaway(const bus::Sweep& sweep,
@@ -564,12 +707,8 @@ void Controller::guardRunaway(const bus::Sweep& sweep,
   for (std::size_t s = 0; s < runaway_.size(); ++s) {
     const auto in = alarms::runawayInputFrom(sweep, s, sums[s]);
     const auto reduce_relay = io_->chargerReduceRelay(s);
-    std::vector<alarms::RunawayEvent> events;
-    {
-      std::lock_guard lock(alarm_mutex_);
-      runaway_[s].setChargerControllable(reduce_relay.has_value());
-      events = runaway_[s].update(in);
-    }
+    runaway_[s].setChargerControllable(reduce_relay.has_value());
+    const auto events = runaway_[s].update(in);
     for (const auto& e : events) {
       if (e.reduce_charger && reduce_relay) {
         // The charger's "reduce voltage" input: a simulated relay lowers the simulated charger at
@@ -604,24 +743,17 @@ void Controller::logProtectionEvent(std::size_t s, const alarms::RunawayEvent& e
   } else {
     log::get("protection")->warn("{}", e.message);
   }
-  if (history_) {
-    (void)history_->appendEvent(
-        {e.time_ms, "protection", fmt::format("[string {}] {}: {}", s + 1, e.kind, e.message),
-         e.kind == "cleared" || e.kind == "reset" ? "none" : "alarm", static_cast<int>(s) + 1, 0});
-  }
+  logEvent({e.time_ms, "protection", fmt::format("[string {}] {}: {}", s + 1, e.kind, e.message),
+            e.kind == "cleared" || e.kind == "reset" ? "none" : "alarm", static_cast<int>(s) + 1,
+            0});
   events_->onProtectionEvent(static_cast<int>(s) + 1, e);
 }
 
-Status Controller::resetProtection(std::size_t s) {
+command::Outcome Controller::resetProtection(std::size_t s, TimeMs now_ms) {
   if (s >= runaway_.size()) {
     return makeError(ErrorCode::kNotFound, "no such string");
   }
-  std::lock_guard cycle_lock(cycle_mutex_);
-  std::vector<alarms::RunawayEvent> events;
-  {
-    std::lock_guard lock(alarm_mutex_);
-    events = runaway_[s].reset(clock_.nowMs());
-  }
+  const auto events = runaway_[s].reset(now_ms);
   if (events.empty()) {
     return makeError(
         ErrorCode::kInvalidArgument,
@@ -637,16 +769,12 @@ Status Controller::resetProtection(std::size_t s) {
   if (const auto relay = io_->chargerReduceRelay(s); relay && release_charger) {
     (void)io_->setOutput(*relay, false);  // the charger returns to its float voltage
   }
+  io_->poll(now_ms);
   sim_->setBreakerClosed(s, true);  // the operator closes the breaker again (simulated plant)
   for (const auto& e : events) {
     logProtectionEvent(s, e);
   }
-  return {};
-}
-
-alarms::RunawayState Controller::protectionState(std::size_t s) const {
-  std::lock_guard lock(alarm_mutex_);
-  return runaway_.at(s).state();
+  return command::Reply{fmt::format("{}: protection reset", plant_.strings[s].name), std::nullopt};
 }
 
 void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
@@ -657,13 +785,19 @@ void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
   } else {
     log::get("alarms")->info("{}: {}", e.kind, e.alarm.message);
   }
-  if (history_) {
-    (void)history_->appendEvent(
-        {e.time_ms, "alarm",
-         fmt::format("[{}] {} {}: {}", e.alarm.key, lvl, e.kind, e.alarm.message), lvl,
-         e.alarm.string_number, e.alarm.block_number});
-  }
+  logEvent({e.time_ms, "alarm",
+            fmt::format("[{}] {} {}: {}", e.alarm.key, lvl, e.kind, e.alarm.message), lvl,
+            e.alarm.string_number, e.alarm.block_number});
   events_->onAlarmEvent(e);
+}
+
+void Controller::logEvent(const history::EventRecord& e) {
+  if (!history_) {
+    return;
+  }
+  if (auto st = history_->appendEvent(e); !st) {
+    log::get("history")->warn("event not stored: {}", st.error().message);
+  }
 }
 
 void Controller::setOutputHook(events::OutputHook hook) {
@@ -684,11 +818,7 @@ void Controller::onInputChanges(std::vector<model::InputChange> changes) {
 // Outcomes of event-manager actions ("email to ops@… sent") into the event log.
 void Controller::logDeliveries() {
   for (const auto& d : events_->takeDeliveries()) {
-    if (history_) {
-      if (auto st = history_->appendEvent({d.time_ms, "action", events::describe(d)}); !st) {
-        log::get("history")->warn("event not stored: {}", st.error().message);
-      }
-    }
+    logEvent({d.time_ms, "action", events::describe(d)});
   }
 }
 
@@ -698,8 +828,8 @@ void Controller::finishEvents(DurationMs grace_ms) {
   logDeliveries();
 }
 
-std::vector<alarms::ActiveAlarm> Controller::activeAlarms() const {
-  std::lock_guard lock(alarm_mutex_);
+// Active alarms, worst first: the rule engine's and the thermal-runaway protection's.
+std::vector<alarms::ActiveAlarm> Controller::collectAlarms() const {
   auto out = alarms_.active();
   // Thermal-runaway protection: suspect = warning; countdown and tripped = alarm (latched).
   for (std::size_t s = 0; s < runaway_.size(); ++s) {
@@ -723,19 +853,6 @@ std::vector<alarms::ActiveAlarm> Controller::activeAlarms() const {
   return out;
 }
 
-Result<alarms::AlarmEvent> Controller::acknowledgeAlarm(const std::string& key) {
-  Result<alarms::AlarmEvent> e = makeError(ErrorCode::kNotFound, "");
-  {
-    std::lock_guard lock(alarm_mutex_);
-    e = alarms_.acknowledge(key, clock_.nowMs());
-  }
-  if (e) {
-    std::lock_guard lock(cycle_mutex_);
-    logAlarmEvent(*e);
-  }
-  return e;
-}
-
 void Controller::noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms) {
   for (std::size_t s = 0; s < sums.size(); ++s) {
     if (sums[s].mode_quality != Quality::kOk || sums[s].mode == last_mode_[s]) {
@@ -745,21 +862,16 @@ void Controller::noteModeChanges(const std::vector<analysis::StringSummary>& sum
     const auto to = model::enumName(PointId::kStringMode, static_cast<int>(sums[s].mode));
     last_mode_[s] = sums[s].mode;
     pending_event_ = true;
-    if (history_) {
-      const auto message =
-          fmt::format("{}: mode {} → {} (current {:.1f} A, voltage {:.1f} V)",
-                      plant_.strings[s].name, from, to, sums[s].current_a, sums[s].voltage_v);
-      if (auto st = history_->appendEvent({now_ms, "mode", message}); !st) {
-        log::get("history")->warn("event not stored: {}", st.error().message);
-      }
-    }
+    logEvent({now_ms, "mode",
+              fmt::format("{}: mode {} → {} (current {:.1f} A, voltage {:.1f} V)",
+                          plant_.strings[s].name, from, to, sums[s].current_a, sums[s].voltage_v)});
   }
 }
 
-void Controller::publishState(const bus::Sweep& sweep,
-                              const std::vector<analysis::StringSummary>& sums) {
+// Every measured and derived point of the cycle (the alarm-derived ones: writeAlarmPoints).
+void Controller::writePoints(state::StateStore::Writer& w, const bus::Sweep& sweep,
+                             const std::vector<analysis::StringSummary>& sums) {
   const TimeMs t = sweep.time_ms;
-  state::StateStore::Writer w(state_);
   w.setSystem(PointId::kSystemStringCount,
               {static_cast<double>(plant_.strings.size()), t, Quality::kOk});
   w.setSystem(PointId::kSystemModuleCount,
@@ -769,7 +881,7 @@ void Controller::publishState(const bus::Sweep& sweep,
   w.setSystem(PointId::kSystemModulesOkCount,
               {static_cast<double>(sweep.modules_ok), t, Quality::kOk});
   w.setSystem(PointId::kSystemAmbientTemperatureC,
-              {sweep.ambient.temperature_dc / 10.0, sweep.ambient.time_ms, sweep.ambient.quality});
+              {sweep.ambient.temperature_c, sweep.ambient.time_ms, sweep.ambient.quality});
   publishIo(w, t);
 
   for (std::size_t s = 0; s < sums.size(); ++s) {
@@ -792,8 +904,6 @@ void Controller::publishState(const bus::Sweep& sweep,
     w.set(PointId::kStringTemperatureMaxC, s, 0, {sum.temperature_max_c, t, bq});
     w.set(PointId::kStringChargerDeviationPct, s, 0,
           {sum.charger_deviation_pct, t, sum.charger_deviation_quality});
-    w.set(PointId::kStringProtectionState, s, 0,
-          {static_cast<double>(runaway_[s].state()), t, Quality::kOk});
     w.set(PointId::kStringEqualizationState, s, 0,
           {static_cast<double>(equalizers_[s].state()), t, Quality::kOk});
     double eq_power_w = 0;
@@ -803,15 +913,13 @@ void Controller::publishState(const bus::Sweep& sweep,
       const auto& m = modules[b];
       const auto& d = sum.blocks[b];
       const auto& comm = sweep.comm[s][b];
-      w.set(PointId::kBlockVoltageV, s, b, {m.reading.voltage_mv / 1000.0, m.time_ms, m.quality});
-      w.set(PointId::kBlockTemperatureC, s, b,
-            {m.reading.temperature_dc / 10.0, m.time_ms, m.quality});
-      w.set(PointId::kBlockRiMohm, s, b, {m.reading.ri_uohm / 1000.0, m.time_ms, m.quality});
+      w.set(PointId::kBlockVoltageV, s, b, {m.voltage_v, m.time_ms, m.quality});
+      w.set(PointId::kBlockTemperatureC, s, b, {m.temperature_c, m.time_ms, m.quality});
+      w.set(PointId::kBlockRiMohm, s, b, {m.ri_mohm, m.time_ms, m.quality});
       const auto& rb = ri_baseline_[s];
       if (rb.established(b)) {
         w.set(PointId::kBlockRiBaselineMohm, s, b, {rb.baselineMohm(b), t, Quality::kOk});
-        w.set(PointId::kBlockRiRisePct, s, b,
-              {rb.risePct(b, m.reading.ri_uohm / 1000.0), m.time_ms, m.quality});
+        w.set(PointId::kBlockRiRisePct, s, b, {rb.risePct(b, m.ri_mohm), m.time_ms, m.quality});
       } else {
         w.set(PointId::kBlockRiBaselineMohm, s, b, {0.0, t, Quality::kNotPresent});
         w.set(PointId::kBlockRiRisePct, s, b, {0.0, t, Quality::kNotPresent});
@@ -820,13 +928,10 @@ void Controller::publishState(const bus::Sweep& sweep,
       w.set(PointId::kBlockEqualizationPct, s, b, {d.equalization_pct, m.time_ms, m.quality});
       w.set(PointId::kBlockEqualizationLevel, s, b,
             {static_cast<double>(d.equalization_level), m.time_ms, m.quality});
-      // Status is derived every sweep; it is "unknown" (not stale) when the data is missing.
-      w.set(PointId::kBlockStatus, s, b, {static_cast<double>(d.status), t, Quality::kOk});
       w.set(PointId::kBlockEqualizationWhPerDay, s, b, {effort_[s].whPerDay(b), t, Quality::kOk});
       const auto& cal = calibration_[s];
-      const double measured_v = m.reading.voltage_mv / 1000.0;
       w.set(PointId::kBlockVoltageCorrectedV, s, b,
-            {cal.corrected(b, measured_v), m.time_ms, m.quality});
+            {cal.corrected(b, m.voltage_v), m.time_ms, m.quality});
       w.set(PointId::kBlockModuleErrorMv, s, b,
             {cal.errorV(b) * 1000.0, t, cal.calibrated(b) ? Quality::kOk : Quality::kNotPresent});
       eq_power_w += bypass_power_w_[s][b];
@@ -838,38 +943,55 @@ void Controller::publishState(const bus::Sweep& sweep,
   }
 }
 
-void Controller::recordHistory(const bus::Sweep& sweep,
-                               const std::vector<analysis::StringSummary>& sums) {
+// A history snapshot is taken from the version just committed, field by field with the point
+// it stores, so what the history holds is what was live.
+void Controller::recordHistory(TimeMs now_ms) {
   if (!history_) {
     return;
   }
   const bool event = pending_event_;
   pending_event_ = false;
-  const auto reason = recorder_.shouldRecord(sweep.time_ms, analyzer_.anyDischarging(), event);
+  const auto reason = recorder_.shouldRecord(now_ms, analyzer_.anyDischarging(), event);
   if (!reason) {
     return;
   }
+  const state::StateStore::Reader r(state_, now_ms);
+  const double nan = std::nan("");
+  // Only this cycle's measurements are recorded as values; older ones go in as not measured.
+  const auto measured = [&](const state::Sample& x) {
+    return x.time_ms == now_ms && x.quality == Quality::kOk ? x.value : nan;
+  };
   history::Snapshot snap;
-  snap.time_ms = sweep.time_ms;
+  snap.time_ms = now_ms;
   snap.reason = *reason;
-  for (std::size_t s = 0; s < sums.size(); ++s) {
-    const auto& sum = sums[s];
-    snap.strings.push_back(
-        {static_cast<int>(s), sum.voltage_v, sum.current_a, sum.ac_current_a, sum.charge_avg_pct,
-         static_cast<int>(sum.mode),
-         sum.voltage_quality == Quality::kOk ? sum.current_quality : sum.voltage_quality});
-    const auto& modules = sweep.modules[s];
-    for (std::size_t b = 0; b < modules.size(); ++b) {
-      const auto& m = modules[b];
-      // Only this sweep's readings are recorded as measured; older ones go in as comm_lost.
-      const bool fresh = m.time_ms == sweep.time_ms;
-      const Quality q =
-          fresh ? m.quality : (m.quality == Quality::kOk ? Quality::kStale : m.quality);
-      const double nan = std::nan("");
-      snap.blocks.push_back(
-          {static_cast<int>(s), static_cast<int>(b), fresh ? m.reading.voltage_mv / 1000.0 : nan,
-           fresh ? m.reading.temperature_dc / 10.0 : nan, fresh ? m.reading.ri_uohm / 1000.0 : nan,
-           sum.blocks[b].charge_pct, sum.blocks[b].equalization_pct, q});
+  for (std::size_t s = 0; s < plant_.strings.size(); ++s) {
+    const auto voltage = r.get(PointId::kStringVoltageV, s);
+    const auto current = r.get(PointId::kStringCurrentA, s);
+    history::StringRecord sr;
+    sr.string_index = static_cast<int>(s);
+    sr.voltage_v = voltage.value;
+    sr.current_a = current.value;
+    sr.ac_current_a = r.get(PointId::kStringAcCurrentA, s).value;
+    sr.charge_avg_pct = r.get(PointId::kStringChargeAvgPct, s).value;
+    sr.mode = static_cast<int>(r.get(PointId::kStringMode, s).value);
+    sr.quality = voltage.quality == Quality::kOk ? current.quality : voltage.quality;
+    snap.strings.push_back(sr);
+    for (std::size_t b = 0; b < static_cast<std::size_t>(plant_.strings[s].block_count); ++b) {
+      const auto voltage_b = r.get(PointId::kBlockVoltageV, s, b);
+      history::BlockRecord br;
+      br.string_index = static_cast<int>(s);
+      br.block_index = static_cast<int>(b);
+      br.voltage_v = measured(voltage_b);
+      br.temperature_c = measured(r.get(PointId::kBlockTemperatureC, s, b));
+      br.ri_mohm = measured(r.get(PointId::kBlockRiMohm, s, b));
+      br.charge_pct = r.get(PointId::kBlockChargePct, s, b).value;
+      br.equalization_pct = r.get(PointId::kBlockEqualizationPct, s, b).value;
+      br.equalization_wh_per_day = r.get(PointId::kBlockEqualizationWhPerDay, s, b).value;
+      // A reading of an earlier sweep is recorded as stale (or as its comm_lost/invalid state).
+      br.quality = voltage_b.time_ms == now_ms || voltage_b.quality != Quality::kOk
+                       ? voltage_b.quality
+                       : Quality::kStale;
+      snap.blocks.push_back(br);
     }
   }
   if (auto st = history_->append(snap); !st) {
@@ -893,9 +1015,7 @@ void Controller::pollIo(TimeMs now_ms) {
         fmt::format("{} ({}): {}", c.channel_id, c.name, c.value ? "active" : "inactive");
     log::get("io")->info("input {}", text);
     pending_event_ = true;
-    if (history_) {
-      (void)history_->appendEvent({c.time_ms, "input", text});
-    }
+    logEvent({c.time_ms, "input", text});
     events_->onInputChange(c);  // input_change rules of the event manager
   }
   std::lock_guard lock(input_mutex_);
@@ -926,22 +1046,6 @@ std::vector<model::InputChange> Controller::takeInputChanges() {
   std::vector<model::InputChange> out;
   out.swap(input_changes_);
   return out;
-}
-
-Status Controller::setOutput(const std::string& id, bool on) {
-  return io_->setOutput(id, on);
-}
-
-Status Controller::pulseOutput(const std::string& id, DurationMs duration_ms) {
-  return io_->pulseOutput(id, duration_ms);
-}
-
-std::vector<io::ChannelSnapshot> Controller::ioChannels() const {
-  return io_->channels(clock_.nowMs());
-}
-
-std::vector<io::DeviceSnapshot> Controller::ioDevices() const {
-  return io_->devices();
 }
 
 }  // namespace equalis::runtime

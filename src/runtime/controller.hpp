@@ -1,11 +1,17 @@
-// Controller: wires the plant (simulated today), the bus frontend, analysis, the state store and
-// the history recorder, and runs one cycle per sweep in a fixed order:
-//   advance plant → sweep bus → analyse → publish state → record history.
-// The daemon runs it on a thread with a (possibly scaled) real clock; tests step it on a
-// SimulatedClock.
+// Controller: wires the plant (simulated today), the bus frontend, analysis, control, alarms,
+// the state store and the history recorder, and runs one control cycle per sweep in one written
+// order (docs/architecture.md):
+//   operator commands → scenario → sweep (SI units) → analysis → calibration, Ri, equalization
+//   → protection → alarms evaluated on the cycle's values → commit ONE state version (points,
+//   block status, alarm counts and the published alarm/rule/I/O view together) → events →
+//   history (recorded from the committed version).
+// Operator commands (src/command) are the only way to change it at run time; adapters submit
+// them to commands() and read the state store, never the controller. The daemon runs it on a
+// thread with a (possibly scaled) real clock; tests step it on a SimulatedClock.
 #pragma once
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +23,8 @@
 #include "analysis/ri_baseline.hpp"
 #include "bus/bus.hpp"
 #include "bus/sim_backend.hpp"
+#include "command/command.hpp"
+#include "command/published.hpp"
 #include "control/equalizer.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
@@ -32,18 +40,6 @@
 
 namespace equalis::runtime {
 
-// Where the controller keeps the module self-calibration of a string.
-std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_index);
-
-// Where the controller keeps the Ri baselines of a string.
-std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_index);
-
-// Where alarm rule changes made at run time (REST) persist.
-std::string alarmRulesPath(const model::PlantConfig& plant);
-
-// Where the controller keeps its history store.
-std::string historyPath(const model::PlantConfig& plant);
-
 // Plant time of the newest history record in plant.data_dir, or -1 when there is none. A
 // simulated plant restarted with a time scale resumes after it, so history never runs backwards.
 TimeMs newestHistoryMs(const model::PlantConfig& plant);
@@ -55,18 +51,27 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Opens the history store in plant.data_dir (created if missing). Fails with a clear error.
+  // Opens the history store in plant.data_dir (created if missing) and loads what persists
+  // there (alarm-rule changes, calibration, Ri baselines). Fails with a clear error.
   Status open();
   // Runs a scenario on the simulated plant from now on (events at their times, logged as events).
   Status setScenario(sim::Scenario scenario);
   const sim::ScenarioRunner* scenario() const { return scenario_.get(); }
-  // One cycle at the clock's current time.
+  // One control cycle at the clock's current time.
   void cycle();
-  // Runs cycles every bus.sweep_interval_ms until stop() is called.
+  // Runs cycles every bus.sweep_interval_ms until stop() is called; operator commands that
+  // arrive between two sweeps are applied at once (and commit their own state version).
   void run();
   void stop();
   // Steps a SimulatedClock: cycles every sweep interval until `until_ms` (tests, benchmarks).
   void runUntil(SimulatedClock& clock, TimeMs until_ms);
+
+  // ---- operator commands: the one way to change anything at run time ----
+  // The queue adapters submit to (thread-safe).
+  command::Queue& commands() { return commands_; }
+  // Submits a command and applies it at once on the calling thread (serialized with the cycle):
+  // the CLI-less path for tests and tools that own the controller.
+  command::Outcome execute(command::Command command);
 
   const model::PlantConfig& plant() const { return plant_; }
   Clock& clock() { return clock_; }
@@ -74,22 +79,17 @@ class Controller {
   history::Store* history() { return history_.get(); }
   sim::PlantSim& plantSim() { return *sim_; }
   const bus::Sweep& lastSweep() const { return frontend_.last(); }
-  // Active alarms, worst first (thread-safe).
-  std::vector<alarms::ActiveAlarm> activeAlarms() const;
-  // Operator reset of a thermal-runaway trip: closes the string breaker again.
-  Status resetProtection(std::size_t string_index);
+  // ---- read from the newest committed state version (thread-safe) ----
+  std::shared_ptr<const command::Published> published() const;
+  std::vector<alarms::ActiveAlarm> activeAlarms() const { return published()->alarms; }
+  alarms::RuleTable alarmRules() const { return published()->rules->table; }
+  std::vector<model::AlarmRuleOverride> alarmOverrides() const {
+    return published()->rules->overrides;
+  }
   alarms::RunawayState protectionState(std::size_t string_index) const;
-  // Acknowledges an active alarm by key; the acknowledgement goes to the event log.
-  Result<alarms::AlarmEvent> acknowledgeAlarm(const std::string& key);
-  // Alarm rules in force (defaults + config + run-time overrides), and the run-time overrides.
-  alarms::RuleTable alarmRules() const;
-  std::vector<model::AlarmRuleOverride> alarmOverrides() const;
-  // Replaces the run-time overrides (validated all-or-nothing), persists them in the data
-  // directory and logs `what` to the event log.
-  Status setAlarmOverrides(const std::vector<model::AlarmRuleOverride>& overrides,
-                           const std::string& what);
-  // Operator: collect a new Ri baseline for a block (after maintenance, for example).
-  Status resetRiBaseline(std::size_t string_index, std::size_t block_index);
+  std::vector<io::ChannelSnapshot> ioChannels() const { return published()->io_channels; }
+  std::vector<io::DeviceSnapshot> ioDevices() const { return published()->io_devices; }
+  // ---- control-thread state (tests and tools that step the controller themselves) ----
   const analysis::RiBaseline& riBaseline(std::size_t string_index) const {
     return ri_baseline_.at(string_index);
   }
@@ -99,16 +99,9 @@ class Controller {
   const control::StringEqualizer& equalizer(std::size_t string_index) const {
     return equalizers_.at(string_index);
   }
-  // ---- I/O and sensor devices (io::Hub, docs/io.md); all thread-safe ----
-  // Digital-input changes since the last call, oldest first (for the event manager; each change
-  // is also in the event log).
+  // Digital-input changes since the last call, oldest first (each change is also in the event
+  // log). Thread-safe.
   std::vector<model::InputChange> takeInputChanges();
-  // Commands an output channel ("aux1.relay2", "panel.buzzer"), or pulses it on for a while.
-  Status setOutput(const std::string& id, bool on);
-  Status pulseOutput(const std::string& id, DurationMs duration_ms);
-  // Every channel with value, quality and time; every device with its transport and state.
-  std::vector<io::ChannelSnapshot> ioChannels() const;
-  std::vector<io::DeviceSnapshot> ioDevices() const;
   std::uint64_t sweepCount() const { return sweep_count_.load(); }
   std::uint64_t historyRecordCount() const { return history_records_.load(); }
   TimeMs startedMs() const { return started_ms_; }
@@ -125,10 +118,32 @@ class Controller {
   bool simulated() const { return true; }
 
  private:
-  void publishState(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
-  void recordHistory(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  // A command applied, waiting for the state version that shows its effect.
+  struct Applied {
+    std::promise<command::Outcome> promise;
+    command::Outcome outcome;
+  };
+  std::vector<Applied> applyCommands(TimeMs now_ms);
+  command::Outcome apply(const command::Command& command, TimeMs now_ms);
+  command::Outcome applyRuleChange(const std::vector<model::AlarmRuleOverride>& overrides,
+                                   const std::string& what, TimeMs now_ms);
+  command::Outcome resetProtection(std::size_t string_index, TimeMs now_ms);
+  void applyCommandsNow();
+  static void fulfil(std::vector<Applied>& applied);
+  // Writes the cycle's one state version. With `evaluate` the alarm rules run on the values
+  // being committed; without, only the alarm-derived points and the published view are renewed
+  // (a command between two sweeps).
+  void commitState(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums,
+                   TimeMs now_ms, bool evaluate);
+  void writePoints(state::StateStore::Writer& w, const bus::Sweep& sweep,
+                   const std::vector<analysis::StringSummary>& sums);
+  void writeAlarmPoints(state::StateStore::Writer& w,
+                        const std::vector<analysis::StringSummary>& sums, TimeMs t);
+  std::shared_ptr<const command::Published> buildPublished(TimeMs now_ms) const;
+  std::vector<alarms::ActiveAlarm> collectAlarms() const;
+  void rebuildRulesView();
+  void recordHistory(TimeMs now_ms);
   void runScenario(TimeMs now_ms);
-  void evaluateAlarms(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logAlarmEvent(const alarms::AlarmEvent& e);
   void guardRunaway(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logProtectionEvent(std::size_t string_index, const alarms::RunawayEvent& e);
@@ -139,6 +154,7 @@ class Controller {
   void saveCalibration(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logDeliveries();
+  void logEvent(const history::EventRecord& e);
   void noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms);
   void pollIo(TimeMs now_ms);
   void publishIo(state::StateStore::Writer& w, TimeMs now_ms);
@@ -153,7 +169,6 @@ class Controller {
   std::vector<control::StringEqualizer> equalizers_;
   alarms::Engine alarms_;
   std::vector<alarms::RunawayGuard> runaway_;
-  mutable std::mutex alarm_mutex_;
   std::vector<analysis::OffsetEstimator> calibration_;
   std::vector<int> calibration_saved_events_;
   std::vector<control::EffortMeter> effort_;
@@ -167,6 +182,10 @@ class Controller {
   std::unique_ptr<sim::ScenarioRunner> scenario_;
   TimeMs scenario_start_ms_ = 0;
   bool pending_event_ = false;
+  bool swept_ = false;  // a sweep has run: lastSweep() and the summaries are valid
+  std::shared_ptr<const command::RulesView> rules_view_;
+  std::vector<alarms::AlarmEvent> alarm_events_;  // raised in the commit, logged after it
+  command::Queue commands_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> sweep_count_{0};
   std::atomic<std::uint64_t> history_records_{0};

@@ -75,6 +75,9 @@ void StateStore::Writer::set(model::PointId id, std::size_t string_index, std::s
 StateStore::Reader::Reader(const StateStore& store, TimeMs now_ms)
     : store_(store), lock_(store.mutex_), now_ms_(now_ms) {}
 
+StateStore::Reader::Reader(const Writer& writer, TimeMs now_ms)
+    : store_(writer.store_), now_ms_(now_ms) {}
+
 Sample StateStore::Reader::get(model::PointId id, std::size_t string_index,
                                std::size_t block_index) const {
   return withStaleness(store_.samples_[store_.slot(id, string_index, block_index)], now_ms_,

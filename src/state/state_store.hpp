@@ -1,13 +1,14 @@
 // StateStore: the latest value, time and quality of every point of the catalogue.
-// Writers update a batch under one lock (one sweep = one version); readers take a consistent
-// view. Staleness is applied on read: an "ok" value older than the limit is reported "stale",
-// so nothing downstream can show old data as fresh.
+// Writers update a batch under one lock (one control cycle = one version); readers take a
+// consistent view. Staleness is applied on read: an "ok" value older than the limit is reported
+// "stale", so nothing downstream can show old data as fresh.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <vector>
@@ -33,6 +34,7 @@ class StateStore {
   int blockCount(std::size_t string_index) const { return blocks_per_string_.at(string_index); }
   DurationMs staleAfterMs() const { return stale_after_ms_; }
 
+  class Reader;
   // Exclusive batch update; bumps the version and wakes waiters when it ends.
   class Writer {
    public:
@@ -44,8 +46,14 @@ class StateStore {
     void set(model::PointId id, std::size_t string_index, std::size_t block_index,
              const Sample& sample);
     void setSystem(model::PointId id, const Sample& sample) { set(id, 0, 0, sample); }
+    // Attaches the non-point part of this version (the published alarm list, rules and I/O
+    // view, see command/published.hpp); readers of the version get the same object.
+    void attach(std::shared_ptr<const void> attachment) {
+      store_.attachment_ = std::move(attachment);
+    }
 
    private:
+    friend class Reader;
     StateStore& store_;
     std::unique_lock<std::shared_mutex> lock_;
   };
@@ -54,9 +62,13 @@ class StateStore {
   class Reader {
    public:
     Reader(const StateStore& store, TimeMs now_ms);
+    // A view of the version being written, for the writer's own thread (alarm rules evaluate
+    // the values of the cycle before it commits them); takes no lock of its own.
+    Reader(const Writer& writer, TimeMs now_ms);
     Sample get(model::PointId id, std::size_t string_index = 0, std::size_t block_index = 0) const;
     TimeMs nowMs() const { return now_ms_; }
     std::uint64_t version() const { return store_.version_; }
+    const std::shared_ptr<const void>& attachment() const { return store_.attachment_; }
 
    private:
     const StateStore& store_;
@@ -80,6 +92,7 @@ class StateStore {
   std::vector<std::size_t> point_offset_;  // first slot of each point
   std::vector<Sample> samples_;
   std::uint64_t version_ = 0;
+  std::shared_ptr<const void> attachment_;
   mutable std::shared_mutex mutex_;
   mutable std::mutex wait_mutex_;
   mutable std::condition_variable wait_cv_;

@@ -1,6 +1,7 @@
 // The controller pipeline (simulator → bus → analysis → state → history) on a SimulatedClock.
 #include "runtime/controller.hpp"
 
+#include "persist/files.hpp"
 #include "sim/scenario.hpp"
 
 #include <algorithm>
@@ -17,6 +18,8 @@ namespace {
 
 using model::PointId;
 using model::Quality;
+
+const command::Origin kTestOrigin{"", "", "test"};
 
 class TempDir {
  public:
@@ -409,9 +412,9 @@ TEST(Controller, ThermalRunawayTripsAndRechargeDoesNot) {
   EXPECT_EQ(changes.back().channel_id, "aux1.di1");
   EXPECT_FALSE(changes.back().value);
   // Operator reset closes the breaker; a second reset is refused.
-  ASSERT_TRUE(c.resetProtection(0).ok());
+  ASSERT_TRUE(c.execute({command::ResetProtection{0}, kTestOrigin}).ok());
   EXPECT_TRUE(c.plantSim().breakerClosed(0));
-  EXPECT_FALSE(c.resetProtection(0).ok());
+  EXPECT_FALSE(c.execute({command::ResetProtection{0}, kTestOrigin}).ok());
   c.runUntil(clock, clock.nowMs() + kMinuteMs);
   EXPECT_EQ(channel("aux1.relay1").value, 0.0);  // trip coil released
   EXPECT_EQ(channel("aux1.di1").value, 1.0);
@@ -488,7 +491,7 @@ TEST(Controller, RunawayAlarmLowersAControllableCharger) {
   }
   EXPECT_TRUE(logged);
   if (state != alarms::RunawayState::kCountdown) {
-    ASSERT_TRUE(c.resetProtection(0).ok());
+    ASSERT_TRUE(c.execute({command::ResetProtection{0}, kTestOrigin}).ok());
     c.runUntil(clock, clock.nowMs() + plant.bus.sweep_interval_ms);  // the relay is written
     EXPECT_FALSE(c.plantSim().chargerReduced(0));
   }
@@ -577,9 +580,9 @@ TEST(Controller, AlarmRuleChangesPersist) {
     o.rule_id = "block.temperature_high";
     o.string_number = 1;
     o.warning = 31.0;
-    ASSERT_TRUE(c.setAlarmOverrides({o}, "test").ok());
+    ASSERT_TRUE(c.execute({command::ChangeAlarmRule{o}, kTestOrigin}).ok());
     o.warning = 99.0;  // beyond the alarm level: refused, nothing changes
-    EXPECT_FALSE(c.setAlarmOverrides({o}, "test").ok());
+    EXPECT_FALSE(c.execute({command::ChangeAlarmRule{o}, kTestOrigin}).ok());
   }
   {
     Controller c(plant, clock);
@@ -590,7 +593,7 @@ TEST(Controller, AlarmRuleChangesPersist) {
     EXPECT_DOUBLE_EQ(c.alarmRules().strings[1][2].warning, 35.0);
   }
   {
-    std::ofstream(alarmRulesPath(plant)) << "{broken";
+    std::ofstream(persist::alarmRulesPath(plant)) << "{broken";
     Controller c(plant, clock);
     ASSERT_TRUE(c.open().ok());
     EXPECT_TRUE(c.alarmOverrides().empty());
@@ -652,7 +655,7 @@ TEST(Controller, EventRulesDriveTheOutputHookAndTheEventLog) {
   const auto it = std::find_if(alarms.begin(), alarms.end(),
                                [](const auto& a) { return a.rule_id == "block.comm_lost"; });
   ASSERT_NE(it, alarms.end());
-  ASSERT_TRUE(c.acknowledgeAlarm(it->key).ok());
+  ASSERT_TRUE(c.execute({command::AcknowledgeAlarm{it->key}, kTestOrigin}).ok());
   const auto after_ack = calls.size();
   c.runUntil(clock, clock.nowMs() + 10 * kMinuteMs);
   EXPECT_EQ(calls.size(), after_ack);  // acknowledged: no more beeps

@@ -1,5 +1,5 @@
 // What every protocol adapter gets and gives: read access to the live state (never the bus or
-// the controller) and a handle to stop it.
+// the controller), a door for operator commands, and a handle to stop it.
 #pragma once
 
 #include <functional>
@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "alarms/alarms.hpp"
+#include "command/command.hpp"
+#include "command/published.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "model/plant.hpp"
@@ -22,11 +24,39 @@ struct Context {
   std::string version;
   // Active alarms, worst first (empty function: no alarm source). Thread-safe to call.
   std::function<std::vector<alarms::ActiveAlarm>()> active_alarms;
-  // Acknowledges the active alarm with this key (alarms::ActiveAlarm::key) and logs it to the
-  // event log; empty function: acknowledging is not available. Thread-safe to call. Adapters
-  // offer it only when their configuration enables writes (off by default).
-  std::function<Result<alarms::AlarmEvent>(const std::string& key)> acknowledge_alarm = nullptr;
+  // Acknowledges the active alarm with this key (alarms::ActiveAlarm::key) on behalf of
+  // `origin`, which goes to the event log with it; empty function: acknowledging is not
+  // available. Thread-safe to call. Adapters offer it only when their configuration enables
+  // writes (off by default).
+  std::function<Result<alarms::AlarmEvent>(const std::string& key, const command::Origin& origin)>
+      acknowledge_alarm = nullptr;
 };
+
+// The daemon's sources for the two functions above: the alarm list of the newest committed state
+// version, and an acknowledgement submitted to the operator-command queue (waiting for the cycle
+// that applies it).
+inline std::function<std::vector<alarms::ActiveAlarm>()> publishedAlarms(
+    const state::StateStore& state, const Clock& clock) {
+  return [&state, &clock] { return command::activeAlarms(state, clock.nowMs()); };
+}
+
+inline std::function<Result<alarms::AlarmEvent>(const std::string&, const command::Origin&)>
+queuedAcknowledge(command::Queue& queue) {
+  return [&queue](const std::string& key,
+                  const command::Origin& origin) -> Result<alarms::AlarmEvent> {
+    auto outcome = queue.execute({command::AcknowledgeAlarm{key}, origin});
+    if (!outcome) {
+      return outcome.error();
+    }
+    alarms::AlarmEvent e;
+    e.kind = "acknowledged";
+    if (outcome->alarm) {
+      e.alarm = *outcome->alarm;
+      e.time_ms = e.alarm.changed_ms;
+    }
+    return e;
+  };
+}
 
 class Service {
  public:

@@ -217,7 +217,7 @@ int RequestHandler::acknowledge(int function, const std::uint8_t* req, int offse
     if (it != list.end() && it->acknowledged) {
       continue;
     }
-    const auto done = acknowledge_alarm_(key);
+    const auto done = acknowledge_alarm_(key, command::Origin{"", "", "modbus"});
     if (!done) {
       logger->warn("modbus: acknowledging {} failed: {}", key, done.error().message);
       if (!all) {

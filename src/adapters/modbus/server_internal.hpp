@@ -66,7 +66,8 @@ class RequestHandler {
   const state::StateStore& store_;
   const Clock& clock_;
   std::function<std::vector<alarms::ActiveAlarm>()> active_alarms_;
-  std::function<Result<alarms::AlarmEvent>(const std::string&)> acknowledge_alarm_;
+  std::function<Result<alarms::AlarmEvent>(const std::string&, const command::Origin&)>
+      acknowledge_alarm_;
   bool writes_ = false;
   RegisterMap map_;
   modbus_mapping_t* mapping_ = nullptr;

@@ -18,6 +18,7 @@
 #include "adapters/rest/request.hpp"
 #include "adapters/web/assets.hpp"
 #include "alarms/rules_json.hpp"
+#include "command/published.hpp"
 #include "core/log.hpp"
 #include "history/store.hpp"
 
@@ -44,6 +45,30 @@ void sendError(httplib::Response& res, int status, const std::string& parameter,
            {"message", message}};
   err["parameter"] = parameter.empty() ? json(nullptr) : json(parameter);
   sendJson(res, json{{"error", err}}, status);
+}
+
+// The HTTP status of a refused command.
+int commandStatus(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kOutOfRange:
+      return 400;
+    default:
+      return 500;
+  }
+}
+
+command::Origin originOf(const httplib::Request& req) {
+  return command::Origin{"", req.remote_addr, "rest"};
+}
+
+std::shared_ptr<const command::Published> publishedNow(const Sources& src) {
+  const state::StateStore::Reader r(src.state, src.clock.nowMs());
+  return command::published(r);
 }
 
 template <class T>
@@ -158,10 +183,8 @@ Result<std::pair<std::string, int>> parseListenAddress(const std::string& text) 
   return std::make_pair(host, port);
 }
 
-Server::Server(runtime::Controller& controller, std::string version)
-    : controller_(controller),
-      version_(std::move(version)),
-      http_(std::make_unique<httplib::Server>()) {
+Server::Server(Sources sources, std::string version)
+    : src_(sources), version_(std::move(version)), http_(std::make_unique<httplib::Server>()) {
   routes();
 }
 
@@ -190,7 +213,7 @@ void Server::serve() {
 
 void Server::stop() {
   stopping_ = true;
-  controller_.state().notifyAll();
+  src_.state.notifyAll();
   if (http_) {
     http_->stop();
   }
@@ -198,30 +221,30 @@ void Server::stop() {
 
 void Server::routes() {
   auto& srv = *http_;
-  auto& ctl = controller_;
-  const auto& plant = ctl.plant();
+  auto& ctl = src_;
+  const auto& plant = ctl.plant;
   const int string_count = static_cast<int>(plant.strings.size());
 
   srv.Get("/api/v1/system", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    const TimeMs now = ctl.clock().nowMs();
-    state::StateStore::Reader r(ctl.state(), now);
+    const TimeMs now = ctl.clock.nowMs();
+    state::StateStore::Reader r(ctl.state, now);
     json j;
     j["site"] = {{"name", plant.site.name}, {"location", plant.site.location}};
     j["version"] = version_;
     j["time"] = formatIso8601(now);
     j["time_ms"] = now;
-    j["time_scale"] = ctl.clock().timeScale();
-    j["simulated"] = ctl.simulated();
-    j["started"] = formatIso8601(ctl.startedMs());
-    j["uptime_s"] = static_cast<double>(now - ctl.startedMs()) / 1000.0;
+    j["time_scale"] = ctl.clock.timeScale();
+    j["simulated"] = ctl.simulated;
+    j["started"] = formatIso8601(ctl.started_ms);
+    j["uptime_s"] = static_cast<double>(now - ctl.started_ms) / 1000.0;
     j["sweep_interval_s"] = static_cast<double>(plant.bus.sweep_interval_ms) / 1000.0;
-    j["stale_after_s"] = static_cast<double>(ctl.state().staleAfterMs()) / 1000.0;
+    j["stale_after_s"] = static_cast<double>(ctl.state.staleAfterMs()) / 1000.0;
     for (const auto& def : model::catalogue()) {
       if (def.scope == model::Scope::kSystem) {
         j[std::string(def.field())] = valueJson(def.id, r.get(def.id), now);
       }
     }
-    if (auto* h = ctl.history()) {
+    if (auto* h = ctl.history) {
       if (auto st = h->stats()) {
         j["history"] = {
             {"snapshots", st->snapshot_count},
@@ -239,8 +262,8 @@ void Server::routes() {
           [](const httplib::Request&, httplib::Response& res) { sendJson(res, catalogueJson()); });
 
   srv.Get("/api/v1/strings", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    const TimeMs now = ctl.clock().nowMs();
-    state::StateStore::Reader r(ctl.state(), now);
+    const TimeMs now = ctl.clock.nowMs();
+    state::StateStore::Reader r(ctl.state, now);
     json arr = json::array();
     for (std::size_t s = 0; s < plant.strings.size(); ++s) {
       arr.push_back(stringJson(plant, r, s));
@@ -254,7 +277,7 @@ void Server::routes() {
             if (failed(s, res)) {
               return;
             }
-            state::StateStore::Reader r(ctl.state(), ctl.clock().nowMs());
+            state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
             sendJson(res, stringJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
           });
 
@@ -264,7 +287,7 @@ void Server::routes() {
             if (failed(s, res)) {
               return;
             }
-            state::StateStore::Reader r(ctl.state(), ctl.clock().nowMs());
+            state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
             sendJson(res, blocksJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
           });
 
@@ -279,7 +302,7 @@ void Server::routes() {
             if (failed(b, res)) {
               return;
             }
-            state::StateStore::Reader r(ctl.state(), ctl.clock().nowMs());
+            state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
             auto j = blockJson(r, si, static_cast<std::size_t>(std::get<int>(b) - 1));
             j["string"] = si + 1;
             sendJson(res, j);
@@ -303,12 +326,12 @@ void Server::routes() {
                             model::scopeName(scope), quantityList(scope)));
       return;
     }
-    const auto range = parseRange(req.params, ctl.clock().nowMs());
+    const auto range = parseRange(req.params, ctl.clock.nowMs());
     if (failed(range, res)) {
       return;
     }
     const auto& rg = std::get<Range>(range);
-    auto* h = ctl.history();
+    auto* h = ctl.history;
     if (h == nullptr) {
       sendError(res, 503, "", "history store is not open");
       return;
@@ -364,7 +387,7 @@ void Server::routes() {
   // CSV export of block history: ?from=&to=&string=
   srv.Get("/api/v1/history/export.csv", [&ctl, string_count](const httplib::Request& req,
                                                              httplib::Response& res) {
-    const auto range = parseRange(req.params, ctl.clock().nowMs());
+    const auto range = parseRange(req.params, ctl.clock.nowMs());
     if (failed(range, res)) {
       return;
     }
@@ -376,7 +399,7 @@ void Server::routes() {
       }
       si = std::get<int>(s) - 1;
     }
-    auto* h = ctl.history();
+    auto* h = ctl.history;
     if (h == nullptr) {
       sendError(res, 503, "", "history store is not open");
       return;
@@ -398,11 +421,11 @@ void Server::routes() {
 
   // Event log: ?from=&to=&limit=&kind=&level=&string=&block= (JSON), same filters as CSV.
   auto events = [&ctl, &plant](const httplib::Request& req, httplib::Response& res, bool csv) {
-    const auto q = parseEventQuery(req.params, ctl.clock().nowMs(), plant);
+    const auto q = parseEventQuery(req.params, ctl.clock.nowMs(), plant);
     if (failed(q, res)) {
       return;
     }
-    auto* h = ctl.history();
+    auto* h = ctl.history;
     if (h == nullptr) {
       sendError(res, 503, "", "history store is not open");
       return;
@@ -445,7 +468,11 @@ void Server::routes() {
 
   // Event manager: the last 100 action outcomes (newest last) and counters (docs/events.md).
   srv.Get("/api/v1/events/deliveries", [&ctl](const httplib::Request&, httplib::Response& res) {
-    auto& mgr = ctl.eventManager();
+    if (ctl.events == nullptr) {
+      sendError(res, 404, "", "no event manager");
+      return;
+    }
+    const auto& mgr = *ctl.events;
     json arr = json::array();
     for (const auto& d : mgr.recentDeliveries()) {
       arr.push_back(json{{"time", formatIso8601(d.time_ms)},
@@ -493,7 +520,7 @@ void Server::routes() {
           if (since < kSseMinInterval) {
             std::this_thread::sleep_for(kSseMinInterval - since);
           }
-          const auto version = ctl.state().waitForChange(*seen, kSseKeepAlive);
+          const auto version = ctl.state.waitForChange(*seen, kSseKeepAlive);
           if (stopping_) {
             return false;
           }
@@ -501,10 +528,10 @@ void Server::routes() {
             const std::string ping = ": keep-alive\n\n";
             return sink.write(ping.data(), ping.size());
           }
-          const TimeMs now = ctl.clock().nowMs();
+          const TimeMs now = ctl.clock.nowMs();
           json j;
           {
-            state::StateStore::Reader r(ctl.state(), now);
+            state::StateStore::Reader r(ctl.state, now);
             *seen = r.version();
             j["time"] = formatIso8601(now);
             j["time_ms"] = now;
@@ -531,10 +558,10 @@ void Server::routes() {
   // Active alarms, worst first.
   srv.Get("/api/v1/alarms", [&ctl](const httplib::Request&, httplib::Response& res) {
     json arr = json::array();
-    for (const auto& a : ctl.activeAlarms()) {
+    for (const auto& a : publishedNow(ctl)->alarms) {
       arr.push_back(alarmJson(a));
     }
-    sendJson(res, json{{"time", formatIso8601(ctl.clock().nowMs())}, {"alarms", std::move(arr)}});
+    sendJson(res, json{{"time", formatIso8601(ctl.clock.nowMs())}, {"alarms", std::move(arr)}});
   });
 
   // Acknowledge: POST /api/v1/alarms/ack?key=block.voltage_high/2/17
@@ -546,17 +573,19 @@ void Server::routes() {
       sendError(res, 400, "key", "key is required (the alarm's key, e.g. block.voltage_high/2/17)");
       return;
     }
-    auto e = ctl.acknowledgeAlarm(req.get_param_value("key"));
-    if (!e) {
-      sendError(res, 404, "key", e.error().message);
+    auto done = ctl.commands.execute(
+        {command::AcknowledgeAlarm{req.get_param_value("key")}, originOf(req)});
+    if (!done) {
+      sendError(res, commandStatus(done.error()), "key", done.error().message);
       return;
     }
-    sendJson(res, json{{"acknowledged", alarmJson(e->alarm)}});
+    sendJson(res, json{{"acknowledged", done->alarm ? alarmJson(*done->alarm) : json(nullptr)}});
   });
 
   // Alarm rules in force, per string and system-wide, with where each value comes from.
   srv.Get("/api/v1/alarms/rules", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    const auto table = ctl.alarmRules();
+    const auto view = publishedNow(ctl)->rules;
+    const auto& table = view->table;
     json strings = json::array();
     for (std::size_t s = 0; s < table.strings.size(); ++s) {
       json rules = json::array();
@@ -571,7 +600,7 @@ void Server::routes() {
       system.push_back(alarms::ruleJson(r));
     }
     json overrides = json::array();
-    for (const auto& o : ctl.alarmOverrides()) {
+    for (const auto& o : view->overrides) {
       overrides.push_back(alarms::overrideJson(o));
     }
     sendJson(res, json{{"strings", std::move(strings)},
@@ -609,35 +638,16 @@ void Server::routes() {
     }
     change->rule_id = req.matches[1];
     change->string_number = std::get<int>(target);
-    // Merge with an earlier change of the same rule and string.
-    auto overrides = ctl.alarmOverrides();
-    auto same = std::find_if(overrides.begin(), overrides.end(), [&](const auto& o) {
-      return o.rule_id == change->rule_id && o.string_number == change->string_number;
-    });
-    if (same != overrides.end()) {
-      const auto merge = [](auto& into, const auto& from) {
-        if (from) {
-          into = from;
-        }
-      };
-      merge(same->enabled, change->enabled);
-      merge(same->warning, change->warning);
-      merge(same->alarm, change->alarm);
-      merge(same->hysteresis, change->hysteresis);
-      merge(same->on_delay_ms, change->on_delay_ms);
-      merge(same->off_delay_ms, change->off_delay_ms);
-    } else {
-      overrides.push_back(*change);
-    }
-    const std::string what = fmt::format("{} {}", alarms::overrideJson(*change).dump(),
-                                         "(REST from " + req.remote_addr + ")");
-    if (auto st = ctl.setAlarmOverrides(overrides, what); !st) {
-      sendError(res, st.error().code == ErrorCode::kNotFound ? 404 : 400, "body",
-                st.error().message);
+    // Merged with an earlier change of the same rule and string by the control cycle, so
+    // concurrent edits of different fields or rules all survive.
+    if (auto done = ctl.commands.execute({command::ChangeAlarmRule{*change}, originOf(req)});
+        !done) {
+      sendError(res, commandStatus(done.error()), "body", done.error().message);
       return;
     }
     json rules = json::array();
-    const auto table = ctl.alarmRules();
+    const auto view = publishedNow(ctl)->rules;
+    const auto& table = view->table;
     for (std::size_t s = 0; s < table.strings.size(); ++s) {
       if (change->string_number != 0 && static_cast<std::size_t>(change->string_number) != s + 1) {
         continue;
@@ -668,24 +678,10 @@ void Server::routes() {
     }
     const std::string id = req.matches[1];
     const int string_number = std::get<int>(target);
-    auto overrides = ctl.alarmOverrides();
-    const auto before = overrides.size();
-    std::erase_if(overrides, [&](const auto& o) {
-      return o.rule_id == id && o.string_number == string_number;
-    });
-    if (overrides.size() == before) {
-      sendError(res, 404, "rule",
-                fmt::format("rule {}{} has no run-time change to revert", id,
-                            string_number == 0 ? std::string()
-                                               : fmt::format(" of string {}", string_number)));
-      return;
-    }
-    const auto what = fmt::format(
-        "{}{} reverted (REST from {})", id,
-        string_number == 0 ? std::string() : fmt::format(" of string {}", string_number),
-        req.remote_addr);
-    if (auto st = ctl.setAlarmOverrides(overrides, what); !st) {
-      sendError(res, 500, "", st.error().message);
+    if (auto done =
+            ctl.commands.execute({command::RevertAlarmRule{id, string_number}, originOf(req)});
+        !done) {
+      sendError(res, commandStatus(done.error()), "rule", done.error().message);
       return;
     }
     sendJson(res, json{{"reverted", id}, {"string", string_number}});
@@ -708,8 +704,9 @@ void Server::routes() {
           return;
         }
         const auto bi = static_cast<std::size_t>(std::get<int>(b) - 1);
-        if (auto st = ctl.resetRiBaseline(si, bi); !st) {
-          sendError(res, 500, "", st.error().message);
+        if (auto done = ctl.commands.execute({command::ResetRiBaseline{si, bi}, originOf(req)});
+            !done) {
+          sendError(res, commandStatus(done.error()), "", done.error().message);
           return;
         }
         sendJson(res, json{{"string", si + 1}, {"block", bi + 1}, {"ri_baseline", "collecting"}});
@@ -726,58 +723,68 @@ void Server::routes() {
                return;
              }
              const auto si = static_cast<std::size_t>(std::get<int>(s) - 1);
-             if (auto st = ctl.resetProtection(si); !st) {
+             auto done = ctl.commands.execute({command::ResetProtection{si}, originOf(req)});
+             if (!done && done.error().code == ErrorCode::kInvalidArgument) {
                sendJson(res,
                         json{{"error",
                               {{"status", 409},
                                {"code", "conflict"},
                                {"parameter", nullptr},
-                               {"message", st.error().message}}}},
+                               {"message", done.error().message}}}},
                         409);
                return;
              }
+             if (!done) {
+               sendError(res, commandStatus(done.error()), "", done.error().message);
+               return;
+             }
              sendJson(res, json{{"string", si + 1},
-                                {"protection_state",
-                                 std::string(alarms::runawayStateName(ctl.protectionState(si)))}});
+                                {"protection_state", std::string(alarms::runawayStateName(
+                                                         publishedNow(ctl)->protection.at(si)))}});
            });
 
   // I/O and sensor devices with their channels (docs/io.md).
   srv.Get("/api/v1/io", [&ctl](const httplib::Request&, httplib::Response& res) {
-    const TimeMs now = ctl.clock().nowMs();
-    sendJson(res, ioJson(ctl.ioDevices(), ctl.ioChannels(), now));
+    const TimeMs now = ctl.clock.nowMs();
+    const auto view = publishedNow(ctl);
+    sendJson(res, ioJson(view->io_devices, view->io_channels, now));
   });
 
   // Output command: POST /api/v1/io/outputs/aux1.relay2 {"on": true} or {"pulse_ms": 500}.
-  srv.Post(R"(/api/v1/io/outputs/([^/]+))", [&ctl](const httplib::Request& req,
-                                                   httplib::Response& res) {
-    if (!authorizeWrite(req, res)) {
-      return;
-    }
-    const std::string id = req.matches[1];
-    const auto cmd = parseOutputCommand(req.body);
-    if (const auto* e = std::get_if<OutputCommandError>(&cmd)) {
-      sendError(res, 400, e->parameter, e->message);
-      return;
-    }
-    const auto& c = std::get<OutputCommand>(cmd);
-    const Status st = c.on ? ctl.setOutput(id, *c.on) : ctl.pulseOutput(id, *c.pulse_ms);
-    if (!st) {
-      sendError(res, st.error().code == ErrorCode::kNotFound ? 404 : 400, "id", st.error().message);
-      return;
-    }
-    const TimeMs now = ctl.clock().nowMs();
-    for (const auto& ch : ctl.ioChannels()) {
-      if (ch.id == id) {
-        sendJson(res, json{{"output", ioChannelJson(ch, now)}});
-        return;
-      }
-    }
-    sendError(res, 404, "id", "no such channel: " + id);
-  });
+  srv.Post(R"(/api/v1/io/outputs/([^/]+))",
+           [&ctl](const httplib::Request& req, httplib::Response& res) {
+             if (!authorizeWrite(req, res)) {
+               return;
+             }
+             const std::string id = req.matches[1];
+             const auto cmd = parseOutputCommand(req.body);
+             if (const auto* e = std::get_if<OutputCommandError>(&cmd)) {
+               sendError(res, 400, e->parameter, e->message);
+               return;
+             }
+             const auto& c = std::get<OutputCommand>(cmd);
+             command::Action action = command::SetOutput{id, c.on.value_or(false)};
+             if (!c.on) {
+               action = command::PulseOutput{id, *c.pulse_ms};
+             }
+             if (auto done = ctl.commands.execute({action, originOf(req)}); !done) {
+               sendError(res, commandStatus(done.error()), "id", done.error().message);
+               return;
+             }
+             const TimeMs now = ctl.clock.nowMs();
+             const auto view = publishedNow(ctl);
+             for (const auto& ch : view->io_channels) {
+               if (ch.id == id) {
+                 sendJson(res, json{{"output", ioChannelJson(ch, now)}});
+                 return;
+               }
+             }
+             sendError(res, 404, "id", "no such channel: " + id);
+           });
 
   // Prometheus text exposition.
   srv.Get("/metrics", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    state::StateStore::Reader r(ctl.state(), ctl.clock().nowMs());
+    state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
     res.set_content(renderMetrics(plant, r), "text/plain; version=0.0.4; charset=utf-8");
   });
 

@@ -1,13 +1,20 @@
 // REST API v1, live event stream (SSE) and the embedded status page, on cpp-httplib.
-// Reads the state store and the history store only; never talks to the bus or the simulator.
+// Reads the state store and the history store only; never talks to the bus, the simulator or
+// the controller. Every change goes to the operator-command queue (src/command) with who and
+// from where.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <string>
 
+#include "command/command.hpp"
+#include "core/clock.hpp"
 #include "core/result.hpp"
-#include "runtime/controller.hpp"
+#include "events/manager.hpp"
+#include "history/store.hpp"
+#include "model/plant.hpp"
+#include "state/state_store.hpp"
 
 namespace httplib {
 class Server;
@@ -15,9 +22,21 @@ class Server;
 
 namespace equalis::rest {
 
+// What the REST server reads and where it sends commands.
+struct Sources {
+  const model::PlantConfig& plant;
+  state::StateStore& state;
+  Clock& clock;
+  command::Queue& commands;
+  history::Store* history = nullptr;        // null: no history endpoints' data
+  const events::Manager* events = nullptr;  // the event manager's outcomes; null: none
+  TimeMs started_ms = 0;
+  bool simulated = false;
+};
+
 class Server {
  public:
-  Server(runtime::Controller& controller, std::string version);
+  Server(Sources sources, std::string version);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -31,7 +50,7 @@ class Server {
  private:
   void routes();
 
-  runtime::Controller& controller_;
+  Sources src_;
   std::string version_;
   std::unique_ptr<httplib::Server> http_;
   std::atomic<bool> stopping_{false};

@@ -147,7 +147,12 @@ class SnmpAgent final : public adapters::Service {
     if (table.refresh) {
       table.refresh(table);
     }
-    const state::StateStore::Reader reader(ctx_.state, ctx_.clock.nowMs());
+    // Reads hold the state's read lock; a SET submits an operator command, which the control
+    // cycle can only commit once no reader holds the state, so it must not hold one.
+    std::optional<state::StateStore::Reader> reader;
+    if (reqinfo->mode == MODE_GET || reqinfo->mode == MODE_GETNEXT) {
+      reader.emplace(ctx_.state, ctx_.clock.nowMs());
+    }
     for (auto* request = requests; request != nullptr; request = request->next) {
       if (request->processed != 0) {
         continue;
@@ -160,7 +165,7 @@ class SnmpAgent final : public adapters::Service {
           const auto found = findCell(table, name, cell);
           std::optional<Value> value;
           if (found == Lookup::kFound) {
-            value = table.get(reader, cell.column, cell.row);
+            value = table.get(*reader, cell.column, cell.row);
           }
           if (value) {
             setValue(var, *value);
@@ -175,7 +180,7 @@ class SnmpAgent final : public adapters::Service {
           Oid from = name;
           while (const auto cell = nextCell(table, from)) {
             from = cellOid(table, *cell);
-            if (const auto value = table.get(reader, cell->column, cell->row)) {
+            if (const auto value = table.get(*reader, cell->column, cell->row)) {
               const auto answer = toNetsnmp(from);
               snmp_set_var_objid(var, answer.data(), answer.size());
               setValue(var, *value);
@@ -265,7 +270,7 @@ class SnmpAgent final : public adapters::Service {
       if (a.acknowledged) {
         return SNMP_ERR_NOERROR;
       }
-      const auto done = ctx_.acknowledge_alarm(a.key);
+      const auto done = ctx_.acknowledge_alarm(a.key, command::Origin{"", "", "snmp"});
       if (!done) {
         logger_->warn("SET eqAlarmAcknowledged.{} ({}): {}", id, a.key, done.error().message);
         return SNMP_ERR_COMMITFAILED;

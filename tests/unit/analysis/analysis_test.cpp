@@ -26,6 +26,7 @@ bus::Sweep sweepOf(const model::PlantConfig& plant, TimeMs t, std::int32_t v_mv,
     sensor.quality = Quality::kOk;
     sw.string_sensors.push_back(sensor);
   }
+  bus::convertToSi(sw);
   return sw;
 }
 
@@ -52,6 +53,7 @@ TEST(Analyzer, SummaryOfAFloatingString) {
   Analyzer a(plant);
   auto sw = sweepOf(plant, 10'000, 13'620, 60);
   sw.modules[0][5].reading.voltage_mv = 14'620;  // one high block
+  bus::convertToSi(sw);
   const auto& sums = a.update(sw);
   ASSERT_EQ(sums.size(), 2u);
   const auto& s = sums[0];
@@ -72,6 +74,7 @@ TEST(Analyzer, MissingBlockMakesSumInvalidAndStatusUnknown) {
   auto sw = sweepOf(plant, 10'000, 13'620, 60);
   sw.modules[1][7].time_ms = 0;
   sw.modules[1][7].quality = Quality::kCommLost;
+  bus::convertToSi(sw);
   const auto& s = a.update(sw)[1];
   EXPECT_EQ(s.voltage_quality, Quality::kInvalid);
   EXPECT_EQ(s.blocks_ok, 31);

@@ -226,23 +226,23 @@ class ModbusAlarmServerTest : public ::testing::Test {
     a.string_number = 2;
     a.block_number = 0;
     alarms_.push_back(a);
-    ctx_ = std::make_unique<adapters::Context>(
-        adapters::Context{plant_, store_, clock_, "test",
-                          [this] {
-                            std::lock_guard lock(mutex_);
-                            return alarms_;
-                          },
-                          [this](const std::string& key) -> Result<alarms::AlarmEvent> {
-                            std::lock_guard lock(mutex_);
-                            for (auto& x : alarms_) {
-                              if (x.key == key) {
-                                x.acknowledged = true;
-                                acked_.push_back(key);
-                                return alarms::AlarmEvent{0, "acknowledged", x};
-                              }
-                            }
-                            return makeError(ErrorCode::kNotFound, "no such alarm");
-                          }});
+    ctx_ = std::make_unique<adapters::Context>(adapters::Context{
+        plant_, store_, clock_, "test",
+        [this] {
+          std::lock_guard lock(mutex_);
+          return alarms_;
+        },
+        [this](const std::string& key, const command::Origin&) -> Result<alarms::AlarmEvent> {
+          std::lock_guard lock(mutex_);
+          for (auto& x : alarms_) {
+            if (x.key == key) {
+              x.acknowledged = true;
+              acked_.push_back(key);
+              return alarms::AlarmEvent{0, "acknowledged", x};
+            }
+          }
+          return makeError(ErrorCode::kNotFound, "no such alarm");
+        }});
     auto server = TcpServer::start(*ctx_, TcpSpec{"127.0.0.1", 0});
     ASSERT_TRUE(server) << server.error().message;
     server_ = std::move(server.value());

@@ -1,0 +1,27 @@
+// What the controller keeps in its data directory besides the history store — alarm-rule
+// changes made at run time, module self-calibration and Ri baselines — and how it is written:
+// a temporary file, fsync, rename over the old one, fsync of the directory. A crash or power cut
+// leaves either the old or the new file, never a torn one.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/result.hpp"
+#include "model/plant.hpp"
+
+namespace equalis::persist {
+
+// Replaces `path` durably (temporary file + fsync + rename + directory fsync).
+Status writeFileDurably(const std::string& path, const std::string& text);
+
+// The whole file, std::nullopt when it does not exist; an error when it exists but cannot be read.
+Result<std::optional<std::string>> readFile(const std::string& path);
+
+// Where each piece lives in plant.data_dir.
+std::string historyPath(const model::PlantConfig& plant);
+std::string alarmRulesPath(const model::PlantConfig& plant);
+std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_index);
+std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_index);
+
+}  // namespace equalis::persist

@@ -60,11 +60,25 @@ bool pauseUnlessWoken(int wake_fd, int ms) {
   return ::poll(&p, 1, ms) == 0;
 }
 
-std::string serveNote(std::size_t plant_strings) {
-  if (plant_strings <= static_cast<std::size_t>(kMaxStrings)) {
+// "; strings 11–64 under unit ids 2–7" for a plant with more than 10 strings.
+std::string serveNote(std::size_t plant_strings, int base_unit_id, std::string_view what) {
+  const int pages = unitPageCount(plant_strings);
+  if (pages <= 1) {
     return "";
   }
-  return fmt::format("; strings {}–{} have no registers", kMaxStrings + 1, plant_strings);
+  return fmt::format("; strings {}–{} under {} {}–{}", kStringsPerUnit + 1, plant_strings, what,
+                     base_unit_id + 1, base_unit_id + pages - 1);
+}
+
+std::vector<RegisterMap> unitMaps(const state::StateStore& store) {
+  std::vector<RegisterMap> maps;
+  const auto layout = blockLayout(store);
+  const int pages = unitPageCount(layout.size());
+  maps.reserve(static_cast<std::size_t>(pages));
+  for (int p = 0; p < pages; ++p) {
+    maps.emplace_back(layout, store.staleAfterMs(), p);
+  }
+  return maps;
 }
 
 }  // namespace
@@ -150,15 +164,48 @@ int checkRequest(const RegisterMap& map, int function, std::uint32_t address, st
   return 0;
 }
 
-RequestHandler::RequestHandler(const state::StateStore& store, const Clock& clock)
+int rtuRequestLength(const std::uint8_t* frame, int available) {
+  if (available < 2) {
+    return 0;
+  }
+  switch (frame[1]) {
+    case kReadHolding:
+    case kReadInput:
+    case kWriteSingleRegister:
+      return 8;  // slave, function, address, count/value, CRC
+    case kWriteMultipleRegisters:
+      return available < 7 ? 0 : 9 + frame[6];  // … count, byte count, data, CRC
+    default:
+      return 0;
+  }
+}
+
+bool rtuCrcOk(const std::uint8_t* frame, int length) {
+  if (length < 4) {
+    return false;
+  }
+  std::uint16_t crc = 0xFFFF;
+  for (int i = 0; i < length - 2; ++i) {
+    crc ^= frame[i];
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = (crc & 1) != 0 ? static_cast<std::uint16_t>((crc >> 1) ^ 0xA001)
+                           : static_cast<std::uint16_t>(crc >> 1);
+    }
+  }
+  return frame[length - 2] == (crc & 0xFF) && frame[length - 1] == (crc >> 8);
+}
+
+RequestHandler::RequestHandler(const state::StateStore& store, const Clock& clock,
+                               int base_unit_id)
     : store_(store),
       clock_(clock),
-      map_(blockLayout(store), store.staleAfterMs()),
+      base_unit_id_(base_unit_id),
+      maps_(unitMaps(store)),
       mapping_(modbus_mapping_new_start_address(0, 0, 0, 0, 0, RegisterMap::kSize, 0,
                                                 RegisterMap::kSize)) {}
 
-RequestHandler::RequestHandler(const adapters::Context& ctx)
-    : RequestHandler(ctx.state, ctx.clock) {
+RequestHandler::RequestHandler(const adapters::Context& ctx, int base_unit_id)
+    : RequestHandler(ctx.state, ctx.clock, base_unit_id) {
   active_alarms_ = ctx.active_alarms;
   acknowledge_alarm_ = ctx.acknowledge_alarm;
   writes_ = ctx.plant.protocols.modbus_writes;
@@ -230,6 +277,11 @@ int RequestHandler::acknowledge(int function, const std::uint8_t* req, int offse
   return 0;
 }
 
+const RegisterMap& RequestHandler::mapForUnit(int unit_id) const {
+  return maps_[static_cast<std::size_t>(
+      unitPage(unit_id, base_unit_id_, static_cast<int>(maps_.size())))];
+}
+
 RequestHandler::~RequestHandler() {
   if (mapping_ != nullptr) {
     modbus_mapping_free(mapping_);
@@ -243,6 +295,8 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
     return 0;
   }
   const int function = req[offset];
+  // The unit id (TCP) or slave address (RTU) precedes the function code in both framings.
+  const RegisterMap& map = mapForUnit(offset >= 1 ? req[offset - 1] : base_unit_id_);
   std::uint32_t address = 0;
   std::uint32_t count = 0;
   if (writes_ && (function == kWriteSingleRegister || function == kWriteMultipleRegisters)) {
@@ -264,7 +318,7 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
     ++exceptions_;
     return modbus_reply_exception(ctx, req, kExceptionIllegalDataValue);
   }
-  if (const int exception = checkRequest(map_, function, address, count); exception != 0) {
+  if (const int exception = checkRequest(map, function, address, count); exception != 0) {
     ++exceptions_;
     return modbus_reply_exception(ctx, req, static_cast<unsigned int>(exception));
   }
@@ -272,13 +326,13 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
       function == kReadHolding ? mapping_->tab_registers : mapping_->tab_input_registers;
   {
     std::vector<alarms::ActiveAlarm> alarm_list;
-    const bool with_alarms = active_alarms_ && map_.touchesAlarms(address, count);
+    const bool with_alarms = active_alarms_ && map.touchesAlarms(address, count);
     if (with_alarms) {
       alarm_list = active_alarms_();
     }
     const state::StateStore::Reader reader(store_, clock_.nowMs());
-    map_.read(reader, static_cast<std::uint16_t>(address), static_cast<std::uint16_t>(count),
-              table + address, with_alarms ? &alarm_list : nullptr);
+    map.read(reader, static_cast<std::uint16_t>(address), static_cast<std::uint16_t>(count),
+             table + address, with_alarms ? &alarm_list : nullptr);
   }
   return modbus_reply(ctx, req, length, mapping_);
 }
@@ -290,7 +344,6 @@ TcpServer::TcpServer(const adapters::Context& ctx, std::string host)
     : handler_(ctx),
       host_(std::move(host)),
       writes_(ctx.plant.protocols.modbus_writes),
-      served_strings_(handler_.map().servedStrings()),
       plant_strings_(ctx.state.stringCount()) {}
 
 Result<std::unique_ptr<TcpServer>> TcpServer::start(const adapters::Context& ctx,
@@ -380,7 +433,7 @@ std::string TcpServer::describe() const {
   return fmt::format(
       "Modbus TCP on {}:{} (holding = input registers, map: docs/modbus.md{}; alarm "
       "acknowledge writes {})",
-      host_, port_, serveNote(plant_strings_), writes_ ? "on" : "off");
+      host_, port_, serveNote(plant_strings_, 1, "unit ids"), writes_ ? "on" : "off");
 }
 
 void TcpServer::closeClient(std::size_t index) {
@@ -463,7 +516,9 @@ namespace {
 class RtuSlave final : public adapters::Service {
  public:
   RtuSlave(const adapters::Context& ctx, RtuSpec spec)
-      : handler_(ctx), spec_(std::move(spec)), plant_strings_(ctx.state.stringCount()) {}
+      : handler_(ctx, spec.slave_id),
+        spec_(std::move(spec)),
+        plant_strings_(ctx.state.stringCount()) {}
   ~RtuSlave() override {
     stop();
     closeFd(wake_[0]);
@@ -471,6 +526,13 @@ class RtuSlave final : public adapters::Service {
   }
 
   Status open() {
+    const int last_slave = spec_.slave_id + handler_.unitCount() - 1;
+    if (last_slave > 247) {
+      return makeError(ErrorCode::kInvalidArgument,
+                       fmt::format("Modbus RTU slave id {} is too high for {} strings: they take "
+                                   "slave ids {}–{} (10 strings each), the last must be ≤ 247",
+                                   spec_.slave_id, plant_strings_, spec_.slave_id, last_slave));
+    }
     ctx_ = modbus_new_rtu(spec_.device.c_str(), spec_.baud, spec_.parity, 8, 1);
     if (ctx_ == nullptr) {
       return makeError(
@@ -510,7 +572,7 @@ class RtuSlave final : public adapters::Service {
   std::string describe() const override {
     return fmt::format("Modbus RTU slave {} on {} ({} baud, 8{}1; map: docs/modbus.md{})",
                        spec_.slave_id, spec_.device, spec_.baud, spec_.parity,
-                       serveNote(plant_strings_));
+                       serveNote(plant_strings_, spec_.slave_id, "slave ids"));
   }
 
  private:
@@ -541,6 +603,16 @@ class RtuSlave final : public adapters::Service {
       if (rc > 0) {
         failures = 0;
         if (handler_.handle(ctx_, buf.data(), rc) < 0) {
+          logger->debug("modbus rtu: reply failed: {}", modbus_strerror(errno));
+        }
+      } else if (rc == 0 && handler_.unitCount() > 1) {
+        // libmodbus drops a frame for another slave id (returning 0) after reading it whole:
+        // answer it when it is one of the extra slave ids of a large plant.
+        const int slave = buf[0];
+        const int length = rtuRequestLength(buf.data(), static_cast<int>(buf.size()));
+        if (slave > spec_.slave_id && slave < spec_.slave_id + handler_.unitCount() &&
+            length > 0 && length <= static_cast<int>(buf.size()) &&
+            rtuCrcOk(buf.data(), length) && handler_.handle(ctx_, buf.data(), length) < 0) {
           logger->debug("modbus rtu: reply failed: {}", modbus_strerror(errno));
         }
       } else if (rc < 0) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -169,12 +170,25 @@ int rtuRequestLength(const std::uint8_t* frame, int available) {
     return 0;
   }
   switch (frame[1]) {
+    case 0x01:  // read coils … write single register: slave, function, 2 × 16 bit, CRC
+    case 0x02:
     case kReadHolding:
     case kReadInput:
+    case 0x05:
     case kWriteSingleRegister:
-      return 8;  // slave, function, address, count/value, CRC
+      return 8;
+    case 0x07:  // read exception status, comm event counter/log, report server id: no data
+    case 0x0B:
+    case 0x0C:
+    case 0x11:
+      return 4;
+    case 0x16:  // mask write register: address, and mask, or mask
+      return 10;
+    case 0x0F:  // write multiple coils/registers: address, count, byte count, data, CRC
     case kWriteMultipleRegisters:
-      return available < 7 ? 0 : 9 + frame[6];  // … count, byte count, data, CRC
+      return available < 7 ? 0 : 9 + frame[6];
+    case 0x17:  // read/write multiple registers: … write byte count at offset 10
+      return available < 11 ? 0 : 13 + frame[10];
     default:
       return 0;
   }
@@ -195,8 +209,56 @@ bool rtuCrcOk(const std::uint8_t* frame, int length) {
   return frame[length - 2] == (crc & 0xFF) && frame[length - 1] == (crc >> 8);
 }
 
-RequestHandler::RequestHandler(const state::StateStore& store, const Clock& clock,
-                               int base_unit_id)
+void RtuFramer::feed(const std::uint8_t* data, std::size_t n) {
+  if (resync_) {
+    dropped_ += n;
+    return;
+  }
+  buf_.insert(buf_.end(), data, data + n);
+}
+
+std::optional<RtuFramer::Frame> RtuFramer::next() {
+  if (resync_ || buf_.size() < 2) {
+    return std::nullopt;
+  }
+  const int length = rtuRequestLength(buf_.data(), static_cast<int>(buf_.size()));
+  if (length == 0) {
+    if (buf_.size() > kMaxFrame) {  // no frame: wait for the pause
+      dropped_ += buf_.size();
+      buf_.clear();
+      resync_ = true;
+    }
+    return std::nullopt;  // unknown length: the pause ends it
+  }
+  if (buf_.size() < static_cast<std::size_t>(length)) {
+    return std::nullopt;
+  }
+  Frame f;
+  f.bytes.assign(buf_.begin(), buf_.begin() + length);
+  f.crc_ok = rtuCrcOk(f.bytes.data(), length);
+  buf_.erase(buf_.begin(), buf_.begin() + length);
+  if (!f.crc_ok) {
+    dropped_ += buf_.size();
+    buf_.clear();
+    resync_ = true;
+  }
+  return f;
+}
+
+std::optional<RtuFramer::Frame> RtuFramer::pause() {
+  resync_ = false;
+  if (buf_.empty()) {
+    return std::nullopt;
+  }
+  Frame f;
+  f.bytes = std::move(buf_);
+  buf_.clear();
+  f.crc_ok = f.bytes.size() >= 4 && f.bytes.size() <= kMaxFrame &&
+             rtuCrcOk(f.bytes.data(), static_cast<int>(f.bytes.size()));
+  return f;
+}
+
+RequestHandler::RequestHandler(const state::StateStore& store, const Clock& clock, int base_unit_id)
     : store_(store),
       clock_(clock),
       base_unit_id_(base_unit_id),
@@ -576,13 +638,19 @@ class RtuSlave final : public adapters::Service {
   }
 
  private:
+  // Reads the line itself (RtuFramer) and answers frames for its slave ids: S for strings
+  // 1–10 and S + 1 … for the others; broadcasts (0) are handled without an answer.
   void run() {
     auto logger = log::get("modbus");
-    std::vector<std::uint8_t> buf(MODBUS_RTU_MAX_ADU_LENGTH);
-    int failures = 0;
+    const int fd = modbus_get_socket(ctx_);
+    // A frame of unknown length ends, and resynchronisation after a bad frame ends, when the
+    // line is quiet this long (≥ 3.5 characters; USB adapters deliver in bursts up to ~16 ms).
+    const int pause_ms = std::max(50, 3500 * 11 / std::max(spec_.baud, 1) + 1);
+    RtuFramer framer;
+    std::array<std::uint8_t, 512> chunk{};
     while (!stopping_) {
-      pollfd fds[2] = {{wake_[0], POLLIN, 0}, {modbus_get_socket(ctx_), POLLIN, 0}};
-      const int n = ::poll(fds, 2, -1);
+      pollfd fds[2] = {{wake_[0], POLLIN, 0}, {fd, POLLIN, 0}};
+      const int n = ::poll(fds, 2, framer.waiting() ? pause_ms : -1);
       if (n < 0) {
         if (errno == EINTR) {
           continue;
@@ -592,6 +660,12 @@ class RtuSlave final : public adapters::Service {
       if (fds[0].revents != 0 || stopping_) {
         break;
       }
+      if (n == 0) {
+        if (auto f = framer.pause()) {
+          answer(*f, logger);
+        }
+        continue;
+      }
       if ((fds[1].revents & POLLIN) == 0) {
         // Hang-up or error on the line (e.g. the other end of a pty went away): back off.
         if (!pauseUnlessWoken(wake_[0], 200)) {
@@ -599,30 +673,30 @@ class RtuSlave final : public adapters::Service {
         }
         continue;
       }
-      const int rc = modbus_receive(ctx_, buf.data());
-      if (rc > 0) {
-        failures = 0;
-        if (handler_.handle(ctx_, buf.data(), rc) < 0) {
-          logger->debug("modbus rtu: reply failed: {}", modbus_strerror(errno));
-        }
-      } else if (rc == 0 && handler_.unitCount() > 1) {
-        // libmodbus drops a frame for another slave id (returning 0) after reading it whole:
-        // answer it when it is one of the extra slave ids of a large plant.
-        const int slave = buf[0];
-        const int length = rtuRequestLength(buf.data(), static_cast<int>(buf.size()));
-        if (slave > spec_.slave_id && slave < spec_.slave_id + handler_.unitCount() &&
-            length > 0 && length <= static_cast<int>(buf.size()) &&
-            rtuCrcOk(buf.data(), length) && handler_.handle(ctx_, buf.data(), length) < 0) {
-          logger->debug("modbus rtu: reply failed: {}", modbus_strerror(errno));
-        }
-      } else if (rc < 0) {
-        // Bad CRC, truncated frame or a read error: drop what is buffered and carry on.
-        logger->debug("modbus rtu: bad frame: {}", modbus_strerror(errno));
-        modbus_flush(ctx_);
-        if (++failures > 3 && !pauseUnlessWoken(wake_[0], 100)) {
+      const ssize_t got = ::read(fd, chunk.data(), chunk.size());
+      if (got <= 0) {
+        if (got < 0 && errno != EAGAIN && errno != EINTR && !pauseUnlessWoken(wake_[0], 100)) {
           break;
         }
+        continue;
       }
+      framer.feed(chunk.data(), static_cast<std::size_t>(got));
+      while (auto f = framer.next()) {
+        answer(*f, logger);
+      }
+    }
+  }
+
+  void answer(const RtuFramer::Frame& f, const std::shared_ptr<spdlog::logger>& logger) {
+    if (!f.crc_ok) {
+      logger->debug("modbus rtu: bad frame ({} bytes), resynchronising", f.bytes.size());
+      return;
+    }
+    const int slave = f.bytes[0];
+    const bool ours =
+        slave == 0 || (slave >= spec_.slave_id && slave < spec_.slave_id + handler_.unitCount());
+    if (ours && handler_.handle(ctx_, f.bytes.data(), static_cast<int>(f.bytes.size())) < 0) {
+      logger->debug("modbus rtu: reply failed: {}", modbus_strerror(errno));
     }
   }
 

@@ -863,9 +863,10 @@ std::string registerMapMarkdown() {
   for (int u = 1; u <= kMaxUnitPages; ++u) {
     const int first = (u - 1) * kStringsPerUnit + 1;
     const int last = std::min(u * kStringsPerUnit, kMaxPlantStrings);
-    out += fmt::format("| {} | S{} | {}–{} | {} |\n", u == 1 ? "1 (and any other)" : std::to_string(u),
-                       u == 1 ? "" : fmt::format(" + {}", u - 1), first, last,
-                       u == 1 ? "n" : fmt::format("{} + n", first - 1));
+    out +=
+        fmt::format("| {} | S{} | {}–{} | {} |\n", u == 1 ? "1 (and any other)" : std::to_string(u),
+                    u == 1 ? "" : fmt::format(" + {}", u - 1), first, last,
+                    u == 1 ? "n" : fmt::format("{} + n", first - 1));
   }
   out +=
       "\n"

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -37,13 +38,42 @@ Result<RtuSpec> parseRtuSpec(const std::string& spec);
 // What a read request gets: 0 = data, else the Modbus exception code.
 int checkRequest(const RegisterMap& map, int function, std::uint32_t address, std::uint32_t count);
 
-// The length of an RTU request frame from its first bytes (slave, function, …), for the
-// functions a slave answers (03, 04, 06, 16); 0 for any other function or when `available`
-// bytes are too few to tell. Used for frames libmodbus hands over without a length (requests
-// to the extra slave ids of a large plant).
+// The length of an RTU request frame from its first bytes (slave, function, …) for the request
+// functions of the Modbus specification whose length the frame tells (01–07, 0B, 0C, 0F, 10,
+// 11, 16, 17); 0 for any other function or when `available` bytes are too few to tell.
 int rtuRequestLength(const std::uint8_t* frame, int available);
 // True when the last two bytes of `frame` are its Modbus CRC-16 (low byte first).
 bool rtuCrcOk(const std::uint8_t* frame, int length);
+
+// Splits the bytes received on an RTU line into request frames. The RTU slave reads the line
+// itself (not with modbus_receive) because it answers several slave ids on a large plant;
+// libmodbus answers one and, after a frame for another slave, swallows the next frame as that
+// slave's reply. Frames end by their length (rtuRequestLength) or, for other functions, at a
+// pause in the line (pause()). A frame with a bad CRC, or bytes that make no frame, drop what
+// is buffered until the next pause (resynchronisation, as modbus_flush does).
+class RtuFramer {
+ public:
+  static constexpr std::size_t kMaxFrame = 256;  // MODBUS_RTU_MAX_ADU_LENGTH
+  struct Frame {
+    std::vector<std::uint8_t> bytes;  // slave … CRC
+    bool crc_ok = false;
+  };
+  void feed(const std::uint8_t* data, std::size_t n);
+  // The next complete frame, if any (call until empty after each feed()). A frame with a bad
+  // CRC is returned once with crc_ok false; the framer then drops bytes until pause().
+  std::optional<Frame> next();
+  // The line was quiet for the inter-frame time: a frame of unknown length ends here, and
+  // resynchronisation is over.
+  std::optional<Frame> pause();
+  // Bytes wait for more (a pause would end them): poll with a timeout.
+  bool waiting() const { return !buf_.empty() || resync_; }
+  std::uint64_t dropped() const { return dropped_; }
+
+ private:
+  std::vector<std::uint8_t> buf_;
+  bool resync_ = false;
+  std::uint64_t dropped_ = 0;
+};
 
 // The alarms an acknowledge-register write means: id (16- or 32-bit as written), or every
 // active alarm for the "all" value of that width. Empty when no active alarm matches.

@@ -417,8 +417,8 @@ TEST_F(ModbusLargePlantTest, EveryBlockOfEveryStringIsAddressable) {
       const auto volts = read(map, string_base, 2);
       EXPECT_EQ(static_cast<std::uint32_t>(volts[0]) << 16 | volts[1], (700 + s) * 100) << s;
       for (std::size_t b = 0; b < kBlocks; ++b) {
-        const auto address = static_cast<std::uint16_t>(kBlockBase + kBlockStringStride * n +
-                                                        kBlockStride * b);
+        const auto address =
+            static_cast<std::uint16_t>(kBlockBase + kBlockStringStride * n + kBlockStride * b);
         ASSERT_TRUE(map.readable(address, kBlockStride)) << "string " << s + 1 << " block " << b;
         EXPECT_EQ(read(map, address, 1)[0], 12000 + 100 * s + b) << s << "/" << b;
         seen.emplace(s, b);
@@ -449,7 +449,7 @@ TEST_F(ModbusLargePlantTest, StringsOneToTenKeepTheirAddresses) {
     w.set(PointId::kBlockVoltageV, 1, 4, {13.5, kT, Quality::kOk});
     w.set(PointId::kBlockVoltageV, 11, 4, {13.25, kT, Quality::kOk});
   }
-  EXPECT_EQ(read(unit1, 10040, 1)[0], 13500);                     // string 2, block 5
+  EXPECT_EQ(read(unit1, 10040, 1)[0], 13500);                       // string 2, block 5
   EXPECT_EQ(read(RegisterMap(layout_, 0, 1), 10040, 1)[0], 13250);  // string 12, block 5
   EXPECT_EQ(read(unit1, 1112, 2), (std::vector<std::uint16_t>{1, 7}));
 }
@@ -487,11 +487,10 @@ TEST(ModbusDocs, FileMatchesTheGeneratedMap) {
 
 TEST(ModbusDocs, DocumentsTheConventions) {
   const std::string md = registerMapMarkdown();
-  for (const char* needle :
-       {"0-based", "0x8000", "high word first", "exception 02", "exception 01", "1010 + 5·(n−1)",
-        "`block.voltage_v`", "`block.comm_ok_count`", "| 1003 | `system.string_count`",
-        "## Strings 11–64: unit ids", "| 7 | S + 6 | 61–64 | 60 + n |", "## Limits",
-        "-a 7 -0 -r 22630"}) {
+  for (const char* needle : {"0-based", "0x8000", "high word first", "exception 02", "exception 01",
+                             "1010 + 5·(n−1)", "`block.voltage_v`", "`block.comm_ok_count`",
+                             "| 1003 | `system.string_count`", "## Strings 11–64: unit ids",
+                             "| 7 | S + 6 | 61–64 | 60 + n |", "## Limits", "-a 7 -0 -r 22630"}) {
     EXPECT_NE(md.find(needle), std::string::npos) << needle;
   }
 }

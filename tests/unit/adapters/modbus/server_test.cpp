@@ -86,7 +86,75 @@ TEST(ModbusRtu, FrameLengthAndCrc) {
   EXPECT_EQ(rtuRequestLength(fc16, 7), 13);
   EXPECT_EQ(rtuRequestLength(fc16, 6), 0);
   const std::uint8_t coils[2] = {7, 0x01};
-  EXPECT_EQ(rtuRequestLength(coils, 2), 0);
+  EXPECT_EQ(rtuRequestLength(coils, 2), 8);
+  const std::uint8_t mei[2] = {7, 0x2B};
+  EXPECT_EQ(rtuRequestLength(mei, 2), 0);
+}
+
+std::vector<std::uint8_t> withCrc(std::vector<std::uint8_t> frame) {
+  std::uint16_t crc = 0xFFFF;
+  for (const auto byte : frame) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k) {
+      crc = (crc & 1) ? static_cast<std::uint16_t>((crc >> 1) ^ 0xA001)
+                      : static_cast<std::uint16_t>(crc >> 1);
+    }
+  }
+  frame.push_back(static_cast<std::uint8_t>(crc & 0xFF));
+  frame.push_back(static_cast<std::uint8_t>(crc >> 8));
+  return frame;
+}
+
+TEST(ModbusRtu, FramerSplitsBackToBackFramesAndResynchronises) {
+  RtuFramer framer;
+  const auto a = withCrc({7, 0x03, 0x58, 0x66, 0x00, 0x0A});
+  const auto b = withCrc({1, 0x10, 0x0B, 0xC2, 0x00, 0x01, 0x02, 0x00, 0x11});
+  std::vector<std::uint8_t> line = a;
+  line.insert(line.end(), b.begin(), b.end());
+  // Byte by byte: each frame comes out once it is complete.
+  std::vector<RtuFramer::Frame> frames;
+  for (const auto byte : line) {
+    framer.feed(&byte, 1);
+    while (auto f = framer.next()) {
+      frames.push_back(*f);
+    }
+  }
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].bytes, a);
+  EXPECT_TRUE(frames[0].crc_ok);
+  EXPECT_EQ(frames[1].bytes, b);
+  EXPECT_TRUE(frames[1].crc_ok);
+  EXPECT_FALSE(framer.waiting());
+  // A bad CRC: reported once, then everything is dropped until the line pauses.
+  auto bad = a;
+  bad[7] ^= 0xFF;
+  framer.feed(bad.data(), bad.size());
+  framer.feed(a.data(), a.size());
+  auto f = framer.next();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_FALSE(f->crc_ok);
+  EXPECT_FALSE(framer.next().has_value());
+  EXPECT_TRUE(framer.waiting());
+  EXPECT_FALSE(framer.pause().has_value());
+  framer.feed(a.data(), a.size());
+  f = framer.next();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_TRUE(f->crc_ok);
+  // A function whose length the frame does not tell ends at the pause.
+  const auto other = withCrc({1, 0x2B, 0x0E, 0x01, 0x00});
+  framer.feed(other.data(), other.size());
+  EXPECT_FALSE(framer.next().has_value());
+  EXPECT_TRUE(framer.waiting());
+  f = framer.pause();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_TRUE(f->crc_ok);
+  EXPECT_EQ(f->bytes, other);
+  // Junk that makes no frame is dropped.
+  const std::vector<std::uint8_t> junk(300, 0xFF);
+  framer.feed(junk.data(), junk.size());
+  EXPECT_FALSE(framer.next().has_value());
+  f = framer.pause();
+  EXPECT_TRUE(!f.has_value() || !f->crc_ok);
 }
 
 TEST(ModbusRequests, ExceptionCodes) {

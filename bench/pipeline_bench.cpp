@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <filesystem>
 #include <string>
 
@@ -126,8 +127,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: equalis-bench-pipeline [CYCLES ≥ 4 [STRINGS [BLOCKS]]]\n");
     return 2;
   }
-  run(false, cycles);
-  run(true, cycles / 4);
-  emit("peak_rss", static_cast<double>(peakRssKb()) / 1024.0, "MiB");
+  try {
+    run(false, cycles);
+    run(true, cycles / 4);
+    emit("peak_rss", static_cast<double>(peakRssKb()) / 1024.0, "MiB");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "equalis-bench-pipeline: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }

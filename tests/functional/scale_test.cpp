@@ -53,40 +53,40 @@ class LargePlantTest : public ::testing::Test {
     auto loaded =
         config::loadConfigFile(std::string(EQUALIS_SOURCE_DIR) + "/config/large-plant.toml");
     ASSERT_TRUE(loaded.ok()) << loaded.describe("large-plant.toml");
-    dir_ = new TempDir();
+    s_dir = new TempDir();
     auto plant = *loaded.config;
-    plant.data_dir = dir_->str();
+    plant.data_dir = s_dir->str();
     plant.simulation.ups.outages = false;
-    clock_ = new SimulatedClock();
-    controller_ = new runtime::Controller(plant, *clock_);
-    ASSERT_TRUE(controller_->open());
+    s_clock = new SimulatedClock();
+    s_controller = new runtime::Controller(plant, *s_clock);
+    ASSERT_TRUE(s_controller->open());
     const auto t0 = std::chrono::steady_clock::now();
-    controller_->runUntil(*clock_, clock_->nowMs() + 5 * plant.bus.sweep_interval_ms);
+    s_controller->runUntil(*s_clock, s_clock->nowMs() + 5 * plant.bus.sweep_interval_ms);
     std::printf("scale: 5 controller cycles at 4096 blocks took %.1f ms\n", msSince(t0));
   }
   static void TearDownTestSuite() {
-    delete controller_;
-    delete clock_;
-    delete dir_;
-    controller_ = nullptr;
-    clock_ = nullptr;
-    dir_ = nullptr;
+    delete s_controller;
+    delete s_clock;
+    delete s_dir;
+    s_controller = nullptr;
+    s_clock = nullptr;
+    s_dir = nullptr;
   }
 
-  static const model::PlantConfig& plant() { return controller_->plant(); }
-  static state::StateStore& store() { return controller_->state(); }
+  static const model::PlantConfig& plant() { return s_controller->plant(); }
+  static state::StateStore& store() { return s_controller->state(); }
   static state::Sample lastBlock(PointId id) {
-    return state::StateStore::Reader(store(), clock_->nowMs()).get(id, 63, 63);
+    return state::StateStore::Reader(store(), s_clock->nowMs()).get(id, 63, 63);
   }
 
-  static TempDir* dir_;
-  static SimulatedClock* clock_;
-  static runtime::Controller* controller_;
+  static TempDir* s_dir;
+  static SimulatedClock* s_clock;
+  static runtime::Controller* s_controller;
 };
 
-TempDir* LargePlantTest::dir_ = nullptr;
-SimulatedClock* LargePlantTest::clock_ = nullptr;
-runtime::Controller* LargePlantTest::controller_ = nullptr;
+TempDir* LargePlantTest::s_dir = nullptr;
+SimulatedClock* LargePlantTest::s_clock = nullptr;
+runtime::Controller* LargePlantTest::s_controller = nullptr;
 
 TEST_F(LargePlantTest, PlantIsAtTheControllerLimits) {
   EXPECT_EQ(plant().strings.size(), static_cast<std::size_t>(config::kMaxStrings));
@@ -97,7 +97,7 @@ TEST_F(LargePlantTest, PlantIsAtTheControllerLimits) {
   const auto v = lastBlock(PointId::kBlockVoltageV);
   EXPECT_EQ(v.quality, Quality::kOk);
   EXPECT_GT(v.value, 12.0);
-  const state::StateStore::Reader r(store(), clock_->nowMs());
+  const state::StateStore::Reader r(store(), s_clock->nowMs());
   EXPECT_EQ(r.get(PointId::kSystemModulesOkCount).value, 4096.0);
 }
 
@@ -113,12 +113,12 @@ TEST_F(LargePlantTest, ModbusServesString64Block64UnderUnitId7) {
   const std::uint16_t address = 4000 + 6000 * 3 + 10 * 63;  // string 4 of unit 7, block 64
   ASSERT_TRUE(map.readable(address, 10));
   std::uint16_t regs[10] = {};
-  map.read(state::StateStore::Reader(store(), clock_->nowMs()), address, 10, regs);
+  map.read(state::StateStore::Reader(store(), s_clock->nowMs()), address, 10, regs);
   const auto v = lastBlock(PointId::kBlockVoltageV);
   EXPECT_EQ(regs[0], static_cast<std::uint16_t>(std::lround(v.value * 1000)));
   EXPECT_EQ(regs[7], 0);  // quality flags: fresh
   std::uint16_t unit[2] = {};
-  map.read(state::StateStore::Reader(store(), clock_->nowMs()), 1112, 2, unit);
+  map.read(state::StateStore::Reader(store(), s_clock->nowMs()), 1112, 2, unit);
   EXPECT_EQ(unit[0], 61);
   EXPECT_EQ(unit[1], 7);
   // Every block of the plant under exactly one unit id and address.
@@ -127,7 +127,8 @@ TEST_F(LargePlantTest, ModbusServesString64Block64UnderUnitId7) {
     const modbus::RegisterMap m(layout, 0, p);
     for (std::size_t n = 0; n < m.servedStrings(); ++n) {
       for (int b = 0; b < layout[m.firstString() + n]; ++b) {
-        blocks += m.readable(static_cast<std::uint32_t>(4000 + 6000 * n + 10 * b), 10) ? 1 : 0;
+        const auto record = 4000 + 6000 * n + std::size_t{10} * static_cast<std::size_t>(b);
+        blocks += m.readable(static_cast<std::uint32_t>(record), 10) ? 1 : 0;
       }
     }
   }
@@ -135,7 +136,7 @@ TEST_F(LargePlantTest, ModbusServesString64Block64UnderUnitId7) {
 }
 
 TEST_F(LargePlantTest, SnmpBlockTableHasRow64Dot64) {
-  const adapters::Context ctx{plant(), store(), *clock_, "test", {}, {}};
+  const adapters::Context ctx{plant(), store(), *s_clock, "test", {}, {}};
   snmp::OnBatteryTracker tracker;
   auto tables = snmp::buildTables(
       ctx, [] { return std::int64_t{100}; }, tracker);
@@ -157,7 +158,7 @@ TEST_F(LargePlantTest, SnmpBlockTableHasRow64Dot64) {
   const auto oid = snmp::concat(snmp::eqBlockEntryOid(), {voltage_column, 64, 64});
   snmp::Cell cell{};
   ASSERT_EQ(snmp::findCell(*blocks, oid, cell), snmp::Lookup::kFound) << snmp::toString(oid);
-  const state::StateStore::Reader r(store(), clock_->nowMs());
+  const state::StateStore::Reader r(store(), s_clock->nowMs());
   const auto value = blocks->get(r, cell.column, cell.row);
   ASSERT_TRUE(value.has_value());
   EXPECT_EQ(value->number, std::lround(lastBlock(PointId::kBlockVoltageV).value * 1000));
@@ -186,7 +187,7 @@ TEST_F(LargePlantTest, MqttTopicsAndDiscoveryCoverEveryString) {
   const mqtt::Topics topics{mqtt::defaultPrefix(plant())};
   EXPECT_EQ(topics.string(64), "equalis/equalis-large-plant/string/64/state");
   EXPECT_EQ(topics.block(64, 64), "equalis/equalis-large-plant/string/64/block/64/state");
-  const state::StateStore::Reader r(store(), clock_->nowMs());
+  const state::StateStore::Reader r(store(), s_clock->nowMs());
   const auto payload = mqtt::blockPayload(r, 63, 63);
   EXPECT_EQ(payload["string"], 64);
   EXPECT_EQ(payload["block"], 64);
@@ -241,7 +242,7 @@ TEST_F(LargePlantTest, MqttTopicsAndDiscoveryCoverEveryString) {
 TEST_F(LargePlantTest, MetricsCoverString64Block64) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string text =
-      rest::renderMetrics(plant(), state::StateStore::Reader(store(), clock_->nowMs()));
+      rest::renderMetrics(plant(), state::StateStore::Reader(store(), s_clock->nowMs()));
   std::printf("scale: /metrics: %zu bytes, %zu lines, rendered in %.1f ms\n", text.size(),
               static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')), msSince(t0));
   const auto v = lastBlock(PointId::kBlockVoltageV);

@@ -16,7 +16,6 @@ namespace {
 
 using model::PointId;
 using model::Quality;
-using state::Sample;
 using state::StateStore;
 
 constexpr TimeMs kT = 1'767'225'600'000;
@@ -333,7 +332,7 @@ TEST_F(ModbusMapTest, AlarmSummaryAndTable) {
   std::vector<std::uint16_t> summary(12, 0xAAAA);
   map_.read(r, 3000, 12, summary.data(), &list);
   EXPECT_EQ(summary, (std::vector<std::uint16_t>{3, 1, 2, 2, 2, 3, 0, 0, 0, 0, 0, 0}));
-  std::vector<std::uint16_t> table(8 * 4, 0xAAAA);
+  std::vector<std::uint16_t> table(std::size_t{8} * 4, 0xAAAA);
   map_.read(r, 3100, static_cast<std::uint16_t>(table.size()), table.data(), &list);
   // id 70000 = 0x00011170 high word first, rule code 1, level 2, string 1, block 2, not acked.
   EXPECT_EQ(std::vector<std::uint16_t>(table.begin(), table.begin() + 8),
@@ -423,7 +422,9 @@ TEST_F(ModbusLargePlantTest, EveryBlockOfEveryStringIsAddressable) {
         EXPECT_EQ(read(map, address, 1)[0], 12000 + 100 * s + b) << s << "/" << b;
         seen.emplace(s, b);
       }
-      EXPECT_FALSE(map.readable(kBlockBase + kBlockStringStride * n + kBlockStride * kBlocks));
+      const std::size_t past_last =
+          kBlockBase + kBlockStringStride * n + std::size_t{kBlockStride} * kBlocks;
+      EXPECT_FALSE(map.readable(static_cast<std::uint32_t>(past_last)));
     }
     // No string beyond the plant on the last unit: string 5 of unit 7 would be string 65.
     EXPECT_EQ(map.readable(2000 + 100 * 4), page < 6);

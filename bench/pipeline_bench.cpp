@@ -1,5 +1,7 @@
 // Cost of one controller cycle — plant step → bus sweep → analysis → state store → history —
-// for a 600-block plant (10 strings × 60 blocks of 12 V VRLA), on a simulated clock.
+// for a plant of 12 V VRLA strings on a simulated clock: 10 strings × 60 blocks = 600 blocks by
+// default, any size up to the controller's limits with arguments, e.g. 64 × 64 = 4096 blocks:
+//   equalis-bench-pipeline [CYCLES [STRINGS [BLOCKS_PER_STRING]]]
 // Prints JSON lines; figures, not pass/fail.
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -7,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <filesystem>
 #include <string>
 
@@ -17,6 +20,9 @@
 namespace {
 
 using namespace equalis;
+
+int g_strings = 10;
+int g_blocks_per_string = 60;
 
 double cpuSeconds() {
   timespec ts{};
@@ -33,8 +39,12 @@ long peakRssKb() {
 nlohmann::json conditions() {
   utsname u{};
   uname(&u);
-  return {{"strings", 10},          {"blocks_per_string", 60}, {"blocks", 600},
-          {"sweep_interval_s", 10}, {"machine", u.machine},    {"kernel", u.release},
+  return {{"strings", g_strings},
+          {"blocks_per_string", g_blocks_per_string},
+          {"blocks", g_strings * g_blocks_per_string},
+          {"sweep_interval_s", 10},
+          {"machine", u.machine},
+          {"kernel", u.release},
 #ifdef NDEBUG
           {"build", "release"}
 #else
@@ -54,13 +64,13 @@ void emit(const std::string& metric, double value, const std::string& unit,
   std::fflush(stdout);
 }
 
-model::PlantConfig plant600(const std::string& dir, bool record_every_sweep) {
+model::PlantConfig benchPlant(const std::string& dir, bool record_every_sweep) {
   auto p = model::demoPlant();
   p.strings.clear();
-  for (int s = 0; s < 10; ++s) {
+  for (int s = 0; s < g_strings; ++s) {
     model::StringConfig sc = model::demoPlant().strings[s % 2];
     sc.name = "String " + std::to_string(s + 1);
-    sc.block_count = 60;
+    sc.block_count = g_blocks_per_string;
     p.strings.push_back(sc);
   }
   p.simulation.ups.outages = false;
@@ -78,7 +88,7 @@ void run(bool record_every_sweep, int cycles) {
   std::filesystem::remove_all(dir);
   {
     SimulatedClock clock;
-    runtime::Controller c(plant600(dir.string(), record_every_sweep), clock);
+    runtime::Controller c(benchPlant(dir.string(), record_every_sweep), clock);
     if (auto st = c.open(); !st) {
       std::fprintf(stderr, "cannot open store: %s\n", st.error().message.c_str());
       std::exit(1);
@@ -111,8 +121,19 @@ void run(bool record_every_sweep, int cycles) {
 
 int main(int argc, char** argv) {
   const int cycles = argc > 1 ? std::atoi(argv[1]) : 2000;
-  run(false, cycles);
-  run(true, cycles / 4);
-  emit("peak_rss", static_cast<double>(peakRssKb()) / 1024.0, "MiB");
+  g_strings = argc > 2 ? std::atoi(argv[2]) : 10;
+  g_blocks_per_string = argc > 3 ? std::atoi(argv[3]) : 60;
+  if (cycles < 4 || g_strings < 1 || g_blocks_per_string < 1) {
+    std::fprintf(stderr, "usage: equalis-bench-pipeline [CYCLES ≥ 4 [STRINGS [BLOCKS]]]\n");
+    return 2;
+  }
+  try {
+    run(false, cycles);
+    run(true, cycles / 4);
+    emit("peak_rss", static_cast<double>(peakRssKb()) / 1024.0, "MiB");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "equalis-bench-pipeline: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }

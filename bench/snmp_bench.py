@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """SNMP agent benchmark: time to snmpbulkwalk / snmpwalk the EQUALIS-MIB block table of a
-600-block plant (10 strings × 60 blocks). Prints one JSON object per line:
+600-block plant (10 strings × 60 blocks) or any other size (--strings, --blocks; 64 × 64 is the
+4096-block plant of docs/limits.md). Prints one JSON object per line:
 {"bench": "snmp", "metric", "value", "unit", …conditions}.
 
-    EQUALIS_BIN_DIR=build/release/bin python3 bench/snmp_bench.py [--runs 5]
+    EQUALIS_BIN_DIR=build/release/bin python3 bench/snmp_bench.py [--runs 5] [--strings 64 --blocks 64]
 """
 import argparse
 import json
@@ -46,9 +47,13 @@ def timed(cmd, env):
 
 
 def main():
+    global STRINGS, BLOCKS
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--strings", type=int, default=STRINGS)
+    ap.add_argument("--blocks", type=int, default=BLOCKS, help="blocks per string")
     args = ap.parse_args()
+    STRINGS, BLOCKS = args.strings, args.blocks
     tmp = tempfile.mkdtemp(prefix="equalis-snmp-bench-")
     env = dict(os.environ, MIBS="", SNMP_PERSISTENT_DIR=tmp, SNMPCONFPATH=tmp)
     config = os.path.join(tmp, "plant.toml")
@@ -60,7 +65,7 @@ def main():
     spec = f"127.0.0.1:{port}?v3user=bench&auth=bench-auth-1&priv=bench-priv-1"
     d = Daemon("--config", config, "--snmp", spec, time_scale=1)
     try:
-        d.start()
+        d.start(timeout_s=60)
         v2c = ["-v2c", "-c", "public"]
         v3 = ["-v3", "-l", "authPriv", "-u", "bench", "-a", "SHA", "-A", "bench-auth-1", "-x",
               "AES", "-X", "bench-priv-1"]

@@ -17,9 +17,9 @@
 namespace equalis::config {
 
 // Limits of one controller (documented in docs/configuration.md).
-inline constexpr int kMaxStrings = 32;             // [[string]] tables per file
+inline constexpr int kMaxStrings = 64;             // [[string]] tables per file
 inline constexpr int kMaxBlocksPerString = 600;    // blocks (= measuring modules) per string
-inline constexpr int kMaxModules = 2000;           // blocks summed over all strings
+inline constexpr int kMaxModules = 4096;           // blocks summed over all strings
 inline constexpr std::size_t kMaxNameLength = 64;  // string and site names, in bytes
 inline constexpr std::size_t kMaxFileBytes = std::size_t{4} * 1024 * 1024;
 

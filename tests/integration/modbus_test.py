@@ -247,12 +247,131 @@ class ModbusRtuTest(unittest.TestCase):
         self.assertEqual(values, {1003: 2, 1004: 64}, out)
         self.assertIsNone(self.daemon.proc.poll(), "equalisd died")
 
+    def test_rtu_large_plant_answers_the_extra_slave_ids(self):
+        self.daemon = Daemon("--config", LARGE_PLANT, "--modbus-rtu",
+                             f"{self.server_pty}:19200:N:3", time_scale=60).start(timeout_s=60)
+        self.assertTrue(any("strings 11–64 under slave ids 4–9" in l for l in self.daemon.lines),
+                        self.daemon.lines)
+        for slave, first in (("3", 1), ("4", 11), ("9", 61)):
+            rc, values, out = self.rtu_read(1112, 2, slave=slave)
+            self.assertEqual(rc, 0, out)
+            self.assertEqual(values, {1112: first, 1113: 7}, out)
+        deadline = time.time() + 30
+        while True:
+            rc, values, out = self.rtu_read(LAST_BLOCK, 10, slave="9")
+            self.assertEqual(rc, 0, out)
+            if values[LAST_BLOCK] != SENTINEL16 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertTrue(10_000 < values[LAST_BLOCK] < 16_000, out)
+        # Slave ids outside 3–9 belong to other devices: no answer.
+        for slave in ("2", "10"):
+            rc, _, out = self.rtu_read(1003, 1, slave=slave)
+            self.assertNotEqual(rc, 0, out)
+        rc, values, out = self.rtu_read(1003, 2, slave="3")
+        self.assertEqual(values, {1003: 64, 1004: 4096}, out)
+
+    def test_rtu_slave_id_too_high_for_the_plant(self):
+        d = Daemon("--config", LARGE_PLANT, "--modbus-rtu", f"{self.server_pty}:19200:N:242")
+        with self.assertRaises(RuntimeError) as ctx:
+            d.start(timeout_s=30)
+        d.cleanup()
+        self.assertIn("slave ids 242–248", str(ctx.exception))
+
     def test_missing_device_is_a_clear_error(self):
         d = Daemon("--modbus-rtu", "/dev/equalis-no-such-tty:19200:N:1")
         with self.assertRaises(RuntimeError) as ctx:
             d.start(timeout_s=10)
         d.cleanup()
         self.assertIn("equalis-no-such-tty", str(ctx.exception))
+
+
+LARGE_PLANT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config",
+                           "large-plant.toml")
+LAST_BLOCK = BLOCK_BASE + 3 * STRING_STRIDE + 63 * BLOCK_STRIDE  # string 64 = string 4 of unit 7
+
+
+class ModbusLargePlantTest(unittest.TestCase):
+    """config/large-plant.toml (64 strings × 64 blocks): strings 11–64 under unit ids 2–7, read
+    with mbpoll; the REST API gives the values to compare with."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon("--config", LARGE_PLANT, "--modbus-tcp", "127.0.0.1:0",
+                            time_scale=60).start(timeout_s=60)
+        cls.port = modbus_port(cls.daemon)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.cleanup()
+
+    def poll(self, unit, address, count, kind="3"):
+        return mbpoll("-m", "tcp", "-p", str(self.port), "-a", str(unit), "-0", "-r",
+                      str(address), "-c", str(count), "-t", kind, "-1", "127.0.0.1")
+
+    def test_startup_names_the_unit_ids(self):
+        self.assertTrue(any("strings 11–64 under unit ids 2–7" in l for l in self.daemon.lines),
+                        self.daemon.lines)
+
+    def test_mbpoll_reads_the_last_block_of_string_64(self):
+        deadline = time.time() + 30
+        while True:
+            rc, values, out = self.poll(7, LAST_BLOCK, 10)
+            self.assertEqual(rc, 0, out)
+            if values[LAST_BLOCK] != SENTINEL16 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(sorted(values), list(range(LAST_BLOCK, LAST_BLOCK + 10)), out)
+        self.assertTrue(10_000 < values[LAST_BLOCK] < 16_000, out)
+        self.assertEqual(values[LAST_BLOCK + 7], 0, out)  # quality flags: fresh
+        block = self.daemon.get_json("/api/v1/strings/64/blocks")["blocks"][63]
+        self.assertEqual(block["block"], 64)
+        # Within what one 10 s sweep of plant time (1/6 s at 60×) can change.
+        self.assertAlmostEqual(values[LAST_BLOCK] / 1000.0, block["voltage_v"]["value"], delta=0.05)
+        # Block 65 of string 64 and string 65 do not exist.
+        rc, _, out = self.poll(7, LAST_BLOCK + BLOCK_STRIDE, 1)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("Illegal data address", out)
+        rc, _, out = self.poll(7, BLOCK_BASE + 4 * STRING_STRIDE, 1)
+        self.assertNotEqual(rc, 0, out)
+
+    def test_every_unit_id_describes_itself(self):
+        for unit in range(1, 8):
+            rc, values, out = self.poll(unit, 1112, 2, kind="4")
+            self.assertEqual(rc, 0, out)
+            self.assertEqual(values, {1112: 10 * (unit - 1) + 1, 1113: 7}, out)
+            # Block 1 of the unit's first string is there, and plant-wide counts are the same.
+            rc, values, out = self.poll(unit, 1003, 2)
+            self.assertEqual(values, {1003: 64, 1004: 4096}, out)
+            rc, values, out = self.poll(unit, BLOCK_BASE, 10)
+            self.assertEqual(rc, 0, out)
+        # Unit ids without strings of their own read strings 1–10, as before.
+        rc, values, out = self.poll(9, 1112, 1)
+        self.assertEqual(values, {1112: 1}, out)
+
+    def test_reading_every_block_over_the_wire(self):
+        """All 4096 block records: 6 requests of up to 12 records per string (figure for
+        docs/limits.md)."""
+        client = ModbusTcpClient("127.0.0.1", port=self.port, timeout=5)
+        self.assertTrue(client.connect())
+        try:
+            t0 = time.monotonic()
+            records = 0
+            for s in range(64):
+                unit, n = s // 10 + 1, s % 10
+                for first in range(0, 64, 12):
+                    count = min(12, 64 - first)
+                    rr = client.read_holding_registers(
+                        BLOCK_BASE + n * STRING_STRIDE + first * BLOCK_STRIDE,
+                        count * BLOCK_STRIDE, slave=unit)
+                    self.assertFalse(rr.isError(), f"string {s + 1} block {first + 1}: {rr}")
+                    records += count
+            elapsed = time.monotonic() - t0
+        finally:
+            client.close()
+        self.assertEqual(records, 4096)
+        print(f"modbus: 4096 block records in 384 requests: {elapsed * 1000:.0f} ms",
+              file=sys.stderr)
 
 
 RULE_COMM_LOST = 7  # docs/modbus.md "Rule codes"

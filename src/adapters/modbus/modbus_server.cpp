@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -60,11 +61,25 @@ bool pauseUnlessWoken(int wake_fd, int ms) {
   return ::poll(&p, 1, ms) == 0;
 }
 
-std::string serveNote(std::size_t plant_strings) {
-  if (plant_strings <= static_cast<std::size_t>(kMaxStrings)) {
+// "; strings 11–64 under unit ids 2–7" for a plant with more than 10 strings.
+std::string serveNote(std::size_t plant_strings, int base_unit_id, std::string_view what) {
+  const int pages = unitPageCount(plant_strings);
+  if (pages <= 1) {
     return "";
   }
-  return fmt::format("; strings {}–{} have no registers", kMaxStrings + 1, plant_strings);
+  return fmt::format("; strings {}–{} under {} {}–{}", kStringsPerUnit + 1, plant_strings, what,
+                     base_unit_id + 1, base_unit_id + pages - 1);
+}
+
+std::vector<RegisterMap> unitMaps(const state::StateStore& store) {
+  std::vector<RegisterMap> maps;
+  const auto layout = blockLayout(store);
+  const int pages = unitPageCount(layout.size());
+  maps.reserve(static_cast<std::size_t>(pages));
+  for (int p = 0; p < pages; ++p) {
+    maps.emplace_back(layout, store.staleAfterMs(), p);
+  }
+  return maps;
 }
 
 }  // namespace
@@ -150,15 +165,109 @@ int checkRequest(const RegisterMap& map, int function, std::uint32_t address, st
   return 0;
 }
 
-RequestHandler::RequestHandler(const state::StateStore& store, const Clock& clock)
+int rtuRequestLength(const std::uint8_t* frame, int available) {
+  if (available < 2) {
+    return 0;
+  }
+  switch (frame[1]) {
+    case 0x01:  // read coils … write single register: slave, function, 2 × 16 bit, CRC
+    case 0x02:
+    case kReadHolding:
+    case kReadInput:
+    case 0x05:
+    case kWriteSingleRegister:
+      return 8;
+    case 0x07:  // read exception status, comm event counter/log, report server id: no data
+    case 0x0B:
+    case 0x0C:
+    case 0x11:
+      return 4;
+    case 0x16:  // mask write register: address, and mask, or mask
+      return 10;
+    case 0x0F:  // write multiple coils/registers: address, count, byte count, data, CRC
+    case kWriteMultipleRegisters:
+      return available < 7 ? 0 : 9 + frame[6];
+    case 0x17:  // read/write multiple registers: … write byte count at offset 10
+      return available < 11 ? 0 : 13 + frame[10];
+    default:
+      return 0;
+  }
+}
+
+bool rtuCrcOk(const std::uint8_t* frame, int length) {
+  if (length < 4) {
+    return false;
+  }
+  std::uint16_t crc = 0xFFFF;
+  for (int i = 0; i < length - 2; ++i) {
+    crc ^= frame[i];
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = (crc & 1) != 0 ? static_cast<std::uint16_t>((crc >> 1) ^ 0xA001)
+                           : static_cast<std::uint16_t>(crc >> 1);
+    }
+  }
+  return frame[length - 2] == (crc & 0xFF) && frame[length - 1] == (crc >> 8);
+}
+
+void RtuFramer::feed(const std::uint8_t* data, std::size_t n) {
+  if (resync_) {
+    dropped_ += n;
+    return;
+  }
+  buf_.insert(buf_.end(), data, data + n);
+}
+
+std::optional<RtuFramer::Frame> RtuFramer::next() {
+  if (resync_ || buf_.size() < 2) {
+    return std::nullopt;
+  }
+  const int length = rtuRequestLength(buf_.data(), static_cast<int>(buf_.size()));
+  if (length == 0) {
+    if (buf_.size() > kMaxFrame) {  // no frame: wait for the pause
+      dropped_ += buf_.size();
+      buf_.clear();
+      resync_ = true;
+    }
+    return std::nullopt;  // unknown length: the pause ends it
+  }
+  if (buf_.size() < static_cast<std::size_t>(length)) {
+    return std::nullopt;
+  }
+  Frame f;
+  f.bytes.assign(buf_.begin(), buf_.begin() + length);
+  f.crc_ok = rtuCrcOk(f.bytes.data(), length);
+  buf_.erase(buf_.begin(), buf_.begin() + length);
+  if (!f.crc_ok) {
+    dropped_ += buf_.size();
+    buf_.clear();
+    resync_ = true;
+  }
+  return f;
+}
+
+std::optional<RtuFramer::Frame> RtuFramer::pause() {
+  resync_ = false;
+  if (buf_.empty()) {
+    return std::nullopt;
+  }
+  Frame f;
+  f.bytes = std::move(buf_);
+  buf_.clear();
+  f.crc_ok = f.bytes.size() >= 4 && f.bytes.size() <= kMaxFrame &&
+             rtuCrcOk(f.bytes.data(), static_cast<int>(f.bytes.size()));
+  return f;
+}
+
+RequestHandler::RequestHandler(const state::StateStore& store, const Clock& clock, int base_unit_id)
     : store_(store),
       clock_(clock),
-      map_(blockLayout(store), store.staleAfterMs()),
+      base_unit_id_(base_unit_id),
+      maps_(unitMaps(store)),
       mapping_(modbus_mapping_new_start_address(0, 0, 0, 0, 0, RegisterMap::kSize, 0,
                                                 RegisterMap::kSize)) {}
 
-RequestHandler::RequestHandler(const adapters::Context& ctx)
-    : RequestHandler(ctx.state, ctx.clock) {
+RequestHandler::RequestHandler(const adapters::Context& ctx, int base_unit_id)
+    : RequestHandler(ctx.state, ctx.clock, base_unit_id) {
   active_alarms_ = ctx.active_alarms;
   acknowledge_alarm_ = ctx.acknowledge_alarm;
   writes_ = ctx.plant.protocols.modbus_writes;
@@ -230,6 +339,11 @@ int RequestHandler::acknowledge(int function, const std::uint8_t* req, int offse
   return 0;
 }
 
+const RegisterMap& RequestHandler::mapForUnit(int unit_id) const {
+  return maps_[static_cast<std::size_t>(
+      unitPage(unit_id, base_unit_id_, static_cast<int>(maps_.size())))];
+}
+
 RequestHandler::~RequestHandler() {
   if (mapping_ != nullptr) {
     modbus_mapping_free(mapping_);
@@ -243,6 +357,8 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
     return 0;
   }
   const int function = req[offset];
+  // The unit id (TCP) or slave address (RTU) precedes the function code in both framings.
+  const RegisterMap& map = mapForUnit(offset >= 1 ? req[offset - 1] : base_unit_id_);
   std::uint32_t address = 0;
   std::uint32_t count = 0;
   if (writes_ && (function == kWriteSingleRegister || function == kWriteMultipleRegisters)) {
@@ -264,7 +380,7 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
     ++exceptions_;
     return modbus_reply_exception(ctx, req, kExceptionIllegalDataValue);
   }
-  if (const int exception = checkRequest(map_, function, address, count); exception != 0) {
+  if (const int exception = checkRequest(map, function, address, count); exception != 0) {
     ++exceptions_;
     return modbus_reply_exception(ctx, req, static_cast<unsigned int>(exception));
   }
@@ -272,13 +388,13 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
       function == kReadHolding ? mapping_->tab_registers : mapping_->tab_input_registers;
   {
     std::vector<alarms::ActiveAlarm> alarm_list;
-    const bool with_alarms = active_alarms_ && map_.touchesAlarms(address, count);
+    const bool with_alarms = active_alarms_ && map.touchesAlarms(address, count);
     if (with_alarms) {
       alarm_list = active_alarms_();
     }
     const state::StateStore::Reader reader(store_, clock_.nowMs());
-    map_.read(reader, static_cast<std::uint16_t>(address), static_cast<std::uint16_t>(count),
-              table + address, with_alarms ? &alarm_list : nullptr);
+    map.read(reader, static_cast<std::uint16_t>(address), static_cast<std::uint16_t>(count),
+             table + address, with_alarms ? &alarm_list : nullptr);
   }
   return modbus_reply(ctx, req, length, mapping_);
 }
@@ -290,7 +406,6 @@ TcpServer::TcpServer(const adapters::Context& ctx, std::string host)
     : handler_(ctx),
       host_(std::move(host)),
       writes_(ctx.plant.protocols.modbus_writes),
-      served_strings_(handler_.map().servedStrings()),
       plant_strings_(ctx.state.stringCount()) {}
 
 Result<std::unique_ptr<TcpServer>> TcpServer::start(const adapters::Context& ctx,
@@ -380,7 +495,7 @@ std::string TcpServer::describe() const {
   return fmt::format(
       "Modbus TCP on {}:{} (holding = input registers, map: docs/modbus.md{}; alarm "
       "acknowledge writes {})",
-      host_, port_, serveNote(plant_strings_), writes_ ? "on" : "off");
+      host_, port_, serveNote(plant_strings_, 1, "unit ids"), writes_ ? "on" : "off");
 }
 
 void TcpServer::closeClient(std::size_t index) {
@@ -463,7 +578,9 @@ namespace {
 class RtuSlave final : public adapters::Service {
  public:
   RtuSlave(const adapters::Context& ctx, RtuSpec spec)
-      : handler_(ctx), spec_(std::move(spec)), plant_strings_(ctx.state.stringCount()) {}
+      : handler_(ctx, spec.slave_id),
+        spec_(std::move(spec)),
+        plant_strings_(ctx.state.stringCount()) {}
   ~RtuSlave() override {
     stop();
     closeFd(wake_[0]);
@@ -471,6 +588,13 @@ class RtuSlave final : public adapters::Service {
   }
 
   Status open() {
+    const int last_slave = spec_.slave_id + handler_.unitCount() - 1;
+    if (last_slave > 247) {
+      return makeError(ErrorCode::kInvalidArgument,
+                       fmt::format("Modbus RTU slave id {} is too high for {} strings: they take "
+                                   "slave ids {}–{} (10 strings each), the last must be ≤ 247",
+                                   spec_.slave_id, plant_strings_, spec_.slave_id, last_slave));
+    }
     ctx_ = modbus_new_rtu(spec_.device.c_str(), spec_.baud, spec_.parity, 8, 1);
     if (ctx_ == nullptr) {
       return makeError(
@@ -510,17 +634,23 @@ class RtuSlave final : public adapters::Service {
   std::string describe() const override {
     return fmt::format("Modbus RTU slave {} on {} ({} baud, 8{}1; map: docs/modbus.md{})",
                        spec_.slave_id, spec_.device, spec_.baud, spec_.parity,
-                       serveNote(plant_strings_));
+                       serveNote(plant_strings_, spec_.slave_id, "slave ids"));
   }
 
  private:
+  // Reads the line itself (RtuFramer) and answers frames for its slave ids: S for strings
+  // 1–10 and S + 1 … for the others; broadcasts (0) are handled without an answer.
   void run() {
     auto logger = log::get("modbus");
-    std::vector<std::uint8_t> buf(MODBUS_RTU_MAX_ADU_LENGTH);
-    int failures = 0;
+    const int fd = modbus_get_socket(ctx_);
+    // A frame of unknown length ends, and resynchronisation after a bad frame ends, when the
+    // line is quiet this long (≥ 3.5 characters; USB adapters deliver in bursts up to ~16 ms).
+    const int pause_ms = std::max(50, 3500 * 11 / std::max(spec_.baud, 1) + 1);
+    RtuFramer framer;
+    std::array<std::uint8_t, 512> chunk{};
     while (!stopping_) {
-      pollfd fds[2] = {{wake_[0], POLLIN, 0}, {modbus_get_socket(ctx_), POLLIN, 0}};
-      const int n = ::poll(fds, 2, -1);
+      pollfd fds[2] = {{wake_[0], POLLIN, 0}, {fd, POLLIN, 0}};
+      const int n = ::poll(fds, 2, framer.waiting() ? pause_ms : -1);
       if (n < 0) {
         if (errno == EINTR) {
           continue;
@@ -530,6 +660,12 @@ class RtuSlave final : public adapters::Service {
       if (fds[0].revents != 0 || stopping_) {
         break;
       }
+      if (n == 0) {
+        if (auto f = framer.pause()) {
+          answer(*f, logger);
+        }
+        continue;
+      }
       if ((fds[1].revents & POLLIN) == 0) {
         // Hang-up or error on the line (e.g. the other end of a pty went away): back off.
         if (!pauseUnlessWoken(wake_[0], 200)) {
@@ -537,20 +673,30 @@ class RtuSlave final : public adapters::Service {
         }
         continue;
       }
-      const int rc = modbus_receive(ctx_, buf.data());
-      if (rc > 0) {
-        failures = 0;
-        if (handler_.handle(ctx_, buf.data(), rc) < 0) {
-          logger->debug("modbus rtu: reply failed: {}", modbus_strerror(errno));
-        }
-      } else if (rc < 0) {
-        // Bad CRC, truncated frame or a read error: drop what is buffered and carry on.
-        logger->debug("modbus rtu: bad frame: {}", modbus_strerror(errno));
-        modbus_flush(ctx_);
-        if (++failures > 3 && !pauseUnlessWoken(wake_[0], 100)) {
+      const ssize_t got = ::read(fd, chunk.data(), chunk.size());
+      if (got <= 0) {
+        if (got < 0 && errno != EAGAIN && errno != EINTR && !pauseUnlessWoken(wake_[0], 100)) {
           break;
         }
+        continue;
       }
+      framer.feed(chunk.data(), static_cast<std::size_t>(got));
+      while (auto f = framer.next()) {
+        answer(*f, logger);
+      }
+    }
+  }
+
+  void answer(const RtuFramer::Frame& f, const std::shared_ptr<spdlog::logger>& logger) {
+    if (!f.crc_ok) {
+      logger->debug("modbus rtu: bad frame ({} bytes), resynchronising", f.bytes.size());
+      return;
+    }
+    const int slave = f.bytes[0];
+    const bool ours =
+        slave == 0 || (slave >= spec_.slave_id && slave < spec_.slave_id + handler_.unitCount());
+    if (ours && handler_.handle(ctx_, f.bytes.data(), static_cast<int>(f.bytes.size())) < 0) {
+      logger->debug("modbus rtu: reply failed: {}", modbus_strerror(errno));
     }
   }
 

@@ -122,13 +122,15 @@ std::vector<SectionDef> buildRegisterLayout() {
   seed.scope = Scope::kString;
   seed.base = 1010;
   seed.string_stride = 5;
-  seed.instances = kMaxStrings;
+  seed.instances = kStringsPerUnit;
   seed.size = 5;
   seed.fixed = true;
   seed.description =
-      "String n at 1010 + 5·(n−1), signed 16-bit, as on the seed product. Scales are chosen so "
-      "that large strings fit 16 bits; the full-resolution values are in the string records at "
-      "2000. Strings that are not configured read the sentinel. Offset 4 is reserved (reads 0).";
+      "String n at 1010 + 5·(n−1), signed 16-bit, as on the seed product (n counts the strings "
+      "of the unit id: string 10·(u−1) + n of the plant under unit id u, see \"Strings 11–64\"). "
+      "Scales are chosen so that large strings fit 16 bits; the full-resolution values are in the "
+      "string records at 2000. Strings that are not configured read the sentinel. Offset 4 is "
+      "reserved (reads 0).";
   {
     auto avg = pointField(2, kStringVoltageV, kInt16, false, 1000.0);
     avg.kind = FieldKind::kStringAvgVoltage;
@@ -150,8 +152,8 @@ std::vector<SectionDef> buildRegisterLayout() {
   system.size = 20;
   system.description =
       "1100–1106 as since the first map; 1107–1111 were added later (humidity, hydrogen and the "
-      "alarm counts, which read the sentinel until their points are published). Registers "
-      "1112–1119 are reserved (read 0).";
+      "alarm counts, which read the sentinel until their points are published); 1112–1113 "
+      "describe the unit id (see \"Strings 11–64\"). Registers 1114–1119 are reserved (read 0).";
   system.fields = {
       pointField(0, kSystemAmbientTemperatureC, kInt16, true),
       specialField(1, FieldKind::kQualityFlags, "quality_flags", kFlagsText),
@@ -164,6 +166,13 @@ std::vector<SectionDef> buildRegisterLayout() {
       pointField(9, kSystemAlarmCount, kUint16),
       pointField(10, kSystemWarningCount, kUint16),
       pointField(11, kSystemUnacknowledgedCount, kUint16),
+      specialField(12, FieldKind::kUnitFirstString, "unit.first_string",
+                   "Plant number of the string served as string 1 under this unit id: 1 under "
+                   "unit id 1 (and every unit id without strings of its own), 11 under unit id 2, "
+                   "… 10·(u−1) + 1 under unit id u"),
+      specialField(13, FieldKind::kUnitCount, "unit.count",
+                   "Unit ids that serve strings: ⌈string count / 10⌉ (1 up to 10 strings, 7 for "
+                   "64); strings 10·(u−1) + 1 … 10·u are under unit id u"),
   };
   out.push_back(std::move(system));
 
@@ -172,11 +181,12 @@ std::vector<SectionDef> buildRegisterLayout() {
   strings.scope = Scope::kString;
   strings.base = 2000;
   strings.string_stride = 100;
-  strings.instances = kMaxStrings;
+  strings.instances = kStringsPerUnit;
   strings.size = 23;
   strings.description =
-      "String n (1–10) at 2000 + 100·(n−1) + offset; every string point of the catalogue at its "
-      "catalogue scale. Only configured strings exist; offsets 23–99 are not registers.";
+      "String n (1–10 of the unit id) at 2000 + 100·(n−1) + offset; every string point of the "
+      "catalogue at its catalogue scale. Only configured strings exist; offsets 23–99 are not "
+      "registers.";
   strings.fields = {
       pointField(0, kStringVoltageV, kInt32, true),
       pointField(2, kStringCurrentA, kInt32, true),
@@ -205,12 +215,13 @@ std::vector<SectionDef> buildRegisterLayout() {
   blocks.base = kBlockBase;
   blocks.string_stride = kBlockStringStride;
   blocks.block_stride = kBlockStride;
-  blocks.instances = kMaxStrings;
+  blocks.instances = kStringsPerUnit;
   blocks.size = kBlockStride;
   blocks.description =
-      "Block b (1–600) of string n (1–10) at 4000 + 6000·(n−1) + 10·(b−1) + offset, i.e. string "
-      "1 from 4000, string 2 from 10000 … string 10 up to 63999. Only configured blocks exist; "
-      "the records of a string are contiguous, so up to 12 blocks fit one 125-register read.";
+      "Block b (1–600) of string n (1–10 of the unit id) at 4000 + 6000·(n−1) + 10·(b−1) + "
+      "offset, i.e. string 1 from 4000, string 2 from 10000 … string 10 up to 63999. Only "
+      "configured blocks exist; the records of a string are contiguous, so up to 12 blocks fit "
+      "one 125-register read.";
   blocks.fields = {
       pointField(0, kBlockVoltageV, kInt16, true),
       pointField(1, kBlockTemperatureC, kInt16, true),
@@ -404,11 +415,25 @@ std::uint32_t encodeSample(const state::Sample& sample, Encoding encoding, doubl
 
 // ---------------------------------------------------------------------------------------------
 
-RegisterMap::RegisterMap(std::vector<int> blocks_per_string, DurationMs stale_after_ms)
+int unitPageCount(std::size_t strings) {
+  return std::max(1, static_cast<int>((strings + kStringsPerUnit - 1) / kStringsPerUnit));
+}
+
+int unitPage(int unit_id, int base_unit_id, int pages) {
+  const int page = unit_id - base_unit_id;
+  return page >= 1 && page < pages ? page : 0;
+}
+
+RegisterMap::RegisterMap(std::vector<int> blocks_per_string, DurationMs stale_after_ms, int page)
     : blocks_per_string_(std::move(blocks_per_string)),
       stale_after_ms_(stale_after_ms),
+      page_(std::max(page, 0)),
       cells_(kSize) {
-  served_strings_ = std::min<std::size_t>(blocks_per_string_.size(), kMaxStrings);
+  first_string_ = static_cast<std::size_t>(page_) * kStringsPerUnit;
+  served_strings_ =
+      first_string_ < blocks_per_string_.size()
+          ? std::min<std::size_t>(blocks_per_string_.size() - first_string_, kStringsPerUnit)
+          : 0;
   for (const auto& section : registerLayout()) {
     switch (section.scope) {
       case Scope::kSystem:
@@ -426,18 +451,19 @@ RegisterMap::RegisterMap(std::vector<int> blocks_per_string, DurationMs stale_af
           const bool configured = static_cast<std::size_t>(s) < served_strings_;
           if (configured || section.fixed) {
             addRecord(section, section.base + static_cast<std::uint32_t>(s) * section.string_stride,
-                      s, -1, configured);
+                      static_cast<int>(first_string_) + s, -1, configured);
           }
         }
         break;
       case Scope::kBlock:
         for (std::size_t s = 0; s < served_strings_; ++s) {
-          const int blocks = std::min(blocks_per_string_[s], kMaxBlocksPerString);
+          const std::size_t plant_s = first_string_ + s;
+          const int blocks = std::min(blocks_per_string_[plant_s], kMaxBlocksPerString);
           for (int b = 0; b < blocks; ++b) {
             addRecord(section,
                       section.base + static_cast<std::uint32_t>(s) * section.string_stride +
                           static_cast<std::uint32_t>(b) * section.block_stride,
-                      static_cast<int>(s), b, true);
+                      static_cast<int>(plant_s), b, true);
           }
         }
         break;
@@ -505,6 +531,12 @@ void RegisterMap::loadRecord(const state::StateStore::Reader& r, const Record& r
         }
         break;
       }
+      case FieldKind::kUnitFirstString:
+        out.raw[i] = static_cast<std::uint32_t>(first_string_ + 1);
+        break;
+      case FieldKind::kUnitCount:
+        out.raw[i] = static_cast<std::uint32_t>(unitPageCount(blocks_per_string_.size()));
+        break;
       case FieldKind::kGeneralFlags:
       case FieldKind::kBatteryFlags:
       case FieldKind::kDataQualityFlags:  // read() fills these only when they are requested
@@ -820,6 +852,39 @@ std::string registerMapMarkdown() {
   out += fmt::format("| {} | `input.*` (any digital-input alarm) |\n", adapters::kInputRuleCode);
   out +=
       "\n"
+      "## Strings 11–64: unit ids\n\n"
+      "The 16-bit address space holds the records of 10 strings × 600 blocks (block records "
+      "4000–63999), so a larger plant is served under several **unit ids**, each with the same "
+      "map for the next ten strings. Nothing moves for strings 1–10: they stay at the addresses "
+      "below under unit id 1 and under every unit id that has no strings of its own (0, 255, …), "
+      "as every unit id read before. Under unit id u (2 ≤ u ≤ ⌈strings / 10⌉), \"string n\" of "
+      "every section below is string 10·(u−1) + n of the plant:\n\n"
+      "| Unit id (TCP) | RTU slave id | Strings | String n of the plant is |\n|---|---|---|---|\n";
+  for (int u = 1; u <= kMaxUnitPages; ++u) {
+    const int first = (u - 1) * kStringsPerUnit + 1;
+    const int last = std::min(u * kStringsPerUnit, kMaxPlantStrings);
+    out +=
+        fmt::format("| {} | S{} | {}–{} | {} |\n", u == 1 ? "1 (and any other)" : std::to_string(u),
+                    u == 1 ? "" : fmt::format(" + {}", u - 1), first, last,
+                    u == 1 ? "n" : fmt::format("{} + n", first - 1));
+  }
+  out +=
+      "\n"
+      "Registers that are not per string are the same under every unit id: the general and "
+      "system registers (1000–1009, 1100–1111: counts and flags over the whole plant), the alarm "
+      "summary, the acknowledge register and the alarm table (whose `alarm.string` is the plant "
+      "string number, 1–64). Register 1112 (`unit.first_string`) tells which string is string 1 "
+      "under the unit id read, 1113 (`unit.count`) how many unit ids carry strings. A unit id "
+      "beyond the plant's strings (unit id 3 on a 15-string plant) reads strings 1–10, like "
+      "unit id 1.\n\n"
+      "**Modbus RTU:** the slave answers its slave id S (`--modbus-rtu DEVICE:BAUD:PARITY:S`) "
+      "for strings 1–10 and, on a plant with more than 10 strings, also S + 1 … S + "
+      "⌈strings / 10⌉ − 1 for the others (a 64-string plant with S = 1 answers slave ids 1–7): "
+      "keep those ids free on the line. S + ⌈strings / 10⌉ − 1 must not exceed 247.\n\n"
+      "String 64, block 64 (the last block of a 64 × 64 plant) is string 4 of unit id 7: its "
+      "voltage is at 4000 + 6000·3 + 10·63 = 22630 under unit id 7 (`mbpoll -a 7 -0 -r 22630 -c "
+      "10 -t 3 …`).\n"
+      "\n"
       "## Register sections\n\n"
       "| Section | Addresses |\n|---|---|\n";
   for (const auto& s : registerLayout()) {
@@ -852,19 +917,30 @@ std::string registerMapMarkdown() {
   }
   out +=
       "\nExample: block 5 of string 2 has its voltage at 4000 + 6000·1 + 10·4 = 10040 and its "
-      "quality flags at 10047. Strings 11–32 (the configuration allows 32) have no registers: "
-      "the address space holds 10 strings × 600 blocks.\n";
+      "quality flags at 10047 under unit id 1; block 5 of string 12 has the same addresses under "
+      "unit id 2.\n";
   out += "\n## Catalogue points without a register\n\nServed by the REST API only.\n\n";
   out += "| Point | Reason |\n|---|---|\n";
   for (const auto& e : excludedPoints()) {
     out += fmt::format("| `{}` | {} |\n", model::point(e.point).name, e.reason);
   }
   out +=
+      "\n## Limits\n\n"
+      "| What | Limit |\n|---|---|\n"
+      "| Strings | 64 (the configuration's limit): 10 per unit id, unit ids 1–7 |\n"
+      "| Blocks per string | 600 (the configuration's limit): 600 records of 10 registers, 6000 "
+      "registers per string |\n"
+      "| Registers per request | 125 (12 block records) |\n"
+      "| Alarm table | the 32 worst active alarms; the counts in the alarm summary cover all |\n"
+      "| TCP clients | 32 at once; a new connection beyond that closes the one idle longest |\n"
+      "| Reading every block of a 64 × 64 plant | 4096 records = 64 strings × 6 requests of up to "
+      "12 records: 384 requests (see docs/limits.md for the measured time) |\n"
       "\n## Examples\n\n"
       "```\n"
       "mbpoll -m tcp -p 1502 -a 1 -0 -r 1000 -c 5 -t 4 -1 127.0.0.1   # general registers\n"
       "mbpoll -m tcp -p 1502 -a 1 -0 -r 4000 -c 10 -t 3 -1 127.0.0.1  # string 1, block 1\n"
       "mbpoll -m tcp -p 1502 -a 1 -0 -r 2000 -c 2 -t 4:int -B -1 127.0.0.1  # string 1 voltage\n"
+      "mbpoll -m tcp -p 1502 -a 7 -0 -r 22630 -c 10 -t 3 -1 127.0.0.1  # string 64, block 64\n"
       "mbpoll -m rtu -b 19200 -P none -a 1 -0 -r 1003 -c 2 -1 /dev/ttyUSB0\n"
       "```\n";
   return out;

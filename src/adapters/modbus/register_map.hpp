@@ -4,6 +4,11 @@
 //
 // Addresses are 0-based PDU addresses (as in the GENEREX/BACS documentation); holding (FC3) and
 // input (FC4) registers are the same table.
+//
+// The 16-bit address space holds 10 strings × 600 blocks. Larger plants are served under more
+// unit ids, each with the same layout for the next 10 strings: unit id 1 (and every unit id that
+// is not one of the others) serves strings 1–10 as before, unit id 2 strings 11–20, … unit id 7
+// strings 61–64 (docs/modbus.md "Strings 11–64: unit ids"). A RegisterMap is the map of one unit.
 #pragma once
 
 #include <array>
@@ -49,8 +54,10 @@ constexpr std::uint16_t kBatteryAlarm = 0x0002;
 constexpr std::uint16_t kBatteryUnknown = 0x0004;
 
 // Layout constants.
-constexpr int kMaxStrings = 10;
+constexpr int kStringsPerUnit = 10;  // strings one unit id serves (one 16-bit address space)
 constexpr int kMaxBlocksPerString = 600;
+constexpr int kMaxPlantStrings = 64;  // config::kMaxStrings (a test checks they agree)
+constexpr int kMaxUnitPages = (kMaxPlantStrings + kStringsPerUnit - 1) / kStringsPerUnit;  // 7
 constexpr std::uint16_t kBlockBase = 4000;
 constexpr std::uint16_t kBlockStringStride = 6000;
 constexpr std::uint16_t kBlockStride = 10;
@@ -74,6 +81,8 @@ enum class FieldKind : std::uint8_t {
   kBatteryFlags,      // register 1001
   kDataQualityFlags,  // register 1002: OR of all block quality flags
   kReserved,          // reads 0
+  kUnitFirstString,   // the plant string number served as string 1 under this unit id
+  kUnitCount,         // unit ids that serve strings (⌈strings / 10⌉)
   // Alarm summary (from the active alarms, not from the state store).
   kAlarmActiveCount,
   kAlarmAlarmCount,
@@ -141,12 +150,21 @@ std::uint32_t encodeSample(const state::Sample& sample, Encoding encoding, doubl
 std::uint32_t sentinelFor(Encoding encoding);
 std::uint16_t qualityFlag(model::Quality q);
 
-// The layout instantiated for a plant: a flat table address → register.
+// Unit ids that serve strings for a plant of `strings` strings: ⌈strings / 10⌉, at least 1.
+int unitPageCount(std::size_t strings);
+// The page (0 = strings 1–10, 1 = strings 11–20, …) a request to `unit_id` reads, where
+// `base_unit_id` serves page 0 (TCP: 1; RTU: the slave id). Unit ids that are not
+// base + 1 … base + pages − 1 read page 0, as every unit id did before pages existed.
+int unitPage(int unit_id, int base_unit_id, int pages);
+
+// The layout instantiated for a plant and one unit id: a flat table address → register.
 class RegisterMap {
  public:
   // stale_after_ms > 0 lets the summary registers (1000–1002) be cached until the state changes
-  // or a value in them could turn stale; 0 = recompute on every read.
-  explicit RegisterMap(std::vector<int> blocks_per_string, DurationMs stale_after_ms = 0);
+  // or a value in them could turn stale; 0 = recompute on every read. `page` selects the
+  // strings: 10·page + 1 … 10·page + 10 appear as strings 1–10 of the layout.
+  explicit RegisterMap(std::vector<int> blocks_per_string, DurationMs stale_after_ms = 0,
+                       int page = 0);
 
   bool readable(std::uint32_t address) const {
     return address < kSize && cells_[address].record_plus_one != 0;
@@ -161,14 +179,17 @@ class RegisterMap {
   // True when [start, start + count) touches an alarm register (the caller then fetches alarms).
   bool touchesAlarms(std::uint32_t start, std::uint32_t count) const;
   std::size_t registerCount() const;
+  // Configured strings this map serves (0–10) and the first one (0-based plant index).
   std::size_t servedStrings() const { return served_strings_; }
+  std::size_t firstString() const { return first_string_; }
+  int page() const { return page_; }
 
   static constexpr std::uint32_t kSize = 65536;
 
  private:
   struct Record {
     const SectionDef* section;
-    std::int16_t string_index;  // 0-based, -1 for system; entry index in an alarm table
+    std::int16_t string_index;  // 0-based plant index, -1 for system; entry of an alarm table
     std::int16_t block_index;   // 0-based, -1 for system/string
     bool configured;
   };
@@ -203,6 +224,8 @@ class RegisterMap {
   DurationMs stale_after_ms_ = 0;
   mutable Summary cached_summary_;
   std::size_t served_strings_ = 0;
+  std::size_t first_string_ = 0;
+  int page_ = 0;
   std::vector<Record> records_;
   std::vector<Cell> cells_;
 };

@@ -332,6 +332,7 @@ class MqttService final : public adapters::Service {
       if (epoch != epoch_seen) {
         epoch_seen = epoch;
         gate_.reset();
+        states_due_ = true;
         discovery_due_ = true;
       }
       if (discovery_due_.exchange(false)) {
@@ -385,29 +386,46 @@ class MqttService final : public adapters::Service {
     }
   }
 
+  // Every state topic whose payload changed, rate-limited by the gate. A pass builds all 4161
+  // payloads of a 4096-block plant (0.1–0.3 s), so it runs only when something can have
+  // changed: a new state version, a value turning stale, a payload held back by the interval
+  // becoming due, a reconnect or a failed publish. Each string (with its blocks) is read under
+  // its own Reader, so the control cycle never waits for a whole pass.
   void publishStates() {
+    const auto now = std::chrono::steady_clock::now();
+    const TimeMs now_ms = clock_.nowMs();
+    const std::uint64_t version = state_.version();
+    if (!states_due_ && version == states_version_ && now_ms < next_stale_ms_ &&
+        now < gate_.heldUntil()) {
+      return;
+    }
+    states_due_ = false;
+    states_version_ = version;
+    gate_.beginPass();
     std::vector<std::pair<std::string, std::string>> due;
+    auto consider = [&](std::string topic, const nlohmann::ordered_json& payload) {
+      std::string text = payload.dump();
+      if (gate_.offer(topic, text, qualitySignature(payload), now)) {
+        due.emplace_back(std::move(topic), std::move(text));
+      }
+    };
     {
-      state::StateStore::Reader r(state_, clock_.nowMs());
-      const auto now = std::chrono::steady_clock::now();
-      auto consider = [&](std::string topic, const nlohmann::ordered_json& payload) {
-        std::string text = payload.dump();
-        if (gate_.offer(topic, text, qualitySignature(payload), now)) {
-          due.emplace_back(std::move(topic), std::move(text));
-        }
-      };
+      const state::StateStore::Reader r(state_, now_ms);
+      next_stale_ms_ = firstStaleMs(plant_, r, state_.staleAfterMs());
       consider(topics_.system(), systemPayload(plant_, r));
-      for (std::size_t s = 0; s < plant_.strings.size(); ++s) {
-        consider(topics_.string(s + 1), stringPayload(plant_, r, s));
-        for (int b = 0; b < plant_.strings[s].block_count; ++b) {
-          const auto bi = static_cast<std::size_t>(b);
-          consider(topics_.block(s + 1, bi + 1), blockPayload(r, s, bi));
-        }
+    }
+    for (std::size_t s = 0; s < plant_.strings.size(); ++s) {
+      const state::StateStore::Reader r(state_, now_ms);
+      consider(topics_.string(s + 1), stringPayload(plant_, r, s));
+      for (int b = 0; b < plant_.strings[s].block_count; ++b) {
+        const auto bi = static_cast<std::size_t>(b);
+        consider(topics_.block(s + 1, bi + 1), blockPayload(r, s, bi));
       }
     }
     for (const auto& [topic, payload] : due) {
       if (!publish(topic, payload)) {
         gate_.forget(topic);
+        states_due_ = true;  // try again at the next wake-up
       }
     }
   }
@@ -423,6 +441,10 @@ class MqttService final : public adapters::Service {
   MqttSettings settings_;
   Topics topics_;
   PublishGate gate_;  // publisher thread only
+  // When publishStates() has to build the payloads again (publisher thread only).
+  bool states_due_ = true;
+  std::uint64_t states_version_ = 0;
+  TimeMs next_stale_ms_ = 0;
   std::shared_ptr<spdlog::logger> logger_;
   mosquitto* mosq_ = nullptr;
 

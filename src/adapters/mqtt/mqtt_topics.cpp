@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -445,6 +446,37 @@ std::vector<DiscoveryMessage> discoveryMessages(const model::PlantConfig& plant,
   return out;
 }
 
+TimeMs firstStaleMs(const model::PlantConfig& plant, const state::StateStore::Reader& r,
+                    DurationMs stale_after_ms) {
+  TimeMs first = std::numeric_limits<TimeMs>::max();
+  auto consider = [&](PointId id, std::size_t s, std::size_t b) {
+    const auto sample = r.get(id, s, b);
+    if (sample.quality == model::Quality::kOk && sample.time_ms > 0) {
+      first = std::min(first, sample.time_ms + stale_after_ms + 1);  // stale once older
+    }
+  };
+  for (const auto& def : model::catalogue()) {
+    switch (def.scope) {
+      case Scope::kSystem:
+        consider(def.id, 0, 0);
+        break;
+      case Scope::kString:
+        for (std::size_t s = 0; s < plant.strings.size(); ++s) {
+          consider(def.id, s, 0);
+        }
+        break;
+      case Scope::kBlock:
+        for (std::size_t s = 0; s < plant.strings.size(); ++s) {
+          for (int b = 0; b < plant.strings[s].block_count; ++b) {
+            consider(def.id, s, static_cast<std::size_t>(b));
+          }
+        }
+        break;
+    }
+  }
+  return first;
+}
+
 bool PublishGate::offer(const std::string& topic, const std::string& payload,
                         const std::string& signature, TimePoint now) {
   const auto it = last_.find(topic);
@@ -453,6 +485,7 @@ bool PublishGate::offer(const std::string& topic, const std::string& payload,
       return false;
     }
     if (it->second.signature == signature && now - it->second.time < interval_) {
+      held_until_ = std::min(held_until_, it->second.time + interval_);
       return false;
     }
   }

@@ -76,6 +76,11 @@ nlohmann::ordered_json alarmEventPayload(const model::PlantConfig& plant, const 
 // Every "quality" member of a payload, in order ("ok,ok,stale,…"): a change is sent at once.
 std::string qualitySignature(const nlohmann::ordered_json& payload);
 
+// The first plant time at which a value of the plant that reads "ok" now turns "stale" on read
+// (the state payloads change then without a new state version); TimeMs max when none can.
+TimeMs firstStaleMs(const model::PlantConfig& plant, const state::StateStore::Reader& r,
+                    DurationMs stale_after_ms);
+
 // One Home Assistant sensor exposed from a point.
 struct SensorSpec {
   model::PointId id;
@@ -119,6 +124,10 @@ class PublishGate {
   // True (and recorded as sent) when the payload should be published now.
   bool offer(const std::string& topic, const std::string& payload, const std::string& signature,
              TimePoint now);
+  // The earliest time a payload held back by the interval since the last beginPass() becomes
+  // due (TimePoint max when none was): the publisher offers every payload again then.
+  TimePoint heldUntil() const { return held_until_; }
+  void beginPass() { held_until_ = TimePoint::max(); }
   // The publish failed: send it again next time.
   void forget(const std::string& topic) { last_.erase(topic); }
   // After a reconnect: everything is due again.
@@ -132,6 +141,7 @@ class PublishGate {
   };
   std::chrono::milliseconds interval_;
   std::unordered_map<std::string, Sent> last_;
+  TimePoint held_until_ = TimePoint::max();
 };
 
 }  // namespace equalis::mqtt

@@ -542,35 +542,51 @@ TEST(ConfigStrings, EmptyFileHasNoString) {
 }
 
 TEST(ConfigStrings, ControllerLimits) {
+  EXPECT_EQ(kMaxStrings, 64);
+  EXPECT_EQ(kMaxModules, 4096);
+  EXPECT_EQ(kMaxBlocksPerString, 600);
   std::string many;
   for (int i = 0; i < kMaxStrings + 1; ++i) {
     many += "[[string]]\nblocks = 1\n";
   }
   const ConfigIssue too_many = onlyIssue(parseConfig(many));
   EXPECT_EQ(too_many.key, "strings");
-  EXPECT_EQ(too_many.message, "at most 32 [[string]] tables are supported, got 33");
+  EXPECT_EQ(too_many.message, "at most 64 [[string]] tables are supported, got 65");
 
   std::string big;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 7; ++i) {
     big += "[[string]]\nblocks = 600\n";
   }
   const ConfigIssue too_big = onlyIssue(parseConfig(big));
   EXPECT_EQ(too_big.key, "strings");
   EXPECT_EQ(too_big.message,
-            "at most 2000 modules are supported in total (blocks over all strings), got 2400");
+            "at most 4096 modules are supported in total (blocks over all strings), got 4200");
+
+  const ConfigIssue too_long = onlyIssue(parseConfig("[[string]]\nblocks = 601\n"));
+  EXPECT_EQ(too_long.key, "strings[1].blocks");
+  EXPECT_EQ(too_long.message, "must be between 1 and 600, got 601");
 
   std::string over;
   for (int i = 0; i < kMaxStrings; ++i) {
-    over += "[[string]]\nblocks = " + std::string(i < 8 ? "250" : "1") + "\n";
+    over += "[[string]]\nblocks = " + std::string(i < 8 ? "506" : "1") + "\n";
   }
-  EXPECT_EQ(onlyIssue(parseConfig(over)).key, "strings");  // 8 × 250 + 24 = 2024 modules
-  std::string at_limit;
+  EXPECT_EQ(onlyIssue(parseConfig(over)).key, "strings");  // 8 × 506 + 56 = 4104 modules
+  std::string square;  // 64 strings × 64 blocks: exactly both limits
   for (int i = 0; i < kMaxStrings; ++i) {
-    at_limit += "[[string]]\nblocks = " + std::string(i < 6 ? "329" : "1") + "\n";
+    square += "[[string]]\nblocks = 64\n";
   }
-  const LoadResult r = parseConfig(at_limit);  // 6 × 329 + 26 = 2000 modules in 32 strings
+  const LoadResult r = parseConfig(square);
   ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_EQ(r.config->strings.size(), 64u);
   EXPECT_EQ(r.config->moduleCount(), kMaxModules);
+}
+
+TEST(ConfigStrings, LargePlantFileIsValid) {
+  const LoadResult r = loadConfigFile(std::string(EQUALIS_SOURCE_DIR) + "/config/large-plant.toml");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_EQ(r.config->strings.size(), 64u);
+  EXPECT_EQ(r.config->moduleCount(), 4096);
+  EXPECT_EQ(r.config->strings.back().name, "String 64");
 }
 
 TEST(ConfigIssues, AllReportedInOnePassInFileOrder) {

@@ -16,7 +16,6 @@ namespace {
 
 using model::PointId;
 using model::Quality;
-using state::Sample;
 using state::StateStore;
 
 constexpr TimeMs kT = 1'767'225'600'000;
@@ -333,7 +332,7 @@ TEST_F(ModbusMapTest, AlarmSummaryAndTable) {
   std::vector<std::uint16_t> summary(12, 0xAAAA);
   map_.read(r, 3000, 12, summary.data(), &list);
   EXPECT_EQ(summary, (std::vector<std::uint16_t>{3, 1, 2, 2, 2, 3, 0, 0, 0, 0, 0, 0}));
-  std::vector<std::uint16_t> table(8 * 4, 0xAAAA);
+  std::vector<std::uint16_t> table(std::size_t{8} * 4, 0xAAAA);
   map_.read(r, 3100, static_cast<std::uint16_t>(table.size()), table.data(), &list);
   // id 70000 = 0x00011170 high word first, rule code 1, level 2, string 1, block 2, not acked.
   EXPECT_EQ(std::vector<std::uint16_t>(table.begin(), table.begin() + 8),
@@ -350,6 +349,110 @@ TEST_F(ModbusMapTest, AlarmSummaryAndTable) {
   std::uint16_t low = 0;
   map_.read(r, 3101, 1, &low, &list);
   EXPECT_EQ(low, 0x1170);
+}
+
+// --- Large plants: strings 11–64 under unit ids 2–7 ------------------------------------------
+
+TEST(ModbusUnits, PageCountAndUnitIds) {
+  EXPECT_EQ(unitPageCount(0), 1);
+  EXPECT_EQ(unitPageCount(1), 1);
+  EXPECT_EQ(unitPageCount(10), 1);
+  EXPECT_EQ(unitPageCount(11), 2);
+  EXPECT_EQ(unitPageCount(64), 7);
+  EXPECT_EQ(unitPageCount(kMaxPlantStrings), kMaxUnitPages);
+  // TCP: unit id 1 + p serves page p; every other unit id serves page 0 (strings 1–10).
+  EXPECT_EQ(unitPage(1, 1, 7), 0);
+  EXPECT_EQ(unitPage(2, 1, 7), 1);
+  EXPECT_EQ(unitPage(7, 1, 7), 6);
+  EXPECT_EQ(unitPage(8, 1, 7), 0);
+  EXPECT_EQ(unitPage(0, 1, 7), 0);
+  EXPECT_EQ(unitPage(255, 1, 7), 0);
+  EXPECT_EQ(unitPage(2, 1, 1), 0);  // up to 10 strings every unit id reads the same map
+  EXPECT_EQ(unitPage(2, 1, 2), 1);
+  EXPECT_EQ(unitPage(3, 1, 2), 0);
+  // RTU slave 5: 5 = strings 1–10, 6 = 11–20.
+  EXPECT_EQ(unitPage(5, 5, 2), 0);
+  EXPECT_EQ(unitPage(6, 5, 2), 1);
+}
+
+class ModbusLargePlantTest : public ::testing::Test {
+ protected:
+  static constexpr int kStrings = 64;
+  static constexpr int kBlocks = 64;
+  std::vector<int> layout_ = std::vector<int>(kStrings, kBlocks);
+  StateStore store_{layout_, 30'000};
+
+  std::vector<std::uint16_t> read(const RegisterMap& map, std::uint16_t start,
+                                  std::uint16_t count) {
+    std::vector<std::uint16_t> out(count, 0x5555);
+    map.read(StateStore::Reader(store_, kT), start, count, out.data());
+    return out;
+  }
+};
+
+TEST_F(ModbusLargePlantTest, EveryBlockOfEveryStringIsAddressable) {
+  {
+    StateStore::Writer w(store_);
+    for (std::size_t s = 0; s < kStrings; ++s) {
+      for (std::size_t b = 0; b < kBlocks; ++b) {
+        // 12 V + string·0.1 V + block·1 mV: every block's value is its own.
+        w.set(PointId::kBlockVoltageV, s, b,
+              {12.0 + 0.1 * static_cast<double>(s) + 0.001 * static_cast<double>(b), kT,
+               Quality::kOk});
+      }
+      w.set(PointId::kStringVoltageV, s, 0, {700.0 + static_cast<double>(s), kT, Quality::kOk});
+    }
+  }
+  std::set<std::pair<std::size_t, std::size_t>> seen;
+  for (int page = 0; page < unitPageCount(kStrings); ++page) {
+    const RegisterMap map(layout_, 0, page);
+    EXPECT_EQ(map.firstString(), static_cast<std::size_t>(page) * 10);
+    EXPECT_EQ(map.servedStrings(), page < 6 ? 10u : 4u);
+    EXPECT_EQ(read(map, 1112, 2),
+              (std::vector<std::uint16_t>{static_cast<std::uint16_t>(page * 10 + 1), 7}));
+    for (std::size_t n = 0; n < map.servedStrings(); ++n) {
+      const std::size_t s = map.firstString() + n;
+      const auto string_base = static_cast<std::uint16_t>(2000 + 100 * n);
+      const auto volts = read(map, string_base, 2);
+      EXPECT_EQ(static_cast<std::uint32_t>(volts[0]) << 16 | volts[1], (700 + s) * 100) << s;
+      for (std::size_t b = 0; b < kBlocks; ++b) {
+        const auto address =
+            static_cast<std::uint16_t>(kBlockBase + kBlockStringStride * n + kBlockStride * b);
+        ASSERT_TRUE(map.readable(address, kBlockStride)) << "string " << s + 1 << " block " << b;
+        EXPECT_EQ(read(map, address, 1)[0], 12000 + 100 * s + b) << s << "/" << b;
+        seen.emplace(s, b);
+      }
+      const std::size_t past_last =
+          kBlockBase + kBlockStringStride * n + std::size_t{kBlockStride} * kBlocks;
+      EXPECT_FALSE(map.readable(static_cast<std::uint32_t>(past_last)));
+    }
+    // No string beyond the plant on the last unit: string 5 of unit 7 would be string 65.
+    EXPECT_EQ(map.readable(2000 + 100 * 4), page < 6);
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kStrings * kBlocks));
+  // String 64, block 64: string 4 of unit id 7, voltage at 22630.
+  const RegisterMap unit7(layout_, 0, 6);
+  EXPECT_EQ(read(unit7, 22630, 1)[0], 12000 + 6300 + 63);
+  EXPECT_EQ(read(unit7, 1003, 1)[0], 0xFFFF);  // plant-wide registers are the same everywhere
+}
+
+TEST_F(ModbusLargePlantTest, StringsOneToTenKeepTheirAddresses) {
+  // The map of unit id 1 on a 64-string plant is the map of a 10-string plant, register for
+  // register: nothing moved for existing clients.
+  const RegisterMap unit1(layout_, 0, 0);
+  const RegisterMap ten(std::vector<int>(10, kBlocks));
+  EXPECT_EQ(unit1.registerCount(), ten.registerCount());
+  for (std::uint32_t a = 0; a < RegisterMap::kSize; ++a) {
+    ASSERT_EQ(unit1.readable(a), ten.readable(a)) << a;
+  }
+  {
+    StateStore::Writer w(store_);
+    w.set(PointId::kBlockVoltageV, 1, 4, {13.5, kT, Quality::kOk});
+    w.set(PointId::kBlockVoltageV, 11, 4, {13.25, kT, Quality::kOk});
+  }
+  EXPECT_EQ(read(unit1, 10040, 1)[0], 13500);                       // string 2, block 5
+  EXPECT_EQ(read(RegisterMap(layout_, 0, 1), 10040, 1)[0], 13250);  // string 12, block 5
+  EXPECT_EQ(read(unit1, 1112, 2), (std::vector<std::uint16_t>{1, 7}));
 }
 
 TEST(ModbusAlarms, RuleCodesAreUniqueAndCoverTheDefaultRules) {
@@ -385,9 +488,10 @@ TEST(ModbusDocs, FileMatchesTheGeneratedMap) {
 
 TEST(ModbusDocs, DocumentsTheConventions) {
   const std::string md = registerMapMarkdown();
-  for (const char* needle :
-       {"0-based", "0x8000", "high word first", "exception 02", "exception 01", "1010 + 5·(n−1)",
-        "`block.voltage_v`", "`block.comm_ok_count`", "| 1003 | `system.string_count`"}) {
+  for (const char* needle : {"0-based", "0x8000", "high word first", "exception 02", "exception 01",
+                             "1010 + 5·(n−1)", "`block.voltage_v`", "`block.comm_ok_count`",
+                             "| 1003 | `system.string_count`", "## Strings 11–64: unit ids",
+                             "| 7 | S + 6 | 61–64 | 60 + n |", "## Limits", "-a 7 -0 -r 22630"}) {
     EXPECT_NE(md.find(needle), std::string::npos) << needle;
   }
 }

@@ -62,6 +62,101 @@ TEST(ModbusSpec, RtuOnMissingDeviceFails) {
   EXPECT_NE(r.error().message.find("equalis-no-such-tty"), std::string::npos);
 }
 
+TEST(ModbusRtu, FrameLengthAndCrc) {
+  // Read 10 holding registers from 22630 at slave 7, with its CRC.
+  std::uint8_t read[8] = {7, 0x03, 0x58, 0x66, 0x00, 0x0A, 0, 0};
+  EXPECT_EQ(rtuRequestLength(read, 8), 8);
+  EXPECT_FALSE(rtuCrcOk(read, 8));
+  // CRC-16/MODBUS of the first 6 bytes, low byte first (computed independently below).
+  std::uint16_t crc = 0xFFFF;
+  for (int i = 0; i < 6; ++i) {
+    crc ^= read[i];
+    for (int k = 0; k < 8; ++k) {
+      crc = (crc & 1) ? static_cast<std::uint16_t>((crc >> 1) ^ 0xA001)
+                      : static_cast<std::uint16_t>(crc >> 1);
+    }
+  }
+  read[6] = static_cast<std::uint8_t>(crc & 0xFF);
+  read[7] = static_cast<std::uint8_t>(crc >> 8);
+  EXPECT_TRUE(rtuCrcOk(read, 8));
+  // The textbook example: 01 03 00 00 00 0A → CRC C5 CD.
+  const std::uint8_t known[8] = {0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD};
+  EXPECT_TRUE(rtuCrcOk(known, 8));
+  const std::uint8_t fc16[7] = {7, 0x10, 0x0B, 0xC2, 0x00, 0x02, 0x04};
+  EXPECT_EQ(rtuRequestLength(fc16, 7), 13);
+  EXPECT_EQ(rtuRequestLength(fc16, 6), 0);
+  const std::uint8_t coils[2] = {7, 0x01};
+  EXPECT_EQ(rtuRequestLength(coils, 2), 8);
+  const std::uint8_t mei[2] = {7, 0x2B};
+  EXPECT_EQ(rtuRequestLength(mei, 2), 0);
+}
+
+std::vector<std::uint8_t> withCrc(std::vector<std::uint8_t> frame) {
+  std::uint16_t crc = 0xFFFF;
+  for (const auto byte : frame) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k) {
+      crc = (crc & 1) ? static_cast<std::uint16_t>((crc >> 1) ^ 0xA001)
+                      : static_cast<std::uint16_t>(crc >> 1);
+    }
+  }
+  frame.push_back(static_cast<std::uint8_t>(crc & 0xFF));
+  frame.push_back(static_cast<std::uint8_t>(crc >> 8));
+  return frame;
+}
+
+TEST(ModbusRtu, FramerSplitsBackToBackFramesAndResynchronises) {
+  RtuFramer framer;
+  const auto a = withCrc({7, 0x03, 0x58, 0x66, 0x00, 0x0A});
+  const auto b = withCrc({1, 0x10, 0x0B, 0xC2, 0x00, 0x01, 0x02, 0x00, 0x11});
+  std::vector<std::uint8_t> line = a;
+  line.insert(line.end(), b.begin(), b.end());
+  // Byte by byte: each frame comes out once it is complete.
+  std::vector<RtuFramer::Frame> frames;
+  for (const auto byte : line) {
+    framer.feed(&byte, 1);
+    while (auto f = framer.next()) {
+      frames.push_back(*f);
+    }
+  }
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].bytes, a);
+  EXPECT_TRUE(frames[0].crc_ok);
+  EXPECT_EQ(frames[1].bytes, b);
+  EXPECT_TRUE(frames[1].crc_ok);
+  EXPECT_FALSE(framer.waiting());
+  // A bad CRC: reported once, then everything is dropped until the line pauses.
+  auto bad = a;
+  bad[7] ^= 0xFF;
+  framer.feed(bad.data(), bad.size());
+  framer.feed(a.data(), a.size());
+  auto f = framer.next();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_FALSE(f->crc_ok);
+  EXPECT_FALSE(framer.next().has_value());
+  EXPECT_TRUE(framer.waiting());
+  EXPECT_FALSE(framer.pause().has_value());
+  framer.feed(a.data(), a.size());
+  f = framer.next();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_TRUE(f->crc_ok);
+  // A function whose length the frame does not tell ends at the pause.
+  const auto other = withCrc({1, 0x2B, 0x0E, 0x01, 0x00});
+  framer.feed(other.data(), other.size());
+  EXPECT_FALSE(framer.next().has_value());
+  EXPECT_TRUE(framer.waiting());
+  f = framer.pause();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_TRUE(f->crc_ok);
+  EXPECT_EQ(f->bytes, other);
+  // Junk that makes no frame is dropped.
+  const std::vector<std::uint8_t> junk(300, 0xFF);
+  framer.feed(junk.data(), junk.size());
+  EXPECT_FALSE(framer.next().has_value());
+  f = framer.pause();
+  EXPECT_TRUE(!f.has_value() || !f->crc_ok);
+}
+
 TEST(ModbusRequests, ExceptionCodes) {
   RegisterMap map({2});
   EXPECT_EQ(checkRequest(map, 3, 1000, 5), 0);
@@ -204,6 +299,48 @@ TEST_F(ModbusServerTest, StaleStateReadsSentinelOverTheWire) {
   EXPECT_EQ(regs[0], 0x8000);
   EXPECT_EQ(regs[7] & kFlagStale, kFlagStale);
   EXPECT_EQ(regs[8], 60);
+}
+
+TEST(ModbusLargePlantServer, UnitIdsServeStrings11To64) {
+  model::PlantConfig plant = model::demoPlant();
+  state::StateStore store(std::vector<int>(64, 64), 30'000);
+  SimulatedClock clock;
+  {
+    state::StateStore::Writer w(store);
+    const TimeMs t = clock.nowMs();
+    w.set(PointId::kBlockVoltageV, 63, 63, {13.642, t, Quality::kOk});  // string 64, block 64
+    w.set(PointId::kBlockVoltageV, 0, 63, {13.501, t, Quality::kOk});   // string 1, block 64
+    w.set(PointId::kBlockVoltageV, 10, 0, {13.111, t, Quality::kOk});   // string 11, block 1
+  }
+  adapters::Context ctx{plant, store, clock, "test", {}, {}};
+  auto server = TcpServer::start(ctx, TcpSpec{"127.0.0.1", 0});
+  ASSERT_TRUE(server) << server.error().message;
+  EXPECT_NE((*server)->describe().find("strings 11–64 under unit ids 2–7"), std::string::npos)
+      << (*server)->describe();
+  modbus_t* c = modbus_new_tcp("127.0.0.1", (*server)->port());
+  ASSERT_EQ(modbus_connect(c), 0);
+  modbus_set_response_timeout(c, 2, 0);
+  std::uint16_t regs[10] = {};
+  const int last = 4000 + 6000 * 3 + 10 * 63;  // string 4 of the unit, block 64
+  modbus_set_slave(c, 7);
+  ASSERT_EQ(modbus_read_registers(c, last, 10, regs), 10) << modbus_strerror(errno);
+  EXPECT_EQ(regs[0], 13642);
+  ASSERT_EQ(modbus_read_input_registers(c, 1112, 2, regs), 2);
+  EXPECT_EQ(regs[0], 61);
+  EXPECT_EQ(regs[1], 7);
+  EXPECT_EQ(modbus_read_registers(c, 4000 + 6000 * 4, 1, regs), -1);  // string 65: none
+  EXPECT_EQ(errno, EMBXILADD);
+  modbus_set_slave(c, 2);
+  ASSERT_EQ(modbus_read_registers(c, 4000, 1, regs), 1);
+  EXPECT_EQ(regs[0], 13111);
+  for (const int unit : {1, 0, 8, 255}) {  // strings 1–10, where they always were
+    modbus_set_slave(c, unit);
+    ASSERT_EQ(modbus_read_registers(c, 4000 + 10 * 63, 1, regs), 1) << unit;
+    EXPECT_EQ(regs[0], 13501) << unit;
+  }
+  modbus_close(c);
+  modbus_free(c);
+  (*server)->stop();
 }
 
 // A server whose context has an alarm source and an acknowledge hook, writes on or off.

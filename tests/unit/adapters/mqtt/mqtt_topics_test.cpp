@@ -1,5 +1,6 @@
 #include "adapters/mqtt/mqtt_topics.hpp"
 
+#include <limits>
 #include <regex>
 #include <set>
 
@@ -284,6 +285,43 @@ TEST(MqttPublishGate, RateLimitAndChangeFilter) {
   gate.reset();
   EXPECT_TRUE(gate.offer("t", "d", "stale,", t0 + 12s));
   EXPECT_TRUE(gate.offer("u", "a", "ok,", t0 + 12s));
+}
+
+TEST(MqttPublishGate, TellsWhenAHeldBackPayloadIsDue) {
+  PublishGate gate(10s);
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  using TimePoint = PublishGate::TimePoint;
+  gate.beginPass();
+  EXPECT_EQ(gate.heldUntil(), TimePoint::max());
+  EXPECT_TRUE(gate.offer("t", "a", "ok,", t0));
+  EXPECT_TRUE(gate.offer("u", "a", "ok,", t0 + 2s));
+  EXPECT_FALSE(gate.offer("t", "a", "ok,", t0 + 3s));  // unchanged: nothing held back
+  EXPECT_EQ(gate.heldUntil(), TimePoint::max());
+  EXPECT_FALSE(gate.offer("u", "b", "ok,", t0 + 3s));  // held back until t0 + 12 s
+  EXPECT_FALSE(gate.offer("t", "b", "ok,", t0 + 3s));  // held back until t0 + 10 s
+  EXPECT_EQ(gate.heldUntil(), t0 + 10s);
+  gate.beginPass();
+  EXPECT_EQ(gate.heldUntil(), TimePoint::max());
+  EXPECT_TRUE(gate.offer("t", "b", "ok,", t0 + 10s));
+}
+
+TEST(MqttStates, FirstStaleTimeOfThePlant) {
+  auto plant = model::demoPlant();
+  state::StateStore store({32, 32}, 30'000);
+  EXPECT_EQ(firstStaleMs(plant, state::StateStore::Reader(store, kT0), 30'000),
+            std::numeric_limits<TimeMs>::max());
+  {
+    state::StateStore::Writer w(store);
+    w.set(model::PointId::kBlockVoltageV, 1, 31, {13.6, kT0 - 5'000, model::Quality::kOk});
+    w.set(model::PointId::kStringVoltageV, 0, 0, {436.0, kT0, model::Quality::kOk});
+    w.set(model::PointId::kBlockVoltageV, 0, 0, {13.6, kT0 - 9'000, model::Quality::kCommLost});
+  }
+  // Block 32 of string 2 turns stale first: 30 s after it was measured.
+  EXPECT_EQ(firstStaleMs(plant, state::StateStore::Reader(store, kT0), 30'000),
+            kT0 - 5'000 + 30'001);
+  // Once it reads stale, the string voltage is next.
+  EXPECT_EQ(firstStaleMs(plant, state::StateStore::Reader(store, kT0 + 25'001), 30'000),
+            kT0 + 30'001);
 }
 
 TEST(MqttAlarms, PayloadsAndChanges) {

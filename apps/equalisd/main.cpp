@@ -28,6 +28,7 @@
 #include "adapters/web/assets.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
+#include "core/version.hpp"
 #include "runtime/controller.hpp"
 #include "sim/scenario.hpp"
 
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (arg == "--version") {
-      std::printf("equalisd %s\n", EQUALIS_VERSION);
+      std::printf("equalisd %s\n", versionText().c_str());
       return 0;
     } else if (arg == "--check-config") {
       const std::string path = next("--check-config");
@@ -238,7 +239,7 @@ int main(int argc, char** argv) {
       return fail(st.error().message);
     }
   }
-  rest::Server server(controller, EQUALIS_VERSION);
+  rest::Server server(controller, versionText());
   const auto port = server.bind(listen->first, listen->second);
   if (!port) {
     return fail(port.error().message);
@@ -261,7 +262,7 @@ int main(int argc, char** argv) {
       controller.plant(),
       controller.state(),
       clock,
-      EQUALIS_VERSION,
+      versionText(),
       [&controller] { return controller.activeAlarms(); },
       [&controller](const std::string& key) { return controller.acknowledgeAlarm(key); }};
   std::vector<adapters::ServicePtr> services;

@@ -1,6 +1,7 @@
 // equalisd — the Equalis controller daemon: bus master, analysis, history, REST API and status
 // page. Without --config it runs the built-in demo plant on the simulator.
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +29,7 @@
 #include "adapters/web/assets.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
+#include "core/service_notify.hpp"
 #include "core/version.hpp"
 #include "runtime/controller.hpp"
 #include "sim/scenario.hpp"
@@ -293,10 +295,24 @@ int main(int argc, char** argv) {
   std::printf("Equalis status page: http://%s:%d/\n", host.c_str(), *port);
   std::fflush(stdout);
 
+  // Under systemd (Type=notify): ready after the first sweep with the HTTP server up; watchdog
+  // pings only while sweeps keep coming (three sweep intervals, at least WatchdogSec).
+  const auto running = fmt::format("Serving http://{}:{}/ ({} strings, {} modules)", host, *port,
+                                   plant.strings.size(), plant.moduleCount());
+  const auto stall_ms =
+      std::llround(3.0 * static_cast<double>(plant.bus.sweep_interval_ms) / time_scale);
+  service::Watchdog watchdog([&controller] { return controller.sweepCount(); },
+                             service::watchdogTimeout(), std::chrono::milliseconds(stall_ms),
+                             running);
+  watchdog.start();
+  service::notifyReady(running);
+
   while (g_signal == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   logger->info("signal {}, stopping", static_cast<int>(g_signal));
+  service::notifyStopping(fmt::format("Stopping (signal {})", static_cast<int>(g_signal)));
+  watchdog.stop();
   for (auto& service : services) {
     service->stop();
   }

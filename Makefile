@@ -3,6 +3,8 @@
 #   make test   set up, build and run the whole test suite (unit, functional, integration) in
 #               the release build, under ASan+UBSan and ThreadSanitizer, plus format, clang-tidy
 #               and a short run of every fuzz target (scripts/test-all; docs/testing.md)
+#   make package       the Debian package in build/deb/ (scripts/package; docs/install.md)
+#   make package-test  build it, install, run, upgrade and purge it on this machine (root)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 HTTP ?= 127.0.0.1:8080
@@ -13,7 +15,7 @@ FUZZ_SECONDS ?= 3600
 export CTEST_PARALLEL_LEVEL ?= $(JOBS)
 
 .PHONY: setup build run test test-release test-asan asan test-tsan tsan fuzz-build fuzz fuzz-smoke \
-        bench format format-check tidy docs clean
+        bench format format-check tidy docs package package-test clean
 
 setup:
 	@scripts/setup
@@ -69,6 +71,16 @@ bench: build
 	build/bin/equalis-bench-sim
 	build/bin/equalis-bench-balancing
 	build/bin/equalis-bench-runaway
+
+# The .deb from the release build (binaries of build/release, nothing compiled twice), lintian and
+# systemd-analyze verify included.
+package: build
+	scripts/package
+
+# Installs, runs, upgrades and purges the package on this machine (needs root; refuses when a
+# package equalis is installed).
+package-test: build
+	scripts/package-test
 
 docs: build
 	build/bin/equalisctl points --markdown > docs/points.md

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "core/version.hpp"
 #include "model/points.hpp"
 
 namespace {
@@ -35,6 +36,8 @@ Commands:
 Options:
   --url URL   equalisd address (default $EQUALIS_URL or http://127.0.0.1:8080)
   --json      print the API's JSON instead of tables
+  --version   print the version and git commit
+  --help      this text
 Exit status: 0 ok, 1 error reported by equalisd or invalid input, 2 usage, 3 cannot connect.
 )";
 
@@ -324,7 +327,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       std::fputs(kUsage, stdout);
       return 0;
     } else if (a == "--version") {
-      std::printf("equalisctl %s\n", EQUALIS_VERSION);
+      std::printf("equalisctl %s\n", equalis::versionText().c_str());
       return 0;
     } else {
       args.push_back(a);

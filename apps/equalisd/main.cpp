@@ -1,6 +1,7 @@
 // equalisd — the Equalis controller daemon: bus master, analysis, history, REST API and status
 // page. Without --config it runs the built-in demo plant on the simulator.
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +29,8 @@
 #include "adapters/web/assets.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
+#include "core/service_notify.hpp"
+#include "core/version.hpp"
 #include "runtime/controller.hpp"
 #include "sim/scenario.hpp"
 
@@ -134,7 +137,7 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (arg == "--version") {
-      std::printf("equalisd %s\n", EQUALIS_VERSION);
+      std::printf("equalisd %s\n", versionText().c_str());
       return 0;
     } else if (arg == "--check-config") {
       const std::string path = next("--check-config");
@@ -243,7 +246,7 @@ int main(int argc, char** argv) {
       rest::Sources{controller.plant(), controller.state(), clock, controller.commands(),
                     controller.history(), &controller.eventManager(), controller.startedMs(),
                     controller.simulated()},
-      EQUALIS_VERSION);
+      versionText());
   const auto port = server.bind(listen->first, listen->second);
   if (!port) {
     return fail(port.error().message);
@@ -265,7 +268,7 @@ int main(int argc, char** argv) {
   adapters::Context adapter_ctx{controller.plant(),
                                 controller.state(),
                                 clock,
-                                EQUALIS_VERSION,
+                                versionText(),
                                 adapters::publishedAlarms(controller.state(), clock),
                                 adapters::queuedAcknowledge(controller.commands())};
   std::vector<adapters::ServicePtr> services;
@@ -296,10 +299,24 @@ int main(int argc, char** argv) {
   std::printf("Equalis status page: http://%s:%d/\n", host.c_str(), *port);
   std::fflush(stdout);
 
+  // Under systemd (Type=notify): ready after the first sweep with the HTTP server up; watchdog
+  // pings only while sweeps keep coming (three sweep intervals, at least WatchdogSec).
+  const auto running = fmt::format("Serving http://{}:{}/ ({} strings, {} modules)", host, *port,
+                                   plant.strings.size(), plant.moduleCount());
+  const auto stall_ms =
+      std::llround(3.0 * static_cast<double>(plant.bus.sweep_interval_ms) / time_scale);
+  service::Watchdog watchdog([&controller] { return controller.sweepCount(); },
+                             service::watchdogTimeout(), std::chrono::milliseconds(stall_ms),
+                             running);
+  watchdog.start();
+  service::notifyReady(running);
+
   while (g_signal == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   logger->info("signal {}, stopping", static_cast<int>(g_signal));
+  service::notifyStopping(fmt::format("Stopping (signal {})", static_cast<int>(g_signal)));
+  watchdog.stop();
   for (auto& service : services) {
     service->stop();
   }

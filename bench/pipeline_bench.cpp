@@ -1,4 +1,5 @@
 // Cost of one controller cycle — plant step → bus sweep → analysis → state store → history —
+// in total and for the controller alone (without the simulated plant's physics and answers),
 // for a plant of 12 V VRLA strings on a simulated clock: 10 strings × 60 blocks = 600 blocks by
 // default, any size up to the controller's limits with arguments, e.g. 64 × 64 = 4096 blocks:
 //   equalis-bench-pipeline [CYCLES [STRINGS [BLOCKS_PER_STRING]]]
@@ -96,13 +97,20 @@ void run(bool record_every_sweep, int cycles) {
     // Warm-up: settle the float and fill caches.
     c.runUntil(clock, clock.nowMs() + 100 * c.plant().bus.sweep_interval_ms);
     const double cpu0 = cpuSeconds();
+    const double plant0 = c.plantCpuSeconds();
     const auto wall0 = std::chrono::steady_clock::now();
     c.runUntil(clock, clock.nowMs() + cycles * c.plant().bus.sweep_interval_ms);
     const double cpu = cpuSeconds() - cpu0;
+    const double plant = c.plantCpuSeconds() - plant0;
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     const std::string mode = record_every_sweep ? "history_every_sweep" : "history_at_cadence";
     emit("cpu_per_cycle", cpu / cycles * 1e3, "ms", {{"history", mode}, {"cycles", cycles}});
+    // The controller alone: without the simulated plant's physics and its answers to the sweep.
+    emit("controller_cpu_per_cycle", (cpu - plant) / cycles * 1e3, "ms",
+         {{"history", mode}, {"cycles", cycles}});
+    emit("plant_sim_cpu_per_cycle", plant / cycles * 1e3, "ms",
+         {{"history", mode}, {"cycles", cycles}});
     emit("wall_per_cycle", wall / cycles * 1e3, "ms", {{"history", mode}, {"cycles", cycles}});
     if (record_every_sweep) {
       auto stats = c.history()->stats();

@@ -1,5 +1,7 @@
 #include "runtime/controller.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -43,6 +45,12 @@ std::optional<std::string> loadText(const std::string& path, const char* logger)
     return std::nullopt;
   }
   return *text;
+}
+
+double threadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 }  // namespace
@@ -339,10 +347,14 @@ void Controller::cycle() {
   std::lock_guard lock(cycle_mutex_);
   const TimeMs now = clock_.nowMs();
   auto applied = applyCommands(now);
+  // The simulated plant's own work (physics and answering the sweep) is counted apart: it is
+  // the plant's cost, not the controller's (a real plant or equalis-sim runs elsewhere).
+  const double plant_cpu_start_s = threadCpuSeconds();
   runScenario(now);
   sim_->advanceTo(now);
-  pollIo(now);
   const auto& sweep = frontend_.sweep(now);
+  plant_cpu_s_ += threadCpuSeconds() - plant_cpu_start_s;
+  pollIo(now);
   const auto& sums = analyzer_.update(sweep);
   swept_ = true;
   calibrate(sweep, sums);

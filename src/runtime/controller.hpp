@@ -103,6 +103,9 @@ class Controller {
   // log). Thread-safe.
   std::vector<model::InputChange> takeInputChanges();
   std::uint64_t sweepCount() const { return sweep_count_.load(); }
+  // CPU time the simulated plant took on the control thread (physics and answering the sweeps),
+  // so that the controller's own cost can be told apart. Control thread only.
+  double plantCpuSeconds() const { return plant_cpu_s_; }
   std::uint64_t historyRecordCount() const { return history_records_.load(); }
   TimeMs startedMs() const { return started_ms_; }
   // Event manager (docs/events.md). The I/O layer connects its relay and buzzer outputs here …
@@ -182,7 +185,8 @@ class Controller {
   std::unique_ptr<sim::ScenarioRunner> scenario_;
   TimeMs scenario_start_ms_ = 0;
   bool pending_event_ = false;
-  bool swept_ = false;  // a sweep has run: lastSweep() and the summaries are valid
+  bool swept_ = false;
+  double plant_cpu_s_ = 0.0;  // a sweep has run: lastSweep() and the summaries are valid
   std::shared_ptr<const command::RulesView> rules_view_;
   std::vector<alarms::AlarmEvent> alarm_events_;  // raised in the commit, logged after it
   command::Queue commands_;

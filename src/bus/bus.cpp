@@ -10,6 +10,34 @@ namespace {
 constexpr int kAttemptsPerModule = 2;  // one retry
 }
 
+const char* lineStateName(LineState state) {
+  switch (state) {
+    case LineState::kUp:
+      return "up";
+    case LineState::kDegraded:
+      return "degraded";
+    case LineState::kDown:
+      return "down";
+  }
+  return "down";
+}
+
+void Backend::readString(std::size_t string_index, std::vector<Result<ModuleReading>>& out) {
+  out.clear();
+  const std::size_t blocks = blockCount(string_index);
+  out.reserve(blocks);
+  for (std::size_t b = 0; b < blocks; ++b) {
+    out.push_back(readModule(string_index, b));
+  }
+}
+
+void Backend::readAll(std::vector<std::vector<Result<ModuleReading>>>& out) {
+  out.resize(stringCount());
+  for (std::size_t s = 0; s < out.size(); ++s) {
+    readString(s, out[s]);
+  }
+}
+
 Frontend::Frontend(Backend& backend, const model::PlantConfig& plant)
     : backend_(backend), plant_(plant) {
   const std::size_t strings = backend_.stringCount();
@@ -47,6 +75,9 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
   sweep_.time_ms = now_ms;
   sweep_.modules_ok = 0;
   const int lost_after = plant_.bus.comm_lost_after_failures;
+  // Bulk path: one sample instant, one read of everything; the retry is a single request.
+  (void)backend_.triggerSample();  // a failed trigger shows as failed reads below
+  backend_.readAll(bulk_);
 
   for (std::size_t s = 0; s < sweep_.modules.size(); ++s) {
     const auto& module = model::moduleTypeInfo(plant_.strings[s].module_type);
@@ -57,7 +88,8 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
       auto& comm = sweep_.comm[s][b];
       bool answered = false;
       for (int attempt = 0; attempt < kAttemptsPerModule && !answered; ++attempt) {
-        auto reading = backend_.readModule(s, b);
+        const bool bulk = attempt == 0 && s < bulk_.size() && b < bulk_[s].size();
+        auto reading = bulk ? std::move(bulk_[s][b]) : backend_.readModule(s, b);
         if (!reading) {
           comm.errors += 1;
           continue;

@@ -69,6 +69,7 @@ bench: build
 	build/bin/equalis-bench-sim
 	build/bin/equalis-bench-balancing
 	build/bin/equalis-bench-runaway
+	build/bin/equalis-bench-bus-sweep
 
 docs: build
 	build/bin/equalisctl points --markdown > docs/points.md

@@ -134,7 +134,9 @@ void LineMaster::receive(SteadyTime& deadline, Accept&& accept) {
 }
 
 Result<proto::Frame> LineMaster::transact(std::uint16_t address, proto::Command command,
-                                          std::span<const std::uint8_t> payload) {
+                                          std::span<const std::uint8_t> payload,
+                                          std::optional<std::uint16_t> reply_from) {
+  const std::uint16_t from = reply_from.value_or(address);
   const auto cmd = static_cast<std::uint8_t>(command);
   const std::size_t reply_bytes = proto::kOverheadBytes + proto::replyPayloadBytes(cmd).value_or(1);
   Error last = makeError(ErrorCode::kTimeout, "no reply");
@@ -149,7 +151,7 @@ Result<proto::Frame> LineMaster::transact(std::uint16_t address, proto::Command 
     SteadyTime deadline = *sent + chars(reply_bytes + 2) + options_.reply_slack;
     std::optional<proto::Frame> got;
     receive(deadline, [&](const proto::Frame& f) {
-      if (f.address != address || f.baseCommand() != cmd) {
+      if (f.address != from || f.baseCommand() != cmd) {
         counters_.foreign += 1;
         return false;
       }
@@ -161,19 +163,19 @@ Result<proto::Frame> LineMaster::transact(std::uint16_t address, proto::Command 
     }
     if (!got) {
       counters_.timeouts += 1;
-      device(address).timeouts += 1;
-      last = makeError(ErrorCode::kTimeout, "no reply from device " + std::to_string(address));
+      device(from).timeouts += 1;
+      last = makeError(ErrorCode::kTimeout, "no reply from device " + std::to_string(from));
       continue;
     }
     if (got->isError()) {
       counters_.error_replies += 1;
-      device(address).errors += 1;
+      device(from).errors += 1;
       const std::uint8_t code = got->length > 0 ? got->payload[0] : 0;
       return makeError(ErrorCode::kProtocol, std::string("device ") + std::to_string(address) +
                                                  " answered " + proto::deviceErrorName(code));
     }
     counters_.frames_ok += 1;
-    device(address).ok += 1;
+    device(from).ok += 1;
     return *got;
   }
   return last;

@@ -39,9 +39,11 @@ class LineMaster {
   LineMaster(std::unique_ptr<Transport> transport, LineOptions options);
 
   // Unicast request → its reply (an error reply becomes an error naming the device's code).
-  // Sent again `retries` times with a new sequence number each time.
+  // Sent again `retries` times with a new sequence number each time. `reply_from`: the address
+  // the reply comes from when it is not the request's (commissioning: the newly given address).
   Result<proto::Frame> transact(std::uint16_t address, proto::Command command,
-                                std::span<const std::uint8_t> payload);
+                                std::span<const std::uint8_t> payload,
+                                std::optional<std::uint16_t> reply_from = std::nullopt);
   // A broadcast without reply; the next request waits `settle_ms` after it has left the wire.
   Status broadcast(proto::Command command, std::span<const std::uint8_t> payload,
                    double settle_ms = proto::kBroadcastSettleMs);

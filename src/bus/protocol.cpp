@@ -152,7 +152,7 @@ std::optional<std::size_t> expectedPayloadBytes(std::uint8_t cmd_byte) {
     return requestPayloadBytes(base);
   }
   if ((cmd_byte & kErrorFlag) != 0) {
-    return findCommand(base) != nullptr ? std::optional<std::size_t>(1) : std::nullopt;
+    return 1;  // an error reply to any command, known or not (UNKNOWN_COMMAND)
   }
   return replyPayloadBytes(base);
 }

@@ -50,6 +50,18 @@ LineResponder::LineResponder(std::vector<LineString> strings, bool ambient_senso
   reindex();
 }
 
+void LineResponder::replaceModule(std::size_t module, std::uint32_t serial) {
+  if (module >= modules_.size()) {
+    return;
+  }
+  auto& m = modules_[module];
+  m.serial = serial;
+  m.address = proto::kUnaddressed;
+  m.have_sample = false;
+  m.restarted = true;
+  reindex();
+}
+
 void LineResponder::reindex() {
   by_address_.clear();
   for (std::size_t i = 0; i < modules_.size(); ++i) {
@@ -234,6 +246,16 @@ void LineResponder::handle(const proto::Frame& f, std::int64_t end_ns,
       (f.address == proto::kAmbientSensor && ambient_sensor_);
   if (!is_broadcast && !unaddressed && target == nullptr && !is_sensor) {
     return;  // not a device of this line
+  }
+  // Broadcasts and the unaddressed address take only their own commands (§4).
+  const auto c = static_cast<Command>(cmd);
+  if (is_broadcast && c != Command::kSample && c != Command::kReadGroup &&
+      c != Command::kSetTarget && c != Command::kTimeSync && c != Command::kUnassign &&
+      c != Command::kAssignSerial) {
+    return;
+  }
+  if (unaddressed && c != Command::kAssignNext && c != Command::kSearch) {
+    return;
   }
   const bool mute = !is_broadcast && !unaddressed && silent(f.address, target);
   const auto want = proto::requestPayloadBytes(cmd);

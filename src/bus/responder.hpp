@@ -57,6 +57,8 @@ class LineResponder {
   const Stats& stats() const { return stats_; }
   WireFaults& faults() { return faults_; }
   std::uint32_t serialOf(std::size_t module) const { return modules_[module].serial; }
+  // A module swapped for a new one from the shelf: another serial, no address, just powered.
+  void replaceModule(std::size_t module, std::uint32_t serial);
   std::uint16_t addressOf(std::size_t module) const { return modules_[module].address; }
   std::size_t moduleCount() const { return modules_.size(); }
   std::int64_t charNs() const { return char_ns_; }

@@ -281,6 +281,17 @@ Status WireLine::writeBypass(std::size_t string_index, std::size_t block_index,
   return {};
 }
 
+Status WireLine::setTarget(std::size_t string_index, std::uint16_t target_mv) {
+  std::lock_guard lock(mutex_);
+  const auto* s = find(string_index);
+  if (s == nullptr || s->blocks == 0) {
+    return makeError(ErrorCode::kNotFound, "no such string on this line");
+  }
+  const auto last = static_cast<std::uint16_t>(s->first_address + s->blocks - 1);
+  return master_.broadcast(Command::kSetTarget,
+                           proto::encodeSetTarget({s->first_address, last, target_mv}));
+}
+
 LineHealth WireLine::health() const {
   std::lock_guard lock(mutex_);
   LineHealth h;
@@ -482,6 +493,14 @@ void WireBackend::readAll(std::vector<std::vector<Result<ModuleReading>>>& out) 
       }
     }
   }
+}
+
+Status WireBackend::setTarget(std::size_t string_index, std::uint16_t target_mv) {
+  auto* l = lineOf(string_index);
+  if (l == nullptr) {
+    return makeError(ErrorCode::kNotFound, "string on no bus line");
+  }
+  return l->setTarget(string_index, target_mv);
 }
 
 std::vector<LineHealth> WireBackend::lineHealth() const {

@@ -45,6 +45,11 @@ class WireLine {
   Result<StringSensorReading> readStringSensor(std::size_t string_index);
   Result<std::int16_t> readAmbientDc();
   Status writeBypass(std::size_t string_index, std::size_t block_index, std::uint8_t duty_pct);
+  // SET_TARGET broadcast: the equalization target of one string's modules (modules that balance
+  // on their own; the Equalis controller commands duties itself).
+  Status setTarget(std::size_t string_index, std::uint16_t target_mv);
+  // The master of this line, for commissioning (commissioning.hpp). Not during a sweep.
+  LineMaster& master() { return master_; }
   LineHealth health() const;
   DeviceCounters moduleCounters(std::size_t string_index, std::size_t block_index) const;
 
@@ -113,6 +118,7 @@ class WireBackend final : public Backend {
   Status triggerSample() override;
   void readAll(std::vector<std::vector<Result<ModuleReading>>>& out) override;
   std::vector<LineHealth> lineHealth() const override;
+  Status setTarget(std::size_t string_index, std::uint16_t target_mv);
 
   WireLine& line(std::size_t i) { return *lines_[i]; }
   std::size_t lineCount() const { return lines_.size(); }

@@ -81,6 +81,19 @@ struct Rig {
   }
   ~Rig() { server->stop(); }
 
+  // The server thread reads the plant and the responder under plant_mutex.
+  void advance(TimeMs t_ms) {
+    {
+      std::lock_guard lock(plant_mutex);
+      sim.advanceTo(t_ms);
+    }
+    twin.advanceTo(t_ms);
+  }
+  LineResponder::Stats responderStats() {
+    std::lock_guard lock(plant_mutex);
+    return responder->stats();
+  }
+
   // What one sample of the twin reads, in the responder's order.
   struct Truth {
     std::vector<std::vector<ModuleReading>> modules;
@@ -132,8 +145,7 @@ TEST(WireBackend, ReadsThePlantThroughAPtyExactly) {
     const auto ambient = rig.backend->readAmbientDc();
     ASSERT_TRUE(ambient.ok());
     EXPECT_EQ(*ambient, truth.ambient_dc);
-    rig.sim.advanceTo(kStartMs + (sweep + 1) * 10'000);
-    rig.twin.advanceTo(kStartMs + (sweep + 1) * 10'000);
+    rig.advance(kStartMs + (sweep + 1) * 10'000);
   }
   const auto health = rig.backend->lineHealth();
   ASSERT_EQ(health.size(), 1u);
@@ -153,12 +165,15 @@ TEST(WireBackend, BypassWritesReachThePlantAndReadBack) {
   ASSERT_TRUE(rig.backend->writeBypass(0, 3, 40).ok());
   EXPECT_FALSE(rig.backend->writeBypass(0, 3, 101).ok());
   EXPECT_FALSE(rig.backend->writeBypass(0, 8, 10).ok());
-  rig.sim.advanceTo(kStartMs + 60'000);
+  rig.advance(kStartMs + 60'000);
   ASSERT_TRUE(rig.backend->triggerSample().ok());
   auto r = rig.backend->readModule(0, 3);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->bypass_duty_pct, 40);
   EXPECT_EQ(rig.backend->readModule(0, 2)->bypass_duty_pct, 0);
+  EXPECT_TRUE(rig.backend->setTarget(0, 13'620).ok());
+  EXPECT_FALSE(rig.backend->setTarget(5, 13'620).ok());
+  EXPECT_TRUE(rig.backend->readModule(0, 2).ok());  // the line goes on after the broadcast
 }
 
 TEST(WireBackend, FrontendSweepsThroughTheBulkPath) {
@@ -198,15 +213,14 @@ TEST(WireBackend, CrcErrorsAndSilentModulesFailOnlyThoseModulesAndNeverGiveWrong
         }
       }
     }
-    rig.sim.advanceTo(kStartMs + (sweep + 1) * 10'000);
-    rig.twin.advanceTo(kStartMs + (sweep + 1) * 10'000);
+    rig.advance(kStartMs + (sweep + 1) * 10'000);
   }
   const auto& sw = fe.last();
   EXPECT_EQ(sw.modules[0][2].quality, Quality::kCommLost);   // address 3
   EXPECT_EQ(sw.modules[0][16].quality, Quality::kCommLost);  // address 17
   EXPECT_EQ(sw.modules[1][15].quality, Quality::kCommLost);  // address 40
   const auto h = rig.backend->lineHealth()[0];
-  const auto& injected = rig.responder->stats();
+  const auto injected = rig.responderStats();
   EXPECT_GT(injected.crc_injected, 0u);
   // Every corrupted frame was rejected (by the CRC, the header check, or — a flipped start
   // byte — skipped as noise) and every intact one accepted: nothing lost, nothing let through.
@@ -230,7 +244,10 @@ TEST(WireBackend, LateRepliesAreCountedAndDropped) {
   ASSERT_TRUE(rig.backend->triggerSample().ok());
   EXPECT_FALSE(rig.backend->readModule(0, 1).ok());  // both attempts come 400 ms late
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  rig.responder->faults().late_probability = 0;
+  {
+    std::lock_guard lock(rig.plant_mutex);
+    rig.responder->faults().late_probability = 0;
+  }
   const auto truth = rig.twinSample();
   const auto r = rig.backend->readModule(0, 1);
   ASSERT_TRUE(r.ok()) << r.error().message;

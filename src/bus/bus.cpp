@@ -31,10 +31,15 @@ void Backend::readString(std::size_t string_index, std::vector<Result<ModuleRead
   }
 }
 
-void Backend::readAll(std::vector<std::vector<Result<ModuleReading>>>& out) {
-  out.resize(stringCount());
-  for (std::size_t s = 0; s < out.size(); ++s) {
-    readString(s, out[s]);
+void Backend::readAll(const std::vector<bool>& with_sensor, SweepRead& out) {
+  const std::size_t strings = stringCount();
+  out.modules.resize(strings);
+  out.sensors.assign(strings, std::nullopt);
+  for (std::size_t s = 0; s < strings; ++s) {
+    readString(s, out.modules[s]);
+    if (s < with_sensor.size() && with_sensor[s]) {
+      out.sensors[s] = readStringSensor(s);
+    }
   }
 }
 
@@ -45,7 +50,9 @@ Frontend::Frontend(Backend& backend, const model::PlantConfig& plant)
   sweep_.comm.resize(strings);
   sweep_.string_sensors.resize(strings);
   bypass_sent_.resize(strings);
+  with_sensor_.assign(strings, false);
   for (std::size_t s = 0; s < strings; ++s) {
+    with_sensor_[s] = s < plant_.strings.size() && plant_.strings[s].current_sensor.present;
     bypass_sent_[s].assign(backend_.blockCount(s), -1);
     sweep_.modules[s].resize(backend_.blockCount(s));
     sweep_.comm[s].resize(backend_.blockCount(s));
@@ -77,7 +84,7 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
   const int lost_after = plant_.bus.comm_lost_after_failures;
   // Bulk path: one sample instant, one read of everything; the retry is a single request.
   (void)backend_.triggerSample();  // a failed trigger shows as failed reads below
-  backend_.readAll(bulk_);
+  backend_.readAll(with_sensor_, bulk_);
 
   for (std::size_t s = 0; s < sweep_.modules.size(); ++s) {
     const auto& module = model::moduleTypeInfo(plant_.strings[s].module_type);
@@ -88,8 +95,8 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
       auto& comm = sweep_.comm[s][b];
       bool answered = false;
       for (int attempt = 0; attempt < kAttemptsPerModule && !answered; ++attempt) {
-        const bool bulk = attempt == 0 && s < bulk_.size() && b < bulk_[s].size();
-        auto reading = bulk ? std::move(bulk_[s][b]) : backend_.readModule(s, b);
+        const bool bulk = attempt == 0 && s < bulk_.modules.size() && b < bulk_.modules[s].size();
+        auto reading = bulk ? std::move(bulk_.modules[s][b]) : backend_.readModule(s, b);
         if (!reading) {
           comm.errors += 1;
           continue;
@@ -115,7 +122,9 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
     auto& sensor = sweep_.string_sensors[s];
     if (!plant_.strings[s].current_sensor.present) {
       sensor.quality = model::Quality::kNotPresent;
-    } else if (auto reading = backend_.readStringSensor(s)) {
+    } else if (auto reading = s < bulk_.sensors.size() && bulk_.sensors[s]
+                                  ? std::move(*bulk_.sensors[s])
+                                  : backend_.readStringSensor(s)) {
       sensor.reading = *reading;
       sensor.time_ms = now_ms;
       const double range_ma = plant_.strings[s].current_sensor.range_a * 1000.0;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,12 @@ struct LineHealth {
   double wire_limit_ms = 0;  // the sweep's computed wire limit (docs/module-bus.md §9)
 };
 
+// One sweep's bulk read (Backend::readAll).
+struct SweepRead {
+  std::vector<std::vector<Result<ModuleReading>>> modules;          // [string][block]
+  std::vector<std::optional<Result<StringSensorReading>>> sensors;  // [string]; nullopt: not read
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -82,9 +89,11 @@ class Backend {
   virtual Status triggerSample() { return {}; }
   // Reads every module of one string; `out` gets blockCount(string_index) results.
   virtual void readString(std::size_t string_index, std::vector<Result<ModuleReading>>& out);
-  // Reads every module of every string (`out[string][block]`); a backend with several lines
-  // reads them in parallel.
-  virtual void readAll(std::vector<std::vector<Result<ModuleReading>>>& out);
+  // Reads every module of every string and the current sensors of the strings where
+  // `with_sensor[string]`; a backend with several lines reads them in parallel. The default
+  // reads string by string: readString(), then readStringSensor() — the order of single
+  // requests a sweep has always made (the simulator's measurement noise is drawn in that order).
+  virtual void readAll(const std::vector<bool>& with_sensor, SweepRead& out);
   // Health of the backend's communication lines; empty for backends without lines.
   virtual std::vector<LineHealth> lineHealth() const { return {}; }
 };
@@ -141,7 +150,8 @@ class Frontend {
   Backend& backend_;
   const model::PlantConfig& plant_;
   Sweep sweep_;
-  std::vector<std::vector<Result<ModuleReading>>> bulk_;  // the sweep's bulk read
+  std::vector<bool> with_sensor_;              // [string]: its current sensor is read
+  SweepRead bulk_;                             // the sweep's bulk read
   std::vector<std::vector<int>> bypass_sent_;  // last duty written per module, −1 = unknown
 };
 

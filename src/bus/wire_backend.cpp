@@ -470,27 +470,32 @@ Status WireBackend::triggerSample() {
   return result;
 }
 
-void WireBackend::readAll(std::vector<std::vector<Result<ModuleReading>>>& out) {
-  out.resize(blocks_.size());
+void WireBackend::readAll(const std::vector<bool>& with_sensor, SweepRead& out) {
+  auto& modules = out.modules;
+  modules.resize(blocks_.size());
   // Each line writes only the entries of its own strings: no two threads touch one vector.
   if (workers_.empty()) {
     for (auto& l : lines_) {
-      l->sweep(out);
+      l->sweep(modules);
     }
   } else {
     for (std::size_t i = 0; i < lines_.size(); ++i) {
-      workers_[i]->start([this, i, &out] { lines_[i]->sweep(out); });
+      workers_[i]->start([this, i, &modules] { lines_[i]->sweep(modules); });
     }
     for (auto& w : workers_) {
       w->wait();
     }
   }
-  for (std::size_t s = 0; s < out.size(); ++s) {
+  out.sensors.assign(blocks_.size(), std::nullopt);
+  for (std::size_t s = 0; s < modules.size(); ++s) {
     if (line_of_string_[s] < 0) {
-      out[s].clear();
+      modules[s].clear();
       for (std::size_t b = 0; b < blocks_[s]; ++b) {
-        out[s].push_back(makeError(ErrorCode::kNotFound, "string on no bus line"));
+        modules[s].push_back(makeError(ErrorCode::kNotFound, "string on no bus line"));
       }
+    } else if (s < with_sensor.size() && with_sensor[s]) {
+      // From the line's group read of its sensors; a sensor missing there is asked once more.
+      out.sensors[s] = lineOf(s)->readStringSensor(s);
     }
   }
 }

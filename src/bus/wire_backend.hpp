@@ -116,7 +116,7 @@ class WireBackend final : public Backend {
   Status writeBypass(std::size_t string_index, std::size_t block_index,
                      std::uint8_t duty_pct) override;
   Status triggerSample() override;
-  void readAll(std::vector<std::vector<Result<ModuleReading>>>& out) override;
+  void readAll(const std::vector<bool>& with_sensor, SweepRead& out) override;
   std::vector<LineHealth> lineHealth() const override;
   Status setTarget(std::size_t string_index, std::uint16_t target_mv);
 

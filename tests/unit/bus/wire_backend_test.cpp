@@ -127,8 +127,9 @@ TEST(WireBackend, ReadsThePlantThroughAPtyExactly) {
   Rig rig(plantOf(2, 32));
   for (int sweep = 0; sweep < 2; ++sweep) {
     ASSERT_TRUE(rig.backend->triggerSample().ok());
-    std::vector<std::vector<Result<ModuleReading>>> got;
-    rig.backend->readAll(got);
+    SweepRead read;
+    rig.backend->readAll({true, true}, read);
+    const auto& got = read.modules;
     const auto truth = rig.twinSample();
     ASSERT_EQ(got.size(), 2u);
     for (std::size_t s = 0; s < 2; ++s) {
@@ -137,7 +138,8 @@ TEST(WireBackend, ReadsThePlantThroughAPtyExactly) {
         ASSERT_TRUE(got[s][b].ok()) << s << "/" << b << ": " << got[s][b].error().message;
         expectSame(*got[s][b], truth.modules[s][b]);
       }
-      const auto sensor = rig.backend->readStringSensor(s);
+      ASSERT_TRUE(read.sensors[s].has_value());
+      const auto& sensor = *read.sensors[s];
       ASSERT_TRUE(sensor.ok());
       EXPECT_EQ(sensor->current_ma, truth.sensors[s].current_ma);
       EXPECT_EQ(sensor->ac_current_ma, truth.sensors[s].ac_current_ma);
@@ -264,8 +266,9 @@ TEST(WireBackend, NoiseBurstsAreSkipped) {
   faults.seed = 3;
   Rig rig(plantOf(1, 40), faults);
   ASSERT_TRUE(rig.backend->triggerSample().ok());
-  std::vector<std::vector<Result<ModuleReading>>> got;
-  rig.backend->readAll(got);
+  SweepRead read;
+  rig.backend->readAll({true}, read);
+  const auto& got = read.modules;
   const auto truth = rig.twinSample();
   int ok = 0;
   for (std::size_t b = 0; b < 40; ++b) {
@@ -301,8 +304,9 @@ TEST(WireBackend, SeveralLinesSweepInParallel) {
   WireBackend backend(plant, std::move(lines));
   ASSERT_TRUE(backend.triggerSample().ok());
   const auto start = std::chrono::steady_clock::now();
-  std::vector<std::vector<Result<ModuleReading>>> got;
-  backend.readAll(got);
+  SweepRead read;
+  backend.readAll({}, read);
+  const auto& got = read.modules;
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   for (std::size_t s = 0; s < 4; ++s) {

@@ -71,6 +71,7 @@ bench: build
 	build/bin/equalis-bench-sim
 	build/bin/equalis-bench-balancing
 	build/bin/equalis-bench-runaway
+	build/bin/equalis-bench-bus-sweep
 
 # The .deb from the release build (binaries of build/release, nothing compiled twice), lintian and
 # systemd-analyze verify included.

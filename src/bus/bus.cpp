@@ -27,6 +27,39 @@ void convertToSi(Sweep& sweep) {
   sweep.ambient.temperature_c = sweep.ambient.temperature_dc / 10.0;
 }
 
+const char* lineStateName(LineState state) {
+  switch (state) {
+    case LineState::kUp:
+      return "up";
+    case LineState::kDegraded:
+      return "degraded";
+    case LineState::kDown:
+      return "down";
+  }
+  return "down";
+}
+
+void Backend::readString(std::size_t string_index, std::vector<Result<ModuleReading>>& out) {
+  out.clear();
+  const std::size_t blocks = blockCount(string_index);
+  out.reserve(blocks);
+  for (std::size_t b = 0; b < blocks; ++b) {
+    out.push_back(readModule(string_index, b));
+  }
+}
+
+void Backend::readAll(const std::vector<bool>& with_sensor, SweepRead& out) {
+  const std::size_t strings = stringCount();
+  out.modules.resize(strings);
+  out.sensors.assign(strings, std::nullopt);
+  for (std::size_t s = 0; s < strings; ++s) {
+    readString(s, out.modules[s]);
+    if (s < with_sensor.size() && with_sensor[s]) {
+      out.sensors[s] = readStringSensor(s);
+    }
+  }
+}
+
 Frontend::Frontend(Backend& backend, const model::PlantConfig& plant)
     : backend_(backend), plant_(plant) {
   const std::size_t strings = backend_.stringCount();
@@ -34,7 +67,9 @@ Frontend::Frontend(Backend& backend, const model::PlantConfig& plant)
   sweep_.comm.resize(strings);
   sweep_.string_sensors.resize(strings);
   bypass_sent_.resize(strings);
+  with_sensor_.assign(strings, false);
   for (std::size_t s = 0; s < strings; ++s) {
+    with_sensor_[s] = s < plant_.strings.size() && plant_.strings[s].current_sensor.present;
     bypass_sent_[s].assign(backend_.blockCount(s), -1);
     sweep_.modules[s].resize(backend_.blockCount(s));
     sweep_.comm[s].resize(backend_.blockCount(s));
@@ -64,6 +99,9 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
   sweep_.time_ms = now_ms;
   sweep_.modules_ok = 0;
   const int lost_after = plant_.bus.comm_lost_after_failures;
+  // Bulk path: one sample instant, one read of everything; the retry is a single request.
+  (void)backend_.triggerSample();  // a failed trigger shows as failed reads below
+  backend_.readAll(with_sensor_, bulk_);
 
   for (std::size_t s = 0; s < sweep_.modules.size(); ++s) {
     const auto& module = model::moduleTypeInfo(plant_.strings[s].module_type);
@@ -74,7 +112,8 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
       auto& comm = sweep_.comm[s][b];
       bool answered = false;
       for (int attempt = 0; attempt < kAttemptsPerModule && !answered; ++attempt) {
-        auto reading = backend_.readModule(s, b);
+        const bool bulk = attempt == 0 && s < bulk_.modules.size() && b < bulk_.modules[s].size();
+        auto reading = bulk ? std::move(bulk_.modules[s][b]) : backend_.readModule(s, b);
         if (!reading) {
           comm.errors += 1;
           continue;
@@ -100,7 +139,9 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
     auto& sensor = sweep_.string_sensors[s];
     if (!plant_.strings[s].current_sensor.present) {
       sensor.quality = model::Quality::kNotPresent;
-    } else if (auto reading = backend_.readStringSensor(s)) {
+    } else if (auto reading = s < bulk_.sensors.size() && bulk_.sensors[s]
+                                  ? std::move(*bulk_.sensors[s])
+                                  : backend_.readStringSensor(s)) {
       sensor.reading = *reading;
       sensor.time_ms = now_ms;
       const double range_ma = plant_.strings[s].current_sensor.range_a * 1000.0;

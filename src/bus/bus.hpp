@@ -1,9 +1,12 @@
 // Module bus: the frontend sweeps every module once per cycle, keeps per-module communication
-// health and turns raw readings into samples with time and quality. Backends (the simulator
-// today, a serial line later) only answer single requests; they know nothing of scheduling.
+// health and turns raw readings into samples with time and quality. Backends (the simulator, the
+// module-bus lines of wire_backend.hpp) answer single requests and, where they can do better
+// than one request per module, bulk reads of a whole sweep; they know nothing of scheduling.
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -26,6 +29,49 @@ struct StringSensorReading {
   std::int32_t ac_current_ma = 0;
 };
 
+// Counters of one module-bus line (docs/module-bus.md §4), cumulative since start.
+struct LineCounters {
+  std::uint64_t requests = 0;       // frames sent (broadcasts and retries included)
+  std::uint64_t frames_ok = 0;      // replies accepted
+  std::uint64_t crc_errors = 0;     // candidate frames rejected by the CRC
+  std::uint64_t malformed = 0;      // impossible headers
+  std::uint64_t noise_bytes = 0;    // bytes outside frames
+  std::uint64_t truncated = 0;      // partial frames dropped
+  std::uint64_t timeouts = 0;       // expected replies that did not come
+  std::uint64_t foreign = 0;        // valid frames not for the request in progress
+  std::uint64_t late = 0;           // valid replies to an earlier request
+  std::uint64_t echo = 0;           // own requests read back (echoing adapters)
+  std::uint64_t error_replies = 0;  // devices' error replies and measurement-fault flags
+  std::uint64_t stale = 0;          // readings of a sample other than the one triggered
+  std::uint64_t retries = 0;        // unicast requests sent again
+  std::uint64_t reconnects = 0;     // transport (re)opened
+};
+
+enum class LineState {
+  kUp,        // every device answered in the last sweep
+  kDegraded,  // some devices failed in the last sweep
+  kDown,      // the transport is closed, or nothing answered
+};
+const char* lineStateName(LineState state);
+
+struct LineHealth {
+  std::string line;  // "serial:/dev/ttyUSB0:115200", "tcp://host:port"
+  LineState state = LineState::kDown;
+  bool connected = false;
+  LineCounters counters;
+  std::string last_error;    // last transport error, empty if none
+  int modules = 0;           // modules on the line
+  int modules_ok = 0;        // answering in the last sweep (group read, before retries)
+  double last_sweep_ms = 0;  // wall time of the line's last sweep
+  double wire_limit_ms = 0;  // the sweep's computed wire limit (docs/module-bus.md §9)
+};
+
+// One sweep's bulk read (Backend::readAll).
+struct SweepRead {
+  std::vector<std::vector<Result<ModuleReading>>> modules;          // [string][block]
+  std::vector<std::optional<Result<StringSensorReading>>> sensors;  // [string]; nullopt: not read
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -36,6 +82,20 @@ class Backend {
   virtual Result<std::int16_t> readAmbientDc() = 0;
   virtual Status writeBypass(std::size_t string_index, std::size_t block_index,
                              std::uint8_t duty_pct) = 0;
+
+  // ---- Bulk access (one sweep). The defaults loop over the single requests above. ----
+  // Every module and sensor measures now, at one instant where the line allows it ("sample now"
+  // broadcast); the reads that follow, until the next trigger, return that sample.
+  virtual Status triggerSample() { return {}; }
+  // Reads every module of one string; `out` gets blockCount(string_index) results.
+  virtual void readString(std::size_t string_index, std::vector<Result<ModuleReading>>& out);
+  // Reads every module of every string and the current sensors of the strings where
+  // `with_sensor[string]`; a backend with several lines reads them in parallel. The default
+  // reads string by string: readString(), then readStringSensor() — the order of single
+  // requests a sweep has always made (the simulator's measurement noise is drawn in that order).
+  virtual void readAll(const std::vector<bool>& with_sensor, SweepRead& out);
+  // Health of the backend's communication lines; empty for backends without lines.
+  virtual std::vector<LineHealth> lineHealth() const { return {}; }
 };
 
 struct ModuleSample {
@@ -105,6 +165,8 @@ class Frontend {
   Backend& backend_;
   const model::PlantConfig& plant_;
   Sweep sweep_;
+  std::vector<bool> with_sensor_;              // [string]: its current sensor is read
+  SweepRead bulk_;                             // the sweep's bulk read
   std::vector<std::vector<int>> bypass_sent_;  // last duty written per module, −1 = unknown
 };
 

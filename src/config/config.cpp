@@ -37,9 +37,6 @@ constexpr double kTempCompMinMv = -10.0;
 constexpr double kTempCompMaxMv = 0.0;
 constexpr double kTempBandMinC = -20.0;
 constexpr double kTempBandMaxC = 60.0;
-constexpr double kSweepIntervalMinS = 1.0;
-constexpr double kSweepIntervalMaxS = 3600.0;
-constexpr std::int64_t kSweepCountMax = 100;
 constexpr std::int64_t kHistoryMaxSizeMb = 65536;
 constexpr double kHistoryIntervalMinS = 1.0;
 constexpr double kHistoryIntervalMaxS = 86400.0;
@@ -196,19 +193,6 @@ void readAmbient(Section& top, model::AmbientConfig& ambient) {
       s.number("temperature_c", kAmbientMinC, kAmbientMaxC, "°C").value_or(ambient.temperature_c);
   ambient.daily_swing_c =
       s.number("daily_swing_c", 0.0, kDailySwingMaxC, "°C").value_or(ambient.daily_swing_c);
-  s.finish();
-}
-
-void readBus(Section& top, model::BusConfig& bus) {
-  Section s = top.child("bus");
-  if (const auto v = s.number("sweep_interval_s", kSweepIntervalMinS, kSweepIntervalMaxS, "s")) {
-    bus.sweep_interval_ms = toMs(*v);
-  }
-  bus.stale_after_sweeps = static_cast<int>(
-      s.integer("stale_after_sweeps", 1, kSweepCountMax).value_or(bus.stale_after_sweeps));
-  bus.comm_lost_after_failures =
-      static_cast<int>(s.integer("comm_lost_after_failures", 1, kSweepCountMax)
-                           .value_or(bus.comm_lost_after_failures));
   s.finish();
 }
 
@@ -602,13 +586,13 @@ model::PlantConfig readPlant(Context& ctx, const toml::table& root) {
   readHttp(top, plant.http);
   readAmbient(top, plant.ambient);
   const ChargerKeys plant_charger = readPlantCharger(top);
-  readBus(top, plant.bus);
   readHistory(top, plant.history);
   readSimulation(top, plant.simulation);
   readEqualization(ctx, top, plant.equalization);
   readThermalRunaway(top, plant.thermal_runaway);
   readProtocols(top, plant.protocols);
   readStrings(ctx, top, plant_charger, plant);
+  readBus(ctx, top, plant);  // after the strings: lines name them
   readAlarms(ctx, top, plant);
   readIo(ctx, top, plant);
   readEvents(ctx, top, plant);
@@ -712,6 +696,7 @@ std::vector<std::string> knownKeys() {
   ctx.known = &keys;
   toml::table root;
   root.insert("string", toml::array{toml::table{}});
+  root.insert("bus", toml::table{{"line", toml::array{toml::table{}}}});
   root.insert("alarms", toml::table{{"rule", toml::array{toml::table{}}}});
   // [[io.device]] with one [[io.device.channel]], so that their keys are listed too.
   root.insert(

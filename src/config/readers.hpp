@@ -6,6 +6,8 @@
 
 namespace equalis::config::detail {
 
+// [bus] and [[bus.line]]: sweep settings and module-bus lines (after the strings are read).
+void readBus(Context& ctx, Section& top, model::PlantConfig& plant);
 // [alarms] and [[alarms.rule]]: rule overrides, plant-wide and per string.
 void readAlarms(Context& ctx, Section& top, model::PlantConfig& plant);
 // [[io.device]] and friends: I/O and sensor devices.

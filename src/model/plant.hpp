@@ -69,10 +69,21 @@ struct SimulationConfig {
   UpsConfig ups;
 };
 
+// One module-bus line ([[bus.line]], docs/module-bus.md): the strings whose modules hang on it.
+struct BusLineConfig {
+  std::string url;             // "serial:/dev/ttyUSB0:115200" or "tcp://HOST:PORT"
+  std::vector<int> strings;    // 1-based string numbers, in chain (address) order
+  int baud = 115200;           // tcp: the gateway's RS-485 baud rate (serial: taken from the url)
+  DurationMs timeout_ms = 10;  // reply slack beyond the frames' wire time
+  int retries = 1;             // extra attempts of a unicast request
+};
+
 struct BusConfig {
   DurationMs sweep_interval_ms = 10 * kSecondMs;  // simulated time between two sweeps
   int stale_after_sweeps = 3;                     // values older than this many sweeps are stale
   int comm_lost_after_failures = 3;               // consecutive failures before comm_lost
+  // Module-bus lines; empty = the built-in simulator answers (the default).
+  std::vector<BusLineConfig> lines;
 };
 
 struct HistoryConfig {

@@ -300,7 +300,7 @@ TEST(ConfigUnknownKey, FarFromAnyKeyListsKnownKeys) {
   EXPECT_EQ(issue.key, "bus.baudrate");
   EXPECT_EQ(issue.message,
             "unknown key (known here: sweep_interval_s, stale_after_sweeps, "
-            "comm_lost_after_failures)");
+            "comm_lost_after_failures, line)");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -46,6 +47,9 @@ line (printed as "equalis-sim: line N on /dev/pts/M"), paced at the baud rate.
   --baud B             line speed (default 115200)
   --tcp HOST:PORT      serve line 1 on a TCP port instead of a pty (line N on PORT+N−1;
                        port 0: any free port)
+  --link PATH          also make PATH a symbolic link to line 1's pty (line N: PATH-N), replaced
+                       when equalis-sim starts again, so a daemon configured with PATH finds the
+                       new pty after a restart (like socat's link=)
   --fault KEY=VALUE    wire faults, repeatable:
                          crc=P        a bit flipped in a reply with probability P
                          late=P       a unicast reply sent late with probability P
@@ -67,9 +71,26 @@ struct Options {
   std::optional<std::uint64_t> seed;
   std::uint32_t baud = 115200;
   std::optional<std::string> tcp;
+  std::optional<std::string> link;
   bus::WireFaults faults;
   std::vector<std::pair<int, int>> silent;  // (string, block), 1-based
 };
+
+// Points `link` at `target`, replacing an older link atomically (a new link, then rename).
+equalis::Status replaceSymlink(const std::string& target, const std::string& link) {
+  const std::string tmp = link + ".new";
+  std::error_code ec;
+  std::filesystem::remove(tmp, ec);
+  std::filesystem::create_symlink(target, tmp, ec);
+  if (!ec) {
+    std::filesystem::rename(tmp, link, ec);
+  }
+  if (ec) {
+    return equalis::makeError(equalis::ErrorCode::kIo,
+                              "cannot link " + link + " to " + target + ": " + ec.message());
+  }
+  return {};
+}
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "equalis-sim: %s\n", message.c_str());
@@ -168,7 +189,7 @@ int main(int argc, char** argv) {
     }
     if (arg == "--config" || arg == "--plant" || arg == "--lines" || arg == "--scenario" ||
         arg == "--time-scale" || arg == "--seed" || arg == "--baud" || arg == "--tcp" ||
-        arg == "--fault") {
+        arg == "--link" || arg == "--fault") {
       v = next(arg.c_str());
       if (!v) {
         return fail(arg + " needs a value");
@@ -212,6 +233,8 @@ int main(int argc, char** argv) {
       o.baud = static_cast<std::uint32_t>(n);
     } else if (arg == "--tcp") {
       o.tcp = *v;
+    } else if (arg == "--link") {
+      o.link = *v;
     } else if (arg == "--fault") {
       if (auto problem = parseFault(*v, o)) {
         return fail(*problem);
@@ -273,6 +296,7 @@ int main(int argc, char** argv) {
   std::mutex plant_mutex;
   std::vector<std::unique_ptr<bus::LineResponder>> responders;
   std::vector<std::unique_ptr<bus::LineServer>> servers;
+  std::vector<std::string> links;
   std::string tcp_host;
   long long tcp_port = 0;
   if (o.tcp) {
@@ -313,6 +337,13 @@ int main(int argc, char** argv) {
     for (const int n : line_strings[l]) {
       numbers += (numbers.empty() ? "" : ",") + std::to_string(n);
     }
+    if (o.link && !o.tcp) {
+      const std::string link = l == 0 ? *o.link : *o.link + "-" + std::to_string(l + 1);
+      if (auto st = replaceSymlink(servers.back()->path(), link); !st) {
+        return fail(st.error().message);
+      }
+      links.push_back(link);
+    }
     std::printf("equalis-sim: line %zu on %s (%s; strings %s, %u modules, %u baud)\n", l + 1,
                 servers.back()->path().c_str(), servers.back()->url(o.baud).c_str(),
                 numbers.c_str(), static_cast<unsigned>(next - 1), o.baud);
@@ -342,6 +373,10 @@ int main(int argc, char** argv) {
   std::uint64_t replies = 0;
   for (const auto& r : responders) {
     replies += r->stats().replies;
+  }
+  for (const auto& link : links) {
+    std::error_code ec;
+    std::filesystem::remove(link, ec);
   }
   std::fprintf(stderr, "equalis-sim: signal %d, stopping after %llu replies\n",
                static_cast<int>(g_signal), static_cast<unsigned long long>(replies));

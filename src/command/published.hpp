@@ -9,6 +9,7 @@
 
 #include "alarms/alarms.hpp"
 #include "alarms/runaway.hpp"
+#include "bus/bus.hpp"
 #include "io/hub.hpp"
 #include "model/plant.hpp"
 #include "state/state_store.hpp"
@@ -27,12 +28,13 @@ struct Published {
   std::vector<alarms::RunawayState> protection;  // per string
   std::vector<io::ChannelSnapshot> io_channels;
   std::vector<io::DeviceSnapshot> io_devices;
+  std::vector<bus::LineHealth> bus_lines;  // module-bus lines; empty with the simulator
 };
 
 // The published part of the version `reader` sees; an empty object before the first cycle.
 inline std::shared_ptr<const Published> published(const state::StateStore::Reader& reader) {
   static const auto empty_view = std::make_shared<const Published>(
-      Published{{}, std::make_shared<const RulesView>(), {}, {}, {}});
+      Published{{}, std::make_shared<const RulesView>(), {}, {}, {}, {}});
   const auto& any = reader.attachment();
   return any ? std::static_pointer_cast<const Published>(any) : empty_view;
 }

@@ -74,16 +74,27 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       started_ms_(clock.nowMs()),
       // The simulated plant has been floating (unequalized) for two days when the controller
       // starts, so it shows the float spread a real string has at commissioning.
-      sim_(std::make_unique<sim::PlantSim>(plant_, started_ms_ - kSimWarmStartMs)),
-      backend_(*sim_),
-      frontend_(backend_, plant_),
+      // Without module-bus lines the plant is simulated in-process.
+      sim_(plant_.bus.lines.empty()
+               ? std::make_unique<sim::PlantSim>(plant_, started_ms_ - kSimWarmStartMs)
+               : nullptr),
       analyzer_(plant_),
       alarms_(plant_),
       state_(layoutOf(plant_), staleLimitMs(plant_.bus)),
       recorder_(plant_.history),
       last_mode_(plant_.strings.size(), model::StringModeValue::kFloat),
       io_(std::make_unique<io::Hub>(plant_, clock_, sim_.get())) {
-  sim_->advanceTo(started_ms_);
+  if (sim_) {
+    sim_->advanceTo(started_ms_);
+  }
+  // Module-bus lines (docs/module-bus.md) or the in-process simulator; a line opens lazily, so
+  // only a configuration the bus cannot use fails here (reported by open()).
+  if (auto backend = bus::openBackend(plant_, clock_, sim_.get())) {
+    backend_ = std::move(backend.value());
+    frontend_ = std::make_unique<bus::Frontend>(*backend_, plant_);
+  } else {
+    backend_error_ = backend.error();
+  }
   events_ = std::make_unique<events::Manager>(plant_.events, plant_.site.name, clock_);
   std::vector<alarms::InputRule> input_rules;
   for (const auto& dev : plant_.io.devices) {
@@ -183,6 +194,9 @@ Controller::~Controller() {
 }
 
 Status Controller::open() {
+  if (backend_error_) {
+    return *backend_error_;
+  }
   std::error_code ec;
   std::filesystem::create_directories(plant_.data_dir, ec);
   if (ec) {
@@ -260,6 +274,11 @@ Status Controller::open() {
 }
 
 Status Controller::setScenario(sim::Scenario scenario) {
+  if (!sim_) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     "scenarios act on the simulated plant; with [[bus.line]] the plant is on "
+                     "the module bus (run the scenario in equalis-sim --scenario)");
+  }
   if (auto st = sim::validate(scenario, plant_); !st) {
     return st;
   }
@@ -285,7 +304,9 @@ void Controller::runScenario(TimeMs now_ms) {
     if (at > now_ms) {
       break;
     }
-    sim_->advanceTo(at);
+    if (sim_) {
+      sim_->advanceTo(at);
+    }
     const std::size_t errors_before = scenario_->errors().size();
     scenario_->applyDue(*sim_, scenario_start_ms_, at);
     pending_event_ = true;
@@ -345,15 +366,22 @@ void Controller::saveCalibration(std::size_t s) {
 
 void Controller::cycle() {
   std::lock_guard lock(cycle_mutex_);
+  if (!frontend_) {
+    return;  // no bus (open() reported why)
+  }
   const TimeMs now = clock_.nowMs();
   auto applied = applyCommands(now);
   // The simulated plant's own work (physics and answering the sweep) is counted apart: it is
   // the plant's cost, not the controller's (a real plant or equalis-sim runs elsewhere).
   const double plant_cpu_start_s = threadCpuSeconds();
   runScenario(now);
-  sim_->advanceTo(now);
-  const auto& sweep = frontend_.sweep(now);
-  plant_cpu_s_ += threadCpuSeconds() - plant_cpu_start_s;
+  if (sim_) {
+    sim_->advanceTo(now);
+  }
+  const auto& sweep = frontend_->sweep(now);
+  if (sim_) {
+    plant_cpu_s_ += threadCpuSeconds() - plant_cpu_start_s;
+  }
   pollIo(now);
   const auto& sums = analyzer_.update(sweep);
   swept_ = true;
@@ -433,7 +461,7 @@ void Controller::applyCommandsNow() {
     return;
   }
   if (swept_) {
-    commitState(frontend_.last(), analyzer_.summaries(), now, false);
+    commitState(frontend_->last(), analyzer_.summaries(), now, false);
   } else {
     state::StateStore::Writer w(state_);
     w.attach(buildPublished(now));
@@ -620,7 +648,7 @@ void Controller::equalize(const bus::Sweep& sweep,
     effort_[s].add(sweep.time_ms, power_w);
     const auto& duties = equalizers_[s].update(in);
     for (std::size_t b = 0; b < duties.size(); ++b) {
-      frontend_.commandBypass(s, b, static_cast<std::uint8_t>(std::lround(duties[b] * 100.0)));
+      frontend_->commandBypass(s, b, static_cast<std::uint8_t>(std::lround(duties[b] * 100.0)));
     }
   }
 }
@@ -701,6 +729,7 @@ std::shared_ptr<const command::Published> Controller::buildPublished(TimeMs now_
   }
   p->io_channels = io_->channels(now_ms);
   p->io_devices = io_->devices();
+  p->bus_lines = lineHealth();
   return p;
 }
 
@@ -740,7 +769,13 @@ void Controller::guardRunaway(const bus::Sweep& sweep,
           io_->poll(sweep.time_ms);
         } else {
           // No relay configured: the simulated protection relay opens the string breaker.
-          sim_->setBreakerClosed(s, false);
+          if (sim_) {
+            sim_->setBreakerClosed(s, false);
+          } else {
+            log::get("protection")
+                ->error("{}: no breaker_trip relay configured; the breaker cannot be opened",
+                        plant_.strings[s].name);
+          }
         }
       }
       logProtectionEvent(s, e);
@@ -782,7 +817,9 @@ command::Outcome Controller::resetProtection(std::size_t s, TimeMs now_ms) {
     (void)io_->setOutput(*relay, false);  // the charger returns to its float voltage
   }
   io_->poll(now_ms);
-  sim_->setBreakerClosed(s, true);  // the operator closes the breaker again (simulated plant)
+  if (sim_) {
+    sim_->setBreakerClosed(s, true);  // the operator closes the breaker again (simulated plant)
+  }
   for (const auto& e : events) {
     logProtectionEvent(s, e);
   }

@@ -14,6 +14,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "alarms/alarms.hpp"
@@ -23,6 +24,7 @@
 #include "analysis/ri_baseline.hpp"
 #include "bus/bus.hpp"
 #include "bus/sim_backend.hpp"
+#include "bus/wire_backend.hpp"
 #include "command/command.hpp"
 #include "command/published.hpp"
 #include "control/equalizer.hpp"
@@ -77,8 +79,13 @@ class Controller {
   Clock& clock() { return clock_; }
   state::StateStore& state() { return state_; }
   history::Store* history() { return history_.get(); }
+  // The in-process simulated plant (tests and the scorer); only when simulated().
   sim::PlantSim& plantSim() { return *sim_; }
-  const bus::Sweep& lastSweep() const { return frontend_.last(); }
+  const bus::Sweep& lastSweep() const { return frontend_->last(); }
+  // Health of each module-bus line (empty with the in-process simulator). Control thread.
+  std::vector<bus::LineHealth> lineHealth() const {
+    return backend_ ? backend_->lineHealth() : std::vector<bus::LineHealth>{};
+  }
   // ---- read from the newest committed state version (thread-safe) ----
   std::shared_ptr<const command::Published> published() const;
   std::vector<alarms::ActiveAlarm> activeAlarms() const { return published()->alarms; }
@@ -118,7 +125,8 @@ class Controller {
   // Stops the event manager at shutdown: pending deliveries get `grace_ms` (real time), and
   // every outcome goes to the event log.
   void finishEvents(DurationMs grace_ms);
-  bool simulated() const { return true; }
+  // True when the plant is the in-process simulator (no [[bus.line]]).
+  bool simulated() const { return sim_ != nullptr; }
 
  private:
   // A command applied, waiting for the state version that shows its effect.
@@ -165,9 +173,10 @@ class Controller {
   model::PlantConfig plant_;
   Clock& clock_;
   TimeMs started_ms_;
-  std::unique_ptr<sim::PlantSim> sim_;
-  bus::SimBackend backend_;
-  bus::Frontend frontend_;
+  std::unique_ptr<sim::PlantSim> sim_;  // null with module-bus lines
+  std::unique_ptr<bus::Backend> backend_;
+  std::unique_ptr<bus::Frontend> frontend_;
+  std::optional<Error> backend_error_;
   analysis::Analyzer analyzer_;
   std::vector<control::StringEqualizer> equalizers_;
   alarms::Engine alarms_;

@@ -743,6 +743,40 @@ void Server::routes() {
                                                          publishedNow(ctl)->protection.at(si)))}});
            });
 
+  // Module-bus lines (docs/module-bus.md): state, counters, sweep time against the wire limit.
+  srv.Get("/api/v1/bus", [&ctl](const httplib::Request&, httplib::Response& res) {
+    const auto view = publishedNow(ctl);
+    json lines = json::array();
+    for (const auto& l : view->bus_lines) {
+      const auto& c = l.counters;
+      lines.push_back(
+          json{{"line", l.line},
+               {"state", bus::lineStateName(l.state)},
+               {"connected", l.connected},
+               {"modules", l.modules},
+               {"modules_ok", l.modules_ok},
+               {"last_sweep_ms", l.last_sweep_ms},
+               {"wire_limit_ms", l.wire_limit_ms},
+               {"last_error", l.last_error.empty() ? json(nullptr) : json(l.last_error)},
+               {"counters",
+                {{"requests", c.requests},
+                 {"frames_ok", c.frames_ok},
+                 {"crc_errors", c.crc_errors},
+                 {"malformed", c.malformed},
+                 {"noise_bytes", c.noise_bytes},
+                 {"truncated", c.truncated},
+                 {"timeouts", c.timeouts},
+                 {"foreign", c.foreign},
+                 {"late", c.late},
+                 {"echo", c.echo},
+                 {"error_replies", c.error_replies},
+                 {"stale", c.stale},
+                 {"retries", c.retries},
+                 {"reconnects", c.reconnects}}}});
+    }
+    sendJson(res, json{{"simulated", ctl.simulated}, {"lines", std::move(lines)}});
+  });
+
   // I/O and sensor devices with their channels (docs/io.md).
   srv.Get("/api/v1/io", [&ctl](const httplib::Request&, httplib::Response& res) {
     const TimeMs now = ctl.clock.nowMs();

@@ -545,6 +545,20 @@ std::vector<ActiveAlarm> Engine::active() const {
   return out;
 }
 
+void Engine::blockLevels(std::size_t s, std::vector<Level>& out) const {
+  out.assign(out.size(), Level::kNone);
+  for (std::size_t k = 0; k < string_rules_.at(s).size(); ++k) {
+    if (model::point(string_rules_[s][k].point).scope != model::Scope::kBlock) {
+      continue;
+    }
+    const auto& inst = instances_[s][k];
+    const std::size_t n = std::min(inst.size(), out.size());
+    for (std::size_t b = 0; b < n; ++b) {
+      out[b] = std::max(out[b], inst[b].level);
+    }
+  }
+}
+
 Level Engine::blockLevel(std::size_t s, std::size_t b) const {
   Level worst = Level::kNone;
   for (std::size_t k = 0; k < string_rules_.at(s).size(); ++k) {

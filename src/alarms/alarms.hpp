@@ -116,6 +116,8 @@ class Engine {
   std::vector<ActiveAlarm> active() const;
   // Worst active level per block (for the status page and the block status point).
   Level blockLevel(std::size_t string_index, std::size_t block_index) const;
+  // The same for every block of a string at once (out.size() = its blocks).
+  void blockLevels(std::size_t string_index, std::vector<Level>& out) const;
   Result<AlarmEvent> acknowledge(const std::string& key, TimeMs now_ms);
   const std::vector<Rule>& rules(std::size_t string_index) const {
     return string_rules_.at(string_index);

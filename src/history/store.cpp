@@ -877,20 +877,29 @@ Status Store::append(const Snapshot& s) {
 }
 
 Status Store::appendEvent(const EventRecord& e) {
+  return appendEvents({e});
+}
+
+Status Store::appendEvents(const std::vector<EventRecord>& events) {
+  if (events.empty()) {
+    return {};
+  }
   Impl& m = *impl_;
   std::lock_guard lock(m.write_mutex);
   if (auto st = m.writer.run(m.begin, "begin transaction"); !st) {
     return st;
   }
   auto body = [&]() -> Status {
-    sqlite3_bind_int64(m.insert_event, 1, e.time_ms);
-    bindText(m.insert_event, 2, e.kind);
-    bindText(m.insert_event, 3, e.message);
-    bindText(m.insert_event, 4, e.level);
-    sqlite3_bind_int(m.insert_event, 5, e.string_number);
-    sqlite3_bind_int(m.insert_event, 6, e.block_number);
-    if (auto st = m.writer.run(m.insert_event, "insert event"); !st) {
-      return st;
+    for (const auto& e : events) {
+      sqlite3_bind_int64(m.insert_event, 1, e.time_ms);
+      bindText(m.insert_event, 2, e.kind);
+      bindText(m.insert_event, 3, e.message);
+      bindText(m.insert_event, 4, e.level);
+      sqlite3_bind_int(m.insert_event, 5, e.string_number);
+      sqlite3_bind_int(m.insert_event, 6, e.block_number);
+      if (auto st = m.writer.run(m.insert_event, "insert event"); !st) {
+        return st;
+      }
     }
     return m.enforceBound(std::nullopt, {});
   };

@@ -151,6 +151,8 @@ class Store {
   // an existing one replaces it. Negative indices or duplicate blocks → kInvalidArgument.
   Status append(const Snapshot& s);
   Status appendEvent(const EventRecord& e);
+  // Several events in one transaction (one sync instead of one per event: an alarm storm).
+  Status appendEvents(const std::vector<EventRecord>& events);
 
   // Series in ascending time, from_ms ≤ time ≤ to_ms, at most `limit` points (0 = no limit;
   // the oldest points of the range come first, so a caller pages with from = last + 1).

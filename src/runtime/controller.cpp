@@ -264,6 +264,7 @@ Status Controller::open() {
                             applied.error().message)});
     }
   }
+  flushEvents();
   // The rules and the I/O view are readable before the first sweep.
   rebuildRulesView();
   {
@@ -393,7 +394,10 @@ void Controller::cycle() {
   commitState(sweep, sums, now, true);
   events_->tick(now);
   logDeliveries();
+  const double history_cpu_start_s = threadCpuSeconds();
   recordHistory(now);
+  flushEvents();
+  history_cpu_s_ += threadCpuSeconds() - history_cpu_start_s;
   fulfil(applied);
   sweep_count_ += 1;
 }
@@ -467,6 +471,7 @@ void Controller::applyCommandsNow() {
     w.attach(buildPublished(now));
   }
   logDeliveries();
+  flushEvents();
   fulfil(applied);
 }
 
@@ -702,13 +707,16 @@ void Controller::writeAlarmPoints(state::StateStore::Writer& w,
   w.setSystem(PointId::kSystemWarningCount, {static_cast<double>(warning_count), t, Quality::kOk});
   w.setSystem(PointId::kSystemUnacknowledgedCount,
               {static_cast<double>(unacknowledged), t, Quality::kOk});
+  std::vector<alarms::Level> levels;
   for (std::size_t s = 0; s < sums.size(); ++s) {
     w.set(PointId::kStringProtectionState, s, 0,
           {static_cast<double>(runaway_[s].state()), t, Quality::kOk});
+    levels.resize(sums[s].blocks.size());
+    alarms_.blockLevels(s, levels);
     for (std::size_t b = 0; b < sums[s].blocks.size(); ++b) {
       auto status = sums[s].blocks[b].status;
       if (status != model::BlockStatus::kUnknown) {
-        const auto level = alarms_.blockLevel(s, b);
+        const auto level = levels[b];
         if (level == alarms::Level::kAlarm) {
           status = model::BlockStatus::kAlarm;
         } else if (level == alarms::Level::kWarning) {
@@ -840,13 +848,21 @@ void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
   events_->onAlarmEvent(e);
 }
 
+// Events of a cycle are written together at its end (flushEvents): one transaction, one sync.
 void Controller::logEvent(const history::EventRecord& e) {
-  if (!history_) {
+  if (history_) {
+    event_buffer_.push_back(e);
+  }
+}
+
+void Controller::flushEvents() {
+  if (!history_ || event_buffer_.empty()) {
     return;
   }
-  if (auto st = history_->appendEvent(e); !st) {
-    log::get("history")->warn("event not stored: {}", st.error().message);
+  if (auto st = history_->appendEvents(event_buffer_); !st) {
+    log::get("history")->warn("{} events not stored: {}", event_buffer_.size(), st.error().message);
   }
+  event_buffer_.clear();
 }
 
 void Controller::setOutputHook(events::OutputHook hook) {
@@ -862,6 +878,7 @@ void Controller::onInputChanges(std::vector<model::InputChange> changes) {
     events_->onInputChange(c);
   }
   logDeliveries();
+  flushEvents();
 }
 
 // Outcomes of event-manager actions ("email to ops@… sent") into the event log.
@@ -875,6 +892,7 @@ void Controller::finishEvents(DurationMs grace_ms) {
   events_->stop(grace_ms);
   std::lock_guard lock(cycle_mutex_);
   logDeliveries();
+  flushEvents();
 }
 
 // Active alarms, worst first: the rule engine's and the thermal-runaway protection's.

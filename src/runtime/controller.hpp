@@ -113,6 +113,8 @@ class Controller {
   // CPU time the simulated plant took on the control thread (physics and answering the sweeps),
   // so that the controller's own cost can be told apart. Control thread only.
   double plantCpuSeconds() const { return plant_cpu_s_; }
+  // CPU time of writing history snapshots and the event log on the control thread.
+  double historyCpuSeconds() const { return history_cpu_s_; }
   std::uint64_t historyRecordCount() const { return history_records_.load(); }
   TimeMs startedMs() const { return started_ms_; }
   // Event manager (docs/events.md). The I/O layer connects its relay and buzzer outputs here …
@@ -166,6 +168,7 @@ class Controller {
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logDeliveries();
   void logEvent(const history::EventRecord& e);
+  void flushEvents();
   void noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms);
   void pollIo(TimeMs now_ms);
   void publishIo(state::StateStore::Writer& w, TimeMs now_ms);
@@ -195,9 +198,11 @@ class Controller {
   TimeMs scenario_start_ms_ = 0;
   bool pending_event_ = false;
   bool swept_ = false;
-  double plant_cpu_s_ = 0.0;  // a sweep has run: lastSweep() and the summaries are valid
+  double plant_cpu_s_ = 0.0;
+  double history_cpu_s_ = 0.0;  // a sweep has run: lastSweep() and the summaries are valid
   std::shared_ptr<const command::RulesView> rules_view_;
-  std::vector<alarms::AlarmEvent> alarm_events_;  // raised in the commit, logged after it
+  std::vector<alarms::AlarmEvent> alarm_events_;    // raised in the commit, logged after it
+  std::vector<history::EventRecord> event_buffer_;  // the event log's entries of this cycle
   command::Queue commands_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> sweep_count_{0};

@@ -21,6 +21,7 @@ StateStore::StateStore(std::vector<int> blocks_per_string, DurationMs stale_afte
   std::size_t offset = 0;
   for (const auto& def : model::catalogue()) {
     point_offset_.push_back(offset);
+    point_scope_.push_back(def.scope);
     switch (def.scope) {
       case model::Scope::kSystem:
         offset += 1;
@@ -38,9 +39,9 @@ StateStore::StateStore(std::vector<int> blocks_per_string, DurationMs stale_afte
 
 std::size_t StateStore::slot(model::PointId id, std::size_t string_index,
                              std::size_t block_index) const {
-  const auto& def = model::point(id);
-  const std::size_t base = point_offset_[static_cast<std::size_t>(id)];
-  switch (def.scope) {
+  const auto index = static_cast<std::size_t>(id);
+  const std::size_t base = point_offset_[index];
+  switch (point_scope_[index]) {
     case model::Scope::kSystem:
       return base;
     case model::Scope::kString:

@@ -90,6 +90,7 @@ class StateStore {
   std::size_t total_blocks_ = 0;
   DurationMs stale_after_ms_;
   std::vector<std::size_t> point_offset_;  // first slot of each point
+  std::vector<model::Scope> point_scope_;  // scope of each point (no catalogue lookup per set)
   std::vector<Sample> samples_;
   std::uint64_t version_ = 0;
   std::shared_ptr<const void> attachment_;

@@ -225,6 +225,42 @@ void Server::routes() {
   const auto& plant = ctl.plant;
   const int string_count = static_cast<int>(plant.strings.size());
 
+  // Liveness: the process answers and the control cycle completed a sweep recently.
+  srv.Get("/healthz", [&ctl](const httplib::Request&, httplib::Response& res) {
+    if (ctl.runtime == nullptr) {
+      sendJson(res, json{{"status", "ok"}});
+      return;
+    }
+    const auto snap = ctl.runtime->snapshot();
+    const auto h = ops::liveness(snap, ctl.health);
+    json j{{"status", h.ok ? "ok" : "failing"},
+           {"cycles", snap.cycles},
+           {"last_cycle_age_s", h.last_cycle_age_s < 0 ? json(nullptr) : json(h.last_cycle_age_s)},
+           {"limit_s", h.limit_s}};
+    if (!h.ok) {
+      j["reason"] = h.reason;
+    }
+    sendJson(res, j, h.ok ? 200 : 503);
+  });
+
+  // Readiness: history store open, first sweep done, not shutting down.
+  srv.Get("/readyz", [this, &ctl](const httplib::Request&, httplib::Response& res) {
+    ops::RuntimeSnapshot snap;
+    if (ctl.runtime != nullptr) {
+      snap = ctl.runtime->snapshot();
+    } else {
+      const state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+      snap.cycles = r.get(model::PointId::kSystemSweepCount).quality == model::Quality::kOk ? 1 : 0;
+    }
+    snap.stopping = snap.stopping || stopping_.load();
+    const auto h = ops::readiness(snap, ctl.history != nullptr);
+    json j{{"status", h.ok ? "ready" : "not_ready"}};
+    if (!h.ok) {
+      j["reason"] = h.reason;
+    }
+    sendJson(res, j, h.ok ? 200 : 503);
+  });
+
   srv.Get("/api/v1/system", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
     const TimeMs now = ctl.clock.nowMs();
     state::StateStore::Reader r(ctl.state, now);
@@ -488,7 +524,7 @@ void Server::routes() {
                          {"text", events::describe(d)}});
     }
     const auto st = mgr.stats();
-    sendJson(res, json{{"rules", mgr.config().rules.size()},
+    sendJson(res, json{{"rules", mgr.ruleCount()},
                        {"triggered", st.triggered},
                        {"delivered", st.delivered},
                        {"failed", st.failed},
@@ -743,6 +779,33 @@ void Server::routes() {
                                                          publishedNow(ctl)->protection.at(si)))}});
            });
 
+  // Configuration reload (the same as SIGHUP): re-reads the file equalisd was started with.
+  srv.Post("/api/v1/system/reload", [&ctl](const httplib::Request& req, httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    auto done = ctl.commands.execute({command::ReloadConfig{}, originOf(req)});
+    if (!done) {
+      sendError(res, commandStatus(done.error()), "", done.error().message);
+      return;
+    }
+    json changes = json::array();
+    std::size_t live = 0;
+    for (const auto& c : done->changes) {
+      live += c.live ? 1 : 0;
+      changes.push_back(json{{"key", c.key},
+                             {"from", c.from.empty() ? json(nullptr) : json(c.from)},
+                             {"to", c.to.empty() ? json(nullptr) : json(c.to)},
+                             {"applied", c.live},
+                             {"text", c.live ? fmt::format("{} applied", c.key)
+                                             : fmt::format("restart needed for {}", c.key)}});
+    }
+    sendJson(res, json{{"message", done->message},
+                       {"applied", live},
+                       {"restart_needed", done->changes.size() - live},
+                       {"changes", std::move(changes)}});
+  });
+
   // I/O and sensor devices with their channels (docs/io.md).
   srv.Get("/api/v1/io", [&ctl](const httplib::Request&, httplib::Response& res) {
     const TimeMs now = ctl.clock.nowMs();
@@ -782,10 +845,37 @@ void Server::routes() {
              sendError(res, 404, "id", "no such channel: " + id);
            });
 
-  // Prometheus text exposition.
-  srv.Get("/metrics", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-    res.set_content(renderMetrics(plant, r), "text/plain; version=0.0.4; charset=utf-8");
+  // Prometheus text exposition: the plant's points, then the daemon's own figures.
+  srv.Get("/metrics", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
+    std::string text;
+    SelfMetrics self;
+    {
+      state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+      text = renderMetrics(plant, r);
+      self.state_version = r.version();
+    }
+    if (ctl.runtime != nullptr) {
+      self.version = version_;
+      self.runtime = ctl.runtime->snapshot();
+      self.now = ops::Steady::now();
+      self.command_queue_depth = ctl.commands.depth();
+      if (auto* h = ctl.history) {
+        if (auto st = h->stats()) {
+          self.history_open = true;
+          self.history_used_bytes = st->used_bytes;
+          self.history_file_bytes = st->file_bytes;
+          self.history_max_bytes = st->max_bytes;
+          self.history_snapshots = st->snapshot_count;
+        }
+      }
+      if (ctl.events != nullptr) {
+        self.events_present = true;
+        self.events = ctl.events->stats();
+      }
+      self.process = ops::processFigures();
+      text += renderSelfMetrics(self);
+    }
+    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
   });
 
   srv.Get(R"(/api/.*)", [](const httplib::Request& req, httplib::Response& res) {

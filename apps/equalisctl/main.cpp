@@ -31,6 +31,9 @@ Commands:
                               the breaker, restores a lowered charger)
   export [--from T] [--to T] [--string N] [--output FILE]
                               block history as CSV (times ISO 8601 UTC or epoch ms)
+  reload                      make equalisd re-read its configuration file (as SIGHUP does):
+                              prints what was applied and what needs a restart; an invalid
+                              file is refused with its problems and the running one stays
   points [--markdown]         the point catalogue (offline)
   check-config FILE           validate a configuration file (offline)
 Options:
@@ -399,6 +402,31 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     } else {
       std::printf("string %s: protection %s\n", args[1].c_str(),
                   j->value("protection_state", std::string("?")).c_str());
+    }
+    return 0;
+  }
+  if (cmd == "reload") {
+    const std::string path = "/api/v1/system/reload";
+    int code = 0;
+    const auto j = parseAnswer(o, path, post(o, path), code);
+    if (!j) {
+      return code;
+    }
+    if (o.json) {
+      std::printf("%s\n", j->dump(2).c_str());
+      return 0;
+    }
+    std::printf("%s\n", j->value("message", std::string()).c_str());
+    for (const auto& c : (*j)["changes"]) {
+      const auto value = [](const json& v) {
+        return v.is_string() ? v.get<std::string>() : std::string("(none)");
+      };
+      if (c.value("applied", false)) {
+        std::printf("  applied  %s: %s → %s\n", c.value("key", std::string()).c_str(),
+                    value(c["from"]).c_str(), value(c["to"]).c_str());
+      } else {
+        std::printf("  restart needed for %s\n", c.value("key", std::string()).c_str());
+      }
     }
     return 0;
   }

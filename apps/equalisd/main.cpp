@@ -32,6 +32,7 @@
 #include "core/log.hpp"
 #include "core/service_notify.hpp"
 #include "core/version.hpp"
+#include "ops/backup.hpp"
 #include "runtime/controller.hpp"
 #include "sim/scenario.hpp"
 
@@ -233,6 +234,42 @@ int main(int argc, char** argv) {
   } else {
     with_overrides(plant);
   }
+  // One equalisd per data directory (equalisctl restore takes the same lock).
+  auto lock = ops::DataDirLock::acquire(plant.data_dir);
+  if (!lock) {
+    return fail(lock.error().message);
+  }
+  // A restore uploaded through REST is applied now, before anything reads the data directory.
+  std::string restore_note;
+  const auto pending = ops::pendingRestoreDir(plant.data_dir);
+  if (std::filesystem::exists(std::filesystem::path(pending) / "manifest.json")) {
+    auto staged = ops::stagedFrom(pending);
+    auto report = staged ? ops::applyRestore(*staged, {config_path, plant.data_dir}, wallNowMs())
+                         : Result<ops::RestoreReport>(staged.error());
+    if (!report) {
+      const auto failed = pending + "-failed";
+      std::error_code ec;
+      std::filesystem::remove_all(failed, ec);
+      std::filesystem::rename(pending, failed, ec);
+      restore_note = fmt::format("staged restore NOT applied: {} (kept in {})",
+                                 report.error().message, failed);
+      std::fprintf(stderr, "equalisd: %s\n", restore_note.c_str());
+    } else {
+      restore_note = fmt::format(
+          "restore applied: the backup of '{}' created {}; replaced files "
+          "kept in {}",
+          staged->manifest.site, staged->manifest.created, report->replaced_dir);
+      std::printf("%s\n", restore_note.c_str());
+      if (!config_path.empty() && staged->has_config) {
+        auto loaded = load_config();
+        if (!loaded.ok()) {
+          std::fputs(loaded.describe(config_path).c_str(), stderr);
+          return fail("restored configuration rejected");
+        }
+        plant = std::move(*loaded.config);
+      }
+    }
+  }
   const auto listen = rest::parseListenAddress(plant.http.listen);
   if (!listen) {
     return fail(listen.error().message);
@@ -256,6 +293,9 @@ int main(int argc, char** argv) {
   if (auto st = controller.open(); !st) {
     return fail(st.error().message);
   }
+  if (!restore_note.empty() && controller.history() != nullptr) {
+    (void)controller.history()->appendEvent({clock.nowMs(), "system", restore_note});
+  }
   if (!scenario_arg.empty()) {
     auto scenario = loadScenario(scenario_arg);
     if (!scenario) {
@@ -271,7 +311,7 @@ int main(int argc, char** argv) {
   rest::Server server(
       rest::Sources{controller.plant(), controller.state(), clock, controller.commands(),
                     controller.history(), &controller.eventManager(), controller.startedMs(),
-                    controller.simulated(), &controller.runtimeStats(), health},
+                    controller.simulated(), &controller.runtimeStats(), health, config_path},
       versionText());
   const auto port = server.bind(listen->first, listen->second);
   if (!port) {

@@ -60,6 +60,7 @@ std::string describe(const Action& action) {
                                a.block_index + 1);
           },
           [](const ReloadConfig&) { return std::string("reload the configuration"); },
+          [](const StageRestore& a) { return fmt::format("stage restore of {}", a.description); },
       },
       action);
 }

@@ -67,9 +67,16 @@ struct ResetRiBaseline {
 // Re-reads the configuration file the daemon was started with and applies what can change live
 // (docs/operations.md); an invalid file is refused and the running configuration stays.
 struct ReloadConfig {};
+// Makes a checked, staged backup (ops::stageBackup) the restore applied at the next start
+// (docs/operations.md); an earlier staged restore is replaced.
+struct StageRestore {
+  std::string staged_dir;
+  std::string description;  // "backup of 'Site' created 2024-… (equalis 0.1.0, 5 files)"
+};
 
-using Action = std::variant<AcknowledgeAlarm, ChangeAlarmRule, RevertAlarmRule, SetOutput,
-                            PulseOutput, ResetProtection, ResetRiBaseline, ReloadConfig>;
+using Action =
+    std::variant<AcknowledgeAlarm, ChangeAlarmRule, RevertAlarmRule, SetOutput, PulseOutput,
+                 ResetProtection, ResetRiBaseline, ReloadConfig, StageRestore>;
 
 // "acknowledge block.voltage_high/2/17", for logs and errors.
 std::string describe(const Action& action);

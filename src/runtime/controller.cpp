@@ -13,6 +13,7 @@
 #include "core/log.hpp"
 #include "core/overloaded.hpp"
 #include "model/chemistry.hpp"
+#include "ops/backup.hpp"
 #include "persist/files.hpp"
 
 namespace equalis::runtime {
@@ -558,6 +559,23 @@ command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
                                   {}};
           },
           [&](const command::ReloadConfig&) { return reloadConfig(who, now_ms); },
+          [&](const command::StageRestore& a) -> command::Outcome {
+            // Only the rename happens here; the archive was checked by the submitter.
+            const auto pending = ops::pendingRestoreDir(plant_.data_dir);
+            std::error_code ec;
+            std::filesystem::remove_all(pending, ec);
+            std::filesystem::rename(a.staged_dir, pending, ec);
+            if (ec) {
+              std::filesystem::remove_all(a.staged_dir, ec);
+              return makeError(ErrorCode::kIo,
+                               fmt::format("cannot stage the restore in {}", pending));
+            }
+            const auto text = fmt::format("restore of {} staged ({}): restart equalisd to apply it",
+                                          a.description, who);
+            log::get("ops")->warn("{}", text);
+            logEvent({now_ms, "system", text});
+            return command::Reply{text, std::nullopt, {}};
+          },
       },
       cmd.action);
 }

@@ -1,11 +1,16 @@
 #include "adapters/rest/server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -21,6 +26,7 @@
 #include "command/published.hpp"
 #include "core/log.hpp"
 #include "history/store.hpp"
+#include "ops/backup.hpp"
 
 namespace equalis::rest {
 
@@ -804,6 +810,111 @@ void Server::routes() {
                        {"applied", live},
                        {"restart_needed", done->changes.size() - live},
                        {"changes", std::move(changes)}});
+  });
+
+  // Backup download (docs/operations.md): GET /api/v1/system/backup[?history=1]. It holds the
+  // configuration (passwords included), so it is served to the local machine only, like writes.
+  srv.Get("/api/v1/system/backup", [this, &ctl, &plant](const httplib::Request& req,
+                                                        httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    const bool with_history = req.has_param("history") && req.get_param_value("history") != "0" &&
+                              req.get_param_value("history") != "false";
+    static std::atomic<unsigned> serial{0};
+    const auto path = (std::filesystem::path(plant.data_dir) /
+                       fmt::format(".backup-download-{}-{}.tar.gz", ::getpid(), ++serial))
+                          .string();
+    // Stamped with the wall time (the plant clock may run scaled).
+    ops::BackupSource src{ctl.config_path, &plant,   ctl.history,
+                          with_history,    version_, wallNowMs()};
+    if (auto st = ops::createBackup(src, path); !st) {
+      sendError(res, st.error().code == ErrorCode::kInvalidArgument ? 409 : 500, "",
+                st.error().message);
+      return;
+    }
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    auto file = std::make_shared<std::ifstream>(path, std::ios::binary);
+    if (ec || !*file) {
+      std::filesystem::remove(path, ec);
+      sendError(res, 500, "", "cannot read the backup just written");
+      return;
+    }
+    // The file is gone from the directory at once; the open stream keeps it readable.
+    std::filesystem::remove(path, ec);
+    const auto name =
+        fmt::format("equalis-backup-{}.tar.gz", formatIso8601(wallNowMs()).substr(0, 10));
+    res.set_header("Content-Disposition", fmt::format("attachment; filename=\"{}\"", name));
+    res.set_header("Cache-Control", "no-store");
+    res.set_content_provider(
+        size, "application/gzip",
+        [file](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+          std::array<char, 65536> buf{};
+          file->seekg(static_cast<std::streamoff>(offset));
+          file->read(buf.data(), static_cast<std::streamsize>(std::min(length, buf.size())));
+          const auto n = static_cast<std::size_t>(file->gcount());
+          return n > 0 && sink.write(buf.data(), n);
+        });
+  });
+
+  // Restore (docs/operations.md): POST /api/v1/system/restore with the archive as the body. It
+  // is checked completely here, staged through the command queue and applied at the next start.
+  srv.Post("/api/v1/system/restore", [&ctl, &plant](const httplib::Request& req,
+                                                    httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    if (req.body.empty()) {
+      sendError(res, 400, "body", "the body must be a backup archive (equalisctl backup)");
+      return;
+    }
+    const auto stamp = fmt::format("{}-{}", ::getpid(), ctl.clock.nowMs());
+    const auto dir = std::filesystem::path(plant.data_dir);
+    const auto upload = (dir / fmt::format(".restore-upload-{}.tar.gz", stamp)).string();
+    const auto staging = (dir / fmt::format(".restore-staging-{}", stamp)).string();
+    {
+      std::ofstream out(upload, std::ios::binary | std::ios::trunc);
+      out.write(req.body.data(), static_cast<std::streamsize>(req.body.size()));
+      if (!out) {
+        sendError(res, 500, "", "cannot store the upload in " + upload);
+        return;
+      }
+    }
+    auto staged = ops::stageBackup(upload, staging);
+    std::error_code ec;
+    std::filesystem::remove(upload, ec);
+    if (!staged) {
+      sendError(res, 400, "body", staged.error().message);
+      return;
+    }
+    if (auto st = ops::checkRestoreTarget(*staged, {ctl.config_path, plant.data_dir}); !st) {
+      std::filesystem::remove_all(staging, ec);
+      sendError(res, 409, "", st.error().message);
+      return;
+    }
+    const auto& m = staged->manifest;
+    const auto description =
+        fmt::format("the backup of '{}' created {} (equalis {}, {} files{})", m.site, m.created,
+                    m.equalis_version, m.files.size(), staged->has_history ? ", with history" : "");
+    auto done = ctl.commands.execute({command::StageRestore{staging, description}, originOf(req)});
+    if (!done) {
+      std::filesystem::remove_all(staging, ec);
+      sendError(res, commandStatus(done.error()), "", done.error().message);
+      return;
+    }
+    json files = json::array();
+    for (const auto& f : m.files) {
+      files.push_back(f.path);
+    }
+    sendJson(res,
+             json{{"message", done->message},
+                  {"restart_needed", true},
+                  {"site", m.site},
+                  {"created", m.created},
+                  {"format_version", staged->read_format_version},
+                  {"files", std::move(files)}},
+             202);
   });
 
   // I/O and sensor devices with their channels (docs/io.md).

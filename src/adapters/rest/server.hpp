@@ -37,6 +37,7 @@ struct Sources {
   // from the state store's sweep count only and /metrics has no self-metrics.
   const ops::RuntimeStats* runtime = nullptr;
   ops::HealthPolicy health;  // liveness limit (the sweep interval in real time)
+  std::string config_path;   // the configuration file (backup and restore); "" = demo plant
 };
 
 class Server {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -13,8 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "core/version.hpp"
 #include "model/points.hpp"
+#include "ops/backup.hpp"
 
 namespace {
 
@@ -31,6 +34,17 @@ Commands:
                               the breaker, restores a lowered charger)
   export [--from T] [--to T] [--string N] [--output FILE]
                               block history as CSV (times ISO 8601 UTC or epoch ms)
+  reload                      make equalisd re-read its configuration file (as SIGHUP does):
+                              prints what was applied and what needs a restart; an invalid
+                              file is refused with its problems and the running one stays
+  backup [--with-history] FILE
+                              download a backup archive (configuration, alarm-rule changes,
+                              calibration, Ri baselines; --with-history: the history store too)
+  restore FILE                upload FILE to the running equalisd: checked, staged, applied at
+                              its next restart (systemctl restart equalis)
+  restore FILE --data-dir DIR [--config PATH]
+                              restore into a stopped equalisd's data directory (and its
+                              configuration file); what it replaces is kept in DIR/replaced-*/
   points [--markdown]         the point catalogue (offline)
   check-config FILE           validate a configuration file (offline)
 Options:
@@ -274,6 +288,125 @@ int cmdExport(const Options& o, const std::string& query, const std::string& out
   return 0;
 }
 
+int cmdBackup(const Options& o, bool with_history, const std::string& file) {
+  httplib::Client cli(o.url);
+  cli.set_connection_timeout(5);
+  cli.set_read_timeout(600);
+  const std::string tmp = file + ".part";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    std::fprintf(stderr, "equalisctl: cannot write %s\n", tmp.c_str());
+    return 1;
+  }
+  int status = 0;
+  std::string error_body;
+  auto res = cli.Get(
+      std::string("/api/v1/system/backup") + (with_history ? "?history=1" : ""),
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, std::size_t n) {
+        if (status >= 400) {
+          error_body.append(data, n);
+        } else {
+          out.write(data, static_cast<std::streamsize>(n));
+        }
+        return true;
+      });
+  out.close();
+  if (!res || status >= 400 || !out) {
+    std::remove(tmp.c_str());
+    if (!res) {
+      return connectError(o, httplib::to_string(res.error()));
+    }
+    auto j = json::parse(error_body, nullptr, false);
+    const std::string msg = (!j.is_discarded() && j.contains("error"))
+                                ? j["error"].value("message", error_body)
+                                : (status >= 400 ? error_body : "cannot write " + tmp);
+    std::fprintf(stderr, "equalisctl: %s\n", msg.c_str());
+    return 1;
+  }
+  if (std::rename(tmp.c_str(), file.c_str()) != 0) {
+    std::fprintf(stderr, "equalisctl: cannot write %s\n", file.c_str());
+    return 1;
+  }
+  std::printf("%s: backup written%s\n", file.c_str(), with_history ? " (with history)" : "");
+  return 0;
+}
+
+// Offline restore into a stopped equalisd's data directory.
+int cmdRestoreOffline(const std::string& file, const std::string& data_dir,
+                      const std::string& config_path) {
+  using namespace equalis;
+  auto lock = ops::DataDirLock::acquire(data_dir);
+  if (!lock) {
+    std::fprintf(stderr,
+                 "equalisctl: %s\nStop equalisd first, or restore through it (equalisctl "
+                 "restore FILE without --data-dir).\n",
+                 lock.error().message.c_str());
+    return 1;
+  }
+  const auto staging =
+      (std::filesystem::path(data_dir) / fmt::format(".restore-staging-{}", wallNowMs())).string();
+  auto staged = ops::stageBackup(file, staging);
+  if (!staged) {
+    std::fprintf(stderr, "equalisctl: %s\n", staged.error().message.c_str());
+    return 1;
+  }
+  auto report = ops::applyRestore(*staged, {config_path, data_dir}, wallNowMs());
+  if (!report) {
+    std::error_code ec;
+    std::filesystem::remove_all(staging, ec);
+    std::fprintf(stderr, "equalisctl: %s: not restored: %s\n", file.c_str(),
+                 report.error().message.c_str());
+    return 1;
+  }
+  const auto& m = staged->manifest;
+  std::printf("restored the backup of '%s' created %s (equalis %s, format %d)\n", m.site.c_str(),
+              m.created.c_str(), m.equalis_version.c_str(), staged->read_format_version);
+  for (const auto& p : report->restored) {
+    std::printf("  %s\n", p.c_str());
+  }
+  for (const auto& n : report->notes) {
+    std::printf("note: %s\n", n.c_str());
+  }
+  if (staged->has_config && config_path.empty()) {
+    std::printf("note: the backup's configuration file was not restored (give --config PATH)\n");
+  }
+  std::printf("replaced files kept in %s\nstart equalisd to use the restored state\n",
+              report->replaced_dir.c_str());
+  return 0;
+}
+
+int cmdRestoreOnline(const Options& o, const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "equalisctl: cannot read %s\n", file.c_str());
+    return 1;
+  }
+  const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  httplib::Client cli(o.url);
+  cli.set_connection_timeout(5);
+  cli.set_read_timeout(600);
+  cli.set_write_timeout(600);
+  auto res = cli.Post("/api/v1/system/restore", body, "application/gzip");
+  const std::string path = "/api/v1/system/restore";
+  int code = 0;
+  const auto j = parseAnswer(
+      o, path, res ? Fetched{res->status, res->body} : Fetched{0, httplib::to_string(res.error())},
+      code);
+  if (!j) {
+    return code;
+  }
+  if (o.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+  } else {
+    std::printf("%s\n", j->value("message", std::string()).c_str());
+  }
+  return 0;
+}
+
 int cmdPoints(bool markdown, bool as_json) {
   if (markdown) {
     std::cout << equalis::model::catalogueMarkdown();
@@ -341,7 +474,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   // Collects --from/--to/--string/--output style options of a subcommand.
   std::string query;
   std::string output;
+  std::string file;
   bool markdown = false;
+  bool with_history = false;
+  std::string data_dir;
+  std::string config_path;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const auto& a = args[i];
     const bool event_filter =
@@ -353,6 +490,14 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       output = args[++i];
     } else if (a == "--markdown") {
       markdown = true;
+    } else if (cmd == "backup" && a == "--with-history") {
+      with_history = true;
+    } else if (cmd == "restore" && a == "--data-dir" && i + 1 < args.size()) {
+      data_dir = args[++i];
+    } else if (cmd == "restore" && a == "--config" && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else if ((cmd == "backup" || cmd == "restore") && a.rfind("--", 0) != 0 && file.empty()) {
+      file = a;
     } else if ((cmd == "blocks" || cmd == "check-config" || cmd == "protection-reset") && i == 1) {
       continue;
     } else {
@@ -399,6 +544,48 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     } else {
       std::printf("string %s: protection %s\n", args[1].c_str(),
                   j->value("protection_state", std::string("?")).c_str());
+    }
+    return 0;
+  }
+  if (cmd == "backup" || cmd == "restore") {
+    if (file.empty()) {
+      std::fprintf(stderr, "equalisctl: %s needs a FILE\n", cmd.c_str());
+      return 2;
+    }
+    if (cmd == "backup") {
+      return cmdBackup(o, with_history, file);
+    }
+    if (!data_dir.empty()) {
+      return cmdRestoreOffline(file, data_dir, config_path);
+    }
+    if (!config_path.empty()) {
+      std::fprintf(stderr, "equalisctl: restore --config needs --data-dir (offline restore)\n");
+      return 2;
+    }
+    return cmdRestoreOnline(o, file);
+  }
+  if (cmd == "reload") {
+    const std::string path = "/api/v1/system/reload";
+    int code = 0;
+    const auto j = parseAnswer(o, path, post(o, path), code);
+    if (!j) {
+      return code;
+    }
+    if (o.json) {
+      std::printf("%s\n", j->dump(2).c_str());
+      return 0;
+    }
+    std::printf("%s\n", j->value("message", std::string()).c_str());
+    for (const auto& c : (*j)["changes"]) {
+      const auto value = [](const json& v) {
+        return v.is_string() ? v.get<std::string>() : std::string("(none)");
+      };
+      if (c.value("applied", false)) {
+        std::printf("  applied  %s: %s → %s\n", c.value("key", std::string()).c_str(),
+                    value(c["from"]).c_str(), value(c["to"]).c_str());
+      } else {
+        std::printf("  restart needed for %s\n", c.value("key", std::string()).c_str());
+      }
     }
     return 0;
   }

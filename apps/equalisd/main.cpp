@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <optional>
 
 #include <utility>
 #include <vector>
@@ -31,14 +32,20 @@
 #include "core/log.hpp"
 #include "core/service_notify.hpp"
 #include "core/version.hpp"
+#include "ops/backup.hpp"
 #include "runtime/controller.hpp"
 #include "sim/scenario.hpp"
 
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
+volatile std::sig_atomic_t g_reload = 0;
 void onSignal(int sig) {
-  g_signal = sig;
+  if (sig == SIGHUP) {
+    g_reload = 1;
+  } else {
+    g_signal = sig;
+  }
 }
 
 constexpr const char* kUsage =
@@ -189,28 +196,79 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::optional<std::uint64_t> seed;
+  if (!seed_override.empty()) {
+    char* end = nullptr;
+    seed = std::strtoull(seed_override.c_str(), &end, 10);
+    if (end == seed_override.c_str() || *end != '\0') {
+      return fail(fmt::format("--seed must be an unsigned integer, got '{}'", seed_override));
+    }
+  }
+  // The command-line flags override the file, at the start and at every reload.
+  const auto with_overrides = [&](model::PlantConfig& p) {
+    if (!http_override.empty()) {
+      p.http.listen = http_override;
+    }
+    if (!data_dir_override.empty()) {
+      p.data_dir = data_dir_override;
+    }
+    if (seed) {
+      p.simulation.seed = *seed;
+    }
+  };
+  const auto load_config = [&]() {
+    auto loaded = config::loadConfigFile(config_path);
+    if (loaded.config) {
+      with_overrides(*loaded.config);
+    }
+    return loaded;
+  };
   model::PlantConfig plant = model::demoPlant();
   if (!config_path.empty()) {
-    auto loaded = config::loadConfigFile(config_path);
+    auto loaded = load_config();
     if (!loaded.ok()) {
       std::fputs(loaded.describe(config_path).c_str(), stderr);
       return fail("configuration rejected");
     }
     plant = std::move(*loaded.config);
+  } else {
+    with_overrides(plant);
   }
-  if (!http_override.empty()) {
-    plant.http.listen = http_override;
+  // One equalisd per data directory (equalisctl restore takes the same lock).
+  auto lock = ops::DataDirLock::acquire(plant.data_dir);
+  if (!lock) {
+    return fail(lock.error().message);
   }
-  if (!data_dir_override.empty()) {
-    plant.data_dir = data_dir_override;
-  }
-  if (!seed_override.empty()) {
-    char* end = nullptr;
-    const auto seed = std::strtoull(seed_override.c_str(), &end, 10);
-    if (end == seed_override.c_str() || *end != '\0') {
-      return fail(fmt::format("--seed must be an unsigned integer, got '{}'", seed_override));
+  // A restore uploaded through REST is applied now, before anything reads the data directory.
+  std::string restore_note;
+  const auto pending = ops::pendingRestoreDir(plant.data_dir);
+  if (std::filesystem::exists(std::filesystem::path(pending) / "manifest.json")) {
+    auto staged = ops::stagedFrom(pending);
+    auto report = staged ? ops::applyRestore(*staged, {config_path, plant.data_dir}, wallNowMs())
+                         : Result<ops::RestoreReport>(staged.error());
+    if (!report) {
+      const auto failed = pending + "-failed";
+      std::error_code ec;
+      std::filesystem::remove_all(failed, ec);
+      std::filesystem::rename(pending, failed, ec);
+      restore_note = fmt::format("staged restore NOT applied: {} (kept in {})",
+                                 report.error().message, failed);
+      std::fprintf(stderr, "equalisd: %s\n", restore_note.c_str());
+    } else {
+      restore_note = fmt::format(
+          "restore applied: the backup of '{}' created {}; replaced files "
+          "kept in {}",
+          staged->manifest.site, staged->manifest.created, report->replaced_dir);
+      std::printf("%s\n", restore_note.c_str());
+      if (!config_path.empty() && staged->has_config) {
+        auto loaded = load_config();
+        if (!loaded.ok()) {
+          std::fputs(loaded.describe(config_path).c_str(), stderr);
+          return fail("restored configuration rejected");
+        }
+        plant = std::move(*loaded.config);
+      }
     }
-    plant.simulation.seed = seed;
   }
   const auto listen = rest::parseListenAddress(plant.http.listen);
   if (!listen) {
@@ -229,8 +287,14 @@ int main(int argc, char** argv) {
   }
   RealClock clock(time_scale, start_ms);
   runtime::Controller controller(plant, clock);
+  if (!config_path.empty()) {
+    controller.setConfigSource({config_path, load_config});
+  }
   if (auto st = controller.open(); !st) {
     return fail(st.error().message);
+  }
+  if (!restore_note.empty() && controller.history() != nullptr) {
+    (void)controller.history()->appendEvent({clock.nowMs(), "system", restore_note});
   }
   if (!scenario_arg.empty()) {
     auto scenario = loadScenario(scenario_arg);
@@ -242,10 +306,12 @@ int main(int argc, char** argv) {
     }
   }
   // Adapters read the state store and submit operator commands; none calls the controller.
+  ops::HealthPolicy health;
+  health.sweep_interval_s = static_cast<double>(plant.bus.sweep_interval_ms) / 1000.0 / time_scale;
   rest::Server server(
       rest::Sources{controller.plant(), controller.state(), clock, controller.commands(),
                     controller.history(), &controller.eventManager(), controller.startedMs(),
-                    controller.simulated()},
+                    controller.simulated(), &controller.runtimeStats(), health, config_path},
       versionText());
   const auto port = server.bind(listen->first, listen->second);
   if (!port) {
@@ -284,9 +350,10 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
+  std::signal(SIGHUP, onSignal);
 
   if (controller.eventManager().active()) {
-    logger->info("event manager: {} rule(s)", controller.eventManager().config().rules.size());
+    logger->info("event manager: {} rule(s)", controller.eventManager().ruleCount());
   }
   controller.cycle();  // first sweep before the first request
   std::thread control([&] { controller.run(); });
@@ -313,8 +380,17 @@ int main(int argc, char** argv) {
 
   while (g_signal == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (g_reload != 0) {
+      // Applied by the control cycle like any operator command; the outcome goes to the log and
+      // the event log.
+      g_reload = 0;
+      logger->info("SIGHUP: reloading {}",
+                   config_path.empty() ? "(no configuration file)" : config_path);
+      (void)controller.commands().submit({command::ReloadConfig{}, {"", "", "sighup"}});
+    }
   }
   logger->info("signal {}, stopping", static_cast<int>(g_signal));
+  controller.runtimeStats().markStopping();
   service::notifyStopping(fmt::format("Stopping (signal {})", static_cast<int>(g_signal)));
   watchdog.stop();
   for (auto& service : services) {

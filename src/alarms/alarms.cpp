@@ -318,6 +318,24 @@ Status Engine::setRuntimeOverrides(std::vector<model::AlarmRuleOverride> overrid
   return {};
 }
 
+Status Engine::setConfigOverrides(const std::vector<model::AlarmRuleOverride>& overrides) {
+  RuleTable base = defaultRuleTable(plant_);
+  if (auto st = applyOverrides(base, overrides, "config", plant_.strings.size()); !st) {
+    return st;
+  }
+  RuleTable table = base;
+  if (auto st = applyOverrides(table, runtime_, "api", plant_.strings.size()); !st) {
+    return makeError(st.error().code,
+                     fmt::format("the alarm rule changes made at run time do not fit the new "
+                                 "configuration: {}",
+                                 st.error().message));
+  }
+  base_ = std::move(base);
+  string_rules_ = std::move(table.strings);
+  system_rules_ = std::move(table.system);
+  return {};
+}
+
 void Engine::setInputRules(const std::vector<InputRule>& rules) {
   std::vector<Rule> out;
   std::vector<int> strings;

@@ -128,6 +128,11 @@ class Engine {
   // at the next evaluation.
   Status setRuntimeOverrides(std::vector<model::AlarmRuleOverride> overrides);
   const std::vector<model::AlarmRuleOverride>& runtimeOverrides() const { return runtime_; }
+  // Replaces the configuration file's overrides ([[alarms.rule]], configuration reload); the
+  // run-time overrides stay on top. All-or-nothing: on error (an override that does not apply,
+  // or a run-time change that no longer fits) nothing changes. Active alarms keep their state
+  // and are judged by the new thresholds at the next evaluation.
+  Status setConfigOverrides(const std::vector<model::AlarmRuleOverride>& overrides);
   // Counts of active alarms: [alarm level, warning level, not acknowledged].
   struct Counts {
     int alarm = 0;

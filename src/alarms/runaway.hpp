@@ -90,6 +90,9 @@ class RunawayGuard {
   std::vector<RunawayEvent> reset(TimeMs now_ms);
   // The caller tells whether it could lower the charger (a charger_reduce relay exists).
   void setChargerControllable(bool controllable) { charger_controllable_ = controllable; }
+  // New thresholds and times (configuration reload); the evidence gathered and the state
+  // (suspect, countdown, tripped) stay.
+  void setConfig(const model::ThermalRunawayConfig& cfg) { cfg_ = cfg; }
 
   RunawayState state() const { return state_; }
   bool chargerReduced() const { return charger_reduced_; }

@@ -59,6 +59,8 @@ std::string describe(const Action& action) {
             return fmt::format("reset Ri baseline of string {}, block {}", a.string_index + 1,
                                a.block_index + 1);
           },
+          [](const ReloadConfig&) { return std::string("reload the configuration"); },
+          [](const StageRestore& a) { return fmt::format("stage restore of {}", a.description); },
       },
       action);
 }

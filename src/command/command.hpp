@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "alarms/alarms.hpp"
+#include "config/diff.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "model/plant.hpp"
@@ -29,7 +30,7 @@ namespace equalis::command {
 struct Origin {
   std::string user;     // account name; empty until accounts exist (anonymous local access)
   std::string address;  // peer address ("127.0.0.1"); empty for local tools
-  std::string via;      // "rest", "modbus", "snmp", "mqtt", "cli", "test"
+  std::string via;      // "rest", "modbus", "snmp", "mqtt", "cli", "sighup", "test"
   // "REST from 127.0.0.1", "alice via REST from 10.1.2.3": for the event log.
   std::string describe() const;
 };
@@ -63,8 +64,19 @@ struct ResetRiBaseline {
   std::size_t block_index = 0;
 };
 
-using Action = std::variant<AcknowledgeAlarm, ChangeAlarmRule, RevertAlarmRule, SetOutput,
-                            PulseOutput, ResetProtection, ResetRiBaseline>;
+// Re-reads the configuration file the daemon was started with and applies what can change live
+// (docs/operations.md); an invalid file is refused and the running configuration stays.
+struct ReloadConfig {};
+// Makes a checked, staged backup (ops::stageBackup) the restore applied at the next start
+// (docs/operations.md); an earlier staged restore is replaced.
+struct StageRestore {
+  std::string staged_dir;
+  std::string description;  // "backup of 'Site' created 2024-… (equalis 0.1.0, 5 files)"
+};
+
+using Action =
+    std::variant<AcknowledgeAlarm, ChangeAlarmRule, RevertAlarmRule, SetOutput, PulseOutput,
+                 ResetProtection, ResetRiBaseline, ReloadConfig, StageRestore>;
 
 // "acknowledge block.voltage_high/2/17", for logs and errors.
 std::string describe(const Action& action);
@@ -78,6 +90,7 @@ struct Command {
 struct Reply {
   std::string message;                       // as written to the event log
   std::optional<alarms::ActiveAlarm> alarm;  // the acknowledged alarm
+  std::vector<config::Change> changes;       // a configuration reload: every changed key
 };
 
 using Outcome = Result<Reply>;

@@ -44,6 +44,9 @@ class StringEqualizer {
   // One control step; returns the bypass duty per block (0 … 1).
   const std::vector<double>& update(const StringInput& in);
 
+  // New equalization parameters (configuration reload); the duties and the state stay.
+  void setConfig(const model::EqualizationConfig& cfg) { cfg_ = cfg; }
+
   const std::vector<double>& duties() const { return duty_; }
   EqualizerState state() const { return state_; }
   // The voltage the blocks are equalized to (per block) in the last step.

@@ -127,30 +127,45 @@ std::uint32_t protectionTrigger(const std::string& kind) {
 Manager::Manager(model::EventsConfig cfg, std::string site, Clock& clock)
     : Manager(std::move(cfg), std::move(site), clock, Options{}) {}
 
-Manager::Manager(model::EventsConfig cfg, std::string site, Clock& clock, Options options)
-    : cfg_(std::move(cfg)),
-      site_(std::move(site)),
-      clock_(clock),
-      options_(std::move(options)),
-      hostname_(cfg_.syslog.hostname.empty() ? hostName() : cfg_.syslog.hostname),
-      procid_(options_.procid.empty() ? std::to_string(::getpid()) : options_.procid) {
-  // With a syslog collector and no rule that sends to it, every alarm goes there.
-  const bool any_syslog = std::any_of(cfg_.rules.begin(), cfg_.rules.end(), [](const auto& r) {
+namespace {
+
+// With a syslog collector and no rule that sends to it, every alarm goes there.
+model::EventsConfig withImplicitRules(model::EventsConfig cfg) {
+  const bool any_syslog = std::any_of(cfg.rules.begin(), cfg.rules.end(), [](const auto& r) {
     return std::any_of(r.actions.begin(), r.actions.end(),
                        [](const auto& a) { return a.type == EventActionType::kSyslog; });
   });
-  if (cfg_.syslog.configured() && cfg_.syslog.all_alarms && !any_syslog) {
+  if (cfg.syslog.configured() && cfg.syslog.all_alarms && !any_syslog) {
     model::EventRule r;
     r.name = kImplicitSyslogRule;
     r.triggers = model::kAlarmTriggers | model::kProtectionTriggers;
     model::EventAction a;
     a.type = EventActionType::kSyslog;
     r.actions.push_back(a);
-    cfg_.rules.push_back(std::move(r));
+    cfg.rules.push_back(std::move(r));
   }
+  return cfg;
+}
+
+}  // namespace
+
+Manager::Manager(model::EventsConfig cfg, std::string site, Clock& clock, Options options)
+    : cfg_(withImplicitRules(std::move(cfg))),
+      site_(std::move(site)),
+      clock_(clock),
+      options_(std::move(options)),
+      hostname_(cfg_.syslog.hostname.empty() ? hostName() : cfg_.syslog.hostname),
+      procid_(options_.procid.empty() ? std::to_string(::getpid()) : options_.procid) {
   schedule_period_.assign(cfg_.rules.size(), -1);
   every_period_.assign(cfg_.rules.size(), -1);
+  if (cfg_.syslog.configured()) {
+    syslog_ = std::make_shared<SyslogSender>(cfg_.syslog);
+  }
+  startWorkers();
+}
 
+// The worker threads the rules need (a reload may add one; none is removed before the stop).
+void Manager::startWorkers() {
   bool network = false;
   bool commands = false;
   for (const auto& r : cfg_.rules) {
@@ -159,20 +174,81 @@ Manager::Manager(model::EventsConfig cfg, std::string site, Clock& clock, Option
       commands = commands || a.type == EventActionType::kCommand;
     }
   }
-  if (cfg_.syslog.configured()) {
-    syslog_ = std::make_unique<SyslogSender>(cfg_.syslog);
-  }
   if (!options_.inline_delivery) {
     auto done = [this](Delivery d) { record(std::move(d)); };
-    if (network) {
+    if (network && !network_) {
       network_ = std::make_unique<DeliveryQueue>(
           "network", clock_, static_cast<std::size_t>(std::max(cfg_.queue_size, 1)),
           cfg_.retry_backoff_ms, done);
     }
-    if (commands) {
+    if (commands && !commands_) {
       commands_ = std::make_unique<DeliveryQueue>("command", clock_, kCommandQueueSize, 0, done);
     }
   }
+}
+
+model::EventsConfig Manager::config() const {
+  std::lock_guard lock(mutex_);
+  return cfg_;
+}
+
+std::size_t Manager::ruleCount() const {
+  std::lock_guard lock(mutex_);
+  return cfg_.rules.size();
+}
+
+std::size_t Manager::reconfigure(model::EventsConfig cfg) {
+  cfg = withImplicitRules(std::move(cfg));
+  std::lock_guard lock(mutex_);
+  cfg.queue_size = cfg_.queue_size;
+  cfg.retry_backoff_ms = cfg_.retry_backoff_ms;
+  const auto find_rule = [&](const std::string& name) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < cfg.rules.size(); ++i) {
+      if (cfg.rules[i].name == name) {
+        return i;
+      }
+    }
+    return std::nullopt;
+  };
+  // Pending runs of an unchanged action go on under the rule's new index.
+  std::vector<Pending> kept;
+  std::size_t cancelled = 0;
+  for (auto& p : pending_) {
+    const auto& old_rule = cfg_.rules[p.rule];
+    const auto j = find_rule(old_rule.name);
+    if (j && p.action < cfg.rules[*j].actions.size() &&
+        cfg.rules[*j].actions[p.action] == old_rule.actions[p.action]) {
+      p.rule = *j;
+      kept.push_back(std::move(p));
+    } else {
+      ++cancelled;
+    }
+  }
+  pending_ = std::move(kept);
+  // Schedules keep their last period by rule name, so a reload does not fire them again.
+  std::vector<std::int64_t> schedule(cfg.rules.size(), -1);
+  std::vector<std::int64_t> every(cfg.rules.size(), -1);
+  for (std::size_t i = 0; i < cfg_.rules.size(); ++i) {
+    if (const auto j = find_rule(cfg_.rules[i].name)) {
+      schedule[*j] = schedule_period_[i];
+      every[*j] = every_period_[i];
+    }
+  }
+  schedule_period_ = std::move(schedule);
+  every_period_ = std::move(every);
+  if (!(cfg.syslog == cfg_.syslog)) {
+    syslog_ = cfg.syslog.configured() ? std::make_shared<SyslogSender>(cfg.syslog) : nullptr;
+  }
+  hostname_ = cfg.syslog.hostname.empty() ? hostName() : cfg.syslog.hostname;
+  cfg_ = std::move(cfg);
+  if (!stopped_) {
+    startWorkers();
+  }
+  if (cancelled > 0) {
+    std::lock_guard records(records_mutex_);
+    stats_.cancelled += cancelled;
+  }
+  return cancelled;
 }
 
 Manager::~Manager() {
@@ -519,8 +595,8 @@ void Manager::run(const Pending& p) {
     switch (a.type) {
       case EventActionType::kEmail: {
         MailMessage m{cfg_.smtp.from, a.to.empty() ? cfg_.smtp.to : a.to, o.subject, o.text};
-        job.run = [this, m](const std::atomic<bool>& abort) -> Result<std::string> {
-          if (auto st = sendMail(cfg_.smtp, m, &abort); !st) {
+        job.run = [smtp = cfg_.smtp, m](const std::atomic<bool>& abort) -> Result<std::string> {
+          if (auto st = sendMail(smtp, m, &abort); !st) {
             return st.error();
           }
           return std::string();
@@ -528,11 +604,12 @@ void Manager::run(const Pending& p) {
         break;
       }
       case EventActionType::kSyslog:
-        job.run = [this, frame = o.text](const std::atomic<bool>&) -> Result<std::string> {
-          if (!syslog_) {
+        job.run = [sender = syslog_,
+                   frame = o.text](const std::atomic<bool>&) -> Result<std::string> {
+          if (!sender) {
             return makeError(ErrorCode::kUnavailable, "no [events.syslog] target configured");
           }
-          if (auto st = syslog_->send(frame); !st) {
+          if (auto st = sender->send(frame); !st) {
             return st.error();
           }
           return std::string();
@@ -646,8 +723,9 @@ ManagerStats Manager::stats() const {
     std::lock_guard lock(records_mutex_);
     s = stats_;
   }
-  s.dropped = network_ ? network_->dropped() : 0;
   std::lock_guard lock(mutex_);
+  s.dropped = network_ ? network_->dropped() : 0;
+  s.queued = (network_ ? network_->pending() : 0) + (commands_ ? commands_->pending() : 0);
   s.pending_actions = pending_.size();
   return s;
 }

@@ -51,6 +51,7 @@ struct ManagerStats {
   std::uint64_t dropped = 0;        // network queue full
   std::uint64_t cancelled = 0;      // delayed actions whose alarm resolved first
   std::size_t pending_actions = 0;  // delayed or repeating, waiting for their time
+  std::size_t queued = 0;           // deliveries queued or running on the worker threads
 };
 
 class Manager {
@@ -83,8 +84,15 @@ class Manager {
   // The last 100 deliveries, newest last.
   std::vector<Delivery> recentDeliveries() const;
   ManagerStats stats() const;
-  const model::EventsConfig& config() const { return cfg_; }
-  bool active() const { return !cfg_.rules.empty(); }
+  // The rules in force (a copy: a reload may replace them).
+  model::EventsConfig config() const;
+  std::size_t ruleCount() const;
+  bool active() const { return ruleCount() > 0; }
+  // New rules and notifier settings (configuration reload). Delayed and repeating actions of a
+  // rule whose action is unchanged go on; those of removed or changed actions are cancelled.
+  // queue_size and retry_backoff are kept (they need a restart). Returns the number of pending
+  // actions cancelled.
+  std::size_t reconfigure(model::EventsConfig cfg);
 
   // Waits until the queues are empty (tests), at most `timeout_ms` of real time.
   bool waitIdle(DurationMs timeout_ms);
@@ -131,7 +139,9 @@ class Manager {
   std::vector<Delivery> recent_;
   ManagerStats stats_;
 
-  std::unique_ptr<SyslogSender> syslog_;  // used by the network worker only
+  void startWorkers();
+  // Queued syslog jobs hold the sender they were made with (a reload may replace it).
+  std::shared_ptr<SyslogSender> syslog_;
   std::unique_ptr<DeliveryQueue> network_;
   std::unique_ptr<DeliveryQueue> commands_;
 };

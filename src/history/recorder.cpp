@@ -4,10 +4,15 @@
 
 namespace equalis::history {
 
-Recorder::Recorder(const model::HistoryConfig& cfg)
-    : float_interval_ms_(std::max<DurationMs>(1, cfg.float_interval_ms)),
-      fast_interval_ms_(std::max<DurationMs>(1, cfg.fast_interval_ms)),
-      fast_hold_ms_(std::max<DurationMs>(0, cfg.fast_hold_ms)) {}
+Recorder::Recorder(const model::HistoryConfig& cfg) {
+  setConfig(cfg);
+}
+
+void Recorder::setConfig(const model::HistoryConfig& cfg) {
+  float_interval_ms_ = std::max<DurationMs>(1, cfg.float_interval_ms);
+  fast_interval_ms_ = std::max<DurationMs>(1, cfg.fast_interval_ms);
+  fast_hold_ms_ = std::max<DurationMs>(0, cfg.fast_hold_ms);
+}
 
 bool Recorder::inHold(TimeMs now_ms) const {
   return discharge_ended_ && now_ms >= discharge_end_ms_ &&

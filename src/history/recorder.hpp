@@ -26,6 +26,10 @@ class Recorder {
   // string in discharge; `event` = an alarm/event happened this sweep.
   std::optional<std::string> shouldRecord(TimeMs now_ms, bool discharging, bool event);
 
+  // New intervals (configuration reload); the time of the last record and the discharge state
+  // stay, so the next record is due one new interval after the last one.
+  void setConfig(const model::HistoryConfig& cfg);
+
   // The interval currently in force (fast during discharge and for fast_hold_ms after it).
   DurationMs currentIntervalMs(TimeMs now_ms) const;
 
@@ -37,9 +41,9 @@ class Recorder {
  private:
   bool inHold(TimeMs now_ms) const;
 
-  DurationMs float_interval_ms_;
-  DurationMs fast_interval_ms_;
-  DurationMs fast_hold_ms_;
+  DurationMs float_interval_ms_ = 1;
+  DurationMs fast_interval_ms_ = 1;
+  DurationMs fast_hold_ms_ = 0;
   bool started_ = false;
   bool discharging_ = false;
   bool discharge_ended_ = false;  // a discharge has ended at discharge_end_ms_

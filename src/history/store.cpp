@@ -1,5 +1,6 @@
 #include "history/store.hpp"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -1169,6 +1170,46 @@ Status Store::checkIntegrity() const {
   if (report != "ok") {
     return makeError(ErrorCode::kIo,
                      "history store '" + m.path + "': integrity check failed: " + report);
+  }
+  return {};
+}
+
+Status Store::backupTo(const std::string& target) const {
+  const std::string& source = impl_->path;
+  sqlite3* src = nullptr;
+  sqlite3* dst = nullptr;
+  const auto fail = [&](const std::string& what, sqlite3* db, int rc) {
+    std::string msg = fmt::format("history backup to {}: {}: {}", target, what,
+                                  db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(src);
+    sqlite3_close(dst);
+    return makeError(ErrorCode::kIo, std::move(msg));
+  };
+  int rc =
+      sqlite3_open_v2(source.c_str(), &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    return fail("cannot open " + source, src, rc);
+  }
+  sqlite3_busy_timeout(src, static_cast<int>(impl_->options.busy_timeout_ms));
+  rc = sqlite3_open_v2(target.c_str(), &dst,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    return fail("cannot create", dst, rc);
+  }
+  sqlite3_backup* backup = sqlite3_backup_init(dst, "main", src, "main");
+  if (backup == nullptr) {
+    return fail("cannot start", dst, SQLITE_ERROR);
+  }
+  rc = sqlite3_backup_step(backup, -1);  // every page in one step: one read transaction
+  sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    return fail("copy failed", dst, rc);
+  }
+  sqlite3_close(src);
+  src = nullptr;
+  if (sqlite3_close(dst) != SQLITE_OK) {
+    dst = nullptr;
+    return makeError(ErrorCode::kIo, fmt::format("history backup to {}: cannot close", target));
   }
   return {};
 }

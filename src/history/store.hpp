@@ -191,6 +191,10 @@ class Store {
   Status checkIntegrity() const;
   // Copies the WAL into the database and truncates it (PRAGMA wal_checkpoint(TRUNCATE)).
   Status checkpoint();
+  // A consistent copy of the whole store in `target` (a new file), with SQLite's online backup
+  // API on a connection of its own: one read transaction, so snapshots appended meanwhile are
+  // either all in the copy or not at all, and the writer is never blocked (WAL).
+  Status backupTo(const std::string& target) const;
 
   const std::string& path() const;
 

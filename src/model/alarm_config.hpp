@@ -19,6 +19,8 @@ struct AlarmRuleOverride {
   std::optional<double> hysteresis;
   std::optional<DurationMs> on_delay_ms;
   std::optional<DurationMs> off_delay_ms;
+
+  bool operator==(const AlarmRuleOverride&) const = default;
 };
 
 // Per-block internal-resistance baseline (IEEE 1188 practice: trend against the block's own
@@ -30,6 +32,8 @@ struct AlarmsConfig {
   int ri_baseline_samples = 24;
   DurationMs ri_baseline_interval_ms = kHourMs;
   DurationMs ri_baseline_delay_ms = 0;
+
+  bool operator==(const AlarmsConfig&) const = default;
 };
 
 }  // namespace equalis::model

@@ -31,6 +31,8 @@ struct SmtpConfig {
   bool insecure = false;  // skip certificate and host name verification (test servers only)
   DurationMs timeout_ms = 30 * kSecondMs;
   bool configured() const { return !url.empty(); }
+
+  bool operator==(const SmtpConfig&) const = default;
 };
 
 enum class SyslogTransport { kUdp, kTcp };
@@ -50,6 +52,8 @@ struct SyslogConfig {
   bool utf8_bom = false;
   DurationMs timeout_ms = 5 * kSecondMs;  // TCP connect and send
   bool configured() const { return !target.empty(); }
+
+  bool operator==(const SyslogConfig&) const = default;
 };
 
 struct WebhookConfig {
@@ -58,6 +62,8 @@ struct WebhookConfig {
   std::string ca_file;
   bool insecure = false;
   DurationMs timeout_ms = 10 * kSecondMs;
+
+  bool operator==(const WebhookConfig&) const = default;
 };
 
 enum class EventActionType { kEmail, kSyslog, kWebhook, kCommand, kRelay, kBuzzer };
@@ -82,6 +88,8 @@ struct EventAction {
   std::string channel;      // output channel id ("aux1.do1"); buzzer default "buzzer"
   bool on = true;           // state to set (or pulse to)
   DurationMs pulse_ms = 0;  // 0 = set and keep; > 0 = pulse for this long
+
+  bool operator==(const EventAction&) const = default;
 };
 
 // What a rule reacts to. Names as in the file: see docs/events.md.
@@ -119,6 +127,8 @@ struct EventRule {
   std::vector<EventAction> actions;
 
   bool has(Trigger t) const { return (triggers & static_cast<std::uint32_t>(t)) != 0; }
+
+  bool operator==(const EventRule&) const = default;
 };
 
 struct EventsConfig {
@@ -129,6 +139,8 @@ struct EventsConfig {
   int queue_size = 256;  // pending network deliveries; when full the oldest is dropped
   int retries = 3;       // further attempts of a failed network delivery
   DurationMs retry_backoff_ms = 2 * kSecondMs;  // doubles at each retry
+
+  bool operator==(const EventsConfig&) const = default;
 };
 
 // Names as written in the configuration. "alarm" stands for all five alarm triggers and

@@ -94,6 +94,8 @@ struct RegisterMap {
   bool is_signed = false;
   double scale = 1.0;  // value = raw × scale + offset (for analog inputs: the signal in V or mA)
   double offset = 0.0;
+
+  bool operator==(const RegisterMap&) const = default;
 };
 
 struct IoChannelConfig {
@@ -117,6 +119,8 @@ struct IoChannelConfig {
   // Transport addressing: Modbus register or GPIO line (unset: channel not wired).
   std::optional<RegisterMap> reg;
   std::optional<int> gpio_line;
+
+  bool operator==(const IoChannelConfig&) const = default;
 };
 
 struct IoDeviceConfig {
@@ -139,6 +143,8 @@ struct IoDeviceConfig {
   int block_number = 0;
   std::vector<IoChannelConfig>
       channels;  // every channel of the model (simulated) or the wired ones
+
+  bool operator==(const IoDeviceConfig&) const = default;
 };
 
 // The simulated battery room: what the simulated sensors measure (src/sim/room.hpp).
@@ -147,6 +153,8 @@ struct RoomConfig {
   double air_changes_per_h = 1.0;   // ventilation: air changes per hour
   double humidity_pct = 45.0;       // mean relative humidity at the ambient temperature
   double humidity_swing_pct = 5.0;  // day/night swing amplitude of the relative humidity
+
+  bool operator==(const RoomConfig&) const = default;
 };
 
 // The point a sensor channel feeds unless configured otherwise (humidity, hydrogen, electrolyte
@@ -161,6 +169,8 @@ void completeChannels(IoDeviceConfig& device);
 struct IoConfig {
   std::vector<IoDeviceConfig> devices;
   RoomConfig room;
+
+  bool operator==(const IoConfig&) const = default;
 };
 
 }  // namespace equalis::model

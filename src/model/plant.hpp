@@ -18,6 +18,8 @@ namespace equalis::model {
 struct SiteConfig {
   std::string name = "Equalis demo site";
   std::string location = "Battery room 1";
+
+  bool operator==(const SiteConfig&) const = default;
 };
 
 // The charger (UPS rectifier) feeding one string in constant-voltage float with a current limit.
@@ -31,11 +33,15 @@ struct ChargerConfig {
   // Set-point × this while the charger's "reduce voltage" input is driven (a charger_reduce relay,
   // thermal-runaway protection): 0.95 × 2.27 V ≈ 2.16 V/cell, about the open-circuit voltage.
   double reduced_setpoint_factor = 0.95;
+
+  bool operator==(const ChargerConfig&) const = default;
 };
 
 struct CurrentSensorConfig {
   bool present = true;
   double range_a = 100.0;  // ± full scale (BACS_CSH ±50 … 2000 A)
+
+  bool operator==(const CurrentSensorConfig&) const = default;
 };
 
 struct StringConfig {
@@ -47,12 +53,16 @@ struct StringConfig {
   double age_years = 0.0;  // simulated service age: widens float scatter, fades capacity
   ChargerConfig charger;
   CurrentSensorConfig current_sensor;
+
+  bool operator==(const StringConfig&) const = default;
 };
 
 struct AmbientConfig {
   bool sensor_present = true;
   double temperature_c = 25.0;  // simulated room temperature
   double daily_swing_c = 0.0;   // simulated day/night swing amplitude
+
+  bool operator==(const AmbientConfig&) const = default;
 };
 
 // A UPS load that now and then loses mains and discharges the strings.
@@ -62,11 +72,15 @@ struct UpsConfig {
   double outage_mean_interval_h = 6.0;  // mean time between simulated mains failures
   double outage_min_s = 60.0;
   double outage_max_s = 600.0;
+
+  bool operator==(const UpsConfig&) const = default;
 };
 
 struct SimulationConfig {
   std::uint64_t seed = 1;
   UpsConfig ups;
+
+  bool operator==(const SimulationConfig&) const = default;
 };
 
 // One module-bus line ([[bus.line]], docs/module-bus.md): the strings whose modules hang on it.
@@ -76,6 +90,8 @@ struct BusLineConfig {
   int baud = 115200;           // tcp: the gateway's RS-485 baud rate (serial: taken from the url)
   DurationMs timeout_ms = 10;  // reply slack beyond the frames' wire time
   int retries = 1;             // extra attempts of a unicast request
+
+  bool operator==(const BusLineConfig&) const = default;
 };
 
 struct BusConfig {
@@ -84,6 +100,8 @@ struct BusConfig {
   int comm_lost_after_failures = 3;               // consecutive failures before comm_lost
   // Module-bus lines; empty = the built-in simulator answers (the default).
   std::vector<BusLineConfig> lines;
+
+  bool operator==(const BusConfig&) const = default;
 };
 
 struct HistoryConfig {
@@ -91,11 +109,15 @@ struct HistoryConfig {
   DurationMs float_interval_ms = 20 * kMinuteMs;  // seed: autosave every 20 min in float
   DurationMs fast_interval_ms = 10 * kSecondMs;   // during a discharge
   DurationMs fast_hold_ms = kHourMs;              // and for this long after it
+
+  bool operator==(const HistoryConfig&) const = default;
 };
 
 struct TimeWindow {
   TimeMs from_ms = 0;
   TimeMs to_ms = 0;
+
+  bool operator==(const TimeWindow&) const = default;
 };
 
 // Equalization (top balancing). Defaults follow the seed: target = charger voltage / blocks.
@@ -119,6 +141,8 @@ struct EqualizationConfig {
   bool self_calibration = true;
   // Pause windows, e.g. while forming new batteries.
   std::vector<TimeWindow> pauses;
+
+  bool operator==(const EqualizationConfig&) const = default;
 };
 
 // Thermal-runaway protection (IFC 608.3; alarms/runaway.hpp, docs/alarms.md). Runaway = heat
@@ -140,6 +164,8 @@ struct ThermalRunawayConfig {
   DurationMs clear_after_ms = 10 * kMinuteMs;  // evidence gone this long → cleared
   bool reduce_charger = true;  // at the alarm, lower the charger through a charger_reduce relay
   bool trip_breaker = true;    // false: alarm (and charger reduction) only
+
+  bool operator==(const ThermalRunawayConfig&) const = default;
 };
 
 // Protocol adapters started with the daemon (empty = off). The same specs as the command-line
@@ -154,10 +180,14 @@ struct ProtocolConfig {
   // --snmp spec options ("community", "writecommunity", "v3user", …); options in the spec
   // itself override them.
   std::vector<std::pair<std::string, std::string>> snmp_options;
+
+  bool operator==(const ProtocolConfig&) const = default;
 };
 
 struct HttpConfig {
   std::string listen = "127.0.0.1:8080";
+
+  bool operator==(const HttpConfig&) const = default;
 };
 
 struct PlantConfig {
@@ -177,6 +207,9 @@ struct PlantConfig {
   std::string data_dir = "data";
 
   int moduleCount() const;
+
+  // Compared member by member (config::diffConfig: what a reload changes).
+  bool operator==(const PlantConfig&) const = default;
 };
 
 // The built-in demo plant: 2 strings × 32 blocks of 12 V 100 Ah VRLA (one 5 years old, one new),

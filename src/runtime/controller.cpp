@@ -11,9 +11,11 @@
 #include <fmt/format.h>
 
 #include "alarms/rules_json.hpp"
+#include "config/diff.hpp"
 #include "core/log.hpp"
 #include "core/overloaded.hpp"
 #include "model/chemistry.hpp"
+#include "ops/backup.hpp"
 #include "persist/files.hpp"
 
 namespace equalis::runtime {
@@ -370,6 +372,7 @@ void Controller::cycle() {
   if (!frontend_) {
     return;  // no bus (open() reported why)
   }
+  const auto began = ops::Steady::now();
   const TimeMs now = clock_.nowMs();
   auto applied = applyCommands(now);
   // The simulated plant's own work (physics and answering the sweep) is counted apart: it is
@@ -400,6 +403,13 @@ void Controller::cycle() {
   history_cpu_s_ += threadCpuSeconds() - history_cpu_start_s;
   fulfil(applied);
   sweep_count_ += 1;
+  std::int64_t comm_lost = 0;
+  for (const auto& modules : sweep.modules) {
+    comm_lost += std::count_if(modules.begin(), modules.end(),
+                               [](const auto& m) { return m.quality == Quality::kCommLost; });
+  }
+  const auto ended = ops::Steady::now();
+  runtime_stats_.cycleDone(ended - began, sweep.modules_ok, comm_lost, ended);
 }
 
 void Controller::run() {
@@ -481,6 +491,7 @@ std::vector<Controller::Applied> Controller::applyCommands(TimeMs now_ms) {
     auto outcome = apply(p.command, now_ms);
     const auto what = command::describe(p.command.action);
     const auto who = p.command.origin.describe();
+    runtime_stats_.commandDone(outcome.ok());
     if (outcome) {
       log::get("command")->info("{} ({}): {}", what, who, outcome->message);
     } else {
@@ -509,7 +520,7 @@ command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
             }
             e->alarm.message += fmt::format(" (acknowledged by {})", who);
             logAlarmEvent(*e);
-            return command::Reply{fmt::format("{} acknowledged", a.key), e->alarm};
+            return command::Reply{fmt::format("{} acknowledged", a.key), e->alarm, {}};
           },
           [&](const command::ChangeAlarmRule& a) -> command::Outcome {
             auto overrides = alarms_.runtimeOverrides();
@@ -559,7 +570,7 @@ command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
             const auto text =
                 fmt::format("output {} switched {} ({})", a.channel_id, a.on ? "on" : "off", who);
             logEvent({now_ms, "command", text});
-            return command::Reply{text, std::nullopt};
+            return command::Reply{text, std::nullopt, {}};
           },
           [&](const command::PulseOutput& a) -> command::Outcome {
             if (auto st = io_->pulseOutput(a.channel_id, a.duration_ms); !st) {
@@ -569,7 +580,7 @@ command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
             const auto text =
                 fmt::format("output {} pulsed for {} ms ({})", a.channel_id, a.duration_ms, who);
             logEvent({now_ms, "command", text});
-            return command::Reply{text, std::nullopt};
+            return command::Reply{text, std::nullopt, {}};
           },
           [&](const command::ResetProtection& a) -> command::Outcome {
             auto out = resetProtection(a.string_index, now_ms);
@@ -589,10 +600,93 @@ command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
             saveRiBaseline(a.string_index);
             return command::Reply{fmt::format("Ri baseline of string {}, block {} reset ({})",
                                               a.string_index + 1, a.block_index + 1, who),
-                                  std::nullopt};
+                                  std::nullopt,
+                                  {}};
+          },
+          [&](const command::ReloadConfig&) { return reloadConfig(who, now_ms); },
+          [&](const command::StageRestore& a) -> command::Outcome {
+            // Only the rename happens here; the archive was checked by the submitter.
+            const auto pending = ops::pendingRestoreDir(plant_.data_dir);
+            std::error_code ec;
+            std::filesystem::remove_all(pending, ec);
+            std::filesystem::rename(a.staged_dir, pending, ec);
+            if (ec) {
+              std::filesystem::remove_all(a.staged_dir, ec);
+              return makeError(ErrorCode::kIo,
+                               fmt::format("cannot stage the restore in {}", pending));
+            }
+            const auto text = fmt::format("restore of {} staged ({}): restart equalisd to apply it",
+                                          a.description, who);
+            log::get("ops")->warn("{}", text);
+            logEvent({now_ms, "system", text});
+            return command::Reply{text, std::nullopt, {}};
           },
       },
       cmd.action);
+}
+
+// Re-reads the configuration file; on any problem nothing changes. The live part is handed to the
+// components (their state stays: active alarms, equalizer duties, protection evidence, pending
+// event actions); what needs a restart is only reported.
+command::Outcome Controller::reloadConfig(const std::string& who, TimeMs now_ms) {
+  const auto reject = [&](const std::string& why) -> command::Outcome {
+    runtime_stats_.reloadDone(false);
+    const auto text = fmt::format("configuration reload rejected ({}): {}", who, why);
+    log::get("config")->warn("{}", text);
+    logEvent({now_ms, "config", text, "warning"});
+    return makeError(ErrorCode::kInvalidArgument, why);
+  };
+  if (!config_source_.load) {
+    runtime_stats_.reloadDone(false);
+    return makeError(ErrorCode::kUnavailable,
+                     "equalisd runs the built-in demo plant (started without --config): there is "
+                     "no configuration file to reload");
+  }
+  const auto loaded = config_source_.load();
+  if (!loaded.ok()) {
+    // The same text as equalisd --check-config.
+    return reject(fmt::format("{}{}: {} problem(s), configuration rejected",
+                              loaded.describe(config_source_.path), config_source_.path,
+                              loaded.issues.size()));
+  }
+  const auto& next = *loaded.config;
+  const auto changes = config::diffConfig(plant_, next);
+  if (!(next.alarms.overrides == plant_.alarms.overrides)) {
+    if (auto st = alarms_.setConfigOverrides(next.alarms.overrides); !st) {
+      return reject(st.error().message);
+    }
+  }
+  if (!(next.events == plant_.events)) {
+    if (const auto cancelled = events_->reconfigure(next.events); cancelled > 0) {
+      log::get("events")->info("reload cancelled {} pending action(s) of changed rules", cancelled);
+    }
+  }
+  for (auto& g : runaway_) {
+    g.setConfig(next.thermal_runaway);
+  }
+  for (auto& e : equalizers_) {
+    e.setConfig(next.equalization);
+  }
+  recorder_.setConfig(next.history);
+  config::applyLiveChanges(plant_, next);
+  rebuildRulesView();
+
+  std::size_t live = 0;
+  std::string details;
+  for (const auto& c : changes) {
+    live += c.live ? 1 : 0;
+    details += c.live ? fmt::format("; {}: {} → {}", c.key, c.from.empty() ? "(none)" : c.from,
+                                    c.to.empty() ? "(removed)" : c.to)
+                      : fmt::format("; restart needed for {}", c.key);
+  }
+  const std::size_t restart = changes.size() - live;
+  const auto summary =
+      fmt::format("configuration reloaded: {} change{} applied, {} need{} a restart", live,
+                  live == 1 ? "" : "s", restart, restart == 1 ? "s" : "");
+  log::get("config")->info("{} ({}){}", summary, who, details);
+  logEvent({now_ms, "config", fmt::format("{} ({}){}", summary, who, details)});
+  runtime_stats_.reloadDone(true);
+  return command::Reply{summary, std::nullopt, changes};
 }
 
 // Validates the whole new override list (all or nothing), persists it and renews the rules view.
@@ -609,7 +703,7 @@ command::Outcome Controller::applyRuleChange(const std::vector<model::AlarmRuleO
   const auto text = "alarm rules changed: " + what;
   log::get("alarms")->info("{}", text);
   logEvent({now_ms, "config", text});
-  return command::Reply{text, std::nullopt};
+  return command::Reply{text, std::nullopt, {}};
 }
 
 void Controller::rebuildRulesView() {
@@ -831,7 +925,8 @@ command::Outcome Controller::resetProtection(std::size_t s, TimeMs now_ms) {
   for (const auto& e : events) {
     logProtectionEvent(s, e);
   }
-  return command::Reply{fmt::format("{}: protection reset", plant_.strings[s].name), std::nullopt};
+  return command::Reply{
+      fmt::format("{}: protection reset", plant_.strings[s].name), std::nullopt, {}};
 }
 
 void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@
 #include "bus/wire_backend.hpp"
 #include "command/command.hpp"
 #include "command/published.hpp"
+#include "config/config.hpp"
 #include "control/equalizer.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
@@ -36,11 +38,20 @@
 #include "io/hub.hpp"
 #include "model/io.hpp"
 #include "model/plant.hpp"
+#include "ops/stats.hpp"
 #include "sim/plant_sim.hpp"
 #include "sim/scenario.hpp"
 #include "state/state_store.hpp"
 
 namespace equalis::runtime {
+
+// Where a configuration reload reads from: the file the daemon was started with, loaded with the
+// command-line overrides (--http, --data-dir, --seed) applied again, so that they do not show as
+// changes.
+struct ConfigSource {
+  std::string path;
+  std::function<config::LoadResult()> load;
+};
 
 // Plant time of the newest history record in plant.data_dir, or -1 when there is none. A
 // simulated plant restarted with a time scale resumes after it, so history never runs backwards.
@@ -71,6 +82,9 @@ class Controller {
   // ---- operator commands: the one way to change anything at run time ----
   // The queue adapters submit to (thread-safe).
   command::Queue& commands() { return commands_; }
+  // Enables command::ReloadConfig (without a source it is refused: the built-in demo plant).
+  void setConfigSource(ConfigSource source) { config_source_ = std::move(source); }
+
   // Submits a command and applies it at once on the calling thread (serialized with the cycle):
   // the CLI-less path for tests and tools that own the controller.
   command::Outcome execute(command::Command command);
@@ -117,6 +131,9 @@ class Controller {
   double historyCpuSeconds() const { return history_cpu_s_; }
   std::uint64_t historyRecordCount() const { return history_records_.load(); }
   TimeMs startedMs() const { return started_ms_; }
+  // The control cycle's own figures (health endpoints, self-metrics); thread-safe to read.
+  const ops::RuntimeStats& runtimeStats() const { return runtime_stats_; }
+  ops::RuntimeStats& runtimeStats() { return runtime_stats_; }
   // Event manager (docs/events.md). The I/O layer connects its relay and buzzer outputs here …
   void setOutputHook(events::OutputHook hook);
   // … and reports digital-input changes here (thread-safe; handled at once, not at the next
@@ -141,6 +158,7 @@ class Controller {
   command::Outcome applyRuleChange(const std::vector<model::AlarmRuleOverride>& overrides,
                                    const std::string& what, TimeMs now_ms);
   command::Outcome resetProtection(std::size_t string_index, TimeMs now_ms);
+  command::Outcome reloadConfig(const std::string& who, TimeMs now_ms);
   void applyCommandsNow();
   static void fulfil(std::vector<Applied>& applied);
   // Writes the cycle's one state version. With `evaluate` the alarm rules run on the values
@@ -207,6 +225,8 @@ class Controller {
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> sweep_count_{0};
   std::atomic<std::uint64_t> history_records_{0};
+  ops::RuntimeStats runtime_stats_;
+  ConfigSource config_source_;
   std::mutex cycle_mutex_;
   std::unique_ptr<io::Hub> io_;  // after sim_: simulated devices read the plant
   std::mutex input_mutex_;

@@ -159,4 +159,118 @@ std::string renderMetrics(const model::PlantConfig& plant, const state::StateSto
   return out;
 }
 
+namespace {
+
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+template <class T>
+void single(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            T value) {
+  family(out, name, type, help);
+  out += fmt::format("{} {}\n", name, value);
+}
+
+}  // namespace
+
+std::string renderSelfMetrics(const SelfMetrics& m) {
+  std::string out;
+  out.reserve(std::size_t{8} * 1024);
+  const auto& rt = m.runtime;
+  family(out, "equalis_build_info", "gauge", "Version of this equalisd (always 1)");
+  std::string version;
+  for (char c : m.version) {
+    if (c == '\\' || c == '"') {
+      version += '\\';
+    }
+    version += c == '\n' ? ' ' : c;
+  }
+  out += fmt::format("equalis_build_info{{version=\"{}\"}} 1\n", version);
+  single(out, "equalis_uptime_seconds", "gauge", "Real time since equalisd started",
+         formatValue(std::chrono::duration<double>(m.now - rt.started).count()));
+
+  // The control cycle.
+  single(out, "equalis_control_cycles_total", "counter",
+         "Control cycles completed (one sweep each) since start", rt.cycles);
+  single(out, "equalis_control_cycle_last_duration_seconds", "gauge",
+         "Real duration of the last control cycle", formatValue(rt.last_cycle_s));
+  family(out, "equalis_control_cycle_duration_seconds", "histogram",
+         "Real duration of the control cycles since start");
+  for (std::size_t i = 0; i < ops::kCycleBucketsS.size(); ++i) {
+    out += fmt::format("equalis_control_cycle_duration_seconds_bucket{{le=\"{}\"}} {}\n",
+                       ops::kCycleBucketsS[i], rt.cycle.buckets[i]);
+  }
+  out += fmt::format("equalis_control_cycle_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
+                     rt.cycle.count);
+  out +=
+      fmt::format("equalis_control_cycle_duration_seconds_sum {}\n", formatValue(rt.cycle.sum_s));
+  out += fmt::format("equalis_control_cycle_duration_seconds_count {}\n", rt.cycle.count);
+  if (rt.cycles > 0) {
+    single(out, "equalis_control_last_cycle_age_seconds", "gauge",
+           "Real time since the last control cycle ended (liveness: /healthz)",
+           formatValue(std::chrono::duration<double>(m.now - rt.last_cycle_end).count()));
+  }
+  single(out, "equalis_control_modules_ok", "gauge", "Modules that answered in the last sweep",
+         rt.modules_ok);
+  single(out, "equalis_control_modules_comm_lost", "gauge",
+         "Modules whose communication is lost in the last sweep", rt.modules_comm_lost);
+  single(out, "equalis_state_version", "gauge",
+         "Version of the newest state (one per control cycle or applied command)", m.state_version);
+
+  // Operator commands and configuration reloads.
+  single(out, "equalis_command_queue_depth", "gauge", "Operator commands waiting for the cycle",
+         m.command_queue_depth);
+  family(out, "equalis_commands_total", "counter", "Operator commands since start, by outcome");
+  out += fmt::format("equalis_commands_total{{outcome=\"applied\"}} {}\n", rt.commands_applied);
+  out += fmt::format("equalis_commands_total{{outcome=\"refused\"}} {}\n", rt.commands_refused);
+  family(out, "equalis_config_reloads_total", "counter",
+         "Configuration reloads since start, by outcome");
+  out +=
+      fmt::format("equalis_config_reloads_total{{outcome=\"applied\"}} {}\n", rt.reloads_applied);
+  out +=
+      fmt::format("equalis_config_reloads_total{{outcome=\"rejected\"}} {}\n", rt.reloads_rejected);
+
+  // History store.
+  if (m.history_open) {
+    single(out, "equalis_history_used_bytes", "gauge", "Bytes used by the history store's pages",
+           m.history_used_bytes);
+    single(out, "equalis_history_file_bytes", "gauge",
+           "Bytes of the history database and its WAL on disk", m.history_file_bytes);
+    single(out, "equalis_history_max_bytes", "gauge", "Size bound of the history store",
+           m.history_max_bytes);
+    single(out, "equalis_history_snapshots", "gauge", "Snapshots held by the history store",
+           m.history_snapshots);
+  }
+
+  // Event manager.
+  if (m.events_present) {
+    const auto& e = m.events;
+    family(out, "equalis_events_deliveries_total", "counter",
+           "Event-manager action outcomes since start");
+    out += fmt::format("equalis_events_deliveries_total{{outcome=\"ok\"}} {}\n", e.delivered);
+    out += fmt::format("equalis_events_deliveries_total{{outcome=\"failed\"}} {}\n", e.failed);
+    out += fmt::format("equalis_events_deliveries_total{{outcome=\"dropped\"}} {}\n", e.dropped);
+    single(out, "equalis_events_queue_depth", "gauge",
+           "Event-manager deliveries queued or running on the worker threads", e.queued);
+    single(out, "equalis_events_pending_actions", "gauge",
+           "Delayed or repeating event-manager actions waiting for their time", e.pending_actions);
+  }
+
+  // The process.
+  const auto& p = m.process;
+  single(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes",
+         p.resident_bytes);
+  single(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes",
+         p.virtual_bytes);
+  single(out, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds",
+         formatValue(p.cpu_seconds));
+  single(out, "process_open_fds", "gauge", "Open file descriptors", p.open_fds);
+  single(out, "process_start_time_seconds", "gauge",
+         "Start time of the process since the epoch in seconds",
+         fmt::format("{:.2f}", p.start_time_unix_s));
+  single(out, "equalis_process_threads", "gauge", "Threads of the equalisd process", p.threads);
+  return out;
+}
+
 }  // namespace equalis::rest

@@ -5,11 +5,15 @@
 // which blocks and strings have fresh data.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
+#include "events/manager.hpp"
 #include "model/plant.hpp"
 #include "model/points.hpp"
+#include "ops/stats.hpp"
 #include "state/state_store.hpp"
 
 namespace equalis::rest {
@@ -25,5 +29,26 @@ struct MetricName {
 MetricName metricName(const model::PointDef& def);
 
 std::string renderMetrics(const model::PlantConfig& plant, const state::StateStore::Reader& r);
+
+// The daemon's own figures (docs/prometheus.md, "Self-metrics"): the control cycle, the
+// operator-command queue, configuration reloads, the history store, the event manager and the
+// process. Filled by the REST server at each scrape; absent parts are left out.
+struct SelfMetrics {
+  std::string version;
+  ops::RuntimeSnapshot runtime;
+  std::chrono::steady_clock::time_point now;
+  std::uint64_t state_version = 0;
+  std::size_t command_queue_depth = 0;
+  bool history_open = false;
+  std::uint64_t history_used_bytes = 0;
+  std::uint64_t history_file_bytes = 0;
+  std::uint64_t history_max_bytes = 0;
+  std::uint64_t history_snapshots = 0;
+  bool events_present = false;
+  events::ManagerStats events;
+  ops::ProcessFigures process;
+};
+
+std::string renderSelfMetrics(const SelfMetrics& m);
 
 }  // namespace equalis::rest

@@ -1,11 +1,16 @@
 #include "adapters/rest/server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -21,6 +26,7 @@
 #include "command/published.hpp"
 #include "core/log.hpp"
 #include "history/store.hpp"
+#include "ops/backup.hpp"
 
 namespace equalis::rest {
 
@@ -224,6 +230,42 @@ void Server::routes() {
   auto& ctl = src_;
   const auto& plant = ctl.plant;
   const int string_count = static_cast<int>(plant.strings.size());
+
+  // Liveness: the process answers and the control cycle completed a sweep recently.
+  srv.Get("/healthz", [&ctl](const httplib::Request&, httplib::Response& res) {
+    if (ctl.runtime == nullptr) {
+      sendJson(res, json{{"status", "ok"}});
+      return;
+    }
+    const auto snap = ctl.runtime->snapshot();
+    const auto h = ops::liveness(snap, ctl.health);
+    json j{{"status", h.ok ? "ok" : "failing"},
+           {"cycles", snap.cycles},
+           {"last_cycle_age_s", h.last_cycle_age_s < 0 ? json(nullptr) : json(h.last_cycle_age_s)},
+           {"limit_s", h.limit_s}};
+    if (!h.ok) {
+      j["reason"] = h.reason;
+    }
+    sendJson(res, j, h.ok ? 200 : 503);
+  });
+
+  // Readiness: history store open, first sweep done, not shutting down.
+  srv.Get("/readyz", [this, &ctl](const httplib::Request&, httplib::Response& res) {
+    ops::RuntimeSnapshot snap;
+    if (ctl.runtime != nullptr) {
+      snap = ctl.runtime->snapshot();
+    } else {
+      const state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+      snap.cycles = r.get(model::PointId::kSystemSweepCount).quality == model::Quality::kOk ? 1 : 0;
+    }
+    snap.stopping = snap.stopping || stopping_.load();
+    const auto h = ops::readiness(snap, ctl.history != nullptr);
+    json j{{"status", h.ok ? "ready" : "not_ready"}};
+    if (!h.ok) {
+      j["reason"] = h.reason;
+    }
+    sendJson(res, j, h.ok ? 200 : 503);
+  });
 
   srv.Get("/api/v1/system", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
     const TimeMs now = ctl.clock.nowMs();
@@ -488,7 +530,7 @@ void Server::routes() {
                          {"text", events::describe(d)}});
     }
     const auto st = mgr.stats();
-    sendJson(res, json{{"rules", mgr.config().rules.size()},
+    sendJson(res, json{{"rules", mgr.ruleCount()},
                        {"triggered", st.triggered},
                        {"delivered", st.delivered},
                        {"failed", st.failed},
@@ -777,6 +819,138 @@ void Server::routes() {
     sendJson(res, json{{"simulated", ctl.simulated}, {"lines", std::move(lines)}});
   });
 
+  // Configuration reload (the same as SIGHUP): re-reads the file equalisd was started with.
+  srv.Post("/api/v1/system/reload", [&ctl](const httplib::Request& req, httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    auto done = ctl.commands.execute({command::ReloadConfig{}, originOf(req)});
+    if (!done) {
+      sendError(res, commandStatus(done.error()), "", done.error().message);
+      return;
+    }
+    json changes = json::array();
+    std::size_t live = 0;
+    for (const auto& c : done->changes) {
+      live += c.live ? 1 : 0;
+      changes.push_back(json{{"key", c.key},
+                             {"from", c.from.empty() ? json(nullptr) : json(c.from)},
+                             {"to", c.to.empty() ? json(nullptr) : json(c.to)},
+                             {"applied", c.live},
+                             {"text", c.live ? fmt::format("{} applied", c.key)
+                                             : fmt::format("restart needed for {}", c.key)}});
+    }
+    sendJson(res, json{{"message", done->message},
+                       {"applied", live},
+                       {"restart_needed", done->changes.size() - live},
+                       {"changes", std::move(changes)}});
+  });
+
+  // Backup download (docs/operations.md): GET /api/v1/system/backup[?history=1]. It holds the
+  // configuration (passwords included), so it is served to the local machine only, like writes.
+  srv.Get("/api/v1/system/backup", [this, &ctl, &plant](const httplib::Request& req,
+                                                        httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    const bool with_history = req.has_param("history") && req.get_param_value("history") != "0" &&
+                              req.get_param_value("history") != "false";
+    static std::atomic<unsigned> serial{0};
+    const auto path = (std::filesystem::path(plant.data_dir) /
+                       fmt::format(".backup-download-{}-{}.tar.gz", ::getpid(), ++serial))
+                          .string();
+    // Stamped with the wall time (the plant clock may run scaled).
+    ops::BackupSource src{ctl.config_path, &plant,   ctl.history,
+                          with_history,    version_, wallNowMs()};
+    if (auto st = ops::createBackup(src, path); !st) {
+      sendError(res, st.error().code == ErrorCode::kInvalidArgument ? 409 : 500, "",
+                st.error().message);
+      return;
+    }
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    auto file = std::make_shared<std::ifstream>(path, std::ios::binary);
+    if (ec || !*file) {
+      std::filesystem::remove(path, ec);
+      sendError(res, 500, "", "cannot read the backup just written");
+      return;
+    }
+    // The file is gone from the directory at once; the open stream keeps it readable.
+    std::filesystem::remove(path, ec);
+    const auto name =
+        fmt::format("equalis-backup-{}.tar.gz", formatIso8601(wallNowMs()).substr(0, 10));
+    res.set_header("Content-Disposition", fmt::format("attachment; filename=\"{}\"", name));
+    res.set_header("Cache-Control", "no-store");
+    res.set_content_provider(
+        size, "application/gzip",
+        [file](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+          std::array<char, 65536> buf{};
+          file->seekg(static_cast<std::streamoff>(offset));
+          file->read(buf.data(), static_cast<std::streamsize>(std::min(length, buf.size())));
+          const auto n = static_cast<std::size_t>(file->gcount());
+          return n > 0 && sink.write(buf.data(), n);
+        });
+  });
+
+  // Restore (docs/operations.md): POST /api/v1/system/restore with the archive as the body. It
+  // is checked completely here, staged through the command queue and applied at the next start.
+  srv.Post("/api/v1/system/restore", [&ctl, &plant](const httplib::Request& req,
+                                                    httplib::Response& res) {
+    if (!authorizeWrite(req, res)) {
+      return;
+    }
+    if (req.body.empty()) {
+      sendError(res, 400, "body", "the body must be a backup archive (equalisctl backup)");
+      return;
+    }
+    const auto stamp = fmt::format("{}-{}", ::getpid(), ctl.clock.nowMs());
+    const auto dir = std::filesystem::path(plant.data_dir);
+    const auto upload = (dir / fmt::format(".restore-upload-{}.tar.gz", stamp)).string();
+    const auto staging = (dir / fmt::format(".restore-staging-{}", stamp)).string();
+    {
+      std::ofstream out(upload, std::ios::binary | std::ios::trunc);
+      out.write(req.body.data(), static_cast<std::streamsize>(req.body.size()));
+      if (!out) {
+        sendError(res, 500, "", "cannot store the upload in " + upload);
+        return;
+      }
+    }
+    auto staged = ops::stageBackup(upload, staging);
+    std::error_code ec;
+    std::filesystem::remove(upload, ec);
+    if (!staged) {
+      sendError(res, 400, "body", staged.error().message);
+      return;
+    }
+    if (auto st = ops::checkRestoreTarget(*staged, {ctl.config_path, plant.data_dir}); !st) {
+      std::filesystem::remove_all(staging, ec);
+      sendError(res, 409, "", st.error().message);
+      return;
+    }
+    const auto& m = staged->manifest;
+    const auto description =
+        fmt::format("the backup of '{}' created {} (equalis {}, {} files{})", m.site, m.created,
+                    m.equalis_version, m.files.size(), staged->has_history ? ", with history" : "");
+    auto done = ctl.commands.execute({command::StageRestore{staging, description}, originOf(req)});
+    if (!done) {
+      std::filesystem::remove_all(staging, ec);
+      sendError(res, commandStatus(done.error()), "", done.error().message);
+      return;
+    }
+    json files = json::array();
+    for (const auto& f : m.files) {
+      files.push_back(f.path);
+    }
+    sendJson(res,
+             json{{"message", done->message},
+                  {"restart_needed", true},
+                  {"site", m.site},
+                  {"created", m.created},
+                  {"format_version", staged->read_format_version},
+                  {"files", std::move(files)}},
+             202);
+  });
+
   // I/O and sensor devices with their channels (docs/io.md).
   srv.Get("/api/v1/io", [&ctl](const httplib::Request&, httplib::Response& res) {
     const TimeMs now = ctl.clock.nowMs();
@@ -816,10 +990,37 @@ void Server::routes() {
              sendError(res, 404, "id", "no such channel: " + id);
            });
 
-  // Prometheus text exposition.
-  srv.Get("/metrics", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-    res.set_content(renderMetrics(plant, r), "text/plain; version=0.0.4; charset=utf-8");
+  // Prometheus text exposition: the plant's points, then the daemon's own figures.
+  srv.Get("/metrics", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
+    std::string text;
+    SelfMetrics self;
+    {
+      state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+      text = renderMetrics(plant, r);
+      self.state_version = r.version();
+    }
+    if (ctl.runtime != nullptr) {
+      self.version = version_;
+      self.runtime = ctl.runtime->snapshot();
+      self.now = ops::Steady::now();
+      self.command_queue_depth = ctl.commands.depth();
+      if (auto* h = ctl.history) {
+        if (auto st = h->stats()) {
+          self.history_open = true;
+          self.history_used_bytes = st->used_bytes;
+          self.history_file_bytes = st->file_bytes;
+          self.history_max_bytes = st->max_bytes;
+          self.history_snapshots = st->snapshot_count;
+        }
+      }
+      if (ctl.events != nullptr) {
+        self.events_present = true;
+        self.events = ctl.events->stats();
+      }
+      self.process = ops::processFigures();
+      text += renderSelfMetrics(self);
+    }
+    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
   });
 
   srv.Get(R"(/api/.*)", [](const httplib::Request& req, httplib::Response& res) {

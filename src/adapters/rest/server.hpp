@@ -14,6 +14,7 @@
 #include "events/manager.hpp"
 #include "history/store.hpp"
 #include "model/plant.hpp"
+#include "ops/stats.hpp"
 #include "state/state_store.hpp"
 
 namespace httplib {
@@ -32,6 +33,11 @@ struct Sources {
   const events::Manager* events = nullptr;  // the event manager's outcomes; null: none
   TimeMs started_ms = 0;
   bool simulated = false;
+  // The control cycle's own figures (/healthz, /readyz, self-metrics); null: health answers
+  // from the state store's sweep count only and /metrics has no self-metrics.
+  const ops::RuntimeStats* runtime = nullptr;
+  ops::HealthPolicy health;  // liveness limit (the sweep interval in real time)
+  std::string config_path;   // the configuration file (backup and restore); "" = demo plant
 };
 
 class Server {

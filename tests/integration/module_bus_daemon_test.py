@@ -36,12 +36,13 @@ def wait_for(predicate, what, timeout_s=30):
 class Sim:
     """equalis-sim on a pty, linked at `link`."""
 
-    def __init__(self, config, link):
+    def __init__(self, config, link, faults=()):
         # stderr to a file: a full pipe would stall the simulator's lines.
         self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [binary("equalis-sim"), "--config", config, "--time-scale", str(TIME_SCALE),
-             "--link", link], stdout=subprocess.PIPE, stderr=self.log, text=True)
+             "--link", link, *[a for f in faults for a in ("--fault", f)]],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         m = re.search(r"equalis-sim: line 1 on (\S+)", line)
         if not m:
@@ -158,6 +159,40 @@ class ModuleBusDaemon(unittest.TestCase):
         wait_for(alarms_cleared, "comm-lost alarms cleared", 30)
         self.assertGreaterEqual(
             self.d.get_json("/api/v1/bus")["lines"][0]["counters"]["reconnects"], 2)
+
+    def test_3_corrupted_frames_and_silent_modules(self):
+        # 1 % of the replies corrupted, five modules silent: only those five go stale and raise
+        # comm-lost (within three sweeps); a corrupted frame never becomes a value.
+        silent = [(1, 3), (1, 17), (2, 5), (2, 20), (2, 32)]
+        self.sim.kill()
+        type(self).sim = Sim(self.config, self.link, faults=(
+            "crc=0.01", "seed=7", "silent=" + ",".join(f"{s}:{b}" for s, b in silent)))
+        def settled():
+            blocks = {(s, i + 1): b for s in (1, 2) for i, b in enumerate(self.blocks(s))}
+            bad = {k for k, b in blocks.items() if b["voltage_v"]["quality"] != "ok"}
+            return bad == set(silent)
+        wait_for(settled, "exactly the silent modules stale", 30)
+        def comm_lost():
+            alarms = self.d.get_json("/api/v1/alarms")["alarms"]
+            return {(a["string"], a["block"]) for a in alarms if a["rule"] == "block.comm_lost"}
+        wait_for(lambda: comm_lost() == set(silent), "comm-lost for exactly the silent modules", 20)
+        # Values of every answering block stay plausible despite the corrupted frames.
+        for _ in range(5):
+            for s in (1, 2):
+                for i, b in enumerate(self.blocks(s)):
+                    if (s, i + 1) in silent:
+                        continue
+                    self.assertEqual(b["voltage_v"]["quality"], "ok")
+                    self.assertGreater(b["voltage_v"]["value"], 12.5)
+                    self.assertLess(b["voltage_v"]["value"], 15.5)
+            time.sleep(1)
+        self.assertEqual(comm_lost(), set(silent))
+        regs = mbpoll_block(self.modbus_port, 2, 20)
+        self.assertNotEqual(regs[7] & 0x0003, 0, "Modbus must flag the silent block")
+        self.assertEqual(mbpoll_block(self.modbus_port, 2, 19)[7], 0)
+        line = self.d.get_json("/api/v1/bus")["lines"][0]
+        self.assertEqual(line["state"], "degraded")
+        self.assertGreater(line["counters"]["crc_errors"], 0)
 
 
 if __name__ == "__main__":

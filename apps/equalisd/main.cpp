@@ -121,7 +121,7 @@ int fail(const std::string& message) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   using namespace equalis;
   std::string config_path;
   std::string http_override;
@@ -403,4 +403,13 @@ int main(int argc, char** argv) {
   // Event-manager deliveries still queued get a short grace, then the workers are joined.
   controller.finishEvents(3 * kSecondMs);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "equalisd: %s\n", e.what());
+    return 1;
+  }
 }

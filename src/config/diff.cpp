@@ -174,7 +174,7 @@ Flat flatten(const model::PlantConfig& p, const model::PlantConfig& other) {
     f.add(key + ".timeout_ms", text(static_cast<int>(l.timeout_ms)));
     f.add(key + ".retries", text(l.retries));
   }
-  f.add("history.max_size_mb", text(p.history.max_bytes / (1024 * 1024)));
+  f.add("history.max_size_mb", text(p.history.max_bytes / (std::uint64_t{1024} * 1024)));
   f.add("history.float_interval_s", seconds(p.history.float_interval_ms));
   f.add("history.fast_interval_s", seconds(p.history.fast_interval_ms));
   f.add("history.fast_hold_s", seconds(p.history.fast_hold_ms));
@@ -229,7 +229,7 @@ Flat flatten(const model::PlantConfig& p, const model::PlantConfig& other) {
 }
 
 bool liveKey(const std::string& key) {
-  static const std::vector<std::string> kLivePrefixes = {"alarms.rule[",
+  static const std::vector<std::string> live_prefixes = {"alarms.rule[",
                                                          "events.smtp",
                                                          "events.syslog",
                                                          "events.webhook",
@@ -240,7 +240,7 @@ bool liveKey(const std::string& key) {
                                                          "history.float_interval_s",
                                                          "history.fast_interval_s",
                                                          "history.fast_hold_s"};
-  return std::any_of(kLivePrefixes.begin(), kLivePrefixes.end(),
+  return std::any_of(live_prefixes.begin(), live_prefixes.end(),
                      [&](const auto& p) { return key.rfind(p, 0) == 0; });
 }
 

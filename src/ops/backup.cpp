@@ -41,9 +41,9 @@ constexpr std::uint64_t kMaxSmallFile = std::uint64_t{16} * 1024 * 1024;
 
 // Names a data-directory file may have in an archive (and that a restore replaces).
 bool isDataFile(const std::string& name) {
-  static const std::regex kData(
+  static const std::regex data_name(
       R"(^(alarm_rules\.json|calibration-string-[1-9][0-9]{0,2}\.txt|ri-baseline-string-[1-9][0-9]{0,2}\.txt)$)");
-  return std::regex_match(name, kData);
+  return std::regex_match(name, data_name);
 }
 
 bool isArchiveName(const std::string& name) {
@@ -103,7 +103,7 @@ std::string sha256Of(const std::string& data) {
 
 struct ArchiveWriter {
   struct Free {
-    void operator()(archive* a) const { archive_write_free(a); }
+    void operator()(archive* p) const { archive_write_free(p); }
   };
   std::unique_ptr<archive, Free> a{archive_write_new()};
   std::string path;
@@ -439,7 +439,7 @@ Result<Staged> stageBackup(const std::string& archive_path, const std::string& s
   };
 
   struct Free {
-    void operator()(archive* a) const { archive_read_free(a); }
+    void operator()(archive* p) const { archive_read_free(p); }
   };
   std::unique_ptr<archive, Free> a(archive_read_new());
   archive_read_support_filter_gzip(a.get());
@@ -529,8 +529,9 @@ Result<Staged> stageBackup(const std::string& archive_path, const std::string& s
     }
   }
   for (const auto& [name, s] : seen) {
+    const std::string& seen_name = name;  // clang 14 cannot capture a structured binding
     const bool listed = std::any_of(manifest->files.begin(), manifest->files.end(),
-                                    [&](const auto& f) { return f.path == name; });
+                                    [&](const auto& f) { return f.path == seen_name; });
     if (name != kManifestName && !listed) {
       return bad(fmt::format("{} is not listed in the manifest", name));
     }

@@ -190,7 +190,9 @@ Result<std::pair<std::string, int>> parseListenAddress(const std::string& text) 
 }
 
 Server::Server(Sources sources, std::string version)
-    : src_(sources), version_(std::move(version)), http_(std::make_unique<httplib::Server>()) {
+    : src_(std::move(sources)),
+      version_(std::move(version)),
+      http_(std::make_unique<httplib::Server>()) {
   routes();
 }
 

@@ -5,6 +5,8 @@
 #               and a short run of every fuzz target (scripts/test-all; docs/testing.md)
 #   make package       the Debian package in build/deb/ (scripts/package; docs/install.md)
 #   make package-test  build it, install, run, upgrade and purge it on this machine (root)
+#   make soak   a long reliability run, not part of make test: mixed load on every interface,
+#               then kill -9 restarts (scripts/soak; docs/testing.md "Soak")
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 HTTP ?= 127.0.0.1:8080
@@ -12,10 +14,12 @@ DATA ?= data
 TIME_SCALE ?= 1
 FUZZ_RUNS ?= 1000000
 FUZZ_SECONDS ?= 3600
+SOAK_MINUTES ?= 30
+SOAK_RESTARTS ?= 1000
 export CTEST_PARALLEL_LEVEL ?= $(JOBS)
 
 .PHONY: setup build run test test-release test-asan asan test-tsan tsan fuzz-build fuzz fuzz-smoke \
-        bench format format-check tidy docs package package-test clean
+        bench soak format format-check tidy docs package package-test clean
 
 setup:
 	@scripts/setup
@@ -72,6 +76,13 @@ bench: build
 	build/bin/equalis-bench-balancing
 	build/bin/equalis-bench-runaway
 	build/bin/equalis-bench-bus-sweep
+
+# Reliability: SOAK_MINUTES of mixed load (REST, SSE, curl, Modbus, SNMP, MQTT, equalisctl, alarm
+# acknowledgements and rule changes) on a 600-block plant, then SOAK_RESTARTS kill -9 restarts
+# with a history-store check after each. Figures as JSON lines and a table; exit 1 on a missed goal.
+# `make soak SOAK_MINUTES=2 SOAK_RESTARTS=30` for a short run.
+soak: build
+	scripts/soak --minutes $(SOAK_MINUTES) --restarts $(SOAK_RESTARTS)
 
 # The .deb from the release build (binaries of build/release, nothing compiled twice), lintian and
 # systemd-analyze verify included.

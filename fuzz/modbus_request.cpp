@@ -48,7 +48,9 @@ struct Plant {
         a.block_number = 3;
         return std::vector<alarms::ActiveAlarm>{a};
       },
-      [](const std::string&) -> Result<alarms::AlarmEvent> { return alarms::AlarmEvent{}; }};
+      [](const std::string&, const command::Origin&) -> Result<alarms::AlarmEvent> {
+        return alarms::AlarmEvent{};
+      }};
   modbus::RequestHandler reader{read_only};
   modbus::RequestHandler writer{writable};
 

@@ -776,8 +776,9 @@ void Controller::commitState(const bus::Sweep& sweep,
       auto input_events = alarms_.evaluateInputs(inputs, sweep.time_ms);
       alarm_events_.insert(alarm_events_.end(), input_events.begin(), input_events.end());
     }
-    writeAlarmPoints(w, sums, evaluate ? sweep.time_ms : now_ms);
-    w.attach(buildPublished(now_ms));
+    auto published = buildPublished(now_ms);
+    writeAlarmPoints(w, sums, published->alarms, evaluate ? sweep.time_ms : now_ms);
+    w.attach(std::move(published));
   }
   // Logged after the commit: the event log and the event manager never run under the lock.
   for (const auto& e : alarm_events_) {
@@ -789,11 +790,12 @@ void Controller::commitState(const bus::Sweep& sweep,
 // Block status (worst active alarm level; unknown without fresh data), the alarm counts and
 // the protection state.
 void Controller::writeAlarmPoints(state::StateStore::Writer& w,
-                                  const std::vector<analysis::StringSummary>& sums, TimeMs t) {
+                                  const std::vector<analysis::StringSummary>& sums,
+                                  const std::vector<alarms::ActiveAlarm>& active, TimeMs t) {
   int alarm_count = 0;
   int warning_count = 0;
   int unacknowledged = 0;
-  for (const auto& a : collectAlarms()) {
+  for (const auto& a : active) {
     (a.level == alarms::Level::kAlarm ? alarm_count : warning_count) += 1;
     unacknowledged += a.acknowledged ? 0 : 1;
   }

@@ -169,7 +169,8 @@ class Controller {
   void writePoints(state::StateStore::Writer& w, const bus::Sweep& sweep,
                    const std::vector<analysis::StringSummary>& sums);
   void writeAlarmPoints(state::StateStore::Writer& w,
-                        const std::vector<analysis::StringSummary>& sums, TimeMs t);
+                        const std::vector<analysis::StringSummary>& sums,
+                        const std::vector<alarms::ActiveAlarm>& active, TimeMs t);
   std::shared_ptr<const command::Published> buildPublished(TimeMs now_ms) const;
   std::vector<alarms::ActiveAlarm> collectAlarms() const;
   void rebuildRulesView();

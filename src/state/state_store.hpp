@@ -25,6 +25,15 @@ struct Sample {
   model::Quality quality = model::Quality::kNotPresent;
 };
 
+// Applies the staleness rule to a stored sample.
+inline Sample withStaleness(const Sample& stored, TimeMs now_ms, DurationMs stale_after_ms) {
+  Sample s = stored;
+  if (s.quality == model::Quality::kOk && s.time_ms > 0 && now_ms - s.time_ms > stale_after_ms) {
+    s.quality = model::Quality::kStale;
+  }
+  return s;
+}
+
 class StateStore {
  public:
   // blocks_per_string: the plant layout. stale_after_ms: age at which "ok" becomes "stale".
@@ -44,7 +53,9 @@ class StateStore {
     Writer& operator=(const Writer&) = delete;
     // Indices are 0-based and ignored where the point's scope does not use them.
     void set(model::PointId id, std::size_t string_index, std::size_t block_index,
-             const Sample& sample);
+             const Sample& sample) {
+      store_.samples_[store_.slot(id, string_index, block_index)] = sample;
+    }
     void setSystem(model::PointId id, const Sample& sample) { set(id, 0, 0, sample); }
     // Attaches the non-point part of this version (the published alarm list, rules and I/O
     // view, see command/published.hpp); readers of the version get the same object.
@@ -65,7 +76,10 @@ class StateStore {
     // A view of the version being written, for the writer's own thread (alarm rules evaluate
     // the values of the cycle before it commits them); takes no lock of its own.
     Reader(const Writer& writer, TimeMs now_ms);
-    Sample get(model::PointId id, std::size_t string_index = 0, std::size_t block_index = 0) const;
+    Sample get(model::PointId id, std::size_t string_index = 0, std::size_t block_index = 0) const {
+      return withStaleness(store_.samples_[store_.slot(id, string_index, block_index)], now_ms_,
+                           store_.stale_after_ms_);
+    }
     TimeMs nowMs() const { return now_ms_; }
     std::uint64_t version() const { return store_.version_; }
     const std::shared_ptr<const void>& attachment() const { return store_.attachment_; }
@@ -83,7 +97,28 @@ class StateStore {
   void notifyAll() const;
 
  private:
-  std::size_t slot(model::PointId id, std::size_t string_index, std::size_t block_index) const;
+  // The flat index of a point (hot: every set and get; out-of-range indices throw).
+  std::size_t slot(model::PointId id, std::size_t string_index, std::size_t block_index) const {
+    const auto index = static_cast<std::size_t>(id);
+    const std::size_t base = point_offset_[index];
+    switch (point_scope_[index]) {
+      case model::Scope::kSystem:
+        return base;
+      case model::Scope::kString:
+        if (string_index >= blocks_per_string_.size()) {
+          throwOutOfRange("string index");
+        }
+        return base + string_index;
+      case model::Scope::kBlock:
+        if (string_index >= blocks_per_string_.size() ||
+            block_index >= static_cast<std::size_t>(blocks_per_string_[string_index])) {
+          throwOutOfRange("block index");
+        }
+        return base + block_offset_[string_index] + block_index;
+    }
+    return base;
+  }
+  [[noreturn]] static void throwOutOfRange(const char* what);
 
   std::vector<int> blocks_per_string_;
   std::vector<std::size_t> block_offset_;  // first flat block index of each string
@@ -98,8 +133,5 @@ class StateStore {
   mutable std::mutex wait_mutex_;
   mutable std::condition_variable wait_cv_;
 };
-
-// Applies the staleness rule to a stored sample.
-Sample withStaleness(const Sample& stored, TimeMs now_ms, DurationMs stale_after_ms);
 
 }  // namespace equalis::state

@@ -602,7 +602,9 @@ void Server::routes() {
   // Active alarms, worst first.
   srv.Get("/api/v1/alarms", [&ctl](const httplib::Request&, httplib::Response& res) {
     json arr = json::array();
-    for (const auto& a : publishedNow(ctl)->alarms) {
+    // Held for the loop: a newer version may replace (and free) it meanwhile.
+    const auto view = publishedNow(ctl);
+    for (const auto& a : view->alarms) {
       arr.push_back(alarmJson(a));
     }
     sendJson(res, json{{"time", formatIso8601(ctl.clock.nowMs())}, {"alarms", std::move(arr)}});

@@ -610,9 +610,7 @@ Result<AlarmEvent> Engine::acknowledge(const std::string& key, TimeMs now_ms) {
     return makeError(ErrorCode::kNotFound, fmt::format("no active alarm '{}'", key));
   }
   hit->alarm.acknowledged = true;
-  AlarmEvent e{now_ms, "acknowledged", hit->alarm};
-  e.alarm.message = "acknowledged: " + hit->alarm.message;
-  return e;
+  return AlarmEvent{now_ms, "acknowledged", hit->alarm};  // the event's kind says what happened
 }
 
 }  // namespace equalis::alarms

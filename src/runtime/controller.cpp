@@ -138,6 +138,7 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
                               analysis::CalibrationConfig::forString(sc));
     calibration_saved_events_.push_back(0);
     runaway_.emplace_back(sc.name, sc.capacity_ah, plant_.thermal_runaway);
+    protection_alarms_.emplace_back();
     bypass_power_w_.emplace_back(static_cast<std::size_t>(sc.block_count), 0.0);
     effort_.emplace_back(static_cast<std::size_t>(sc.block_count));
     ri_baseline_.emplace_back(static_cast<std::size_t>(sc.block_count), plant_.alarms);
@@ -514,7 +515,9 @@ command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
   return std::visit(
       Overloaded{
           [&](const command::AcknowledgeAlarm& a) -> command::Outcome {
-            auto e = alarms_.acknowledge(a.key, now_ms);
+            auto e = a.key.rfind("string.thermal_runaway/", 0) == 0
+                         ? acknowledgeProtection(a.key, now_ms)
+                         : alarms_.acknowledge(a.key, now_ms);
             if (!e) {
               return e.error();
             }
@@ -884,6 +887,7 @@ void Controller::guardRunaway(const bus::Sweep& sweep,
       }
       logProtectionEvent(s, e);
     }
+    trackProtectionAlarm(s, sweep.time_ms);
   }
 }
 
@@ -927,6 +931,7 @@ command::Outcome Controller::resetProtection(std::size_t s, TimeMs now_ms) {
   for (const auto& e : events) {
     logProtectionEvent(s, e);
   }
+  trackProtectionAlarm(s, now_ms);
   return command::Reply{
       fmt::format("{}: protection reset", plant_.strings[s].name), std::nullopt, {}};
 }
@@ -995,26 +1000,70 @@ void Controller::finishEvents(DurationMs grace_ms) {
 // Active alarms, worst first: the rule engine's and the thermal-runaway protection's.
 std::vector<alarms::ActiveAlarm> Controller::collectAlarms() const {
   auto out = alarms_.active();
-  // Thermal-runaway protection: suspect = warning; countdown and tripped = alarm (latched).
-  for (std::size_t s = 0; s < runaway_.size(); ++s) {
-    const auto& g = runaway_[s];
-    if (g.state() == alarms::RunawayState::kNormal) {
-      continue;
+  for (std::size_t s = runaway_.size(); s-- > 0;) {
+    if (auto a = protectionAlarm(s)) {
+      out.insert(out.begin(), std::move(*a));
     }
-    alarms::ActiveAlarm a;
-    a.rule_id = "string.thermal_runaway";
-    a.string_number = static_cast<int>(s) + 1;
-    a.block_number = g.hotBlock();
-    a.key = fmt::format("{}/{}/{}", a.rule_id, a.string_number, a.block_number);
-    // Suspect and a charger held lowered after the evidence went away are warnings.
-    a.level =
-        g.state() == alarms::RunawayState::kSuspect || g.state() == alarms::RunawayState::kReduced
-            ? alarms::Level::kWarning
-            : alarms::Level::kAlarm;
-    a.message = g.lastMessage();
-    out.insert(out.begin(), a);
   }
   return out;
+}
+
+// Thermal-runaway protection: suspect and a charger held lowered after the evidence went away
+// are warnings; countdown and tripped are alarms (latched until an operator resets them).
+std::optional<alarms::ActiveAlarm> Controller::protectionAlarm(std::size_t s) const {
+  const auto& g = runaway_[s];
+  if (g.state() == alarms::RunawayState::kNormal) {
+    return std::nullopt;
+  }
+  alarms::ActiveAlarm a;
+  a.rule_id = "string.thermal_runaway";
+  a.string_number = static_cast<int>(s) + 1;
+  a.block_number = g.hotBlock();
+  a.key = fmt::format("{}/{}/{}", a.rule_id, a.string_number, a.block_number);
+  a.level =
+      g.state() == alarms::RunawayState::kSuspect || g.state() == alarms::RunawayState::kReduced
+          ? alarms::Level::kWarning
+          : alarms::Level::kAlarm;
+  const auto& tracked = protection_alarms_[s];
+  a.raised_ms = tracked.raised_ms;
+  a.changed_ms = tracked.changed_ms;
+  a.acknowledged = tracked.acknowledged && tracked.level == a.level;
+  a.message = g.lastMessage();
+  return a;
+}
+
+void Controller::trackProtectionAlarm(std::size_t s, TimeMs now_ms) {
+  auto& t = protection_alarms_[s];
+  const auto a = protectionAlarm(s);
+  const auto level = a ? a->level : alarms::Level::kNone;
+  if (level == t.level) {
+    return;
+  }
+  if (t.level == alarms::Level::kNone) {
+    t.raised_ms = now_ms;
+  }
+  if (level > t.level) {
+    t.acknowledged = false;  // raised or escalated: acknowledged anew
+  }
+  t.level = level;
+  t.changed_ms = now_ms;
+  if (level == alarms::Level::kNone) {
+    t = {};
+  }
+}
+
+Result<alarms::AlarmEvent> Controller::acknowledgeProtection(const std::string& key,
+                                                             TimeMs now_ms) {
+  for (std::size_t s = 0; s < runaway_.size(); ++s) {
+    auto a = protectionAlarm(s);
+    if (!a || a->key != key) {
+      continue;
+    }
+    protection_alarms_[s].acknowledged = true;
+    a->acknowledged = true;
+    return alarms::AlarmEvent{now_ms, "acknowledged", *a};
+  }
+  return makeError(ErrorCode::kNotFound, fmt::format("no active alarm '{}'", key));
 }
 
 void Controller::noteModeChanges(const std::vector<analysis::StringSummary>& sums, TimeMs now_ms) {

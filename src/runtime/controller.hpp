@@ -203,6 +203,18 @@ class Controller {
   std::vector<control::StringEqualizer> equalizers_;
   alarms::Engine alarms_;
   std::vector<alarms::RunawayGuard> runaway_;
+  // The thermal-runaway protection's alarm per string as operators see it: when it was raised and
+  // last changed level, and whether it was acknowledged (an escalation asks again).
+  struct ProtectionAlarm {
+    alarms::Level level = alarms::Level::kNone;
+    TimeMs raised_ms = 0;
+    TimeMs changed_ms = 0;
+    bool acknowledged = false;
+  };
+  std::vector<ProtectionAlarm> protection_alarms_;
+  void trackProtectionAlarm(std::size_t s, TimeMs now_ms);
+  std::optional<alarms::ActiveAlarm> protectionAlarm(std::size_t s) const;
+  Result<alarms::AlarmEvent> acknowledgeProtection(const std::string& key, TimeMs now_ms);
   std::vector<analysis::OffsetEstimator> calibration_;
   std::vector<int> calibration_saved_events_;
   std::vector<control::EffortMeter> effort_;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -411,8 +412,35 @@ TEST(Controller, ThermalRunawayTripsAndRechargeDoesNot) {
   ASSERT_FALSE(changes.empty());
   EXPECT_EQ(changes.back().channel_id, "aux1.di1");
   EXPECT_FALSE(changes.back().value);
+  // The latched alarm is listed with its raise time and can be acknowledged like any other
+  // (it stays active until the reset); an unknown protection key is refused.
+  const auto protection_alarm = [&]() -> std::optional<alarms::ActiveAlarm> {
+    for (const auto& a : c.activeAlarms()) {
+      if (a.rule_id == "string.thermal_runaway" && a.string_number == 1) {
+        return a;
+      }
+    }
+    return std::nullopt;
+  };
+  const auto tripped_alarm = protection_alarm();
+  ASSERT_TRUE(tripped_alarm.has_value());
+  EXPECT_EQ(tripped_alarm->level, alarms::Level::kAlarm);
+  EXPECT_FALSE(tripped_alarm->acknowledged);
+  EXPECT_GT(tripped_alarm->raised_ms, t0);
+  EXPECT_LE(tripped_alarm->raised_ms, t0 + run.r.after_ms);
+  EXPECT_GE(tripped_alarm->changed_ms, tripped_alarm->raised_ms);
+  EXPECT_FALSE(
+      c.execute({command::AcknowledgeAlarm{"string.thermal_runaway/1/99"}, kTestOrigin}).ok());
+  const auto ack = c.execute({command::AcknowledgeAlarm{tripped_alarm->key}, kTestOrigin});
+  ASSERT_TRUE(ack.ok()) << ack.error().message;
+  ASSERT_TRUE(protection_alarm().has_value());
+  EXPECT_TRUE(protection_alarm()->acknowledged);
+  EXPECT_EQ(protection_alarm()->raised_ms, tripped_alarm->raised_ms);
+  c.runUntil(clock, clock.nowMs() + kMinuteMs);
+  EXPECT_TRUE(protection_alarm()->acknowledged) << "acknowledgement lost on the next sweep";
   // Operator reset closes the breaker; a second reset is refused.
   ASSERT_TRUE(c.execute({command::ResetProtection{0}, kTestOrigin}).ok());
+  EXPECT_FALSE(protection_alarm().has_value());
   EXPECT_TRUE(c.plantSim().breakerClosed(0));
   EXPECT_FALSE(c.execute({command::ResetProtection{0}, kTestOrigin}).ok());
   c.runUntil(clock, clock.nowMs() + kMinuteMs);

@@ -162,6 +162,56 @@ TEST(WireBackend, ReadsThePlantThroughAPtyExactly) {
   EXPECT_GE(health[0].last_sweep_ms, 0.9 * (health[0].wire_limit_ms - 2.0 - 2.0));
 }
 
+TEST(WireBackend, ReadsEveryModuleIdentityOnceThenAgainAfterARestart) {
+  Rig rig(plantOf(2, 20));
+  const auto sweep = [&rig] {
+    EXPECT_TRUE(rig.backend->triggerSample().ok());
+    SweepRead read;
+    rig.backend->readAll({true, true}, read);
+    return rig.backend->takeModuleIdentities();
+  };
+  // 40 modules, at most 16 per sweep, each once.
+  std::vector<ModuleIdentity> all;
+  std::vector<std::size_t> per_sweep;
+  for (int i = 0; i < 5; ++i) {
+    const auto got = sweep();
+    per_sweep.push_back(got.size());
+    all.insert(all.end(), got.begin(), got.end());
+  }
+  EXPECT_EQ(per_sweep, (std::vector<std::size_t>{16, 16, 8, 0, 0}));
+  ASSERT_EQ(all.size(), 40u);
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    const auto& m = all[k];
+    EXPECT_EQ(m.string_index, k / 20);
+    EXPECT_EQ(m.block_index, k % 20);
+    EXPECT_EQ(m.address, k + 1);
+    EXPECT_EQ(m.serial, rig.responder->serialOf(k));
+    EXPECT_EQ(m.firmware(), "1.0.0");
+    EXPECT_EQ(m.line, "serial:" + rig.server->path() + ":115200");
+    EXPECT_EQ(m.since_ms, kStartMs);
+  }
+  // String 2, block 4 swapped for a module addressed at the bench: it reports RESTARTED and is
+  // read again in that sweep.
+  {
+    std::lock_guard lock(rig.plant_mutex);
+    rig.responder->replaceModule(23, 0x0BADF00D, true);
+  }
+  auto again = sweep();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].string_index, 1u);
+  EXPECT_EQ(again[0].block_index, 3u);
+  EXPECT_EQ(again[0].address, 24);
+  EXPECT_EQ(again[0].serial, 0x0BADF00Du);
+  EXPECT_TRUE(sweep().empty());
+  // Off: nothing read, even after a restart.
+  rig.backend->setIdentityReads(false);
+  {
+    std::lock_guard lock(rig.plant_mutex);
+    rig.responder->replaceModule(0, 0x0BADF00E, true);
+  }
+  EXPECT_TRUE(sweep().empty());
+}
+
 TEST(WireBackend, BypassWritesReachThePlantAndReadBack) {
   Rig rig(plantOf(1, 8));
   ASSERT_TRUE(rig.backend->writeBypass(0, 3, 40).ok());

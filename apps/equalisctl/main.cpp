@@ -67,7 +67,8 @@ tcp://HOST:PORT.
                (default 1), --baud B (the RS-485 speed behind a tcp:// gateway)
 Options:
   --url URL   equalisd address (default $EQUALIS_URL or http://127.0.0.1:8080)
-  --json      print the API's JSON instead of tables
+  --json      print JSON instead of tables: the API's, or for bus the devices found
+              (docs/module-bus.md §10.1)
   --version   print the version and git commit
   --help      this text
 Exit status: 0 ok, 1 error reported by equalisd or invalid input, 2 usage, 3 cannot connect.

@@ -3,7 +3,12 @@
 // scripted transport fed raw bytes (foreign, late, echoed and corrupted frames).
 #include "bus/wire_backend.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <array>
 
 #include <deque>
 #include <functional>
@@ -497,6 +502,28 @@ TEST(LineMaster, LineDownFailsFastAndReconnects) {
   EXPECT_EQ(f.error().code, ErrorCode::kUnavailable);
   EXPECT_FALSE(master.connected());
   EXPECT_NE(master.lastError().find("/nonexistent/tty"), std::string::npos);
+}
+
+TEST(SerialTransport, OpensALineForOneMasterOnly) {
+  const int pty = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(pty, 0);
+  ASSERT_EQ(::grantpt(pty), 0);
+  ASSERT_EQ(::unlockpt(pty), 0);
+  std::array<char, 128> name{};
+  ASSERT_EQ(::ptsname_r(pty, name.data(), name.size()), 0);
+  SerialTransport first(name.data(), 115200);
+  SerialTransport second(name.data(), 115200);
+  ASSERT_TRUE(first.open().ok());
+  const auto refused = second.open();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message.find("in use"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(second.isOpen());
+  // Closed: the next master may open it (the pty itself stays open on its other side).
+  first.close();
+  EXPECT_TRUE(second.open().ok());
+  second.close();
+  ::close(pty);
 }
 
 TEST(LineUrl, ParsesAndRejects) {

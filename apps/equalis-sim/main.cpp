@@ -50,6 +50,11 @@ line (printed as "equalis-sim: line N on /dev/pts/M"), paced at the baud rate.
   --link PATH          also make PATH a symbolic link to line 1's pty (line N: PATH-N), replaced
                        when equalis-sim starts again, so a daemon configured with PATH finds the
                        new pty after a restart (like socat's link=)
+  --unaddressed        every module starts without an address, as it leaves the factory (a
+                       string to commission: equalisctl bus assign --chain)
+  --replace S:B[,S:B…] these modules (string:block, 1-based) were swapped for new ones before
+                       the start: another serial (the old one + 0x10000), the same address
+                       (given at the bench); printed as "equalis-sim: string S, block B replaced"
   --fault KEY=VALUE    wire faults, repeatable:
                          crc=P        a bit flipped in a reply with probability P
                          late=P       a unicast reply sent late with probability P
@@ -74,6 +79,8 @@ struct Options {
   std::optional<std::string> link;
   bus::WireFaults faults;
   std::vector<std::pair<int, int>> silent;  // (string, block), 1-based
+  bool unaddressed = false;
+  std::vector<std::pair<int, int>> replace;  // (string, block), 1-based
 };
 
 // Points `link` at `target`, replacing an older link atomically (a new link, then rename).
@@ -109,6 +116,31 @@ bool parseInt(const std::string& s, long long& out) {
   return !s.empty() && end == s.c_str() + s.size();
 }
 
+// "S:B[,S:B…]" (1-based) appended to `out`; the problem, if any.
+std::optional<std::string> parseBlockList(const std::string& value, const std::string& option,
+                                          std::vector<std::pair<int, int>>& out) {
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    const auto comma = value.find(',', start);
+    const std::string item =
+        value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const auto colon = item.find(':');
+    long long s = 0;
+    long long b = 0;
+    if (colon == std::string::npos || !parseInt(item.substr(0, colon), s) ||
+        !parseInt(item.substr(colon + 1), b) || s < 1 || b < 1 || s > 64 || b > 600) {
+      return fmt::format("{} expects STRING:BLOCK[,STRING:BLOCK…] (1-based), got '{}'", option,
+                         item);
+    }
+    out.emplace_back(static_cast<int>(s), static_cast<int>(b));
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> parseFault(const std::string& spec, Options& o) {
   const auto eq = spec.find('=');
   if (eq == std::string::npos) {
@@ -142,25 +174,7 @@ std::optional<std::string> parseFault(const std::string& spec, Options& o) {
     return std::nullopt;
   }
   if (key == "silent") {
-    std::size_t start = 0;
-    while (start <= value.size()) {
-      const auto comma = value.find(',', start);
-      const std::string item =
-          value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      const auto colon = item.find(':');
-      long long s = 0;
-      long long b = 0;
-      if (colon == std::string::npos || !parseInt(item.substr(0, colon), s) ||
-          !parseInt(item.substr(colon + 1), b) || s < 1 || b < 1) {
-        return "--fault silent expects STRING:BLOCK[,STRING:BLOCK…] (1-based), got '" + item + "'";
-      }
-      o.silent.emplace_back(static_cast<int>(s), static_cast<int>(b));
-      if (comma == std::string::npos) {
-        break;
-      }
-      start = comma + 1;
-    }
-    return std::nullopt;
+    return parseBlockList(value, "--fault silent", o.silent);
   }
   return "unknown --fault key '" + key + "' (crc, late, late_ms, noise, silent, seed)";
 }
@@ -187,9 +201,13 @@ int main(int argc, char** argv) {
       std::printf("equalis-sim %s\n", equalis::versionText().c_str());
       return 0;
     }
+    if (arg == "--unaddressed") {
+      o.unaddressed = true;
+      continue;
+    }
     if (arg == "--config" || arg == "--plant" || arg == "--lines" || arg == "--scenario" ||
         arg == "--time-scale" || arg == "--seed" || arg == "--baud" || arg == "--tcp" ||
-        arg == "--link" || arg == "--fault") {
+        arg == "--link" || arg == "--fault" || arg == "--replace") {
       v = next(arg.c_str());
       if (!v) {
         return fail(arg + " needs a value");
@@ -237,6 +255,10 @@ int main(int argc, char** argv) {
       o.link = *v;
     } else if (arg == "--fault") {
       if (auto problem = parseFault(*v, o)) {
+        return fail(*problem);
+      }
+    } else if (arg == "--replace") {
+      if (auto problem = parseBlockList(*v, "--replace", o.replace)) {
         return fail(*problem);
       }
     }
@@ -307,6 +329,8 @@ int main(int argc, char** argv) {
     }
     tcp_host = o.tcp->substr(0, colon);
   }
+  std::size_t replaced = 0;
+  std::vector<std::string> notes;  // printed after the lines
   for (std::size_t l = 0; l < line_strings.size(); ++l) {
     std::vector<bus::LineString> strings;
     std::uint16_t next = bus::proto::kFirstModule;
@@ -325,6 +349,24 @@ int main(int argc, char** argv) {
     }
     responders.push_back(std::make_unique<bus::LineResponder>(
         strings, l == 0 && plant.ambient.sensor_present, o.baud, values, faults));
+    auto& responder = *responders.back();
+    if (o.unaddressed) {
+      responder.forgetAddresses();
+    }
+    for (const auto& [rs, rb] : o.replace) {
+      const auto index =
+          responder.moduleIndex(static_cast<std::size_t>(rs - 1), static_cast<std::size_t>(rb - 1));
+      if (!index) {
+        continue;
+      }
+      const std::uint32_t old_serial = responder.serialOf(*index);
+      responder.replaceModule(*index, old_serial + 0x10000u, true);
+      replaced += 1;
+      notes.push_back(
+          fmt::format("equalis-sim: string {}, block {} replaced: serial 0x{:08X} → "
+                      "0x{:08X} (address kept)",
+                      rs, rb, old_serial, responder.serialOf(*index)));
+    }
     auto server =
         o.tcp ? bus::LineServer::listenTcp(*responders.back(), plant_mutex, tcp_host,
                                            tcp_port == 0 ? 0 : static_cast<int>(tcp_port + l))
@@ -344,9 +386,16 @@ int main(int argc, char** argv) {
       }
       links.push_back(link);
     }
-    std::printf("equalis-sim: line %zu on %s (%s; strings %s, %u modules, %u baud)\n", l + 1,
+    std::printf("equalis-sim: line %zu on %s (%s; strings %s, %u modules%s, %u baud)\n", l + 1,
                 servers.back()->path().c_str(), servers.back()->url(o.baud).c_str(),
-                numbers.c_str(), static_cast<unsigned>(next - 1), o.baud);
+                numbers.c_str(), static_cast<unsigned>(next - 1),
+                o.unaddressed ? " unaddressed" : "", o.baud);
+  }
+  if (replaced != o.replace.size()) {
+    return fail("--replace names a block that is on no line of this plant");
+  }
+  for (const auto& n : notes) {
+    std::printf("%s\n", n.c_str());
   }
   std::fflush(stdout);
 

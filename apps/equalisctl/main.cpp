@@ -1,5 +1,5 @@
 // equalisctl — command-line client of equalisd (REST API), plus offline helpers
-// (configuration check, point catalogue).
+// (configuration check, point catalogue) and module-bus commissioning on a line (bus.cpp).
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/version.hpp"
+#include "equalisctl/bus.hpp"
 #include "model/points.hpp"
 #include "ops/backup.hpp"
 
@@ -47,12 +48,32 @@ Commands:
                               configuration file); what it replaces is kept in DIR/replaced-*/
   points [--markdown]         the point catalogue (offline)
   check-config FILE           validate a configuration file (offline)
+Module-bus commissioning (docs/operations.md), talking to a line directly, not to equalisd:
+stop equalisd first (systemctl stop equalis) or use a line it does not run; a serial line is
+opened exclusively, so a second program gets "in use". LINE: serial:/dev/ttyUSB0:115200 or
+tcp://HOST:PORT.
+  bus scan --line LINE [--first A] [--max N] [--stop-after M]
+                              READ_INFO of addresses A … A+N−1 (default 1 …, stopping after M
+                              = 10 addresses without an answer; 0: never): address, serial,
+                              firmware, device type; then the serials of unaddressed modules
+                              (SEARCH)
+  bus assign --line LINE --chain [--first A] [--max N]
+                              forget every address on the line (UNASSIGN), then address the
+                              modules in chain order from A (default 1), at most N
+  bus assign --line LINE --serial S --address A
+                              the module with serial S (0x45510003 or decimal) takes address A
+                              (1 … 0xFFFD); refused when another module answers at A
+  bus options: --timeout-ms T (reply wait beyond the wire time, default 20), --retries R
+               (default 1), --baud B (the RS-485 speed behind a tcp:// gateway)
 Options:
   --url URL   equalisd address (default $EQUALIS_URL or http://127.0.0.1:8080)
-  --json      print the API's JSON instead of tables
+  --json      print JSON instead of tables: the API's, or for bus the devices found
+              (docs/module-bus.md §10.1)
   --version   print the version and git commit
   --help      this text
 Exit status: 0 ok, 1 error reported by equalisd or invalid input, 2 usage, 3 cannot connect.
+bus: 0 ok, 1 no answer (serial not found, address taken, empty chain), 2 usage or a bad value
+(LINE, address out of range, serial), 3 the line cannot be opened or fails (missing, in use).
 )";
 
 struct Options {
@@ -471,6 +492,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     return 2;
   }
   const std::string cmd = args[0];
+  if (cmd == "bus") {
+    return equalisctl::cmdBus({args.begin() + 1, args.end()}, o.json);
+  }
   // Collects --from/--to/--string/--output style options of a subcommand.
   std::string query;
   std::string output;

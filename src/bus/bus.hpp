@@ -66,6 +66,24 @@ struct LineHealth {
   double wire_limit_ms = 0;  // the sweep's computed wire limit (docs/module-bus.md §9)
 };
 
+// What a module says it is (READ_INFO, docs/module-bus.md §10), and where it sits.
+struct ModuleIdentity {
+  std::size_t string_index = 0;  // plant string (0-based)
+  std::size_t block_index = 0;   // 0-based
+  std::uint16_t address = 0;
+  std::uint32_t serial = 0;
+  std::uint8_t firmware_major = 0;
+  std::uint8_t firmware_minor = 0;
+  std::uint8_t firmware_patch = 0;
+  std::uint8_t device_type = 0;
+  std::string line;     // the line's URL ("serial:/dev/ttyUSB0:115200")
+  TimeMs since_ms = 0;  // when this serial was first seen in this place
+  std::string firmware() const {
+    return std::to_string(firmware_major) + "." + std::to_string(firmware_minor) + "." +
+           std::to_string(firmware_patch);
+  }
+};
+
 // One sweep's bulk read (Backend::readAll).
 struct SweepRead {
   std::vector<std::vector<Result<ModuleReading>>> modules;          // [string][block]
@@ -96,6 +114,10 @@ class Backend {
   virtual void readAll(const std::vector<bool>& with_sensor, SweepRead& out);
   // Health of the backend's communication lines; empty for backends without lines.
   virtual std::vector<LineHealth> lineHealth() const { return {}; }
+  // Module identities read since the last call (the wire backend reads READ_INFO of every
+  // module once at start and again after it reports RESTARTED); empty for backends that have
+  // none (the in-process simulator).
+  virtual std::vector<ModuleIdentity> takeModuleIdentities() { return {}; }
 };
 
 struct ModuleSample {

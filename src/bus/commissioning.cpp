@@ -1,5 +1,9 @@
 #include "bus/commissioning.hpp"
 
+#include <charconv>
+
+#include <fmt/format.h>
+
 namespace equalis::bus {
 
 namespace {
@@ -95,6 +99,85 @@ std::vector<std::uint32_t> searchUnaddressed(LineMaster& line, std::size_t max_f
   std::vector<std::uint32_t> found;
   search(line, 0, 0xFFFFFFFFu, max_found, found);
   return found;
+}
+
+Result<std::vector<proto::DeviceInfo>> scanAddresses(LineMaster& line, std::uint16_t first,
+                                                     std::uint16_t last,
+                                                     std::size_t stop_after_misses) {
+  std::vector<proto::DeviceInfo> found;
+  std::size_t misses = 0;
+  for (std::uint32_t a = first; a <= last; ++a) {
+    auto info = readInfo(line, static_cast<std::uint16_t>(a));
+    if (info) {
+      found.push_back(*info);
+      misses = 0;
+      continue;
+    }
+    if (info.error().code == ErrorCode::kUnavailable || !line.connected()) {
+      return info.error();
+    }
+    misses += 1;
+    if (stop_after_misses > 0 && misses >= stop_after_misses) {
+      break;
+    }
+  }
+  return found;
+}
+
+namespace {
+
+Result<std::uint64_t> parseNumber(std::string_view text, const char* what) {
+  int base = 10;
+  std::string_view digits = text;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    base = 16;
+    digits.remove_prefix(2);
+  }
+  std::uint64_t v = 0;
+  const auto* end = digits.data() + digits.size();
+  const auto [ptr, ec] = std::from_chars(digits.data(), end, v, base);
+  if (!digits.empty() && ec == std::errc::result_out_of_range && ptr == end) {
+    return makeError(ErrorCode::kOutOfRange, fmt::format("{} '{}' is too large", what, text));
+  }
+  if (digits.empty() || ec != std::errc() || ptr != end) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} '{}' is not a number (decimal or 0x-hex)", what, text));
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<std::uint16_t> parseDeviceAddress(std::string_view text) {
+  auto v = parseNumber(text, "address");
+  if (!v) {
+    return v.error();
+  }
+  if (*v < proto::kFirstModule || *v >= proto::kUnaddressed) {
+    return makeError(ErrorCode::kOutOfRange,
+                     fmt::format("address {} out of range 1 … 65533 (0x0001 … 0xFFFD)", text));
+  }
+  return static_cast<std::uint16_t>(*v);
+}
+
+Result<std::uint32_t> parseSerial(std::string_view text) {
+  auto v = parseNumber(text, "serial");
+  if (!v) {
+    return v.error();
+  }
+  if (*v > 0xFFFFFFFFull) {
+    return makeError(ErrorCode::kOutOfRange,
+                     fmt::format("serial {} does not fit in 32 bits", text));
+  }
+  return static_cast<std::uint32_t>(*v);
+}
+
+std::string formatSerial(std::uint32_t serial) {
+  return fmt::format("0x{:08X}", serial);
+}
+
+std::string formatFirmware(const proto::DeviceInfo& info) {
+  return fmt::format("{}.{}.{}", info.firmware_major, info.firmware_minor, info.firmware_patch);
 }
 
 std::vector<SerialCheck> checkSerials(

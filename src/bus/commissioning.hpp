@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,6 +28,23 @@ Result<proto::DeviceInfo> assignBySerial(LineMaster& line, std::uint32_t serial,
 Result<proto::DeviceInfo> readInfo(LineMaster& line, std::uint16_t address);
 // Serials of the unaddressed modules (at most `max_found`).
 std::vector<std::uint32_t> searchUnaddressed(LineMaster& line, std::size_t max_found = 256);
+
+// READ_INFO of first, first + 1, … up to `last`, stopping early after `stop_after_misses`
+// consecutive addresses without an answer (0: never). The devices that answered, in address
+// order. An error only when the line itself fails (cannot be opened, broken).
+Result<std::vector<proto::DeviceInfo>> scanAddresses(LineMaster& line, std::uint16_t first,
+                                                     std::uint16_t last,
+                                                     std::size_t stop_after_misses);
+
+// ---- Text forms (equalisctl bus, modules.json) ----
+// An address a device may be given: 1 … 0xFFFD, decimal or 0x-hex ("17", "0x11").
+Result<std::uint16_t> parseDeviceAddress(std::string_view text);
+// A serial number: 0x-hex as printed on labels and by equalisctl ("0x45510003"), or decimal.
+Result<std::uint32_t> parseSerial(std::string_view text);
+// "0x45510003".
+std::string formatSerial(std::uint32_t serial);
+// "1.0.0".
+std::string formatFirmware(const proto::DeviceInfo& info);
 
 struct SerialCheck {
   enum class Outcome { kSame, kReplaced, kMissing };

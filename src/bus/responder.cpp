@@ -50,16 +50,36 @@ LineResponder::LineResponder(std::vector<LineString> strings, bool ambient_senso
   reindex();
 }
 
-void LineResponder::replaceModule(std::size_t module, std::uint32_t serial) {
+void LineResponder::replaceModule(std::size_t module, std::uint32_t serial, bool keep_address) {
   if (module >= modules_.size()) {
     return;
   }
   auto& m = modules_[module];
   m.serial = serial;
-  m.address = proto::kUnaddressed;
+  if (!keep_address) {
+    m.address = proto::kUnaddressed;
+  }
   m.have_sample = false;
   m.restarted = true;
+  m.target_mv = 0;
   reindex();
+}
+
+void LineResponder::forgetAddresses() {
+  for (auto& m : modules_) {
+    m.address = proto::kUnaddressed;
+  }
+  reindex();
+}
+
+std::optional<std::size_t> LineResponder::moduleIndex(std::size_t string_index,
+                                                      std::size_t block_index) const {
+  for (std::size_t i = 0; i < modules_.size(); ++i) {
+    if (modules_[i].string_index == string_index && modules_[i].block_index == block_index) {
+      return i;
+    }
+  }
+  return std::nullopt;
 }
 
 void LineResponder::reindex() {

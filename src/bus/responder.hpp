@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <set>
 #include <span>
@@ -58,7 +59,12 @@ class LineResponder {
   WireFaults& faults() { return faults_; }
   std::uint32_t serialOf(std::size_t module) const { return modules_[module].serial; }
   // A module swapped for a new one from the shelf: another serial, no address, just powered.
-  void replaceModule(std::size_t module, std::uint32_t serial);
+  // With `keep_address`, the new module was given the old one's address before it went in.
+  void replaceModule(std::size_t module, std::uint32_t serial, bool keep_address = false);
+  // Every module forgets its address, as they leave the factory (a string not yet commissioned).
+  void forgetAddresses();
+  // Index of the module of (string, block), 0-based; nullopt if it is not on this line.
+  std::optional<std::size_t> moduleIndex(std::size_t string_index, std::size_t block_index) const;
   std::uint16_t addressOf(std::size_t module) const { return modules_[module].address; }
   std::size_t moduleCount() const { return modules_.size(); }
   std::int64_t charNs() const { return char_ns_; }

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -172,7 +173,23 @@ Status SerialTransport::open() {
   }
   const int fd = ::open(device_.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
+    if (errno == EBUSY) {
+      return makeError(ErrorCode::kUnavailable,
+                       "open " + device_ + ": in use by another program (exclusive, TIOCEXCL)");
+    }
     return makeError(ErrorCode::kIo, errnoText(("open " + device_).c_str()));
+  }
+  // One master per line: an advisory lock (released when the process ends, whoever it is) and
+  // the tty's exclusive mode (a second open() fails with EBUSY, except for root).
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const bool busy = errno == EWOULDBLOCK;
+    const std::string why = errnoText(("lock " + device_).c_str());
+    ::close(fd);
+    return makeError(busy ? ErrorCode::kUnavailable : ErrorCode::kIo,
+                     busy ? device_ +
+                                " is in use by another program (is equalisd running on "
+                                "this line?)"
+                          : why);
   }
   if (auto st = configureRawTty(fd, baud_); !st) {
     ::close(fd);
@@ -185,9 +202,19 @@ Status SerialTransport::open() {
     ss.flags |= ASYNC_LOW_LATENCY;
     (void)::ioctl(fd, TIOCSSERIAL, &ss);
   }
+  exclusive_ = ::ioctl(fd, TIOCEXCL) == 0;
   ::tcflush(fd, TCIOFLUSH);
   fd_ = fd;
   return {};
+}
+
+void SerialTransport::close() {
+  if (fd_ >= 0 && exclusive_) {
+    // A pty stays open on its other side: leave it openable for the next master.
+    (void)::ioctl(fd_, TIOCNXCL);
+  }
+  exclusive_ = false;
+  FdTransport::close();
 }
 
 void SerialTransport::discardInput() {

@@ -63,7 +63,11 @@ class SerialTransport final : public FdTransport {
  public:
   SerialTransport(std::string device, std::uint32_t baud)
       : device_(std::move(device)), baud_(baud) {}
+  ~SerialTransport() override { SerialTransport::close(); }
+  // Opens the tty for this process alone: a lock (flock) and the tty's exclusive mode
+  // (TIOCEXCL); a second opener gets kUnavailable with a message saying the line is in use.
   Status open() override;
+  void close() override;
   void discardInput() override;
   std::string describe() const override;
   std::uint32_t baud() const override { return baud_; }
@@ -71,6 +75,7 @@ class SerialTransport final : public FdTransport {
  private:
   std::string device_;
   std::uint32_t baud_;
+  bool exclusive_ = false;
 };
 
 class TcpTransport final : public FdTransport {

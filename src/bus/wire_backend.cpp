@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <utility>
 
 #include "bus/sim_backend.hpp"
 
@@ -46,6 +48,12 @@ WireLine::WireLine(std::unique_ptr<Transport> transport, LineOptions options,
   wire_limit_ms_ = proto::sweepWireLimitMs(shape, master_.baud());
   sensor_cache_.resize(max_string);
   bypass_duty_.assign(static_cast<std::size_t>(modules_) + 1, -1);
+  info_attempts_left_.assign(static_cast<std::size_t>(modules_) + 1, 0);
+  for (const auto& s : strings_) {
+    for (std::size_t b = 0; b < s.blocks; ++b) {
+      info_attempts_left_[s.first_address + b] = kInfoAttempts;
+    }
+  }
 }
 
 const LineString* WireLine::find(std::size_t string_index) const {
@@ -92,6 +100,9 @@ Result<ModuleReading> WireLine::reading(std::uint16_t address, const proto::Fram
   }
   if ((m->flags & proto::kFlagRestarted) != 0) {
     restarted_.push_back(address);
+    if (address < info_attempts_left_.size()) {
+      info_attempts_left_[address] = kInfoAttempts;  // it may be another module now
+    }
   }
   if ((m->flags & proto::kFlagMeasurementFault) != 0) {
     master_.device(address).errors += 1;
@@ -117,6 +128,7 @@ void WireLine::sweep(std::vector<std::vector<Result<ModuleReading>>>& out) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::optional<proto::Frame>> frames;
   std::vector<std::optional<Result<ModuleReading>>> by_address(modules_ + 1u);
+  std::vector<std::uint16_t> alive;  // answered their slot
   Status line_status;
   // Modules: consecutive addresses 1 … modules_, in runs of at most 255.
   for (std::size_t first = proto::kFirstModule; first <= modules_ && line_status;) {
@@ -128,6 +140,7 @@ void WireLine::sweep(std::vector<std::vector<Result<ModuleReading>>>& out) {
       if (frames[k]) {
         const auto address = static_cast<std::uint16_t>(first + k);
         by_address[address] = reading(address, *frames[k]);
+        alive.push_back(address);
       }
     }
     first += count;
@@ -180,8 +193,66 @@ void WireLine::sweep(std::vector<std::vector<Result<ModuleReading>>>& out) {
     i = j;
   }
   resendBypass();
+  if (line_status && read_identities_) {
+    readIdentities(alive);
+  }
   last_sweep_ms_ =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+void WireLine::readIdentities(const std::vector<std::uint16_t>& alive) {
+  std::size_t budget = kInfoReadsPerSweep;
+  for (const auto address : alive) {
+    if (budget == 0) {
+      return;
+    }
+    if (address >= info_attempts_left_.size() || info_attempts_left_[address] <= 0) {
+      continue;
+    }
+    const LineString* where = nullptr;
+    for (const auto& s : strings_) {
+      if (address >= s.first_address && address < s.first_address + s.blocks) {
+        where = &s;
+      }
+    }
+    if (where == nullptr) {
+      continue;
+    }
+    budget -= 1;
+    info_attempts_left_[address] -= 1;
+    auto f = master_.transact(address, Command::kReadInfo, {});
+    if (!f) {
+      continue;
+    }
+    auto info = proto::decodeInfo(f->data());
+    if (!info) {
+      master_.device(address).errors += 1;
+      continue;
+    }
+    info_attempts_left_[address] = 0;
+    ModuleIdentity m;
+    m.string_index = where->string_index;
+    m.block_index = address - where->first_address;
+    m.address = address;
+    m.serial = info->serial;
+    m.firmware_major = info->firmware_major;
+    m.firmware_minor = info->firmware_minor;
+    m.firmware_patch = info->firmware_patch;
+    m.device_type = info->device_type;
+    m.line = master_.describe();
+    m.since_ms = clock_.nowMs();
+    identities_.push_back(std::move(m));
+  }
+}
+
+void WireLine::setIdentityReads(bool on) {
+  std::lock_guard lock(mutex_);
+  read_identities_ = on;
+}
+
+std::vector<ModuleIdentity> WireLine::takeIdentities() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(identities_, {});
 }
 
 void WireLine::resendBypass() {
@@ -513,6 +584,22 @@ std::vector<LineHealth> WireBackend::lineHealth() const {
   out.reserve(lines_.size());
   for (const auto& l : lines_) {
     out.push_back(l->health());
+  }
+  return out;
+}
+
+void WireBackend::setIdentityReads(bool on) {
+  for (auto& l : lines_) {
+    l->setIdentityReads(on);
+  }
+}
+
+std::vector<ModuleIdentity> WireBackend::takeModuleIdentities() {
+  std::vector<ModuleIdentity> out;
+  for (const auto& l : lines_) {
+    auto part = l->takeIdentities();
+    out.insert(out.end(), std::make_move_iterator(part.begin()),
+               std::make_move_iterator(part.end()));
   }
   return out;
 }

@@ -52,6 +52,14 @@ class WireLine {
   LineMaster& master() { return master_; }
   LineHealth health() const;
   DeviceCounters moduleCounters(std::size_t string_index, std::size_t block_index) const;
+  // Identities read since the last call: every sweep reads READ_INFO of a few modules that
+  // answered their slot and whose identity is not known yet (all at start, a module again after
+  // it reported RESTARTED), at most kInfoReadsPerSweep, so the sweep stays short.
+  std::vector<ModuleIdentity> takeIdentities();
+  // Off: no READ_INFO at all (benchmarks that time the steady sweep alone).
+  void setIdentityReads(bool on);
+  static constexpr std::size_t kInfoReadsPerSweep = 16;
+  static constexpr int kInfoAttempts = 3;  // per module, until it restarts again
 
  private:
   const LineString* find(std::size_t string_index) const;
@@ -59,6 +67,8 @@ class WireLine {
   // A measurement frame → reading (flags, tag and range checked) or the reason it is not one.
   Result<ModuleReading> reading(std::uint16_t address, const proto::Frame& f);
   void resendBypass();
+  // READ_INFO of pending modules among `alive` (answered this sweep), within the sweep budget.
+  void readIdentities(const std::vector<std::uint16_t>& alive);
 
   mutable std::mutex mutex_;  // the master and the caches: sweeps and single requests
   LineMaster master_;
@@ -70,8 +80,11 @@ class WireLine {
   TimeMs next_time_sync_ms_ = 0;
   std::vector<std::optional<Result<StringSensorReading>>> sensor_cache_;  // [plant string]
   std::optional<Result<std::int16_t>> ambient_cache_;
-  std::vector<int> bypass_duty_;          // [address], −1 = never written
-  std::vector<std::uint16_t> restarted_;  // modules that reported RESTARTED
+  std::vector<int> bypass_duty_;            // [address], −1 = never written
+  std::vector<std::uint16_t> restarted_;    // modules that reported RESTARTED
+  std::vector<int> info_attempts_left_;     // [address]: READ_INFO still to do (0 = known)
+  std::vector<ModuleIdentity> identities_;  // read, not yet taken
+  bool read_identities_ = true;
   int modules_ok_ = 0;
   double last_sweep_ms_ = 0;
   double wire_limit_ms_ = 0;
@@ -118,6 +131,8 @@ class WireBackend final : public Backend {
   Status triggerSample() override;
   void readAll(const std::vector<bool>& with_sensor, SweepRead& out) override;
   std::vector<LineHealth> lineHealth() const override;
+  std::vector<ModuleIdentity> takeModuleIdentities() override;
+  void setIdentityReads(bool on);
   Status setTarget(std::size_t string_index, std::uint16_t target_mv);
 
   WireLine& line(std::size_t i) { return *lines_[i]; }

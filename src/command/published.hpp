@@ -29,12 +29,21 @@ struct Published {
   std::vector<io::ChannelSnapshot> io_channels;
   std::vector<io::DeviceSnapshot> io_devices;
   std::vector<bus::LineHealth> bus_lines;  // module-bus lines; empty with the simulator
+  // What each module said it is (READ_INFO); changes rarely, so one shared copy. Empty with the
+  // simulator.
+  std::shared_ptr<const std::vector<bus::ModuleIdentity>> modules;
 };
 
 // The published part of the version `reader` sees; an empty object before the first cycle.
 inline std::shared_ptr<const Published> published(const state::StateStore::Reader& reader) {
   static const auto empty_view = std::make_shared<const Published>(
-      Published{{}, std::make_shared<const RulesView>(), {}, {}, {}, {}});
+      Published{{},
+                std::make_shared<const RulesView>(),
+                {},
+                {},
+                {},
+                {},
+                std::make_shared<const std::vector<bus::ModuleIdentity>>()});
   const auto& any = reader.attachment();
   return any ? std::static_pointer_cast<const Published>(any) : empty_view;
 }

@@ -118,4 +118,8 @@ std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_i
       .string();
 }
 
+std::string modulesPath(const model::PlantConfig& plant) {
+  return (std::filesystem::path(plant.data_dir) / "modules.json").string();
+}
+
 }  // namespace equalis::persist

@@ -1,5 +1,6 @@
 // What the controller keeps in its data directory besides the history store — alarm-rule
-// changes made at run time, module self-calibration and Ri baselines — and how it is written:
+// changes made at run time, module self-calibration, Ri baselines and the module map — and how
+// it is written:
 // a temporary file, fsync, rename over the old one, fsync of the directory. A crash or power cut
 // leaves either the old or the new file, never a torn one.
 #pragma once
@@ -23,5 +24,7 @@ std::string historyPath(const model::PlantConfig& plant);
 std::string alarmRulesPath(const model::PlantConfig& plant);
 std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_index);
 std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_index);
+// The address ↔ serial map of the modules on the bus lines (bus/module_map.hpp).
+std::string modulesPath(const model::PlantConfig& plant);
 
 }  // namespace equalis::persist

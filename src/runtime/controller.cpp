@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "alarms/rules_json.hpp"
+#include "bus/commissioning.hpp"
 #include "config/diff.hpp"
 #include "core/log.hpp"
 #include "core/overloaded.hpp"
@@ -29,6 +30,14 @@ std::vector<int> layoutOf(const model::PlantConfig& plant) {
   std::vector<int> blocks;
   for (const auto& s : plant.strings) {
     blocks.push_back(s.block_count);
+  }
+  return blocks;
+}
+
+std::vector<std::size_t> blocksOf(const model::PlantConfig& plant) {
+  std::vector<std::size_t> blocks;
+  for (const auto& s : plant.strings) {
+    blocks.push_back(static_cast<std::size_t>(s.block_count));
   }
   return blocks;
 }
@@ -82,6 +91,8 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
                : nullptr),
       analyzer_(plant_),
       alarms_(plant_),
+      module_map_(blocksOf(plant_)),
+      modules_view_(std::make_shared<const std::vector<bus::ModuleIdentity>>()),
       state_(layoutOf(plant_), staleLimitMs(plant_.bus)),
       recorder_(plant_.history),
       last_mode_(plant_.strings.size(), model::StringModeValue::kFloat),
@@ -166,10 +177,17 @@ void Controller::trackRi(const bus::Sweep& sweep) {
   }
 }
 
-void Controller::logRiBaselineEvent(std::size_t s, const analysis::RiBaselineEvent& e) {
+void Controller::logRiBaselineEvent(std::size_t s, const analysis::RiBaselineEvent& e,
+                                    const std::string& why) {
   const int block = static_cast<int>(e.block_index) + 1;
   std::string message;
-  if (e.kind == "established") {
+  if (!why.empty()) {
+    message = e.baseline_mohm > 0
+                  ? fmt::format("String {}, block {}: Ri baseline reset: {} (was {:.3f} mΩ)", s + 1,
+                                block, why, e.baseline_mohm)
+                  : fmt::format("String {}, block {}: Ri baseline reset: {} (none established)",
+                                s + 1, block, why);
+  } else if (e.kind == "established") {
     message = fmt::format("String {}, block {}: Ri baseline established at {:.3f} mΩ", s + 1, block,
                           e.baseline_mohm);
   } else if (e.kind == "replaced") {
@@ -183,6 +201,76 @@ void Controller::logRiBaselineEvent(std::size_t s, const analysis::RiBaselineEve
   }
   log::get("analysis")->info("{}", message);
   logEvent({clock_.nowMs(), "ri_baseline", message, "", static_cast<int>(s) + 1, block});
+}
+
+void Controller::noteModules(TimeMs now_ms) {
+  auto read = backend_->takeModuleIdentities();
+  if (read.empty()) {
+    return;
+  }
+  using Kind = bus::ModuleMap::Change::Kind;
+  std::size_t recorded = 0;
+  bool changed = false;
+  for (const auto& m : read) {
+    const auto c = module_map_.update(m);
+    const int string_no = static_cast<int>(m.string_index) + 1;
+    const int block_no = static_cast<int>(m.block_index) + 1;
+    switch (c.kind) {
+      case Kind::kSame:
+        break;
+      case Kind::kNew:
+        recorded += 1;
+        changed = true;
+        break;
+      case Kind::kFirmware: {
+        changed = true;
+        const auto text =
+            fmt::format("String {}, block {}: module {} firmware {} → {}", string_no, block_no,
+                        bus::formatSerial(m.serial), c.before->firmware(), m.firmware());
+        log::get("bus")->info("{}", text);
+        logEvent({now_ms, "module", text, "info", string_no, block_no});
+        break;
+      }
+      case Kind::kMoved: {
+        changed = true;
+        const auto text = fmt::format(
+            "String {}, block {}: now at address {} (was {}), module {} (the configuration "
+            "changed)",
+            string_no, block_no, m.address, c.before->address, bus::formatSerial(m.serial));
+        log::get("bus")->info("{}", text);
+        logEvent({now_ms, "module", text, "info", string_no, block_no});
+        break;
+      }
+      case Kind::kReplaced: {
+        changed = true;
+        const auto text =
+            fmt::format("String {}, block {}: module replaced (serial {} → {}, address {} on {})",
+                        string_no, block_no, bus::formatSerial(c.before->serial),
+                        bus::formatSerial(m.serial), m.address, m.line);
+        log::get("bus")->warn("{}", text);
+        logEvent({now_ms, "module", text, "warning", string_no, block_no});
+        if (m.string_index < ri_baseline_.size() &&
+            m.block_index < ri_baseline_[m.string_index].blockCount()) {
+          auto e = ri_baseline_[m.string_index].reset(m.block_index);
+          logRiBaselineEvent(m.string_index, e, "module replaced");
+          saveRiBaseline(m.string_index);
+        }
+        break;
+      }
+    }
+  }
+  if (recorded > 0) {
+    log::get("bus")->info("module map: {} modules recorded ({} known)", recorded,
+                          module_map_.known());
+  }
+  if (!changed) {
+    return;
+  }
+  modules_view_ = std::make_shared<const std::vector<bus::ModuleIdentity>>(module_map_.entries());
+  const auto path = persist::modulesPath(plant_);
+  if (auto st = persist::writeFileDurably(path, module_map_.serialize()); !st) {
+    log::get("bus")->warn("{}", st.error().message);
+  }
 }
 
 void Controller::saveRiBaseline(std::size_t s) {
@@ -254,6 +342,22 @@ Status Controller::open() {
       continue;
     }
     ri_baseline_[s] = std::move(loaded.value());
+  }
+  // The module map: what each module said it is when last read (module-bus lines only).
+  if (!simulated()) {
+    const auto path = persist::modulesPath(plant_);
+    if (const auto text = loadText(path, "bus")) {
+      if (auto loaded = bus::ModuleMap::parse(*text, blocksOf(plant_))) {
+        module_map_ = std::move(loaded.value());
+        modules_view_ =
+            std::make_shared<const std::vector<bus::ModuleIdentity>>(module_map_.entries());
+      } else {
+        log::get("bus")->warn("ignoring {}: {}", path, loaded.error().message);
+        logEvent({clock_.nowMs(), "system",
+                  fmt::format("module map {} ignored: {}", path, loaded.error().message),
+                  "warning"});
+      }
+    }
   }
   const auto rules_path = persist::alarmRulesPath(plant_);
   if (const auto text = loadText(rules_path, "alarms")) {
@@ -387,6 +491,7 @@ void Controller::cycle() {
   if (sim_) {
     plant_cpu_s_ += threadCpuSeconds() - plant_cpu_start_s;
   }
+  noteModules(now);
   pollIo(now);
   const auto& sums = analyzer_.update(sweep);
   swept_ = true;
@@ -837,6 +942,7 @@ std::shared_ptr<const command::Published> Controller::buildPublished(TimeMs now_
   p->io_channels = io_->channels(now_ms);
   p->io_devices = io_->devices();
   p->bus_lines = lineHealth();
+  p->modules = modules_view_;
   return p;
 }
 

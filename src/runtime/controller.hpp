@@ -24,6 +24,7 @@
 #include "analysis/calibration.hpp"
 #include "analysis/ri_baseline.hpp"
 #include "bus/bus.hpp"
+#include "bus/module_map.hpp"
 #include "bus/sim_backend.hpp"
 #include "bus/wire_backend.hpp"
 #include "command/command.hpp"
@@ -181,7 +182,11 @@ class Controller {
   void logProtectionEvent(std::size_t string_index, const alarms::RunawayEvent& e);
   void calibrate(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void trackRi(const bus::Sweep& sweep);
-  void logRiBaselineEvent(std::size_t string_index, const analysis::RiBaselineEvent& e);
+  void logRiBaselineEvent(std::size_t string_index, const analysis::RiBaselineEvent& e,
+                          const std::string& why = {});
+  // Module identities read in this sweep against the stored map (modules.json): a replaced
+  // module is logged and its block's Ri baseline restarts.
+  void noteModules(TimeMs now_ms);
   void saveRiBaseline(std::size_t string_index);
   void saveCalibration(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
@@ -219,6 +224,8 @@ class Controller {
   std::vector<int> calibration_saved_events_;
   std::vector<control::EffortMeter> effort_;
   std::vector<analysis::RiBaseline> ri_baseline_;
+  bus::ModuleMap module_map_;
+  std::shared_ptr<const std::vector<bus::ModuleIdentity>> modules_view_;
   std::vector<std::vector<double>> bypass_power_w_;  // per module, from its reported duty
   state::StateStore state_;
   history::Recorder recorder_;

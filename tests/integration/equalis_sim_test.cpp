@@ -171,8 +171,10 @@ TEST(EqualisSim, SilentModulesAndCorruptedFramesFailAloneOverTwoLines) {
 
 TEST(EqualisSim, RejectsBadArguments) {
   const std::string exe = std::string(EQUALIS_BIN_DIR) + "/equalis-sim";
-  for (const char* args : {"--fault crc=2", "--plant 0x3", "--baud 12345", "--bogus",
-                           "--fault silent=1", "--config /nonexistent.toml"}) {
+  for (const char* args :
+       {"--fault crc=2", "--plant 0x3", "--baud 12345", "--bogus", "--fault silent=1",
+        "--config /nonexistent.toml", "--replace 1", "--replace 1:0", "--plant 2x4 --replace 3:1",
+        "--plant 2x4 --replace 1:5"}) {
     const std::string cmd = exe + " " + args + " >/dev/null 2>&1";
     const int rc = std::system(cmd.c_str());
     ASSERT_TRUE(WIFEXITED(rc)) << args;

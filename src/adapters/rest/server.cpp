@@ -23,6 +23,7 @@
 #include "adapters/rest/request.hpp"
 #include "adapters/web/assets.hpp"
 #include "alarms/rules_json.hpp"
+#include "bus/commissioning.hpp"
 #include "command/published.hpp"
 #include "core/log.hpp"
 #include "history/store.hpp"
@@ -790,11 +791,35 @@ void Server::routes() {
            });
 
   // Module-bus lines (docs/module-bus.md): state, counters, sweep time against the wire limit.
-  srv.Get("/api/v1/bus", [&ctl](const httplib::Request&, httplib::Response& res) {
+  // ?modules=1 adds each line's modules as read (READ_INFO: address, serial, firmware).
+  srv.Get("/api/v1/bus", [&ctl](const httplib::Request& req, httplib::Response& res) {
     const auto view = publishedNow(ctl);
+    const std::string with_modules = req.get_param_value("modules");
+    if (!with_modules.empty() && with_modules != "0" && with_modules != "1") {
+      sendError(res, 400, "modules", "modules must be 0 or 1");
+      return;
+    }
+    const std::vector<bus::ModuleIdentity> no_modules;
+    const auto& identities = view->modules ? *view->modules : no_modules;
     json lines = json::array();
     for (const auto& l : view->bus_lines) {
       const auto& c = l.counters;
+      std::size_t known = 0;
+      json list = json::array();
+      for (const auto& m : identities) {
+        if (m.line != l.line) {
+          continue;
+        }
+        known += 1;
+        if (with_modules == "1") {
+          list.push_back(json{{"string", m.string_index + 1},
+                              {"block", m.block_index + 1},
+                              {"address", m.address},
+                              {"serial", bus::formatSerial(m.serial)},
+                              {"firmware", m.firmware()},
+                              {"device_type", m.device_type}});
+        }
+      }
       lines.push_back(
           json{{"line", l.line},
                {"state", bus::lineStateName(l.state)},
@@ -818,7 +843,11 @@ void Server::routes() {
                  {"error_replies", c.error_replies},
                  {"stale", c.stale},
                  {"retries", c.retries},
-                 {"reconnects", c.reconnects}}}});
+                 {"reconnects", c.reconnects}}},
+               {"modules_identified", known}});
+      if (with_modules == "1") {
+        lines.back()["module_list"] = std::move(list);
+      }
     }
     sendJson(res, json{{"simulated", ctl.simulated}, {"lines", std::move(lines)}});
   });

@@ -144,6 +144,84 @@ TEST(Commissioning, SearchBisectsCollisions) {
   EXPECT_TRUE(searchUnaddressed(line.master).empty());
 }
 
+TEST(Commissioning, ScanReadsAddressesUntilARunOfMisses) {
+  Line line;
+  auto found = scanAddresses(line.master, 1, 100, 3);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_EQ(found->size(), 6u);
+  for (std::size_t k = 0; k < 6; ++k) {
+    EXPECT_EQ((*found)[k].address, k + 1);
+    EXPECT_EQ((*found)[k].serial, line.responder.serialOf(k));
+  }
+  // 6 answers, then 3 misses: addresses 7 … 9 asked, no more.
+  EXPECT_EQ(line.master.counters().timeouts, 3u);
+
+  // A gap shorter than the run goes unnoticed; a longer one ends the scan.
+  ASSERT_TRUE(assignBySerial(line.master, line.responder.serialOf(5), 8).ok());  // 1 … 5, 8
+  found = scanAddresses(line.master, 1, 100, 3);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->size(), 6u);
+  EXPECT_EQ(found->back().address, 8);
+  found = scanAddresses(line.master, 1, 100, 2);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->size(), 5u);
+  // 0: to the last address, whatever the gaps; the range is inclusive.
+  found = scanAddresses(line.master, 2, 9, 0);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->size(), 5u);
+  EXPECT_EQ(found->front().address, 2);
+}
+
+TEST(Commissioning, ResponderStartsUnaddressedOrWithAModuleReplacedInPlace) {
+  Line line;
+  line.responder.forgetAddresses();
+  auto found = scanAddresses(line.master, 1, 10, 0);
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->empty());
+  EXPECT_EQ(searchUnaddressed(line.master).size(), 6u);
+  ASSERT_TRUE(assignInChainOrder(line.master, 1, 100).ok());
+
+  const auto index = line.responder.moduleIndex(0, 2);
+  ASSERT_TRUE(index);
+  EXPECT_EQ(*index, 2u);
+  EXPECT_FALSE(line.responder.moduleIndex(1, 0));
+  line.responder.replaceModule(*index, 0x45520003, true);  // addressed at the bench
+  EXPECT_EQ(readInfo(line.master, 3)->serial, 0x45520003u);
+  EXPECT_TRUE(searchUnaddressed(line.master).empty());
+}
+
+TEST(Commissioning, AddressesAndSerialsAsText) {
+  EXPECT_EQ(*parseDeviceAddress("1"), 1);
+  EXPECT_EQ(*parseDeviceAddress("0x11"), 17);
+  EXPECT_EQ(*parseDeviceAddress("0XFFFD"), 0xFFFD);
+  EXPECT_EQ(*parseDeviceAddress("65533"), 0xFFFD);
+  for (const char* bad : {"0", "0xFFFE", "65534", "0x10000", "99999999999999999999"}) {
+    const auto r = parseDeviceAddress(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kOutOfRange) << bad;
+  }
+  for (const char* bad : {"", "x1", "1x", "-1", "0x", " 1", "0x1g", "1.0"}) {
+    const auto r = parseDeviceAddress(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(*parseSerial("0x45510003"), 0x45510003u);
+  EXPECT_EQ(*parseSerial("0x0badf00d"), 0x0BADF00Du);
+  EXPECT_EQ(*parseSerial("1162936323"), 0x45510003u);
+  EXPECT_EQ(*parseSerial("0xFFFFFFFF"), 0xFFFFFFFFu);
+  EXPECT_EQ(parseSerial("0x100000000").error().code, ErrorCode::kOutOfRange);
+  EXPECT_FALSE(parseSerial("45510003h").ok());
+  EXPECT_FALSE(parseSerial("").ok());
+  EXPECT_EQ(formatSerial(0x45510003), "0x45510003");
+  EXPECT_EQ(formatSerial(0xBADF00D), "0x0BADF00D");
+  EXPECT_EQ(*parseSerial(formatSerial(0xDEADBEEF)), 0xDEADBEEFu);
+  proto::DeviceInfo info;
+  info.firmware_major = 1;
+  info.firmware_minor = 12;
+  info.firmware_patch = 3;
+  EXPECT_EQ(formatFirmware(info), "1.12.3");
+}
+
 TEST(Commissioning, UnknownCommandsAndBadLengthsGetErrorReplies) {
   Line line;
   // A command the devices do not implement, raw: the device answers UNKNOWN_COMMAND.

@@ -3,7 +3,12 @@
 // scripted transport fed raw bytes (foreign, late, echoed and corrupted frames).
 #include "bus/wire_backend.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <array>
 
 #include <deque>
 #include <functional>
@@ -160,6 +165,56 @@ TEST(WireBackend, ReadsThePlantThroughAPtyExactly) {
   EXPECT_GT(health[0].wire_limit_ms, 0.0);
   // A paced pty: the sweep takes about its wire time, never less.
   EXPECT_GE(health[0].last_sweep_ms, 0.9 * (health[0].wire_limit_ms - 2.0 - 2.0));
+}
+
+TEST(WireBackend, ReadsEveryModuleIdentityOnceThenAgainAfterARestart) {
+  Rig rig(plantOf(2, 20));
+  const auto sweep = [&rig] {
+    EXPECT_TRUE(rig.backend->triggerSample().ok());
+    SweepRead read;
+    rig.backend->readAll({true, true}, read);
+    return rig.backend->takeModuleIdentities();
+  };
+  // 40 modules, at most 16 per sweep, each once.
+  std::vector<ModuleIdentity> all;
+  std::vector<std::size_t> per_sweep;
+  for (int i = 0; i < 5; ++i) {
+    const auto got = sweep();
+    per_sweep.push_back(got.size());
+    all.insert(all.end(), got.begin(), got.end());
+  }
+  EXPECT_EQ(per_sweep, (std::vector<std::size_t>{16, 16, 8, 0, 0}));
+  ASSERT_EQ(all.size(), 40u);
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    const auto& m = all[k];
+    EXPECT_EQ(m.string_index, k / 20);
+    EXPECT_EQ(m.block_index, k % 20);
+    EXPECT_EQ(m.address, k + 1);
+    EXPECT_EQ(m.serial, rig.responder->serialOf(k));
+    EXPECT_EQ(m.firmware(), "1.0.0");
+    EXPECT_EQ(m.line, "serial:" + rig.server->path() + ":115200");
+    EXPECT_EQ(m.since_ms, kStartMs);
+  }
+  // String 2, block 4 swapped for a module addressed at the bench: it reports RESTARTED and is
+  // read again in that sweep.
+  {
+    std::lock_guard lock(rig.plant_mutex);
+    rig.responder->replaceModule(23, 0x0BADF00D, true);
+  }
+  auto again = sweep();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].string_index, 1u);
+  EXPECT_EQ(again[0].block_index, 3u);
+  EXPECT_EQ(again[0].address, 24);
+  EXPECT_EQ(again[0].serial, 0x0BADF00Du);
+  EXPECT_TRUE(sweep().empty());
+  // Off: nothing read, even after a restart.
+  rig.backend->setIdentityReads(false);
+  {
+    std::lock_guard lock(rig.plant_mutex);
+    rig.responder->replaceModule(0, 0x0BADF00E, true);
+  }
+  EXPECT_TRUE(sweep().empty());
 }
 
 TEST(WireBackend, BypassWritesReachThePlantAndReadBack) {
@@ -447,6 +502,28 @@ TEST(LineMaster, LineDownFailsFastAndReconnects) {
   EXPECT_EQ(f.error().code, ErrorCode::kUnavailable);
   EXPECT_FALSE(master.connected());
   EXPECT_NE(master.lastError().find("/nonexistent/tty"), std::string::npos);
+}
+
+TEST(SerialTransport, OpensALineForOneMasterOnly) {
+  const int pty = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(pty, 0);
+  ASSERT_EQ(::grantpt(pty), 0);
+  ASSERT_EQ(::unlockpt(pty), 0);
+  std::array<char, 128> name{};
+  ASSERT_EQ(::ptsname_r(pty, name.data(), name.size()), 0);
+  SerialTransport first(name.data(), 115200);
+  SerialTransport second(name.data(), 115200);
+  ASSERT_TRUE(first.open().ok());
+  const auto refused = second.open();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message.find("in use"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(second.isOpen());
+  // Closed: the next master may open it (the pty itself stays open on its other side).
+  first.close();
+  EXPECT_TRUE(second.open().ok());
+  second.close();
+  ::close(pty);
 }
 
 TEST(LineUrl, ParsesAndRejects) {

@@ -186,8 +186,11 @@ std::vector<Rule> defaultSystemRules() {
 }
 
 Status validateRule(const Rule& r) {
-  const bool ordered =
-      r.direction == Direction::kHigh ? r.warning <= r.alarm : r.warning >= r.alarm;
+  // Thresholds derived per cell (2.40 V × 6 = 14.399999…) equal a typed 14.4: compare with a
+  // tolerance far below any display resolution.
+  const double tolerance = 1e-9 * std::max(1.0, std::abs(r.alarm));
+  const bool ordered = r.direction == Direction::kHigh ? r.warning <= r.alarm + tolerance
+                                                       : r.warning >= r.alarm - tolerance;
   if (!ordered) {
     return makeError(ErrorCode::kInvalidArgument,
                      fmt::format("rule {}: warning {:.6g} must be {} alarm {:.6g}", r.id, r.warning,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "model/chemistry.hpp"
 
@@ -100,20 +101,27 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
     const double v_mean = n_ok > 0 ? v_sum / n_ok : 0.0;
     const double t_mean = n_ok > 0 ? t_sum / n_ok : 25.0;
     // A Σ voltage with missing blocks would be wrong, not just less precise.
-    sum.voltage_v = v_sum;
+    // Without a single answering block there is no value at all (not 0 V).
+    const double none = std::numeric_limits<double>::quiet_NaN();
+    sum.voltage_v = n_ok > 0 ? v_sum : none;
     sum.voltage_quality = all_ok
                               ? model::Quality::kOk
                               : (n_ok > 0 ? model::Quality::kInvalid : model::Quality::kCommLost);
-    sum.block_voltage_min_v = n_ok > 0 ? v_min : 0;
-    sum.block_voltage_max_v = n_ok > 0 ? v_max : 0;
-    sum.block_voltage_spread_v = n_ok > 0 ? std::max(v_max - v_mean, v_mean - v_min) : 0;
-    sum.temperature_max_c = n_ok > 0 ? t_max : 0;
+    sum.block_voltage_min_v = n_ok > 0 ? v_min : none;
+    sum.block_voltage_max_v = n_ok > 0 ? v_max : none;
+    sum.block_voltage_spread_v = n_ok > 0 ? std::max(v_max - v_mean, v_mean - v_min) : none;
+    sum.temperature_max_c = n_ok > 0 ? t_max : none;
     sum.target_voltage_v = targetVoltagePerBlockV(cfg, t_mean);
 
     const auto& sensor = sweep.string_sensors[s];
     const bool current_ok =
         sensor.quality == model::Quality::kOk && sensor.time_ms == sweep.time_ms;
-    sum.current_quality = current_ok ? model::Quality::kOk : sensor.quality;
+    // A reading of an earlier sweep (the sensor did not answer this time) is stale until the
+    // bus declares the sensor lost.
+    sum.current_quality = current_ok                              ? model::Quality::kOk
+                          : sensor.quality == model::Quality::kOk ? model::Quality::kStale
+                                                                  : sensor.quality;
+    sum.current_time_ms = sensor.time_ms;
     sum.current_a = sensor.current_a;
     sum.ac_current_a = sensor.ac_current_a;
     sum.power_kw = sum.voltage_v * sum.current_a / 1000.0;

@@ -26,6 +26,7 @@ struct StringSummary {
   double power_kw = 0;
   double ac_current_a = 0;
   model::Quality current_quality = model::Quality::kNotPresent;
+  TimeMs current_time_ms = 0;  // when the string current was measured
   model::StringModeValue mode = model::StringModeValue::kFloat;
   model::Quality mode_quality = model::Quality::kNotPresent;
   double target_voltage_v = 0;  // per block

@@ -68,6 +68,7 @@ Frontend::Frontend(Backend& backend, const model::PlantConfig& plant)
   sweep_.string_sensors.resize(strings);
   bypass_sent_.resize(strings);
   with_sensor_.assign(strings, false);
+  sensor_failures_.assign(strings, 0);
   for (std::size_t s = 0; s < strings; ++s) {
     with_sensor_[s] = s < plant_.strings.size() && plant_.strings[s].current_sensor.present;
     bypass_sent_[s].assign(backend_.blockCount(s), -1);
@@ -149,6 +150,13 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
       sensor.quality = (current_ma >= -range_ma && current_ma <= range_ma)
                            ? model::Quality::kOk
                            : model::Quality::kInvalid;
+      sensor_failures_[s] = 0;
+    } else {
+      // No answer: the last reading keeps its time (so it turns stale), then comm-lost.
+      sensor_failures_[s] += 1;
+      if (sensor_failures_[s] >= lost_after) {
+        sensor.quality = model::Quality::kCommLost;
+      }
     }
   }
 
@@ -158,6 +166,9 @@ const Sweep& Frontend::sweep(TimeMs now_ms) {
     sweep_.ambient.temperature_dc = *ambient;
     sweep_.ambient.time_ms = now_ms;
     sweep_.ambient.quality = model::Quality::kOk;
+    ambient_failures_ = 0;
+  } else if (++ambient_failures_ >= lost_after) {
+    sweep_.ambient.quality = model::Quality::kCommLost;
   }
 
   convertToSi(sweep_);

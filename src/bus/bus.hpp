@@ -188,6 +188,8 @@ class Frontend {
   const model::PlantConfig& plant_;
   Sweep sweep_;
   std::vector<bool> with_sensor_;              // [string]: its current sensor is read
+  std::vector<int> sensor_failures_;           // [string]: sweeps in a row without an answer
+  int ambient_failures_ = 0;                   // the same for the room sensor
   SweepRead bulk_;                             // the sweep's bulk read
   std::vector<std::vector<int>> bypass_sent_;  // last duty written per module, −1 = unknown
 };

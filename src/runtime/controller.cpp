@@ -1211,12 +1211,12 @@ void Controller::writePoints(state::StateStore::Writer& w, const bus::Sweep& swe
         (vq == Quality::kOk && iq == Quality::kOk) ? Quality::kOk : (vq != Quality::kOk ? vq : iq);
     const Quality bq = sum.blocks_ok > 0 ? Quality::kOk : Quality::kCommLost;
     w.set(PointId::kStringVoltageV, s, 0, {sum.voltage_v, t, vq});
-    w.set(PointId::kStringCurrentA, s, 0, {sum.current_a, t, iq});
+    w.set(PointId::kStringCurrentA, s, 0, {sum.current_a, sum.current_time_ms, iq});
     w.set(PointId::kStringPowerKw, s, 0, {sum.power_kw, t, pq});
     w.set(PointId::kStringMode, s, 0, {static_cast<double>(sum.mode), t, sum.mode_quality});
     w.set(PointId::kStringTargetVoltageV, s, 0, {sum.target_voltage_v, t, Quality::kOk});
     w.set(PointId::kStringChargeAvgPct, s, 0, {sum.charge_avg_pct, t, iq});
-    w.set(PointId::kStringAcCurrentA, s, 0, {sum.ac_current_a, t, iq});
+    w.set(PointId::kStringAcCurrentA, s, 0, {sum.ac_current_a, sum.current_time_ms, iq});
     w.set(PointId::kStringBlockVoltageMinV, s, 0, {sum.block_voltage_min_v, t, bq});
     w.set(PointId::kStringBlockVoltageMaxV, s, 0, {sum.block_voltage_max_v, t, bq});
     w.set(PointId::kStringBlockVoltageSpreadV, s, 0, {sum.block_voltage_spread_v, t, bq});

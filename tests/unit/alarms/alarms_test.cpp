@@ -40,6 +40,13 @@ TEST(Rules, DefaultsAreOrderedForEveryChemistry) {
   const auto st = validateRule(bad);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("block.voltage_high"), std::string::npos);
+  // A typed 14.4 equals the per-cell alarm 2.40 V × 6 (14.399999999999999 in binary).
+  Rule equal = defaultRules(model::demoPlant().strings[0])[0];
+  equal.alarm = 2.40 * 6;
+  equal.warning = 14.4;
+  EXPECT_TRUE(validateRule(equal).ok());
+  equal.warning = 14.41;
+  EXPECT_FALSE(validateRule(equal).ok());
 }
 
 // 12 V VRLA: high warning 14.10 V (2.35 V/cell), alarm 14.40 V; on-delay 60 s, off-delay 60 s,

@@ -1,5 +1,7 @@
 #include "analysis/analysis.hpp"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 namespace equalis::analysis {
@@ -79,6 +81,28 @@ TEST(Analyzer, MissingBlockMakesSumInvalidAndStatusUnknown) {
   EXPECT_EQ(s.voltage_quality, Quality::kInvalid);
   EXPECT_EQ(s.blocks_ok, 31);
   EXPECT_EQ(s.blocks[7].status, model::BlockStatus::kUnknown);
+}
+
+// A current of an earlier sweep is stale (and keeps its own time); a string without one
+// answering block has no voltage at all, not 0 V.
+TEST(Analyzer, OldCurrentIsStaleAndASilentStringHasNoValues) {
+  const auto plant = model::demoPlant();
+  Analyzer a(plant);
+  auto sw = sweepOf(plant, 20'000, 13'620, 60);
+  sw.string_sensors[0].time_ms = 10'000;  // the sensor did not answer this sweep
+  for (auto& m : sw.modules[1]) {
+    m.quality = Quality::kCommLost;
+  }
+  bus::convertToSi(sw);
+  const auto& sums = a.update(sw);
+  EXPECT_EQ(sums[0].current_quality, Quality::kStale);
+  EXPECT_EQ(sums[0].current_time_ms, 10'000);
+  EXPECT_NE(sums[0].mode_quality, Quality::kOk);
+  EXPECT_EQ(sums[1].current_quality, Quality::kOk);
+  EXPECT_EQ(sums[1].voltage_quality, Quality::kCommLost);
+  EXPECT_TRUE(std::isnan(sums[1].voltage_v));
+  EXPECT_TRUE(std::isnan(sums[1].block_voltage_min_v));
+  EXPECT_TRUE(std::isnan(sums[1].temperature_max_c));
 }
 
 TEST(Analyzer, CoulombCountsADischargeAndReturnsToFullInFloat) {

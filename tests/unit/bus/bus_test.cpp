@@ -27,9 +27,17 @@ class ScriptedBackend final : public Backend {
     return ModuleReading{voltage_mv, 250, 5000, 0};
   }
   Result<StringSensorReading> readStringSensor(std::size_t) override {
+    if (sensors_silent) {
+      return makeError(ErrorCode::kTimeout, "silent");
+    }
     return StringSensorReading{current_ma, 100};
   }
-  Result<std::int16_t> readAmbientDc() override { return std::int16_t{251}; }
+  Result<std::int16_t> readAmbientDc() override {
+    if (sensors_silent) {
+      return makeError(ErrorCode::kTimeout, "silent");
+    }
+    return std::int16_t{251};
+  }
   Status writeBypass(std::size_t, std::size_t, std::uint8_t) override { return {}; }
 
   std::vector<std::size_t> blocks_;
@@ -37,6 +45,7 @@ class ScriptedBackend final : public Backend {
   int silent_block = -1;
   bool flaky_once = false;
   bool flaked = false;
+  bool sensors_silent = false;  // string current and room sensors
   std::int32_t voltage_mv = 13'600;
   std::int32_t current_ma = 50;
   int requests = 0;
@@ -102,6 +111,29 @@ TEST(Frontend, SilentModuleKeepsLastValueThenCommLost) {
   // Answers again: ok at once.
   backend.silent_string = -1;
   EXPECT_EQ(fe.sweep(50'000).modules[0][1].quality, Quality::kOk);
+}
+
+// A silent current or room sensor is treated like a silent module: the last reading keeps its
+// time (so it turns stale), then comm-lost; it was reported "ok" with a frozen value before.
+TEST(Frontend, SilentSensorsKeepTheirTimeThenCommLost) {
+  const auto plant = plantOf(1, 2);  // comm_lost_after_failures = 3
+  ScriptedBackend backend({2});
+  Frontend fe(backend, plant);
+  fe.sweep(10'000);
+  backend.sensors_silent = true;
+  for (int i = 1; i <= 2; ++i) {
+    const auto& sw = fe.sweep(10'000 + i * 10'000);
+    EXPECT_EQ(sw.string_sensors[0].time_ms, 10'000);
+    EXPECT_EQ(sw.ambient.time_ms, 10'000);
+  }
+  const auto& sw = fe.sweep(40'000);
+  EXPECT_EQ(sw.string_sensors[0].quality, Quality::kCommLost);
+  EXPECT_EQ(sw.ambient.quality, Quality::kCommLost);
+  backend.sensors_silent = false;
+  const auto& back = fe.sweep(50'000);
+  EXPECT_EQ(back.string_sensors[0].quality, Quality::kOk);
+  EXPECT_EQ(back.string_sensors[0].time_ms, 50'000);
+  EXPECT_EQ(back.ambient.quality, Quality::kOk);
 }
 
 TEST(Frontend, OutOfRangeReadingIsInvalid) {

@@ -1,0 +1,47 @@
+// Fuzz target: the files equalisd keeps in its data directory and reads back at start (and from
+// a restored backup): modules.json, ri_baseline_N.json, calibration_N.json, alarm_rules.json.
+// A damaged file must give an error, never a crash. The first byte picks the reader.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "alarms/rules_json.hpp"
+#include "analysis/calibration.hpp"
+#include "analysis/ri_baseline.hpp"
+#include "bus/module_map.hpp"
+#include "model/plant.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) {
+    return 0;
+  }
+  const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 4) {
+    case 0: {
+      const auto map = equalis::bus::ModuleMap::parse(text, {60, 24, 1});
+      if (map) {
+        (void)map->serialize();
+      }
+      break;
+    }
+    case 1: {
+      static const equalis::model::AlarmsConfig cfg{};
+      const auto baseline = equalis::analysis::RiBaseline::deserialize(text, cfg);
+      if (baseline) {
+        (void)baseline->serialize();
+      }
+      break;
+    }
+    case 2: {
+      const auto estimator = equalis::analysis::OffsetEstimator::deserialize(text);
+      if (estimator) {
+        (void)estimator->serialize();
+      }
+      break;
+    }
+    default:
+      (void)equalis::alarms::parseOverridesFile(text);
+      break;
+  }
+  return 0;
+}

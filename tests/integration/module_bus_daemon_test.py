@@ -2,6 +2,7 @@
 through a stable link, as a USB adapter's /dev/serial/by-id path would be), equalisd sweeps it.
 REST, Modbus and the status page (in headless Chromium) show the plant; killing equalis-sim makes
 every block stale, on the page too, and raises comm-lost; starting it again recovers."""
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from equalis_harness import Daemon, binary  # noqa: E402
+from mqtt_test import Broker, Subscriber, block_topic  # noqa: E402
+from prometheus_test import parse as parse_metrics  # noqa: E402
+from snmp_test import BLOCK_ENTRY, free_udp_port  # noqa: E402
 from status_page import (WINDOW_S, Chromium, Sampler, check_electrolyte, check_env,  # noqa: E402
                          check_io, check_page, open_status_page, parse_dom, wait_for_page_update)
 
@@ -87,12 +91,19 @@ class ModuleBusDaemon(unittest.TestCase):
         with open(cls.config, "w") as f:
             f.write(sample + f'\n[[bus.line]]\nurl = "serial:{cls.link}:115200"\n'
                              'strings = [1, 2]\n')
-        cls.sim = Sim(cls.config, cls.link)
+        cls.broker = Broker().start()
+        cls.snmp_port = free_udp_port()
+        cls.sim = None
         try:
+            cls.sim = Sim(cls.config, cls.link)
             cls.d = Daemon("--config", cls.config, "--modbus-tcp", "127.0.0.1:0",
+                           "--snmp", f"127.0.0.1:{cls.snmp_port}",
+                           "--mqtt", f"mqtt://127.0.0.1:{cls.broker.port}",
                            time_scale=TIME_SCALE).start()
         except Exception:
-            cls.sim.kill()
+            if cls.sim:
+                cls.sim.kill()
+            cls.broker.stop()
             raise
         cls.modbus_port = int(next(re.search(r"Modbus TCP on [0-9.]+:(\d+)", l).group(1)
                                    for l in cls.d.lines if "Modbus TCP" in l))
@@ -102,6 +113,7 @@ class ModuleBusDaemon(unittest.TestCase):
         cls.d.cleanup()
         if cls.sim.proc.poll() is None:
             cls.sim.kill()
+        cls.broker.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def blocks(self, string):
@@ -297,6 +309,93 @@ class ModuleBusDaemon(unittest.TestCase):
         line = self.d.get_json("/api/v1/bus")["lines"][0]
         self.assertEqual(line["state"], "degraded")
         self.assertGreater(line["counters"]["crc_errors"], 0)
+        # Every other protocol shows the same five blocks as not fresh, and only them.
+        self.assert_everywhere("SNMP", self.snmp_freshness_errors, silent)
+        self.assert_everywhere("MQTT", self.mqtt_freshness_errors, silent)
+        self.assert_everywhere("Prometheus", self.metrics_freshness_errors, silent)
+
+    def assert_everywhere(self, protocol, errors_of, silent, timeout_s=10):
+        """Waits until errors_of(silent) reports no difference (a protocol may notice staleness
+        up to a second after REST), then fails with the last differences."""
+        deadline = time.time() + timeout_s
+        while True:
+            errors = errors_of(set(silent))
+            if not errors or time.time() >= deadline:
+                break
+            time.sleep(0.5)
+        if errors:
+            self.fail(f"{protocol}: {len(errors)} block(s) with the wrong freshness "
+                      f"(silent: {sorted(silent)}):\n  " + "\n  ".join(errors[:20]))
+
+    def snmp_freshness_errors(self, silent):
+        # eqBlockQuality (column 3, EqQuality ok(0) stale(1) commLost(2) …) of every row.
+        column = BLOCK_ENTRY + ".3"
+        r = subprocess.run(["snmpbulkwalk", "-On", "-Oe", "-t", "2", "-r", "1", "-v2c", "-c",
+                            "public", "-Cr64", f"udp:127.0.0.1:{self.snmp_port}", column],
+                           capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, MIBS="", SNMP_PERSISTENT_DIR=self.tmp,
+                                    SNMPCONFPATH=self.tmp))
+        if r.returncode != 0:
+            return [f"snmpbulkwalk -> {r.returncode}: {r.stderr.strip()}"]
+        quality = {}
+        for oid, value in re.findall(r"^(\.[\d.]+) = INTEGER: (-?\d+)", r.stdout, re.M):
+            s, b = (int(x) for x in oid[len(column) + 1:].split("."))
+            quality[(s, b)] = int(value)
+        errors = []
+        for key in ((s, b) for s in (1, 2) for b in range(1, 33)):
+            q = quality.get(key)
+            if key in silent and q not in (1, 2):
+                errors.append(f"silent {key}: eqBlockQuality {q}, expected stale(1)/commLost(2)")
+            elif key not in silent and q != 0:
+                errors.append(f"answering {key}: eqBlockQuality {q}, expected ok(0)")
+        return errors
+
+    def mqtt_freshness_errors(self, silent):
+        # The retained block states: the block's quality and every measured value's.
+        sub = Subscriber(self.broker.port, block_topic("+", "+"))
+        try:
+            topics = {block_topic(s, b): (s, b) for s in (1, 2) for b in range(1, 33)}
+            deadline = time.time() + 10
+            while time.time() < deadline and not set(topics) <= set(sub.latest()):
+                time.sleep(0.1)
+            time.sleep(0.3)  # a publish racing the retained messages
+            latest = sub.latest()
+        finally:
+            sub.stop()
+        errors = []
+        for topic, key in topics.items():
+            if topic not in latest:
+                errors.append(f"{key}: no retained state on {topic}")
+                continue
+            state = json.loads(latest[topic])
+            qualities = {"quality": state["quality"],
+                         **{f: state[f]["quality"] for f in MEASURED}}
+            if key in silent:
+                fresh = {f: q for f, q in qualities.items() if q not in STALE}
+                if fresh:
+                    errors.append(f"silent {key}: {fresh} on {topic}")
+            elif qualities["quality"] != "ok" or qualities["voltage_v"] != "ok":
+                errors.append(f"answering {key}: {qualities} on {topic}")
+        return errors
+
+    def metrics_freshness_errors(self, silent):
+        # A value that is not fresh is left out; equalis_block_up says whether the module answers.
+        status, _, body = self.d.get("/metrics")
+        if status != 200:
+            return [f"GET /metrics -> {status}"]
+        samples = parse_metrics(body.decode())
+        errors = []
+        for s, b in ((s, b) for s in (1, 2) for b in range(1, 33)):
+            labels = frozenset({("string", str(s)), ("block", str(b))})
+            up = samples.get(("equalis_block_up", labels))
+            present = [m for m in ("equalis_block_voltage_volts",
+                                   "equalis_block_temperature_celsius", "equalis_block_ri_ohms")
+                       if (m, labels) in samples]
+            if (s, b) in silent and (up != 0 or present):
+                errors.append(f"silent {(s, b)}: equalis_block_up {up}, samples {present}")
+            elif (s, b) not in silent and (up != 1 or "equalis_block_voltage_volts" not in present):
+                errors.append(f"answering {(s, b)}: equalis_block_up {up}, samples {present}")
+        return errors
 
 
 if __name__ == "__main__":

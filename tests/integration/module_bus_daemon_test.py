@@ -5,6 +5,7 @@ every block stale, on the page too, and raises comm-lost; starting it again reco
 the replies corrupted and five modules silent, exactly those five go stale and comm-lost, and
 every protocol equalisd speaks shows them (and only them) as not fresh: REST, Modbus, SNMP
 (net-snmp tools), MQTT (a private mosquitto) and Prometheus /metrics."""
+import datetime
 import json
 import os
 import re
@@ -31,6 +32,11 @@ STALE = ("stale", "comm_lost")
 # Block columns read from the module; the charge is the daemon's estimate (from the string
 # current) and keeps its own quality.
 MEASURED = ("voltage_v", "temperature_c", "ri_mohm", "equalization_pct")
+
+
+def iso_s(text):
+    """Seconds since the epoch of an ISO 8601 UTC time ('…Z')."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def wait_for(predicate, what, timeout_s=30):
@@ -295,6 +301,15 @@ class ModuleBusDaemon(unittest.TestCase):
             alarms = self.d.get_json("/api/v1/alarms")["alarms"]
             return {(a["string"], a["block"]) for a in alarms if a["rule"] == "block.comm_lost"}
         wait_for(lambda: comm_lost() == set(silent), "comm-lost for exactly the silent modules", 20)
+        # Raised within three sweeps (plant time) of the module's last good reading.
+        sweep_s = self.d.get_json("/api/v1/system")["sweep_interval_s"]
+        for a in self.d.get_json("/api/v1/alarms")["alarms"]:
+            if a["rule"] == "block.comm_lost":
+                last = self.blocks(a["string"])[a["block"] - 1]["voltage_v"]["time"]
+                late_s = iso_s(a["raised"]) - iso_s(last)
+                self.assertLessEqual(late_s, 3 * sweep_s + 0.5,
+                                     f"comm-lost of {(a['string'], a['block'])} raised {late_s} s "
+                                     f"after its last reading ({last})")
         # Values of every answering block stay plausible despite the corrupted frames.
         for _ in range(5):
             for s in (1, 2):

@@ -100,10 +100,10 @@ class ModuleBusDaemon(unittest.TestCase):
         with open(cls.config, "w") as f:
             f.write(sample + f'\n[[bus.line]]\nurl = "serial:{cls.link}:115200"\n'
                              'strings = [1, 2]\n')
-        cls.broker = Broker().start()
         cls.snmp_port = free_udp_port()
-        cls.sim = None
+        cls.broker = cls.sim = None
         try:
+            cls.broker = Broker().start()
             cls.sim = Sim(cls.config, cls.link)
             cls.d = Daemon("--config", cls.config, "--modbus-tcp", "127.0.0.1:0",
                            "--snmp", f"127.0.0.1:{cls.snmp_port}",
@@ -112,7 +112,9 @@ class ModuleBusDaemon(unittest.TestCase):
         except Exception:
             if cls.sim:
                 cls.sim.kill()
-            cls.broker.stop()
+            if cls.broker:
+                cls.broker.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
         cls.modbus_port = int(next(re.search(r"Modbus TCP on [0-9.]+:(\d+)", l).group(1)
                                    for l in cls.d.lines if "Modbus TCP" in l))

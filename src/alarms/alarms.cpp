@@ -363,7 +363,7 @@ void Engine::setInputRules(const std::vector<InputRule>& rules) {
     Instance inst;
     for (std::size_t k = 0; k < input_rules_.size(); ++k) {
       if (input_rules_[k].id == r.id) {
-        inst = input_instances_[k];
+        inst = std::move(input_instances_[k]);
       }
     }
     out.push_back(std::move(r));
@@ -410,7 +410,7 @@ void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample,
     if (inst.level != Level::kNone) {
       inst.level = Level::kNone;
       inst.pending = Level::kNone;
-      auto& a = inst.alarm;
+      auto& a = *inst.alarm;
       a.level = Level::kNone;
       a.changed_ms = now_ms;
       a.message = fmt::format("{}: {} alarm cleared (rule {} disabled)", where(s, b), rule.quantity,
@@ -461,7 +461,10 @@ void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample,
 
   const Level before = inst.level;
   inst.level = target;
-  auto& a = inst.alarm;
+  if (!inst.alarm) {
+    inst.alarm = std::make_unique<ActiveAlarm>();
+  }
+  auto& a = *inst.alarm;
   a.rule_id = rule.id;
   a.string_number = s;
   a.block_number = b;
@@ -525,9 +528,9 @@ std::vector<AlarmEvent> Engine::evaluate(const state::StateStore::Reader& r, Tim
     for (std::size_t k = 0; k < string_rules_[s].size(); ++k) {
       const auto& rule = string_rules_[s][k];
       auto& inst = instances_[s][k];
+      const bool per_block =
+          inst.size() > 1 || model::point(rule.point).scope == model::Scope::kBlock;
       for (std::size_t b = 0; b < inst.size(); ++b) {
-        const bool per_block =
-            inst.size() > 1 || model::point(rule.point).scope == model::Scope::kBlock;
         step(rule, inst[b], r.get(rule.point, s, b), static_cast<int>(s) + 1,
              per_block ? static_cast<int>(b) + 1 : 0, now_ms, events);
       }
@@ -544,7 +547,7 @@ std::vector<ActiveAlarm> Engine::active() const {
   std::vector<ActiveAlarm> out;
   auto collect = [&](const Instance& i) {
     if (i.level != Level::kNone) {
-      out.push_back(i.alarm);
+      out.push_back(*i.alarm);
     }
   };
   for (const auto& per_string : instances_) {
@@ -593,7 +596,7 @@ Level Engine::blockLevel(std::size_t s, std::size_t b) const {
 
 Result<AlarmEvent> Engine::acknowledge(const std::string& key, TimeMs now_ms) {
   auto find = [&](Instance& i) -> Instance* {
-    return i.level != Level::kNone && i.alarm.key == key ? &i : nullptr;
+    return i.level != Level::kNone && i.alarm->key == key ? &i : nullptr;
   };
   Instance* hit = nullptr;
   for (auto& per_string : instances_) {
@@ -612,8 +615,8 @@ Result<AlarmEvent> Engine::acknowledge(const std::string& key, TimeMs now_ms) {
   if (hit == nullptr) {
     return makeError(ErrorCode::kNotFound, fmt::format("no active alarm '{}'", key));
   }
-  hit->alarm.acknowledged = true;
-  return AlarmEvent{now_ms, "acknowledged", hit->alarm};  // the event's kind says what happened
+  hit->alarm->acknowledged = true;
+  return AlarmEvent{now_ms, "acknowledged", *hit->alarm};  // the event's kind says what happened
 }
 
 }  // namespace equalis::alarms

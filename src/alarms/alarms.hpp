@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -147,11 +148,13 @@ class Engine {
   const std::vector<Rule>& inputRules() const { return input_rules_; }
 
  private:
+  // One per rule and block: small, so that a sweep over thousands of blocks stays in cache; the
+  // alarm's details exist from its first raise on.
   struct Instance {
     Level level = Level::kNone;
     Level pending = Level::kNone;
     TimeMs pending_since_ms = 0;
-    ActiveAlarm alarm;
+    std::unique_ptr<ActiveAlarm> alarm;  // set while level != kNone (kept after a clear)
   };
   void step(const Rule& rule, Instance& inst, const state::Sample& sample, int s, int b,
             TimeMs now_ms, std::vector<AlarmEvent>& events);

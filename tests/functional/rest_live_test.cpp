@@ -62,39 +62,35 @@ TEST(RestLive, RepliesStayWholeWhileTheCycleCommits) {
 
   const std::vector<std::string> paths = {"/api/v1/alarms", "/api/v1/alarms/rules",
                                           "/api/v1/system", "/api/v1/io"};
-  constexpr int kRequestsPerClient = 150;
-  std::atomic<int> good{0};
-  std::vector<std::string> problems(2);
-  std::vector<std::thread> clients;
-  clients.reserve(2);
-  for (int k = 0; k < 2; ++k) {
-    clients.emplace_back([&, k] {
-      httplib::Client http("127.0.0.1", *port);
-      for (int i = 0; i < kRequestsPerClient; ++i) {
-        const auto& path = paths[static_cast<std::size_t>(i + k) % paths.size()];
-        const auto res = http.Get(path);
-        if (!res || res->status != 200) {
-          problems[static_cast<std::size_t>(k)] =
-              path + ": " + (res ? std::to_string(res->status) + " " + res->body : "no reply");
-          continue;
-        }
-        const auto j = nlohmann::json::parse(res->body, nullptr, false);
-        if (j.is_discarded()) {
-          problems[static_cast<std::size_t>(k)] = path + ": reply is not JSON";
-          continue;
-        }
-        good += 1;
+  // One client on one kept-alive connection: one server worker, so ThreadSanitizer sees only
+  // the hand-over between the control cycle and the REST handler (reports from between the
+  // workers of Debian's uninstrumented cpp-httplib could not be attributed).
+  constexpr int kRequests = 400;
+  int good = 0;
+  std::string problem;
+  {
+    httplib::Client http("127.0.0.1", *port);
+    http.set_keep_alive(true);
+    http.set_tcp_nodelay(true);
+    for (int i = 0; i < kRequests; ++i) {
+      const auto& path = paths[static_cast<std::size_t>(i) % paths.size()];
+      const auto res = http.Get(path);
+      if (!res || res->status != 200) {
+        problem = path + ": " + (res ? std::to_string(res->status) + " " + res->body : "no reply");
+        continue;
       }
-    });
-  }
-  for (auto& t : clients) {
-    t.join();
+      if (nlohmann::json::parse(res->body, nullptr, false).is_discarded()) {
+        problem = path + ": reply is not JSON";
+        continue;
+      }
+      good += 1;
+    }
   }
   done = true;
   cycling.join();
   server.stop();
   serving.join();
-  EXPECT_EQ(good.load(), 2 * kRequestsPerClient) << problems[0] << " | " << problems[1];
+  EXPECT_EQ(good, kRequests) << problem;
   EXPECT_GT(c.sweepCount(), 20u);
 }
 

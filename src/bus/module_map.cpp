@@ -151,8 +151,9 @@ std::string ModuleMap::serialize() const {
 Result<ModuleMap> ModuleMap::parse(const std::string& text,
                                    const std::vector<std::size_t>& blocks_per_string) {
   const auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", std::string()) != kFormat ||
-      !j.contains("modules") || !j["modules"].is_array()) {
+  if (j.is_discarded() || !j.is_object() || !j.contains("format") || !j["format"].is_string() ||
+      j["format"].get<std::string>() != kFormat || !j.contains("modules") ||
+      !j["modules"].is_array()) {
     return makeError(ErrorCode::kProtocol, std::string("not a module map (") + kFormat + ")");
   }
   ModuleMap map(blocks_per_string);

@@ -101,6 +101,8 @@ TEST(ModuleMap, RejectsWhatIsNotAModuleMap) {
   const std::vector<std::size_t> layout{4};
   EXPECT_FALSE(ModuleMap::parse("", layout).ok());
   EXPECT_FALSE(ModuleMap::parse("{\"modules\": []}", layout).ok());  // no format
+  // A format that is not text is an error, not an exception (found by the state_files fuzzer).
+  EXPECT_FALSE(ModuleMap::parse("{\"format\": 22222.2078690182}", layout).ok());
   EXPECT_FALSE(
       ModuleMap::parse("{\"format\": \"equalis-modules 2\", \"modules\": []}", layout).ok());
   EXPECT_TRUE(

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <optional>
 #include <variant>
 
@@ -35,11 +36,8 @@ std::vector<int> layoutOf(const model::PlantConfig& plant) {
 }
 
 std::vector<std::size_t> blocksOf(const model::PlantConfig& plant) {
-  std::vector<std::size_t> blocks;
-  for (const auto& s : plant.strings) {
-    blocks.push_back(static_cast<std::size_t>(s.block_count));
-  }
-  return blocks;
+  const auto layout = layoutOf(plant);
+  return {layout.begin(), layout.end()};
 }
 
 constexpr DurationMs kSimWarmStartMs = 2 * kDayMs;
@@ -1105,12 +1103,15 @@ void Controller::finishEvents(DurationMs grace_ms) {
 
 // Active alarms, worst first: the rule engine's and the thermal-runaway protection's.
 std::vector<alarms::ActiveAlarm> Controller::collectAlarms() const {
-  auto out = alarms_.active();
-  for (std::size_t s = runaway_.size(); s-- > 0;) {
+  std::vector<alarms::ActiveAlarm> out;  // the protection's first, string by string
+  for (std::size_t s = 0; s < runaway_.size(); ++s) {
     if (auto a = protectionAlarm(s)) {
-      out.insert(out.begin(), std::move(*a));
+      out.push_back(std::move(*a));
     }
   }
+  auto engine = alarms_.active();
+  out.insert(out.end(), std::make_move_iterator(engine.begin()),
+             std::make_move_iterator(engine.end()));
   return out;
 }
 

@@ -1,6 +1,7 @@
 // The controller pipeline (simulator → bus → analysis → state → history) on a SimulatedClock.
 #include "runtime/controller.hpp"
 
+#include "functional/temp_dir.hpp"
 #include "persist/files.hpp"
 #include "sim/scenario.hpp"
 
@@ -22,20 +23,7 @@ using model::Quality;
 
 const command::Origin kTestOrigin{"", "", "test"};
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("equalis-ft-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 model::PlantConfig quietPlant(const std::string& dir) {
   auto p = model::demoPlant();

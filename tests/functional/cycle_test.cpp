@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "command/published.hpp"
+#include "functional/temp_dir.hpp"
 #include "persist/files.hpp"
 #include "runtime/controller.hpp"
 
@@ -22,20 +23,7 @@ using model::Quality;
 
 const command::Origin kTestOrigin{"", "", "test"};
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("equalis-cycle-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 model::PlantConfig demoPlant(const std::string& dir) {
   auto p = model::demoPlant();  // outages on, as `make run`

@@ -13,26 +13,14 @@
 #include "bus/module_map.hpp"
 #include "bus/responder.hpp"
 #include "bus/sim_backend.hpp"
+#include "functional/temp_dir.hpp"
 #include "persist/files.hpp"
 #include "runtime/controller.hpp"
 
 namespace equalis::runtime {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("equalis-ft-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 std::vector<std::size_t> blocksOf(const model::PlantConfig& plant) {
   std::vector<std::size_t> out;

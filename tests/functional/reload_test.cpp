@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "functional/temp_dir.hpp"
 #include "runtime/controller.hpp"
 
 namespace equalis::runtime {
@@ -15,22 +16,7 @@ namespace {
 
 const command::Origin kTestOrigin{"", "", "test"};
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("equalis-reload-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 model::AlarmRuleOverride temperatureWarning(double warning_c) {
   model::AlarmRuleOverride o;

@@ -14,25 +14,13 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/rest/server.hpp"
+#include "functional/temp_dir.hpp"
 #include "runtime/controller.hpp"
 
 namespace equalis::runtime {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("equalis-rest-live-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 TEST(RestLive, RepliesStayWholeWhileTheCycleCommits) {
   TempDir dir;

@@ -19,6 +19,7 @@
 #include "adapters/rest/metrics.hpp"
 #include "adapters/snmp/mib.hpp"
 #include "config/config.hpp"
+#include "functional/temp_dir.hpp"
 #include "runtime/controller.hpp"
 
 namespace equalis {
@@ -27,20 +28,7 @@ namespace {
 using model::PointId;
 using model::Quality;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("equalis-scale-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 double msSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from equalis_harness import Daemon, binary  # noqa: E402
+from equalis_harness import Daemon, binary, wait_for  # noqa: E402
 
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 SAMPLE = os.path.join(SOURCE_DIR, "config", "equalis.sample.toml")
@@ -26,20 +26,6 @@ SERIAL_BASE = 0x45510000  # equalis-sim: "EQ" + string index × 1000 + block
 
 def sim_serial(string, block):
     return f"0x{SERIAL_BASE + (string - 1) * 1000 + block:08X}"
-
-
-def wait_for(predicate, what, timeout_s=60):
-    deadline = time.time() + timeout_s
-    last = None
-    while time.time() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # the daemon may be between two states
-            last = e
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 class Sim:
@@ -157,7 +143,7 @@ class Commissioning(unittest.TestCase):
             with open(modules_json) as f:
                 entries = json.load(f)["modules"]
             return len(entries) == MODULES and entries
-        entries = wait_for(map_complete, "modules.json with every module")
+        entries = wait_for(map_complete, "modules.json with every module", timeout_s=60)
         self.assertEqual([(e["string"], e["block"], e["address"], e["serial"]) for e in entries],
                          [(s, b, (s - 1) * 32 + b, sim_serial(s, b))
                           for s in (1, 2) for b in range(1, 33)])
@@ -185,13 +171,13 @@ class Commissioning(unittest.TestCase):
         def replaced_events():
             events = d.get_json("/api/v1/events?kind=module")["events"]
             return [e for e in events if "replaced" in e["message"]] or None
-        wait_for(replaced_events, "a replaced-module event")
+        wait_for(replaced_events, "a replaced-module event", timeout_s=60)
         # Every module read again, none other reported.
         def map_updated():
             with open(modules_json) as f:
                 entries = json.load(f)["modules"]
             return [e for e in entries if e["serial"] == new_serial]
-        wait_for(map_updated, "modules.json with the new serial")
+        wait_for(map_updated, "modules.json with the new serial", timeout_s=60)
         time.sleep(3)  # a few more sweeps: nothing else may be reported
         events = replaced_events()
         self.assertEqual(len(events), 1, events)

@@ -15,6 +15,21 @@ import urllib.request
 BIN_DIR = os.environ.get("EQUALIS_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
 
+def wait_for(predicate, what, timeout_s=30):
+    """Polls predicate() until it returns something true; raises AssertionError after timeout_s."""
+    deadline = time.time() + timeout_s
+    last = None
+    while time.time() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as e:  # the daemon may be between two states
+            last = e
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
 def binary(name):
     path = os.path.join(BIN_DIR, name)
     if not os.path.exists(path):

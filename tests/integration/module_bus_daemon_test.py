@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from equalis_harness import Daemon, binary  # noqa: E402
+from equalis_harness import Daemon, binary, wait_for  # noqa: E402
 from mqtt_test import Broker, Subscriber, block_topic  # noqa: E402
 from prometheus_test import parse as parse_metrics  # noqa: E402
 from snmp_test import BLOCK_ENTRY, free_udp_port  # noqa: E402
@@ -37,20 +37,6 @@ MEASURED = ("voltage_v", "temperature_c", "ri_mohm", "equalization_pct")
 def iso_s(text):
     """Seconds since the epoch of an ISO 8601 UTC time ('…Z')."""
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def wait_for(predicate, what, timeout_s=30):
-    deadline = time.time() + timeout_s
-    last = None
-    while time.time() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # the daemon may be between two states
-            last = e
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 class Sim:

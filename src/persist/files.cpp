@@ -43,7 +43,7 @@ class Fd {
 Status writeFileDurably(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (fd.get() < 0) {
       return makeError(ErrorCode::kIo, fmt::format("cannot write {}: {}", tmp, errnoText()));
     }

@@ -1,6 +1,7 @@
 // Fuzz target: the files equalisd keeps in its data directory and reads back at start (and from
-// a restored backup): modules.json, ri_baseline_N.json, calibration_N.json, alarm_rules.json.
-// A damaged file must give an error, never a crash. The first byte picks the reader.
+// a restored backup): modules.json, ri_baseline_N.json, calibration_N.json, alarm_rules.json,
+// users.json. A damaged file must give an error, never a crash. The first byte picks the reader
+// (modulo 5, ordered so that the seeds written for modulo 4 keep their reader).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,6 +9,7 @@
 #include "alarms/rules_json.hpp"
 #include "analysis/calibration.hpp"
 #include "analysis/ri_baseline.hpp"
+#include "auth/users_file.hpp"
 #include "bus/module_map.hpp"
 #include "model/plant.hpp"
 
@@ -16,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 4) {
-    case 0: {
+  switch (data[0] % 5) {
+    case 2: {
       const auto map = equalis::bus::ModuleMap::parse(text, {60, 24, 1});
       if (map) {
         (void)map->serialize();
@@ -32,16 +34,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       break;
     }
-    case 2: {
+    case 0: {
       const auto estimator = equalis::analysis::OffsetEstimator::deserialize(text);
       if (estimator) {
         (void)estimator->serialize();
       }
       break;
     }
-    default:
+    case 3:
       (void)equalis::alarms::parseOverridesFile(text);
       break;
+    default: {
+      const auto users = equalis::auth::parseUsersFile(text, "users.json");
+      if (users) {
+        (void)equalis::auth::serializeUsersFile(*users);
+      }
+      break;
+    }
   }
   return 0;
 }

@@ -847,7 +847,7 @@
       li.appendChild(el("span", "alarm-text", a.message));
       li.appendChild(el("time", "alarm-time", fmtServerTime(a.raised) +
         (a.acknowledged ? " · acknowledged" : "")));
-      if (!a.acknowledged && typeof a.key === "string") {
+      if (!a.acknowledged && typeof a.key === "string" && mayOperate()) {
         var ack = el("button", "alarm-ack", "Acknowledge");
         ack.type = "button";
         ack.setAttribute("data-key", a.key);
@@ -870,21 +870,76 @@
     updateEnvLevels();
   }
 
-  // POST /alarms/ack: accepted from the local machine only (until accounts exist); the reason
-  // of a refusal is shown on the button.
+  // ---------------------------------------------------------------- account
+
+  // Who is logged in (GET /api/v1/session): changes need an operator or admin; every change
+  // carries the session's CSRF token.
+  var ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
+  var account = { user: null, role: null, csrf: null };
+
+  function mayOperate() { return (ROLE_RANK[account.role] || 0) >= ROLE_RANK.operator; }
+
+  // A JSON change request (which a page of another origin cannot send); resolves with the
+  // parsed body or rejects with the server's message.
+  function send(method, path, body) {
+    var headers = { "Accept": "application/json", "Content-Type": "application/json" };
+    if (account.csrf) headers["X-CSRF-Token"] = account.csrf;
+    return fetch(API + path, { method: method, cache: "no-store", headers: headers,
+                               credentials: "same-origin", body: JSON.stringify(body || {}) })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (b) {
+          if (!r.ok) {
+            throw new Error(b && b.error && b.error.message ? b.error.message : "HTTP " + r.status);
+          }
+          return b;
+        });
+      });
+  }
+
+  function showAccount(s) {
+    account.user = s && s.authenticated ? s.user : null;
+    account.role = s && s.authenticated ? s.role : null;
+    account.csrf = s && s.csrf_token ? s.csrf_token : null;
+    setText($("account-name"), account.user ? account.user + " (" + account.role + ")" : "not logged in");
+    $("login-open").hidden = !!account.user;
+    $("logout").hidden = !account.user;
+    document.body.setAttribute("data-role", account.role || "anonymous");
+    pollAlarms();
+  }
+
+  function loadAccount() {
+    getJson("/session").then(showAccount).catch(function () { showAccount(null); });
+  }
+
+  function setupAccount() {
+    var form = $("login-form");
+    $("login-open").addEventListener("click", function () {
+      form.hidden = !form.hidden;
+      if (!form.hidden) $("login-user").focus();
+    });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      setText($("login-error"), "");
+      send("POST", "/session", { user: $("login-user").value, password: $("login-password").value })
+        .then(function (s) {
+          $("login-password").value = "";
+          form.hidden = true;
+          showAccount(s);
+        })
+        .catch(function (e) { setText($("login-error"), e.message); });
+    });
+    $("logout").addEventListener("click", function () {
+      send("DELETE", "/session").then(function () { showAccount(null); })
+        .catch(function () { showAccount(null); });
+    });
+    loadAccount();
+  }
+
+  // POST /alarms/ack: the reason of a refusal is shown on the button.
   function acknowledge(key, button) {
     button.disabled = true;
-    fetch(API + "/alarms/ack?key=" + encodeURIComponent(key),
-          { method: "POST", cache: "no-store", headers: { "Accept": "application/json" } })
-      .then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (body) {
-          if (!r.ok) {
-            var msg = body && body.error && body.error.message ? body.error.message : "HTTP " + r.status;
-            throw new Error(msg);
-          }
-          pollAlarms();
-        });
-      })
+    send("POST", "/alarms/ack?key=" + encodeURIComponent(key), {})
+      .then(function () { pollAlarms(); })
       .catch(function (e) {
         button.disabled = false;
         button.title = "Not acknowledged: " + e.message;
@@ -934,6 +989,7 @@
 
   function start() {
     setConn("connecting", "Connecting to the daemon…");
+    setupAccount();
     buildEnv();
     loadSystem();
     loadRuleLimits();

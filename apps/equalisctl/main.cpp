@@ -16,7 +16,9 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/version.hpp"
+#include "equalisctl/audit.hpp"
 #include "equalisctl/bus.hpp"
+#include "equalisctl/user.hpp"
 #include "model/points.hpp"
 #include "ops/backup.hpp"
 
@@ -65,8 +67,35 @@ tcp://HOST:PORT.
                               (1 … 0xFFFD); refused when another module answers at A
   bus options: --timeout-ms T (reply wait beyond the wire time, default 20), --retries R
                (default 1), --baud B (the RS-485 speed behind a tcp:// gateway)
+Audit trail (docs/security.md), read from the data directory (DIR/audit.jsonl; --config FILE:
+equalisd's data_dir; default: data), offline: equalisd may run meanwhile.
+  audit verify [--data-dir DIR | --config FILE]
+                              check the hash chain and audit.head: "audit trail intact: N
+                              records, head HASH", or the first record that is wrong
+  audit list [--from T] [--to T] [--user U] [--action PREFIX] [--limit N] [--data-dir DIR]
+                              the records, newest last (--limit N: the newest N)
+  audit export [list's filters] [--output FILE.csv]
+                              the records as CSV (RFC 4180; the file is created 0600)
+Accounts (docs/security.md), editing DIR/users.json directly: no equalisd needed, a running
+one applies the change at its next request. Each takes --data-dir DIR or --config FILE
+(equalisd's data_dir; default: data). A password comes from --password-file FILE or one line
+on standard input (asked twice, not echoed, at a terminal).
+  user add NAME --role ROLE   add a user; ROLE: viewer (reads), operator (also acknowledges
+                              alarms, switches outputs, resets protection and Ri baselines),
+                              admin (also settings and accounts)
+  user list                   the users, their roles and when they were added
+  user remove NAME            remove a user (never the last admin); their sessions end
+  user passwd NAME            set a user's password; their sessions end
+  user role NAME ROLE         change a user's role (never the last admin's)
+  token create LABEL --role ROLE
+                              a new API token: its secret is printed once and never again
+  token list                  the API tokens: id, label, role, created, by whom
+  token revoke ID             revoke an API token
 Options:
   --url URL   equalisd address (default $EQUALIS_URL or http://127.0.0.1:8080)
+  --token-file FILE
+              an API token for changes (equalisctl token create); also $EQUALIS_TOKEN or
+              $EQUALIS_TOKEN_FILE
   --json      print JSON instead of tables: the API's, or for bus the devices found
               (docs/module-bus.md §10.1)
   --version   print the version and git commit
@@ -74,12 +103,35 @@ Options:
 Exit status: 0 ok, 1 error reported by equalisd or invalid input, 2 usage, 3 cannot connect.
 bus: 0 ok, 1 no answer (serial not found, address taken, empty chain), 2 usage or a bad value
 (LINE, address out of range, serial), 3 the line cannot be opened or fails (missing, in use).
+user, token: 0 ok, 1 failure (bad name or password, no such user, the last admin, file error),
+2 usage.
+audit: 0 ok (intact), 1 damaged or cannot be read, 2 usage.
 )";
 
 struct Options {
   std::string url;
+  std::string token;  // API token (--token-file, $EQUALIS_TOKEN or $EQUALIS_TOKEN_FILE)
   bool json = false;
 };
+
+// A client for equalisd with the API token, when there is one (docs/security.md).
+httplib::Client client(const Options& o) {
+  httplib::Client cli(o.url);
+  if (!o.token.empty()) {
+    cli.set_bearer_token_auth(o.token);
+  }
+  return cli;
+}
+
+// The first line of a token file, without surrounding white space.
+std::string readTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  const auto first = line.find_first_not_of(" \t\r");
+  const auto last = line.find_last_not_of(" \t\r");
+  return first == std::string::npos ? std::string() : line.substr(first, last - first + 1);
+}
 
 struct Fetched {
   int status = 0;
@@ -94,7 +146,7 @@ int connectError(const Options& o, const std::string& what) {
 
 // GET path; on transport errors returns status 0 and the error text in body.
 Fetched get(const Options& o, const std::string& path) {
-  httplib::Client cli(o.url);
+  auto cli = client(o);
   cli.set_connection_timeout(5);
   cli.set_read_timeout(60);
   auto res = cli.Get(path);
@@ -106,7 +158,7 @@ Fetched get(const Options& o, const std::string& path) {
 
 // POST path with an empty JSON body; on transport errors returns status 0 and the error text.
 Fetched post(const Options& o, const std::string& path) {
-  httplib::Client cli(o.url);
+  auto cli = client(o);
   cli.set_connection_timeout(5);
   cli.set_read_timeout(60);
   auto res = cli.Post(path, "{}", "application/json");
@@ -265,7 +317,7 @@ int cmdAlarms(const Options& o) {
 }
 
 int cmdExport(const Options& o, const std::string& query, const std::string& output) {
-  httplib::Client cli(o.url);
+  auto cli = client(o);
   cli.set_connection_timeout(5);
   cli.set_read_timeout(300);
   std::ofstream file;
@@ -310,7 +362,7 @@ int cmdExport(const Options& o, const std::string& query, const std::string& out
 }
 
 int cmdBackup(const Options& o, bool with_history, const std::string& file) {
-  httplib::Client cli(o.url);
+  auto cli = client(o);
   cli.set_connection_timeout(5);
   cli.set_read_timeout(600);
   const std::string tmp = file + ".part";
@@ -407,7 +459,7 @@ int cmdRestoreOnline(const Options& o, const std::string& file) {
     return 1;
   }
   const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  httplib::Client cli(o.url);
+  auto cli = client(o);
   cli.set_connection_timeout(5);
   cli.set_read_timeout(600);
   cli.set_write_timeout(600);
@@ -470,11 +522,22 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   Options o;
   const char* env_url = std::getenv("EQUALIS_URL");
   o.url = env_url != nullptr ? env_url : "http://127.0.0.1:8080";
+  if (const char* t = std::getenv("EQUALIS_TOKEN"); t != nullptr) {
+    o.token = t;
+  } else if (const char* f = std::getenv("EQUALIS_TOKEN_FILE"); f != nullptr) {
+    o.token = readTokenFile(f);
+  }
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--url" && i + 1 < argc) {
       o.url = argv[++i];
+    } else if (a == "--token-file" && i + 1 < argc) {
+      o.token = readTokenFile(argv[++i]);
+      if (o.token.empty()) {
+        std::fprintf(stderr, "equalisctl: no token in %s\n", argv[i]);
+        return 2;
+      }
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--help" || a == "-h") {
@@ -494,6 +557,15 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   const std::string cmd = args[0];
   if (cmd == "bus") {
     return equalisctl::cmdBus({args.begin() + 1, args.end()}, o.json);
+  }
+  if (cmd == "user") {
+    return equalisctl::cmdUser({args.begin() + 1, args.end()}, o.json);
+  }
+  if (cmd == "token") {
+    return equalisctl::cmdToken({args.begin() + 1, args.end()}, o.json);
+  }
+  if (cmd == "audit") {
+    return equalisctl::cmdAudit({args.begin() + 1, args.end()}, o.json);
   }
   // Collects --from/--to/--string/--output style options of a subcommand.
   std::string query;

@@ -28,6 +28,8 @@
 #include "adapters/mqtt/mqtt_client.hpp"
 #endif
 #include "adapters/web/assets.hpp"
+#include "audit/audit.hpp"
+#include "auth/accounts.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "core/service_notify.hpp"
@@ -37,6 +39,11 @@
 #include "sim/scenario.hpp"
 
 namespace {
+
+// Whether the HTTP server listens on the local machine only.
+bool isLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
 
 volatile std::sig_atomic_t g_signal = 0;
 volatile std::sig_atomic_t g_reload = 0;
@@ -308,11 +315,43 @@ int run(int argc, char** argv) {
   // Adapters read the state store and submit operator commands; none calls the controller.
   ops::HealthPolicy health;
   health.sweep_interval_s = static_cast<double>(plant.bus.sweep_interval_ms) / 1000.0 / time_scale;
-  rest::Server server(
-      rest::Sources{controller.plant(), controller.state(), clock, controller.commands(),
-                    controller.history(), &controller.eventManager(), controller.startedMs(),
-                    controller.simulated(), &controller.runtimeStats(), health, config_path},
-      versionText());
+  // Accounts, sessions, login back-off and the audit trail run on the wall clock, whatever
+  // the plant's time scale.
+  RealClock wall_clock(1.0);
+  auto accounts = auth::Accounts::open(auth::usersPath(plant.data_dir), wall_clock);
+  if (!accounts) {
+    return fail(accounts.error().message);
+  }
+  auto audit_log = audit::Log::open(audit::auditPath(plant.data_dir), wall_clock);
+  if (!audit_log) {
+    return fail(audit_log.error().message);
+  }
+  for (const auto& w : (*audit_log)->warnings()) {
+    logger->warn("audit trail: {}", w);
+  }
+  if (const auto integrity = (*audit_log)->integrity(); !integrity.ok) {
+    logger->error("audit trail {} is damaged: {} (equalisctl audit verify)", (*audit_log)->path(),
+                  integrity.message);
+  }
+  controller.setAudit(audit_log->get());
+  const bool loopback_only = isLoopbackHost(listen->first);
+  rest::Sources sources{controller.plant(),
+                        controller.state(),
+                        clock,
+                        controller.commands(),
+                        controller.history(),
+                        &controller.eventManager(),
+                        controller.startedMs(),
+                        controller.simulated(),
+                        &controller.runtimeStats(),
+                        health,
+                        config_path};
+  sources.accounts = accounts->get();
+  sources.audit = audit_log->get();
+  sources.anonymous_read = plant.http.anonymous_read == model::AutoSwitch::kAuto
+                               ? loopback_only
+                               : plant.http.anonymous_read == model::AutoSwitch::kOn;
+  rest::Server server(std::move(sources), versionText());
   const auto port = server.bind(listen->first, listen->second);
   if (!port) {
     return fail(port.error().message);
@@ -364,6 +403,15 @@ int run(int argc, char** argv) {
                plant.moduleCount(), config_path.empty() ? "built-in demo plant" : config_path,
                time_scale, plant.data_dir);
   std::printf("Equalis status page: http://%s:%d/\n", host.c_str(), *port);
+  if ((*accounts)->userCount() == 0) {
+    std::printf(
+        "No accounts yet: reading is %s, every change needs a login. Create the first "
+        "administrator with:\n  equalisctl user add NAME --role admin --data-dir %s\n",
+        loopback_only || plant.http.anonymous_read == model::AutoSwitch::kOn
+            ? "open to anyone who can reach this address"
+            : "closed",
+        plant.data_dir.c_str());
+  }
   std::fflush(stdout);
 
   // Under systemd (Type=notify): ready after the first sweep with the HTTP server up; watchdog

@@ -28,7 +28,7 @@ namespace equalis::command {
 
 // Who asked, and through which door.
 struct Origin {
-  std::string user;     // account name; empty until accounts exist (anonymous local access)
+  std::string user;     // account or API-token name; empty for local tools and the protocols
   std::string address;  // peer address ("127.0.0.1"); empty for local tools
   std::string via;      // "rest", "modbus", "snmp", "mqtt", "cli", "sighup", "test"
   // "REST from 127.0.0.1", "alice via REST from 10.1.2.3": for the event log.

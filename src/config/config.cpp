@@ -183,6 +183,56 @@ void readHttp(Section& top, model::HttpConfig& http) {
       http.listen = *listen;
     }
   }
+  const auto auto_switch = [&s](std::string_view key, model::AutoSwitch& out) {
+    if (const auto v = s.string(key)) {
+      if (*v == "auto") {
+        out = model::AutoSwitch::kAuto;
+      } else if (*v == "on") {
+        out = model::AutoSwitch::kOn;
+      } else if (*v == "off") {
+        out = model::AutoSwitch::kOff;
+      } else {
+        s.issue(key, fmt::format("must be \"auto\", \"on\" or \"off\", got \"{}\"", *v));
+      }
+    }
+  };
+  auto_switch("tls", http.tls);
+  auto_switch("anonymous_read", http.anonymous_read);
+  http.certificate_file = s.string("certificate_file").value_or(http.certificate_file);
+  http.key_file = s.string("key_file").value_or(http.key_file);
+  if (http.certificate_file.empty() != http.key_file.empty()) {
+    s.issue(http.certificate_file.empty() ? "certificate_file" : "key_file",
+            "certificate_file and key_file go together: set both or neither");
+  }
+  http.hsts = s.boolean("hsts").value_or(http.hsts);
+  if (const auto v = s.number("session_idle_min", 1.0, 24.0 * 60.0, "min")) {
+    http.session_idle_ms = static_cast<DurationMs>(*v * 60'000.0);
+  }
+  if (const auto v = s.number("session_max_h", 1.0, 24.0 * 30.0, "h")) {
+    http.session_absolute_ms = static_cast<DurationMs>(*v * 3'600'000.0);
+  }
+  if (const toml::node* node = s.lookup("server_names")) {
+    const toml::array* array = node->as_array();
+    bool ok = array != nullptr;
+    std::vector<std::string> names;
+    if (ok) {
+      for (const toml::node& element : *array) {
+        const auto* text = element.as_string();
+        if (text == nullptr || text->get().empty() ||
+            text->get().find_first_of(" /:@[]") != std::string::npos) {
+          ok = false;
+          break;
+        }
+        names.push_back(text->get());
+      }
+    }
+    if (ok) {
+      http.server_names = std::move(names);
+    } else {
+      s.issue("server_names",
+              "must be an array of host names without port, e.g. [\"bms.example.org\"]");
+    }
+  }
   s.finish();
 }
 

@@ -155,6 +155,23 @@ Flat flatten(const model::PlantConfig& p, const model::PlantConfig& other) {
   f.add("site.name", text(p.site.name));
   f.add("site.location", text(p.site.location));
   f.add("http.listen", text(p.http.listen));
+  const auto switch_text = [](model::AutoSwitch a) {
+    return std::string(a == model::AutoSwitch::kOn    ? "on"
+                       : a == model::AutoSwitch::kOff ? "off"
+                                                      : "auto");
+  };
+  f.add("http.tls", switch_text(p.http.tls));
+  f.add("http.anonymous_read", switch_text(p.http.anonymous_read));
+  f.add("http.certificate_file", text(p.http.certificate_file));
+  f.add("http.key_file", text(p.http.key_file));
+  std::string names;
+  for (const auto& n : p.http.server_names) {
+    names += (names.empty() ? "" : ",") + n;
+  }
+  f.add("http.server_names", text(names));
+  f.add("http.hsts", text(p.http.hsts));
+  f.add("http.session_idle_min", text(static_cast<double>(p.http.session_idle_ms) / 60000.0));
+  f.add("http.session_max_h", text(static_cast<double>(p.http.session_absolute_ms) / 3.6e6));
   f.add("ambient.sensor", text(p.ambient.sensor_present));
   f.add("ambient.temperature_c", text(p.ambient.temperature_c));
   f.add("ambient.daily_swing_c", text(p.ambient.daily_swing_c));

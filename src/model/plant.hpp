@@ -184,8 +184,24 @@ struct ProtocolConfig {
   bool operator==(const ProtocolConfig&) const = default;
 };
 
+// "auto" follows the listen address: on loopback only, HTTPS is off and anonymous reading is
+// on; anywhere else HTTPS is on and every request needs a login.
+enum class AutoSwitch { kAuto, kOn, kOff };
+
 struct HttpConfig {
   std::string listen = "127.0.0.1:8080";
+  AutoSwitch tls = AutoSwitch::kAuto;
+  // PEM files of the site's certificate (chain) and key; empty: a self-signed certificate is
+  // made in <data_dir>/tls/ at the first start.
+  std::string certificate_file;
+  std::string key_file;
+  // Host names the controller answers to (besides IP literals and "localhost"): a request with
+  // any other Host header is refused (DNS rebinding).
+  std::vector<std::string> server_names;
+  AutoSwitch anonymous_read = AutoSwitch::kAuto;
+  bool hsts = false;
+  DurationMs session_idle_ms = DurationMs{30} * 60 * 1000;
+  DurationMs session_absolute_ms = DurationMs{12} * 60 * 60 * 1000;
 
   bool operator==(const HttpConfig&) const = default;
 };

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "alarms/rules_json.hpp"
+#include "audit/audit.hpp"
 #include "bus/commissioning.hpp"
 #include "config/diff.hpp"
 #include "core/log.hpp"
@@ -592,7 +593,9 @@ void Controller::applyCommandsNow() {
 std::vector<Controller::Applied> Controller::applyCommands(TimeMs now_ms) {
   std::vector<Applied> out;
   for (auto& p : commands_.drain()) {
+    const auto before = audit_ != nullptr ? auditBefore(p.command.action) : std::string();
     auto outcome = apply(p.command, now_ms);
+    recordAudit(p.command, before, outcome);
     const auto what = command::describe(p.command.action);
     const auto who = p.command.origin.describe();
     runtime_stats_.commandDone(outcome.ok());
@@ -604,6 +607,100 @@ std::vector<Controller::Applied> Controller::applyCommands(TimeMs now_ms) {
     out.push_back({std::move(p.promise), std::move(outcome)});
   }
   return out;
+}
+
+namespace {
+
+// The audit trail's view of a command: its action name, what it acts on and the new value.
+struct AuditFields {
+  const char* action;
+  std::string target;
+  std::string new_value;
+};
+
+AuditFields auditFields(const command::Action& action) {
+  return std::visit(
+      Overloaded{
+          [](const command::AcknowledgeAlarm& a) {
+            return AuditFields{audit::action::kAlarmAcknowledge, a.key, "acknowledged"};
+          },
+          [](const command::ChangeAlarmRule& a) {
+            return AuditFields{audit::action::kRuleChange,
+                               fmt::format("{}/{}", a.change.rule_id, a.change.string_number),
+                               alarms::overrideJson(a.change).dump()};
+          },
+          [](const command::RevertAlarmRule& a) {
+            return AuditFields{audit::action::kRuleRevert,
+                               fmt::format("{}/{}", a.rule_id, a.string_number), "(defaults)"};
+          },
+          [](const command::SetOutput& a) {
+            return AuditFields{audit::action::kOutputSet, a.channel_id, a.on ? "on" : "off"};
+          },
+          [](const command::PulseOutput& a) {
+            return AuditFields{audit::action::kOutputPulse, a.channel_id,
+                               fmt::format("pulse {} ms", a.duration_ms)};
+          },
+          [](const command::ResetProtection& a) {
+            return AuditFields{audit::action::kProtectionReset,
+                               fmt::format("string {}", a.string_index + 1), "reset"};
+          },
+          [](const command::ResetRiBaseline& a) {
+            return AuditFields{
+                audit::action::kRiBaselineReset,
+                fmt::format("string {}, block {}", a.string_index + 1, a.block_index + 1),
+                "collecting"};
+          },
+          [](const command::ReloadConfig&) {
+            return AuditFields{audit::action::kConfigReload, "configuration", ""};
+          },
+          [](const command::StageRestore& a) {
+            return AuditFields{audit::action::kRestoreStage, a.description, "staged"};
+          },
+      },
+      action);
+}
+
+}  // namespace
+
+// The value a command is about to change, for the audit trail's old → new.
+std::string Controller::auditBefore(const command::Action& action) const {
+  const auto rule_override = [this](const std::string& rule_id, int string_number) {
+    for (const auto& o : alarms_.runtimeOverrides()) {
+      if (o.rule_id == rule_id && o.string_number == string_number) {
+        return alarms::overrideJson(o).dump();
+      }
+    }
+    return std::string("(no run-time change)");
+  };
+  if (const auto* c = std::get_if<command::ChangeAlarmRule>(&action)) {
+    return rule_override(c->change.rule_id, c->change.string_number);
+  }
+  if (const auto* r = std::get_if<command::RevertAlarmRule>(&action)) {
+    return rule_override(r->rule_id, r->string_number);
+  }
+  return {};
+}
+
+void Controller::recordAudit(const command::Command& cmd, const std::string& before,
+                             const command::Outcome& outcome) {
+  if (audit_ == nullptr) {
+    return;
+  }
+  auto fields = auditFields(cmd.action);
+  audit::Entry e;
+  e.user = cmd.origin.user;
+  e.address = cmd.origin.address;
+  e.via = cmd.origin.via;
+  e.action = fields.action;
+  e.target = std::move(fields.target);
+  e.old_value = before;
+  e.new_value = outcome ? std::move(fields.new_value) : std::string();
+  e.outcome = outcome ? audit::outcome::kOk : audit::outcome::kRefused;
+  e.detail = outcome ? outcome->message : outcome.error().message;
+  if (auto st = audit_->append(std::move(e)); !st) {
+    log::get("audit")->error("cannot record {}: {}", command::describe(cmd.action),
+                             st.error().message);
+  }
 }
 
 void Controller::fulfil(std::vector<Applied>& applied) {

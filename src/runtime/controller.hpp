@@ -58,6 +58,12 @@ struct ConfigSource {
 // simulated plant restarted with a time scale resumes after it, so history never runs backwards.
 TimeMs newestHistoryMs(const model::PlantConfig& plant);
 
+}  // namespace equalis::runtime
+namespace equalis::audit {
+class Log;
+}  // namespace equalis::audit
+namespace equalis::runtime {
+
 class Controller {
  public:
   Controller(model::PlantConfig plant, Clock& clock);
@@ -85,6 +91,9 @@ class Controller {
   command::Queue& commands() { return commands_; }
   // Enables command::ReloadConfig (without a source it is refused: the built-in demo plant).
   void setConfigSource(ConfigSource source) { config_source_ = std::move(source); }
+  // Every applied or refused operator command is recorded there (who, from where, what, the
+  // old and new value, the outcome); null: not recorded.
+  void setAudit(audit::Log* log) { audit_ = log; }
 
   // Submits a command and applies it at once on the calling thread (serialized with the cycle):
   // the CLI-less path for tests and tools that own the controller.
@@ -155,6 +164,9 @@ class Controller {
     command::Outcome outcome;
   };
   std::vector<Applied> applyCommands(TimeMs now_ms);
+  std::string auditBefore(const command::Action& action) const;
+  void recordAudit(const command::Command& cmd, const std::string& before,
+                   const command::Outcome& outcome);
   command::Outcome apply(const command::Command& command, TimeMs now_ms);
   command::Outcome applyRuleChange(const std::vector<model::AlarmRuleOverride>& overrides,
                                    const std::string& what, TimeMs now_ms);
@@ -247,6 +259,7 @@ class Controller {
   std::atomic<std::uint64_t> history_records_{0};
   ops::RuntimeStats runtime_stats_;
   ConfigSource config_source_;
+  audit::Log* audit_ = nullptr;
   std::mutex cycle_mutex_;
   std::unique_ptr<io::Hub> io_;  // after sim_: simulated devices read the plant
   std::mutex input_mutex_;

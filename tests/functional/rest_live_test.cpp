@@ -50,9 +50,8 @@ TEST(RestLive, RepliesStayWholeWhileTheCycleCommits) {
 
   const std::vector<std::string> paths = {"/api/v1/alarms", "/api/v1/alarms/rules",
                                           "/api/v1/system", "/api/v1/io"};
-  // One client on one kept-alive connection: one server worker, so ThreadSanitizer sees only
-  // the hand-over between the control cycle and the REST handler (reports from between the
-  // workers of Debian's uninstrumented cpp-httplib could not be attributed).
+  // One client (cpp-httplib's, not instrumented for ThreadSanitizer) on one kept-alive
+  // connection: the race looked for is between the control cycle and the REST handlers.
   constexpr int kRequests = 400;
   int good = 0;
   std::string problem;

@@ -68,6 +68,20 @@ def import_pymodbus():
     return ModbusTcpClient
 
 
+def admin_token(data_dir, label="tests", role="admin"):
+    """Creates an API token in a data directory (equalisctl token create) and returns its
+    secret: writes need one (docs/security.md)."""
+    os.makedirs(data_dir, exist_ok=True)
+    r = subprocess.run([binary("equalisctl"), "token", "create", label, "--role", role,
+                        "--data-dir", data_dir], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"equalisctl token create: {r.stderr.strip()}")
+    secrets = [w for w in r.stdout.split() if w.startswith("eqt_")]
+    if not secrets:
+        raise RuntimeError(f"no token in: {r.stdout!r}")
+    return secrets[0]
+
+
 class Daemon:
     """equalisd on 127.0.0.1 with an OS-chosen port, its own data dir, killed on exit."""
 
@@ -78,9 +92,13 @@ class Daemon:
                      "--time-scale", str(time_scale), "--log-level", "warn", *extra]
         self.proc = None
         self.url = None
+        self.token = None  # an admin API token made by start()
         self.lines = []  # stdout lines printed before the URL (e.g. protocol adapters' describe())
 
     def start(self, timeout_s=30):
+        self.token = admin_token(self.data_dir)
+        # equalisctl run by the tests authenticates with it too.
+        os.environ["EQUALIS_TOKEN"] = self.token
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         deadline = time.time() + timeout_s
@@ -112,10 +130,13 @@ class Daemon:
             time.sleep(0.05)
         raise RuntimeError("equalisd did not publish a sweep in time")
 
-    def get(self, path, timeout=10):
-        """Returns (status, content-type, body bytes); 4xx/5xx are returned, not raised."""
+    def get(self, path, timeout=10, auth=True):
+        """Returns (status, content-type, body bytes); 4xx/5xx are returned, not raised. With
+        the daemon's API token (auth=False: as an anonymous reader)."""
+        headers = {"Authorization": "Bearer " + self.token} if auth and self.token else {}
         try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+            with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=headers),
+                                        timeout=timeout) as r:
                 return r.status, r.headers.get("Content-Type", ""), r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers.get("Content-Type", ""), e.read()
@@ -126,13 +147,16 @@ class Daemon:
             raise AssertionError(f"GET {path} -> {status}: {body[:300]!r}")
         return json.loads(body)
 
-    def request(self, method, path, body=None, timeout=10):
-        """A JSON request (body: a JSON-able value or raw bytes); returns (status, parsed JSON),
-        4xx/5xx included."""
+    def request(self, method, path, body=None, timeout=10, content_type="application/json",
+                auth=True):
+        """A JSON request (body: a JSON-able value or raw bytes) with the daemon's admin API token
+        (auth=False: without); returns (status, parsed JSON), 4xx/5xx included."""
         data = None if body is None else (body if isinstance(body, bytes) else
                                            json.dumps(body).encode())
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": content_type}
+        if auth:
+            headers["Authorization"] = "Bearer " + self.token
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
                 return r.status, json.loads(r.read())

@@ -181,7 +181,8 @@ class BackupRestore(unittest.TestCase):
                 with open(archive, "rb") as f:
                     content = f.read()
                 status, reply = d.request("POST", "/api/v1/system/restore",
-                                          content[:len(content) // 2])
+                                          content[:len(content) // 2],
+                                          content_type="application/gzip")
                 self.assertEqual(status, 400, reply)
                 self.assertIn("not restored", reply["error"]["message"])
             with Daemon("--config", target_config, data_dir=target, time_scale=60) as d:

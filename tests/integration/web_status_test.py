@@ -29,6 +29,7 @@ Chromium are always stopped and the temporary directories removed.
 """
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -103,6 +104,24 @@ def check_scenario_shown(dom):
 # --------------------------------------------------------------------------- main
 
 
+def page_login(chrome, session, user, password, timeout_s=15):
+    """Logs in with the page's own form; returns the account text the page then shows."""
+    chrome.evaluate(session, (
+        "(function(){var f=document.getElementById('login-form');"
+        "if(f.hidden)document.getElementById('login-open').click();"
+        "document.getElementById('login-user').value=%s;"
+        "document.getElementById('login-password').value=%s;"
+        "f.requestSubmit();return true;})()") % (json.dumps(user), json.dumps(password)))
+    deadline = time.monotonic() + timeout_s
+    text = ""
+    while time.monotonic() < deadline:
+        text = chrome.evaluate(session, "document.getElementById('account-name').textContent")
+        if text.startswith(user):
+            break
+        time.sleep(0.2)
+    return text
+
+
 def run(args):
     port = free_port()
     base = "http://127.0.0.1:%d" % port
@@ -121,6 +140,12 @@ def run(args):
             f.write(SCENARIO)
         cmd = [args.equalisd, "--http", "127.0.0.1:%d" % port, "--data-dir", data_dir,
                "--time-scale", "60", "--scenario", scenario]
+        # A viewer and an operator, to log in from the page.
+        ctl = os.path.join(os.path.dirname(args.equalisd), "equalisctl")
+        for name, role in (("vera", "viewer"), ("otto", "operator")):
+            subprocess.run([ctl, "user", "add", name, "--role", role, "--data-dir", data_dir],
+                           input="%s-password-1\n" % name, text=True, check=True,
+                           capture_output=True, timeout=60)
     daemon = None
     chrome = None
     sampler = None
@@ -182,9 +207,25 @@ def run(args):
         time.sleep(0.5)
         phone_width = chrome.evaluate(session, "document.documentElement.scrollWidth")
 
+        # Nobody logged in, or a viewer: no write controls. An operator logs in from the page.
+        ack_errors = []
+        count_buttons = "document.querySelectorAll('button.alarm-ack').length"
+        if not args.server_cmd:
+            if chrome.evaluate(session, count_buttons):
+                ack_errors.append("Acknowledge buttons shown to an anonymous reader")
+            for user in ("vera", "otto"):
+                who = page_login(chrome, session, user, "%s-password-1" % user)
+                if not who.startswith(user):
+                    ack_errors.append("logging in as %s from the page shows %r" % (user, who))
+                time.sleep(3.5)  # the next alarm poll renders the list for the role
+                buttons = chrome.evaluate(session, count_buttons)
+                if user == "vera" and buttons:
+                    ack_errors.append("a viewer sees %d Acknowledge buttons" % buttons)
+                if user == "vera":
+                    chrome.evaluate(session, "document.getElementById('logout').click()")
+                    time.sleep(0.5)
         # Acknowledge from the page: the button of an unacknowledged alarm posts the
         # acknowledgement; the API and, at the next poll, the page show it acknowledged.
-        ack_errors = []
         open_alarms = [a for a in get_json(base, "/api/v1/alarms")["alarms"]
                        if not a["acknowledged"] and a["rule"] != "string.thermal_runaway"]
         if not open_alarms:

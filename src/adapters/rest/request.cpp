@@ -1,12 +1,13 @@
 #include "adapters/rest/request.hpp"
 
+#include "adapters/http/message.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 namespace equalis::rest {
@@ -28,9 +29,7 @@ std::string value(const QueryParams& params, const std::string& key) {
 }  // namespace
 
 QueryParams parseQueryString(std::string_view query) {
-  QueryParams params;
-  httplib::detail::parse_query_text(std::string(query), params);
-  return params;
+  return http::parseQuery(query);
 }
 
 Parsed<int> parseIndex(const std::string& text, const std::string& name, int count) {

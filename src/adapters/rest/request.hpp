@@ -15,10 +15,10 @@
 
 namespace equalis::rest {
 
-// Decoded query parameters, as the server sees them (the same type as httplib::Params).
+// Decoded query parameters, as the server sees them (http::QueryParams).
 using QueryParams = std::multimap<std::string, std::string>;
 
-// "kind=alarm&string=1" → {kind: alarm, string: 1}, percent-decoded (cpp-httplib's parser).
+// "kind=alarm&string=1" → {kind: alarm, string: 1}, percent-decoded (http::parseQuery).
 QueryParams parseQueryString(std::string_view query);
 
 // A bad request parameter: the HTTP status, the parameter's name and why.

@@ -13,10 +13,11 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "adapters/common/alarm_text.hpp"
+#include "adapters/http/checks.hpp"
+#include "adapters/http/server.hpp"
 #include "adapters/rest/io_view.hpp"
 #include "adapters/rest/json_view.hpp"
 #include "adapters/rest/metrics.hpp"
@@ -37,19 +38,61 @@ using json = nlohmann::ordered_json;
 
 constexpr auto kSseMinInterval = std::chrono::milliseconds(1000);
 constexpr auto kSseKeepAlive = std::chrono::milliseconds(1000);
+constexpr auto kSsePing = std::chrono::seconds(15);
 
-void sendJson(httplib::Response& res, const json& body, int status = 200) {
+// What each route needs (src/adapters/http/router.hpp).
+constexpr http::RouteOptions kPublicFast{.access = http::Access::kPublic};
+constexpr http::RouteOptions kReadFast{.access = http::Access::kRead};
+constexpr http::RouteOptions kReadSlow{.access = http::Access::kRead, .slow = true};
+constexpr http::RouteOptions kAdminSlow{.access = http::Access::kAdmin, .slow = true};
+constexpr http::RouteOptions kOperateWrite{.access = http::Access::kOperate, .slow = true};
+constexpr http::RouteOptions kAdminWrite{.access = http::Access::kAdmin, .slow = true};
+// A login checks a password hash (tens of milliseconds): on the worker pool.
+constexpr http::RouteOptions kLogin{.access = http::Access::kPublic, .slow = true};
+constexpr http::RouteOptions kLogout{.access = http::Access::kPublic};
+constexpr std::string_view kSessionCookie = "equalis_session";
+// A backup archive, held in memory while it is checked: only admins get this far, and the
+// limit is checked against Content-Length before a byte of the body is read.
+constexpr http::RouteOptions restoreOptions() {
+  return http::RouteOptions{.access = http::Access::kAdmin,
+                            .slow = true,
+                            .body_limit_bytes = std::size_t{256} << 20,
+                            .content_type = "application/gzip"};
+}
+
+void sendJson(http::Response& res, const json& body, int status = 200) {
   res.status = status;
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump(), "application/json");
+  res.setHeader("Cache-Control", "no-store");
+  res.setContent(body.dump(), "application/json");
 }
 
 // 4xx with {"error": {"status", "code", "parameter", "message"}}.
-void sendError(httplib::Response& res, int status, const std::string& parameter,
+void sendError(http::Response& res, int status, const std::string& parameter,
                const std::string& message) {
-  json err{{"status", status},
-           {"code", status == 404 ? "not_found" : "invalid_parameter"},
-           {"message", message}};
+  const char* code = "invalid_parameter";
+  switch (status) {
+    case 401:
+      code = "unauthorized";
+      break;
+    case 403:
+      code = "forbidden";
+      break;
+    case 404:
+      code = "not_found";
+      break;
+    case 409:
+      code = "conflict";
+      break;
+    case 429:
+      code = "too_many_requests";
+      break;
+    case 503:
+      code = "unavailable";
+      break;
+    default:
+      code = status >= 500 ? "internal" : "invalid_parameter";
+  }
+  json err{{"status", status}, {"code", code}, {"message", message}};
   err["parameter"] = parameter.empty() ? json(nullptr) : json(parameter);
   sendJson(res, json{{"error", err}}, status);
 }
@@ -69,8 +112,8 @@ int commandStatus(const Error& e) {
   }
 }
 
-command::Origin originOf(const httplib::Request& req) {
-  return command::Origin{"", req.remote_addr, "rest"};
+command::Origin originOf(const http::Request& req) {
+  return command::Origin{req.user, req.remote_addr, "rest"};
 }
 
 std::shared_ptr<const command::Published> publishedNow(const Sources& src) {
@@ -79,7 +122,7 @@ std::shared_ptr<const command::Published> publishedNow(const Sources& src) {
 }
 
 template <class T>
-bool failed(const Parsed<T>& p, httplib::Response& res) {
+bool failed(const Parsed<T>& p, http::Response& res) {
   if (const auto* e = std::get_if<ParamError>(&p)) {
     sendError(res, e->status, e->parameter, e->message);
     return true;
@@ -116,17 +159,6 @@ json alarmJson(const alarms::ActiveAlarm& a) {
          {"acknowledged", a.acknowledged},
          {"message", a.message}};
   return j;
-}
-
-// The one authorization hook of every write. Until user accounts exist, writes are accepted
-// from the local machine only.
-bool authorizeWrite(const httplib::Request& req, httplib::Response& res) {
-  const std::string& addr = req.remote_addr;
-  if (addr == "127.0.0.1" || addr == "::1" || addr.rfind("127.", 0) == 0) {
-    return true;
-  }
-  sendError(res, 403, "", "writes are accepted from the local machine only (no accounts yet)");
-  return false;
 }
 
 json seriesJson(const std::vector<history::SeriesPoint>& points, model::PointId id) {
@@ -190,11 +222,52 @@ Result<std::pair<std::string, int>> parseListenAddress(const std::string& text) 
   return std::make_pair(host, port);
 }
 
-Server::Server(Sources sources, std::string version)
+std::shared_ptr<const std::string> ViewCache::get(const std::string& key, state::StateStore& state,
+                                                  TimeMs now_ms, const Render& render) {
+  const auto current = state.version();
+  {
+    const std::lock_guard lock(mutex_);
+    const auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.version == current) {
+      return it->second.bytes;
+    }
+  }
+  std::uint64_t version = 0;
+  std::shared_ptr<const std::string> bytes;
+  {
+    const state::StateStore::Reader r(state, now_ms);
+    version = r.version();
+    bytes = std::make_shared<const std::string>(render(r));
+  }
+  const std::lock_guard lock(mutex_);
+  auto& e = entries_[key];
+  if (version >= e.version) {
+    e = Entry{version, bytes};
+  }
+  return bytes;
+}
+
+Server::Server(Sources sources, std::string version, http::Limits limits)
     : src_(std::move(sources)),
       version_(std::move(version)),
-      http_(std::make_unique<httplib::Server>()) {
+      host_names_(src_.plant.http.server_names),
+      wall_clock_(1.0),
+      sessions_(wall_clock_, auth::SessionPolicy{src_.plant.http.session_idle_ms,
+                                                 src_.plant.http.session_absolute_ms}) {
+  if (src_.accounts != nullptr) {
+    src_.accounts->setUserChangedCallback(
+        [this](const std::string& user) { sessions_.removeUser(user); });
+  }
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) == 0 && name[0] != '\0') {
+    host_names_.emplace_back(name.data());
+    host_names_.push_back(std::string(name.data()) + ".local");
+  }
   routes();
+  http_ =
+      std::make_unique<http::Server>(router_, limits,
+                                     [this](http::Request& req, const http::RouteOptions& route,
+                                            http::Response& res) { return gate(req, route, res); });
 }
 
 Server::~Server() {
@@ -202,22 +275,12 @@ Server::~Server() {
 }
 
 Result<int> Server::bind(const std::string& host, int port) {
-  if (port == 0) {
-    const int bound = http_->bind_to_any_port(host);
-    if (bound <= 0) {
-      return makeError(ErrorCode::kIo, fmt::format("cannot listen on {}:0", host));
-    }
-    return bound;
-  }
-  if (!http_->bind_to_port(host, port)) {
-    return makeError(ErrorCode::kIo,
-                     fmt::format("cannot listen on {}:{} (in use or not permitted)", host, port));
-  }
-  return port;
+  return http_->listen(host, port, std::nullopt);
 }
 
 void Server::serve() {
-  http_->listen_after_bind();
+  feed_ = std::thread([this] { feed(); });
+  http_->run();
 }
 
 void Server::stop() {
@@ -226,141 +289,425 @@ void Server::stop() {
   if (http_) {
     http_->stop();
   }
+  if (feed_.joinable() && feed_.get_id() != std::this_thread::get_id()) {
+    feed_.join();
+  }
+}
+
+http::ServerStats Server::stats() const {
+  return http_->stats();
+}
+
+namespace {
+
+bool loopbackPeer(const std::string& addr) {
+  return addr == "::1" || addr.rfind("127.", 0) == 0 || addr.rfind("::ffff:127.", 0) == 0;
+}
+
+}  // namespace
+
+// Every request passes here after its header is read: the Host check (DNS rebinding), the
+// cross-site checks of writes (CSRF), and who may call the route.
+bool Server::gate(http::Request& req, const http::RouteOptions& route, http::Response& res) {
+  if (!http::hostAllowed(req.header("Host"), host_names_)) {
+    sendError(res, 403, "Host",
+              fmt::format("Host '{}' is not a name of this controller; add it to [http] "
+                          "server_names",
+                          http::escapeForLog(req.header("Host"), 100)));
+    return false;
+  }
+  const bool write = req.method != "GET" && req.method != "HEAD";
+  if (write) {
+    if (const auto why = http::crossSiteWriteRefusal(req, route.content_type); !why.empty()) {
+      sendError(res, 403, "", why);
+      return false;
+    }
+  }
+  if (src_.accounts == nullptr) {
+    if (route.access >= http::Access::kOperate && !loopbackPeer(req.remote_addr)) {
+      sendError(res, 403, "", "writes are accepted from the local machine only");
+      return false;
+    }
+    return true;
+  }
+  // Who is asking: an API token, a login session's cookie, or nobody.
+  std::optional<auth::Principal> who;
+  std::optional<auth::Session> session;
+  if (const auto authorization = req.header("Authorization"); !authorization.empty()) {
+    constexpr std::string_view kBearer = "Bearer ";
+    auto checked = authorization.substr(0, kBearer.size()) == kBearer
+                       ? src_.accounts->checkToken(authorization.substr(kBearer.size()))
+                       : Result<auth::Principal>(
+                             makeError(ErrorCode::kInvalidArgument,
+                                       "the Authorization header must be 'Bearer <API token>'"));
+    if (!checked) {
+      sendError(res, 401, "Authorization", checked.error().message);
+      res.setHeader("WWW-Authenticate", "Bearer realm=\"equalis\"");
+      return false;
+    }
+    who = *checked;
+  } else if (const auto id = http::cookieValue(req.header("Cookie"), kSessionCookie); !id.empty()) {
+    session = sessions_.touch(id);  // an ended session reads as nobody
+    if (session) {
+      who = auth::Principal{session->user, session->role, session->method};
+    }
+  }
+  if (who) {
+    req.user = who->user;
+    req.role = std::string(auth::roleName(who->role));
+  }
+  if (write && session && !auth::Sessions::checkCsrf(*session, req.header("X-CSRF-Token"))) {
+    sendError(res, 403, "X-CSRF-Token",
+              "a write in a login session must carry the session's X-CSRF-Token header");
+    return false;
+  }
+  if (route.access == http::Access::kPublic) {
+    return true;
+  }
+  if (route.access == http::Access::kRead) {
+    if (who || src_.anonymous_read) {
+      return true;
+    }
+    sendError(res, 401, "", "log in to read: anonymous reading is off ([http] anonymous_read)");
+    return false;
+  }
+  const auto need =
+      route.access == http::Access::kAdmin ? auth::Role::kAdmin : auth::Role::kOperator;
+  if (!who) {
+    sendError(res, 401, "",
+              fmt::format("log in first: this needs the {} role", auth::roleName(need)));
+    return false;
+  }
+  if (!auth::allows(who->role, need)) {
+    const auto why = fmt::format("'{}' is {} {}; this needs the {} role", who->user,
+                                 who->role == auth::Role::kAdmin ? "an" : "a",
+                                 auth::roleName(who->role), auth::roleName(need));
+    record(req, audit::action::kAccessDenied, fmt::format("{} {}", req.method, req.path),
+           audit::outcome::kRefused, why);
+    sendError(res, 403, "", why);
+    return false;
+  }
+  return true;
+}
+
+void Server::record(const http::Request& req, const char* action, const std::string& target,
+                    const char* outcome, const std::string& detail) const {
+  if (src_.audit == nullptr) {
+    return;
+  }
+  audit::Entry e;
+  e.user = req.user;
+  e.address = req.remote_addr;
+  e.via = "rest";
+  e.action = action;
+  e.target = target;
+  e.outcome = outcome;
+  e.detail = detail;
+  if (auto st = src_.audit->append(std::move(e)); !st) {
+    log::get("rest")->error("audit trail: {}", st.error().message);
+  }
+}
+
+// Login sessions (docs/security.md): POST logs in, GET tells who is logged in, DELETE logs out.
+void Server::sessionRoutes() {
+  router_.get(
+      "/api/v1/session",
+      [this](const http::Request& req, http::Response& res) {
+        json j{{"authenticated", !req.user.empty()},
+               {"user", req.user.empty() ? json(nullptr) : json(req.user)},
+               {"role", req.role.empty() ? json(nullptr) : json(req.role)},
+               {"anonymous_read", src_.anonymous_read},
+               {"accounts", src_.accounts != nullptr && src_.accounts->userCount() > 0}};
+        if (auto s = sessions_.touch(http::cookieValue(req.header("Cookie"), kSessionCookie))) {
+          j["csrf_token"] = s->csrf_token;
+          j["idle_timeout_s"] = static_cast<double>(src_.plant.http.session_idle_ms) / 1000.0;
+          j["expires"] = formatIso8601(s->created_ms + src_.plant.http.session_absolute_ms);
+        }
+        sendJson(res, j);
+      },
+      kPublicFast);
+
+  router_.post(
+      "/api/v1/session",
+      [this](const http::Request& req, http::Response& res) {
+        if (src_.accounts == nullptr) {
+          sendError(res, 503, "", "this server has no accounts");
+          return;
+        }
+        const json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object() || !body.contains("user") || !body["user"].is_string() ||
+            !body.contains("password") || !body["password"].is_string()) {
+          sendError(res, 400, "body", R"(the body must be {"user": "…", "password": "…"})");
+          return;
+        }
+        const auto user = body["user"].get<std::string>();
+        http::Request who = req;
+        who.user = user;
+        auto principal =
+            src_.accounts->login(user, body["password"].get<std::string>(), req.remote_addr);
+        if (!principal) {
+          record(who, audit::action::kLoginFailure, user, audit::outcome::kRefused,
+                 principal.error().message);
+          const bool throttled = principal.error().code == ErrorCode::kUnavailable;
+          sendError(res, throttled ? 429 : 401, "", principal.error().message);
+          return;
+        }
+        const auto s = sessions_.create(*principal, req.remote_addr);
+        record(who, audit::action::kLoginSuccess, user, audit::outcome::kOk,
+               fmt::format("role {}", auth::roleName(principal->role)));
+        res.setHeader("Set-Cookie", fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict{}",
+                                                kSessionCookie, s.id, req.tls ? "; Secure" : ""));
+        sendJson(
+            res,
+            json{{"authenticated", true},
+                 {"user", s.user},
+                 {"role", std::string(auth::roleName(s.role))},
+                 {"csrf_token", s.csrf_token},
+                 {"idle_timeout_s", static_cast<double>(src_.plant.http.session_idle_ms) / 1000.0},
+                 {"expires", formatIso8601(s.created_ms + src_.plant.http.session_absolute_ms)}});
+      },
+      kLogin);
+
+  router_.del(
+      "/api/v1/session",
+      [this](const http::Request& req, http::Response& res) {
+        const auto id = http::cookieValue(req.header("Cookie"), kSessionCookie);
+        if (!id.empty()) {
+          sessions_.remove(id);
+        }
+        if (!req.user.empty()) {
+          record(req, audit::action::kLogout, req.user, audit::outcome::kOk, "");
+        }
+        res.setHeader("Set-Cookie", fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                                                kSessionCookie));
+        sendJson(res, json{{"authenticated", false}});
+      },
+      kLogout);
+}
+
+std::shared_ptr<const std::string> Server::statusJson() {
+  const auto& plant = src_.plant;
+  const TimeMs now = src_.clock.nowMs();
+  return views_.get("status", src_.state, now, [&](const state::StateStore::Reader& r) {
+    json j;
+    j["time"] = formatIso8601(now);
+    j["time_ms"] = now;
+    // System points (room environment, alarm counts) for the status page.
+    auto& sys = j["system"] = json::object();
+    for (const auto& def : model::catalogue()) {
+      if (def.scope == model::Scope::kSystem) {
+        sys[std::string(def.field())] = valueJson(def.id, r.get(def.id), now);
+      }
+    }
+    auto& arr = j["strings"] = json::array();
+    for (std::size_t s = 0; s < plant.strings.size(); ++s) {
+      auto sj = stringJson(plant, r, s);
+      sj["blocks"] = blocksJson(plant, r, s)["blocks"];
+      arr.push_back(std::move(sj));
+    }
+    return j.dump();
+  });
+}
+
+// Live updates: at most one snapshot per second and per state version, rendered only while
+// someone listens; a comment every 15 s keeps idle connections (and proxies) open.
+void Server::feed() {
+  using Steady = std::chrono::steady_clock;
+  auto& hub = http_->events();
+  std::uint64_t seen = 0;
+  Steady::time_point last_sent{};
+  while (!stopping_) {
+    const auto version = src_.state.waitForChange(seen, kSseKeepAlive);
+    if (stopping_) {
+      break;
+    }
+    const auto now = Steady::now();
+    const auto clients = hub.clients();
+    if (clients == 0) {
+      seen = version;  // nobody listens: nothing to render
+      last_sent = {};  // the first viewer gets a snapshot at once
+      continue;
+    }
+    if (version == seen && last_sent == Steady::time_point{}) {
+      seen = 0;  // a first viewer arrived between two versions
+      continue;
+    }
+    if (version == seen) {
+      if (now - last_sent >= kSsePing) {
+        hub.publish(std::make_shared<const std::string>(": keep-alive\n\n"));
+        last_sent = now;
+      }
+      continue;
+    }
+    if (now - last_sent < kSseMinInterval) {
+      std::this_thread::sleep_for(kSseMinInterval - (now - last_sent));
+      continue;
+    }
+    const auto status = statusJson();
+    seen = version;
+    last_sent = Steady::now();
+    auto message = std::make_shared<std::string>();
+    message->reserve(status->size() + 32);
+    *message += "event: snapshot\ndata: ";
+    *message += *status;
+    *message += "\n\n";
+    hub.publish(std::move(message));
+  }
 }
 
 void Server::routes() {
-  auto& srv = *http_;
+  sessionRoutes();
   auto& ctl = src_;
   const auto& plant = ctl.plant;
   const int string_count = static_cast<int>(plant.strings.size());
 
   // Liveness: the process answers and the control cycle completed a sweep recently.
-  srv.Get("/healthz", [&ctl](const httplib::Request&, httplib::Response& res) {
-    if (ctl.runtime == nullptr) {
-      sendJson(res, json{{"status", "ok"}});
-      return;
-    }
-    const auto snap = ctl.runtime->snapshot();
-    const auto h = ops::liveness(snap, ctl.health);
-    json j{{"status", h.ok ? "ok" : "failing"},
-           {"cycles", snap.cycles},
-           {"last_cycle_age_s", h.last_cycle_age_s < 0 ? json(nullptr) : json(h.last_cycle_age_s)},
-           {"limit_s", h.limit_s}};
-    if (!h.ok) {
-      j["reason"] = h.reason;
-    }
-    sendJson(res, j, h.ok ? 200 : 503);
-  });
+  router_.get(
+      "/healthz",
+      [&ctl](const http::Request&, http::Response& res) {
+        if (ctl.runtime == nullptr) {
+          sendJson(res, json{{"status", "ok"}});
+          return;
+        }
+        const auto snap = ctl.runtime->snapshot();
+        const auto h = ops::liveness(snap, ctl.health);
+        json j{
+            {"status", h.ok ? "ok" : "failing"},
+            {"cycles", snap.cycles},
+            {"last_cycle_age_s", h.last_cycle_age_s < 0 ? json(nullptr) : json(h.last_cycle_age_s)},
+            {"limit_s", h.limit_s}};
+        if (!h.ok) {
+          j["reason"] = h.reason;
+        }
+        sendJson(res, j, h.ok ? 200 : 503);
+      },
+      kPublicFast);
 
   // Readiness: history store open, first sweep done, not shutting down.
-  srv.Get("/readyz", [this, &ctl](const httplib::Request&, httplib::Response& res) {
-    ops::RuntimeSnapshot snap;
-    if (ctl.runtime != nullptr) {
-      snap = ctl.runtime->snapshot();
-    } else {
-      const state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-      snap.cycles = r.get(model::PointId::kSystemSweepCount).quality == model::Quality::kOk ? 1 : 0;
-    }
-    snap.stopping = snap.stopping || stopping_.load();
-    const auto h = ops::readiness(snap, ctl.history != nullptr);
-    json j{{"status", h.ok ? "ready" : "not_ready"}};
-    if (!h.ok) {
-      j["reason"] = h.reason;
-    }
-    sendJson(res, j, h.ok ? 200 : 503);
-  });
+  router_.get(
+      "/readyz",
+      [this, &ctl](const http::Request&, http::Response& res) {
+        ops::RuntimeSnapshot snap;
+        if (ctl.runtime != nullptr) {
+          snap = ctl.runtime->snapshot();
+        } else {
+          const state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+          snap.cycles =
+              r.get(model::PointId::kSystemSweepCount).quality == model::Quality::kOk ? 1 : 0;
+        }
+        snap.stopping = snap.stopping || stopping_.load();
+        const auto h = ops::readiness(snap, ctl.history != nullptr);
+        json j{{"status", h.ok ? "ready" : "not_ready"}};
+        if (!h.ok) {
+          j["reason"] = h.reason;
+        }
+        sendJson(res, j, h.ok ? 200 : 503);
+      },
+      kPublicFast);
 
-  srv.Get("/api/v1/system", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    const TimeMs now = ctl.clock.nowMs();
-    state::StateStore::Reader r(ctl.state, now);
-    json j;
-    j["site"] = {{"name", plant.site.name}, {"location", plant.site.location}};
-    j["version"] = version_;
-    j["time"] = formatIso8601(now);
-    j["time_ms"] = now;
-    j["time_scale"] = ctl.clock.timeScale();
-    j["simulated"] = ctl.simulated;
-    j["started"] = formatIso8601(ctl.started_ms);
-    j["uptime_s"] = static_cast<double>(now - ctl.started_ms) / 1000.0;
-    j["sweep_interval_s"] = static_cast<double>(plant.bus.sweep_interval_ms) / 1000.0;
-    j["stale_after_s"] = static_cast<double>(ctl.state.staleAfterMs()) / 1000.0;
-    for (const auto& def : model::catalogue()) {
-      if (def.scope == model::Scope::kSystem) {
-        j[std::string(def.field())] = valueJson(def.id, r.get(def.id), now);
-      }
-    }
-    if (auto* h = ctl.history) {
-      if (auto st = h->stats()) {
-        j["history"] = {
-            {"snapshots", st->snapshot_count},
-            {"block_records", st->block_record_count},
-            {"used_bytes", st->used_bytes},
-            {"max_bytes", st->max_bytes},
-            {"oldest", st->oldest_ms > 0 ? json(formatIso8601(st->oldest_ms)) : json()},
-            {"newest", st->newest_ms > 0 ? json(formatIso8601(st->newest_ms)) : json()}};
-      }
-    }
-    sendJson(res, j);
-  });
+  router_.get(
+      "/api/v1/system",
+      [this, &ctl, &plant](const http::Request&, http::Response& res) {
+        const TimeMs now = ctl.clock.nowMs();
+        state::StateStore::Reader r(ctl.state, now);
+        json j;
+        j["site"] = {{"name", plant.site.name}, {"location", plant.site.location}};
+        j["version"] = version_;
+        j["time"] = formatIso8601(now);
+        j["time_ms"] = now;
+        j["time_scale"] = ctl.clock.timeScale();
+        j["simulated"] = ctl.simulated;
+        j["started"] = formatIso8601(ctl.started_ms);
+        j["uptime_s"] = static_cast<double>(now - ctl.started_ms) / 1000.0;
+        j["sweep_interval_s"] = static_cast<double>(plant.bus.sweep_interval_ms) / 1000.0;
+        j["stale_after_s"] = static_cast<double>(ctl.state.staleAfterMs()) / 1000.0;
+        for (const auto& def : model::catalogue()) {
+          if (def.scope == model::Scope::kSystem) {
+            j[std::string(def.field())] = valueJson(def.id, r.get(def.id), now);
+          }
+        }
+        if (auto* h = ctl.history) {
+          if (auto st = h->stats()) {
+            j["history"] = {
+                {"snapshots", st->snapshot_count},
+                {"block_records", st->block_record_count},
+                {"used_bytes", st->used_bytes},
+                {"max_bytes", st->max_bytes},
+                {"oldest", st->oldest_ms > 0 ? json(formatIso8601(st->oldest_ms)) : json()},
+                {"newest", st->newest_ms > 0 ? json(formatIso8601(st->newest_ms)) : json()}};
+          }
+        }
+        sendJson(res, j);
+      },
+      kReadFast);
 
-  srv.Get("/api/v1/points",
-          [](const httplib::Request&, httplib::Response& res) { sendJson(res, catalogueJson()); });
+  router_.get(
+      "/api/v1/points",
+      [](const http::Request&, http::Response& res) { sendJson(res, catalogueJson()); }, kReadFast);
 
-  srv.Get("/api/v1/strings", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    const TimeMs now = ctl.clock.nowMs();
-    state::StateStore::Reader r(ctl.state, now);
-    json arr = json::array();
-    for (std::size_t s = 0; s < plant.strings.size(); ++s) {
-      arr.push_back(stringJson(plant, r, s));
-    }
-    sendJson(res, json{{"time", formatIso8601(now)}, {"strings", std::move(arr)}});
-  });
+  router_.get(
+      "/api/v1/strings",
+      [&ctl, &plant](const http::Request&, http::Response& res) {
+        const TimeMs now = ctl.clock.nowMs();
+        state::StateStore::Reader r(ctl.state, now);
+        json arr = json::array();
+        for (std::size_t s = 0; s < plant.strings.size(); ++s) {
+          arr.push_back(stringJson(plant, r, s));
+        }
+        sendJson(res, json{{"time", formatIso8601(now)}, {"strings", std::move(arr)}});
+      },
+      kReadFast);
 
-  srv.Get(R"(/api/v1/strings/([^/]+))",
-          [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
-            const auto s = parseIndex(req.matches[1], "string", string_count);
-            if (failed(s, res)) {
-              return;
-            }
-            state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-            sendJson(res, stringJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
-          });
+  router_.get(
+      "/api/v1/strings/*",
+      [&ctl, &plant, string_count](const http::Request& req, http::Response& res) {
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+        sendJson(res, stringJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
+      },
+      kReadFast);
 
-  srv.Get(R"(/api/v1/strings/([^/]+)/blocks)",
-          [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
-            const auto s = parseIndex(req.matches[1], "string", string_count);
-            if (failed(s, res)) {
-              return;
-            }
-            state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-            sendJson(res, blocksJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
-          });
+  router_.get(
+      "/api/v1/strings/*/blocks",
+      [&ctl, &plant, string_count](const http::Request& req, http::Response& res) {
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+        sendJson(res, blocksJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
+      },
+      kReadFast);
 
-  srv.Get(R"(/api/v1/strings/([^/]+)/blocks/([^/]+))",
-          [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
-            const auto s = parseIndex(req.matches[1], "string", string_count);
-            if (failed(s, res)) {
-              return;
-            }
-            const auto si = static_cast<std::size_t>(std::get<int>(s) - 1);
-            const auto b = parseIndex(req.matches[2], "block", plant.strings[si].block_count);
-            if (failed(b, res)) {
-              return;
-            }
-            state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-            auto j = blockJson(r, si, static_cast<std::size_t>(std::get<int>(b) - 1));
-            j["string"] = si + 1;
-            sendJson(res, j);
-          });
+  router_.get(
+      "/api/v1/strings/*/blocks/*",
+      [&ctl, &plant, string_count](const http::Request& req, http::Response& res) {
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        const auto si = static_cast<std::size_t>(std::get<int>(s) - 1);
+        const auto b = parseIndex(req.matches[2], "block", plant.strings[si].block_count);
+        if (failed(b, res)) {
+          return;
+        }
+        state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+        auto j = blockJson(r, si, static_cast<std::size_t>(std::get<int>(b) - 1));
+        j["string"] = si + 1;
+        sendJson(res, j);
+      },
+      kReadFast);
 
   // History of one block (?quantity=voltage_v&from=…&to=…&limit=…) or of a string quantity.
   // `fetch` reads the series for the parsed quantity field and range.
   using Fetch = std::function<Result<std::vector<history::SeriesPoint>>(
       history::Store&, const std::string& field, const Range&)>;
-  auto serve_series = [&ctl](const httplib::Request& req, httplib::Response& res,
-                             model::Scope scope, json head, const Fetch& fetch) {
-    const std::string field =
-        req.has_param("quantity") ? req.get_param_value("quantity") : "voltage_v";
+  auto serve_series = [&ctl](const http::Request& req, http::Response& res, model::Scope scope,
+                             json head, const Fetch& fetch) {
+    const std::string field = req.hasParam("quantity") ? req.param("quantity") : "voltage_v";
     const auto* def = historyPoint(scope, field);
     const bool known = scope == model::Scope::kBlock
                            ? history::parseBlockQuantity(field).has_value()
@@ -394,9 +741,9 @@ void Server::routes() {
     sendJson(res, head);
   };
 
-  srv.Get(
-      R"(/api/v1/strings/([^/]+)/blocks/([^/]+)/history)",
-      [&plant, string_count, serve_series](const httplib::Request& req, httplib::Response& res) {
+  router_.get(
+      "/api/v1/strings/*/blocks/*/history",
+      [&plant, string_count, serve_series](const http::Request& req, http::Response& res) {
         const auto s = parseIndex(req.matches[1], "string", string_count);
         if (failed(s, res)) {
           return;
@@ -413,59 +760,61 @@ void Server::routes() {
                        return h.blockSeries(si, bi, *history::parseBlockQuantity(field), rg.from_ms,
                                             rg.to_ms, rg.limit);
                      });
-      });
+      },
+      kReadSlow);
 
-  srv.Get(R"(/api/v1/strings/([^/]+)/history)",
-          [string_count, serve_series](const httplib::Request& req, httplib::Response& res) {
-            const auto s = parseIndex(req.matches[1], "string", string_count);
-            if (failed(s, res)) {
-              return;
-            }
-            const auto si = std::get<int>(s) - 1;
-            serve_series(req, res, model::Scope::kString, json{{"string", si + 1}},
-                         [si](history::Store& h, const std::string& field, const Range& rg) {
-                           return h.stringSeries(si, *history::parseStringQuantity(field),
-                                                 rg.from_ms, rg.to_ms, rg.limit);
-                         });
-          });
+  router_.get(
+      "/api/v1/strings/*/history",
+      [string_count, serve_series](const http::Request& req, http::Response& res) {
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        const auto si = std::get<int>(s) - 1;
+        serve_series(req, res, model::Scope::kString, json{{"string", si + 1}},
+                     [si](history::Store& h, const std::string& field, const Range& rg) {
+                       return h.stringSeries(si, *history::parseStringQuantity(field), rg.from_ms,
+                                             rg.to_ms, rg.limit);
+                     });
+      },
+      kReadSlow);
 
   // CSV export of block history: ?from=&to=&string=
-  srv.Get("/api/v1/history/export.csv", [&ctl, string_count](const httplib::Request& req,
-                                                             httplib::Response& res) {
-    const auto range = parseRange(req.params, ctl.clock.nowMs());
-    if (failed(range, res)) {
-      return;
-    }
-    int si = -1;
-    if (req.has_param("string")) {
-      const auto s = parseIndex(req.get_param_value("string"), "string", string_count);
-      if (failed(s, res)) {
-        return;
-      }
-      si = std::get<int>(s) - 1;
-    }
-    auto* h = ctl.history;
-    if (h == nullptr) {
-      sendError(res, 503, "", "history store is not open");
-      return;
-    }
-    const auto rg = std::get<Range>(range);
-    res.set_header("Content-Disposition", "attachment; filename=\"equalis-history.csv\"");
-    res.set_chunked_content_provider(
-        "text/csv; charset=utf-8", [h, rg, si](std::size_t, httplib::DataSink& sink) {
-          auto st = h->exportBlocksCsv(rg.from_ms, rg.to_ms, si, [&](std::string_view chunk) {
-            return sink.write(chunk.data(), chunk.size());
-          });
+  router_.get(
+      "/api/v1/history/export.csv",
+      [&ctl, string_count](const http::Request& req, http::Response& res) {
+        const auto range = parseRange(req.params, ctl.clock.nowMs());
+        if (failed(range, res)) {
+          return;
+        }
+        int si = -1;
+        if (req.hasParam("string")) {
+          const auto s = parseIndex(req.param("string"), "string", string_count);
+          if (failed(s, res)) {
+            return;
+          }
+          si = std::get<int>(s) - 1;
+        }
+        auto* h = ctl.history;
+        if (h == nullptr) {
+          sendError(res, 503, "", "history store is not open");
+          return;
+        }
+        const auto rg = std::get<Range>(range);
+        res.setHeader("Content-Disposition", "attachment; filename=\"equalis-history.csv\"");
+        res.content_type = "text/csv; charset=utf-8";
+        res.stream = [h, rg, si](const http::ChunkSink& sink) {
+          auto st = h->exportBlocksCsv(rg.from_ms, rg.to_ms, si,
+                                       [&](std::string_view chunk) { return sink(chunk); });
           if (!st) {
             log::get("rest")->warn("CSV export failed: {}", st.error().message);
           }
-          sink.done();
-          return true;
-        });
-  });
+        };
+      },
+      kReadSlow);
 
   // Event log: ?from=&to=&limit=&kind=&level=&string=&block= (JSON), same filters as CSV.
-  auto events = [&ctl, &plant](const httplib::Request& req, httplib::Response& res, bool csv) {
+  auto events = [&ctl, &plant](const http::Request& req, http::Response& res, bool csv) {
     const auto q = parseEventQuery(req.params, ctl.clock.nowMs(), plant);
     if (failed(q, res)) {
       return;
@@ -488,8 +837,8 @@ void Server::routes() {
             e.string_number == 0 ? "" : std::to_string(e.string_number),
             e.block_number == 0 ? "" : std::to_string(e.block_number), csvField(e.message));
       }
-      res.set_header("Content-Disposition", "attachment; filename=\"equalis-events.csv\"");
-      res.set_content(out, "text/csv; charset=utf-8");
+      res.setHeader("Content-Disposition", "attachment; filename=\"equalis-events.csv\"");
+      res.setContent(out, "text/csv; charset=utf-8");
       return;
     }
     json arr = json::array();
@@ -504,243 +853,211 @@ void Server::routes() {
     }
     sendJson(res, json{{"events", std::move(arr)}});
   };
-  srv.Get("/api/v1/events", [events](const httplib::Request& req, httplib::Response& res) {
-    events(req, res, false);
-  });
-  srv.Get(
+  router_.get(
+      "/api/v1/events",
+      [events](const http::Request& req, http::Response& res) { events(req, res, false); },
+      kReadSlow);
+  router_.get(
       "/api/v1/events/export.csv",
-      [events](const httplib::Request& req, httplib::Response& res) { events(req, res, true); });
+      [events](const http::Request& req, http::Response& res) { events(req, res, true); },
+      kReadSlow);
 
   // Event manager: the last 100 action outcomes (newest last) and counters (docs/events.md).
-  srv.Get("/api/v1/events/deliveries", [&ctl](const httplib::Request&, httplib::Response& res) {
-    if (ctl.events == nullptr) {
-      sendError(res, 404, "", "no event manager");
-      return;
-    }
-    const auto& mgr = *ctl.events;
-    json arr = json::array();
-    for (const auto& d : mgr.recentDeliveries()) {
-      arr.push_back(json{{"time", formatIso8601(d.time_ms)},
-                         {"time_ms", d.time_ms},
-                         {"rule", d.rule},
-                         {"action", d.action},
-                         {"target", d.target},
-                         {"event", d.event},
-                         {"ok", d.ok},
-                         {"error", d.ok ? json(nullptr) : json(d.error)},
-                         {"detail", d.detail},
-                         {"attempts", d.attempts},
-                         {"text", events::describe(d)}});
-    }
-    const auto st = mgr.stats();
-    sendJson(res, json{{"rules", mgr.ruleCount()},
-                       {"triggered", st.triggered},
-                       {"delivered", st.delivered},
-                       {"failed", st.failed},
-                       {"dropped", st.dropped},
-                       {"cancelled", st.cancelled},
-                       {"pending_actions", st.pending_actions},
-                       {"deliveries", std::move(arr)}});
-  });
+  router_.get(
+      "/api/v1/events/deliveries",
+      [&ctl](const http::Request&, http::Response& res) {
+        if (ctl.events == nullptr) {
+          sendError(res, 404, "", "no event manager");
+          return;
+        }
+        const auto& mgr = *ctl.events;
+        json arr = json::array();
+        for (const auto& d : mgr.recentDeliveries()) {
+          arr.push_back(json{{"time", formatIso8601(d.time_ms)},
+                             {"time_ms", d.time_ms},
+                             {"rule", d.rule},
+                             {"action", d.action},
+                             {"target", d.target},
+                             {"event", d.event},
+                             {"ok", d.ok},
+                             {"error", d.ok ? json(nullptr) : json(d.error)},
+                             {"detail", d.detail},
+                             {"attempts", d.attempts},
+                             {"text", events::describe(d)}});
+        }
+        const auto st = mgr.stats();
+        sendJson(res, json{{"rules", mgr.ruleCount()},
+                           {"triggered", st.triggered},
+                           {"delivered", st.delivered},
+                           {"failed", st.failed},
+                           {"dropped", st.dropped},
+                           {"cancelled", st.cancelled},
+                           {"pending_actions", st.pending_actions},
+                           {"deliveries", std::move(arr)}});
+      },
+      kReadFast);
 
-  // Live updates: one "snapshot" event per state change, at most once per second.
-  srv.Get("/api/v1/stream", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Cache-Control", "no-store");
-    res.set_header("X-Accel-Buffering", "no");
-    auto seen = std::make_shared<std::uint64_t>(0);
-    auto last_sent = std::make_shared<std::chrono::steady_clock::time_point>();
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [this, &ctl, &plant, seen, last_sent](std::size_t offset, httplib::DataSink& sink) {
-          if (stopping_) {
-            return false;
-          }
-          if (offset == 0) {
-            const std::string hello = "retry: 2000\n\n";
-            if (!sink.write(hello.data(), hello.size())) {
-              return false;
-            }
-          }
-          const auto since = std::chrono::steady_clock::now() - *last_sent;
-          if (since < kSseMinInterval) {
-            std::this_thread::sleep_for(kSseMinInterval - since);
-          }
-          const auto version = ctl.state.waitForChange(*seen, kSseKeepAlive);
-          if (stopping_) {
-            return false;
-          }
-          if (version == *seen) {
-            const std::string ping = ": keep-alive\n\n";
-            return sink.write(ping.data(), ping.size());
-          }
-          const TimeMs now = ctl.clock.nowMs();
-          json j;
-          {
-            state::StateStore::Reader r(ctl.state, now);
-            *seen = r.version();
-            j["time"] = formatIso8601(now);
-            j["time_ms"] = now;
-            // System points (room environment, alarm counts) for the status page.
-            auto& sys = j["system"] = json::object();
-            for (const auto& def : model::catalogue()) {
-              if (def.scope == model::Scope::kSystem) {
-                sys[std::string(def.field())] = valueJson(def.id, r.get(def.id), now);
-              }
-            }
-            auto& arr = j["strings"] = json::array();
-            for (std::size_t s = 0; s < plant.strings.size(); ++s) {
-              auto sj = stringJson(plant, r, s);
-              sj["blocks"] = blocksJson(plant, r, s)["blocks"];
-              arr.push_back(std::move(sj));
-            }
-          }
-          *last_sent = std::chrono::steady_clock::now();
-          const std::string msg = "event: snapshot\ndata: " + j.dump() + "\n\n";
-          return sink.write(msg.data(), msg.size());
-        });
-  });
+  // Every string with its blocks and the system points, as one document: the status page's
+  // data. Rendered once per state version and shared by every request and live viewer.
+  router_.get(
+      "/api/v1/status",
+      [this](const http::Request&, http::Response& res) {
+        res.setHeader("Cache-Control", "no-store");
+        res.setShared(statusJson(), "application/json");
+      },
+      kReadFast);
+
+  // Live updates: a "snapshot" event (the /api/v1/status document) per state change, at most
+  // once per second, from one serialisation for every viewer (see feed()).
+  router_.get(
+      "/api/v1/stream", [](const http::Request&, http::Response& res) { res.event_stream = true; },
+      kReadFast);
 
   // Active alarms, worst first.
-  srv.Get("/api/v1/alarms", [&ctl](const httplib::Request&, httplib::Response& res) {
-    json arr = json::array();
-    // Held for the loop: a newer version may replace (and free) it meanwhile.
-    const auto view = publishedNow(ctl);
-    for (const auto& a : view->alarms) {
-      arr.push_back(alarmJson(a));
-    }
-    sendJson(res, json{{"time", formatIso8601(ctl.clock.nowMs())}, {"alarms", std::move(arr)}});
-  });
+  router_.get(
+      "/api/v1/alarms",
+      [&ctl](const http::Request&, http::Response& res) {
+        json arr = json::array();
+        // Held for the loop: a newer version may replace (and free) it meanwhile.
+        const auto view = publishedNow(ctl);
+        for (const auto& a : view->alarms) {
+          arr.push_back(alarmJson(a));
+        }
+        sendJson(res, json{{"time", formatIso8601(ctl.clock.nowMs())}, {"alarms", std::move(arr)}});
+      },
+      kReadFast);
 
   // Acknowledge: POST /api/v1/alarms/ack?key=block.voltage_high/2/17
-  srv.Post("/api/v1/alarms/ack", [&ctl](const httplib::Request& req, httplib::Response& res) {
-    if (!authorizeWrite(req, res)) {
-      return;
-    }
-    if (!req.has_param("key")) {
-      sendError(res, 400, "key", "key is required (the alarm's key, e.g. block.voltage_high/2/17)");
-      return;
-    }
-    auto done = ctl.commands.execute(
-        {command::AcknowledgeAlarm{req.get_param_value("key")}, originOf(req)});
-    if (!done) {
-      sendError(res, commandStatus(done.error()), "key", done.error().message);
-      return;
-    }
-    sendJson(res, json{{"acknowledged", done->alarm ? alarmJson(*done->alarm) : json(nullptr)}});
-  });
+  router_.post(
+      "/api/v1/alarms/ack",
+      [&ctl](const http::Request& req, http::Response& res) {
+        if (!req.hasParam("key")) {
+          sendError(res, 400, "key",
+                    "key is required (the alarm's key, e.g. block.voltage_high/2/17)");
+          return;
+        }
+        auto done =
+            ctl.commands.execute({command::AcknowledgeAlarm{req.param("key")}, originOf(req)});
+        if (!done) {
+          sendError(res, commandStatus(done.error()), "key", done.error().message);
+          return;
+        }
+        sendJson(res,
+                 json{{"acknowledged", done->alarm ? alarmJson(*done->alarm) : json(nullptr)}});
+      },
+      kOperateWrite);
 
   // Alarm rules in force, per string and system-wide, with where each value comes from.
-  srv.Get("/api/v1/alarms/rules", [&ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    const auto view = publishedNow(ctl)->rules;
-    const auto& table = view->table;
-    json strings = json::array();
-    for (std::size_t s = 0; s < table.strings.size(); ++s) {
-      json rules = json::array();
-      for (const auto& r : table.strings[s]) {
-        rules.push_back(alarms::ruleJson(r));
-      }
-      strings.push_back(
-          json{{"string", s + 1}, {"name", plant.strings[s].name}, {"rules", std::move(rules)}});
-    }
-    json system = json::array();
-    for (const auto& r : table.system) {
-      system.push_back(alarms::ruleJson(r));
-    }
-    json overrides = json::array();
-    for (const auto& o : view->overrides) {
-      overrides.push_back(alarms::overrideJson(o));
-    }
-    sendJson(res, json{{"strings", std::move(strings)},
-                       {"system", std::move(system)},
-                       {"overrides", std::move(overrides)}});
-  });
+  router_.get(
+      "/api/v1/alarms/rules",
+      [&ctl, &plant](const http::Request&, http::Response& res) {
+        const auto view = publishedNow(ctl)->rules;
+        const auto& table = view->table;
+        json strings = json::array();
+        for (std::size_t s = 0; s < table.strings.size(); ++s) {
+          json rules = json::array();
+          for (const auto& r : table.strings[s]) {
+            rules.push_back(alarms::ruleJson(r));
+          }
+          strings.push_back(json{
+              {"string", s + 1}, {"name", plant.strings[s].name}, {"rules", std::move(rules)}});
+        }
+        json system = json::array();
+        for (const auto& r : table.system) {
+          system.push_back(alarms::ruleJson(r));
+        }
+        json overrides = json::array();
+        for (const auto& o : view->overrides) {
+          overrides.push_back(alarms::overrideJson(o));
+        }
+        sendJson(res, json{{"strings", std::move(strings)},
+                           {"system", std::move(system)},
+                           {"overrides", std::move(overrides)}});
+      },
+      kReadFast);
 
   // Change a rule: PUT /api/v1/alarms/rules/{id}[?string=N] with any of enabled, warning, alarm,
   // hysteresis, on_delay_s, off_delay_s. Without string: every string (and the system rule).
   // DELETE reverts the run-time change (back to the configuration file / defaults).
-  auto rule_target = [string_count](const httplib::Request& req) -> Parsed<int> {
-    if (!req.has_param("string")) {
+  auto rule_target = [string_count](const http::Request& req) -> Parsed<int> {
+    if (!req.hasParam("string")) {
       return 0;
     }
-    return parseIndex(req.get_param_value("string"), "string", string_count);
+    return parseIndex(req.param("string"), "string", string_count);
   };
-  srv.Put(R"(/api/v1/alarms/rules/([^/]+))", [&ctl, rule_target](const httplib::Request& req,
-                                                                 httplib::Response& res) {
-    if (!authorizeWrite(req, res)) {
-      return;
-    }
-    const auto target = rule_target(req);
-    if (failed(target, res)) {
-      return;
-    }
-    const json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) {
-      sendError(res, 400, "body", "request body is not valid JSON");
-      return;
-    }
-    auto change = alarms::overrideFromJson(body, false);
-    if (!change) {
-      sendError(res, 400, "body", change.error().message);
-      return;
-    }
-    change->rule_id = req.matches[1];
-    change->string_number = std::get<int>(target);
-    // Merged with an earlier change of the same rule and string by the control cycle, so
-    // concurrent edits of different fields or rules all survive.
-    if (auto done = ctl.commands.execute({command::ChangeAlarmRule{*change}, originOf(req)});
-        !done) {
-      sendError(res, commandStatus(done.error()), "body", done.error().message);
-      return;
-    }
-    json rules = json::array();
-    const auto view = publishedNow(ctl)->rules;
-    const auto& table = view->table;
-    for (std::size_t s = 0; s < table.strings.size(); ++s) {
-      if (change->string_number != 0 && static_cast<std::size_t>(change->string_number) != s + 1) {
-        continue;
-      }
-      for (const auto& r : table.strings[s]) {
-        if (r.id == change->rule_id) {
-          auto j = alarms::ruleJson(r);
-          j["string"] = s + 1;
-          rules.push_back(std::move(j));
-        }
-      }
-    }
-    for (const auto& r : table.system) {
-      if (r.id == change->rule_id && change->string_number == 0) {
-        rules.push_back(alarms::ruleJson(r));
-      }
-    }
-    sendJson(res, json{{"rules", std::move(rules)}});
-  });
-  srv.Delete(R"(/api/v1/alarms/rules/([^/]+))", [&ctl, rule_target](const httplib::Request& req,
-                                                                    httplib::Response& res) {
-    if (!authorizeWrite(req, res)) {
-      return;
-    }
-    const auto target = rule_target(req);
-    if (failed(target, res)) {
-      return;
-    }
-    const std::string id = req.matches[1];
-    const int string_number = std::get<int>(target);
-    if (auto done =
-            ctl.commands.execute({command::RevertAlarmRule{id, string_number}, originOf(req)});
-        !done) {
-      sendError(res, commandStatus(done.error()), "rule", done.error().message);
-      return;
-    }
-    sendJson(res, json{{"reverted", id}, {"string", string_number}});
-  });
-
-  // Operator: collect a new Ri baseline for a block.
-  srv.Post(
-      R"(/api/v1/strings/([^/]+)/blocks/([^/]+)/ri-baseline/reset)",
-      [&ctl, &plant, string_count](const httplib::Request& req, httplib::Response& res) {
-        if (!authorizeWrite(req, res)) {
+  router_.put(
+      "/api/v1/alarms/rules/*",
+      [&ctl, rule_target](const http::Request& req, http::Response& res) {
+        const auto target = rule_target(req);
+        if (failed(target, res)) {
           return;
         }
+        const json body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded()) {
+          sendError(res, 400, "body", "request body is not valid JSON");
+          return;
+        }
+        auto change = alarms::overrideFromJson(body, false);
+        if (!change) {
+          sendError(res, 400, "body", change.error().message);
+          return;
+        }
+        change->rule_id = req.matches[1];
+        change->string_number = std::get<int>(target);
+        // Merged with an earlier change of the same rule and string by the control cycle, so
+        // concurrent edits of different fields or rules all survive.
+        if (auto done = ctl.commands.execute({command::ChangeAlarmRule{*change}, originOf(req)});
+            !done) {
+          sendError(res, commandStatus(done.error()), "body", done.error().message);
+          return;
+        }
+        json rules = json::array();
+        const auto view = publishedNow(ctl)->rules;
+        const auto& table = view->table;
+        for (std::size_t s = 0; s < table.strings.size(); ++s) {
+          if (change->string_number != 0 &&
+              static_cast<std::size_t>(change->string_number) != s + 1) {
+            continue;
+          }
+          for (const auto& r : table.strings[s]) {
+            if (r.id == change->rule_id) {
+              auto j = alarms::ruleJson(r);
+              j["string"] = s + 1;
+              rules.push_back(std::move(j));
+            }
+          }
+        }
+        for (const auto& r : table.system) {
+          if (r.id == change->rule_id && change->string_number == 0) {
+            rules.push_back(alarms::ruleJson(r));
+          }
+        }
+        sendJson(res, json{{"rules", std::move(rules)}});
+      },
+      kAdminWrite);
+  router_.del(
+      "/api/v1/alarms/rules/*",
+      [&ctl, rule_target](const http::Request& req, http::Response& res) {
+        const auto target = rule_target(req);
+        if (failed(target, res)) {
+          return;
+        }
+        const std::string id = req.matches[1];
+        const int string_number = std::get<int>(target);
+        if (auto done =
+                ctl.commands.execute({command::RevertAlarmRule{id, string_number}, originOf(req)});
+            !done) {
+          sendError(res, commandStatus(done.error()), "rule", done.error().message);
+          return;
+        }
+        sendJson(res, json{{"reverted", id}, {"string", string_number}});
+      },
+      kAdminWrite);
+
+  // Operator: collect a new Ri baseline for a block.
+  router_.post(
+      "/api/v1/strings/*/blocks/*/ri-baseline/reset",
+      [&ctl, &plant, string_count](const http::Request& req, http::Response& res) {
         const auto s = parseIndex(req.matches[1], "string", string_count);
         if (failed(s, res)) {
           return;
@@ -757,332 +1074,334 @@ void Server::routes() {
           return;
         }
         sendJson(res, json{{"string", si + 1}, {"block", bi + 1}, {"ri_baseline", "collecting"}});
-      });
+      },
+      kOperateWrite);
 
   // Operator reset of a thermal-runaway trip (closes the string breaker again).
-  srv.Post(R"(/api/v1/strings/([^/]+)/protection/reset)",
-           [&ctl, string_count](const httplib::Request& req, httplib::Response& res) {
-             if (!authorizeWrite(req, res)) {
-               return;
-             }
-             const auto s = parseIndex(req.matches[1], "string", string_count);
-             if (failed(s, res)) {
-               return;
-             }
-             const auto si = static_cast<std::size_t>(std::get<int>(s) - 1);
-             auto done = ctl.commands.execute({command::ResetProtection{si}, originOf(req)});
-             if (!done && done.error().code == ErrorCode::kInvalidArgument) {
-               sendJson(res,
-                        json{{"error",
-                              {{"status", 409},
-                               {"code", "conflict"},
-                               {"parameter", nullptr},
-                               {"message", done.error().message}}}},
-                        409);
-               return;
-             }
-             if (!done) {
-               sendError(res, commandStatus(done.error()), "", done.error().message);
-               return;
-             }
-             sendJson(res, json{{"string", si + 1},
-                                {"protection_state", std::string(alarms::runawayStateName(
-                                                         publishedNow(ctl)->protection.at(si)))}});
-           });
+  router_.post(
+      "/api/v1/strings/*/protection/reset",
+      [&ctl, string_count](const http::Request& req, http::Response& res) {
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        const auto si = static_cast<std::size_t>(std::get<int>(s) - 1);
+        auto done = ctl.commands.execute({command::ResetProtection{si}, originOf(req)});
+        if (!done && done.error().code == ErrorCode::kInvalidArgument) {
+          sendJson(res,
+                   json{{"error",
+                         {{"status", 409},
+                          {"code", "conflict"},
+                          {"parameter", nullptr},
+                          {"message", done.error().message}}}},
+                   409);
+          return;
+        }
+        if (!done) {
+          sendError(res, commandStatus(done.error()), "", done.error().message);
+          return;
+        }
+        sendJson(res, json{{"string", si + 1},
+                           {"protection_state", std::string(alarms::runawayStateName(
+                                                    publishedNow(ctl)->protection.at(si)))}});
+      },
+      kOperateWrite);
 
   // Module-bus lines (docs/module-bus.md): state, counters, sweep time against the wire limit.
   // ?modules=1 adds each line's modules as read (READ_INFO: address, serial, firmware).
-  srv.Get("/api/v1/bus", [&ctl](const httplib::Request& req, httplib::Response& res) {
-    const auto view = publishedNow(ctl);
-    const std::string with_modules = req.get_param_value("modules");
-    if (!with_modules.empty() && with_modules != "0" && with_modules != "1") {
-      sendError(res, 400, "modules", "modules must be 0 or 1");
-      return;
-    }
-    const std::vector<bus::ModuleIdentity> no_modules;
-    const auto& identities = view->modules ? *view->modules : no_modules;
-    json lines = json::array();
-    for (const auto& l : view->bus_lines) {
-      const auto& c = l.counters;
-      std::size_t known = 0;
-      json list = json::array();
-      for (const auto& m : identities) {
-        if (m.line != l.line) {
-          continue;
+  router_.get(
+      "/api/v1/bus",
+      [&ctl](const http::Request& req, http::Response& res) {
+        const auto view = publishedNow(ctl);
+        const std::string with_modules = req.param("modules");
+        if (!with_modules.empty() && with_modules != "0" && with_modules != "1") {
+          sendError(res, 400, "modules", "modules must be 0 or 1");
+          return;
         }
-        known += 1;
-        if (with_modules == "1") {
-          list.push_back(json{{"string", m.string_index + 1},
-                              {"block", m.block_index + 1},
-                              {"address", m.address},
-                              {"serial", bus::formatSerial(m.serial)},
-                              {"firmware", m.firmware()},
-                              {"device_type", m.device_type}});
+        const std::vector<bus::ModuleIdentity> no_modules;
+        const auto& identities = view->modules ? *view->modules : no_modules;
+        json lines = json::array();
+        for (const auto& l : view->bus_lines) {
+          const auto& c = l.counters;
+          std::size_t known = 0;
+          json list = json::array();
+          for (const auto& m : identities) {
+            if (m.line != l.line) {
+              continue;
+            }
+            known += 1;
+            if (with_modules == "1") {
+              list.push_back(json{{"string", m.string_index + 1},
+                                  {"block", m.block_index + 1},
+                                  {"address", m.address},
+                                  {"serial", bus::formatSerial(m.serial)},
+                                  {"firmware", m.firmware()},
+                                  {"device_type", m.device_type}});
+            }
+          }
+          lines.push_back(
+              json{{"line", l.line},
+                   {"state", bus::lineStateName(l.state)},
+                   {"connected", l.connected},
+                   {"modules", l.modules},
+                   {"modules_ok", l.modules_ok},
+                   {"last_sweep_ms", l.last_sweep_ms},
+                   {"wire_limit_ms", l.wire_limit_ms},
+                   {"last_error", l.last_error.empty() ? json(nullptr) : json(l.last_error)},
+                   {"counters",
+                    {{"requests", c.requests},
+                     {"frames_ok", c.frames_ok},
+                     {"crc_errors", c.crc_errors},
+                     {"malformed", c.malformed},
+                     {"noise_bytes", c.noise_bytes},
+                     {"truncated", c.truncated},
+                     {"timeouts", c.timeouts},
+                     {"foreign", c.foreign},
+                     {"late", c.late},
+                     {"echo", c.echo},
+                     {"error_replies", c.error_replies},
+                     {"stale", c.stale},
+                     {"retries", c.retries},
+                     {"reconnects", c.reconnects}}},
+                   {"modules_identified", known}});
+          if (with_modules == "1") {
+            lines.back()["module_list"] = std::move(list);
+          }
         }
-      }
-      lines.push_back(
-          json{{"line", l.line},
-               {"state", bus::lineStateName(l.state)},
-               {"connected", l.connected},
-               {"modules", l.modules},
-               {"modules_ok", l.modules_ok},
-               {"last_sweep_ms", l.last_sweep_ms},
-               {"wire_limit_ms", l.wire_limit_ms},
-               {"last_error", l.last_error.empty() ? json(nullptr) : json(l.last_error)},
-               {"counters",
-                {{"requests", c.requests},
-                 {"frames_ok", c.frames_ok},
-                 {"crc_errors", c.crc_errors},
-                 {"malformed", c.malformed},
-                 {"noise_bytes", c.noise_bytes},
-                 {"truncated", c.truncated},
-                 {"timeouts", c.timeouts},
-                 {"foreign", c.foreign},
-                 {"late", c.late},
-                 {"echo", c.echo},
-                 {"error_replies", c.error_replies},
-                 {"stale", c.stale},
-                 {"retries", c.retries},
-                 {"reconnects", c.reconnects}}},
-               {"modules_identified", known}});
-      if (with_modules == "1") {
-        lines.back()["module_list"] = std::move(list);
-      }
-    }
-    sendJson(res, json{{"simulated", ctl.simulated}, {"lines", std::move(lines)}});
-  });
+        sendJson(res, json{{"simulated", ctl.simulated}, {"lines", std::move(lines)}});
+      },
+      kReadFast);
 
   // Configuration reload (the same as SIGHUP): re-reads the file equalisd was started with.
-  srv.Post("/api/v1/system/reload", [&ctl](const httplib::Request& req, httplib::Response& res) {
-    if (!authorizeWrite(req, res)) {
-      return;
-    }
-    auto done = ctl.commands.execute({command::ReloadConfig{}, originOf(req)});
-    if (!done) {
-      sendError(res, commandStatus(done.error()), "", done.error().message);
-      return;
-    }
-    json changes = json::array();
-    std::size_t live = 0;
-    for (const auto& c : done->changes) {
-      live += c.live ? 1 : 0;
-      changes.push_back(json{{"key", c.key},
-                             {"from", c.from.empty() ? json(nullptr) : json(c.from)},
-                             {"to", c.to.empty() ? json(nullptr) : json(c.to)},
-                             {"applied", c.live},
-                             {"text", c.live ? fmt::format("{} applied", c.key)
-                                             : fmt::format("restart needed for {}", c.key)}});
-    }
-    sendJson(res, json{{"message", done->message},
-                       {"applied", live},
-                       {"restart_needed", done->changes.size() - live},
-                       {"changes", std::move(changes)}});
-  });
+  router_.post(
+      "/api/v1/system/reload",
+      [&ctl](const http::Request& req, http::Response& res) {
+        auto done = ctl.commands.execute({command::ReloadConfig{}, originOf(req)});
+        if (!done) {
+          sendError(res, commandStatus(done.error()), "", done.error().message);
+          return;
+        }
+        json changes = json::array();
+        std::size_t live = 0;
+        for (const auto& c : done->changes) {
+          live += c.live ? 1 : 0;
+          changes.push_back(json{{"key", c.key},
+                                 {"from", c.from.empty() ? json(nullptr) : json(c.from)},
+                                 {"to", c.to.empty() ? json(nullptr) : json(c.to)},
+                                 {"applied", c.live},
+                                 {"text", c.live ? fmt::format("{} applied", c.key)
+                                                 : fmt::format("restart needed for {}", c.key)}});
+        }
+        sendJson(res, json{{"message", done->message},
+                           {"applied", live},
+                           {"restart_needed", done->changes.size() - live},
+                           {"changes", std::move(changes)}});
+      },
+      kAdminWrite);
 
   // Backup download (docs/operations.md): GET /api/v1/system/backup[?history=1]. It holds the
   // configuration (passwords included), so it is served to the local machine only, like writes.
-  srv.Get("/api/v1/system/backup", [this, &ctl, &plant](const httplib::Request& req,
-                                                        httplib::Response& res) {
-    if (!authorizeWrite(req, res)) {
-      return;
-    }
-    const bool with_history = req.has_param("history") && req.get_param_value("history") != "0" &&
-                              req.get_param_value("history") != "false";
-    static std::atomic<unsigned> serial{0};
-    const auto path = (std::filesystem::path(plant.data_dir) /
-                       fmt::format(".backup-download-{}-{}.tar.gz", ::getpid(), ++serial))
-                          .string();
-    // Stamped with the wall time (the plant clock may run scaled).
-    ops::BackupSource src{ctl.config_path, &plant,   ctl.history,
-                          with_history,    version_, wallNowMs()};
-    if (auto st = ops::createBackup(src, path); !st) {
-      sendError(res, st.error().code == ErrorCode::kInvalidArgument ? 409 : 500, "",
-                st.error().message);
-      return;
-    }
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(path, ec);
-    auto file = std::make_shared<std::ifstream>(path, std::ios::binary);
-    if (ec || !*file) {
-      std::filesystem::remove(path, ec);
-      sendError(res, 500, "", "cannot read the backup just written");
-      return;
-    }
-    // The file is gone from the directory at once; the open stream keeps it readable.
-    std::filesystem::remove(path, ec);
-    const auto name =
-        fmt::format("equalis-backup-{}.tar.gz", formatIso8601(wallNowMs()).substr(0, 10));
-    res.set_header("Content-Disposition", fmt::format("attachment; filename=\"{}\"", name));
-    res.set_header("Cache-Control", "no-store");
-    res.set_content_provider(
-        size, "application/gzip",
-        [file](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+  router_.get(
+      "/api/v1/system/backup",
+      [this, &ctl, &plant](const http::Request& req, http::Response& res) {
+        const bool with_history = req.hasParam("history") && req.param("history") != "0" &&
+                                  req.param("history") != "false";
+        static std::atomic<unsigned> serial{0};
+        const auto path = (std::filesystem::path(plant.data_dir) /
+                           fmt::format(".backup-download-{}-{}.tar.gz", ::getpid(), ++serial))
+                              .string();
+        // Stamped with the wall time (the plant clock may run scaled).
+        ops::BackupSource src{ctl.config_path, &plant,   ctl.history,
+                              with_history,    version_, wallNowMs()};
+        if (auto st = ops::createBackup(src, path); !st) {
+          sendError(res, st.error().code == ErrorCode::kInvalidArgument ? 409 : 500, "",
+                    st.error().message);
+          return;
+        }
+        std::error_code ec;
+        (void)std::filesystem::file_size(path, ec);
+        auto file = std::make_shared<std::ifstream>(path, std::ios::binary);
+        if (ec || !*file) {
+          std::filesystem::remove(path, ec);
+          sendError(res, 500, "", "cannot read the backup just written");
+          return;
+        }
+        // The file is gone from the directory at once; the open stream keeps it readable.
+        std::filesystem::remove(path, ec);
+        const auto name =
+            fmt::format("equalis-backup-{}.tar.gz", formatIso8601(wallNowMs()).substr(0, 10));
+        res.setHeader("Content-Disposition", fmt::format("attachment; filename=\"{}\"", name));
+        res.setHeader("Cache-Control", "no-store");
+        res.content_type = "application/gzip";
+        res.stream = [file](const http::ChunkSink& sink) {
           std::array<char, 65536> buf{};
-          file->seekg(static_cast<std::streamoff>(offset));
-          file->read(buf.data(), static_cast<std::streamsize>(std::min(length, buf.size())));
-          const auto n = static_cast<std::size_t>(file->gcount());
-          return n > 0 && sink.write(buf.data(), n);
-        });
-  });
+          while (*file) {
+            file->read(buf.data(), static_cast<std::streamsize>(buf.size()));
+            const auto n = static_cast<std::size_t>(file->gcount());
+            if (n == 0 || !sink(std::string_view(buf.data(), n))) {
+              return;
+            }
+          }
+        };
+      },
+      kAdminSlow);
 
   // Restore (docs/operations.md): POST /api/v1/system/restore with the archive as the body. It
   // is checked completely here, staged through the command queue and applied at the next start.
-  srv.Post("/api/v1/system/restore", [&ctl, &plant](const httplib::Request& req,
-                                                    httplib::Response& res) {
-    if (!authorizeWrite(req, res)) {
-      return;
-    }
-    if (req.body.empty()) {
-      sendError(res, 400, "body", "the body must be a backup archive (equalisctl backup)");
-      return;
-    }
-    const auto stamp = fmt::format("{}-{}", ::getpid(), ctl.clock.nowMs());
-    const auto dir = std::filesystem::path(plant.data_dir);
-    const auto upload = (dir / fmt::format(".restore-upload-{}.tar.gz", stamp)).string();
-    const auto staging = (dir / fmt::format(".restore-staging-{}", stamp)).string();
-    {
-      std::ofstream out(upload, std::ios::binary | std::ios::trunc);
-      out.write(req.body.data(), static_cast<std::streamsize>(req.body.size()));
-      if (!out) {
-        sendError(res, 500, "", "cannot store the upload in " + upload);
-        return;
-      }
-    }
-    auto staged = ops::stageBackup(upload, staging);
-    std::error_code ec;
-    std::filesystem::remove(upload, ec);
-    if (!staged) {
-      sendError(res, 400, "body", staged.error().message);
-      return;
-    }
-    if (auto st = ops::checkRestoreTarget(*staged, {ctl.config_path, plant.data_dir}); !st) {
-      std::filesystem::remove_all(staging, ec);
-      sendError(res, 409, "", st.error().message);
-      return;
-    }
-    const auto& m = staged->manifest;
-    const auto description =
-        fmt::format("the backup of '{}' created {} (equalis {}, {} files{})", m.site, m.created,
-                    m.equalis_version, m.files.size(), staged->has_history ? ", with history" : "");
-    auto done = ctl.commands.execute({command::StageRestore{staging, description}, originOf(req)});
-    if (!done) {
-      std::filesystem::remove_all(staging, ec);
-      sendError(res, commandStatus(done.error()), "", done.error().message);
-      return;
-    }
-    json files = json::array();
-    for (const auto& f : m.files) {
-      files.push_back(f.path);
-    }
-    sendJson(res,
-             json{{"message", done->message},
-                  {"restart_needed", true},
-                  {"site", m.site},
-                  {"created", m.created},
-                  {"format_version", staged->read_format_version},
-                  {"files", std::move(files)}},
-             202);
-  });
+  router_.post(
+      "/api/v1/system/restore",
+      [&ctl, &plant](const http::Request& req, http::Response& res) {
+        if (req.body.empty()) {
+          sendError(res, 400, "body", "the body must be a backup archive (equalisctl backup)");
+          return;
+        }
+        const auto stamp = fmt::format("{}-{}", ::getpid(), ctl.clock.nowMs());
+        const auto dir = std::filesystem::path(plant.data_dir);
+        const auto upload = (dir / fmt::format(".restore-upload-{}.tar.gz", stamp)).string();
+        const auto staging = (dir / fmt::format(".restore-staging-{}", stamp)).string();
+        {
+          std::ofstream out(upload, std::ios::binary | std::ios::trunc);
+          out.write(req.body.data(), static_cast<std::streamsize>(req.body.size()));
+          if (!out) {
+            sendError(res, 500, "", "cannot store the upload in " + upload);
+            return;
+          }
+        }
+        auto staged = ops::stageBackup(upload, staging);
+        std::error_code ec;
+        std::filesystem::remove(upload, ec);
+        if (!staged) {
+          sendError(res, 400, "body", staged.error().message);
+          return;
+        }
+        if (auto st = ops::checkRestoreTarget(*staged, {ctl.config_path, plant.data_dir}); !st) {
+          std::filesystem::remove_all(staging, ec);
+          sendError(res, 409, "", st.error().message);
+          return;
+        }
+        const auto& m = staged->manifest;
+        const auto description = fmt::format(
+            "the backup of '{}' created {} (equalis {}, {} files{})", m.site, m.created,
+            m.equalis_version, m.files.size(), staged->has_history ? ", with history" : "");
+        auto done =
+            ctl.commands.execute({command::StageRestore{staging, description}, originOf(req)});
+        if (!done) {
+          std::filesystem::remove_all(staging, ec);
+          sendError(res, commandStatus(done.error()), "", done.error().message);
+          return;
+        }
+        json files = json::array();
+        for (const auto& f : m.files) {
+          files.push_back(f.path);
+        }
+        sendJson(res,
+                 json{{"message", done->message},
+                      {"restart_needed", true},
+                      {"site", m.site},
+                      {"created", m.created},
+                      {"format_version", staged->read_format_version},
+                      {"files", std::move(files)}},
+                 202);
+      },
+      restoreOptions());
 
   // I/O and sensor devices with their channels (docs/io.md).
-  srv.Get("/api/v1/io", [&ctl](const httplib::Request&, httplib::Response& res) {
-    const TimeMs now = ctl.clock.nowMs();
-    const auto view = publishedNow(ctl);
-    sendJson(res, ioJson(view->io_devices, view->io_channels, now));
-  });
+  router_.get(
+      "/api/v1/io",
+      [&ctl](const http::Request&, http::Response& res) {
+        const TimeMs now = ctl.clock.nowMs();
+        const auto view = publishedNow(ctl);
+        sendJson(res, ioJson(view->io_devices, view->io_channels, now));
+      },
+      kReadFast);
 
   // Output command: POST /api/v1/io/outputs/aux1.relay2 {"on": true} or {"pulse_ms": 500}.
-  srv.Post(R"(/api/v1/io/outputs/([^/]+))",
-           [&ctl](const httplib::Request& req, httplib::Response& res) {
-             if (!authorizeWrite(req, res)) {
-               return;
-             }
-             const std::string id = req.matches[1];
-             const auto cmd = parseOutputCommand(req.body);
-             if (const auto* e = std::get_if<OutputCommandError>(&cmd)) {
-               sendError(res, 400, e->parameter, e->message);
-               return;
-             }
-             const auto& c = std::get<OutputCommand>(cmd);
-             command::Action action = command::SetOutput{id, c.on.value_or(false)};
-             if (!c.on) {
-               action = command::PulseOutput{id, *c.pulse_ms};
-             }
-             if (auto done = ctl.commands.execute({action, originOf(req)}); !done) {
-               sendError(res, commandStatus(done.error()), "id", done.error().message);
-               return;
-             }
-             const TimeMs now = ctl.clock.nowMs();
-             const auto view = publishedNow(ctl);
-             for (const auto& ch : view->io_channels) {
-               if (ch.id == id) {
-                 sendJson(res, json{{"output", ioChannelJson(ch, now)}});
-                 return;
-               }
-             }
-             sendError(res, 404, "id", "no such channel: " + id);
-           });
+  router_.post(
+      "/api/v1/io/outputs/*",
+      [&ctl](const http::Request& req, http::Response& res) {
+        const std::string id = req.matches[1];
+        const auto cmd = parseOutputCommand(req.body);
+        if (const auto* e = std::get_if<OutputCommandError>(&cmd)) {
+          sendError(res, 400, e->parameter, e->message);
+          return;
+        }
+        const auto& c = std::get<OutputCommand>(cmd);
+        command::Action action = command::SetOutput{id, c.on.value_or(false)};
+        if (!c.on) {
+          action = command::PulseOutput{id, *c.pulse_ms};
+        }
+        if (auto done = ctl.commands.execute({action, originOf(req)}); !done) {
+          sendError(res, commandStatus(done.error()), "id", done.error().message);
+          return;
+        }
+        const TimeMs now = ctl.clock.nowMs();
+        const auto view = publishedNow(ctl);
+        for (const auto& ch : view->io_channels) {
+          if (ch.id == id) {
+            sendJson(res, json{{"output", ioChannelJson(ch, now)}});
+            return;
+          }
+        }
+        sendError(res, 404, "id", "no such channel: " + id);
+      },
+      kOperateWrite);
 
   // Prometheus text exposition: the plant's points, then the daemon's own figures.
-  srv.Get("/metrics", [this, &ctl, &plant](const httplib::Request&, httplib::Response& res) {
-    std::string text;
-    SelfMetrics self;
-    {
-      state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-      text = renderMetrics(plant, r);
-      self.state_version = r.version();
-    }
-    if (ctl.runtime != nullptr) {
-      self.version = version_;
-      self.runtime = ctl.runtime->snapshot();
-      self.now = ops::Steady::now();
-      self.command_queue_depth = ctl.commands.depth();
-      if (auto* h = ctl.history) {
-        if (auto st = h->stats()) {
-          self.history_open = true;
-          self.history_used_bytes = st->used_bytes;
-          self.history_file_bytes = st->file_bytes;
-          self.history_max_bytes = st->max_bytes;
-          self.history_snapshots = st->snapshot_count;
+  router_.get(
+      "/metrics",
+      [this, &ctl, &plant](const http::Request&, http::Response& res) {
+        std::string text;
+        SelfMetrics self;
+        {
+          state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+          text = renderMetrics(plant, r);
+          self.state_version = r.version();
         }
-      }
-      if (ctl.events != nullptr) {
-        self.events_present = true;
-        self.events = ctl.events->stats();
-      }
-      self.process = ops::processFigures();
-      text += renderSelfMetrics(self);
-    }
-    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
-  });
-
-  srv.Get(R"(/api/.*)", [](const httplib::Request& req, httplib::Response& res) {
-    sendError(res, 404, "", fmt::format("no such endpoint: {}", req.path));
-  });
-
-  srv.Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
-    const auto* asset = web::findAsset(req.path);
-    if (asset == nullptr) {
-      res.status = 404;
-      res.set_content("not found\n", "text/plain");
-      return;
-    }
-    res.set_header("Cache-Control", "no-cache");
-    res.set_content(asset->data, asset->size, std::string(asset->content_type));
-  });
-
-  srv.set_exception_handler(
-      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "internal error";
-        try {
-          std::rethrow_exception(std::move(ep));
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
+        if (ctl.runtime != nullptr) {
+          self.version = version_;
+          self.runtime = ctl.runtime->snapshot();
+          self.now = ops::Steady::now();
+          self.command_queue_depth = ctl.commands.depth();
+          if (auto* h = ctl.history) {
+            if (auto st = h->stats()) {
+              self.history_open = true;
+              self.history_used_bytes = st->used_bytes;
+              self.history_file_bytes = st->file_bytes;
+              self.history_max_bytes = st->max_bytes;
+              self.history_snapshots = st->snapshot_count;
+            }
+          }
+          if (ctl.events != nullptr) {
+            self.events_present = true;
+            self.events = ctl.events->stats();
+          }
+          self.process = ops::processFigures();
+          text += renderSelfMetrics(self);
         }
-        log::get("rest")->error("{} {}: {}", req.method, req.path, what);
-        sendError(res, 500, "", what);
-      });
+        res.setContent(text, "text/plain; version=0.0.4; charset=utf-8");
+      },
+      kReadFast);
+
+  router_.get(
+      "/api/**",
+      [](const http::Request& req, http::Response& res) {
+        sendError(res, 404, "", fmt::format("no such endpoint: {}", req.path));
+      },
+      kReadFast);
+
+  router_.get(
+      "/**",
+      [](const http::Request& req, http::Response& res) {
+        const auto* asset = web::findAsset(req.path);
+        if (asset == nullptr) {
+          res.status = 404;
+          res.setContent("not found\n", "text/plain");
+          return;
+        }
+        res.setHeader("Cache-Control", "no-cache");
+        res.setContent(std::string(asset->data, asset->size), std::string(asset->content_type));
+      },
+      kPublicFast);
 }
 
 }  // namespace equalis::rest

@@ -1,13 +1,24 @@
-// REST API v1, live event stream (SSE) and the embedded status page, on cpp-httplib.
+// REST API v1, live event stream (SSE) and the embedded status page, on the HTTP server of
+// src/adapters/http (Boost.Beast).
 // Reads the state store and the history store only; never talks to the bus, the simulator or
 // the controller. Every change goes to the operator-command queue (src/command) with who and
 // from where.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 
+#include "adapters/http/router.hpp"
+#include "adapters/http/server.hpp"
+#include "audit/audit.hpp"
+#include "auth/accounts.hpp"
+#include "auth/sessions.hpp"
 #include "command/command.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
@@ -16,10 +27,6 @@
 #include "model/plant.hpp"
 #include "ops/stats.hpp"
 #include "state/state_store.hpp"
-
-namespace httplib {
-class Server;
-}
 
 namespace equalis::rest {
 
@@ -38,11 +45,33 @@ struct Sources {
   const ops::RuntimeStats* runtime = nullptr;
   ops::HealthPolicy health;  // liveness limit (the sweep interval in real time)
   std::string config_path;   // the configuration file (backup and restore); "" = demo plant
+  // User accounts and API tokens (docs/security.md). Null: no accounts — writes are accepted
+  // from the local machine only (a server embedded in a test).
+  auth::Accounts* accounts = nullptr;
+  audit::Log* audit = nullptr;  // logins and logouts are recorded here; null: not recorded
+  bool anonymous_read = true;   // reading without a login ([http] anonymous_read)
+};
+
+// Documents rendered once per state version and shared by every request that asks for them.
+class ViewCache {
+ public:
+  using Render = std::function<std::string(const state::StateStore::Reader&)>;
+  // The document `key` of the newest state version, rendered by `render` when it is older.
+  std::shared_ptr<const std::string> get(const std::string& key, state::StateStore& state,
+                                         TimeMs now_ms, const Render& render);
+
+ private:
+  struct Entry {
+    std::uint64_t version = 0;
+    std::shared_ptr<const std::string> bytes;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
 };
 
 class Server {
  public:
-  Server(Sources sources, std::string version);
+  Server(Sources sources, std::string version, http::Limits limits = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -53,13 +82,27 @@ class Server {
   void serve();
   void stop();
 
+  http::ServerStats stats() const;
+
  private:
   void routes();
+  bool gate(http::Request& req, const http::RouteOptions& route, http::Response& res);
+  void sessionRoutes();
+  void record(const http::Request& req, const char* action, const std::string& target,
+              const char* outcome, const std::string& detail) const;
+  std::shared_ptr<const std::string> statusJson();
+  void feed();  // renders live updates for the event hub
 
   Sources src_;
   std::string version_;
-  std::unique_ptr<httplib::Server> http_;
+  std::vector<std::string> host_names_;
+  http::Router router_;
+  std::unique_ptr<http::Server> http_;
+  ViewCache views_;
+  RealClock wall_clock_;  // sessions and login back-off run in real time, whatever the plant's
+  auth::Sessions sessions_;
   std::atomic<bool> stopping_{false};
+  std::thread feed_;
 };
 
 // Splits "HOST:PORT" (port may be 0). Errors name the bad part.

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "adapters/common/service.hpp"
+#include "adapters/http/tls.hpp"
 #include "adapters/rest/server.hpp"
 #if EQUALIS_WITH_MODBUS
 #include "adapters/modbus/modbus_server.hpp"
@@ -352,7 +353,40 @@ int run(int argc, char** argv) {
                                ? loopback_only
                                : plant.http.anonymous_read == model::AutoSwitch::kOn;
   rest::Server server(std::move(sources), versionText());
-  const auto port = server.bind(listen->first, listen->second);
+  // HTTPS: on when listening off loopback unless turned off; the site's certificate or a
+  // self-signed one made in <data_dir>/tls/ (docs/security.md).
+  const bool tls_on = plant.http.tls == model::AutoSwitch::kAuto
+                          ? !loopback_only
+                          : plant.http.tls == model::AutoSwitch::kOn;
+  std::optional<http::TlsFiles> tls_files;
+  std::string tls_note;
+  if (tls_on) {
+    if (!plant.http.certificate_file.empty()) {
+      tls_files = http::TlsFiles{plant.http.certificate_file, plant.http.key_file};
+    } else {
+      bool created = false;
+      auto made = http::ensureSelfSigned((std::filesystem::path(plant.data_dir) / "tls").string(),
+                                         plant.http.server_names, &created);
+      if (!made) {
+        return fail(made.error().message);
+      }
+      tls_files = *made;
+      tls_note = created ? "a new self-signed certificate" : "the self-signed certificate";
+    }
+    auto fingerprint = http::certificateFingerprint(tls_files->certificate_path);
+    if (!fingerprint) {
+      return fail(fingerprint.error().message);
+    }
+    tls_note = fmt::format("HTTPS with {} {} (SHA-256 fingerprint {})",
+                           tls_note.empty() ? "the certificate" : tls_note,
+                           tls_files->certificate_path, *fingerprint);
+  } else if (!loopback_only) {
+    logger->warn(
+        "serving plain HTTP on {}: passwords and session cookies cross the network "
+        "unencrypted ([http] tls = \"off\")",
+        plant.http.listen);
+  }
+  const auto port = server.bind(listen->first, listen->second, tls_files);
   if (!port) {
     return fail(port.error().message);
   }
@@ -402,7 +436,12 @@ int run(int argc, char** argv) {
   logger->info("{} strings, {} modules, {}; time scale {}×; data in {}", plant.strings.size(),
                plant.moduleCount(), config_path.empty() ? "built-in demo plant" : config_path,
                time_scale, plant.data_dir);
-  std::printf("Equalis status page: http://%s:%d/\n", host.c_str(), *port);
+  const char* scheme = tls_files ? "https" : "http";
+  if (!tls_note.empty()) {
+    std::printf("%s\n", tls_note.c_str());
+    logger->info("{}", tls_note);
+  }
+  std::printf("Equalis status page: %s://%s:%d/\n", scheme, host.c_str(), *port);
   if ((*accounts)->userCount() == 0) {
     std::printf(
         "No accounts yet: reading is %s, every change needs a login. Create the first "
@@ -416,8 +455,8 @@ int run(int argc, char** argv) {
 
   // Under systemd (Type=notify): ready after the first sweep with the HTTP server up; watchdog
   // pings only while sweeps keep coming (three sweep intervals, at least WatchdogSec).
-  const auto running = fmt::format("Serving http://{}:{}/ ({} strings, {} modules)", host, *port,
-                                   plant.strings.size(), plant.moduleCount());
+  const auto running = fmt::format("Serving {}://{}:{}/ ({} strings, {} modules)", scheme, host,
+                                   *port, plant.strings.size(), plant.moduleCount());
   const auto stall_ms =
       std::llround(3.0 * static_cast<double>(plant.bus.sweep_interval_ms) / time_scale);
   service::Watchdog watchdog([&controller] { return controller.sweepCount(); },

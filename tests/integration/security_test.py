@@ -8,9 +8,13 @@ repeated wrong passwords are throttled (429), every login and change is in the a
 user and address, and `equalisctl audit verify` finds the trail intact — and finds a changed one.
 """
 
+import hashlib
 import http.cookiejar
 import json
 import os
+import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -208,6 +212,74 @@ class ClosedReadingTest(unittest.TestCase):
             self.assertEqual(d.get("/", auth=False)[0], 200)  # the page itself, to log in
         finally:
             d.cleanup()
+
+
+class HttpsTest(unittest.TestCase):
+    def test_https_with_a_self_signed_certificate(self):
+        tmp = tempfile.mkdtemp(prefix="equalis-tls-")
+        config = os.path.join(tmp, "plant.toml")
+        with open(config, "w") as f:
+            f.write('[http]\ntls = "on"\nhsts = true\n\n[[string]]\nname = "S1"\nblocks = 8\n')
+        data_dir = os.path.join(tmp, "data")
+        d = Daemon("--config", config, data_dir=data_dir, time_scale=60).start()
+        try:
+            self.assertTrue(d.url.startswith("https://"), d.url)
+            printed = [line for line in d.lines if "SHA-256 fingerprint" in line]
+            self.assertTrue(printed, d.lines)
+            self.assertIn("a new self-signed certificate", printed[0])
+            host, port = d.url[len("https://"):].split(":")
+            # The certificate served is the one whose fingerprint was printed.
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            with socket.create_connection((host, int(port)), timeout=10) as raw, \
+                    ctx.wrap_socket(raw) as tls:
+                der = tls.getpeercert(binary_form=True)
+                self.assertIn(tls.version(), ("TLSv1.2", "TLSv1.3"))
+            fingerprint = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+            self.assertIn(fingerprint, printed[0])
+            # TLS 1.1 and older are refused.
+            old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            old.check_hostname = False
+            old.verify_mode = ssl.CERT_NONE
+            old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+            old.maximum_version = ssl.TLSVersion.TLSv1_1
+            with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+                with socket.create_connection((host, int(port)), timeout=10) as raw, \
+                        old.wrap_socket(raw) as tls:
+                    tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    tls.recv(100)
+            # Plain HTTP on the HTTPS port gets no answer.
+            with socket.create_connection((host, int(port)), timeout=10) as raw:
+                raw.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                raw.settimeout(10)
+                try:
+                    answer = raw.recv(100)
+                except OSError:
+                    answer = b""
+                self.assertFalse(answer.startswith(b"HTTP/1.1 200"), answer)
+            # HSTS, and the session cookie is Secure.
+            add_user(d.data_dir, "ada", "admin", "admin-pass-12")
+            req = urllib.request.Request(d.url + "/api/v1/session", method="POST",
+                                         data=json.dumps({"user": "ada",
+                                                          "password": "admin-pass-12"}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30, context=d.tls_context()) as r:
+                self.assertEqual(r.headers["Strict-Transport-Security"], "max-age=31536000")
+                self.assertIn("Secure", r.headers["Set-Cookie"])
+            key = os.path.join(d.data_dir, "tls", "key.pem")
+            self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        finally:
+            d.cleanup()
+        # The same certificate at the next start.
+        d = Daemon("--config", config, data_dir=data_dir, time_scale=60).start()
+        try:
+            printed = [line for line in d.lines if "SHA-256 fingerprint" in line]
+            self.assertIn("the self-signed certificate", printed[0])
+            self.assertIn(fingerprint, printed[0])
+        finally:
+            d.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,77 @@ def check_scenario_shown(dom):
 # --------------------------------------------------------------------------- main
 
 
+EVIL_PAGE = """<!DOCTYPE html><html><body><script>
+window.__done = null;
+var target = %s;
+var writes = [
+  [target + "/api/v1/io/outputs/aux1.relay1", '{"on": true}'],
+  [target + "/api/v1/alarms/ack?key=" + encodeURIComponent(%s), "{}"]
+];
+Promise.all(writes.map(function (w) {
+  return Promise.all([
+    fetch(w[0], {method: "POST", mode: "no-cors", credentials: "include", body: w[1]})
+      .then(function () { return "sent"; }, function (e) { return "failed " + e; }),
+    fetch(w[0], {method: "POST", mode: "cors", credentials: "include", body: w[1],
+                 headers: {"Content-Type": "application/json"}})
+      .then(function (r) { return "answered " + r.status; }, function (e) { return "blocked"; })
+  ]);
+})).then(function (r) { window.__done = JSON.stringify(r); });
+</script></body></html>"""
+
+
+def cross_origin_attack(chrome, session, base, tmp):
+    """Serves EVIL_PAGE from another port, opens it in the logged-in browser and checks that
+    neither write took effect. Returns a list of problems."""
+    import functools
+    import http.server
+    import threading
+    errors = []
+
+    def relay():
+        for d in get_json(base, "/api/v1/io")["devices"]:
+            for c in d["channels"]:
+                if c["id"] == "aux1.relay1":
+                    return c["value"]
+        return None
+
+    open_alarms = [a["key"] for a in get_json(base, "/api/v1/alarms")["alarms"]
+                   if not a["acknowledged"] and a["rule"] != "string.thermal_runaway"]
+    if not open_alarms:
+        return ["no unacknowledged alarm left for the cross-origin test"]
+    evil_dir = os.path.join(tmp, "evil")
+    os.makedirs(evil_dir)
+    with open(os.path.join(evil_dir, "index.html"), "w", encoding="utf-8") as f:
+        f.write(EVIL_PAGE % (json.dumps(base), json.dumps(open_alarms[0])))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=evil_dir)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        before = relay()
+        chrome.call("Page.navigate", {"url": "http://127.0.0.1:%d/index.html"
+                                      % httpd.server_address[1]}, session)
+        done = None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not done:
+            time.sleep(0.3)
+            done = chrome.evaluate(session, "window.__done")
+        if not done:
+            errors.append("the cross-origin page did not finish its requests")
+        time.sleep(1.0)
+        if relay() != before:
+            errors.append("a page of another origin switched aux1.relay1 (%r → %r): %s"
+                          % (before, relay(), done))
+        if any(a["key"] == open_alarms[0] and a["acknowledged"]
+               for a in get_json(base, "/api/v1/alarms")["alarms"]):
+            errors.append("a page of another origin acknowledged %s: %s" % (open_alarms[0], done))
+        if done and "answered 200" in done:
+            errors.append("a cross-origin JSON request was answered 200: %s" % done)
+        log("cross-origin page: %s; relay1 %r, %s unacknowledged" % (done, relay(), open_alarms[0]))
+    finally:
+        httpd.shutdown()
+    return errors
+
+
 def page_login(chrome, session, user, password, timeout_s=15):
     """Logs in with the page's own form; returns the account text the page then shows."""
     chrome.evaluate(session, (
@@ -254,6 +325,12 @@ def run(args):
                 if acked and shown != ["1", False]:
                     ack_errors.append("after acknowledging %s the page shows %r (want "
                                       "data-ack=1 and no button)" % (key, shown))
+
+        # A page of another origin (another port of the same host: the same site, so the
+        # operator's SameSite cookie goes along) tries to trip string 1's breaker and to
+        # acknowledge every alarm, as a "simple" no-cors request and as a JSON request.
+        if not args.server_cmd:
+            ack_errors += cross_origin_attack(chrome, session, base, tmp)
 
         page_errors = chrome.page_errors()
         chrome.stop()

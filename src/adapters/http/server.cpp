@@ -430,7 +430,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
   }
 
   void send(Response res) {
-    addSecurityHeaders(res, kTls);
+    addSecurityHeaders(res, kTls && sh_.limits.hsts);
     if (res.event_stream) {
       return startEvents(std::move(res));
     }

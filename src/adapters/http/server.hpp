@@ -31,6 +31,7 @@ struct Limits {
   unsigned workers = 4;
   std::size_t max_queued_slow = 64;  // slow requests waiting for a worker; more → 503
   std::size_t max_event_clients = 2000;
+  bool hsts = false;  // Strict-Transport-Security on HTTPS responses
 };
 
 struct TlsFiles {

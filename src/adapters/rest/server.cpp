@@ -264,6 +264,7 @@ Server::Server(Sources sources, std::string version, http::Limits limits)
     host_names_.push_back(std::string(name.data()) + ".local");
   }
   routes();
+  limits.hsts = src_.plant.http.hsts;
   http_ =
       std::make_unique<http::Server>(router_, limits,
                                      [this](http::Request& req, const http::RouteOptions& route,
@@ -274,8 +275,9 @@ Server::~Server() {
   stop();
 }
 
-Result<int> Server::bind(const std::string& host, int port) {
-  return http_->listen(host, port, std::nullopt);
+Result<int> Server::bind(const std::string& host, int port,
+                         const std::optional<http::TlsFiles>& tls) {
+  return http_->listen(host, port, tls);
 }
 
 void Server::serve() {

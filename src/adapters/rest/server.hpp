@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -76,8 +77,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds host:port (port 0 = any free port). Returns the bound port.
-  Result<int> bind(const std::string& host, int port);
+  // Binds host:port (port 0 = any free port), with TLS when `tls` is given. Returns the bound
+  // port.
+  Result<int> bind(const std::string& host, int port,
+                   const std::optional<http::TlsFiles>& tls = std::nullopt);
   // Serves until stop(); call after bind().
   void serve();
   void stop();

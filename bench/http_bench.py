@@ -136,6 +136,9 @@ def main():
         os.makedirs(root)
         with open(os.path.join(root, "status.json"), "wb") as f:
             f.write(doc)
+        # nginx's workers run as another user when started as root.
+        for path in (tmp, root, os.path.join(root, "status.json")):
+            os.chmod(path, 0o755)
         nginx_port = free_port()
         nginx = start_nginx(tmp, root, nginx_port)
         idle_rss = rss_kib(pid)
@@ -148,6 +151,8 @@ def main():
             results["equalis"].append(wrk(f"{d.url}/api/v1/status", args.seconds,
                                           args.connections))
         best = {k: max(v, key=lambda r: r[0]) for k, v in results.items()}
+        if best["nginx"][3] or best["equalis"][3]:
+            raise RuntimeError(f"non-2xx answers in the comparison: {best}")
         for name, (rps, p50, p99, errors) in best.items():
             emit("status_requests_per_s", rps, "1/s", server=name, **cond)
             emit("status_p50_ms", p50, "ms", server=name, **cond)

@@ -24,6 +24,7 @@
 #include "alarms/rules_json.hpp"
 #include "analysis/calibration.hpp"
 #include "analysis/ri_baseline.hpp"
+#include "auth/users_file.hpp"
 #include "config/config.hpp"
 #include "persist/files.hpp"
 
@@ -42,7 +43,7 @@ constexpr std::uint64_t kMaxSmallFile = std::uint64_t{16} * 1024 * 1024;
 // Names a data-directory file may have in an archive (and that a restore replaces).
 bool isDataFile(const std::string& name) {
   static const std::regex data_name(
-      R"(^(alarm_rules\.json|calibration-string-[1-9][0-9]{0,2}\.txt|ri-baseline-string-[1-9][0-9]{0,2}\.txt)$)");
+      R"(^(alarm_rules\.json|users\.json|calibration-string-[1-9][0-9]{0,2}\.txt|ri-baseline-string-[1-9][0-9]{0,2}\.txt)$)");
   return std::regex_match(name, data_name);
 }
 
@@ -257,6 +258,10 @@ Status checkDataFile(const std::string& name, const std::string& text,
                      const model::PlantConfig* plant) {
   if (name == "alarm_rules.json") {
     auto parsed = alarms::parseOverridesFile(text);
+    return parsed ? Status{} : Status(parsed.error());
+  }
+  if (name == "users.json") {
+    auto parsed = auth::parseUsersFile(text, name);
     return parsed ? Status{} : Status(parsed.error());
   }
   if (name.rfind("calibration-string-", 0) == 0) {

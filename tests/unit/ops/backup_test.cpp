@@ -1,6 +1,7 @@
 // Backup and restore: every fixture format restores, a backup round-trips with its history,
 // and any problem in an archive changes nothing.
 #include "ops/backup.hpp"
+#include "auth/accounts.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -138,6 +139,7 @@ struct Live {
   TempDir dir;
   model::PlantConfig plant;
   std::unique_ptr<history::Store> store;
+  SimulatedClock clock;
   Live() {
     plant = *config::loadConfigFile(kSample).config;
     plant.data_dir = (dir / "data").string();
@@ -175,6 +177,34 @@ TEST(Backup, RoundTripWithHistory) {
   ASSERT_TRUE(restored.ok());
   EXPECT_EQ((*restored)->stats()->snapshot_count, 5u);
   EXPECT_EQ(read(target / "e.toml"), read(kSample));
+}
+
+TEST(Backup, UserAccountsGoAlongAndAreChecked) {
+  Live live;
+  auto accounts = auth::Accounts::open(auth::usersPath(live.plant.data_dir), live.clock,
+                                       auth::Policy{.hash_cost = auth::HashCost::minimum()});
+  ASSERT_TRUE(accounts.ok()) << accounts.error().message;
+  ASSERT_TRUE((*accounts)->addUser("ada", "admin-pass-12", auth::Role::kAdmin).ok());
+  const auto archive = (live.dir / "b.tar.gz").string();
+  ASSERT_TRUE(createBackup(live.source(false), archive).ok());
+  TempDir target;
+  auto staged = stageBackup(archive, (target / "staging").string());
+  ASSERT_TRUE(staged.ok()) << staged.error().message;
+  auto report =
+      applyRestore(*staged, {(target / "e.toml").string(), (target / "data").string()}, 1);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  auto restored = auth::Accounts::open(auth::usersPath((target / "data").string()), live.clock);
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  EXPECT_TRUE((*restored)->login("ada", "admin-pass-12", "127.0.0.1").ok());
+  // A damaged accounts file is never restored.
+  write(fs::path(live.plant.data_dir) / "users.json", R"({"format": 1, "users": 7})");
+  const auto bad = (live.dir / "bad.tar.gz").string();
+  ASSERT_TRUE(createBackup(live.source(false), bad).ok());
+  TempDir other;
+  auto refused = stageBackup(bad, (other / "staging").string());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("users.json"), std::string::npos)
+      << refused.error().message;
 }
 
 TEST(Backup, ABrokenConfigurationIsNeverBackedUp) {

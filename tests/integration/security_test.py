@@ -150,6 +150,22 @@ class SecurityTest(unittest.TestCase):
         self.assertEqual(changes[-1]["target"], "block.temperature_high/1")
         self.assertIn("33", changes[-1]["new_value"])
         self.assertEqual(changes[-1]["old_value"], "(no run-time change)")
+        # Admins read the trail over REST, filtered, and export it as CSV.
+        status, body, _ = b.call("GET", "/api/v1/audit?action=access.denied&user=vera")
+        self.assertEqual(status, 200, body)
+        self.assertTrue(body["intact"])
+        self.assertTrue(body["records"])
+        self.assertTrue(all(r["user"] == "vera" and r["action"] == "access.denied"
+                            for r in body["records"]))
+        req = urllib.request.Request(self.d.url + "/api/v1/audit/export.csv")
+        with b.opener.open(req, timeout=30) as r:
+            csv_text = r.read().decode()
+        self.assertTrue(csv_text.startswith("time,seq,user,"), csv_text[:100])
+        self.assertIn("rule.change", csv_text)
+        # Not for operators.
+        o = Browser(self.d)
+        self.assertEqual(o.login("otto", "operator-pass-1")[0], 200)
+        self.assertEqual(o.call("GET", "/api/v1/audit")[0], 403)
 
     def test_5_wrong_passwords_are_throttled_and_recorded(self):
         b = Browser(self.d)

@@ -10,6 +10,7 @@
 #include <functional>
 #include <thread>
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -39,6 +40,7 @@ using json = nlohmann::ordered_json;
 constexpr auto kSseMinInterval = std::chrono::milliseconds(1000);
 constexpr auto kSseKeepAlive = std::chrono::milliseconds(1000);
 constexpr auto kSsePing = std::chrono::seconds(15);
+constexpr auto kTrimAfterQuiet = std::chrono::seconds(2);
 
 // What each route needs (src/adapters/http/router.hpp).
 constexpr http::RouteOptions kPublicFast{.access = http::Access::kPublic};
@@ -410,6 +412,102 @@ void Server::record(const http::Request& req, const char* action, const std::str
   }
 }
 
+namespace {
+
+// The filters of GET /api/v1/audit and its CSV export: from, to (as elsewhere), user, action
+// (a prefix: "login" matches login.success and login.failure), limit.
+Parsed<audit::Query> parseAuditQuery(const http::Request& req, TimeMs now_ms) {
+  audit::Query q;
+  if (req.hasParam("from") || req.hasParam("to")) {
+    const auto range = parseRange(req.params, now_ms);
+    if (const auto* e = std::get_if<ParamError>(&range)) {
+      return *e;
+    }
+    q.from_ms = std::get<Range>(range).from_ms;
+    q.to_ms = std::get<Range>(range).to_ms;
+  }
+  q.user = req.param("user");
+  q.action_prefix = req.param("action");
+  q.limit = kDefaultLimit;
+  if (req.hasParam("limit")) {
+    const auto range = parseRange(req.params, now_ms);
+    if (const auto* e = std::get_if<ParamError>(&range)) {
+      return *e;
+    }
+    q.limit = std::get<Range>(range).limit;
+  }
+  return q;
+}
+
+json auditJson(const audit::Record& r) {
+  return json{{"seq", r.seq},       {"time", formatIso8601(r.time_ms)},
+              {"user", r.user},     {"address", r.address},
+              {"via", r.via},       {"action", r.action},
+              {"target", r.target}, {"old", r.old_value},
+              {"new", r.new_value}, {"outcome", r.outcome},
+              {"detail", r.detail}, {"hash", r.hash}};
+}
+
+}  // namespace
+
+// The audit trail for admins (docs/security.md): records, its check, a CSV export.
+void Server::auditRoutes() {
+  router_.get(
+      "/api/v1/audit",
+      [this](const http::Request& req, http::Response& res) {
+        if (src_.audit == nullptr) {
+          sendError(res, 503, "", "no audit trail");
+          return;
+        }
+        const auto q = parseAuditQuery(req, wall_clock_.nowMs());
+        if (failed(q, res)) {
+          return;
+        }
+        auto records = src_.audit->list(std::get<audit::Query>(q));
+        if (!records) {
+          sendError(res, 500, "", records.error().message);
+          return;
+        }
+        json arr = json::array();
+        for (const auto& r : *records) {
+          arr.push_back(auditJson(r));
+        }
+        const auto integrity = src_.audit->integrity();
+        sendJson(res, json{{"intact", integrity.ok},
+                           {"problem", integrity.ok ? json(nullptr) : json(integrity.message)},
+                           {"head", src_.audit->head().hash},
+                           {"records", std::move(arr)}});
+      },
+      kAdminSlow);
+
+  router_.get(
+      "/api/v1/audit/export.csv",
+      [this](const http::Request& req, http::Response& res) {
+        if (src_.audit == nullptr) {
+          sendError(res, 503, "", "no audit trail");
+          return;
+        }
+        auto q = parseAuditQuery(req, wall_clock_.nowMs());
+        if (failed(q, res)) {
+          return;
+        }
+        auto query = std::get<audit::Query>(q);
+        if (!req.hasParam("limit")) {
+          query.limit = 0;  // the whole trail
+        }
+        res.setHeader("Content-Disposition", "attachment; filename=\"equalis-audit.csv\"");
+        res.content_type = "text/csv; charset=utf-8";
+        res.stream = [trail = src_.audit, query](const http::ChunkSink& sink) {
+          if (auto st =
+                  trail->exportCsv(query, [&](std::string_view chunk) { return sink(chunk); });
+              !st) {
+            log::get("rest")->warn("audit export: {}", st.error().message);
+          }
+        };
+      },
+      kAdminSlow);
+}
+
 // Login sessions (docs/security.md): POST logs in, GET tells who is logged in, DELETE logs out.
 void Server::sessionRoutes() {
   router_.get(
@@ -518,12 +616,25 @@ void Server::feed() {
   auto& hub = http_->events();
   std::uint64_t seen = 0;
   Steady::time_point last_sent{};
+  std::uint64_t requests_seen = 0;
+  auto requests_changed = Steady::now();
+  bool trimmed = true;
   while (!stopping_) {
     const auto version = src_.state.waitForChange(seen, kSseKeepAlive);
     if (stopping_) {
       break;
     }
     const auto now = Steady::now();
+    // After a burst of requests, give the freed memory back to the system once it is quiet
+    // (glibc keeps it otherwise: the daemon's RSS would stay at its peak).
+    if (const auto requests = http_->stats().requests; requests != requests_seen) {
+      requests_seen = requests;
+      requests_changed = now;
+      trimmed = false;
+    } else if (!trimmed && now - requests_changed >= kTrimAfterQuiet) {
+      ::malloc_trim(0);
+      trimmed = true;
+    }
     const auto clients = hub.clients();
     if (clients == 0) {
       seen = version;  // nobody listens: nothing to render
@@ -559,6 +670,7 @@ void Server::feed() {
 
 void Server::routes() {
   sessionRoutes();
+  auditRoutes();
   auto& ctl = src_;
   const auto& plant = ctl.plant;
   const int string_count = static_cast<int>(plant.strings.size());

@@ -91,6 +91,7 @@ class Server {
   void routes();
   bool gate(http::Request& req, const http::RouteOptions& route, http::Response& res);
   void sessionRoutes();
+  void auditRoutes();
   void record(const http::Request& req, const char* action, const std::string& target,
               const char* outcome, const std::string& detail) const;
   std::shared_ptr<const std::string> statusJson();

@@ -391,6 +391,7 @@ void readProtocols(Section& top, model::ProtocolConfig& p) {
   static constexpr std::pair<const char*, const char*> kSnmpBools[] = {
       {"v3_write", "v3write"},
       {"inform", "inform"},
+      {"insecure_v2c", "insecure_v2c"},
   };
   for (const auto& [key, option] : kSnmpBools) {
     if (const auto v = snmp.boolean(key)) {

@@ -86,18 +86,19 @@ def admin_token(data_dir, label="tests", role="admin"):
 class Daemon:
     """equalisd on 127.0.0.1 with an OS-chosen port, its own data dir, killed on exit."""
 
-    def __init__(self, *extra, data_dir=None, time_scale=60):
+    def __init__(self, *extra, data_dir=None, time_scale=60, token=None):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="equalis-it-")
         self.args = [binary("equalisd"), "--http", "127.0.0.1:0", "--data-dir", self.data_dir,
                      "--time-scale", str(time_scale), "--log-level", "warn", *extra]
         self.proc = None
         self.url = None
-        self.token = None  # an admin API token made by start()
+        self.given_token = token  # an admin API token the data directory already has
+        self.token = None  # the admin API token: given, or made by start()
         self.lines = []  # stdout lines printed before the URL (e.g. protocol adapters' describe())
 
     def start(self, timeout_s=30):
-        self.token = admin_token(self.data_dir)
+        self.token = self.given_token or admin_token(self.data_dir)
         # equalisctl run by the tests authenticates with it too.
         os.environ["EQUALIS_TOKEN"] = self.token
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -151,6 +151,7 @@ class BackupRestore(unittest.TestCase):
                                    timeout=120)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 snapshots = d.get_json("/api/v1/system")["history"]["snapshots"]
+                source_token = d.token  # in the backup's users.json
                 # A running equalisd holds its data directory: no offline restore into it.
                 r = subprocess.run([binary("equalisctl"), "restore", archive, "--data-dir", data],
                                    capture_output=True, text=True, timeout=60)
@@ -185,7 +186,9 @@ class BackupRestore(unittest.TestCase):
                                           content_type="application/gzip")
                 self.assertEqual(status, 400, reply)
                 self.assertIn("not restored", reply["error"]["message"])
-            with Daemon("--config", target_config, data_dir=target, time_scale=60) as d:
+            # The restore brought back the accounts of the backup: its API token works again.
+            with Daemon("--config", target_config, data_dir=target, time_scale=60,
+                        token=source_token) as d:
                 self.assertEqual(rule(d, "block.temperature_high")["warning"], 31.0)
                 self.assertTrue(any("restore applied" in e["message"] for e in
                                     d.get_json("/api/v1/events?kind=system")["events"]))

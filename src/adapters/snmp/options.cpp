@@ -97,10 +97,12 @@ Status applyOption(AgentOptions& options, std::string_view key, const std::strin
     }
   } else if (key == "inform") {
     return parseBool(key, value, options.inform);
+  } else if (key == "insecure_v2c") {
+    return parseBool(key, value, options.insecure_v2c);
   } else {
     return invalid("--snmp: unknown option '" + std::string(key) +
                    "' (known: community, writecommunity, v3user, auth, priv, v3write, engineid, "
-                   "trap, trapcommunity, trapversion, inform)");
+                   "trap, trapcommunity, trapversion, inform, insecure_v2c)");
   }
   return {};
 }
@@ -157,6 +159,15 @@ Result<AgentOptions> parseSpec(std::string_view spec,
     if (community->find_first_of(" \t\"'#") != std::string::npos) {
       return invalid("--snmp: a community may not contain spaces, quotes or #");
     }
+  }
+  const bool loopback =
+      options.host.rfind("127.", 0) == 0 || options.host == "::1" || options.host == "localhost";
+  if (!loopback && !options.insecure_v2c &&
+      (!options.community.empty() || !options.write_community.empty())) {
+    return invalid("--snmp: v1/v2c communities travel in clear text and are refused on " +
+                   options.host +
+                   " (off loopback): use an SNMPv3 user (v3user, auth, priv) with community= "
+                   "(empty), or accept them with insecure_v2c=true");
   }
   if (!options.write_community.empty() && options.write_community == options.community) {
     return invalid("--snmp: writecommunity must differ from the read-only community");

@@ -10,6 +10,8 @@
 //   trap=HOST:PORT      notification receiver, trapcommunity=NAME (default "public"),
 //   trapversion=2c|3    v2c (community) or v3 (the v3 user, authPriv) notifications,
 //   inform=true|false   informs (confirmed, retried) instead of traps
+//   insecure_v2c=true   allow v1/v2c communities (clear text) on an address off loopback;
+//                       without it such a spec is refused (use a v3 user and community=)
 // The [snmp] configuration keys give the same options (model::ProtocolConfig::snmp_options);
 // options in the spec override them.
 #pragma once
@@ -38,6 +40,7 @@ struct AgentOptions {
   std::string engine_id;  // bytes (decoded from hex); empty: net-snmp's default
   int trap_version = 2;   // 2 (v2c) or 3
   bool inform = false;
+  bool insecure_v2c = false;  // v1/v2c communities accepted off loopback
 
   bool v3Enabled() const { return !v3_user.empty(); }
   bool trapEnabled() const { return !trap_host.empty(); }

@@ -375,6 +375,18 @@ TEST(SnmpSpec, RejectsBadSpecs) {
   }
 }
 
+TEST(SnmpSpec, CommunitiesOffLoopbackNeedConsent) {
+  const auto open = parseSpec("0.0.0.0:161");
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.error().message.find("clear text"), std::string::npos) << open.error().message;
+  EXPECT_FALSE(parseSpec("10.0.0.5:161?community=&writecommunity=rw").ok());
+  EXPECT_TRUE(parseSpec("0.0.0.0:161?community=&v3user=ops&auth=authpass1&priv=privpass1").ok());
+  EXPECT_TRUE(parseSpec("10.0.0.5:161?insecure_v2c=true").ok());
+  EXPECT_TRUE(parseSpec("0.0.0.0:161", {{"insecure_v2c", "true"}}).ok());
+  EXPECT_TRUE(parseSpec("127.0.0.1:161").ok());
+  EXPECT_TRUE(parseSpec("localhost:161").ok());
+}
+
 TEST(SnmpSpec, ConfigOptionsAndWriteAccess) {
   const std::vector<std::pair<std::string, std::string>> config = {
       {"community", "ro"}, {"writecommunity", "rw"}, {"trap", "127.0.0.1:162"}, {"inform", "true"}};

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <regex>
 
 #include <fmt/format.h>
 
@@ -134,6 +135,25 @@ bool globMatch(std::string_view pattern, std::string_view text) {
     ++p;
   }
   return p == pattern.size();
+}
+
+}  // namespace equalis::events
+
+namespace equalis::events {
+
+std::string redactSecrets(std::string_view text) {
+  static const std::regex user_info(R"(([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^@\s/]+@)");
+  static const std::regex parameter(
+      R"(((?:^|[?&;\s,])[A-Za-z0-9_.-]*(?:token|key|secret|password|passwd|pass|pwd|sig|auth)[A-Za-z0-9_.-]*=)[^&;\s,"']+)",
+      std::regex::icase);
+  static const std::regex bearer(R"((Bearer\s+)[^\s"']+)", std::regex::icase);
+  static const std::regex curl_user(R"(((?:-u|--user)\s+[^\s:]+):\S+)");
+  std::string out(text);
+  out = std::regex_replace(out, user_info, "$1:***@");
+  out = std::regex_replace(out, parameter, "$1***");
+  out = std::regex_replace(out, bearer, "$1***");
+  out = std::regex_replace(out, curl_user, "$1:***");
+  return out;
 }
 
 }  // namespace equalis::events

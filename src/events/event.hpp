@@ -51,4 +51,10 @@ bool globMatch(std::string_view pattern, std::string_view text);
 // A number as shown in messages: up to 3 decimals, trailing zeros dropped ("14.2", "1").
 std::string formatNumber(double v);
 
+// `text` (an action's target: a webhook URL, a command line) with credentials masked as "***":
+// the password of a URL's user info, values of query or key=value parameters named like a
+// secret (token, key, secret, password, pass, pwd, sig, auth), "Bearer …", and `-u user:pass` /
+// `--user user:pass`. For logs, the event log and the API, which must not show secrets.
+std::string redactSecrets(std::string_view text);
+
 }  // namespace equalis::events

@@ -577,7 +577,8 @@ void Manager::run(const Pending& p) {
     stats_.triggered += 1;
   }
   const std::string action_name(model::eventActionTypeName(a.type));
-  std::string target_label = o.target;
+  // Shown in logs, the event log and GET /api/v1/events/deliveries: never with credentials.
+  std::string target_label = redactSecrets(o.target);
   if (a.type == EventActionType::kCommand && target_label.size() > 60) {
     target_label = target_label.substr(0, 57) + "...";
   }

@@ -81,3 +81,24 @@ TEST(EventNumber, ShortForm) {
 
 }  // namespace
 }  // namespace equalis::events
+
+namespace equalis::events {
+namespace {
+
+TEST(Redact, CredentialsAreMasked) {
+  EXPECT_EQ(redactSecrets("https://ops:s3cret@hooks.example.org/bms?token=abc123&site=1"),
+            "https://ops:***@hooks.example.org/bms?token=***&site=1");
+  EXPECT_EQ(redactSecrets("https://hooks.example.org/x?api_key=K&Signature=S"),
+            "https://hooks.example.org/x?api_key=***&Signature=***");
+  EXPECT_EQ(redactSecrets("curl -u admin:hunter2 -H 'Authorization: Bearer eyJabc' https://x"),
+            "curl -u admin:*** -H 'Authorization: Bearer ***' https://x");
+  EXPECT_EQ(redactSecrets("/usr/local/bin/notify --password=pw1 --level {level}"),
+            "/usr/local/bin/notify --password=*** --level {level}");
+  // Nothing secret: unchanged.
+  EXPECT_EQ(redactSecrets("https://hooks.example.org/bms?site=1"),
+            "https://hooks.example.org/bms?site=1");
+  EXPECT_EQ(redactSecrets("aux1.relay3"), "aux1.relay3");
+}
+
+}  // namespace
+}  // namespace equalis::events

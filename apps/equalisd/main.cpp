@@ -8,6 +8,8 @@
 #include <string>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -40,6 +42,19 @@
 #include "sim/scenario.hpp"
 
 namespace {
+
+// A warning when the configuration file can be read by every user of the machine: it may hold
+// passwords (SMTP, MQTT, SNMP, webhook tokens). Empty when it cannot.
+std::string readableByOthers(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) {
+    return {};
+  }
+  return fmt::format(
+      "{} is readable by every user of this machine and may hold passwords; "
+      "chmod o-r {} (docs/security.md)",
+      path, path);
+}
 
 // Whether the HTTP server listens on the local machine only.
 bool isLoopbackHost(const std::string& host) {
@@ -165,6 +180,9 @@ int run(int argc, char** argv) {
       }
       std::printf("%s: configuration is valid (%zu strings, %d modules)\n", path.c_str(),
                   loaded.config->strings.size(), loaded.config->moduleCount());
+      if (const auto warning = readableByOthers(path); !warning.empty()) {
+        std::printf("warning: %s\n", warning.c_str());
+      }
       return 0;
     } else if (arg == "--config") {
       config_path = next("--config");
@@ -232,6 +250,10 @@ int run(int argc, char** argv) {
     return loaded;
   };
   model::PlantConfig plant = model::demoPlant();
+  if (const auto warning = config_path.empty() ? std::string() : readableByOthers(config_path);
+      !warning.empty()) {
+    log::get("equalisd")->warn("{}", warning);
+  }
   if (!config_path.empty()) {
     auto loaded = load_config();
     if (!loaded.ok()) {

@@ -218,6 +218,16 @@ class ClosedReadingTest(unittest.TestCase):
         config = os.path.join(tmp, "plant.toml")
         with open(config, "w") as f:
             f.write('[http]\nanonymous_read = "off"\n\n[[string]]\nname = "S1"\nblocks = 8\n')
+        # A configuration file readable by every user is reported (it may hold passwords).
+        os.chmod(config, 0o644)
+        r = subprocess.run([binary("equalisd"), "--check-config", config], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("readable by every user", r.stdout)
+        os.chmod(config, 0o640)
+        r = subprocess.run([binary("equalisd"), "--check-config", config], capture_output=True,
+                           text=True, timeout=30)
+        self.assertNotIn("readable by every user", r.stdout)
         d = Daemon("--config", config, time_scale=60).start()
         try:
             self.assertEqual(d.get("/healthz", auth=False)[0], 200)

@@ -38,6 +38,7 @@
 #include "core/service_notify.hpp"
 #include "core/version.hpp"
 #include "ops/backup.hpp"
+#include "persist/files.hpp"
 #include "runtime/controller.hpp"
 #include "sim/scenario.hpp"
 
@@ -145,6 +146,9 @@ int fail(const std::string& message) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // Everything equalisd creates (history, data files, the audit trail, the TLS key) is for its
+  // own user only: files 0600, directories 0700.
+  ::umask(077);
   using namespace equalis;
   std::string config_path;
   std::string http_override;
@@ -322,6 +326,14 @@ int run(int argc, char** argv) {
   }
   if (auto st = controller.open(); !st) {
     return fail(st.error().message);
+  }
+  // A history store made by an earlier version may still be readable by others.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const auto path = persist::historyPath(plant) + suffix;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      ::chmod(path.c_str(), 0600);
+    }
   }
   if (!restore_note.empty() && controller.history() != nullptr) {
     (void)controller.history()->appendEvent({clock.nowMs(), "system", restore_note});

@@ -236,6 +236,10 @@ class ClosedReadingTest(unittest.TestCase):
             self.assertIn(b"anonymous reading is off", body)
             self.assertEqual(d.get("/api/v1/system")[0], 200)
             self.assertEqual(d.get("/", auth=False)[0], 200)  # the page itself, to log in
+            # What the daemon writes is for its own user only.
+            for name in ("history.sqlite", "audit.jsonl", "users.json"):
+                mode = os.stat(os.path.join(d.data_dir, name)).st_mode & 0o777
+                self.assertEqual(mode, 0o600, name)
         finally:
             d.cleanup()
 

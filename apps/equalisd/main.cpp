@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "adapters/common/service.hpp"
+#include "adapters/http/checks.hpp"
 #include "adapters/http/tls.hpp"
 #include "adapters/rest/server.hpp"
 #if EQUALIS_WITH_MODBUS
@@ -55,11 +56,6 @@ std::string readableByOthers(const std::string& path) {
       "{} is readable by every user of this machine and may hold passwords; "
       "chmod o-r {} (docs/security.md)",
       path, path);
-}
-
-// Whether the HTTP server listens on the local machine only.
-bool isLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 volatile std::sig_atomic_t g_signal = 0;
@@ -369,7 +365,7 @@ int run(int argc, char** argv) {
                   integrity.message);
   }
   controller.setAudit(audit_log->get());
-  const bool loopback_only = isLoopbackHost(listen->first);
+  const bool loopback_only = http::isLoopback(listen->first);
   rest::Sources sources{controller.plant(),
                         controller.state(),
                         clock,

@@ -140,6 +140,11 @@ std::string hostName(std::string_view authority) {
   return out;
 }
 
+bool isLoopback(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127." ||
+         host.substr(0, 11) == "::ffff:127.";
+}
+
 bool isIpLiteral(std::string_view name) {
   const std::string text(name);
   std::array<unsigned char, 16> buf{};

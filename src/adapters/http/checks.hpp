@@ -27,6 +27,10 @@ std::string escapeForLog(std::string_view text, std::size_t max_bytes = 200);
 // "[::1]:80" → "::1". Empty when malformed.
 std::string hostName(std::string_view authority);
 
+// True when `host` (an address or a listen host) is this machine only: "localhost", "::1",
+// 127.0.0.0/8 (also as an IPv4-mapped IPv6 address).
+bool isLoopback(std::string_view host);
+
 // True when `name` is an IPv4 or IPv6 literal (which DNS rebinding cannot point elsewhere).
 bool isIpLiteral(std::string_view name);
 

@@ -3,24 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text.hpp"
+
 namespace equalis::http {
-
-namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-}  // namespace
 
 std::string percentDecode(std::string_view text, bool plus_is_space) {
   std::string out;
@@ -28,8 +13,8 @@ std::string percentDecode(std::string_view text, bool plus_is_space) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '%' && i + 2 < text.size()) {
-      const int hi = hexValue(text[i + 1]);
-      const int lo = hexValue(text[i + 2]);
+      const int hi = equalis::text::hexDigit(text[i + 1]);
+      const int lo = equalis::text::hexDigit(text[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out += static_cast<char>(hi * 16 + lo);
         i += 2;

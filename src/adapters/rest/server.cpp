@@ -302,14 +302,6 @@ http::ServerStats Server::stats() const {
   return http_->stats();
 }
 
-namespace {
-
-bool loopbackPeer(const std::string& addr) {
-  return addr == "::1" || addr.rfind("127.", 0) == 0 || addr.rfind("::ffff:127.", 0) == 0;
-}
-
-}  // namespace
-
 // Every request passes here after its header is read: the Host check (DNS rebinding), the
 // cross-site checks of writes (CSRF), and who may call the route.
 bool Server::gate(http::Request& req, const http::RouteOptions& route, http::Response& res) {
@@ -328,7 +320,7 @@ bool Server::gate(http::Request& req, const http::RouteOptions& route, http::Res
     }
   }
   if (src_.accounts == nullptr) {
-    if (route.access >= http::Access::kOperate && !loopbackPeer(req.remote_addr)) {
+    if (route.access >= http::Access::kOperate && !http::isLoopback(req.remote_addr)) {
       sendError(res, 403, "", "writes are accepted from the local machine only");
       return false;
     }

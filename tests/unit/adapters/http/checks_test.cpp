@@ -52,6 +52,15 @@ TEST(Host, OnlyLiteralsLocalhostAndConfiguredNames) {
   EXPECT_FALSE(hostAllowed("", names));
 }
 
+TEST(Host, LoopbackAddressesAndNames) {
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "localhost", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(isLoopback(host)) << host;
+  }
+  for (const char* host : {"0.0.0.0", "10.0.0.5", "::", "128.0.0.1", "localhost.example"}) {
+    EXPECT_FALSE(isLoopback(host)) << host;
+  }
+}
+
 TEST(Origin, SameSchemeHostAndPort) {
   EXPECT_TRUE(sameOrigin("http://127.0.0.1:8080", "127.0.0.1:8080", false));
   EXPECT_TRUE(sameOrigin("http://localhost", "localhost:80", false));

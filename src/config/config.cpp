@@ -383,8 +383,13 @@ void readProtocols(Section& top, model::ProtocolConfig& p) {
       {"trap_community", "trapcommunity"},
       {"trap_version", "trapversion"},
   };
+  // Communities and pass phrases may also come from a file or the environment (Section::secret).
+  static constexpr std::string_view kSnmpSecrets[] = {
+      "community", "write_community", "v3_auth_pass", "v3_priv_pass", "trap_community"};
   for (const auto& [key, option] : kSnmpStrings) {
-    if (const auto v = snmp.string(key)) {
+    const bool secret = std::find(std::begin(kSnmpSecrets), std::end(kSnmpSecrets),
+                                  std::string_view(key)) != std::end(kSnmpSecrets);
+    if (const auto v = secret ? snmp.secret(key) : snmp.string(key)) {
       p.snmp_options.emplace_back(option, *v);
     }
   }
@@ -400,7 +405,7 @@ void readProtocols(Section& top, model::ProtocolConfig& p) {
   }
   snmp.finish();
   Section mqtt = top.child("mqtt");
-  p.mqtt = mqtt.string("url").value_or(p.mqtt);
+  p.mqtt = mqtt.secret("url").value_or(p.mqtt);  // holds the password, if any
   mqtt.finish();
 }
 

@@ -92,7 +92,7 @@ void readSmtp(Section& events, model::SmtpConfig& smtp) {
   Section s = events.child("smtp");
   const auto url = s.string("url");
   const auto username = s.string("username");
-  const auto password = s.string("password");
+  const auto password = s.secret("password");
   const auto from = s.string("from");
   const auto to = stringList(s, "to");
   const auto starttls = s.string("starttls");
@@ -232,7 +232,7 @@ void readWebhook(Section& events, model::WebhookConfig& webhook) {
       webhook.url = *url;
     }
   }
-  if (const auto token = s.string("bearer_token")) {
+  if (const auto token = s.secret("bearer_token")) {
     if (token->empty() || token->find_first_of(" \t\r\n") != std::string::npos) {
       s.issue("bearer_token", "must be non-empty, without spaces or line breaks");
     } else {

@@ -5,9 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,6 +118,33 @@ inline std::optional<std::string> listenProblem(std::string_view text) {
   return std::nullopt;
 }
 
+// The contents of a secret file without its trailing line break (CR LF or LF); "" when read,
+// else what is wrong. At most 64 KiB.
+inline std::string readSecretFile(const std::string& path, std::string& content) {
+  constexpr std::size_t kMaxSecretBytes = std::size_t{64} * 1024;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fmt::format("cannot read '{}': {}", path, std::strerror(errno));
+  }
+  content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    return fmt::format("cannot read '{}'", path);
+  }
+  if (content.size() > kMaxSecretBytes) {
+    return fmt::format("'{}' is larger than 64 KiB: not a secret", path);
+  }
+  if (!content.empty() && content.back() == '\n') {
+    content.pop_back();
+    if (!content.empty() && content.back() == '\r') {
+      content.pop_back();
+    }
+  }
+  if (content.empty()) {
+    return fmt::format("'{}' is empty", path);
+  }
+  return {};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Issue collection and table reading
 
@@ -194,6 +226,42 @@ class Section {
       return s->get();
     }
     return wrongType(key, "a string", *node);
+  }
+
+  // A credential (docs/configuration.md, "Secrets"): `KEY = "…"` in this file, or
+  // `KEY_file = "/path"` (the file's contents without a trailing line break; keep it readable by
+  // the daemon's user only) or `KEY_env = "NAME"` (the daemon's environment variable NAME). At
+  // most one of the three; a file that cannot be read or a variable that is not set is an issue
+  // on the key that names it.
+  std::optional<std::string> secret(std::string_view key) {
+    const std::string file_key = fmt::format("{}_file", key);
+    const std::string env_key = fmt::format("{}_env", key);
+    auto inline_value = string(key);
+    const auto file = string(file_key);
+    const auto env = string(env_key);
+    const int given = (table_.contains(key) ? 1 : 0) + (table_.contains(file_key) ? 1 : 0) +
+                      (table_.contains(env_key) ? 1 : 0);
+    if (given > 1) {
+      return reject(key,
+                    fmt::format("give one of {}, {} and {}, not several", key, file_key, env_key));
+    }
+    if (file) {
+      std::string content;
+      if (const auto problem = readSecretFile(*file, content); !problem.empty()) {
+        rejected_.emplace_back(key);
+        return reject(file_key, problem);
+      }
+      return content;
+    }
+    if (env) {
+      const char* value = std::getenv(env->c_str());  // NOLINT(concurrency-mt-unsafe): at start
+      if (env->empty() || value == nullptr) {
+        rejected_.emplace_back(key);
+        return reject(env_key, fmt::format("environment variable '{}' is not set", *env));
+      }
+      return std::string(value);
+    }
+    return inline_value;
   }
 
   std::optional<bool> boolean(std::string_view key) {

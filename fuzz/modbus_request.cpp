@@ -1,16 +1,19 @@
 // Fuzz target: the Modbus TCP request path. The input (after its first byte) is the byte stream a
-// client sends; it goes through libmodbus' modbus_receive() on a socket pair, as in the server,
-// and every request received is answered by RequestHandler::handle() from the register map of a
-// 32 + 32 block plant with live values. The first byte's low bit turns on [modbus] writes (the
-// alarm-acknowledge register, with one active alarm).
+// client sends; it goes through TcpFramer, as in the server (in pieces of the sizes the first
+// byte picks, as recv() may return them), and every complete request is answered by
+// RequestHandler::handle() from the register map of a 32 + 32 block plant with live values,
+// replies going out on a non-blocking socket pair. The first byte's low bit turns on [modbus]
+// writes (the alarm-acknowledge register, with one active alarm), its second bit makes the
+// client one that the write allowlist refuses.
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <modbus.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "adapters/modbus/server_internal.hpp"
 #include "model/plant.hpp"
@@ -21,7 +24,7 @@ namespace {
 
 using namespace equalis;  // NOLINT(google-build-using-namespace): a fuzz target's own file
 
-constexpr std::size_t kMaxStream = 16 * 1024;  // well below a socket pair's buffer
+constexpr std::size_t kMaxStream = 16 * 1024;
 
 struct Plant {
   model::PlantConfig config = model::demoPlant();
@@ -76,24 +79,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   modbus::RequestHandler& handler = (data[0] & 1) != 0 ? plant.writer : plant.reader;
+  const modbus::Requester from{"192.0.2.1", (data[0] & 2) == 0};
+  const std::size_t piece = 1 + (data[0] >> 2);  // 1…64 bytes per recv()
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
     return 0;
   }
-  // The client's bytes, then end of stream: modbus_receive() never waits for more.
-  if (size > 1) {
-    (void)::send(fds[0], data + 1, size - 1, MSG_NOSIGNAL);
-  }
-  ::shutdown(fds[0], SHUT_WR);
+  ::fcntl(fds[1], F_SETFL, O_NONBLOCK);  // as the server's client sockets: a full buffer fails
   modbus_t* ctx = modbus_new_tcp("127.0.0.1", 502);
   modbus_set_socket(ctx, fds[1]);
-  std::vector<std::uint8_t> request(MODBUS_TCP_MAX_ADU_LENGTH);
-  for (int rc = modbus_receive(ctx, request.data()); rc > 0;
-       rc = modbus_receive(ctx, request.data())) {
-    if (handler.handle(ctx, request.data(), rc) < 0) {
-      break;
+  modbus::TcpFramer framer;
+  modbus::TcpFramer::Buffer frame{};
+  bool connected = true;
+  for (std::size_t at = 1; connected && at < size && framer.problem().empty(); at += piece) {
+    framer.feed(data + at, std::min(piece, size - at));
+    while (const std::size_t n = framer.next(frame)) {
+      if (handler.handle(ctx, frame.data(), static_cast<int>(n), from) < 0) {
+        connected = false;  // the server closes the connection
+        break;
+      }
     }
   }
+  modbus_set_socket(ctx, -1);
   modbus_free(ctx);
   ::close(fds[0]);
   ::close(fds[1]);

@@ -84,6 +84,7 @@
     layoutKey: "",           // string numbers + block counts the DOM was built for
     lastDataWall: 0,         // Date.now() of the last successful data update
     lastStreamWall: 0,       // Date.now() of the last stream snapshot applied
+    streamDoc: null,         // the live state: the last snapshot with the deltas since applied
     lastPollWall: 0,
     polling: false,
     source: null,
@@ -954,6 +955,80 @@
 
   // ---------------------------------------------------------------- stream
 
+  // Live updates come as one "snapshot" (the whole state) and then "delta" messages that hold
+  // only what changed since the message before (docs/api.md, "Live updates"); the page keeps
+  // the snapshot and applies each delta to it.
+  var QUALITY_ORDER = ["ok", "stale", "comm_lost", "invalid", "not_present"];
+  var MEASURED = ["voltage_v", "temperature_c", "ri_mohm"];
+
+  function setAge(vo, nowMs) {
+    if (vo && typeof vo === "object" && "quality" in vo) {
+      vo.age_s = vo.time ? (nowMs - Date.parse(vo.time)) / 1000 : null;
+    }
+  }
+
+  // Ages follow the document's time; a block's quality and age are those of its worst and
+  // newest measured value, as the daemon computes them.
+  function refreshDerived(doc) {
+    var now = doc.time_ms;
+    Object.keys(doc.system || {}).forEach(function (k) { setAge(doc.system[k], now); });
+    (doc.strings || []).forEach(function (st) {
+      Object.keys(st).forEach(function (k) { setAge(st[k], now); });
+      (st.blocks || []).forEach(function (b) {
+        var worst = 0;
+        var newest = 0;
+        Object.keys(b).forEach(function (k) { setAge(b[k], now); });
+        MEASURED.forEach(function (f) {
+          var vo = b[f];
+          if (!vo) return;
+          worst = Math.max(worst, QUALITY_ORDER.indexOf(vo.quality));
+          if (vo.time) newest = Math.max(newest, Date.parse(vo.time));
+        });
+        b.quality = QUALITY_ORDER[worst];
+        b.age_s = newest > 0 ? (now - newest) / 1000 : null;
+      });
+    });
+  }
+
+  function applyDelta(doc, d) {
+    doc.time = d.time;
+    doc.time_ms = d.time_ms;
+    Object.keys(d.system || {}).forEach(function (k) { doc.system[k] = d.system[k]; });
+    (d.strings || []).forEach(function (ds) {
+      var st = doc.strings[ds.string - 1];
+      if (!st) return;
+      Object.keys(ds).forEach(function (k) {
+        if (k !== "string" && k !== "blocks" && k !== "blocks_time") st[k] = ds[k];
+      });
+      var times = ds.blocks_time || {};
+      var fields = Object.keys(times);
+      if (fields.length) {
+        st.blocks.forEach(function (b) {
+          fields.forEach(function (f) { if (b[f]) b[f].time = times[f]; });
+        });
+      }
+      (ds.blocks || []).forEach(function (db) {
+        var b = st.blocks[db.block - 1];
+        if (!b) return;
+        Object.keys(db).forEach(function (k) {
+          if (k === "block") return;
+          // Merged: a block point lists what changed (value, quality, and its time when that
+          // is not the field's blocks_time).
+          var vo = b[k] || (b[k] = {});
+          Object.keys(db[k]).forEach(function (f) { vo[f] = db[k][f]; });
+        });
+      });
+    });
+    refreshDerived(doc);
+  }
+
+  function showStream(doc) {
+    if (applyData(doc.strings, doc.time, doc.time_ms, undefined, doc.system) &&
+        page.conn !== "live") {
+      setConn("live", "Receiving live updates");
+    }
+  }
+
   function connectStream() {
     if (!window.EventSource) {
       setConn("polling", "This browser has no EventSource; polling every " + POLL_MS / 1000 + " s");
@@ -962,16 +1037,27 @@
     var es = new EventSource(API + "/stream");
     page.source = es;
     es.addEventListener("snapshot", function (ev) {
-      var snap;
       try {
-        snap = JSON.parse(ev.data);
+        page.streamDoc = JSON.parse(ev.data);
       } catch (e) {
+        page.streamDoc = null;
         return;
       }
-      if (applyData(snap.strings, snap.time, snap.time_ms, undefined, snap.system) &&
-          page.conn !== "live") {
-        setConn("live", "Receiving live updates");
+      showStream(page.streamDoc);
+    });
+    es.addEventListener("delta", function (ev) {
+      try {
+        if (!page.streamDoc) throw new Error("a delta before any snapshot");
+        applyDelta(page.streamDoc, JSON.parse(ev.data));
+      } catch (e) {
+        // The state held here is no longer the daemon's: connect again for a new snapshot.
+        page.streamDoc = null;
+        es.close();
+        page.source = null;
+        setTimeout(connectStream, RECONNECT_MS);
+        return;
       }
+      showStream(page.streamDoc);
     });
     es.addEventListener("error", function () {
       if (page.source !== es) return;

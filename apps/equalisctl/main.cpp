@@ -48,6 +48,14 @@ Commands:
   restore FILE --data-dir DIR [--config PATH]
                               restore into a stopped equalisd's data directory (and its
                               configuration file); what it replaces is kept in DIR/replaced-*/
+  certificate show            the certificate equalisd serves over HTTPS: subject, names,
+                              validity, SHA-256 fingerprint, source (config, installed,
+                              self-signed) (admin)
+  certificate install --cert FILE --key FILE
+                              install the site's certificate (PEM chain, the server's first)
+                              and its unencrypted key on the running equalisd: checked, stored
+                              in its data directory, served to new connections at once (admin)
+  certificate remove          remove the installed certificate: back to the self-signed one
   points [--markdown]         the point catalogue (offline)
   check-config FILE           validate a configuration file (offline)
 Module-bus commissioning (docs/operations.md), talking to a line directly, not to equalisd:
@@ -96,6 +104,9 @@ Options:
   --token-file FILE
               an API token for changes (equalisctl token create); also $EQUALIS_TOKEN or
               $EQUALIS_TOKEN_FILE
+  --ca-file FILE
+              trust the certificate(s) in FILE for an https:// URL, e.g. equalisd's self-signed
+              DATA_DIR/tls/cert.pem (also $EQUALIS_CA_FILE); otherwise the system's CAs
   --json      print JSON instead of tables: the API's, or for bus the devices found
               (docs/module-bus.md §10.1)
   --version   print the version and git commit
@@ -110,7 +121,8 @@ audit: 0 ok (intact), 1 damaged or cannot be read, 2 usage.
 
 struct Options {
   std::string url;
-  std::string token;  // API token (--token-file, $EQUALIS_TOKEN or $EQUALIS_TOKEN_FILE)
+  std::string token;    // API token (--token-file, $EQUALIS_TOKEN or $EQUALIS_TOKEN_FILE)
+  std::string ca_file;  // certificates trusted for https:// (--ca-file, $EQUALIS_CA_FILE)
   bool json = false;
 };
 
@@ -119,6 +131,9 @@ httplib::Client client(const Options& o) {
   httplib::Client cli(o.url);
   if (!o.token.empty()) {
     cli.set_bearer_token_auth(o.token);
+  }
+  if (!o.ca_file.empty()) {
+    cli.set_ca_cert_path(o.ca_file.c_str());
   }
   return cli;
 }
@@ -503,6 +518,110 @@ int cmdPoints(bool markdown, bool as_json) {
   return 0;
 }
 
+// A PEM file for certificate install; "" with a message printed when it cannot be read.
+std::string readPem(const std::string& path, const char* what) {
+  constexpr std::size_t kMaxBytes = std::size_t{60} * 1024;  // the request's limit is 64 KiB
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.eof() && !in) {
+    text.clear();
+  }
+  if (text.empty()) {
+    std::fprintf(stderr, "equalisctl: cannot read the %s file %s\n", what, path.c_str());
+  } else if (text.size() > kMaxBytes) {
+    std::fprintf(stderr, "equalisctl: %s is larger than 60 KiB: not a PEM %s\n", path.c_str(),
+                 what);
+    text.clear();
+  }
+  return text;
+}
+
+void printCertificate(const json& j) {
+  for (const auto& w : j.value("warnings", json::array())) {
+    std::printf("warning: %s\n", w.get<std::string>().c_str());
+  }
+  if (!j.contains("fingerprint_sha256") || j["fingerprint_sha256"].is_null()) {
+    return;
+  }
+  if (j.contains("subject")) {
+    std::string names;
+    for (const auto& n : j.value("subject_alt_names", json::array())) {
+      names += (names.empty() ? "" : ", ") + n.get<std::string>();
+    }
+    std::printf(
+        "subject      %s\nissuer       %s\nnames        %s\nvalid        %s to %s\n"
+        "key          %s\n",
+        j.value("subject", "").c_str(), j.value("issuer", "").c_str(), names.c_str(),
+        j.value("not_before", "").c_str(), j.value("not_after", "").c_str(),
+        j.value("key_type", "").c_str());
+  }
+  std::printf("SHA-256      %s\n", j["fingerprint_sha256"].get<std::string>().c_str());
+  if (j.contains("source") && j["source"].is_string()) {
+    const std::string file = j.contains("file") ? " (" + j.value("file", "") + ")" : "";
+    std::printf("source       %s%s\n", j["source"].get<std::string>().c_str(), file.c_str());
+  }
+}
+
+// equalisctl certificate show | install --cert FILE --key FILE | remove (docs/security.md).
+int cmdCertificate(const Options& o, const std::vector<std::string>& args) {
+  const std::string path = "/api/v1/system/certificate";
+  const std::string sub = args.empty() ? std::string() : args[0];
+  std::string cert_file;
+  std::string key_file;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (sub == "install" && args[i] == "--cert" && i + 1 < args.size()) {
+      cert_file = args[++i];
+    } else if (sub == "install" && args[i] == "--key" && i + 1 < args.size()) {
+      key_file = args[++i];
+    } else {
+      std::fprintf(stderr, "equalisctl: certificate %s: unexpected argument '%s'\n", sub.c_str(),
+                   args[i].c_str());
+      return 2;
+    }
+  }
+  auto cli = client(o);
+  cli.set_connection_timeout(5);
+  cli.set_read_timeout(60);
+  const auto fetched = [](const httplib::Result& r) {
+    return r ? Fetched{r->status, r->body} : Fetched{0, httplib::to_string(r.error())};
+  };
+  Fetched answer;
+  if (sub == "show") {
+    answer = fetched(cli.Get(path));
+  } else if (sub == "install") {
+    if (cert_file.empty() || key_file.empty()) {
+      std::fprintf(stderr, "equalisctl: certificate install needs --cert FILE and --key FILE\n");
+      return 2;
+    }
+    const auto cert = readPem(cert_file, "certificate");
+    const auto key = readPem(key_file, "key");
+    if (cert.empty() || key.empty()) {
+      return 1;
+    }
+    answer = fetched(
+        cli.Put(path, json{{"certificate", cert}, {"key", key}}.dump(), "application/json"));
+  } else if (sub == "remove") {
+    answer = fetched(cli.Delete(path, "{}", "application/json"));
+  } else {
+    std::fprintf(stderr, "equalisctl: certificate needs show, install or remove\n");
+    return 2;
+  }
+  int code = 0;
+  const auto j = parseAnswer(o, path, answer, code);
+  if (!j) {
+    return code;
+  }
+  if (o.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+    return 0;
+  }
+  if (j->contains("message")) {
+    std::printf("%s\n", j->value("message", "").c_str());
+  }
+  printCertificate(*j);
+  return 0;
+}
+
 std::string urlEncode(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
@@ -527,6 +646,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   } else if (const char* f = std::getenv("EQUALIS_TOKEN_FILE"); f != nullptr) {
     o.token = readTokenFile(f);
   }
+  if (const char* ca = std::getenv("EQUALIS_CA_FILE"); ca != nullptr) {
+    o.ca_file = ca;
+  }
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -538,6 +660,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
         std::fprintf(stderr, "equalisctl: no token in %s\n", argv[i]);
         return 2;
       }
+    } else if (a == "--ca-file" && i + 1 < argc) {
+      o.ca_file = argv[++i];
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--help" || a == "-h") {
@@ -566,6 +690,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   }
   if (cmd == "audit") {
     return equalisctl::cmdAudit({args.begin() + 1, args.end()}, o.json);
+  }
+  if (cmd == "certificate") {
+    return cmdCertificate(o, {args.begin() + 1, args.end()});
   }
   // Collects --from/--to/--string/--output style options of a subcommand.
   std::string query;

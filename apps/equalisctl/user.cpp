@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "audit/audit.hpp"
 #include "auth/accounts.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
@@ -142,6 +143,33 @@ std::string creator() {
   const passwd* pw = ::getpwuid(::getuid());  // NOLINT(concurrency-mt-unsafe): one thread
   return std::string("cli:") +
          (pw != nullptr ? pw->pw_name : std::to_string(static_cast<unsigned>(::getuid())));
+}
+
+// Records a change in the audit trail of the data directory. While equalisd runs it holds the
+// trail: then equalisd records the change itself when it reads users.json again.
+void auditChange(const std::string& dir, const char* action, const std::string& target,
+                 const std::string& old_value, const std::string& new_value,
+                 const equalis::Status& st, const std::string& detail = {}) {
+  equalis::RealClock clock;
+  auto log = equalis::audit::Log::open(equalis::audit::auditPath(dir), clock);
+  if (!log) {
+    if (log.error().code != equalis::ErrorCode::kUnavailable) {
+      std::fprintf(stderr, "equalisctl: audit trail: %s\n", log.error().message.c_str());
+    }
+    return;
+  }
+  equalis::audit::Entry e;
+  e.user = creator();
+  e.via = "cli";
+  e.action = action;
+  e.target = target;
+  e.old_value = old_value;
+  e.new_value = new_value;
+  e.outcome = st ? equalis::audit::outcome::kOk : equalis::audit::outcome::kRefused;
+  e.detail = st ? detail : st.error().message;
+  if (auto appended = (*log)->append(std::move(e)); !appended) {
+    std::fprintf(stderr, "equalisctl: audit trail: %s\n", appended.error().message.c_str());
+  }
 }
 
 termios saved_termios{};
@@ -414,20 +442,31 @@ int user(const Options& o, const std::string& dir, bool as_json) {
   }
   equalis::Status st;
   std::string done;
+  std::string old_role;
+  for (const auto& u : a.users()) {
+    if (u.name == *name) {
+      old_role = auth::roleName(u.role);
+    }
+  }
+  const std::string new_role = role ? std::string(auth::roleName(*role)) : std::string();
   if (password) {
     if (sub == "add") {
       st = a.addUser(*name, *password, *role);
       done = fmt::format("user '{}' added as {}", *name, auth::roleName(*role));
+      auditChange(dir, equalis::audit::action::kUserAdd, *name, "", new_role, st);
     } else {
       st = a.setPassword(*name, *password);
       done = fmt::format("password of '{}' changed; their sessions end", *name);
+      auditChange(dir, equalis::audit::action::kUserPassword, *name, "", "", st);
     }
   } else if (sub == "remove") {
     st = a.removeUser(*name);
     done = fmt::format("user '{}' removed; their sessions end", *name);
+    auditChange(dir, equalis::audit::action::kUserRemove, *name, old_role, "", st);
   } else {
     st = a.setRole(*name, *role);
     done = fmt::format("'{}' is now {}; their sessions end", *name, auth::roleName(*role));
+    auditChange(dir, equalis::audit::action::kUserRole, *name, old_role, new_role, st);
   }
   if (!st) {
     return failed(st.error().message);
@@ -481,7 +520,16 @@ int token(const Options& o, const std::string& dir, bool as_json) {
     return listTokens(a, as_json);
   }
   if (sub == "revoke") {
-    if (auto st = a.revokeToken(o.positional[0]); !st) {
+    std::string old_role;
+    for (const auto& t : a.tokens()) {
+      if (t.id == o.positional[0]) {
+        old_role = auth::roleName(t.role);
+      }
+    }
+    const auto st = a.revokeToken(o.positional[0]);
+    auditChange(dir, equalis::audit::action::kTokenRevoke, "token:" + o.positional[0], old_role, "",
+                st);
+    if (!st) {
       return failed(st.error().message);
     }
     std::printf("token %s revoked (%s)\n", o.positional[0].c_str(), a.path().c_str());
@@ -489,9 +537,13 @@ int token(const Options& o, const std::string& dir, bool as_json) {
   }
   auto created = a.createToken(o.positional[0], *role, by);
   if (!created) {
+    auditChange(dir, equalis::audit::action::kTokenCreate, o.positional[0], "",
+                std::string(auth::roleName(*role)), created.error());
     return failed(created.error().message);
   }
   const auto& [secret, info] = *created;
+  auditChange(dir, equalis::audit::action::kTokenCreate, "token:" + info.id, "",
+              std::string(auth::roleName(info.role)), {}, fmt::format("label '{}'", info.label));
   if (as_json) {
     std::cout << json{{"id", info.id},
                       {"label", info.label},

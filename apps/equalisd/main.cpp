@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 
 #include <utility>
@@ -34,6 +35,7 @@
 #include "adapters/web/assets.hpp"
 #include "audit/audit.hpp"
 #include "auth/accounts.hpp"
+#include "auth/radius.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "core/service_notify.hpp"
@@ -56,6 +58,46 @@ std::string readableByOthers(const std::string& path) {
       "{} is readable by every user of this machine and may hold passwords; "
       "chmod o-r {} (docs/security.md)",
       path, path);
+}
+
+// The RADIUS client of [radius] (docs/security.md, "RADIUS"), with a warning about a secret file
+// that every user may read.
+equalis::Result<std::unique_ptr<equalis::auth::RadiusAuthenticator>> startRadius(
+    const equalis::model::RadiusConfig& config) {
+  using namespace equalis;
+  auth::RadiusSettings settings;
+  for (const auto& text : config.servers) {
+    auto server = auth::parseRadiusServer(text);
+    if (!server) {
+      return makeError(server.error().code, "[radius] servers: " + server.error().message);
+    }
+    settings.servers.push_back(std::move(*server));
+  }
+  settings.secret = config.secret;
+  settings.timeout_ms = config.timeout_ms;
+  settings.retries = config.retries;
+  settings.nas_identifier = config.nas_identifier;
+  settings.role_attribute =
+      auth::parseRoleAttribute(config.role_attribute).value_or(auth::RoleAttribute::kFilterId);
+  if (!config.default_role.empty()) {
+    settings.default_role = auth::parseRole(config.default_role);
+  }
+  auto made = auth::RadiusAuthenticator::create(std::move(settings));
+  if (!made) {
+    return makeError(made.error().code, "[radius] " + made.error().message);
+  }
+  auto logger = log::get("equalisd");
+  struct stat st {};
+  if (!config.secret_file.empty() && ::stat(config.secret_file.c_str(), &st) == 0 &&
+      (st.st_mode & S_IROTH) != 0) {
+    logger->warn(
+        "[radius] secret_file {} is readable by every user of this machine; chmod o-r {} "
+        "(docs/security.md)",
+        config.secret_file, config.secret_file);
+  }
+  logger->info("RADIUS logins for names that are not local accounts: {}, role from {}",
+               (*made)->serversText(), config.role_attribute);
+  return made;
 }
 
 volatile std::sig_atomic_t g_signal = 0;
@@ -353,6 +395,14 @@ int run(int argc, char** argv) {
   if (!accounts) {
     return fail(accounts.error().message);
   }
+  std::unique_ptr<auth::RadiusAuthenticator> radius;
+  if (plant.radius.enabled) {
+    auto made = startRadius(plant.radius);
+    if (!made) {
+      return fail(made.error().message);
+    }
+    radius = std::move(*made);
+  }
   auto audit_log = audit::Log::open(audit::auditPath(plant.data_dir), wall_clock);
   if (!audit_log) {
     return fail(audit_log.error().message);
@@ -378,6 +428,7 @@ int run(int argc, char** argv) {
                         health,
                         config_path};
   sources.accounts = accounts->get();
+  sources.radius = radius.get();
   sources.audit = audit_log->get();
   sources.anonymous_read = plant.http.anonymous_read == model::AutoSwitch::kAuto
                                ? loopback_only
@@ -391,17 +442,24 @@ int run(int argc, char** argv) {
   std::optional<http::TlsFiles> tls_files;
   std::string tls_note;
   if (tls_on) {
-    if (!plant.http.certificate_file.empty()) {
-      tls_files = http::TlsFiles{plant.http.certificate_file, plant.http.key_file};
-    } else {
-      bool created = false;
-      auto made = http::ensureSelfSigned((std::filesystem::path(plant.data_dir) / "tls").string(),
-                                         plant.http.server_names, &created);
-      if (!made) {
-        return fail(made.error().message);
-      }
-      tls_files = *made;
-      tls_note = created ? "a new self-signed certificate" : "the self-signed certificate";
+    // The configured files, else one installed over REST, else the self-signed one.
+    const auto configured =
+        plant.http.certificate_file.empty()
+            ? std::nullopt
+            : std::optional(http::TlsFiles{plant.http.certificate_file, plant.http.key_file});
+    auto chosen = http::chooseCertificate(http::tlsDirectory(plant.data_dir), configured,
+                                          plant.http.server_names, wallNowMs());
+    if (!chosen) {
+      return fail(chosen.error().message);
+    }
+    for (const auto& w : chosen->warnings) {
+      logger->warn("HTTPS: {}", w);
+    }
+    tls_files = chosen->files;
+    if (chosen->source == http::CertificateSource::kSelfSigned) {
+      tls_note = chosen->created ? "a new self-signed certificate" : "the self-signed certificate";
+    } else if (chosen->source == http::CertificateSource::kInstalled) {
+      tls_note = "the installed certificate";
     }
     auto fingerprint = http::certificateFingerprint(tls_files->certificate_path);
     if (!fingerprint) {
@@ -419,6 +477,20 @@ int run(int argc, char** argv) {
   const auto port = server.bind(listen->first, listen->second, tls_files);
   if (!port) {
     return fail(port.error().message);
+  }
+  if (plant.http.redirect_port != 0) {
+    if (!tls_files) {
+      return fail(
+          fmt::format("[http] redirect_port = {} redirects to HTTPS, but this server "
+                      "serves plain HTTP on {} (tls = \"auto\" turns HTTPS on only off "
+                      "loopback): set [http] tls = \"on\", or remove redirect_port",
+                      plant.http.redirect_port, plant.http.listen));
+    }
+    const auto redirect = server.bindRedirect(listen->first, plant.http.redirect_port);
+    if (!redirect) {
+      return fail(redirect.error().message);
+    }
+    logger->info("http://{}:{}/ redirects to HTTPS", listen->first, *redirect);
   }
 
   // Protocol adapters read the state store only. The configuration names them; a flag overrides

@@ -51,6 +51,7 @@ inline constexpr const char* kLoginSuccess = "login.success";
 inline constexpr const char* kLoginFailure = "login.failure";
 inline constexpr const char* kLogout = "logout";
 inline constexpr const char* kCertificateInstall = "certificate.install";
+inline constexpr const char* kCertificateRemove = "certificate.remove";
 // A request refused because the account's role does not allow it.
 inline constexpr const char* kAccessDenied = "access.denied";
 // Written by the log itself when it opens a damaged trail (the damage found, in `detail`).

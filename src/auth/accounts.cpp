@@ -180,7 +180,55 @@ Result<Accounts::Loaded> Accounts::load() const {
   return out;
 }
 
-std::vector<std::string> Accounts::install(Loaded loaded) {
+std::vector<AccountChange> diffAccounts(const UsersFile& before, const UsersFile& after) {
+  using Kind = AccountChange::Kind;
+  std::vector<AccountChange> out;
+  const auto role = [](Role r) { return std::string(roleName(r)); };
+  for (const auto& now : after.users) {
+    const auto* was = findUser(before, now.name);
+    if (was == nullptr) {
+      out.push_back({Kind::kUserAdded, now.name, "", role(now.role), ""});
+      continue;
+    }
+    if (was->role != now.role) {
+      out.push_back({Kind::kRoleChanged, now.name, role(was->role), role(now.role), ""});
+    }
+    if (was->hash != now.hash) {
+      out.push_back({Kind::kPasswordChanged, now.name, "", "", ""});
+    }
+  }
+  for (const auto& was : before.users) {
+    if (findUser(after, was.name) == nullptr) {
+      out.push_back({Kind::kUserRemoved, was.name, role(was.role), "", ""});
+    }
+  }
+  const auto find_token = [](const UsersFile& f, const std::string& id) -> const TokenRecord* {
+    const auto it = std::find_if(f.tokens.begin(), f.tokens.end(),
+                                 [&](const TokenRecord& t) { return t.id == id; });
+    return it == f.tokens.end() ? nullptr : &*it;
+  };
+  const auto describe = [](const TokenRecord& t) {
+    return fmt::format("label '{}', created by {}", t.label, t.created_by);
+  };
+  for (const auto& now : after.tokens) {
+    if (find_token(before, now.id) == nullptr) {
+      out.push_back({Kind::kTokenCreated, "token:" + now.id, "", role(now.role), describe(now)});
+    }
+  }
+  for (const auto& was : before.tokens) {
+    if (find_token(after, was.id) == nullptr) {
+      out.push_back({Kind::kTokenRevoked, "token:" + was.id, role(was.role), "", describe(was)});
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Accounts::install(Loaded loaded, std::vector<AccountChange>* external) {
+  if (external != nullptr) {
+    auto found = diffAccounts(data_, loaded.file);
+    external->insert(external->end(), std::make_move_iterator(found.begin()),
+                     std::make_move_iterator(found.end()));
+  }
   std::vector<std::string> changed;
   for (const auto& old : data_.users) {
     const UserRecord* now = findUser(loaded.file, old.name);
@@ -199,7 +247,8 @@ std::vector<std::string> Accounts::install(Loaded loaded) {
   return changed;
 }
 
-Status Accounts::reloadLocked(std::vector<std::string>& changed) {
+Status Accounts::reloadLocked(std::vector<std::string>& changed,
+                              std::vector<AccountChange>& external) {
   auto stamp = stampOf(path_);
   if (!stamp) {
     return stamp.error();
@@ -217,19 +266,20 @@ Status Accounts::reloadLocked(std::vector<std::string>& changed) {
     log::get("auth")->warn("{}; the accounts loaded before stay in use", bad_error_.message);
     return bad_error_;
   }
-  auto names = install(std::move(*loaded));
+  auto names = install(std::move(*loaded), &external);
   changed.insert(changed.end(), names.begin(), names.end());
   return {};
 }
 
 Status Accounts::reloadIfChanged() {
   std::vector<std::string> changed;
+  std::vector<AccountChange> external;
   Status st;
   {
     std::lock_guard lock(mutex_);
-    st = reloadLocked(changed);
+    st = reloadLocked(changed, external);
   }
-  notify(changed);
+  notify(changed, external);
   return st;
 }
 
@@ -239,20 +289,32 @@ void Accounts::maybeReload() {
   }
 }
 
-void Accounts::notify(const std::vector<std::string>& users) const {
-  if (users.empty()) {
+void Accounts::notify(const std::vector<std::string>& users,
+                      const std::vector<AccountChange>& external) const {
+  if (users.empty() && external.empty()) {
     return;
   }
   std::function<void(const std::string&)> callback;
+  std::function<void(const std::vector<AccountChange>&)> external_callback;
   {
     std::lock_guard lock(mutex_);
     callback = on_user_changed_;
+    external_callback = on_external_change_;
+  }
+  if (external_callback && !external.empty()) {
+    external_callback(external);
   }
   if (callback) {
     for (const auto& u : users) {
       callback(u);
     }
   }
+}
+
+void Accounts::setExternalChangeCallback(
+    std::function<void(const std::vector<AccountChange>& changes)> callback) {
+  std::lock_guard lock(mutex_);
+  on_external_change_ = std::move(callback);
 }
 
 void Accounts::setUserChangedCallback(std::function<void(const std::string& user)> callback) {
@@ -262,6 +324,7 @@ void Accounts::setUserChangedCallback(std::function<void(const std::string& user
 
 Status Accounts::mutate(const std::function<Result<bool>(UsersFile&)>& change, bool notify_change) {
   std::vector<std::string> changed;
+  std::vector<AccountChange> external;
   Status result = [&]() -> Status {
     std::lock_guard lock(mutex_);
     auto file_lock = FileLock::acquire(path_);
@@ -274,7 +337,7 @@ Status Accounts::mutate(const std::function<Result<bool>(UsersFile&)>& change, b
       return makeError(fresh.error().code,
                        fmt::format("{} (nothing changed)", fresh.error().message));
     }
-    auto names = install(std::move(*fresh));
+    auto names = install(std::move(*fresh), &external);
     changed.insert(changed.end(), names.begin(), names.end());
     UsersFile next = data_;
     auto write = change(next);
@@ -296,7 +359,7 @@ Status Accounts::mutate(const std::function<Result<bool>(UsersFile&)>& change, b
     }
     return {};
   }();
-  notify(changed);
+  notify(changed, external);
   return result;
 }
 
@@ -412,6 +475,13 @@ std::size_t Accounts::userCount() const {
   return data_.users.size();
 }
 
+bool Accounts::hasUser(std::string_view name) {
+  maybeReload();
+  std::lock_guard lock(mutex_);
+  return std::any_of(data_.users.begin(), data_.users.end(),
+                     [&](const UserRecord& u) { return sameUserName(u.name, name); });
+}
+
 const std::string& Accounts::dummyHash() {
   std::call_once(dummy_once_, [this] {
     auto hash = hashPassword(randomBase64Url(16), policy_.hash_cost);
@@ -426,11 +496,8 @@ Result<Principal> Accounts::login(std::string_view name, std::string_view passwo
   std::optional<std::string> hash;
   {
     std::lock_guard lock(mutex_);
-    if (const auto wait = throttle_.admit(name, address, clock_.nowMs())) {
-      const auto seconds = (*wait + kSecondMs - 1) / kSecondMs;
-      return makeError(ErrorCode::kUnavailable,
-                       fmt::format("too many failed logins for '{}' from {}; try again in {} s",
-                                   shown(name), shown(address), seconds));
+    if (auto refused = admitLocked(name, address)) {
+      return *refused;
     }
     if (const UserRecord* u = findUser(data_, name)) {
       hash = u->hash;
@@ -463,6 +530,48 @@ Result<Principal> Accounts::login(std::string_view name, std::string_view passwo
     rehash(principal.user, *hash, password);
   }
   return principal;
+}
+
+std::optional<Error> Accounts::admitLocked(std::string_view name, std::string_view address) {
+  if (const auto wait = throttle_.admit(name, address, clock_.nowMs())) {
+    const auto seconds = (*wait + kSecondMs - 1) / kSecondMs;
+    return makeError(ErrorCode::kUnavailable,
+                     fmt::format("too many failed logins for '{}' from {}; try again in {} s",
+                                 shown(name), shown(address), seconds));
+  }
+  return std::nullopt;
+}
+
+Result<Principal> Accounts::loginWith(std::string_view name, std::string_view address,
+                                      const std::function<Result<Principal>()>& check) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto refused = admitLocked(name, address)) {
+      return *refused;
+    }
+  }
+  // Admitted: the attempt is in progress until it is finished or abandoned, also when `check`
+  // throws.
+  bool done = false;
+  struct Abandon {
+    Accounts& self;
+    std::string_view name;
+    std::string_view address;
+    const bool& done;
+    ~Abandon() {
+      if (!done) {
+        std::lock_guard lock(self.mutex_);
+        self.throttle_.abandon(name, address, self.clock_.nowMs());
+      }
+    }
+  } guard{*this, name, address, done};
+  auto result = check();
+  if (result || result.error().code == ErrorCode::kInvalidArgument) {
+    std::lock_guard lock(mutex_);
+    throttle_.finish(name, address, result.ok(), clock_.nowMs());
+    done = true;
+  }
+  return result;
 }
 
 void Accounts::rehash(const std::string& name, const std::string& old_hash,

@@ -58,6 +58,27 @@ struct TokenInfo {
   std::optional<TimeMs> last_used_ms;  // since this process started; not stored
 };
 
+// A change to the accounts file made by another process (`equalisctl user|token`, an edit),
+// found when the file is read again: what the audit trail records for it.
+struct AccountChange {
+  enum class Kind {
+    kUserAdded,
+    kUserRemoved,
+    kRoleChanged,
+    kPasswordChanged,
+    kTokenCreated,
+    kTokenRevoked
+  };
+  Kind kind = Kind::kUserAdded;
+  std::string target;     // the user name, or "token:<id>"
+  std::string old_value;  // the role before (kRoleChanged, kUserRemoved, kTokenRevoked)
+  std::string new_value;  // the role after (kRoleChanged, kUserAdded, kTokenCreated)
+  std::string detail;     // a token's label and creator
+};
+
+// What changed from `before` to `after`, users first (in `after`'s order), then tokens.
+std::vector<AccountChange> diffAccounts(const UsersFile& before, const UsersFile& after);
+
 class Accounts {
  public:
   // Loads `path` (a missing file is no accounts). A damaged file is an error naming it.
@@ -76,6 +97,9 @@ class Accounts {
 
   std::vector<UserInfo> users() const;  // in the file's order
   std::size_t userCount() const;
+  // Whether `name` is a local account, ignoring ASCII case (names are unique that way). Re-reads
+  // the file first when it changed, as login() does; no password hash is computed.
+  bool hasUser(std::string_view name);
 
   // Checks a password. kInvalidArgument "unknown user or wrong password" for an unknown user
   // and a wrong password alike (an unknown user costs a hash verification too); kUnavailable
@@ -84,6 +108,13 @@ class Accounts {
   // Policy::hash_cost is replaced after the successful login.
   Result<Principal> login(std::string_view name, std::string_view password,
                           std::string_view address);
+  // A login checked elsewhere (a RADIUS server), under the same back-off as login() and counted in
+  // the same tables: during a back-off it is refused with login()'s kUnavailable message and
+  // `check` is not called. Otherwise `check` decides: its success clears the name's count, its
+  // kInvalidArgument (wrong password, no role) counts as a failed login, and any other error (the
+  // server did not answer) counts as neither.
+  Result<Principal> loginWith(std::string_view name, std::string_view address,
+                              const std::function<Result<Principal>()>& check);
 
   // A new token; returns its secret (shown once, never stored) and its description.
   Result<std::pair<std::string, TokenInfo>> createToken(std::string label, Role role,
@@ -102,6 +133,11 @@ class Accounts {
   // Called (outside the lock) with each user name that was removed, changed role or got a new
   // password, whether here or by another process (seen by reloadIfChanged()).
   void setUserChangedCallback(std::function<void(const std::string& user)> callback);
+
+  // Called (outside the lock) with the changes another process made to the file, each time
+  // this process reads it again (reloadIfChanged(), or before a change of its own).
+  void setExternalChangeCallback(
+      std::function<void(const std::vector<AccountChange>& changes)> callback);
 
   const std::string& path() const { return path_; }
 
@@ -127,12 +163,17 @@ class Accounts {
   // Takes the file lock, re-reads the file, applies `change` and writes the result.
   // `change` returns whether it changed anything (false: nothing is written).
   Status mutate(const std::function<Result<bool>(UsersFile&)>& change, bool notify_change);
-  // Replaces the accounts in memory; returns the users whose sessions must end.
-  std::vector<std::string> install(Loaded loaded);
+  // Replaces the accounts in memory; returns the users whose sessions must end. `external`
+  // (a file read back, not one this process wrote) collects what changed.
+  std::vector<std::string> install(Loaded loaded, std::vector<AccountChange>* external = nullptr);
   // reloadIfChanged() with mutex_ held; adds to `changed` the users to report.
-  Status reloadLocked(std::vector<std::string>& changed);
-  void notify(const std::vector<std::string>& users) const;
+  Status reloadLocked(std::vector<std::string>& changed, std::vector<AccountChange>& external);
+  void notify(const std::vector<std::string>& users,
+              const std::vector<AccountChange>& external) const;
   void maybeReload();
+  // The back-off refusal of an attempt, or nothing when it may go on (then in progress until
+  // throttle_.finish() or abandon()). With mutex_ held.
+  std::optional<Error> admitLocked(std::string_view name, std::string_view address);
   const std::string& dummyHash();
   void rehash(const std::string& name, const std::string& old_hash, std::string_view password);
 
@@ -148,6 +189,7 @@ class Accounts {
   std::unordered_map<std::string, TimeMs> token_last_used_;  // by token id
   LoginThrottle throttle_;
   std::function<void(const std::string&)> on_user_changed_;
+  std::function<void(const std::vector<AccountChange>&)> on_external_change_;
 
   static constexpr std::ptrdiff_t kMaxHashSlots = 64;
   std::counting_semaphore<kMaxHashSlots> hash_slots_;  // Policy::max_concurrent_hashes

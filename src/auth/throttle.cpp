@@ -168,4 +168,22 @@ void LoginThrottle::finish(std::string_view name, std::string_view address, bool
   record(addresses_, addressKey(address), success, false, now_ms);
 }
 
+void LoginThrottle::release(Table& table, const std::string& key, TimeMs now_ms) {
+  Entry* e = table.find(key, policy_, now_ms);
+  if (e == nullptr) {
+    return;
+  }
+  if (e->in_flight > 0) {
+    --e->in_flight;
+  }
+  if (e->failures == 0 && e->in_flight == 0) {
+    table.erase(key);
+  }
+}
+
+void LoginThrottle::abandon(std::string_view name, std::string_view address, TimeMs now_ms) {
+  release(names_, nameKey(name), now_ms);
+  release(addresses_, addressKey(address), now_ms);
+}
+
 }  // namespace equalis::auth

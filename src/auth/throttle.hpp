@@ -28,6 +28,9 @@ class LoginThrottle {
   std::optional<DurationMs> admit(std::string_view name, std::string_view address, TimeMs now_ms);
   // The outcome of an admitted attempt.
   void finish(std::string_view name, std::string_view address, bool success, TimeMs now_ms);
+  // Ends an admitted attempt that was neither a success nor a failure (the password could not be
+  // checked, e.g. a RADIUS server did not answer): it no longer counts as in progress.
+  void abandon(std::string_view name, std::string_view address, TimeMs now_ms);
 
   std::size_t trackedNames() const { return names_.size(); }
   std::size_t trackedAddresses() const { return addresses_.size(); }
@@ -68,6 +71,7 @@ class LoginThrottle {
   std::optional<DurationMs> waitFor(const Entry* e, TimeMs now_ms) const;
   void record(Table& table, const std::string& key, bool success, bool reset_on_success,
               TimeMs now_ms);
+  void release(Table& table, const std::string& key, TimeMs now_ms);
 
   Policy policy_;
   Table names_;

@@ -2,6 +2,7 @@
 
 #include "config/readers.hpp"
 #include "config/section.hpp"
+#include "core/ip_prefix.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -205,6 +206,16 @@ void readHttp(Section& top, model::HttpConfig& http) {
             "certificate_file and key_file go together: set both or neither");
   }
   http.hsts = s.boolean("hsts").value_or(http.hsts);
+  if (const auto port = s.integer("redirect_port", 0, 65535)) {
+    const auto listen_port = http.listen.substr(http.listen.rfind(':') + 1);
+    if (*port != 0 && http.tls == model::AutoSwitch::kOff) {
+      s.issue("redirect_port", "redirects to HTTPS, but [http] tls is \"off\"");
+    } else if (*port != 0 && listen_port == std::to_string(*port)) {
+      s.issue("redirect_port", fmt::format("is the listen port ({}) itself", *port));
+    } else {
+      http.redirect_port = static_cast<int>(*port);
+    }
+  }
   if (const auto v = s.number("session_idle_min", 1.0, 24.0 * 60.0, "min")) {
     http.session_idle_ms = static_cast<DurationMs>(*v * 60'000.0);
   }
@@ -363,11 +374,52 @@ void readEqualization(Context& ctx, Section& top, model::EqualizationConfig& eq)
   s.finish();
 }
 
+// [modbus] write_allowlist: addresses and CIDR prefixes, IPv4 or IPv6; one issue per bad entry.
+void readModbusAllowlist(Section& modbus, std::vector<std::string>& out) {
+  constexpr std::string_view kKey = "write_allowlist";
+  const toml::node* node = modbus.lookup(kKey);
+  if (node == nullptr) {
+    return;
+  }
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    modbus.wrongType(kKey, "an array of addresses or CIDR prefixes (e.g. [\"10.0.0.0/8\"])", *node);
+    return;
+  }
+  if (array->empty()) {
+    modbus.reject(kKey,
+                  "is empty: list the addresses that may write, or remove the key to let every "
+                  "client write (writes = false refuses every write)");
+    return;
+  }
+  std::vector<std::string> prefixes;
+  bool ok = true;
+  int index = 0;
+  for (const toml::node& element : *array) {
+    ++index;
+    const auto* text = element.as_string();
+    auto prefix = text ? net::parseIpPrefix(text->get())
+                       : Result<net::IpPrefix>(makeError(
+                             ErrorCode::kInvalidArgument,
+                             fmt::format("expected a string, got {}", typeName(element))));
+    if (!prefix) {
+      modbus.issue(kKey, fmt::format("entry {}: {}", index, prefix.error().message));
+      ok = false;
+      continue;
+    }
+    prefixes.push_back(prefix->toString());
+  }
+  if (ok) {
+    out = std::move(prefixes);
+  }
+}
+
 void readProtocols(Section& top, model::ProtocolConfig& p) {
   Section modbus = top.child("modbus");
   p.modbus_tcp = modbus.string("tcp").value_or(p.modbus_tcp);
   p.modbus_rtu = modbus.string("rtu").value_or(p.modbus_rtu);
   p.modbus_writes = modbus.boolean("writes").value_or(p.modbus_writes);
+  readModbusAllowlist(modbus, p.modbus_write_allowlist);
   modbus.finish();
   Section snmp = top.child("snmp");
   p.snmp = snmp.string("listen").value_or(p.snmp);
@@ -640,6 +692,7 @@ model::PlantConfig readPlant(Context& ctx, const toml::table& root) {
   }
   readSite(top, plant.site);
   readHttp(top, plant.http);
+  readRadius(top, plant.radius);
   readAmbient(top, plant.ambient);
   const ChargerKeys plant_charger = readPlantCharger(top);
   readHistory(top, plant.history);
@@ -681,6 +734,14 @@ LoadResult single(std::string message) {
 }
 
 }  // namespace
+
+std::string LoadResult::issueLines() const {
+  std::string out;
+  for (const auto& i : issues) {
+    out += (out.empty() ? "" : "\n") + i.key + ": " + i.message;
+  }
+  return out;
+}
 
 std::string LoadResult::describe(std::string_view origin) const {
   std::string out;

@@ -38,6 +38,8 @@ struct LoadResult {
   bool ok() const { return config.has_value() && issues.empty(); }
   // One line per issue ("FILE: key: message\n"); empty when ok().
   std::string describe(std::string_view origin) const;
+  // The issues as "key: message" lines, without a trailing line break; empty when there are none.
+  std::string issueLines() const;
 };
 
 // Parses and validates a configuration document. `origin` names it in parse errors.

@@ -170,8 +170,15 @@ Flat flatten(const model::PlantConfig& p, const model::PlantConfig& other) {
   }
   f.add("http.server_names", text(names));
   f.add("http.hsts", text(p.http.hsts));
+  f.add("http.redirect_port", text(p.http.redirect_port));
   f.add("http.session_idle_min", text(static_cast<double>(p.http.session_idle_ms) / 60000.0));
   f.add("http.session_max_h", text(static_cast<double>(p.http.session_absolute_ms) / 3.6e6));
+  // [radius] as a whole (its secret is not shown): a change needs a restart.
+  std::string radius = p.radius.enabled ? "on:" : "off";
+  for (const auto& server : p.radius.enabled ? p.radius.servers : std::vector<std::string>{}) {
+    radius += " " + server;
+  }
+  f.table("radius", radius, p.radius == other.radius);
   f.add("ambient.sensor", text(p.ambient.sensor_present));
   f.add("ambient.temperature_c", text(p.ambient.temperature_c));
   f.add("ambient.daily_swing_c", text(p.ambient.daily_swing_c));
@@ -233,6 +240,11 @@ Flat flatten(const model::PlantConfig& p, const model::PlantConfig& other) {
   f.add("modbus.tcp", text(pr.modbus_tcp));
   f.add("modbus.rtu", text(pr.modbus_rtu));
   f.add("modbus.writes", text(pr.modbus_writes));
+  std::string allowlist;
+  for (const auto& entry : pr.modbus_write_allowlist) {
+    allowlist += (allowlist.empty() ? "" : ",") + entry;
+  }
+  f.add("modbus.write_allowlist", text(allowlist));
   f.add("snmp.listen", text(pr.snmp));
   for (const auto& [key, value] : pr.snmp_options) {
     f.add("snmp." + key, text(value));

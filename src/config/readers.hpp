@@ -14,5 +14,7 @@ void readAlarms(Context& ctx, Section& top, model::PlantConfig& plant);
 void readIo(Context& ctx, Section& top, model::PlantConfig& plant);
 // [events], [events.smtp], [events.syslog], [[events.rule]]: the event manager.
 void readEvents(Context& ctx, Section& top, model::PlantConfig& plant);
+// [radius]: RADIUS logins.
+void readRadius(Section& top, model::RadiusConfig& radius);
 
 }  // namespace equalis::config::detail

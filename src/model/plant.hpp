@@ -176,6 +176,9 @@ struct ProtocolConfig {
   std::string snmp;            // "HOST:PORT[?options]"
   std::string mqtt;            // "mqtt[s]://[user:password@]HOST[:PORT][/PREFIX][?options]"
   bool modbus_writes = false;  // [modbus] writes: the acknowledge register accepts writes
+  // [modbus] write_allowlist: Modbus TCP clients whose address is in one of these prefixes
+  // ("10.0.0.0/8", "::1") may send write function codes; empty = every client (as without it).
+  std::vector<std::string> modbus_write_allowlist;
   // [snmp] keys other than listen, as (spec option, value) pairs in the vocabulary of the
   // --snmp spec options ("community", "writecommunity", "v3user", …); options in the spec
   // itself override them.
@@ -200,10 +203,28 @@ struct HttpConfig {
   std::vector<std::string> server_names;
   AutoSwitch anonymous_read = AutoSwitch::kAuto;
   bool hsts = false;
+  // A plain-HTTP port on the listen address that redirects every request to HTTPS; 0 = none.
+  int redirect_port = 0;
   DurationMs session_idle_ms = DurationMs{30} * 60 * 1000;
   DurationMs session_absolute_ms = DurationMs{12} * 60 * 60 * 1000;
 
   bool operator==(const HttpConfig&) const = default;
+};
+
+// [radius]: logins of names that are not local accounts, checked by RADIUS servers; the role
+// comes from an attribute of the Access-Accept (docs/security.md, "RADIUS").
+struct RadiusConfig {
+  bool enabled = false;
+  std::vector<std::string> servers = {"127.0.0.1:1812"};  // "HOST:PORT", tried in order
+  std::string secret;            // shared with every server (secret, secret_file or secret_env)
+  std::string secret_file;       // the file the secret was read from, "" when it was not
+  DurationMs timeout_ms = 3000;  // per attempt, 100 to 60000
+  int retries = 1;               // attempts after the first, per server
+  std::string nas_identifier = "equalis";
+  std::string role_attribute = "Filter-Id";  // "Filter-Id" or "Class"
+  std::string default_role;                  // "" = an Access-Accept without a role is refused
+
+  bool operator==(const RadiusConfig&) const = default;
 };
 
 struct PlantConfig {
@@ -216,6 +237,7 @@ struct PlantConfig {
   EqualizationConfig equalization;
   ThermalRunawayConfig thermal_runaway;
   HttpConfig http;
+  RadiusConfig radius;
   ProtocolConfig protocols;
   AlarmsConfig alarms;
   IoConfig io;

@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import re
 import os
 import shutil
 import signal
@@ -107,12 +108,17 @@ class RestApi(unittest.TestCase):
         # The first sweep is always recorded ("start").
         h = self.d.get_json("/api/v1/strings/1/blocks/3/history?quantity=voltage_v")
         self.assertEqual(h["unit"], "V")
-        self.assertGreaterEqual(len(h["points"]), 1)
-        p = h["points"][0]
-        self.assertEqual(p["quality"], "ok")
-        self.assertTrue(8 < p["value"] < 17)
+        # Column arrays: times_ms, values, quality ("ok" for all, or one per point).
+        self.assertGreaterEqual(h["count"], 1)
+        self.assertEqual(len(h["times_ms"]), h["count"])
+        self.assertEqual(len(h["values"]), h["count"])
+        self.assertEqual(h["times_ms"], sorted(h["times_ms"]))
+        self.assertEqual(h["quality"], "ok")
+        self.assertTrue(8 < h["values"][0] < 17)
         sh = self.d.get_json("/api/v1/strings/2/history?quantity=current_a")
-        self.assertGreaterEqual(len(sh["points"]), 1)
+        self.assertGreaterEqual(len(sh["values"]), 1)
+        mode = self.d.get_json("/api/v1/strings/1/history?quantity=mode")
+        self.assertTrue(all(isinstance(v, str) for v in mode["values"]), mode["values"][:3])
         code, ctype, body = self.d.get("/api/v1/history/export.csv?string=2")
         self.assertEqual(code, 200)
         self.assertIn("text/csv", ctype)
@@ -153,19 +159,24 @@ class RestApi(unittest.TestCase):
                 buf += chunk
                 if not headers and b"\r\n\r\n" in buf:
                     headers, buf = buf.split(b"\r\n\r\n", 1)
-                while b"event: snapshot\ndata: " in buf:
-                    start = buf.index(b"event: snapshot\ndata: ") + len(b"event: snapshot\ndata: ")
-                    end = buf.find(b"\n\n", start)
+                while True:
+                    m = re.search(rb"event: (\w+)\ndata: ", buf)
+                    end = buf.find(b"\n\n", m.end()) if m else -1
                     if end < 0:
                         break
-                    events.append(json.loads(buf[start:end]))
+                    events.append((m.group(1).decode(), json.loads(buf[m.end():end])))
                     buf = buf[end + 2:]
         self.assertIn(b"text/event-stream", headers)
-        self.assertGreaterEqual(len(events), 2, "expected two snapshot events")
-        self.assertLess(events[0]["time_ms"], events[1]["time_ms"])
-        self.assertEqual(len(events[1]["strings"]), 2)
-        self.assertEqual(len(events[1]["strings"][0]["blocks"]), 32)
-        self.assertTrue(is_value_object(events[1]["strings"][0]["blocks"][0]["voltage_v"]))
+        self.assertGreaterEqual(len(events), 2, "expected a snapshot and a delta")
+        # The whole state first, then what changed.
+        (kind0, snap), (kind1, delta) = events[0], events[1]
+        self.assertEqual((kind0, kind1), ("snapshot", "delta"))
+        self.assertEqual(len(snap["strings"]), 2)
+        self.assertEqual(len(snap["strings"][0]["blocks"]), 32)
+        self.assertTrue(is_value_object(snap["strings"][0]["blocks"][0]["voltage_v"]))
+        self.assertLess(snap["time_ms"], delta["time_ms"])
+        self.assertGreater(delta["seq"], 1)
+        self.assertLess(len(json.dumps(delta)), len(json.dumps(snap)))
 
     def run_ctl(self, *args, check=True):
         r = subprocess.run([binary("equalisctl"), "--url", self.d.url, *args], capture_output=True,
@@ -326,7 +337,8 @@ class Persistence(unittest.TestCase):
             d = Daemon(data_dir=data, time_scale=3600).start()
             time.sleep(3)
             before = d.get_json("/api/v1/system")["history"]["snapshots"]
-            first = d.get_json("/api/v1/strings/1/blocks/1/history?from=0&limit=5")["points"][0]
+            h = d.get_json("/api/v1/strings/1/blocks/1/history?from=0&limit=5")
+            first = {"time_ms": h["times_ms"][0], "value": h["values"][0]}
             d.kill(signal.SIGKILL)
             d.stop()
             self.assertGreater(before, 1)
@@ -336,9 +348,9 @@ class Persistence(unittest.TestCase):
             try:
                 after = d2.get_json("/api/v1/system")["history"]["snapshots"]
                 self.assertGreaterEqual(after, before)
-                pts = d2.get_json("/api/v1/strings/1/blocks/1/history?from=0&limit=5")["points"]
-                self.assertEqual(pts[0]["time_ms"], first["time_ms"])
-                self.assertAlmostEqual(pts[0]["value"], first["value"], places=3)
+                h2 = d2.get_json("/api/v1/strings/1/blocks/1/history?from=0&limit=5")
+                self.assertEqual(h2["times_ms"][0], first["time_ms"])
+                self.assertAlmostEqual(h2["values"][0], first["value"], places=3)
                 # The simulated plant resumes after the history it wrote: time never runs back.
                 sys = d2.get_json("/api/v1/system")
                 self.assertGreater(sys["time_ms"], last_ms)

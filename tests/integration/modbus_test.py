@@ -7,11 +7,12 @@ import socket
 import subprocess
 import tempfile
 import sys
+import threading
 import time
 import types
 import unittest
 
-from equalis_harness import COMM_LOSS_SCENARIO, Daemon, import_pymodbus
+from equalis_harness import COMM_LOSS_SCENARIO, Daemon, binary, import_pymodbus
 
 
 
@@ -171,6 +172,56 @@ class ModbusTcpTest(unittest.TestCase):
                 time.sleep(0.05)
         self.assertIsNone(self.daemon.proc.poll(), "equalisd died")
         self.assertEqual(self.read(1003, 2), [2, 64])
+
+    def test_slow_client_does_not_stall_mbpoll(self):
+        """A raw socket client sends two read requests one byte per 150 ms (3.3 s) while mbpoll
+        reads five times with its 1 s timeout: every mbpoll run is answered, all of them before
+        the slow client's requests are complete, and the slow client is answered too."""
+        request = bytes([0x12, 0x34, 0, 0, 0, 6, 1, 0x03, 0x03, 0xEB, 0, 2])  # 1003, 2 registers
+        reply = bytes([0x12, 0x34, 0, 0, 0, 7, 1, 0x03, 4, 0, 2, 0, 64])
+        started = threading.Event()
+        last_byte = threading.Event()  # set just before the last byte goes out
+        errors = []
+
+        def dribble(sock):
+            try:
+                stream = request * 2
+                for i, b in enumerate(stream):
+                    if i == len(stream) - 1:
+                        last_byte.set()
+                    sock.sendall(bytes([b]))
+                    started.set()
+                    time.sleep(0.15)
+            except OSError as e:
+                errors.append(e)
+                started.set()
+
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as slow:
+            thread = threading.Thread(target=dribble, args=(slow,))
+            thread.start()
+            try:
+                self.assertTrue(started.wait(5))
+                t0 = time.monotonic()
+                for _ in range(5):
+                    rc, values, out = mbpoll("-m", "tcp", "-p", str(self.port), "-a", "1", "-0",
+                                             "-r", "1003", "-c", "2", "-t", "4", "-o", "1", "-1",
+                                             "127.0.0.1")
+                    self.assertEqual(rc, 0, out)
+                    self.assertEqual(values, {1003: 2, 1004: 64}, out)
+                elapsed = time.monotonic() - t0
+                before_slow_done = not last_byte.is_set()
+            finally:
+                thread.join()
+            self.assertEqual(errors, [])
+            self.assertTrue(before_slow_done,
+                            f"five mbpoll reads took {elapsed:.2f} s, longer than the slow client")
+            received = b""
+            while len(received) < 2 * len(reply):
+                chunk = slow.recv(64)
+                if not chunk:
+                    break
+                received += chunk
+            self.assertEqual(received, reply * 2)
 
     def test_several_clients(self):
         clients = [ModbusTcpClient("127.0.0.1", port=self.port, timeout=5) for _ in range(5)]
@@ -466,6 +517,71 @@ class ModbusAlarmsTest(unittest.TestCase):
         # pymodbus, FC 16 with the 32-bit id: accepted again (already acknowledged).
         rr = self.client.write_registers(3010, [entry["id"] >> 16, entry["id"] & 0xFFFF], slave=1)
         self.assertFalse(rr.isError(), rr)
+
+
+class ModbusWriteAllowlistTest(unittest.TestCase):
+    """[modbus] write_allowlist: a write from an address that is not listed answers exception 01
+    (illegal function) and is logged; reads are not affected; a listed address may write."""
+
+    def setUp(self):
+        self.daemon = None
+        self.tmp = tempfile.mkdtemp(prefix="equalis-modbus-allowlist-")
+
+    def start(self, allowlist):
+        config = os.path.join(self.tmp, "equalis.toml")
+        with open(config, "w") as f:
+            f.write('[modbus]\ntcp = "127.0.0.1:0"\nwrites = true\n'
+                    f"write_allowlist = {allowlist}\n\n"
+                    "[[string]]\nblocks = 8\n\n[[string]]\nblocks = 8\n")
+        self.daemon = Daemon("--config", config, time_scale=60).start()
+        self.port = modbus_port(self.daemon)
+
+    def tearDown(self):
+        if self.daemon:
+            self.daemon.cleanup()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def poll(self, *args):
+        return mbpoll("-m", "tcp", "-p", str(self.port), "-a", "1", "-0", *args)
+
+    def stderr_after_stop(self):
+        self.daemon.proc.terminate()
+        self.daemon.proc.wait(timeout=15)
+        return self.daemon.proc.stderr.read()
+
+    def test_write_from_an_address_not_listed_is_refused(self):
+        self.start('["10.0.0.0/8", "::1"]')  # mbpoll connects from 127.0.0.1
+        self.assertTrue(any("writes on from 10.0.0.0/8, ::1 only" in l for l in self.daemon.lines),
+                        self.daemon.lines)
+        # Acknowledge all (0xFFFF): refused with exception 01.
+        rc, _, out = self.poll("-r", "3010", "-t", "4", "-1", "127.0.0.1", "65535")
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("Illegal function", out)
+        # Reads work as before.
+        rc, values, out = self.poll("-r", "1003", "-c", "2", "-t", "4", "-1", "127.0.0.1")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(values, {1003: 2, 1004: 16}, out)
+        self.assertIn("write (function 0x06) from 127.0.0.1 refused", self.stderr_after_stop())
+
+    def test_write_from_a_listed_address_is_accepted(self):
+        self.start('["127.0.0.0/8"]')
+        rc, _, out = self.poll("-r", "3010", "-t", "4", "-1", "127.0.0.1", "65535")
+        self.assertEqual(rc, 0, out)
+
+    def test_bad_entry_is_a_configuration_error(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write('[modbus]\nwrite_allowlist = ["10.0.0.0/8", "10.0.0.1/8", "bms.local"]\n'
+                    "[[string]]\n")
+            path = f.name
+        try:
+            r = subprocess.run([binary("equalisd"), "--check-config", path], capture_output=True,
+                               text=True, timeout=30)
+        finally:
+            os.unlink(path)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = r.stdout + r.stderr
+        self.assertIn("modbus.write_allowlist: entry 2: \"10.0.0.1/8\"", out)
+        self.assertIn("modbus.write_allowlist: entry 3: \"bms.local\"", out)
 
 
 if __name__ == "__main__":

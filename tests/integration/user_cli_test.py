@@ -47,6 +47,25 @@ class UserCli(unittest.TestCase):
         self.assertIn("$argon2id$v=19$m=19456,t=2,p=1$", text)
         self.assertNotIn("alice's password", text)
 
+    def test_changes_are_in_the_audit_trail(self):
+        self.assertEqual(self.ctl("user", "add", "alice", "--role", "admin",
+                                  stdin="alice-pass-1\n").returncode, 0)
+        self.assertEqual(self.ctl("user", "add", "bob", "--role", "viewer",
+                                  stdin="bob-pass-1\n").returncode, 0)
+        self.assertEqual(self.ctl("user", "role", "bob", "operator").returncode, 0)
+        self.assertEqual(self.ctl("user", "remove", "alice").returncode, 1)  # the last admin
+        with open(os.path.join(self.dir, "audit.jsonl")) as f:
+            records = [json.loads(line) for line in f]
+        self.assertEqual([(r["action"], r["target"], r["old_value"], r["new_value"], r["outcome"],
+                           r["via"]) for r in records],
+                         [("user.add", "alice", "", "admin", "ok", "cli"),
+                          ("user.add", "bob", "", "viewer", "ok", "cli"),
+                          ("user.role", "bob", "viewer", "operator", "ok", "cli"),
+                          ("user.remove", "alice", "admin", "", "refused", "cli")])
+        self.assertTrue(all(r["user"].startswith("cli:") for r in records))
+        r = self.ctl("audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_passwords_from_a_file_and_refusals(self):
         pw = os.path.join(self.dir, "pw")
         with open(pw, "w") as f:

@@ -251,4 +251,45 @@ void addSecurityHeaders(Response& res, bool hsts) {
   }
 }
 
+std::string httpsRedirectLocation(std::string_view host_header, std::string_view target,
+                                  int https_port) {
+  if (target.empty() || target.front() != '/' || https_port <= 0 || https_port > 65535 ||
+      std::any_of(target.begin(), target.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; })) {
+    return {};
+  }
+  const std::string name = hostName(host_header);
+  if (name.empty()) {
+    return {};
+  }
+  // The port of the Host header, if any: digits only.
+  const auto close = host_header.rfind(']');
+  const auto colon = host_header.rfind(':');
+  if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close)) {
+    const auto port = host_header.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
+      return {};
+    }
+  }
+  std::string host;
+  if (host_header.front() == '[' || name.find(':') != std::string::npos) {
+    if (name.find(':') == std::string::npos || !isIpLiteral(name)) {
+      return {};
+    }
+    host = "[" + name + "]";
+  } else {
+    const bool clean = std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_';
+    });
+    if (!clean) {
+      return {};
+    }
+    host = name;
+  }
+  return https_port == 443 ? fmt::format("https://{}{}", host, target)
+                           : fmt::format("https://{}:{}{}", host, https_port, target);
+}
+
 }  // namespace equalis::http

@@ -1,6 +1,6 @@
 // Checks on what an HTTP client sends, shared by the server, the REST routes and the fuzz
 // targets: UTF-8, the Host header against the controller's names (DNS rebinding), same-origin
-// writes (CSRF), and log-safe text. Pure functions.
+// writes (CSRF), the HTTPS redirect's target, and log-safe text. Pure functions.
 #pragma once
 
 #include <string>
@@ -53,5 +53,12 @@ std::string_view cookieValue(std::string_view cookie_header, std::string_view na
 
 // Content-Security-Policy and the other security headers on every response; HSTS when `hsts`.
 void addSecurityHeaders(Response& res, bool hsts);
+
+// Where the HTTP → HTTPS redirect sends a request: "https://<host of the Host
+// header><:port><target>" (the port left out when it is 443; an IPv6 address in brackets). Empty
+// when the Host header is missing or malformed (not a host name or IP address, a port that is not a
+// number) or the target is not a path.
+std::string httpsRedirectLocation(std::string_view host_header, std::string_view target,
+                                  int https_port);
 
 }  // namespace equalis::http

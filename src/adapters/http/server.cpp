@@ -97,18 +97,44 @@ std::string buildHeader(const Response& res, std::optional<std::size_t> length, 
 class Subscriber {
  public:
   virtual ~Subscriber() = default;
-  virtual void deliver(std::shared_ptr<const std::string> message) = 0;
+  virtual void deliver(StateEvent message) = 0;
 };
 
 class Hub final : public EventHub {
  public:
-  void publish(std::shared_ptr<const std::string> message) override {
+  void publishState(StateEvent state) override {
+    {
+      const std::lock_guard lock(mutex_);
+      latest_ = state;
+    }
+    send(state);
+  }
+  void publishComment(std::shared_ptr<const std::string> comment) override {
+    send(StateEvent{0, std::move(comment), nullptr});
+  }
+  std::size_t clients() const override { return count_.load(); }
+
+  // The newest state for a new subscriber (its full form only: it holds nothing yet).
+  StateEvent subscribe(std::weak_ptr<Subscriber> s) {
+    const std::lock_guard lock(mutex_);
+    subscribers_.push_back(std::move(s));
+    return StateEvent{latest_.seq, latest_.full, nullptr};
+  }
+  void subscribed() { ++count_; }
+  // The last subscriber gone: the newest state is no longer kept, so that the next viewer
+  // never gets an old state as its first.
+  void unsubscribed() {
+    if (--count_ == 0) {
+      const std::lock_guard lock(mutex_);
+      latest_ = {};
+    }
+  }
+
+ private:
+  void send(const StateEvent& message) {
     std::vector<std::shared_ptr<Subscriber>> live;
     {
       const std::lock_guard lock(mutex_);
-      if (message->rfind(':', 0) != 0) {
-        latest_ = message;  // a comment (keep-alive) is not a state for newcomers
-      }
       live.reserve(subscribers_.size());
       std::erase_if(subscribers_, [&live](const std::weak_ptr<Subscriber>& w) {
         auto s = w.lock();
@@ -123,27 +149,10 @@ class Hub final : public EventHub {
       s->deliver(message);
     }
   }
-  std::size_t clients() const override { return count_.load(); }
 
-  std::shared_ptr<const std::string> subscribe(std::weak_ptr<Subscriber> s) {
-    const std::lock_guard lock(mutex_);
-    subscribers_.push_back(std::move(s));
-    return latest_;
-  }
-  void subscribed() { ++count_; }
-  // The last subscriber gone: the newest message is no longer kept, so that the next viewer
-  // never gets an old state as its first.
-  void unsubscribed() {
-    if (--count_ == 0) {
-      const std::lock_guard lock(mutex_);
-      latest_.reset();
-    }
-  }
-
- private:
   mutable std::mutex mutex_;
   std::vector<std::weak_ptr<Subscriber>> subscribers_;
-  std::shared_ptr<const std::string> latest_;
+  StateEvent latest_;
   std::atomic<std::size_t> count_{0};
 };
 
@@ -168,12 +177,24 @@ struct Server::Impl {
         ioc(static_cast<int>(l.io_threads)),
         workers(l.workers) {}
 
+  // An acceptor: the main one, or the plain-HTTP one that only redirects to HTTPS.
+  struct Listener {
+    explicit Listener(net::io_context& ioc) : acceptor(ioc), retry(ioc) {}
+    tcp::acceptor acceptor;
+    net::steady_timer retry;  // after an accept error
+    int redirect_port = 0;    // the HTTPS port redirected to; 0: serves the routes
+  };
+
   const Router& router;
   Limits limits;
   Gate gate;
+  // The TLS context new connections start with (null: plain HTTP). Each connection holds its
+  // own reference, so a replaced context lives until the last connection using it ends.
+  mutable std::mutex tls_mutex;
+  std::shared_ptr<ssl::context> tls;
+  std::atomic<bool> tls_on{false};
   // Declared before the I/O context: sessions still queued in it when it is destroyed use the
-  // TLS context, the hub and the counters.
-  std::optional<ssl::context> tls;
+  // hub and the counters.
   Hub hub;
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> slow_in_flight{0};
@@ -185,8 +206,13 @@ struct Server::Impl {
   std::unordered_map<std::string, std::size_t> per_client;
   net::io_context ioc;
   net::thread_pool workers;
-  tcp::acceptor acceptor{ioc};
-  net::steady_timer accept_retry{ioc};
+  Listener primary{ioc};
+  Listener redirector{ioc};
+
+  std::shared_ptr<ssl::context> tlsContext() const {
+    const std::lock_guard lock(tls_mutex);
+    return tls;
+  }
 
   // Counts a new connection from `addr`; false when a limit refuses it.
   bool admit(const std::string& addr) {
@@ -211,9 +237,10 @@ struct Server::Impl {
     --connections;
   }
 
-  void accept();
-  template <class Stream, class... Args>
-  void startSession(std::string addr, Args&&... args);
+  void accept(Listener& l);
+  template <class Stream>
+  void startSession(std::string addr, tcp::socket socket, std::shared_ptr<ssl::context> context,
+                    int redirect_port);
 };
 
 namespace {
@@ -223,9 +250,13 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
  public:
-  template <class... Args>
-  Session(Server::Impl& sh, std::string addr, Args&&... args)
-      : sh_(sh), addr_(std::move(addr)), stream_(std::forward<Args>(args)...) {}
+  Session(Server::Impl& sh, std::string addr, tcp::socket socket,
+          std::shared_ptr<ssl::context> context, int redirect_port)
+      : sh_(sh),
+        addr_(std::move(addr)),
+        context_(std::move(context)),
+        redirect_port_(redirect_port),
+        stream_(makeStream(std::move(socket), context_.get())) {}
   ~Session() override {
     if (subscribed_) {
       sh_.hub.unsubscribed();
@@ -239,9 +270,12 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->begin(); });
   }
 
-  void deliver(std::shared_ptr<const std::string> message) override {
+  void deliver(StateEvent message) override {
     net::post(stream_.get_executor(),
               [self = this->shared_from_this(), message = std::move(message)]() mutable {
+                if (message.seq == 0 && self->pending_event_.full) {
+                  return;  // a keep-alive never replaces a state waiting to be written
+                }
                 self->pending_event_ = std::move(message);
                 if (!self->writing_ && !self->closed_) {
                   self->writeEvent();
@@ -250,6 +284,14 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
   }
 
  private:
+  static Stream makeStream(tcp::socket socket, ssl::context* context) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *context);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
   void begin() {
@@ -317,6 +359,9 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     const auto length = parser_->content_length();
     const bool has_body = parser_->chunked() || (length && *length > 0);
     close_after_ = false;
+    if (redirect_port_ != 0) {
+      return redirect(has_body);
+    }
 
     if (const auto why = decodeTarget(req_); !why.empty()) {
       return refuse(400, "bad_request", why);
@@ -367,6 +412,28 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
       return;
     }
     readBody();
+  }
+
+  // The redirect listener: the same target over HTTPS. A body is never read (the connection
+  // closes after the answer when there is one).
+  void redirect(bool has_body) {
+    ++sh_.requests;
+    close_after_ = has_body;
+    const auto location = httpsRedirectLocation(req_.header("Host"), req_.target, redirect_port_);
+    if (location.empty()) {
+      return refuse(400, "bad_request",
+                    "cannot redirect to HTTPS: the request needs a Host header with a host name "
+                    "or IP address, and a path");
+    }
+    Response res;
+    res.status = 308;
+    res.setHeader("Location", location);
+    // Browsers keep a permanent redirect; an hour lets a changed port or HTTPS turned off reach
+    // them again.
+    res.setHeader("Cache-Control", "max-age=3600");
+    res.setContent(fmt::format("This controller is served over HTTPS: {}\n", location),
+                   "text/plain; charset=utf-8");
+    send(std::move(res));
   }
 
   void readBody() {
@@ -550,7 +617,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     prefix_ += fmt::format("{:x}\r\n{}\r\n", hello.size(), hello);
     subscribed_ = true;
     sh_.hub.subscribed();
-    if (auto latest = sh_.hub.subscribe(this->weak_from_this())) {
+    if (auto latest = sh_.hub.subscribe(this->weak_from_this()); latest.full) {
       pending_event_ = std::move(latest);
     }
     // A live-update client sends nothing more: readable means it closed (or misbehaves).
@@ -579,13 +646,21 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
   }
 
   void writeEvent() {
-    if (closed_ || (!pending_event_ && prefix_.empty())) {
+    if (closed_ || (!pending_event_.full && prefix_.empty())) {
       writing_ = false;
       return;
     }
     writing_ = true;
-    current_event_ = std::move(pending_event_);
-    pending_event_.reset();
+    // The changes when this client holds the state just before, else the whole state.
+    if (pending_event_.seq != 0) {
+      const bool follows =
+          pending_event_.delta && written_seq_ != 0 && pending_event_.seq == written_seq_ + 1;
+      current_event_ = follows ? pending_event_.delta : pending_event_.full;
+      written_seq_ = pending_event_.seq;
+    } else {
+      current_event_ = pending_event_.full;
+    }
+    pending_event_ = {};
     const std::string_view body = current_event_ ? std::string_view(*current_event_) : "";
     size_line_ = body.empty() ? std::string() : fmt::format("{:x}\r\n", body.size());
     const std::array<net::const_buffer, 4> bufs{
@@ -608,6 +683,8 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
 
   Server::Impl& sh_;
   std::string addr_;
+  std::shared_ptr<ssl::context> context_;  // TLS: the context this connection began with
+  int redirect_port_ = 0;
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -625,51 +702,115 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
   bool closed_ = false;
   std::string prefix_;
   std::string size_line_;
-  std::shared_ptr<const std::string> pending_event_;
+  StateEvent pending_event_;
+  std::uint64_t written_seq_ = 0;  // the state this client holds (0: none yet)
   std::shared_ptr<const std::string> current_event_;
 };
 
 }  // namespace
 
-template <class Stream, class... Args>
-void Server::Impl::startSession(std::string addr, Args&&... args) {
-  std::make_shared<Session<Stream>>(*this, std::move(addr), std::forward<Args>(args)...)->start();
+template <class Stream>
+void Server::Impl::startSession(std::string addr, tcp::socket socket,
+                                std::shared_ptr<ssl::context> context, int redirect_port) {
+  std::make_shared<Session<Stream>>(*this, std::move(addr), std::move(socket), std::move(context),
+                                    redirect_port)
+      ->start();
 }
 
-void Server::Impl::accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor.is_open()) {
-      return;
-    }
-    if (ec) {
-      // Out of file descriptors and the like: try again shortly instead of spinning.
-      log::get("http")->warn("accept: {}", ec.message());
-      accept_retry.expires_after(Ms(100));
-      accept_retry.async_wait([this](beast::error_code e) {
-        if (!e) {
-          accept();
-        }
-      });
-      return;
-    }
-    beast::error_code e;
-    const auto remote = socket.remote_endpoint(e);
-    std::string addr = e ? std::string("?") : remote.address().to_string();
-    if (!admit(addr)) {
-      ++refused;
-      socket.close(e);
-    } else {
-      socket.set_option(tcp::no_delay(true), e);
-      if (tls) {
-        startSession<beast::ssl_stream<beast::tcp_stream>>(std::move(addr), std::move(socket),
-                                                           *tls);
-      } else {
-        startSession<beast::tcp_stream>(std::move(addr), std::move(socket));
-      }
-    }
-    accept();
-  });
+void Server::Impl::accept(Listener& l) {
+  l.acceptor.async_accept(net::make_strand(ioc),
+                          [this, &l](beast::error_code ec, tcp::socket socket) {
+                            if (ec == net::error::operation_aborted || !l.acceptor.is_open()) {
+                              return;
+                            }
+                            if (ec) {
+                              // Out of file descriptors and the like: try again shortly instead of
+                              // spinning.
+                              log::get("http")->warn("accept: {}", ec.message());
+                              l.retry.expires_after(Ms(100));
+                              l.retry.async_wait([this, &l](beast::error_code e) {
+                                if (!e) {
+                                  accept(l);
+                                }
+                              });
+                              return;
+                            }
+                            beast::error_code e;
+                            const auto remote = socket.remote_endpoint(e);
+                            std::string addr = e ? std::string("?") : remote.address().to_string();
+                            if (!admit(addr)) {
+                              ++refused;
+                              socket.close(e);
+                            } else {
+                              socket.set_option(tcp::no_delay(true), e);
+                              auto context = l.redirect_port == 0 ? tlsContext() : nullptr;
+                              if (context) {
+                                startSession<beast::ssl_stream<beast::tcp_stream>>(
+                                    std::move(addr), std::move(socket), std::move(context), 0);
+                              } else {
+                                startSession<beast::tcp_stream>(std::move(addr), std::move(socket),
+                                                                nullptr, l.redirect_port);
+                              }
+                            }
+                            accept(l);
+                          });
 }
+
+namespace {
+
+// A TLS 1.2+ server context with the certificate chain and key of `tls`.
+Result<std::shared_ptr<ssl::context>> makeTlsContext(const TlsFiles& tls) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use);
+  beast::error_code ec;
+  // An encrypted key must fail here, not make OpenSSL ask for a passphrase on the terminal.
+  ctx->set_password_callback(
+      [](std::size_t, ssl::context::password_purpose) { return std::string(); }, ec);
+  ctx->use_certificate_chain_file(tls.certificate_path, ec);
+  if (ec) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("TLS certificate {}: {}", tls.certificate_path, ec.message()));
+  }
+  ctx->use_private_key_file(tls.key_path, ssl::context::pem, ec);
+  if (ec) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("TLS key {}: {}", tls.key_path, ec.message()));
+  }
+  return ctx;
+}
+
+// Opens, binds and listens: SO_REUSEADDR (a restart may bind while old connections linger in
+// TIME_WAIT) but never SO_REUSEPORT, so a second daemon on the same port fails here.
+Result<int> bindAcceptor(tcp::acceptor& acceptor, const std::string& host, int port) {
+  const std::string where = fmt::format("{}:{}", host, port);
+  beast::error_code ec;
+  const auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("cannot listen on {}: '{}' is not an IP address", where, host));
+  }
+  const tcp::endpoint ep(address, static_cast<unsigned short>(port));
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) {
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  }
+  if (!ec) {
+    acceptor.bind(ep, ec);
+  }
+  if (!ec) {
+    acceptor.listen(1024, ec);
+  }
+  if (ec) {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    return makeError(ErrorCode::kIo, fmt::format("cannot listen on {}: {}", where, ec.message()));
+  }
+  return static_cast<int>(acceptor.local_endpoint().port());
+}
+
+}  // namespace
 
 Server::Server(const Router& router, Limits limits, Gate gate)
     : impl_(std::make_unique<Impl>(router, limits, std::move(gate))) {}
@@ -685,51 +826,48 @@ Server::~Server() {
 
 Result<int> Server::listen(const std::string& host, int port, const std::optional<TlsFiles>& tls) {
   auto& im = *impl_;
-  const std::string where = fmt::format("{}:{}", host, port);
   if (tls) {
-    ssl::context ctx(ssl::context::tls_server);
-    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                    ssl::context::single_dh_use);
-    beast::error_code ec;
-    ctx.use_certificate_chain_file(tls->certificate_path, ec);
-    if (ec) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       fmt::format("TLS certificate {}: {}", tls->certificate_path, ec.message()));
+    auto ctx = makeTlsContext(*tls);
+    if (!ctx) {
+      return ctx.error();
     }
-    ctx.use_private_key_file(tls->key_path, ssl::context::pem, ec);
-    if (ec) {
-      return makeError(ErrorCode::kInvalidArgument,
-                       fmt::format("TLS key {}: {}", tls->key_path, ec.message()));
-    }
-    im.tls.emplace(std::move(ctx));
+    const std::lock_guard lock(im.tls_mutex);
+    im.tls = std::move(*ctx);
+    im.tls_on = true;
   }
-  beast::error_code ec;
-  const auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) {
+  auto bound = bindAcceptor(im.primary.acceptor, host, port);
+  if (bound) {
+    im.accept(im.primary);
+  }
+  return bound;
+}
+
+Result<int> Server::listenRedirect(const std::string& host, int port, int https_port) {
+  auto& im = *impl_;
+  if (https_port <= 0 || https_port > 65535) {
     return makeError(ErrorCode::kInvalidArgument,
-                     fmt::format("cannot listen on {}: '{}' is not an IP address", where, host));
+                     fmt::format("cannot redirect to HTTPS port {}", https_port));
   }
-  const tcp::endpoint ep(address, static_cast<unsigned short>(port));
-  im.acceptor.open(ep.protocol(), ec);
-  if (!ec) {
-    // SO_REUSEADDR (a restart may bind while old connections linger in TIME_WAIT) but never
-    // SO_REUSEPORT: a second daemon on the same port must fail here.
-    im.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  auto bound = bindAcceptor(im.redirector.acceptor, host, port);
+  if (bound) {
+    im.redirector.redirect_port = https_port;
+    im.accept(im.redirector);
   }
-  if (!ec) {
-    im.acceptor.bind(ep, ec);
+  return bound;
+}
+
+Status Server::useCertificate(const TlsFiles& tls) {
+  auto& im = *impl_;
+  if (!im.tls_on) {
+    return makeError(ErrorCode::kUnavailable, "this server serves plain HTTP, not HTTPS");
   }
-  if (!ec) {
-    im.acceptor.listen(1024, ec);
+  auto ctx = makeTlsContext(tls);
+  if (!ctx) {
+    return ctx.error();
   }
-  if (ec) {
-    beast::error_code ignored;
-    im.acceptor.close(ignored);
-    return makeError(ErrorCode::kIo, fmt::format("cannot listen on {}: {}", where, ec.message()));
-  }
-  im.accept();
-  return static_cast<int>(im.acceptor.local_endpoint().port());
+  const std::lock_guard lock(im.tls_mutex);
+  im.tls = std::move(*ctx);
+  return {};
 }
 
 void Server::run() {
@@ -748,7 +886,8 @@ void Server::stop() {
   auto& im = *impl_;
   net::post(im.ioc, [&im] {
     beast::error_code ignored;
-    im.acceptor.close(ignored);
+    im.primary.acceptor.close(ignored);
+    im.redirector.acceptor.close(ignored);
   });
   im.ioc.stop();
 }
@@ -771,7 +910,7 @@ ServerStats Server::stats() const {
 }
 
 bool Server::tls() const {
-  return impl_->tls.has_value();
+  return impl_->tls_on;
 }
 
 }  // namespace equalis::http

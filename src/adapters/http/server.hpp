@@ -3,7 +3,8 @@
 // handlers that may block run on a bounded worker pool, and live updates are rendered once and
 // the same bytes are written to every subscriber. Limits: header and body size, connections in
 // all and per client address, header/idle, body and write timeouts. TLS (≥ 1.2, OpenSSL) when
-// a certificate is given. The port is bound exclusively: a second daemon fails to start.
+// a certificate is given, replaceable while serving; optionally a plain-HTTP port that only
+// redirects to HTTPS. Ports are bound exclusively: a second daemon fails to start.
 #pragma once
 
 #include <cstddef>
@@ -43,14 +44,24 @@ struct TlsFiles {
 // runs. Returns true to go on; false with `res` filled to answer at once (401, 403, …).
 using Gate = std::function<bool(Request& req, const RouteOptions& route, Response& res)>;
 
+// One state for live updates: the complete event ("event: snapshot\ndata: …\n\n") and,
+// optionally, an event holding only the changes since state seq - 1 ("event: delta…").
+struct StateEvent {
+  std::uint64_t seq = 0;  // 1, 2, 3, … in publishing order
+  std::shared_ptr<const std::string> full;
+  std::shared_ptr<const std::string> delta;  // null: only `full`
+};
+
 // Live-update subscribers: every published message goes, as the same bytes, to each client.
-// A client that is still writing an earlier message gets only the newest one when it is done.
+// A client that is still writing an earlier message gets only the newest one when it is done:
+// the delta when it holds the state just before, else the full state (a client that missed a
+// state, and every new one, gets the full state).
 class EventHub {
  public:
   virtual ~EventHub() = default;
-  // A complete server-sent event ("event: snapshot\ndata: …\n\n"); the newest one is also the
-  // first message a new subscriber receives.
-  virtual void publish(std::shared_ptr<const std::string> message) = 0;
+  virtual void publishState(StateEvent state) = 0;
+  // A comment (": keep-alive\n\n"): sent only to clients with nothing else waiting.
+  virtual void publishComment(std::shared_ptr<const std::string> comment) = 0;
   virtual std::size_t clients() const = 0;
 };
 
@@ -74,6 +85,14 @@ class Server {
   // Binds host:port (0 = any free port) exclusively, with TLS when `tls` is given. Returns the
   // bound port; an error names the address and why (in use, not permitted, bad certificate).
   Result<int> listen(const std::string& host, int port, const std::optional<TlsFiles>& tls);
+  // A second listener, plain HTTP, on host:port (bound like listen()): every request is answered
+  // with 308 Permanent Redirect to https://<its Host without the port>:<https_port><target> (no
+  // port when it is 443) once its header is read, with the same limits and timeouts; no route,
+  // no gate, no body is read. A missing or malformed Host → 400. Call after listen().
+  Result<int> listenRedirect(const std::string& host, int port, int https_port);
+  // New TLS connections use this certificate from now on; connections already open keep the
+  // one they began with. Only for a server listening with TLS; on an error nothing changes.
+  Status useCertificate(const TlsFiles& tls);
   // Serves until stop(), on the calling thread and io_threads - 1 more.
   void run();
   void stop();

@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,9 +13,12 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "adapters/common/alarm_text.hpp"
 #include "adapters/modbus/server_internal.hpp"
@@ -34,6 +36,12 @@ constexpr int kReadHolding = 0x03;
 constexpr int kReadInput = 0x04;
 constexpr int kWriteSingleRegister = 0x06;
 constexpr int kWriteMultipleRegisters = 0x10;
+constexpr int kWriteSingleCoil = 0x05;
+constexpr int kWriteMultipleCoils = 0x0F;
+constexpr int kMaskWriteRegister = 0x16;
+constexpr int kReadWriteMultipleRegisters = 0x17;
+constexpr int kMaxAcceptsPerRound = 64;       // then the clients get their turn again
+constexpr std::int64_t kAcceptPauseMs = 200;  // after running out of file descriptors
 
 bool parseInt(std::string_view text, int& out) {
   const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -53,6 +61,12 @@ void closeFd(int& fd) {
     ::close(fd);
     fd = -1;
   }
+}
+
+std::int64_t monotonicMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // Waits up to `ms` unless the wake pipe fires; returns false when woken.
@@ -258,6 +272,96 @@ std::optional<RtuFramer::Frame> RtuFramer::pause() {
   return f;
 }
 
+void TcpFramer::feed(const std::uint8_t* data, std::size_t n) {
+  if (problem_.empty()) {
+    buf_.insert(buf_.end(), data, data + n);
+  }
+}
+
+std::size_t TcpFramer::expected() const {
+  if (buf_.size() < kHeaderSize) {
+    return 0;
+  }
+  return 6 + (static_cast<std::size_t>(buf_[4]) << 8 | buf_[5]);
+}
+
+std::size_t TcpFramer::next(Buffer& out) {
+  if (!problem_.empty()) {
+    return 0;
+  }
+  // Each field is checked as soon as it is in, so that a bad header is refused at once.
+  const unsigned protocol_id = buf_.size() >= 4 ? static_cast<unsigned>(buf_[2]) << 8 | buf_[3] : 0;
+  const std::size_t length =
+      buf_.size() >= 6 ? static_cast<std::size_t>(buf_[4]) << 8 | buf_[5] : kMinLength;
+  if (protocol_id != 0) {
+    problem_ = fmt::format("protocol id {:#06x} in the MBAP header (Modbus is 0)", protocol_id);
+  } else if (length < kMinLength || length > kMaxLength) {
+    problem_ =
+        fmt::format("length {} in the MBAP header (must be {}–{})", length, kMinLength, kMaxLength);
+  }
+  if (!problem_.empty()) {
+    buf_.clear();
+    return 0;
+  }
+  const std::size_t size = 6 + length;
+  if (buf_.size() < kHeaderSize || buf_.size() < size) {
+    return 0;
+  }
+  std::copy(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(size), out.begin());
+  std::fill(out.begin() + static_cast<std::ptrdiff_t>(size), out.end(), std::uint8_t{0});
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(size));
+  return size;
+}
+
+bool isWriteFunction(int function) {
+  switch (function) {
+    case kWriteSingleCoil:
+    case kWriteSingleRegister:
+    case kWriteMultipleCoils:
+    case kWriteMultipleRegisters:
+    case kMaskWriteRegister:
+    case kReadWriteMultipleRegisters:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Result<std::vector<net::IpPrefix>> parseWriteAllowlist(const std::vector<std::string>& entries) {
+  std::vector<net::IpPrefix> out;
+  for (const auto& entry : entries) {
+    auto prefix = net::parseIpPrefix(entry);
+    if (!prefix) {
+      return makeError(ErrorCode::kInvalidArgument,
+                       fmt::format("[modbus] write_allowlist: {}", prefix.error().message));
+    }
+    out.push_back(*prefix);
+  }
+  return out;
+}
+
+bool writeAllowed(const std::vector<net::IpPrefix>& allowlist, const net::IpAddress& address) {
+  return allowlist.empty() ||
+         std::any_of(allowlist.begin(), allowlist.end(),
+                     [&](const net::IpPrefix& p) { return p.contains(address); });
+}
+
+bool LogLimiter::allow(std::int64_t now_ms, std::uint64_t& suppressed) {
+  if (!started_ || now_ms - window_start_ms_ >= window_ms_) {
+    started_ = true;
+    window_start_ms_ = now_ms;
+    written_ = 0;
+  }
+  if (written_ >= burst_) {
+    ++suppressed_;
+    return false;
+  }
+  ++written_;
+  suppressed = suppressed_;
+  suppressed_ = 0;
+  return true;
+}
+
 RequestHandler::RequestHandler(const state::StateStore& store, const Clock& clock, int base_unit_id)
     : store_(store),
       clock_(clock),
@@ -285,7 +389,8 @@ std::vector<std::string> alarmsToAcknowledge(const std::vector<alarms::ActiveAla
   return keys;
 }
 
-int RequestHandler::acknowledge(int function, const std::uint8_t* req, int offset, int length) {
+int RequestHandler::acknowledge(int function, const std::uint8_t* req, int offset, int length,
+                                const Requester& from) {
   auto word = [&](int at) { return static_cast<std::uint32_t>(req[at] << 8 | req[at + 1]); };
   if (length < offset + 5) {
     return kExceptionIllegalDataValue;
@@ -326,7 +431,7 @@ int RequestHandler::acknowledge(int function, const std::uint8_t* req, int offse
     if (it != list.end() && it->acknowledged) {
       continue;
     }
-    const auto done = acknowledge_alarm_(key, command::Origin{"", "", "modbus"});
+    const auto done = acknowledge_alarm_(key, command::Origin{"", from.address, "modbus"});
     if (!done) {
       logger->warn("modbus: acknowledging {} failed: {}", key, done.error().message);
       if (!all) {
@@ -350,7 +455,8 @@ RequestHandler::~RequestHandler() {
   }
 }
 
-int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
+int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length,
+                           const Requester& from) {
   ++requests_;
   const int offset = modbus_get_header_length(ctx);
   if (length < offset + 1 || mapping_ == nullptr) {
@@ -361,8 +467,12 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
   const RegisterMap& map = mapForUnit(offset >= 1 ? req[offset - 1] : base_unit_id_);
   std::uint32_t address = 0;
   std::uint32_t count = 0;
+  if (!from.may_write && isWriteFunction(function)) {
+    ++exceptions_;
+    return modbus_reply_exception(ctx, req, kExceptionIllegalFunction);
+  }
   if (writes_ && (function == kWriteSingleRegister || function == kWriteMultipleRegisters)) {
-    if (const int exception = acknowledge(function, req, offset, length); exception != 0) {
+    if (const int exception = acknowledge(function, req, offset, length, from); exception != 0) {
       ++exceptions_;
       return modbus_reply_exception(ctx, req, static_cast<unsigned int>(exception));
     }
@@ -402,15 +512,21 @@ int RequestHandler::handle(modbus_t* ctx, const std::uint8_t* req, int length) {
 // ---------------------------------------------------------------------------------------------
 // TCP server
 
-TcpServer::TcpServer(const adapters::Context& ctx, std::string host)
+TcpServer::TcpServer(const adapters::Context& ctx, std::string host, TcpLimits limits)
     : handler_(ctx),
       host_(std::move(host)),
       writes_(ctx.plant.protocols.modbus_writes),
+      limits_(limits),
       plant_strings_(ctx.state.stringCount()) {}
 
 Result<std::unique_ptr<TcpServer>> TcpServer::start(const adapters::Context& ctx,
-                                                    const TcpSpec& spec) {
-  std::unique_ptr<TcpServer> server(new TcpServer(ctx, spec.host));
+                                                    const TcpSpec& spec, TcpLimits limits) {
+  auto allowlist = parseWriteAllowlist(ctx.plant.protocols.modbus_write_allowlist);
+  if (!allowlist) {
+    return allowlist.error();
+  }
+  std::unique_ptr<TcpServer> server(new TcpServer(ctx, spec.host, limits));
+  server->write_allowlist_ = std::move(allowlist.value());
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -454,13 +570,14 @@ Result<std::unique_ptr<TcpServer>> TcpServer::start(const adapters::Context& ctx
   if (::pipe2(server->wake_, O_CLOEXEC) != 0) {
     return makeError(ErrorCode::kIo, fmt::format("pipe: {}", std::strerror(errno)));
   }
-  // The context only frames requests and replies on the client sockets it is handed.
+  // The context only builds and sends replies on the client socket it is handed (the server
+  // reads and frames requests itself): libmodbus never waits on a client socket. RequestHandler
+  // passes only requests it has checked to modbus_reply, so libmodbus never takes its error path
+  // that sleeps and flushes (select()s) the socket; no FD_SETSIZE limit applies.
   server->ctx_ = modbus_new_tcp("127.0.0.1", server->port_);
   if (server->ctx_ == nullptr) {
     return makeError(ErrorCode::kIo, "libmodbus: cannot create a TCP context");
   }
-  // A client that stops in the middle of a frame blocks the loop at most this long.
-  modbus_set_byte_timeout(server->ctx_, 0, 200'000);
   TcpServer* raw = server.get();
   server->thread_ = std::thread([raw] { raw->run(); });
   return server;
@@ -492,10 +609,19 @@ void TcpServer::stop() {
 }
 
 std::string TcpServer::describe() const {
+  std::string writes = writes_ ? "on" : "off";
+  if (writes_ && !write_allowlist_.empty()) {
+    std::vector<std::string> entries;
+    entries.reserve(write_allowlist_.size());
+    for (const auto& p : write_allowlist_) {
+      entries.push_back(p.toString());
+    }
+    writes += fmt::format(" from {} only", fmt::join(entries, ", "));
+  }
   return fmt::format(
       "Modbus TCP on {}:{} (holding = input registers, map: docs/modbus.md{}; alarm "
       "acknowledge writes {})",
-      host_, port_, serveNote(plant_strings_, 1, "unit ids"), writes_ ? "on" : "off");
+      host_, port_, serveNote(plant_strings_, 1, "unit ids"), writes);
 }
 
 void TcpServer::closeClient(std::size_t index) {
@@ -503,18 +629,37 @@ void TcpServer::closeClient(std::size_t index) {
   clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
+void TcpServer::logLimited(LogLimiter& limiter, std::int64_t now_ms, const std::string& text) {
+  std::uint64_t suppressed = 0;
+  if (!limiter.allow(now_ms, suppressed)) {
+    return;
+  }
+  auto logger = log::get("modbus");
+  if (suppressed > 0) {
+    logger->warn("{} ({} similar lines suppressed)", text, suppressed);
+  } else {
+    logger->warn("{}", text);
+  }
+}
+
 void TcpServer::run() {
   auto logger = log::get("modbus");
-  std::vector<std::uint8_t> buf(MODBUS_TCP_MAX_ADU_LENGTH);
   std::vector<pollfd> fds;
   while (!stopping_) {
+    std::int64_t now_ms = monotonicMs();
+    const bool accepting = now_ms >= accept_paused_until_ms_;
     fds.clear();
     fds.push_back({wake_[0], POLLIN, 0});
-    fds.push_back({listen_fd_, POLLIN, 0});
+    fds.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips a negative fd
     for (const auto& c : clients_) {
       fds.push_back({c.fd, POLLIN, 0});
     }
-    const int n = ::poll(fds.data(), fds.size(), -1);
+    int timeout_ms = nextTimeoutMs(now_ms);
+    if (!accepting) {
+      const auto resume_ms = static_cast<int>(accept_paused_until_ms_ - now_ms);
+      timeout_ms = timeout_ms < 0 ? resume_ms : std::min(timeout_ms, resume_ms);
+    }
+    const int n = ::poll(fds.data(), fds.size(), timeout_ms);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -525,49 +670,156 @@ void TcpServer::run() {
     if (fds[0].revents != 0 || stopping_) {
       break;
     }
-    // Clients first (indices match fds[2..]); closed ones are removed from the back.
-    for (std::size_t i = fds.size(); i > 2; --i) {
-      const std::size_t ci = i - 3;
-      if (fds[i - 1].revents == 0) {
-        continue;
-      }
-      modbus_set_socket(ctx_, clients_[ci].fd);
-      const int rc = modbus_receive(ctx_, buf.data());
-      bool keep = rc >= 0;
-      if (rc > 0) {
-        keep = handler_.handle(ctx_, buf.data(), rc) >= 0;
-        clients_[ci].last_active_ms = wallNowMs();
+    now_ms = monotonicMs();
+    // Clients (clients_[i] is fds[i + 2]), from the back so that closing one keeps the indices
+    // of those still to come.
+    for (std::size_t i = clients_.size(); i > 0; --i) {
+      const std::size_t ci = i - 1;
+      bool keep = fds[ci + 2].revents == 0 || serveClient(clients_[ci], now_ms);
+      if (keep) {
+        bool incomplete = false;
+        if (const std::string why = expired(clients_[ci], now_ms, incomplete); !why.empty()) {
+          if (incomplete) {
+            logLimited(protocol_log_, now_ms, why);
+          } else {
+            logger->debug("{}", why);
+          }
+          keep = false;
+        }
       }
       if (!keep) {
-        logger->debug("modbus tcp: closing client: {}", modbus_strerror(errno));
         closeClient(ci);
       }
     }
-    // Accept every pending connection (the listening socket is non-blocking).
-    while ((fds[1].revents & POLLIN) != 0) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        break;
-      }
-      if (fd >= FD_SETSIZE) {  // libmodbus select()s on client sockets
-        ::close(fd);
-        continue;
-      }
-      const int on = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-      if (clients_.size() >= kMaxClients) {
-        // Make room by dropping the client that has been idle longest.
-        std::size_t oldest = 0;
-        for (std::size_t i = 1; i < clients_.size(); ++i) {
-          if (clients_[i].last_active_ms < clients_[oldest].last_active_ms) {
-            oldest = i;
-          }
-        }
-        closeClient(oldest);
-      }
-      clients_.push_back({fd, wallNowMs()});
+    if ((fds[1].revents & POLLIN) != 0) {
+      acceptClients(now_ms);
     }
   }
+}
+
+void TcpServer::acceptClients(std::int64_t now_ms) {
+  for (int round = 0; round < kMaxAcceptsPerRound; ++round) {
+    sockaddr_storage peer{};
+    socklen_t peer_size = sizeof(peer);
+    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_size,
+                             SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) {
+        continue;
+      }
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // The connection stays queued; without a pause poll() would report it at once again.
+        logLimited(refused_log_, now_ms,
+                   fmt::format("modbus tcp: cannot accept a connection: {}", std::strerror(errno)));
+        accept_paused_until_ms_ = now_ms + kAcceptPauseMs;
+      }
+      return;
+    }
+    const auto address = net::fromSockaddr(peer);
+    const std::string text = address ? address->toString() : "an unknown address";
+    if (clients_.size() >= limits_.max_clients) {
+      ::close(fd);
+      logLimited(refused_log_, now_ms,
+                 fmt::format("modbus tcp: connection from {} closed: {} clients are connected "
+                             "(the limit)",
+                             text, clients_.size()));
+      continue;
+    }
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    Client client;
+    client.fd = fd;
+    client.from.address = text;
+    client.from.may_write =
+        write_allowlist_.empty() || (address && writeAllowed(write_allowlist_, *address));
+    client.idle_since_ms = now_ms;
+    clients_.push_back(std::move(client));
+  }
+}
+
+bool TcpServer::serveClient(Client& client, std::int64_t now_ms) {
+  auto logger = log::get("modbus");
+  std::array<std::uint8_t, TcpFramer::kMaxFrame> chunk{};
+  const ssize_t got = ::recv(client.fd, chunk.data(), chunk.size(), MSG_DONTWAIT);
+  if (got == 0) {
+    logger->debug("modbus tcp: {} closed the connection", client.from.address);
+    return false;
+  }
+  if (got < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+      return true;
+    }
+    logger->debug("modbus tcp: connection from {}: {}", client.from.address, std::strerror(errno));
+    return false;
+  }
+  const bool continued = client.framer.buffered() > 0;
+  client.framer.feed(chunk.data(), static_cast<std::size_t>(got));
+  bool answered = false;
+  TcpFramer::Buffer frame{};
+  while (const std::size_t size = client.framer.next(frame)) {
+    answered = true;
+    client.idle_since_ms = now_ms;
+    const int function = frame[TcpFramer::kHeaderSize];
+    if (!client.from.may_write && isWriteFunction(function)) {
+      logLimited(write_log_, now_ms,
+                 fmt::format("modbus tcp: write (function {:#04x}) from {} refused: the address "
+                             "is not in [modbus] write_allowlist",
+                             function, client.from.address));
+    }
+    // The socket is non-blocking: a reply that does not fit the client's send buffer (a client
+    // that sends requests but reads no replies) fails instead of waiting.
+    modbus_set_socket(ctx_, client.fd);
+    const int rc = handler_.handle(ctx_, frame.data(), static_cast<int>(size), client.from);
+    modbus_set_socket(ctx_, -1);
+    if (rc < 0) {
+      logger->debug("modbus tcp: reply to {} not sent ({}), closing the connection",
+                    client.from.address, modbus_strerror(errno));
+      return false;
+    }
+  }
+  if (!client.framer.problem().empty()) {
+    logLimited(protocol_log_, now_ms,
+               fmt::format("modbus tcp: closing the connection from {}: {}", client.from.address,
+                           client.framer.problem()));
+    return false;
+  }
+  if (client.framer.buffered() > 0 && (answered || !continued)) {
+    client.frame_since_ms = now_ms;  // a new request has begun
+  }
+  return true;
+}
+
+std::string TcpServer::expired(const Client& client, std::int64_t now_ms, bool& incomplete) const {
+  const auto seconds = [](std::int64_t ms) { return static_cast<double>(ms) / 1000.0; };
+  incomplete = client.framer.buffered() > 0;
+  if (incomplete) {
+    if (now_ms - client.frame_since_ms < limits_.frame_timeout_ms) {
+      return {};
+    }
+    const std::size_t expected = client.framer.expected();
+    return fmt::format(
+        "modbus tcp: closing the connection from {}: a request still incomplete after {} s ({} "
+        "of {} bytes)",
+        client.from.address, seconds(limits_.frame_timeout_ms), client.framer.buffered(),
+        expected > 0 ? std::to_string(expected) : std::string("at least 7"));
+  }
+  if (now_ms - client.idle_since_ms < limits_.idle_timeout_ms) {
+    return {};
+  }
+  return fmt::format("modbus tcp: closing the connection from {}: no request for {} s",
+                     client.from.address, seconds(limits_.idle_timeout_ms));
+}
+
+int TcpServer::nextTimeoutMs(std::int64_t now_ms) const {
+  std::int64_t next = -1;
+  for (const auto& c : clients_) {
+    const std::int64_t deadline = c.framer.buffered() > 0
+                                      ? c.frame_since_ms + limits_.frame_timeout_ms
+                                      : c.idle_since_ms + limits_.idle_timeout_ms;
+    const std::int64_t wait = std::max<std::int64_t>(0, deadline - now_ms);
+    next = next < 0 ? wait : std::min(next, wait);
+  }
+  return static_cast<int>(std::min<std::int64_t>(next, std::numeric_limits<int>::max()));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@
 #include "adapters/rest/io_view.hpp"
 #include "adapters/rest/json_view.hpp"
 #include "adapters/rest/metrics.hpp"
+#include "adapters/rest/reply.hpp"
 #include "adapters/rest/request.hpp"
 #include "adapters/web/assets.hpp"
 #include "alarms/rules_json.hpp"
@@ -41,6 +42,7 @@ constexpr auto kSseMinInterval = std::chrono::milliseconds(1000);
 constexpr auto kSseKeepAlive = std::chrono::milliseconds(1000);
 constexpr auto kSsePing = std::chrono::seconds(15);
 constexpr auto kTrimAfterQuiet = std::chrono::seconds(2);
+constexpr auto kAccountsCheck = std::chrono::seconds(2);
 
 // What each route needs (src/adapters/http/router.hpp).
 constexpr http::RouteOptions kPublicFast{.access = http::Access::kPublic};
@@ -52,6 +54,8 @@ constexpr http::RouteOptions kAdminWrite{.access = http::Access::kAdmin, .slow =
 // A login checks a password hash (tens of milliseconds): on the worker pool.
 constexpr http::RouteOptions kLogin{.access = http::Access::kPublic, .slow = true};
 constexpr http::RouteOptions kLogout{.access = http::Access::kPublic};
+// Any logged-in user, for their own account (the handler refuses anonymous callers).
+constexpr http::RouteOptions kOwnAccountWrite{.access = http::Access::kRead, .slow = true};
 constexpr std::string_view kSessionCookie = "equalis_session";
 // A backup archive, held in memory while it is checked: only admins get this far, and the
 // limit is checked against Content-Length before a byte of the body is read.
@@ -62,41 +66,10 @@ constexpr http::RouteOptions restoreOptions() {
                             .content_type = "application/gzip"};
 }
 
-void sendJson(http::Response& res, const json& body, int status = 200) {
-  res.status = status;
-  res.setHeader("Cache-Control", "no-store");
-  res.setContent(body.dump(), "application/json");
-}
-
-// 4xx with {"error": {"status", "code", "parameter", "message"}}.
-void sendError(http::Response& res, int status, const std::string& parameter,
-               const std::string& message) {
-  const char* code = "invalid_parameter";
-  switch (status) {
-    case 401:
-      code = "unauthorized";
-      break;
-    case 403:
-      code = "forbidden";
-      break;
-    case 404:
-      code = "not_found";
-      break;
-    case 409:
-      code = "conflict";
-      break;
-    case 429:
-      code = "too_many_requests";
-      break;
-    case 503:
-      code = "unavailable";
-      break;
-    default:
-      code = status >= 500 ? "internal" : "invalid_parameter";
-  }
-  json err{{"status", status}, {"code", code}, {"message", message}};
-  err["parameter"] = parameter.empty() ? json(nullptr) : json(parameter);
-  sendJson(res, json{{"error", err}}, status);
+// 503 when every history-query slot stayed taken.
+void sendHistoryBusy(http::Response& res) {
+  sendError(res, 503, "", "too many history queries at once: try again in a few seconds");
+  res.setHeader("Retry-After", "2");
 }
 
 // The HTTP status of a refused command.
@@ -163,25 +136,39 @@ json alarmJson(const alarms::ActiveAlarm& a) {
   return j;
 }
 
-json seriesJson(const std::vector<history::SeriesPoint>& points, model::PointId id) {
-  json arr = json::array();
+// A series as column arrays (what chart libraries take): "times_ms", "values" (null where there
+// is no value; enum names for enum points) and "quality" — "ok" for every point when all are,
+// else one name per point.
+void writeSeries(JsonWriter& w, const std::vector<history::SeriesPoint>& points,
+                 model::PointId id) {
   const auto& def = model::point(id);
+  w.key("count").value(static_cast<std::uint64_t>(points.size()));
+  w.key("times_ms").beginArray();
   for (const auto& p : points) {
-    json j{{"time", formatIso8601(p.time_ms)},
-           {"time_ms", p.time_ms},
-           {"quality", std::string(model::qualityName(p.quality))}};
-    if (std::isfinite(p.value)) {
-      if (def.type == model::PointType::kEnum) {
-        j["value"] = std::string(model::enumName(id, static_cast<int>(p.value)));
-      } else {
-        j["value"] = p.value;
-      }
-    } else {
-      j["value"] = nullptr;
-    }
-    arr.push_back(std::move(j));
+    w.value(static_cast<std::int64_t>(p.time_ms));
   }
-  return arr;
+  w.endArray().key("values").beginArray();
+  for (const auto& p : points) {
+    if (!std::isfinite(p.value)) {
+      w.null();
+    } else if (def.type == model::PointType::kEnum) {
+      w.value(model::enumName(id, static_cast<int>(p.value)));
+    } else {
+      w.value(p.value);
+    }
+  }
+  w.endArray().key("quality");
+  const bool all_ok = std::all_of(points.begin(), points.end(),
+                                  [](const auto& p) { return p.quality == model::Quality::kOk; });
+  if (all_ok) {
+    w.value("ok");
+    return;
+  }
+  w.beginArray();
+  for (const auto& p : points) {
+    w.value(model::qualityName(p.quality));
+  }
+  w.endArray();
 }
 
 std::string quantityList(model::Scope scope) {
@@ -224,6 +211,24 @@ Result<std::pair<std::string, int>> parseListenAddress(const std::string& text) 
   return std::make_pair(host, port);
 }
 
+QuerySlots::Slot QuerySlots::acquire(std::chrono::milliseconds wait_ms) {
+  if (!free_.try_acquire_for(wait_ms)) {
+    return nullptr;
+  }
+  // A token whose deleter gives the slot back (no object behind it).
+  return Slot(static_cast<void*>(this),
+              [](void* self) { static_cast<QuerySlots*>(self)->free_.release(); });
+}
+
+void ViewCache::put(const std::string& key, std::uint64_t version,
+                    std::shared_ptr<const std::string> bytes) {
+  const std::lock_guard lock(mutex_);
+  auto& e = entries_[key];
+  if (version >= e.version) {
+    e = Entry{version, std::move(bytes)};
+  }
+}
+
 std::shared_ptr<const std::string> ViewCache::get(const std::string& key, state::StateStore& state,
                                                   TimeMs now_ms, const Render& render) {
   const auto current = state.version();
@@ -249,6 +254,29 @@ std::shared_ptr<const std::string> ViewCache::get(const std::string& key, state:
   return bytes;
 }
 
+namespace {
+
+const char* externalChangeAction(auth::AccountChange::Kind kind) {
+  using Kind = auth::AccountChange::Kind;
+  switch (kind) {
+    case Kind::kUserAdded:
+      return audit::action::kUserAdd;
+    case Kind::kUserRemoved:
+      return audit::action::kUserRemove;
+    case Kind::kRoleChanged:
+      return audit::action::kUserRole;
+    case Kind::kPasswordChanged:
+      return audit::action::kUserPassword;
+    case Kind::kTokenCreated:
+      return audit::action::kTokenCreate;
+    case Kind::kTokenRevoked:
+      return audit::action::kTokenRevoke;
+  }
+  return audit::action::kUserAdd;
+}
+
+}  // namespace
+
 Server::Server(Sources sources, std::string version, http::Limits limits)
     : src_(std::move(sources)),
       version_(std::move(version)),
@@ -259,6 +287,28 @@ Server::Server(Sources sources, std::string version, http::Limits limits)
   if (src_.accounts != nullptr) {
     src_.accounts->setUserChangedCallback(
         [this](const std::string& user) { sessions_.removeUser(user); });
+    // `equalisctl user|token` edits users.json while the daemon holds the audit trail: the
+    // daemon records those changes when it reads the file again (within seconds, feed()).
+    src_.accounts->setExternalChangeCallback(
+        [audit = src_.audit](const std::vector<auth::AccountChange>& changes) {
+          if (audit == nullptr) {
+            return;
+          }
+          for (const auto& c : changes) {
+            audit::Entry e;
+            e.via = "file";
+            e.action = externalChangeAction(c.kind);
+            e.target = c.target;
+            e.old_value = c.old_value;
+            e.new_value = c.new_value;
+            e.outcome = audit::outcome::kOk;
+            e.detail = c.detail.empty() ? "users.json changed by another process (equalisctl)"
+                                        : c.detail + "; users.json changed by another process";
+            if (auto st = audit->append(std::move(e)); !st) {
+              log::get("rest")->error("audit trail: {}", st.error().message);
+            }
+          }
+        });
   }
   std::array<char, 256> name{};
   if (::gethostname(name.data(), name.size() - 1) == 0 && name[0] != '\0') {
@@ -279,7 +329,11 @@ Server::~Server() {
 
 Result<int> Server::bind(const std::string& host, int port,
                          const std::optional<http::TlsFiles>& tls) {
-  return http_->listen(host, port, tls);
+  auto bound = http_->listen(host, port, tls);
+  if (bound) {
+    servingCertificate(tls, *bound);
+  }
+  return bound;
 }
 
 void Server::serve() {
@@ -387,7 +441,8 @@ bool Server::gate(http::Request& req, const http::RouteOptions& route, http::Res
 }
 
 void Server::record(const http::Request& req, const char* action, const std::string& target,
-                    const char* outcome, const std::string& detail) const {
+                    const char* outcome, const std::string& detail, const std::string& old_value,
+                    const std::string& new_value) const {
   if (src_.audit == nullptr) {
     return;
   }
@@ -399,6 +454,8 @@ void Server::record(const http::Request& req, const char* action, const std::str
   e.target = target;
   e.outcome = outcome;
   e.detail = detail;
+  e.old_value = old_value;
+  e.new_value = new_value;
   if (auto st = src_.audit->append(std::move(e)); !st) {
     log::get("rest")->error("audit trail: {}", st.error().message);
   }
@@ -509,7 +566,8 @@ void Server::sessionRoutes() {
                {"user", req.user.empty() ? json(nullptr) : json(req.user)},
                {"role", req.role.empty() ? json(nullptr) : json(req.role)},
                {"anonymous_read", src_.anonymous_read},
-               {"accounts", src_.accounts != nullptr && src_.accounts->userCount() > 0}};
+               {"accounts", src_.radius != nullptr ||
+                                (src_.accounts != nullptr && src_.accounts->userCount() > 0)}};
         if (auto s = sessions_.touch(http::cookieValue(req.header("Cookie"), kSessionCookie))) {
           j["csrf_token"] = s->csrf_token;
           j["idle_timeout_s"] = static_cast<double>(src_.plant.http.session_idle_ms) / 1000.0;
@@ -533,20 +591,32 @@ void Server::sessionRoutes() {
           return;
         }
         const auto user = body["user"].get<std::string>();
+        const auto password = body["password"].get<std::string>();
         http::Request who = req;
         who.user = user;
-        auto principal =
-            src_.accounts->login(user, body["password"].get<std::string>(), req.remote_addr);
+        // A local account first; any other name goes to RADIUS when it is on, under the same
+        // back-off (Accounts::loginWith).
+        const bool by_radius = src_.radius != nullptr && !src_.accounts->hasUser(user);
+        bool radius_down = false;
+        const auto ask_radius = [&] {
+          auto r = src_.radius->authenticate(user, password, req.remote_addr);
+          radius_down = !r && r.error().code == ErrorCode::kUnavailable;
+          return r;
+        };
+        auto principal = by_radius ? src_.accounts->loginWith(user, req.remote_addr, ask_radius)
+                                   : src_.accounts->login(user, password, req.remote_addr);
+        const std::string method = by_radius ? ", method radius" : "";
         if (!principal) {
-          record(who, audit::action::kLoginFailure, user, audit::outcome::kRefused,
-                 principal.error().message);
+          record(who, audit::action::kLoginFailure, user,
+                 radius_down ? audit::outcome::kFailed : audit::outcome::kRefused,
+                 principal.error().message + method);
           const bool throttled = principal.error().code == ErrorCode::kUnavailable;
-          sendError(res, throttled ? 429 : 401, "", principal.error().message);
+          sendError(res, radius_down ? 503 : throttled ? 429 : 401, "", principal.error().message);
           return;
         }
         const auto s = sessions_.create(*principal, req.remote_addr);
         record(who, audit::action::kLoginSuccess, user, audit::outcome::kOk,
-               fmt::format("role {}", auth::roleName(principal->role)));
+               fmt::format("role {}{}", auth::roleName(principal->role), method));
         res.setHeader("Set-Cookie", fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict{}",
                                                 kSessionCookie, s.id, req.tls ? "; Secure" : ""));
         sendJson(
@@ -577,28 +647,353 @@ void Server::sessionRoutes() {
       kLogout);
 }
 
+namespace {
+
+json userJson(const auth::UserInfo& u) {
+  return json{{"name", u.name},
+              {"role", std::string(auth::roleName(u.role))},
+              {"created", formatIso8601(u.created_ms)}};
+}
+
+json tokenJson(const auth::TokenInfo& t) {
+  return json{{"id", t.id},
+              {"label", t.label},
+              {"role", std::string(auth::roleName(t.role))},
+              {"created", formatIso8601(t.created_ms)},
+              {"created_by", t.created_by},
+              {"last_used", t.last_used_ms ? json(formatIso8601(*t.last_used_ms)) : json(nullptr)}};
+}
+
+int accountStatus(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kOutOfRange:
+      return 400;
+    case ErrorCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// A string member of a JSON body; nullopt when absent; error text when of another type.
+std::optional<std::string> member(const json& body, const char* key, std::string& problem) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) {
+    return std::nullopt;
+  }
+  if (!it->is_string()) {
+    problem = fmt::format("'{}' must be a string", key);
+    return std::nullopt;
+  }
+  return it->get<std::string>();
+}
+
+std::optional<auth::Role> roleMember(const json& body, std::string& problem) {
+  const auto text = member(body, "role", problem);
+  if (!text) {
+    return std::nullopt;
+  }
+  const auto role = auth::parseRole(*text);
+  if (!role) {
+    problem =
+        fmt::format("unknown role '{}' (viewer, operator, admin)", http::escapeForLog(*text, 40));
+  }
+  return role;
+}
+
+}  // namespace
+
+// User and API-token administration for admins, and a user's own password
+// (docs/security.md). Every change is written to users.json at once and to the audit trail.
+void Server::userRoutes() {
+  const auto need_accounts = [this](http::Response& res) {
+    if (src_.accounts == nullptr) {
+      sendError(res, 503, "", "this server has no accounts");
+      return false;
+    }
+    return true;
+  };
+  // The JSON object body of a write, or a 400.
+  const auto object_body = [](const http::Request& req, http::Response& res,
+                              const char* expected) -> std::optional<json> {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) {
+      sendError(res, 400, "body", fmt::format("the body must be a JSON object: {}", expected));
+      return std::nullopt;
+    }
+    return body;
+  };
+
+  router_.get(
+      "/api/v1/users",
+      [this, need_accounts](const http::Request&, http::Response& res) {
+        if (!need_accounts(res)) {
+          return;
+        }
+        json users = json::array();
+        for (const auto& u : src_.accounts->users()) {
+          users.push_back(userJson(u));
+        }
+        sendJson(res, json{{"users", std::move(users)}});
+      },
+      kAdminSlow);
+
+  router_.post(
+      "/api/v1/users",
+      [this, need_accounts, object_body](const http::Request& req, http::Response& res) {
+        if (!need_accounts(res)) {
+          return;
+        }
+        constexpr const char* kShape =
+            R"({"name": "…", "password": "…", "role": "viewer|operator|admin"})";
+        const auto body = object_body(req, res, kShape);
+        if (!body) {
+          return;
+        }
+        std::string problem;
+        const auto name = member(*body, "name", problem);
+        const auto password = member(*body, "password", problem);
+        const auto role = roleMember(*body, problem);
+        if (problem.empty() && (!name || !password || !role)) {
+          problem = fmt::format("name, password and role are required: {}", kShape);
+        }
+        if (!problem.empty()) {
+          sendError(res, 400, "body", problem);
+          return;
+        }
+        const std::string role_name(auth::roleName(*role));
+        if (auto st = src_.accounts->addUser(*name, *password, *role); !st) {
+          record(req, audit::action::kUserAdd, *name, audit::outcome::kRefused, st.error().message,
+                 "", role_name);
+          sendError(res, accountStatus(st.error()), "", st.error().message);
+          return;
+        }
+        record(req, audit::action::kUserAdd, *name, audit::outcome::kOk, "", "", role_name);
+        sendJson(res, json{{"name", *name}, {"role", role_name}}, 201);
+      },
+      kAdminWrite);
+
+  router_.put(
+      "/api/v1/users/*",
+      [this, need_accounts, object_body](const http::Request& req, http::Response& res) {
+        if (!need_accounts(res)) {
+          return;
+        }
+        const std::string& name = req.matches.at(1);
+        const auto body = object_body(req, res, R"({"role": "…"} and/or {"password": "…"})");
+        if (!body) {
+          return;
+        }
+        std::string problem;
+        const auto password = member(*body, "password", problem);
+        const auto role = roleMember(*body, problem);
+        if (problem.empty() && !password && !role) {
+          problem = R"(nothing to change: give "role" and/or "password")";
+        }
+        if (!problem.empty()) {
+          sendError(res, 400, "body", problem);
+          return;
+        }
+        std::string old_role;
+        for (const auto& u : src_.accounts->users()) {
+          if (auth::sameUserName(u.name, name)) {
+            old_role = auth::roleName(u.role);
+          }
+        }
+        if (role) {
+          const std::string new_role(auth::roleName(*role));
+          if (auto st = src_.accounts->setRole(name, *role); !st) {
+            record(req, audit::action::kUserRole, name, audit::outcome::kRefused,
+                   st.error().message, old_role, new_role);
+            sendError(res, accountStatus(st.error()), "role", st.error().message);
+            return;
+          }
+          record(req, audit::action::kUserRole, name, audit::outcome::kOk, "", old_role, new_role);
+        }
+        if (password) {
+          if (auto st = src_.accounts->setPassword(name, *password); !st) {
+            record(req, audit::action::kUserPassword, name, audit::outcome::kRefused,
+                   st.error().message);
+            sendError(res, accountStatus(st.error()), "password", st.error().message);
+            return;
+          }
+          record(req, audit::action::kUserPassword, name, audit::outcome::kOk,
+                 "set by an administrator");
+        }
+        for (const auto& u : src_.accounts->users()) {
+          if (auth::sameUserName(u.name, name)) {
+            sendJson(res, userJson(u));
+            return;
+          }
+        }
+        sendError(res, 404, "", fmt::format("no user '{}'", http::escapeForLog(name, 64)));
+      },
+      kAdminWrite);
+
+  router_.del(
+      "/api/v1/users/*",
+      [this, need_accounts](const http::Request& req, http::Response& res) {
+        if (!need_accounts(res)) {
+          return;
+        }
+        const std::string& name = req.matches.at(1);
+        std::string old_role;
+        for (const auto& u : src_.accounts->users()) {
+          if (auth::sameUserName(u.name, name)) {
+            old_role = auth::roleName(u.role);
+          }
+        }
+        if (auto st = src_.accounts->removeUser(name); !st) {
+          record(req, audit::action::kUserRemove, name, audit::outcome::kRefused,
+                 st.error().message, old_role);
+          sendError(res, accountStatus(st.error()), "", st.error().message);
+          return;
+        }
+        record(req, audit::action::kUserRemove, name, audit::outcome::kOk, "", old_role);
+        sendJson(res, json{{"removed", name}});
+      },
+      kAdminWrite);
+
+  router_.get(
+      "/api/v1/tokens",
+      [this, need_accounts](const http::Request&, http::Response& res) {
+        if (!need_accounts(res)) {
+          return;
+        }
+        json tokens = json::array();
+        for (const auto& t : src_.accounts->tokens()) {
+          tokens.push_back(tokenJson(t));
+        }
+        sendJson(res, json{{"tokens", std::move(tokens)}});
+      },
+      kAdminSlow);
+
+  router_.post(
+      "/api/v1/tokens",
+      [this, need_accounts, object_body](const http::Request& req, http::Response& res) {
+        if (!need_accounts(res)) {
+          return;
+        }
+        constexpr const char* kShape = R"({"label": "…", "role": "viewer|operator|admin"})";
+        const auto body = object_body(req, res, kShape);
+        if (!body) {
+          return;
+        }
+        std::string problem;
+        const auto label = member(*body, "label", problem);
+        const auto role = roleMember(*body, problem);
+        if (problem.empty() && (!label || !role)) {
+          problem = fmt::format("label and role are required: {}", kShape);
+        }
+        if (!problem.empty()) {
+          sendError(res, 400, "body", problem);
+          return;
+        }
+        const std::string role_name(auth::roleName(*role));
+        auto made = src_.accounts->createToken(*label, *role, "rest:" + req.user);
+        if (!made) {
+          record(req, audit::action::kTokenCreate, *label, audit::outcome::kRefused,
+                 made.error().message, "", role_name);
+          sendError(res, accountStatus(made.error()), "", made.error().message);
+          return;
+        }
+        const auto& [secret, info] = *made;
+        record(req, audit::action::kTokenCreate, "token:" + info.id, audit::outcome::kOk,
+               fmt::format("label '{}'", info.label), "", role_name);
+        json j = tokenJson(info);
+        j["secret"] = secret;  // shown once: only its digest is kept
+        sendJson(res, j, 201);
+      },
+      kAdminWrite);
+
+  router_.del(
+      "/api/v1/tokens/*",
+      [this, need_accounts](const http::Request& req, http::Response& res) {
+        if (!need_accounts(res)) {
+          return;
+        }
+        const std::string& id = req.matches.at(1);
+        std::string old_role;
+        for (const auto& t : src_.accounts->tokens()) {
+          if (t.id == id) {
+            old_role = auth::roleName(t.role);
+          }
+        }
+        if (auto st = src_.accounts->revokeToken(id); !st) {
+          record(req, audit::action::kTokenRevoke, "token:" + id, audit::outcome::kRefused,
+                 st.error().message, old_role);
+          sendError(res, accountStatus(st.error()), "", st.error().message);
+          return;
+        }
+        record(req, audit::action::kTokenRevoke, "token:" + id, audit::outcome::kOk, "", old_role);
+        sendJson(res, json{{"revoked", id}});
+      },
+      kAdminWrite);
+
+  // A logged-in user changes their own password: the current one is checked (with the login
+  // back-off), and every session of the user ends, this one too.
+  router_.put(
+      "/api/v1/session/password",
+      [this, need_accounts, object_body](const http::Request& req, http::Response& res) {
+        if (!need_accounts(res)) {
+          return;
+        }
+        if (req.user.empty()) {
+          sendError(res, 401, "", "log in first to change your password");
+          return;
+        }
+        const auto s = sessions_.touch(http::cookieValue(req.header("Cookie"), kSessionCookie));
+        if (!s || s->method != "password") {
+          sendError(res, 403, "",
+                    "only a user logged in with a password of this controller can change it "
+                    "here (API tokens and RADIUS users cannot)");
+          return;
+        }
+        constexpr const char* kShape = R"({"current": "…", "password": "…"})";
+        const auto body = object_body(req, res, kShape);
+        if (!body) {
+          return;
+        }
+        std::string problem;
+        const auto current = member(*body, "current", problem);
+        const auto password = member(*body, "password", problem);
+        if (problem.empty() && (!current || !password)) {
+          problem = fmt::format("current and password are required: {}", kShape);
+        }
+        if (!problem.empty()) {
+          sendError(res, 400, "body", problem);
+          return;
+        }
+        if (auto checked = src_.accounts->login(s->user, *current, req.remote_addr); !checked) {
+          const bool throttled = checked.error().code == ErrorCode::kUnavailable;
+          record(req, audit::action::kUserPassword, s->user, audit::outcome::kRefused,
+                 throttled ? checked.error().message : "the current password is wrong");
+          sendError(res, throttled ? 429 : 403, "current",
+                    throttled ? checked.error().message : "the current password is wrong");
+          return;
+        }
+        if (auto st = src_.accounts->setPassword(s->user, *password); !st) {
+          record(req, audit::action::kUserPassword, s->user, audit::outcome::kRefused,
+                 st.error().message);
+          sendError(res, accountStatus(st.error()), "password", st.error().message);
+          return;
+        }
+        record(req, audit::action::kUserPassword, s->user, audit::outcome::kOk,
+               "changed by the user");
+        res.setHeader("Set-Cookie", fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                                                kSessionCookie));
+        sendJson(res, json{{"changed", true}, {"authenticated", false}});
+      },
+      kOwnAccountWrite);
+}
+
 std::shared_ptr<const std::string> Server::statusJson() {
-  const auto& plant = src_.plant;
-  const TimeMs now = src_.clock.nowMs();
-  return views_.get("status", src_.state, now, [&](const state::StateStore::Reader& r) {
-    json j;
-    j["time"] = formatIso8601(now);
-    j["time_ms"] = now;
-    // System points (room environment, alarm counts) for the status page.
-    auto& sys = j["system"] = json::object();
-    for (const auto& def : model::catalogue()) {
-      if (def.scope == model::Scope::kSystem) {
-        sys[std::string(def.field())] = valueJson(def.id, r.get(def.id), now);
-      }
-    }
-    auto& arr = j["strings"] = json::array();
-    for (std::size_t s = 0; s < plant.strings.size(); ++s) {
-      auto sj = stringJson(plant, r, s);
-      sj["blocks"] = blocksJson(plant, r, s)["blocks"];
-      arr.push_back(std::move(sj));
-    }
-    return j.dump();
-  });
+  return views_.get(
+      "status", src_.state, src_.clock.nowMs(),
+      [&](const state::StateStore::Reader& r) { return statusDocument(src_.plant, r); });
 }
 
 // Live updates: at most one snapshot per second and per state version, rendered only while
@@ -610,7 +1005,10 @@ void Server::feed() {
   Steady::time_point last_sent{};
   std::uint64_t requests_seen = 0;
   auto requests_changed = Steady::now();
+  auto accounts_checked = Steady::now();
   bool trimmed = true;
+  ViewedPlant viewed;  // what a viewer holds after the last state published
+  std::uint64_t viewed_seq = 0;
   while (!stopping_) {
     const auto version = src_.state.waitForChange(seen, kSseKeepAlive);
     if (stopping_) {
@@ -627,10 +1025,16 @@ void Server::feed() {
       ::malloc_trim(0);
       trimmed = true;
     }
+    // Account edits by equalisctl: sessions of changed users end, the changes are audited.
+    if (src_.accounts != nullptr && now - accounts_checked >= kAccountsCheck) {
+      accounts_checked = now;
+      (void)src_.accounts->reloadIfChanged();  // a damaged file is logged; the old one stays
+    }
     const auto clients = hub.clients();
     if (clients == 0) {
       seen = version;  // nobody listens: nothing to render
       last_sent = {};  // the first viewer gets a snapshot at once
+      viewed_seq = 0;  // and no delta: there is no state before it
       continue;
     }
     if (version == seen && last_sent == Steady::time_point{}) {
@@ -639,7 +1043,7 @@ void Server::feed() {
     }
     if (version == seen) {
       if (now - last_sent >= kSsePing) {
-        hub.publish(std::make_shared<const std::string>(": keep-alive\n\n"));
+        hub.publishComment(std::make_shared<const std::string>(": keep-alive\n\n"));
         last_sent = now;
       }
       continue;
@@ -648,21 +1052,43 @@ void Server::feed() {
       std::this_thread::sleep_for(kSseMinInterval - (now - last_sent));
       continue;
     }
-    const auto status = statusJson();
+    // The whole state (for new viewers and those that missed one) and what changed since the
+    // state published before, from one version.
+    std::shared_ptr<const std::string> status;
+    std::string delta;
+    {
+      const state::StateStore::Reader r(src_.state, src_.clock.nowMs());
+      status = std::make_shared<const std::string>(statusDocument(src_.plant, r));
+      auto now_viewed = viewedPlant(src_.plant, r);
+      if (viewed_seq != 0) {
+        delta = deltaDocument(src_.plant, r, viewed, now_viewed, viewed_seq + 1);
+      }
+      viewed = std::move(now_viewed);
+      views_.put("status", r.version(), status);
+    }
+    ++viewed_seq;
     seen = version;
     last_sent = Steady::now();
-    auto message = std::make_shared<std::string>();
-    message->reserve(status->size() + 32);
-    *message += "event: snapshot\ndata: ";
-    *message += *status;
-    *message += "\n\n";
-    hub.publish(std::move(message));
+    const auto event = [](std::string_view name, std::string_view data) {
+      auto message = std::make_shared<std::string>();
+      message->reserve(data.size() + 32);
+      *message += "event: ";
+      *message += name;
+      *message += "\ndata: ";
+      *message += data;
+      *message += "\n\n";
+      return message;
+    };
+    hub.publishState(http::StateEvent{viewed_seq, event("snapshot", *status),
+                                      delta.empty() ? nullptr : event("delta", delta)});
   }
 }
 
 void Server::routes() {
   sessionRoutes();
+  userRoutes();
   auditRoutes();
+  certificateRoutes();
   auto& ctl = src_;
   const auto& plant = ctl.plant;
   const int string_count = static_cast<int>(plant.strings.size());
@@ -727,10 +1153,13 @@ void Server::routes() {
         j["uptime_s"] = static_cast<double>(now - ctl.started_ms) / 1000.0;
         j["sweep_interval_s"] = static_cast<double>(plant.bus.sweep_interval_ms) / 1000.0;
         j["stale_after_s"] = static_cast<double>(ctl.state.staleAfterMs()) / 1000.0;
-        for (const auto& def : model::catalogue()) {
-          if (def.scope == model::Scope::kSystem) {
-            j[std::string(def.field())] = valueJson(def.id, r.get(def.id), now);
-          }
+        {
+          std::string points;
+          JsonWriter w(points);
+          w.beginObject();
+          writePoints(w, r, model::Scope::kSystem);
+          w.endObject();
+          j.update(json::parse(points));  // a few points: the tree is fine here
         }
         if (auto* h = ctl.history) {
           if (auto st = h->stats()) {
@@ -754,13 +1183,8 @@ void Server::routes() {
   router_.get(
       "/api/v1/strings",
       [&ctl, &plant](const http::Request&, http::Response& res) {
-        const TimeMs now = ctl.clock.nowMs();
-        state::StateStore::Reader r(ctl.state, now);
-        json arr = json::array();
-        for (std::size_t s = 0; s < plant.strings.size(); ++s) {
-          arr.push_back(stringJson(plant, r, s));
-        }
-        sendJson(res, json{{"time", formatIso8601(now)}, {"strings", std::move(arr)}});
+        state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+        sendDocument(res, stringsDocument(plant, r));
       },
       kReadFast);
 
@@ -772,19 +1196,25 @@ void Server::routes() {
           return;
         }
         state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-        sendJson(res, stringJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
+        sendDocument(res, stringDocument(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
       },
       kReadFast);
 
   router_.get(
       "/api/v1/strings/*/blocks",
-      [&ctl, &plant, string_count](const http::Request& req, http::Response& res) {
+      [this, &ctl, &plant, string_count](const http::Request& req, http::Response& res) {
         const auto s = parseIndex(req.matches[1], "string", string_count);
         if (failed(s, res)) {
           return;
         }
-        state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-        sendJson(res, blocksJson(plant, r, static_cast<std::size_t>(std::get<int>(s) - 1)));
+        const auto si = static_cast<std::size_t>(std::get<int>(s) - 1);
+        // Rendered once per state version, shared by every request for it.
+        res.setHeader("Cache-Control", "no-store");
+        res.setShared(views_.get(fmt::format("blocks/{}", si), ctl.state, ctl.clock.nowMs(),
+                                 [&](const state::StateStore::Reader& r) {
+                                   return blocksDocument(plant, r, si);
+                                 }),
+                      "application/json");
       },
       kReadFast);
 
@@ -801,9 +1231,7 @@ void Server::routes() {
           return;
         }
         state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
-        auto j = blockJson(r, si, static_cast<std::size_t>(std::get<int>(b) - 1));
-        j["string"] = si + 1;
-        sendJson(res, j);
+        sendDocument(res, blockDocument(r, si, static_cast<std::size_t>(std::get<int>(b) - 1)));
       },
       kReadFast);
 
@@ -811,8 +1239,8 @@ void Server::routes() {
   // `fetch` reads the series for the parsed quantity field and range.
   using Fetch = std::function<Result<std::vector<history::SeriesPoint>>(
       history::Store&, const std::string& field, const Range&)>;
-  auto serve_series = [&ctl](const http::Request& req, http::Response& res, model::Scope scope,
-                             json head, const Fetch& fetch) {
+  auto serve_series = [this, &ctl](const http::Request& req, http::Response& res,
+                                   model::Scope scope, json head, const Fetch& fetch) {
     const std::string field = req.hasParam("quantity") ? req.param("quantity") : "voltage_v";
     const auto* def = historyPoint(scope, field);
     const bool known = scope == model::Scope::kBlock
@@ -834,6 +1262,11 @@ void Server::routes() {
       sendError(res, 503, "", "history store is not open");
       return;
     }
+    const auto slot = history_slots_.acquire(kHistoryWaitMs);
+    if (!slot) {
+      sendHistoryBusy(res);
+      return;
+    }
     auto points = fetch(*h, field, rg);
     if (!points) {
       sendError(res, 500, "", points.error().message);
@@ -843,8 +1276,17 @@ void Server::routes() {
     head["unit"] = std::string(def->unit);
     head["from"] = formatIso8601(rg.from_ms);
     head["to"] = formatIso8601(rg.to_ms);
-    head["points"] = seriesJson(*points, def->id);
-    sendJson(res, head);
+    std::string out = head.dump();
+    out.pop_back();  // the head's closing brace: the series follows as more members
+    out.reserve(out.size() + points->size() * 24 + 64);
+    out += ',';
+    std::string series;
+    JsonWriter w(series);
+    w.beginObject();
+    writeSeries(w, *points, def->id);
+    w.endObject();
+    out.append(series, 1);  // without its opening brace
+    sendDocument(res, std::move(out));
   };
 
   router_.get(
@@ -888,7 +1330,7 @@ void Server::routes() {
   // CSV export of block history: ?from=&to=&string=
   router_.get(
       "/api/v1/history/export.csv",
-      [&ctl, string_count](const http::Request& req, http::Response& res) {
+      [this, &ctl, string_count](const http::Request& req, http::Response& res) {
         const auto range = parseRange(req.params, ctl.clock.nowMs());
         if (failed(range, res)) {
           return;
@@ -907,9 +1349,15 @@ void Server::routes() {
           return;
         }
         const auto rg = std::get<Range>(range);
+        auto slot = history_slots_.acquire(kHistoryWaitMs);
+        if (!slot) {
+          sendHistoryBusy(res);
+          return;
+        }
         res.setHeader("Content-Disposition", "attachment; filename=\"equalis-history.csv\"");
         res.content_type = "text/csv; charset=utf-8";
-        res.stream = [h, rg, si](const http::ChunkSink& sink) {
+        // The slot is held until the export has been streamed.
+        res.stream = [h, rg, si, slot = std::move(slot)](const http::ChunkSink& sink) {
           auto st = h->exportBlocksCsv(rg.from_ms, rg.to_ms, si,
                                        [&](std::string_view chunk) { return sink(chunk); });
           if (!st) {

@@ -6,11 +6,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -19,6 +22,7 @@
 #include "adapters/http/server.hpp"
 #include "audit/audit.hpp"
 #include "auth/accounts.hpp"
+#include "auth/radius.hpp"
 #include "auth/sessions.hpp"
 #include "command/command.hpp"
 #include "core/clock.hpp"
@@ -49,6 +53,8 @@ struct Sources {
   // User accounts and API tokens (docs/security.md). Null: no accounts — writes are accepted
   // from the local machine only (a server embedded in a test).
   auth::Accounts* accounts = nullptr;
+  // RADIUS logins for names that are not local accounts ([radius]); null: none.
+  auth::RadiusAuthenticator* radius = nullptr;
   audit::Log* audit = nullptr;  // logins and logouts are recorded here; null: not recorded
   bool anonymous_read = true;   // reading without a login ([http] anonymous_read)
 };
@@ -60,6 +66,8 @@ class ViewCache {
   // The document `key` of the newest state version, rendered by `render` when it is older.
   std::shared_ptr<const std::string> get(const std::string& key, state::StateStore& state,
                                          TimeMs now_ms, const Render& render);
+  // Stores a document rendered elsewhere for `version` (kept unless a newer one is there).
+  void put(const std::string& key, std::uint64_t version, std::shared_ptr<const std::string> bytes);
 
  private:
   struct Entry {
@@ -68,6 +76,21 @@ class ViewCache {
   };
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
+};
+
+// History queries read the disk and can be large: at most kHistorySlots run at once, the others
+// wait up to kHistoryWaitMs for a slot and are then answered 503 (docs/api.md).
+class QuerySlots {
+ public:
+  static constexpr std::ptrdiff_t kMaxSlots = 16;
+  explicit QuerySlots(std::ptrdiff_t count) : free_(count) {}
+  // Held while a query runs (also while its result streams); releases the slot when destroyed.
+  using Slot = std::shared_ptr<void>;
+  // A slot, waiting up to `wait_ms`; null when none became free.
+  Slot acquire(std::chrono::milliseconds wait_ms);
+
+ private:
+  std::counting_semaphore<kMaxSlots> free_;
 };
 
 class Server {
@@ -81,6 +104,8 @@ class Server {
   // port.
   Result<int> bind(const std::string& host, int port,
                    const std::optional<http::TlsFiles>& tls = std::nullopt);
+  // The plain-HTTP port that redirects to HTTPS ([http] redirect_port); after bind() with TLS.
+  Result<int> bindRedirect(const std::string& host, int port);
   // Serves until stop(); call after bind().
   void serve();
   void stop();
@@ -92,8 +117,12 @@ class Server {
   bool gate(http::Request& req, const http::RouteOptions& route, http::Response& res);
   void sessionRoutes();
   void auditRoutes();
+  void userRoutes();
   void record(const http::Request& req, const char* action, const std::string& target,
-              const char* outcome, const std::string& detail) const;
+              const char* outcome, const std::string& detail, const std::string& old_value = {},
+              const std::string& new_value = {}) const;
+  void certificateRoutes();  // certificate_routes.cpp
+  void servingCertificate(const std::optional<http::TlsFiles>& tls, int port);
   std::shared_ptr<const std::string> statusJson();
   void feed();  // renders live updates for the event hub
 
@@ -102,7 +131,12 @@ class Server {
   std::vector<std::string> host_names_;
   http::Router router_;
   std::unique_ptr<http::Server> http_;
+  struct Certificates;  // the HTTPS certificate served (certificate_routes.cpp)
+  std::shared_ptr<Certificates> certificates_;
   ViewCache views_;
+  static constexpr std::ptrdiff_t kHistorySlots = 2;
+  static constexpr std::chrono::milliseconds kHistoryWaitMs{2000};
+  QuerySlots history_slots_{kHistorySlots};
   RealClock wall_clock_;  // sessions and login back-off run in real time, whatever the plant's
   auth::Sessions sessions_;
   std::atomic<bool> stopping_{false};

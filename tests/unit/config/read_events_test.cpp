@@ -20,14 +20,6 @@ std::string dump(const LoadResult& r) {
 }
 
 // The one issue of a result ("key: message"), or all of them.
-std::string issues(const LoadResult& r) {
-  std::string out;
-  for (const auto& i : r.issues) {
-    out += (out.empty() ? "" : "\n") + i.key + ": " + i.message;
-  }
-  return out;
-}
-
 TEST(ConfigEvents, NothingConfiguredIsValidAndEmpty) {
   const auto r = parse("");
   ASSERT_TRUE(r.ok()) << dump(r);
@@ -168,9 +160,9 @@ class ConfigEventsRejects : public ::testing::TestWithParam<Bad> {};
 TEST_P(ConfigEventsRejects, WithAClearMessage) {
   const auto r = parse(GetParam().toml);
   ASSERT_FALSE(r.ok()) << "accepted:\n" << GetParam().toml;
-  EXPECT_NE(issues(r).find(GetParam().expected), std::string::npos)
+  EXPECT_NE(r.issueLines().find(GetParam().expected), std::string::npos)
       << "got:\n"
-      << issues(r) << "\nexpected: " << GetParam().expected;
+      << r.issueLines() << "\nexpected: " << GetParam().expected;
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -21,14 +21,6 @@ const std::string kSmtp =
     "[events.smtp]\nurl = \"smtp://mail.example.com:587\"\nfrom = \"a@example.com\"\n"
     "username = \"equalis\"\n";
 
-std::string issues(const LoadResult& r) {
-  std::string out;
-  for (const auto& i : r.issues) {
-    out += (out.empty() ? "" : "\n") + i.key + ": " + i.message;
-  }
-  return out;
-}
-
 class ConfigSecrets : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -50,7 +42,7 @@ class ConfigSecrets : public ::testing::Test {
 
 TEST_F(ConfigSecrets, InlineValueAsBefore) {
   const auto r = parseConfig(kPlant + kSmtp + "password = \"in-file\"\n");
-  ASSERT_TRUE(r.ok()) << issues(r);
+  ASSERT_TRUE(r.ok()) << r.issueLines();
   EXPECT_EQ(r.config->events.smtp.password, "in-file");
 }
 
@@ -59,13 +51,13 @@ TEST_F(ConfigSecrets, FromAFileWithoutItsLineBreak) {
   const auto crlf = write("crlf", "from-crlf\r\n");
   const auto inner = write("inner", "two\nlines\n");
   auto r = parseConfig(kPlant + kSmtp + "password_file = \"" + lf + "\"\n");
-  ASSERT_TRUE(r.ok()) << issues(r);
+  ASSERT_TRUE(r.ok()) << r.issueLines();
   EXPECT_EQ(r.config->events.smtp.password, "from-file");
   r = parseConfig(kPlant + kSmtp + "password_file = \"" + crlf + "\"\n");
-  ASSERT_TRUE(r.ok()) << issues(r);
+  ASSERT_TRUE(r.ok()) << r.issueLines();
   EXPECT_EQ(r.config->events.smtp.password, "from-crlf");
   r = parseConfig(kPlant + kSmtp + "password_file = \"" + inner + "\"\n");
-  ASSERT_TRUE(r.ok()) << issues(r);
+  ASSERT_TRUE(r.ok()) << r.issueLines();
   EXPECT_EQ(r.config->events.smtp.password, "two\nlines");
 }
 
@@ -73,7 +65,7 @@ TEST_F(ConfigSecrets, FromTheEnvironment) {
   ::setenv("EQUALIS_TEST_SECRET", "from-env", 1);
   const auto r = parseConfig(kPlant + "[mqtt]\nurl_env = \"EQUALIS_TEST_SECRET\"\n" +
                              "[events.webhook]\nbearer_token_env = \"EQUALIS_TEST_SECRET\"\n");
-  ASSERT_TRUE(r.ok()) << issues(r);
+  ASSERT_TRUE(r.ok()) << r.issueLines();
   EXPECT_EQ(r.config->events.webhook.bearer_token, "from-env");
   EXPECT_EQ(r.config->protocols.mqtt, "from-env");
 }
@@ -82,7 +74,7 @@ TEST_F(ConfigSecrets, SnmpCommunitiesFromFiles) {
   const auto community = write("community", "c0mmunity\n");
   const auto r = parseConfig(kPlant + "[snmp]\nlisten = \"127.0.0.1:1161\"\ncommunity_file = \"" +
                              community + "\"\n");
-  ASSERT_TRUE(r.ok()) << issues(r);
+  ASSERT_TRUE(r.ok()) << r.issueLines();
   bool found = false;
   for (const auto& [option, value] : r.config->protocols.snmp_options) {
     if (option == "community") {
@@ -98,22 +90,22 @@ TEST_F(ConfigSecrets, ProblemsNameTheKey) {
   const auto empty = write("empty", "\n");
   auto r = parseConfig(kPlant + kSmtp + "password_file = \"" + missing + "\"\n");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(issues(r),
+  EXPECT_EQ(r.issueLines(),
             "events.smtp.password_file: cannot read '" + missing + "': No such file or directory");
   r = parseConfig(kPlant + kSmtp + "password_file = \"" + empty + "\"\n");
-  EXPECT_EQ(issues(r), "events.smtp.password_file: '" + empty + "' is empty");
+  EXPECT_EQ(r.issueLines(), "events.smtp.password_file: '" + empty + "' is empty");
   r = parseConfig(kPlant + kSmtp + "password_env = \"EQUALIS_TEST_SECRET\"\n");
-  EXPECT_EQ(issues(r),
+  EXPECT_EQ(r.issueLines(),
             "events.smtp.password_env: environment variable 'EQUALIS_TEST_SECRET' is not set");
   r = parseConfig(kPlant + kSmtp + "password = \"x\"\npassword_env = \"EQUALIS_TEST_SECRET\"\n");
-  EXPECT_EQ(issues(r),
+  EXPECT_EQ(r.issueLines(),
             "events.smtp.password: give one of password, password_file and password_env, not "
             "several");
   const auto big = write("big", std::string(70 * 1024, 'x'));
   r = parseConfig(kPlant + kSmtp + "password_file = \"" + big + "\"\n");
-  EXPECT_EQ(issues(r), "events.smtp.password_file: '" + big +
-                           "' is larger than 64 KiB: not a "
-                           "secret");
+  EXPECT_EQ(r.issueLines(), "events.smtp.password_file: '" + big +
+                                "' is larger than 64 KiB: not a "
+                                "secret");
 }
 
 }  // namespace

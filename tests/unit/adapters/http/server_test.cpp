@@ -390,27 +390,50 @@ TEST_F(ServerTest, LiveUpdatesReachEveryClientFromOneMessage) {
   c.send(get("/hello?name=x"));
   EXPECT_NE(c.response().find("hello x"), std::string::npos);
 
-  server_->events().publish(
-      std::make_shared<const std::string>("event: snapshot\ndata: {\"n\":1}\n\n"));
+  const auto text_of = [](const std::string& t) { return std::make_shared<const std::string>(t); };
+  server_->events().publishState(
+      http::StateEvent{1, text_of("event: snapshot\ndata: {\"n\":1}\n\n"), nullptr});
   for (auto& cl : clients) {
     const auto text = cl->read(5s, "data: {\"n\":1}");
     EXPECT_NE(text.find("text/event-stream"), std::string::npos);
     EXPECT_NE(text.find("retry: 2000"), std::string::npos);
     EXPECT_NE(text.find("data: {\"n\":1}"), std::string::npos);
   }
-  // And the next one, and the one after.
+  // And the next one, and the one after: as their changes, since every client holds the state
+  // before.
   for (int n = 2; n <= 3; ++n) {
-    const std::string data = "data: {\"n\":" + std::to_string(n) + "}";
-    server_->events().publish(
-        std::make_shared<const std::string>("event: snapshot\n" + data + "\n\n"));
+    const std::string full = "data: {\"n\":" + std::to_string(n) + "}";
+    const std::string delta = "data: {\"d\":" + std::to_string(n) + "}";
+    server_->events().publishState(http::StateEvent{static_cast<std::uint64_t>(n),
+                                                    text_of("event: snapshot\n" + full + "\n\n"),
+                                                    text_of("event: delta\n" + delta + "\n\n")});
     for (auto& cl : clients) {
-      EXPECT_NE(cl->read(5s, data).find(data), std::string::npos) << n;
+      const auto got = cl->read(5s, delta);
+      EXPECT_NE(got.find("event: delta\n" + delta), std::string::npos) << n;
+      EXPECT_EQ(got.find(full), std::string::npos) << n;
     }
   }
-  // A newcomer gets the newest state at once.
+  // A keep-alive comment goes to everyone.
+  server_->events().publishComment(text_of(": keep-alive\n\n"));
+  for (auto& cl : clients) {
+    EXPECT_NE(cl->read(5s, ": keep-alive").find(": keep-alive"), std::string::npos);
+  }
+  // A newcomer gets the newest state at once, whole: it holds nothing to apply changes to.
   Conn late(port_);
   late.send(get("/events"));
-  EXPECT_NE(late.read(5s, "data: {\"n\":3}").find("data: {\"n\":3}"), std::string::npos);
+  const auto first = late.read(5s, "data: {\"n\":3}");
+  EXPECT_NE(first.find("event: snapshot\ndata: {\"n\":3}"), std::string::npos);
+  EXPECT_EQ(first.find("{\"d\":3}"), std::string::npos);
+  // The next state reaches it as changes too.
+  server_->events().publishState(http::StateEvent{4,
+                                                  text_of("event: snapshot\ndata: {\"n\":4}\n\n"),
+                                                  text_of("event: delta\ndata: {\"d\":4}\n\n")});
+  EXPECT_NE(late.read(5s, "{\"d\":4}").find("event: delta\ndata: {\"d\":4}"), std::string::npos);
+  // A state that does not follow the one the client holds is sent whole.
+  server_->events().publishState(http::StateEvent{9,
+                                                  text_of("event: snapshot\ndata: {\"n\":9}\n\n"),
+                                                  text_of("event: delta\ndata: {\"d\":9}\n\n")});
+  EXPECT_NE(late.read(5s, "{\"n\":9}").find("event: snapshot\ndata: {\"n\":9}"), std::string::npos);
 
   clients.clear();
   for (int i = 0; i < 1000 && server_->events().clients() > 1; ++i) {

@@ -66,9 +66,9 @@ fuzz-build: setup
 fuzz: fuzz-build
 	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz $(FUZZ_TARGETS)
 
-# The short, fixed-budget run of `make test`: 20 s per target with the seed corpus.
+# The short, fixed-budget run of `make test`: 10 s per target with the seed corpus.
 fuzz-smoke: fuzz-build
-	FUZZ_SECONDS=20 scripts/fuzz
+	FUZZ_SECONDS=10 scripts/fuzz
 
 bench: build
 	build/bin/equalis-bench-pipeline

@@ -430,7 +430,7 @@ bool Server::gate(http::Request& req, const http::RouteOptions& route, http::Res
   }
   if (!auth::allows(who->role, need)) {
     const auto why = fmt::format("'{}' is {} {}; this needs the {} role", who->user,
-                                 who->role == auth::Role::kAdmin ? "an" : "a",
+                                 who->role == auth::Role::kViewer ? "a" : "an",
                                  auth::roleName(who->role), auth::roleName(need));
     record(req, audit::action::kAccessDenied, fmt::format("{} {}", req.method, req.path),
            audit::outcome::kRefused, why);

@@ -123,9 +123,13 @@ class Hub final : public EventHub {
   void subscribed() { ++count_; }
   // The last subscriber gone: the newest state is no longer kept, so that the next viewer
   // never gets an old state as its first.
+  // Viewers that have gone are forgotten at once: a weak_ptr left behind would keep the memory
+  // of its connection (allocated with its control block) until the next publish.
   void unsubscribed() {
-    if (--count_ == 0) {
-      const std::lock_guard lock(mutex_);
+    const bool last = --count_ == 0;
+    const std::lock_guard lock(mutex_);
+    std::erase_if(subscribers_, [](const std::weak_ptr<Subscriber>& w) { return w.expired(); });
+    if (last) {
       latest_ = {};
     }
   }

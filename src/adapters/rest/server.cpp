@@ -1035,6 +1035,7 @@ void Server::feed() {
       seen = version;  // nobody listens: nothing to render
       last_sent = {};  // the first viewer gets a snapshot at once
       viewed_seq = 0;  // and no delta: there is no state before it
+      viewed = {};
       continue;
     }
     if (version == seen && last_sent == Steady::time_point{}) {

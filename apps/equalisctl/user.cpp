@@ -442,12 +442,8 @@ int user(const Options& o, const std::string& dir, bool as_json) {
   }
   equalis::Status st;
   std::string done;
-  std::string old_role;
-  for (const auto& u : a.users()) {
-    if (u.name == *name) {
-      old_role = auth::roleName(u.role);
-    }
-  }
+  const auto existing = a.user(*name);
+  const std::string old_role = existing ? std::string(auth::roleName(existing->role)) : "";
   const std::string new_role = role ? std::string(auth::roleName(*role)) : std::string();
   if (password) {
     if (sub == "add") {
@@ -520,12 +516,8 @@ int token(const Options& o, const std::string& dir, bool as_json) {
     return listTokens(a, as_json);
   }
   if (sub == "revoke") {
-    std::string old_role;
-    for (const auto& t : a.tokens()) {
-      if (t.id == o.positional[0]) {
-        old_role = auth::roleName(t.role);
-      }
-    }
+    const auto existing = a.token(o.positional[0]);
+    const std::string old_role = existing ? std::string(auth::roleName(existing->role)) : "";
     const auto st = a.revokeToken(o.positional[0]);
     auditChange(dir, equalis::audit::action::kTokenRevoke, "token:" + o.positional[0], old_role, "",
                 st);

@@ -470,6 +470,16 @@ std::vector<UserInfo> Accounts::users() const {
   return out;
 }
 
+std::optional<UserInfo> Accounts::user(std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& u : data_.users) {
+    if (sameUserName(u.name, name)) {
+      return UserInfo{u.name, u.role, u.created_ms};
+    }
+  }
+  return std::nullopt;
+}
+
 std::size_t Accounts::userCount() const {
   std::lock_guard lock(mutex_);
   return data_.users.size();
@@ -665,6 +675,15 @@ Status Accounts::revokeToken(std::string_view id) {
         return true;
       },
       true);
+}
+
+std::optional<TokenInfo> Accounts::token(std::string_view id) const {
+  for (auto& t : tokens()) {
+    if (t.id == id) {
+      return std::move(t);
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<TokenInfo> Accounts::tokens() const {

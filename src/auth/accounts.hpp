@@ -96,6 +96,8 @@ class Accounts {
   Status setRole(std::string_view name, Role role);
 
   std::vector<UserInfo> users() const;  // in the file's order
+  // The account named `name` ignoring ASCII case; nullopt when there is none.
+  std::optional<UserInfo> user(std::string_view name) const;
   std::size_t userCount() const;
   // Whether `name` is a local account, ignoring ASCII case (names are unique that way). Re-reads
   // the file first when it changed, as login() does; no password hash is computed.
@@ -124,6 +126,7 @@ class Accounts {
   Result<Principal> checkToken(std::string_view secret);
   Status revokeToken(std::string_view id);
   std::vector<TokenInfo> tokens() const;
+  std::optional<TokenInfo> token(std::string_view id) const;  // nullopt: no such token
 
   // Re-reads the file when its inode, size, mtime or ctime changed since it was last read. A
   // damaged file keeps the accounts in memory and returns the error (again on each call until

@@ -1,9 +1,11 @@
 """Starts and stops real equalisd processes for the integration tests (Python stdlib only)."""
+import hashlib
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -67,6 +69,20 @@ def import_pymodbus():
             sys.modules[name] = stub
     from pymodbus.client import ModbusTcpClient  # noqa: E402
     return ModbusTcpClient
+
+
+def served_certificate(url):
+    """(SHA-256 fingerprint as "AB:CD:…", TLS version) of the certificate a new TLS connection to
+    an https:// URL gets, without verifying it."""
+    host, port = url[len("https://"):].split(":")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, int(port)), timeout=10) as raw, \
+            ctx.wrap_socket(raw) as tls:
+        der = tls.getpeercert(binary_form=True)
+        version = tls.version()
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest()), version
 
 
 def admin_token(data_dir, label="tests", role="admin"):

@@ -8,7 +8,6 @@ repeated wrong passwords are throttled (429), every login and change is in the a
 user and address, and `equalisctl audit verify` finds the trail intact — and finds a changed one.
 """
 
-import hashlib
 import http.cookiejar
 import json
 import os
@@ -23,7 +22,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from equalis_harness import Daemon, binary  # noqa: E402
+from equalis_harness import Daemon, binary, served_certificate  # noqa: E402
 
 
 def add_user(data_dir, name, role, password):
@@ -259,14 +258,8 @@ class HttpsTest(unittest.TestCase):
             self.assertIn("a new self-signed certificate", printed[0])
             host, port = d.url[len("https://"):].split(":")
             # The certificate served is the one whose fingerprint was printed.
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            with socket.create_connection((host, int(port)), timeout=10) as raw, \
-                    ctx.wrap_socket(raw) as tls:
-                der = tls.getpeercert(binary_form=True)
-                self.assertIn(tls.version(), ("TLSv1.2", "TLSv1.3"))
-            fingerprint = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+            fingerprint, version = served_certificate(d.url)
+            self.assertIn(version, ("TLSv1.2", "TLSv1.3"))
             self.assertIn(fingerprint, printed[0])
             # TLS 1.1 and older are refused.
             old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

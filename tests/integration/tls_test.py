@@ -10,20 +10,18 @@ later, and a redirect port without HTTPS, or one in use, stops the start with a 
 the key.
 """
 
-import hashlib
 import http.client
 import json
 import os
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from equalis_harness import Daemon, admin_token, binary  # noqa: E402
+from equalis_harness import Daemon, admin_token, binary, served_certificate  # noqa: E402
 
 PATH = "/api/v1/system/certificate"
 
@@ -47,14 +45,7 @@ def make_certificate(directory, name, cn="bms.example.org", days=90):
 
 def served_fingerprint(url):
     """The SHA-256 fingerprint of the certificate a new TLS connection gets."""
-    host, port = url[len("https://"):].split(":")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((host, int(port)), timeout=10) as raw, \
-            ctx.wrap_socket(raw) as tls:
-        der = tls.getpeercert(binary_form=True)
-    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+    return served_certificate(url)[0]
 
 
 def audit_records(data_dir, action):

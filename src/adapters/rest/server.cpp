@@ -664,6 +664,12 @@ json tokenJson(const auth::TokenInfo& t) {
               {"last_used", t.last_used_ms ? json(formatIso8601(*t.last_used_ms)) : json(nullptr)}};
 }
 
+// The role of an account or token as the audit trail records it; "" when there is none.
+template <typename Info>
+std::string roleText(const std::optional<Info>& info) {
+  return info ? std::string(auth::roleName(info->role)) : std::string();
+}
+
 int accountStatus(const Error& e) {
   switch (e.code) {
     case ErrorCode::kNotFound:
@@ -797,12 +803,7 @@ void Server::userRoutes() {
           sendError(res, 400, "body", problem);
           return;
         }
-        std::string old_role;
-        for (const auto& u : src_.accounts->users()) {
-          if (auth::sameUserName(u.name, name)) {
-            old_role = auth::roleName(u.role);
-          }
-        }
+        const std::string old_role = roleText(src_.accounts->user(name));
         if (role) {
           const std::string new_role(auth::roleName(*role));
           if (auto st = src_.accounts->setRole(name, *role); !st) {
@@ -823,11 +824,9 @@ void Server::userRoutes() {
           record(req, audit::action::kUserPassword, name, audit::outcome::kOk,
                  "set by an administrator");
         }
-        for (const auto& u : src_.accounts->users()) {
-          if (auth::sameUserName(u.name, name)) {
-            sendJson(res, userJson(u));
-            return;
-          }
+        if (const auto u = src_.accounts->user(name)) {
+          sendJson(res, userJson(*u));
+          return;
         }
         sendError(res, 404, "", fmt::format("no user '{}'", http::escapeForLog(name, 64)));
       },
@@ -840,12 +839,7 @@ void Server::userRoutes() {
           return;
         }
         const std::string& name = req.matches.at(1);
-        std::string old_role;
-        for (const auto& u : src_.accounts->users()) {
-          if (auth::sameUserName(u.name, name)) {
-            old_role = auth::roleName(u.role);
-          }
-        }
+        const std::string old_role = roleText(src_.accounts->user(name));
         if (auto st = src_.accounts->removeUser(name); !st) {
           record(req, audit::action::kUserRemove, name, audit::outcome::kRefused,
                  st.error().message, old_role);
@@ -916,12 +910,7 @@ void Server::userRoutes() {
           return;
         }
         const std::string& id = req.matches.at(1);
-        std::string old_role;
-        for (const auto& t : src_.accounts->tokens()) {
-          if (t.id == id) {
-            old_role = auth::roleName(t.role);
-          }
-        }
+        const std::string old_role = roleText(src_.accounts->token(id));
         if (auto st = src_.accounts->revokeToken(id); !st) {
           record(req, audit::action::kTokenRevoke, "token:" + id, audit::outcome::kRefused,
                  st.error().message, old_role);

@@ -1,4 +1,4 @@
-// Static web assets (the battery status page) compiled into the binary.
+// Static web assets (the web application's build) compiled into the binary.
 #pragma once
 
 #include <cstddef>
@@ -19,5 +19,9 @@ std::span<const Asset> assets();
 std::span<const Asset> scenarioFiles();
 // "/" maps to "/index.html"; nullptr when unknown.
 const Asset* findAsset(std::string_view path);
+// What GET `path` serves outside the API: the asset of that path, else, for a path of the web
+// application (one whose last segment has no '.', e.g. /strings/1/blocks/7), index.html, whose
+// script shows the page (or "not found"); nullptr for any other path.
+const Asset* findPage(std::string_view path);
 
 }  // namespace equalis::web

@@ -1,0 +1,114 @@
+// Active alarms (GET /api/v1/alarms, polled every 3 s) and the alarm rules (GET
+// /api/v1/alarms/rules, every minute): the rule of an alarm says which point it watches, so the
+// page can show the current value beside the value at which it was raised.
+import { getJson, send } from "./api.js";
+import { createStore } from "./store.js";
+
+export const alarms = createStore({ list: [], loaded: false, error: null, time: null });
+export const rules = createStore({ byId: new Map(), strings: [], system: [] });
+
+const POLL_MS = 3000;
+const RULES_POLL_MS = 60000;
+export const LEVEL_RANK = { ok: 0, warning: 1, alarm: 2 };
+
+export async function pollAlarms() {
+  try {
+    const r = await getJson("/alarms");
+    alarms.set({ list: r.alarms || [], loaded: true, error: null, time: r.time });
+  } catch (e) {
+    alarms.set((s) => ({ ...s, error: e.message }));
+  }
+}
+
+async function pollRules() {
+  try {
+    const r = await getJson("/alarms/rules");
+    const byId = new Map();
+    (r.system || []).forEach((rule) => byId.set(rule.id, rule));
+    (r.strings || []).forEach((s) => (s.rules || []).forEach((rule) => byId.set(`${rule.id}/${s.string}`, rule)));
+    rules.set({ byId, strings: r.strings || [], system: r.system || [] });
+  } catch {
+    /* the rule only adds the current value and the thresholds */
+  }
+}
+
+export function ruleOf(alarm) {
+  const m = rules.get().byId;
+  return (alarm.string && m.get(`${alarm.rule}/${alarm.string}`)) || m.get(alarm.rule) || null;
+}
+
+let started = false;
+export function startAlarms() {
+  if (started) return;
+  started = true;
+  pollAlarms();
+  pollRules();
+  setInterval(pollAlarms, POLL_MS);
+  setInterval(pollRules, RULES_POLL_MS);
+}
+
+export async function acknowledge(keys) {
+  const errors = [];
+  for (const key of keys) {
+    try {
+      await send("POST", `/alarms/ack?key=${encodeURIComponent(key)}`, {});
+    } catch (e) {
+      errors.push(`${key}: ${e.message}`);
+    }
+  }
+  await pollAlarms();
+  if (errors.length) throw new Error(errors.join("; "));
+}
+
+// What a group of alarms of one rule in one string most likely shares as a cause, when it
+// takes in a large part of the string (one block alone is that block's own matter).
+function likelyCause(rule, count, blockCount) {
+  if (count < 3 || !blockCount || count < blockCount / 4) return "";
+  if (rule.startsWith("block.voltage_high") || rule.startsWith("block.voltage_low")) {
+    return "many blocks at once: likely the charger (set-point or fault), not the blocks";
+  }
+  if (rule.startsWith("block.temperature")) {
+    return "many blocks at once: likely the room (ventilation, air conditioning)";
+  }
+  if (rule.startsWith("block.comm") || rule.includes("module")) {
+    return "many blocks at once: likely the bus line or its power";
+  }
+  return "many blocks at once: likely a common cause";
+}
+
+// Groups alarms by rule and string: [{id, rule, string, level, alarms, unacknowledged, cause}],
+// unacknowledged groups first, then the worse level, then the larger group.
+export function groupAlarms(list, blockCountOf) {
+  const groups = new Map();
+  list.forEach((a) => {
+    const id = `${a.rule}/${a.string || 0}`;
+    let g = groups.get(id);
+    if (!g) {
+      g = { id, rule: a.rule, string: a.string || null, level: "warning", alarms: [], unacknowledged: 0 };
+      groups.set(id, g);
+    }
+    g.alarms.push(a);
+    if ((LEVEL_RANK[a.level] || 0) > (LEVEL_RANK[g.level] || 0)) g.level = a.level;
+    if (!a.acknowledged) g.unacknowledged += 1;
+  });
+  const out = [...groups.values()];
+  out.forEach((g) => {
+    g.alarms.sort((x, y) => (LEVEL_RANK[y.level] || 0) - (LEVEL_RANK[x.level] || 0) || (x.block || 0) - (y.block || 0));
+    g.cause = g.string ? likelyCause(g.rule, g.alarms.length, blockCountOf ? blockCountOf(g.string) : 0) : "";
+  });
+  out.sort(
+    (a, b) =>
+      (b.unacknowledged > 0) - (a.unacknowledged > 0) ||
+      (LEVEL_RANK[b.level] || 0) - (LEVEL_RANK[a.level] || 0) ||
+      b.alarms.length - a.alarms.length ||
+      a.id.localeCompare(b.id),
+  );
+  return out;
+}
+
+// Alarms of one block, worst first.
+export function blockAlarms(list, stringNo, blockNo) {
+  return list
+    .filter((a) => a.string === stringNo && a.block === blockNo)
+    .sort((x, y) => (LEVEL_RANK[y.level] || 0) - (LEVEL_RANK[x.level] || 0));
+}

@@ -1,0 +1,55 @@
+// History series for charts (docs/api.md, History): column arrays fetched for a time range, with
+// the server downsampling long ranges (max_points: min and max per time bucket), so a chart never
+// receives more points than it can draw.
+import { useEffect, useState } from "preact/hooks";
+import { getJson, query } from "./api.js";
+
+export const RANGES = [
+  ["1h", "1 hour", 3600e3],
+  ["6h", "6 hours", 6 * 3600e3],
+  ["1d", "1 day", 86400e3],
+  ["7d", "7 days", 7 * 86400e3],
+  ["30d", "30 days", 30 * 86400e3],
+  ["1y", "1 year", 365 * 86400e3],
+];
+
+// The time range of a page's query string: ?range=7d (ending at `now`) or ?from=&to= (ms).
+export function rangeOf(search, nowMs, fallback = "1d") {
+  const from = Number(search.get("from"));
+  const to = Number(search.get("to"));
+  if (from > 0 && to > from) return { from, to, key: "custom" };
+  const key = search.get("range") || fallback;
+  const r = RANGES.find((x) => x[0] === key) || RANGES.find((x) => x[0] === fallback);
+  return { from: nowMs - r[2], to: nowMs, key: r[0] };
+}
+
+// Points a chart of this width can show: two per pixel (min and max).
+export function pointsFor(widthPx) {
+  return Math.max(200, Math.min(4000, Math.round((widthPx || 1200) * 2)));
+}
+
+// Fetches `path` + the range (and max_points) whenever one of them changes:
+// {data, error, loading}. `key` forces a reload (e.g. the end of a "last N hours" range moving).
+export function useFetch(path, params, deps) {
+  const [state, setState] = useState({ data: null, error: null, loading: true });
+  useEffect(() => {
+    if (!path) return undefined;
+    const ctl = new AbortController();
+    setState((s) => ({ ...s, loading: true }));
+    getJson(path + query(params), { signal: ctl.signal })
+      .then((data) => setState({ data, error: null, loading: false }))
+      .catch((e) => {
+        if (e.name !== "AbortError") setState({ data: null, error: e.message, loading: false });
+      });
+    return () => ctl.abort();
+  }, deps);
+  return state;
+}
+
+// uPlot data [times, values] of one history reply; values that are not of quality ok are gaps.
+export function seriesData(reply) {
+  if (!reply || !Array.isArray(reply.times_ms)) return [[], []];
+  const q = reply.quality;
+  const values = reply.values.map((v, i) => (typeof v === "number" && (q === "ok" || !Array.isArray(q) || q[i] === "ok") ? v : null));
+  return [reply.times_ms, values];
+}

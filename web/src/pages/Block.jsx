@@ -1,0 +1,256 @@
+// One block: its live values and why it is not green, charts of voltage, temperature, internal
+// resistance and equalization over any range (hour … years; the server downsamples), its Ri
+// baseline, its active alarms and its events.
+import { useEffect, useState } from "preact/hooks";
+import { Chart } from "../components/Chart.jsx";
+import { RangePicker } from "../components/RangePicker.jsx";
+import { StatusMark } from "../components/StatusMark.jsx";
+import { Time } from "../components/Time.jsx";
+import { Value } from "../components/Value.jsx";
+import { send } from "../lib/api.js";
+import { alarms, rules } from "../lib/alarms.js";
+import { blockFindings } from "../lib/findings.js";
+import { unitOf } from "../lib/format.js";
+import { pointsFor, rangeOf, seriesData, useFetch } from "../lib/history.js";
+import { live, liveString } from "../lib/live.js";
+import { points } from "../lib/points.js";
+import { route } from "../lib/router.js";
+import { mayOperate, session } from "../lib/session.js";
+import { useStore } from "../lib/store.js";
+
+const FACTS = [
+  ["voltage_v", "Voltage"],
+  ["temperature_c", "Temperature"],
+  ["ri_mohm", "Internal resistance"],
+  ["ri_baseline_mohm", "Ri baseline"],
+  ["ri_rise_pct", "Ri rise over baseline"],
+  ["equalization_pct", "Equalization"],
+  ["equalization_wh_per_day", "Equalization energy"],
+  ["module_error_mv", "Module error"],
+  ["comm_ok_count", "Answers"],
+  ["comm_error_count", "Missed answers"],
+];
+
+// Warning and alarm lines of the rules that watch `point` in this string.
+function thresholdsFor(ruleState, stringNo, point) {
+  const s = ruleState.strings.find((x) => x.string === stringNo);
+  const out = [];
+  ((s && s.rules) || []).forEach((r) => {
+    if (r.point !== point || !r.enabled) return;
+    const dir = r.direction === "high" ? "≥" : "≤";
+    out.push({ value: r.warning, level: "warning", label: `warning ${dir} ${r.warning} ${r.unit}` });
+    out.push({ value: r.alarm, level: "alarm", label: `alarm ${dir} ${r.alarm} ${r.unit}` });
+  });
+  return out;
+}
+
+// The plant time the "last N hours" ranges end at: the live data's time, moved on every 30 s.
+function usePlantNow() {
+  const [now, setNow] = useState(() => (live.get().doc ? live.get().doc.time_ms : Date.now()));
+  useEffect(() => {
+    const tick = () => setNow(live.get().doc ? live.get().doc.time_ms : Date.now());
+    const unsub = live.subscribe((s) => {
+      if (s.doc && now === Date.now()) tick();
+    });
+    const t = setInterval(tick, 30000);
+    return () => {
+      clearInterval(t);
+      unsub();
+    };
+  }, []);
+  return now;
+}
+
+function HistoryChart({ s, b, field, title, range, width, thresholds = [], extra = null }) {
+  const path = `/strings/${s}/blocks/${b}/history`;
+  const { data, error, loading } = useFetch(path, { quantity: field, from: range.from, to: range.to, max_points: pointsFor(width) }, [path, field, range.from, range.to]);
+  const unit = unitOf("block", field);
+  const [xs, ys] = seriesData(data);
+  const series = [{ label: title, stroke: "var(--accent)" }];
+  const cols = [xs, ys];
+  if (extra && data) {
+    series.push(extra.series);
+    cols.push(xs.map(() => extra.value));
+  }
+  return (
+    <section class="card chart-card" aria-labelledby={`chart-${field}`}>
+      <h2 id={`chart-${field}`}>
+        {title} [{unit}]
+        <span class="sub">
+          {" "}
+          {loading ? "loading…" : error ? "" : `${xs.length} points${data && data.downsampled ? ` (of ${data.source_count}, min/max per interval)` : ""}`}
+        </span>
+      </h2>
+      {error ? (
+        <p class="error">{error}</p>
+      ) : xs.length === 0 && !loading ? (
+        <p class="sub">No recorded values in this range.</p>
+      ) : (
+        <Chart label={`${title} of block ${b}, string ${s}`} series={series.map((x) => ({ ...x, stroke: cssColor(x.stroke) }))} data={cols} unit={unit} thresholds={thresholds} xRange={[range.from, range.to]} />
+      )}
+    </section>
+  );
+}
+
+function cssColor(v) {
+  if (!v || !v.startsWith("var(")) return v;
+  return getComputedStyle(document.documentElement).getPropertyValue(v.slice(4, -1)).trim() || "#0b5cd5";
+}
+
+function BlockEvents({ s, b }) {
+  const { data, error } = useFetch("/events", { string: s, block: b, limit: 50 }, [s, b]);
+  if (error) return <p class="error">{error}</p>;
+  const list = (data && data.events) || [];
+  if (!data) return <p class="sub">Loading…</p>;
+  if (!list.length) return <p class="sub">No events of this block in the last day.</p>;
+  return (
+    <table class="data-table">
+      <thead>
+        <tr>
+          <th scope="col">Time</th>
+          <th scope="col">Kind</th>
+          <th scope="col">Level</th>
+          <th scope="col">Message</th>
+        </tr>
+      </thead>
+      <tbody>
+        {list
+          .slice()
+          .reverse()
+          .map((e, i) => (
+            <tr key={i}>
+              <td>
+                <Time t={e.time_ms} />
+              </td>
+              <td>{e.kind}</td>
+              <td>{e.level || ""}</td>
+              <td>{e.message}</td>
+            </tr>
+          ))}
+      </tbody>
+    </table>
+  );
+}
+
+function BaselineReset({ s, b }) {
+  const [confirm, setConfirm] = useState(false);
+  const [msg, setMsg] = useState("");
+  const run = async () => {
+    setConfirm(false);
+    try {
+      await send("POST", `/strings/${s}/blocks/${b}/ri-baseline/reset`, {});
+      setMsg("A new Ri baseline is being collected.");
+    } catch (e) {
+      setMsg(`Not reset: ${e.message}`);
+    }
+  };
+  return (
+    <div class="group-actions">
+      {confirm ? (
+        <>
+          <span>Collect a new Ri baseline for this block (after replacing it)?</span>
+          <button type="button" onClick={run}>
+            Yes, reset
+          </button>
+          <button type="button" class="button-quiet" onClick={() => setConfirm(false)}>
+            Cancel
+          </button>
+        </>
+      ) : (
+        <button type="button" onClick={() => setConfirm(true)}>
+          Reset Ri baseline…
+        </button>
+      )}
+      <span role="status">{msg}</span>
+    </div>
+  );
+}
+
+export default function Block({ params }) {
+  const sNo = Number(params.s);
+  const bNo = Number(params.b);
+  const { doc } = useStore(live);
+  const a = useStore(alarms);
+  const ruleState = useStore(rules);
+  const sess = useStore(session);
+  const r = useStore(route);
+  useStore(points);
+  const now = usePlantNow();
+  const [width, setWidth] = useState(1200);
+  useEffect(() => setWidth(Math.min(1500, window.innerWidth)), []);
+  if (!doc) return <p class="placeholder">Loading battery data…</p>;
+  const s = liveString(doc, sNo);
+  const blk = s && (s.blocks || []).find((x) => x.block === bNo);
+  if (!blk) return <p class="notice">There is no block {params.b} in string {params.s}.</p>;
+  const findings = blockFindings(blk, s, a.list);
+  const status = blk.status ? blk.status.value : "unknown";
+  const range = rangeOf(r.search, now);
+  const baseline = blk.ri_baseline_mohm && typeof blk.ri_baseline_mohm.value === "number" ? blk.ri_baseline_mohm.value : null;
+  const prev = bNo > 1 ? bNo - 1 : null;
+  const next = bNo < s.blocks.length ? bNo + 1 : null;
+  return (
+    <div class="page block-page">
+      <p class="crumbs">
+        <a href={`/battery/${sNo}`}>String {sNo}</a> › block {bNo}
+        {prev ? (
+          <>
+            {" · "}
+            <a href={`/strings/${sNo}/blocks/${prev}${location.search}`}>‹ block {prev}</a>
+          </>
+        ) : null}
+        {next ? (
+          <>
+            {" · "}
+            <a href={`/strings/${sNo}/blocks/${next}${location.search}`}>block {next} ›</a>
+          </>
+        ) : null}
+      </p>
+      <h1 class="page-title">
+        String {sNo}, block {bNo} <StatusMark status={status} />
+      </h1>
+      {findings.length ? (
+        <ul class="findings">
+          {findings.map((f, i) => (
+            <li key={i} data-level={f.level}>
+              <StatusMark status={f.level === "unknown" ? "unknown" : f.level} label={false} /> {f.text}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p>This block is ok.</p>
+      )}
+      <section class="card">
+        <h2>Now</h2>
+        <dl class="summary">
+          {FACTS.map(([field, label]) => (
+            <div key={field} class="summary-item" data-field={field}>
+              <dt>{label}</dt>
+              <dd>
+                <Value vo={blk[field]} scope="block" field={field} />
+              </dd>
+            </div>
+          ))}
+        </dl>
+        {mayOperate(sess) ? <BaselineReset s={sNo} b={bNo} /> : null}
+      </section>
+      <RangePicker range={range} key={`${range.from}-${range.to}`} />
+      <HistoryChart s={sNo} b={bNo} field="voltage_v" title="Voltage" range={range} width={width} thresholds={thresholdsFor(ruleState, sNo, "block.voltage_v")} />
+      <HistoryChart s={sNo} b={bNo} field="temperature_c" title="Temperature" range={range} width={width} thresholds={thresholdsFor(ruleState, sNo, "block.temperature_c")} />
+      <HistoryChart
+        s={sNo}
+        b={bNo}
+        field="ri_mohm"
+        title="Internal resistance"
+        range={range}
+        width={width}
+        extra={baseline !== null ? { value: baseline, series: { label: "Baseline", stroke: "var(--ink-soft)", dash: [6, 4] } } : null}
+      />
+      <HistoryChart s={sNo} b={bNo} field="equalization_pct" title="Equalization" range={range} width={width} />
+      <HistoryChart s={sNo} b={bNo} field="equalization_wh_per_day" title="Equalization energy" range={range} width={width} />
+      <section class="card">
+        <h2>Events of this block</h2>
+        <BlockEvents s={sNo} b={bNo} />
+      </section>
+    </div>
+  );
+}

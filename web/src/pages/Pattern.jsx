@@ -1,0 +1,3 @@
+export default function Pattern() {
+  return <p class="placeholder">This page is being built.</p>;
+}

@@ -1,3 +1,218 @@
-export default function Discharges() {
-  return <p class="placeholder">This page is being built.</p>;
+// Recorded discharges (mains outages, tests): every discharge of every string, newest first;
+// for one discharge the curves of all blocks (early collapsers drawn on top), the string's
+// voltage and current, and the end-of-discharge voltages sorted, with the blocks that collapsed
+// early flagged (the server's analysis, docs/api.md). Capacity per block joins this table when
+// the battery analysis provides it.
+import { useEffect, useState } from "preact/hooks";
+import { Chart } from "../components/Chart.jsx";
+import { RangePicker } from "../components/RangePicker.jsx";
+import { Time } from "../components/Time.jsx";
+import { fmtDuration, isNum } from "../lib/format.js";
+import { getJson, query } from "../lib/api.js";
+import { pointsFor, rangeOf, useFetch } from "../lib/history.js";
+import { live } from "../lib/live.js";
+import { route, setQuery } from "../lib/router.js";
+import { useStore } from "../lib/store.js";
+
+function DischargeList() {
+  const { doc } = useStore(live);
+  const r = useStore(route);
+  const [now] = useState(() => (live.get().doc ? live.get().doc.time_ms : Date.now()));
+  const range = rangeOf(r.search, now, "30d");
+  const only = r.search.get("string") || "";
+  const strings = doc ? doc.strings.map((s) => s.string).filter((n) => !only || String(n) === only) : [];
+  const [state, setState] = useState({ list: null, error: null });
+  const key = `${strings.join(",")}|${range.from}|${range.to}`;
+  useEffect(() => {
+    if (!strings.length) return undefined;
+    const ctl = new AbortController();
+    Promise.all(
+      strings.map((n) =>
+        getJson(`/strings/${n}/discharges${query({ from: range.from, to: range.to })}`, { signal: ctl.signal }).then((x) =>
+          (x.discharges || []).map((d) => ({ ...d, string: n })),
+        ),
+      ),
+    )
+      .then((lists) => setState({ list: lists.flat().sort((a, b) => b.start_ms - a.start_ms), error: null }))
+      .catch((e) => {
+        if (e.name !== "AbortError") setState({ list: null, error: e.message });
+      });
+    return () => ctl.abort();
+  }, [key]);
+  const all = doc ? doc.strings.map((s) => s.string) : [];
+  return (
+    <div class="page discharges-page">
+      <h1 class="page-title">Discharges</h1>
+      <form class="filters" onSubmit={(ev) => ev.preventDefault()}>
+        <label>
+          String{" "}
+          <select value={only} onChange={(ev) => setQuery({ string: ev.currentTarget.value, range: range.key === "custom" ? "" : range.key })}>
+            <option value="">all</option>
+            {all.map((n) => (
+              <option key={n} value={String(n)}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
+      </form>
+      <RangePicker range={range} extra={{ string: only }} key={`${range.from}-${range.to}`} />
+      {state.error ? <p class="error">{state.error}</p> : null}
+      {!state.list && !state.error ? <p class="sub">Loading…</p> : null}
+      {state.list && state.list.length === 0 ? <p>No discharge recorded in this range.</p> : null}
+      {state.list && state.list.length ? (
+        <div class="table-scroll">
+          <table class="data-table discharge-list">
+            <thead>
+              <tr>
+                <th scope="col">Start</th>
+                <th scope="col">String</th>
+                <th scope="col" class="num">
+                  Duration
+                </th>
+                <th scope="col" class="num">
+                  Charge out [Ah]
+                </th>
+                <th scope="col" class="num">
+                  Lowest string voltage [V]
+                </th>
+                <th scope="col">
+                  <span class="visually-hidden">Open</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.list.map((d) => (
+                <tr key={`${d.string}-${d.id}`} data-string={d.string} data-id={d.id}>
+                  <td>
+                    <Time t={d.start_ms} />
+                  </td>
+                  <td>{d.string}</td>
+                  <td class="num">{d.end_ms ? fmtDuration(d.duration_s) : `${fmtDuration(d.duration_s)} (running)`}</td>
+                  <td class="num">{isNum(d.ah_out) ? d.ah_out.toFixed(1) : "—"}</td>
+                  <td class="num">{isNum(d.min_voltage_v) ? d.min_voltage_v.toFixed(2) : "—"}</td>
+                  <td>
+                    <a href={`/discharges/${d.string}/${d.id}`}>Curves and end voltages</a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+// Horizontal bars of the end-of-discharge voltages, lowest first; early collapsers marked.
+function EndBars({ rows }) {
+  const vs = rows.map((r) => r.voltage_v).filter(isNum);
+  if (!vs.length) return <p class="sub">No block voltages at the end of this discharge.</p>;
+  const lo = Math.min(...vs);
+  const hi = Math.max(...vs);
+  const base = lo - (hi - lo) * 0.25 - 0.01;
+  const span = hi - base || 1;
+  return (
+    <table class="data-table eod-table">
+      <caption class="visually-hidden">Block voltages at the lowest string voltage, sorted</caption>
+      <thead>
+        <tr>
+          <th scope="col">Block</th>
+          <th scope="col" class="num">
+            Voltage [V]
+          </th>
+          <th scope="col" class="num">
+            From median [V]
+          </th>
+          <th scope="col">Bar</th>
+          <th scope="col">Flag</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.block} data-block={r.block} data-early={r.early_collapse ? "1" : "0"} class={r.early_collapse ? "early" : ""}>
+            <th scope="row">{r.block}</th>
+            <td class="num">{isNum(r.voltage_v) ? r.voltage_v.toFixed(3) : "—"}</td>
+            <td class="num">{isNum(r.deviation_v) ? `${r.deviation_v >= 0 ? "+" : ""}${r.deviation_v.toFixed(3)}` : "—"}</td>
+            <td class="bar-cell" aria-hidden="true">
+              <span class={`hbar ${r.early_collapse ? "hbar-early" : ""}`} style={{ width: `${isNum(r.voltage_v) ? Math.max(2, ((r.voltage_v - base) / span) * 100) : 0}%` }} />
+            </td>
+            <td>{r.early_collapse ? <strong class="st-alarm">▼ collapsed early</strong> : ""}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function DischargeDetail({ s, id }) {
+  const [width, setWidth] = useState(1200);
+  useEffect(() => setWidth(Math.min(1500, window.innerWidth)), []);
+  const { data, error } = useFetch(`/strings/${s}/discharges/${id}`, { max_points: pointsFor(width) }, [s, id]);
+  if (error) return <p class="error">{error}</p>;
+  if (!data) return <p class="sub">Loading…</p>;
+  const eod = data.end_of_discharge || [];
+  const early = new Set(eod.filter((r) => r.early_collapse).map((r) => r.block));
+  const blocks = (data.blocks && data.blocks.blocks) || [];
+  // Early collapsers last, so they are drawn on top, in the alarm colour.
+  const ordered = [...blocks.filter((b) => !early.has(b.block)), ...blocks.filter((b) => early.has(b.block))];
+  const alarm = getComputedStyle(document.documentElement).getPropertyValue("--alarm").trim() || "#c4202b";
+  const soft = getComputedStyle(document.documentElement).getPropertyValue("--ink-soft").trim() || "#888";
+  const accent = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#0b5cd5";
+  const ss = data.string_series || { times_ms: [], voltage_v: [], current_a: [] };
+  return (
+    <div class="page discharge-page">
+      <p class="crumbs">
+        <a href="/discharges">Discharges</a> › string {s}
+      </p>
+      <h1 class="page-title">
+        Discharge of string {s}, <Time t={data.start_ms} />
+      </h1>
+      <dl class="summary card">
+        <div>
+          <dt>Duration</dt>
+          <dd>{fmtDuration(data.duration_s)}{data.end_ms ? "" : " (running)"}</dd>
+        </div>
+        <div>
+          <dt>Charge out</dt>
+          <dd>{isNum(data.ah_out) ? `${data.ah_out.toFixed(1)} Ah` : "—"}</dd>
+        </div>
+        <div>
+          <dt>Lowest string voltage</dt>
+          <dd>{isNum(data.min_voltage_v) ? `${data.min_voltage_v.toFixed(2)} V` : "—"}</dd>
+        </div>
+        <div>
+          <dt>Collapsed early</dt>
+          <dd>{early.size ? [...early].map((b) => `block ${b}`).join(", ") : "none"}</dd>
+        </div>
+      </dl>
+      <section class="card chart-card" aria-labelledby="dis-blocks">
+        <h2 id="dis-blocks">Block voltages [V]</h2>
+        {data.blocks && data.blocks.times_ms ? (
+          <Chart
+            label={`Voltage of every block of string ${s} during the discharge${early.size ? `; early collapse: blocks ${[...early].join(", ")}` : ""}`}
+            series={ordered.map((b) => ({ label: `Block ${b.block}`, stroke: early.has(b.block) ? alarm : soft, width: early.has(b.block) ? 2.5 : 1 }))}
+            data={[data.blocks.times_ms, ...ordered.map((b) => b.values)]}
+            unit="V"
+            height={380}
+            legend={false}
+          />
+        ) : null}
+      </section>
+      <section class="card chart-card" aria-labelledby="dis-string">
+        <h2 id="dis-string">String voltage [V] and current [A]</h2>
+        <Chart label={`Voltage of string ${s} during the discharge`} series={[{ label: "Voltage", stroke: accent }]} data={[ss.times_ms, ss.voltage_v]} unit="V" height={200} />
+        <Chart label={`Current of string ${s} during the discharge`} series={[{ label: "Current", stroke: soft }]} data={[ss.times_ms, ss.current_a]} unit="A" height={200} />
+      </section>
+      <section class="card" aria-labelledby="dis-end">
+        <h2 id="dis-end">End of discharge: block voltages, lowest first</h2>
+        <EndBars rows={eod} />
+      </section>
+    </div>
+  );
+}
+
+export default function Discharges({ params }) {
+  if (params.s && params.id) return <DischargeDetail s={Number(params.s)} id={params.id} />;
+  return <DischargeList />;
 }

@@ -13,6 +13,8 @@ const Pattern = lazy(() => import("../pages/Pattern.jsx"));
 const Discharges = lazy(() => import("../pages/Discharges.jsx"));
 const Alarms = lazy(() => import("../pages/Alarms.jsx"));
 const Events = lazy(() => import("../pages/Events.jsx"));
+const Environment = lazy(() => import("../pages/Environment.jsx"));
+const Settings = lazy(() => import("../pages/Settings.jsx"));
 const NotFound = lazy(() => import("../pages/NotFound.jsx"));
 
 // [path pattern, component, navigation label (null: not in the navigation)]
@@ -27,6 +29,8 @@ const ROUTES = [
   ["/discharges/:s/:id", Discharges, null],
   ["/alarms", Alarms, "Alarms"],
   ["/events", Events, "Event log"],
+  ["/environment", Environment, "Room & I/O"],
+  ["/settings", Settings, "Settings"],
 ];
 
 function findRoute(path) {

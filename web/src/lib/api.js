@@ -50,6 +50,17 @@ export async function send(method, path, body) {
   return text ? JSON.parse(text) : {};
 }
 
+// A change whose body is not JSON (a backup archive: application/gzip).
+export async function sendRaw(method, path, body, contentType) {
+  const headers = { Accept: "application/json", "Content-Type": contentType };
+  const csrf = session.get().csrf;
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  const r = await fetch(API + path, { method, cache: "no-store", credentials: "same-origin", headers, body });
+  if (!r.ok) throw await errorOf(r, path);
+  const text = await r.text();
+  return text ? JSON.parse(text) : {};
+}
+
 // A query string from an object; null, undefined and "" members are left out.
 export function query(params) {
   const q = new URLSearchParams();

@@ -1,0 +1,469 @@
+// Settings (admins): alarm rules per string, showing where each value comes from (default,
+// configuration file, changed here) with validation by the daemon and revert; accounts and API
+// tokens; the HTTPS certificate; configuration reload; backup download and restore upload.
+// Every change goes through the daemon's one write path (role check and audit record); a refusal
+// shows the daemon's reason.
+import { useEffect, useState } from "preact/hooks";
+import { Time } from "../components/Time.jsx";
+import { getJson, send, sendRaw } from "../lib/api.js";
+import { isAdmin, session } from "../lib/session.js";
+import { useStore } from "../lib/store.js";
+
+const RULE_FIELDS = [
+  ["warning", "Warning"],
+  ["alarm", "Alarm"],
+  ["hysteresis", "Hysteresis"],
+  ["on_delay_s", "On delay [s]"],
+  ["off_delay_s", "Off delay [s]"],
+];
+const ORIGIN_TEXT = { default: "default", config: "configuration file", api: "changed here" };
+
+function useReload() {
+  const [n, setN] = useState(0);
+  return [n, () => setN((x) => x + 1)];
+}
+
+function RuleRow({ rule, stringNo, onChanged }) {
+  const [edit, setEdit] = useState(null);
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const q = stringNo ? `?string=${stringNo}` : "";
+  const save = async (ev) => {
+    ev.preventDefault();
+    setError("");
+    const body = {};
+    for (const [f] of RULE_FIELDS) {
+      const v = Number(edit[f]);
+      if (edit[f] === "" || !Number.isFinite(v)) {
+        setError(`${f}: not a number`);
+        return;
+      }
+      if (v !== rule[f]) body[f] = v;
+    }
+    if (edit.enabled !== rule.enabled) body.enabled = edit.enabled;
+    if (!Object.keys(body).length) {
+      setEdit(null);
+      return;
+    }
+    setBusy(true);
+    try {
+      await send("PUT", `/alarms/rules/${encodeURIComponent(rule.id)}${q}`, body);
+      setEdit(null);
+      onChanged();
+    } catch (e) {
+      setError(e.message);
+    }
+    setBusy(false);
+  };
+  const revert = async () => {
+    setError("");
+    try {
+      await send("DELETE", `/alarms/rules/${encodeURIComponent(rule.id)}${q}`);
+      onChanged();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  if (edit) {
+    return (
+      <tr data-rule={rule.id}>
+        <th scope="row">{rule.id}</th>
+        <td colSpan={RULE_FIELDS.length + 3}>
+          <form class="rule-form" onSubmit={save}>
+            {RULE_FIELDS.map(([f, label]) => (
+              <label key={f}>
+                {label} {f === "warning" || f === "alarm" || f === "hysteresis" ? `[${rule.unit}]` : ""}
+                <input type="number" step="any" required value={edit[f]} onInput={(e) => setEdit({ ...edit, [f]: e.currentTarget.value })} />
+              </label>
+            ))}
+            <label class="check">
+              <input type="checkbox" checked={edit.enabled} onChange={(e) => setEdit({ ...edit, enabled: e.currentTarget.checked })} /> enabled
+            </label>
+            <button type="submit" disabled={busy}>
+              Save
+            </button>
+            <button type="button" class="button-quiet" onClick={() => setEdit(null)}>
+              Cancel
+            </button>
+            <span role="alert" class="error">
+              {error}
+            </span>
+          </form>
+        </td>
+      </tr>
+    );
+  }
+  return (
+    <tr data-rule={rule.id} data-origin={rule.origin}>
+      <th scope="row">
+        {rule.id}
+        <div class="sub">
+          {rule.point} {rule.direction === "high" ? "above" : "below"}
+        </div>
+      </th>
+      {RULE_FIELDS.map(([f]) => (
+        <td key={f} class="num">
+          {rule[f]}
+          {f === "warning" || f === "alarm" ? ` ${rule.unit}` : ""}
+        </td>
+      ))}
+      <td>{rule.enabled ? "enabled" : "disabled"}</td>
+      <td>{ORIGIN_TEXT[rule.origin] || rule.origin}</td>
+      <td class="actions">
+        <button type="button" class="button-quiet" onClick={() => setEdit(Object.fromEntries([...RULE_FIELDS.map(([f]) => [f, String(rule[f])]), ["enabled", rule.enabled]]))}>
+          Edit<span class="visually-hidden"> {rule.id}</span>
+        </button>
+        {rule.origin === "api" ? (
+          <button type="button" class="button-quiet" onClick={revert}>
+            Revert<span class="visually-hidden"> {rule.id}</span>
+          </button>
+        ) : null}
+        <span role="alert" class="error">
+          {error}
+        </span>
+      </td>
+    </tr>
+  );
+}
+
+function RulesSection() {
+  const [n, reload] = useReload();
+  const [data, setData] = useState(null);
+  const [error, setError] = useState("");
+  const [which, setWhich] = useState("system");
+  useEffect(() => {
+    getJson("/alarms/rules").then(setData, (e) => setError(e.message));
+  }, [n]);
+  if (error) return <p class="error">{error}</p>;
+  if (!data) return <p class="sub">Loading…</p>;
+  const stringNo = which === "system" ? null : Number(which);
+  const list = stringNo === null ? data.system : (data.strings.find((s) => s.string === stringNo) || { rules: [] }).rules;
+  return (
+    <>
+      <label>
+        Rules of{" "}
+        <select value={which} onChange={(e) => setWhich(e.currentTarget.value)}>
+          <option value="system">the system (battery room)</option>
+          {data.strings.map((s) => (
+            <option key={s.string} value={String(s.string)}>
+              {s.name || `string ${s.string}`}
+            </option>
+          ))}
+        </select>
+      </label>
+      <div class="table-scroll">
+        <table class="data-table rules-table">
+          <thead>
+            <tr>
+              <th scope="col">Rule</th>
+              {RULE_FIELDS.map(([f, label]) => (
+                <th key={f} scope="col" class="num">
+                  {label}
+                </th>
+              ))}
+              <th scope="col">State</th>
+              <th scope="col">Value from</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((rule) => (
+              <RuleRow key={`${which}-${rule.id}`} rule={rule} stringNo={stringNo} onChanged={reload} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function UsersSection() {
+  const [n, reload] = useReload();
+  const [users, setUsers] = useState(null);
+  const [tokens, setTokens] = useState(null);
+  const [error, setError] = useState("");
+  const [secret, setSecret] = useState("");
+  const [form, setForm] = useState({ name: "", password: "", role: "viewer" });
+  const [tokenForm, setTokenForm] = useState({ label: "", role: "viewer" });
+  useEffect(() => {
+    getJson("/users").then((r) => setUsers(r.users || []), (e) => setError(e.message));
+    getJson("/tokens").then((r) => setTokens(r.tokens || []), (e) => setError(e.message));
+  }, [n]);
+  const act = async (fn) => {
+    setError("");
+    try {
+      await fn();
+      reload();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  return (
+    <>
+      <p role="alert" class="error">
+        {error}
+      </p>
+      <h3>Accounts</h3>
+      <table class="data-table">
+        <thead>
+          <tr>
+            <th scope="col">User</th>
+            <th scope="col">Role</th>
+            <th scope="col">Created</th>
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {(users || []).map((u) => (
+            <tr key={u.name} data-user={u.name}>
+              <th scope="row">{u.name}</th>
+              <td>
+                <select aria-label={`Role of ${u.name}`} value={u.role} onChange={(e) => act(() => send("PUT", `/users/${encodeURIComponent(u.name)}`, { role: e.currentTarget.value }))}>
+                  {["viewer", "operator", "admin"].map((r) => (
+                    <option key={r}>{r}</option>
+                  ))}
+                </select>
+              </td>
+              <td>{u.created ? <Time t={u.created} /> : "—"}</td>
+              <td>
+                <button type="button" class="button-quiet" onClick={() => window.confirm(`Remove the account ${u.name}?`) && act(() => send("DELETE", `/users/${encodeURIComponent(u.name)}`))}>
+                  Remove<span class="visually-hidden"> {u.name}</span>
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form
+        class="filters"
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          act(async () => {
+            await send("POST", "/users", form);
+            setForm({ name: "", password: "", role: "viewer" });
+          });
+        }}
+      >
+        <label>
+          New user <input required value={form.name} autocomplete="off" onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} />
+        </label>
+        <label>
+          Password <input required type="password" autocomplete="new-password" value={form.password} onInput={(e) => setForm({ ...form, password: e.currentTarget.value })} />
+        </label>
+        <label>
+          Role{" "}
+          <select value={form.role} onChange={(e) => setForm({ ...form, role: e.currentTarget.value })}>
+            {["viewer", "operator", "admin"].map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Add account</button>
+      </form>
+      <h3>API tokens</h3>
+      {secret ? (
+        <p class="notice" role="status">
+          New token (shown this once; copy it now): <code class="secret">{secret}</code>
+        </p>
+      ) : null}
+      <table class="data-table">
+        <thead>
+          <tr>
+            <th scope="col">Id</th>
+            <th scope="col">Label</th>
+            <th scope="col">Role</th>
+            <th scope="col">Created</th>
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {(tokens || []).map((t) => (
+            <tr key={t.id}>
+              <td>{t.id}</td>
+              <td>{t.label}</td>
+              <td>{t.role}</td>
+              <td>{t.created ? <Time t={t.created} /> : "—"}</td>
+              <td>
+                <button type="button" class="button-quiet" onClick={() => window.confirm(`Revoke the token ${t.label || t.id}?`) && act(() => send("DELETE", `/tokens/${encodeURIComponent(t.id)}`))}>
+                  Revoke<span class="visually-hidden"> {t.label || t.id}</span>
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form
+        class="filters"
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          act(async () => {
+            const r = await send("POST", "/tokens", tokenForm);
+            setSecret(r.secret || "");
+            setTokenForm({ label: "", role: "viewer" });
+          });
+        }}
+      >
+        <label>
+          Label <input required value={tokenForm.label} onInput={(e) => setTokenForm({ ...tokenForm, label: e.currentTarget.value })} />
+        </label>
+        <label>
+          Role{" "}
+          <select value={tokenForm.role} onChange={(e) => setTokenForm({ ...tokenForm, role: e.currentTarget.value })}>
+            {["viewer", "operator", "admin"].map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Create token</button>
+      </form>
+    </>
+  );
+}
+
+function CertificateSection() {
+  const [n, reload] = useReload();
+  const [info, setInfo] = useState(null);
+  const [error, setError] = useState("");
+  const [note, setNote] = useState("");
+  const [pem, setPem] = useState({ certificate: "", key: "" });
+  useEffect(() => {
+    getJson("/system/certificate").then(setInfo, (e) => setError(e.message));
+  }, [n]);
+  const install = async (ev) => {
+    ev.preventDefault();
+    setError("");
+    setNote("");
+    try {
+      const r = await send("PUT", "/system/certificate", pem);
+      setPem({ certificate: "", key: "" });
+      setNote(["Installed.", ...(r.warnings || [])].join(" "));
+      reload();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  return (
+    <>
+      {info ? (
+        <dl class="summary">
+          {["subject", "issuer", "not_after", "source", "sha256"].map((k) =>
+            info[k] !== undefined ? (
+              <div key={k}>
+                <dt>{k.replace("_", " ")}</dt>
+                <dd class="wrap">{String(info[k])}</dd>
+              </div>
+            ) : null,
+          )}
+        </dl>
+      ) : null}
+      <form class="cert-form" onSubmit={install}>
+        <label>
+          Certificate chain (PEM)
+          <textarea rows={4} required value={pem.certificate} onInput={(e) => setPem({ ...pem, certificate: e.currentTarget.value })} />
+        </label>
+        <label>
+          Private key (PEM, not encrypted)
+          <textarea rows={4} required value={pem.key} onInput={(e) => setPem({ ...pem, key: e.currentTarget.value })} />
+        </label>
+        <button type="submit">Install certificate</button>
+      </form>
+      <p role="status">{note}</p>
+      <p role="alert" class="error">
+        {error}
+      </p>
+    </>
+  );
+}
+
+function MaintenanceSection() {
+  const [note, setNote] = useState("");
+  const [error, setError] = useState("");
+  const [file, setFile] = useState(null);
+  const reloadConfig = async () => {
+    setError("");
+    setNote("");
+    try {
+      const r = await send("POST", "/system/reload", {});
+      setNote(r.message || "Configuration reloaded.");
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  const restore = async (ev) => {
+    ev.preventDefault();
+    if (!file) return;
+    if (!window.confirm(`Restore ${file.name}? The present configuration and data files are replaced at the next restart.`)) return;
+    setError("");
+    setNote("");
+    try {
+      const r = await sendRaw("POST", "/system/restore", file, "application/gzip");
+      setNote(r.message || "Restore staged: restart equalisd to apply it.");
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  return (
+    <>
+      <p>
+        <button type="button" onClick={reloadConfig}>
+          Reload the configuration file
+        </button>
+      </p>
+      <p>
+        Backup: <a href="/api/v1/system/backup" download>configuration and data</a> · <a href="/api/v1/system/backup?history=1" download>with the history</a>
+      </p>
+      <form class="filters" onSubmit={restore}>
+        <label>
+          Restore a backup (.tar.gz) <input type="file" accept=".gz,.tgz,application/gzip" onChange={(e) => setFile(e.currentTarget.files[0] || null)} />
+        </label>
+        <button type="submit" disabled={!file}>
+          Restore…
+        </button>
+      </form>
+      <p role="status">{note}</p>
+      <p role="alert" class="error">
+        {error}
+      </p>
+    </>
+  );
+}
+
+export default function Settings() {
+  const s = useStore(session);
+  if (!s.loaded) return <p class="placeholder">Loading…</p>;
+  if (!isAdmin(s)) {
+    return (
+      <div class="page">
+        <h1 class="page-title">Settings</h1>
+        <p>Settings are for administrators: log in as an admin to change alarm rules, accounts, the certificate, or to back up and restore.</p>
+      </div>
+    );
+  }
+  return (
+    <div class="page settings-page">
+      <h1 class="page-title">Settings</h1>
+      <section class="card" aria-labelledby="set-rules">
+        <h2 id="set-rules">Alarm rules</h2>
+        <RulesSection />
+      </section>
+      <section class="card" aria-labelledby="set-users">
+        <h2 id="set-users">Accounts and tokens</h2>
+        <UsersSection />
+      </section>
+      <section class="card" aria-labelledby="set-cert">
+        <h2 id="set-cert">HTTPS certificate</h2>
+        <CertificateSection />
+      </section>
+      <section class="card" aria-labelledby="set-maint">
+        <h2 id="set-maint">Configuration, backup and restore</h2>
+        <MaintenanceSection />
+      </section>
+    </div>
+  );
+}

@@ -6,6 +6,9 @@ import { defineConfig } from "vite";
 export default defineConfig({
   base: "/",
   esbuild: { jsx: "automatic", jsxImportSource: "preact" },
+  // One copy of Preact for the page, its hooks and compat (else hooks fail under `npm run dev`).
+  resolve: { dedupe: ["preact"] },
+  optimizeDeps: { include: ["preact", "preact/hooks", "preact/compat", "preact/jsx-runtime", "uplot"] },
   build: {
     outDir: process.env.EQUALIS_WEB_OUT || "dist",
     emptyOutDir: true,

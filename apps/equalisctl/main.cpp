@@ -1,12 +1,14 @@
 // equalisctl — command-line client of equalisd (REST API), plus offline helpers
 // (configuration check, point catalogue) and module-bus commissioning on a line (bus.cpp).
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -30,13 +32,16 @@ constexpr const char* kUsage = R"(Usage: equalisctl [--url URL] [--json] COMMAND
 Commands:
   status                      one table per string (Σ V, current, power, mode, target, charge)
   blocks STRING               the blocks of one string (1-based)
-  events [--from T] [--to T] [--kind K] [--level L] [--string N] [--block B]
-                              the event log, filtered (kinds: alarm, protection, input, …)
+  events [--from T] [--to T] [--kind K] [--level L] [--string N] [--block B] [--limit N]
+                              the event log, filtered (kinds: alarm, protection, input, …),
+                              oldest first (--limit N: the newest N of the range)
   alarms                      the active alarms, worst first
   protection-reset STRING     operator reset of a string's thermal-runaway protection (closes
                               the breaker, restores a lowered charger)
   export [--from T] [--to T] [--string N] [--output FILE]
-                              block history as CSV (times ISO 8601 UTC or epoch ms)
+                              block history as CSV (times ISO 8601 UTC or epoch ms), streamed;
+                              without --from from the oldest record, without --to up to now;
+                              with --output it says how many rows it wrote and their times
   reload                      make equalisd re-read its configuration file (as SIGHUP does):
                               prints what was applied and what needs a restart; an invalid
                               file is refused with its problems and the running one stays
@@ -331,7 +336,39 @@ int cmdAlarms(const Options& o) {
   return 0;
 }
 
-int cmdExport(const Options& o, const std::string& query, const std::string& output) {
+// Counts the rows of a CSV export as it streams past, and the times of its first and last row.
+struct CsvTally {
+  std::size_t lines = 0;  // header included
+  std::string first_time;
+  std::string last_time;
+  std::string partial;  // the line being received
+
+  void feed(std::string_view chunk) {
+    std::size_t pos = 0;
+    for (auto nl = chunk.find('\n'); nl != std::string_view::npos; nl = chunk.find('\n', pos)) {
+      partial.append(chunk.substr(pos, nl - pos));
+      if (lines++ > 0) {  // after the header: "time,string,block,…"
+        last_time = partial.substr(0, partial.find(','));
+        if (first_time.empty()) {
+          first_time = last_time;
+        }
+      }
+      partial.clear();
+      pos = nl + 1;
+    }
+    partial.append(chunk.substr(pos));
+  }
+  std::size_t rows() const { return lines > 0 ? lines - 1 : 0; }
+};
+
+// The block history as CSV, streamed from equalisd to the file (or standard output) as it
+// arrives: one request over the whole range, however long (the server reads it in chunks of
+// snapshots). Without --from it starts at the oldest record: the API's own default range (the
+// 24 h before `to`) would cut an export silently.
+int cmdExport(const Options& o, std::string query, const std::string& output) {
+  if (query.find("?from=") == std::string::npos && query.find("&from=") == std::string::npos) {
+    query += std::string(query.empty() ? "?" : "&") + "from=0";
+  }
   auto cli = client(o);
   cli.set_connection_timeout(5);
   cli.set_read_timeout(300);
@@ -347,6 +384,8 @@ int cmdExport(const Options& o, const std::string& query, const std::string& out
   }
   int status = 0;
   std::string error_body;
+  CsvTally tally;
+  std::uint64_t bytes = 0;
   auto res = cli.Get(
       "/api/v1/history/export.csv" + query,
       [&](const httplib::Response& r) {
@@ -356,12 +395,29 @@ int cmdExport(const Options& o, const std::string& query, const std::string& out
       [&](const char* data, std::size_t n) {
         if (status >= 400) {
           error_body.append(data, n);
-        } else {
-          out->write(data, static_cast<std::streamsize>(n));
+          return true;
         }
-        return true;
+        out->write(data, static_cast<std::streamsize>(n));
+        tally.feed(std::string_view(data, n));
+        bytes += n;
+        return static_cast<bool>(*out);  // a full disk stops the transfer
       });
+  out->flush();
+  if (!*out) {
+    std::fprintf(stderr,
+                 "equalisctl: writing %s failed after %llu bytes: the export is incomplete\n",
+                 output.empty() ? "standard output" : output.c_str(),
+                 static_cast<unsigned long long>(bytes));
+    return 1;
+  }
   if (!res) {
+    if (bytes > 0) {
+      std::fprintf(stderr,
+                   "equalisctl: the export broke off after %zu rows (last %s): %s — the output is "
+                   "incomplete\n",
+                   tally.rows(), tally.last_time.c_str(), httplib::to_string(res.error()).c_str());
+      return 1;
+    }
     return connectError(o, httplib::to_string(res.error()));
   }
   if (status >= 400) {
@@ -372,7 +428,15 @@ int cmdExport(const Options& o, const std::string& query, const std::string& out
     std::fprintf(stderr, "equalisctl: %s\n", msg.c_str());
     return 1;
   }
-  out->flush();
+  if (!output.empty()) {
+    if (tally.rows() == 0) {
+      std::fprintf(stderr, "equalisctl: no history in the range; %s has the header only\n",
+                   output.c_str());
+    } else {
+      std::fprintf(stderr, "equalisctl: %zu rows, %s … %s, written to %s\n", tally.rows(),
+                   tally.first_time.c_str(), tally.last_time.c_str(), output.c_str());
+    }
+  }
   return 0;
 }
 

@@ -116,12 +116,37 @@ constexpr const char* kStringSeries =
     "SELECT time_ms, voltage_mv, current_ma, ac_current_ma, charge_avg_pm, mode, quality "
     "FROM string_sample WHERE time_ms BETWEEN ?2 AND ?3 AND string_idx = ?1 "
     "ORDER BY time_ms LIMIT ?4";
-// ?4 kind, ?7 level: NULL = any; ?5 string, ?6 block: 0 = any.
+// Every block of one string over a time range, in (block, time) order: one statement, the known
+// blocks of the string (block_key) each followed by its primary-key range of samples.
+constexpr const char* kStringBlocks =
+    "SELECT b.block_idx, b.time_ms, b.voltage_mv, b.temperature_dc, b.ri_uohm, b.charge_pm, "
+    "b.equalization_pct, b.equalization_dwh, b.quality "
+    "FROM block_key AS k CROSS JOIN block_sample AS b "
+    "WHERE k.string_idx = ?1 AND b.string_idx = k.string_idx AND b.block_idx = k.block_idx "
+    "AND b.time_ms BETWEEN ?2 AND ?3 "
+    "ORDER BY k.block_idx, b.time_ms";
+// Event log, oldest first / newest first: ?3 rows after skipping ?9. Filters: ?4 kind, ?7 level,
+// ?8 text (lower case) in the lower-cased message — SQLite's lower() folds ASCII letters only:
+// NULL = any; ?5 string, ?6 block: 0 = any.
 constexpr const char* kEvents =
     "SELECT time_ms, kind, message, level, string_no, block_no FROM event "
     "WHERE time_ms BETWEEN ?1 AND ?2 AND (?4 IS NULL OR kind = ?4) AND (?5 = 0 OR string_no = ?5) "
     "AND (?6 = 0 OR block_no = ?6) AND (?7 IS NULL OR level = ?7) "
-    "ORDER BY time_ms, id LIMIT ?3";
+    "AND (?8 IS NULL OR instr(lower(message), ?8) > 0) "
+    "ORDER BY time_ms, id LIMIT ?3 OFFSET ?9";
+constexpr const char* kEventsNewestFirst =
+    "SELECT time_ms, kind, message, level, string_no, block_no FROM event "
+    "WHERE time_ms BETWEEN ?1 AND ?2 AND (?4 IS NULL OR kind = ?4) AND (?5 = 0 OR string_no = ?5) "
+    "AND (?6 = 0 OR block_no = ?6) AND (?7 IS NULL OR level = ?7) "
+    "AND (?8 IS NULL OR instr(lower(message), ?8) > 0) "
+    "ORDER BY time_ms DESC, id DESC LIMIT ?3 OFFSET ?9";
+// How many events match the same filters, counting at most ?3 (a bounded scan).
+constexpr const char* kCountMatchingEvents =
+    "SELECT count(*) FROM (SELECT 1 FROM event "
+    "WHERE time_ms BETWEEN ?1 AND ?2 AND (?4 IS NULL OR kind = ?4) AND (?5 = 0 OR string_no = ?5) "
+    "AND (?6 = 0 OR block_no = ?6) AND (?7 IS NULL OR level = ?7) "
+    "AND (?8 IS NULL OR instr(lower(message), ?8) > 0) "
+    "LIMIT ?3)";
 constexpr const char* kSnapshots =
     "SELECT time_ms, reason, string_count, block_count FROM snapshot "
     "WHERE time_ms BETWEEN ?1 AND ?2 ORDER BY time_ms LIMIT ?3";

@@ -8,6 +8,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -442,7 +443,10 @@ struct Store::Impl {
   Connection reader;
   sqlite3_stmt* block_series = nullptr;
   sqlite3_stmt* string_series = nullptr;
+  sqlite3_stmt* string_blocks = nullptr;
   sqlite3_stmt* events = nullptr;
+  sqlite3_stmt* events_newest = nullptr;
+  sqlite3_stmt* count_matching_events = nullptr;
   sqlite3_stmt* snapshots = nullptr;
   sqlite3_stmt* snapshot_totals = nullptr;
   sqlite3_stmt* r_page_count = nullptr;
@@ -618,7 +622,10 @@ Status Store::Impl::openReader() {
   const Prep preps[] = {
       {&block_series, sql::kBlockSeries},
       {&string_series, sql::kStringSeries},
+      {&string_blocks, sql::kStringBlocks},
       {&events, sql::kEvents},
+      {&events_newest, sql::kEventsNewestFirst},
+      {&count_matching_events, sql::kCountMatchingEvents},
       {&snapshots, sql::kSnapshots},
       {&snapshot_totals, sql::kSnapshotTotals},
       {&r_page_count, "PRAGMA page_count"},
@@ -967,14 +974,22 @@ Result<std::vector<EventRecord>> Store::events(TimeMs from_ms, TimeMs to_ms,
   return events(q);
 }
 
-Result<std::vector<EventRecord>> Store::events(const EventQuery& q) const {
-  Impl& m = *impl_;
-  std::lock_guard lock(m.read_mutex);
-  sqlite3_stmt* s = m.events;
-  ScopedReset reset(s);
+namespace {
+
+// ASCII lower case (what SQLite's lower() does to the message).
+std::string asciiLower(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return text;
+}
+
+// Binds the range and filters of an event query (?1, ?2, ?4 … ?8).
+void bindEventFilters(sqlite3_stmt* s, const EventQuery& q, const std::string& lower_text) {
   sqlite3_bind_int64(s, 1, q.from_ms);
   sqlite3_bind_int64(s, 2, q.to_ms);
-  sqlite3_bind_int64(s, 3, sqlLimit(q.limit));
   auto optional_text = [s](int index, const std::string& text) {
     if (text.empty()) {
       sqlite3_bind_null(s, index);
@@ -986,6 +1001,21 @@ Result<std::vector<EventRecord>> Store::events(const EventQuery& q) const {
   sqlite3_bind_int(s, 5, q.string_number);
   sqlite3_bind_int(s, 6, q.block_number);
   optional_text(7, q.level);
+  optional_text(8, lower_text);
+}
+
+}  // namespace
+
+Result<std::vector<EventRecord>> Store::events(const EventQuery& q) const {
+  Impl& m = *impl_;
+  const std::string text = asciiLower(q.text);
+  std::lock_guard lock(m.read_mutex);
+  sqlite3_stmt* s = q.newest_first ? m.events_newest : m.events;
+  ScopedReset reset(s);
+  bindEventFilters(s, q, text);
+  sqlite3_bind_int64(s, 3, sqlLimit(q.limit));
+  sqlite3_bind_int64(s, 9,
+                     std::min<std::uint64_t>(q.offset, std::numeric_limits<std::int64_t>::max()));
   std::vector<EventRecord> out;
   int rc = SQLITE_ROW;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -995,6 +1025,92 @@ Result<std::vector<EventRecord>> Store::events(const EventQuery& q) const {
   }
   if (rc != SQLITE_DONE) {
     return m.reader.error("query events", rc);
+  }
+  return out;
+}
+
+Result<std::size_t> Store::countEvents(const EventQuery& q, std::size_t cap) const {
+  Impl& m = *impl_;
+  const std::string text = asciiLower(q.text);
+  std::lock_guard lock(m.read_mutex);
+  sqlite3_stmt* s = m.count_matching_events;
+  ScopedReset reset(s);
+  bindEventFilters(s, q, text);
+  sqlite3_bind_int64(s, 3, sqlLimit(cap));
+  const int rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW) {
+    return m.reader.error("count events", rc);
+  }
+  return static_cast<std::size_t>(std::max<std::int64_t>(0, sqlite3_column_int64(s, 0)));
+}
+
+Result<BlockMatrix> Store::stringBlockSeries(int string_index, BlockQuantity q, TimeMs from_ms,
+                                             TimeMs to_ms) const {
+  // Rows arrive block by block, each block in time order.
+  struct Column {
+    int block_index = 0;
+    std::vector<TimeMs> times_ms;
+    std::vector<double> values;
+  };
+  std::vector<Column> columns;
+  {
+    Impl& m = *impl_;
+    std::lock_guard lock(m.read_mutex);
+    sqlite3_stmt* s = m.string_blocks;
+    ScopedReset reset(s);
+    sqlite3_bind_int(s, 1, string_index);
+    sqlite3_bind_int64(s, 2, from_ms);
+    sqlite3_bind_int64(s, 3, to_ms);
+    const int col = 1 + blockColumn(q);
+    const Scale scale = blockScale(q);
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const int block = sqlite3_column_int(s, 0);
+      if (columns.empty() || columns.back().block_index != block) {
+        columns.push_back(Column{block, {}, {}});
+        if (columns.size() > 1) {
+          columns.back().times_ms.reserve(columns[columns.size() - 2].times_ms.size());
+          columns.back().values.reserve(columns[columns.size() - 2].values.size());
+        }
+      }
+      Column& c = columns.back();
+      c.times_ms.push_back(sqlite3_column_int64(s, 1));
+      c.values.push_back(sqlite3_column_type(s, col) != SQLITE_NULL
+                             ? static_cast<double>(sqlite3_column_int64(s, col)) / scale.factor
+                             : std::numeric_limits<double>::quiet_NaN());
+    }
+    if (rc != SQLITE_DONE) {
+      return m.reader.error("query string block series", rc);
+    }
+  }
+  BlockMatrix out;
+  // The shared axis: every time any block has (all of them, for snapshots of the whole string).
+  for (const Column& c : columns) {
+    if (out.times_ms.empty()) {
+      out.times_ms = c.times_ms;
+    } else if (c.times_ms != out.times_ms) {
+      std::vector<TimeMs> merged;
+      merged.reserve(out.times_ms.size() + c.times_ms.size());
+      std::set_union(out.times_ms.begin(), out.times_ms.end(), c.times_ms.begin(), c.times_ms.end(),
+                     std::back_inserter(merged));
+      out.times_ms = std::move(merged);
+    }
+  }
+  for (Column& c : columns) {
+    out.block_indices.push_back(c.block_index);
+    if (c.times_ms.size() == out.times_ms.size()) {  // on the whole axis: as read
+      out.values.push_back(std::move(c.values));
+      continue;
+    }
+    std::vector<double> row(out.times_ms.size(), std::numeric_limits<double>::quiet_NaN());
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < c.times_ms.size(); ++i) {
+      while (out.times_ms[j] < c.times_ms[i]) {
+        ++j;
+      }
+      row[j] = c.values[i];
+    }
+    out.values.push_back(std::move(row));
   }
   return out;
 }

@@ -86,6 +86,13 @@ struct EventQuery {
   std::string level;
   int string_number = 0;
   int block_number = 0;
+  // Substring of the message, case-insensitive for ASCII letters (other characters must match
+  // exactly: SQLite's lower() folds ASCII only); empty = any.
+  std::string text;
+  // Order in which matches are counted, skipped (offset) and returned: oldest first (time, then
+  // insertion order) or newest first (the reverse).
+  bool newest_first = false;
+  std::size_t offset = 0;  // matches skipped before the first returned one
 };
 
 struct SeriesPoint {
@@ -100,6 +107,14 @@ struct SnapshotInfo {
   std::string reason;
   int string_count = 0;
   int block_count = 0;
+};
+
+// One quantity of every block of a string on one time axis: the times of the string's snapshots
+// in the range, and per block the value at each of them (NaN = no value or no sample).
+struct BlockMatrix {
+  std::vector<TimeMs> times_ms;             // ascending
+  std::vector<int> block_indices;           // 0-based, ascending: the blocks ever recorded
+  std::vector<std::vector<double>> values;  // [block][time], same order as block_indices
 };
 
 enum class BlockQuantity {
@@ -161,8 +176,16 @@ class Store {
                                                std::size_t limit) const;
   Result<std::vector<SeriesPoint>> stringSeries(int string_index, StringQuantity q, TimeMs from_ms,
                                                 TimeMs to_ms, std::size_t limit) const;
+  // Every recorded block of a string (0-based) on the shared time axis of its snapshots,
+  // from_ms ≤ time ≤ to_ms: one statement (each block's samples are one primary-key range).
+  Result<BlockMatrix> stringBlockSeries(int string_index, BlockQuantity q, TimeMs from_ms,
+                                        TimeMs to_ms) const;
   Result<std::vector<EventRecord>> events(TimeMs from_ms, TimeMs to_ms, std::size_t limit) const;
+  // Events matching `q`: q.offset skipped, then at most q.limit, in the query's order.
   Result<std::vector<EventRecord>> events(const EventQuery& q) const;
+  // How many events match q's range and filters (limit and offset ignored), counting at most
+  // `cap` (0 = no cap).
+  Result<std::size_t> countEvents(const EventQuery& q, std::size_t cap) const;
   Result<std::vector<SnapshotInfo>> snapshots(TimeMs from_ms, TimeMs to_ms,
                                               std::size_t limit) const;
 

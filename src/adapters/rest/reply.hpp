@@ -56,4 +56,10 @@ inline void sendError(http::Response& res, int status, const std::string& parame
   sendJson(res, nlohmann::ordered_json{{"error", err}}, status);
 }
 
+// 503 when every history-query slot stayed taken.
+inline void sendHistoryBusy(http::Response& res) {
+  sendError(res, 503, "", "too many history queries at once: try again in a few seconds");
+  res.setHeader("Retry-After", "2");
+}
+
 }  // namespace equalis::rest

@@ -79,6 +79,22 @@ Parsed<Range> parseRange(const QueryParams& params, TimeMs now_ms) {
   return r;
 }
 
+Parsed<std::optional<std::size_t>> parseMaxPoints(const QueryParams& params,
+                                                  std::optional<std::size_t> fallback) {
+  if (!has(params, "max_points")) {
+    return fallback;
+  }
+  const auto text = value(params, "max_points");
+  std::size_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || v < kMinPoints || v > kMaxPoints) {
+    return ParamError{
+        400, "max_points",
+        fmt::format("max_points must be an integer {}…{}, got '{}'", kMinPoints, kMaxPoints, text)};
+  }
+  return std::optional<std::size_t>(v);
+}
+
 Parsed<history::EventQuery> parseEventQuery(const QueryParams& params, TimeMs now_ms,
                                             const model::PlantConfig& plant) {
   const auto range = parseRange(params, now_ms);
@@ -130,6 +146,31 @@ Parsed<history::EventQuery> parseEventQuery(const QueryParams& params, TimeMs no
     }
     q.block_number = std::get<int>(bi);
   }
+  if (has(params, "q")) {
+    q.text = value(params, "q");
+    // Characters, not bytes (the query is UTF-8: the server refuses anything else).
+    const auto chars =
+        static_cast<std::size_t>(std::count_if(q.text.begin(), q.text.end(), [](char c) {
+          return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+        }));
+    if (chars > kMaxEventTextChars) {
+      return ParamError{
+          400, "q",
+          fmt::format("q must be at most {} characters, got {}", kMaxEventTextChars, chars)};
+    }
+  }
+  if (has(params, "offset")) {
+    const auto text = value(params, "offset");
+    std::size_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size() || v > kMaxEventOffset) {
+      return ParamError{
+          400, "offset",
+          fmt::format("offset must be an integer 0…{}, got '{}'", kMaxEventOffset, text)};
+    }
+    q.offset = v;
+  }
+  q.newest_first = true;
   return q;
 }
 

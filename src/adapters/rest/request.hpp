@@ -47,7 +47,19 @@ struct Range {
 // from, to (ISO 8601 UTC or epoch ms; default: the day before now) and limit (1…kMaxLimit).
 Parsed<Range> parseRange(const QueryParams& params, TimeMs now_ms);
 
-// The filters of GET /api/v1/events and its CSV export: a range and kind, level, string, block.
+// max_points of a history series (downsampling, docs/api.md): an integer kMinPoints…kMaxPoints.
+// Absent: `fallback` (nullopt = no downsampling).
+inline constexpr std::size_t kMinPoints = 2;
+inline constexpr std::size_t kMaxPoints = 100000;
+Parsed<std::optional<std::size_t>> parseMaxPoints(const QueryParams& params,
+                                                  std::optional<std::size_t> fallback);
+
+// The filters of GET /api/v1/events and its CSV export: a range and kind, level, string, block,
+// q (a case-insensitive substring of the message, at most kMaxEventTextChars characters) and
+// offset (0…kMaxEventOffset). The query is newest first: offset skips the newest matches, limit
+// keeps the next ones.
+inline constexpr std::size_t kMaxEventTextChars = 200;
+inline constexpr std::size_t kMaxEventOffset = 100000000;
 Parsed<history::EventQuery> parseEventQuery(const QueryParams& params, TimeMs now_ms,
                                             const model::PlantConfig& plant);
 

@@ -19,6 +19,7 @@
 #include "adapters/common/alarm_text.hpp"
 #include "adapters/http/checks.hpp"
 #include "adapters/http/server.hpp"
+#include "adapters/rest/history_view.hpp"
 #include "adapters/rest/io_view.hpp"
 #include "adapters/rest/json_view.hpp"
 #include "adapters/rest/metrics.hpp"
@@ -29,6 +30,7 @@
 #include "bus/commissioning.hpp"
 #include "command/published.hpp"
 #include "core/log.hpp"
+#include "history/downsample.hpp"
 #include "history/store.hpp"
 #include "ops/backup.hpp"
 
@@ -66,11 +68,8 @@ constexpr http::RouteOptions restoreOptions() {
                             .content_type = "application/gzip"};
 }
 
-// 503 when every history-query slot stayed taken.
-void sendHistoryBusy(http::Response& res) {
-  sendError(res, 503, "", "too many history queries at once: try again in a few seconds");
-  res.setHeader("Retry-After", "2");
-}
+// The event log's "total" counts at most this many matches (a bounded scan).
+constexpr std::size_t kEventTotalCap = 100000;
 
 // The HTTP status of a refused command.
 int commandStatus(const Error& e) {
@@ -169,27 +168,6 @@ void writeSeries(JsonWriter& w, const std::vector<history::SeriesPoint>& points,
     w.value(model::qualityName(p.quality));
   }
   w.endArray();
-}
-
-std::string quantityList(model::Scope scope) {
-  std::string out;
-  for (const auto& def : model::catalogue()) {
-    if (def.scope != scope || !def.history) {
-      continue;
-    }
-    out += out.empty() ? "" : ", ";
-    out += def.field();
-  }
-  return out;
-}
-
-const model::PointDef* historyPoint(model::Scope scope, const std::string& field) {
-  for (const auto& def : model::catalogue()) {
-    if (def.scope == scope && def.history && def.field() == field) {
-      return &def;
-    }
-  }
-  return nullptr;
 }
 
 }  // namespace
@@ -1079,6 +1057,8 @@ void Server::routes() {
   userRoutes();
   auditRoutes();
   certificateRoutes();
+  // Before /api/v1/strings/*/blocks/*, which would take "history" for a block number.
+  historyRoutes();
   auto& ctl = src_;
   const auto& plant = ctl.plant;
   const int string_count = static_cast<int>(plant.strings.size());
@@ -1246,7 +1226,15 @@ void Server::routes() {
     if (failed(range, res)) {
       return;
     }
-    const auto& rg = std::get<Range>(range);
+    const auto max_points = parseMaxPoints(req.params, std::nullopt);
+    if (failed(max_points, res)) {
+      return;
+    }
+    const auto n = std::get<std::optional<std::size_t>>(max_points);
+    auto rg = std::get<Range>(range);
+    if (n) {
+      rg.limit = 0;  // downsampling reads the whole range
+    }
     auto* h = ctl.history;
     if (h == nullptr) {
       sendError(res, 503, "", "history store is not open");
@@ -1262,10 +1250,18 @@ void Server::routes() {
       sendError(res, 500, "", points.error().message);
       return;
     }
+    const std::size_t source_count = points->size();
+    if (n && points->size() > *n) {
+      // Enum points (the mode) are names: every change is kept instead of minima and maxima.
+      *points = def->type == model::PointType::kEnum ? history::keepChanges(*points)
+                                                     : history::downsampleMinMax(*points, *n);
+    }
     head["quantity"] = field;
     head["unit"] = std::string(def->unit);
     head["from"] = formatIso8601(rg.from_ms);
     head["to"] = formatIso8601(rg.to_ms);
+    head["downsampled"] = points->size() < source_count;
+    head["source_count"] = source_count;
     std::string out = head.dump();
     out.pop_back();  // the head's closing brace: the series follows as more members
     out.reserve(out.size() + points->size() * 24 + 64);
@@ -1368,11 +1364,21 @@ void Server::routes() {
       sendError(res, 503, "", "history store is not open");
       return;
     }
-    auto rows = h->events(std::get<history::EventQuery>(q));
+    // Newest first: `offset` skips the newest matches, `limit` keeps the next ones (one more
+    // is read to tell whether older matches follow); listed in time order like every reply.
+    auto query = std::get<history::EventQuery>(q);
+    const std::size_t limit = query.limit;
+    query.limit = limit + 1;
+    auto rows = h->events(query);
     if (!rows) {
       sendError(res, 500, "", rows.error().message);
       return;
     }
+    const bool more = rows->size() > limit;
+    if (more) {
+      rows->pop_back();
+    }
+    std::reverse(rows->begin(), rows->end());
     if (csv) {
       std::string out = "time,kind,level,string,block,message\r\n";
       for (const auto& e : *rows) {
@@ -1395,7 +1401,16 @@ void Server::routes() {
                          {"block", e.block_number == 0 ? json(nullptr) : json(e.block_number)},
                          {"message", e.message}});
     }
-    sendJson(res, json{{"events", std::move(arr)}});
+    auto total = h->countEvents(query, kEventTotalCap + 1);
+    if (!total) {
+      sendError(res, 500, "", total.error().message);
+      return;
+    }
+    sendJson(res, json{{"events", std::move(arr)},
+                       {"offset", query.offset},
+                       {"total", std::min(*total, kEventTotalCap)},
+                       {"total_capped", *total > kEventTotalCap},
+                       {"more", more}});
   };
   router_.get(
       "/api/v1/events",
@@ -1936,7 +1951,7 @@ void Server::routes() {
   router_.get(
       "/**",
       [](const http::Request& req, http::Response& res) {
-        const auto* asset = web::findAsset(req.path);
+        const auto* asset = web::findPage(req.path);
         if (asset == nullptr) {
           res.status = 404;
           res.setContent("not found\n", "text/plain");

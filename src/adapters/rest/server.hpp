@@ -122,6 +122,8 @@ class Server {
               const char* outcome, const std::string& detail, const std::string& old_value = {},
               const std::string& new_value = {}) const;
   void certificateRoutes();  // certificate_routes.cpp
+  // A string's block pattern and its recorded discharges (history_routes.cpp).
+  void historyRoutes();
   void servingCertificate(const std::optional<http::TlsFiles>& tls, int port);
   std::shared_ptr<const std::string> statusJson();
   void feed();  // renders live updates for the event hub

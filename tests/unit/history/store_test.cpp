@@ -290,6 +290,142 @@ TEST(HistoryStore, EventsFilterOrderAndLimit) {
   EXPECT_EQ((*some)[1].time_ms, kT0 + 2000);
 }
 
+// The event log as the REST API pages it: newest first, a case-insensitive text search, an
+// offset, and a bounded count of the matches.
+TEST(HistoryStore, EventsSearchPageAndCount) {
+  TempDir dir;
+  auto store = openOrDie(dir.file("h.db"));
+  ASSERT_TRUE(store);
+  std::vector<EventRecord> events;
+  for (int i = 0; i < 25; ++i) {
+    // Every third message mentions "Voltage" in another case; one has a literal percent sign.
+    const std::string text =
+        i % 3 == 0 ? "Block " + std::to_string(i) + ": VOLTAGE high" : "string mode changed";
+    events.push_back({kT0 + i * kSecondMs, i % 2 == 0 ? "alarm" : "mode", text});
+  }
+  events.push_back({kT0 + 10 * kSecondMs, "alarm", "ri 100% above baseline, voltage ok"});
+  ASSERT_TRUE(store->appendEvents(events).ok());
+
+  EventQuery q;
+  q.from_ms = kMinTime;
+  q.to_ms = kMaxTime;
+  q.text = "voltage";
+  auto all = store->events(q);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 10u);  // i = 0, 3, …, 24 and the percent one
+  EXPECT_EQ(all->front().time_ms, kT0);
+  EXPECT_EQ(store->countEvents(q, 0).value(), 10u);
+
+  q.newest_first = true;
+  q.limit = 4;
+  auto page1 = store->events(q);
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->size(), 4u);
+  EXPECT_EQ((*page1)[0].message, "Block 24: VOLTAGE high");
+  EXPECT_EQ((*page1)[1].message, "Block 21: VOLTAGE high");
+  EXPECT_EQ((*page1)[3].message, "Block 15: VOLTAGE high");
+  q.offset = 4;
+  auto page2 = store->events(q);
+  ASSERT_TRUE(page2.ok());
+  ASSERT_EQ(page2->size(), 4u);
+  EXPECT_EQ((*page2)[0].message, "Block 12: VOLTAGE high");
+  EXPECT_EQ((*page2)[1].message, "ri 100% above baseline, voltage ok");
+  EXPECT_EQ((*page2)[2].message, "Block 9: VOLTAGE high");
+  q.offset = 8;
+  auto page3 = store->events(q);
+  ASSERT_TRUE(page3.ok());
+  ASSERT_EQ(page3->size(), 2u);
+  EXPECT_EQ(page3->back().time_ms, kT0);
+  q.offset = 10;
+  EXPECT_TRUE(store->events(q).value().empty());
+
+  // Other filters still apply; the count ignores limit and offset and stops at its cap.
+  q.kind = "mode";
+  q.offset = 0;
+  EXPECT_EQ(store->countEvents(q, 0).value(), 4u);  // odd i with "voltage": 3, 9, 15, 21
+  q.kind.clear();
+  EXPECT_EQ(store->countEvents(q, 3).value(), 3u);
+  // The text is a substring, not a pattern: "%" and "_" are plain characters.
+  q.text = "100%";
+  EXPECT_EQ(store->countEvents(q, 0).value(), 1u);
+  q.text = "_";
+  EXPECT_EQ(store->countEvents(q, 0).value(), 0u);
+  q.text = "BLOCK 2";
+  EXPECT_EQ(store->countEvents(q, 0).value(), 2u);  // 21 and 24
+  // No text: every event of the range.
+  q.text.clear();
+  q.from_ms = kT0 + 20 * kSecondMs;
+  EXPECT_EQ(store->countEvents(q, 0).value(), 5u);
+  // Two events of the same time, newest first: the one stored later first.
+  EventQuery same;
+  same.from_ms = kT0 + 10 * kSecondMs;
+  same.to_ms = same.from_ms;
+  same.newest_first = true;
+  auto both = store->events(same);
+  ASSERT_TRUE(both.ok());
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[0].message, "ri 100% above baseline, voltage ok");
+  EXPECT_EQ((*both)[1].message, "string mode changed");
+}
+
+TEST(HistoryStore, StringBlockSeriesSharesOneTimeAxis) {
+  TempDir dir;
+  auto store = openOrDie(dir.file("h.db"));
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 6; ++i) {
+    Snapshot s = makeSnapshot(kT0 + i * 10 * kSecondMs, 2, 4, 40u + static_cast<unsigned>(i));
+    if (i == 2) {
+      s.blocks[1].voltage_v = std::numeric_limits<double>::quiet_NaN();  // string 1, block 2
+    }
+    if (i == 4) {  // string 1, block 4 not in this snapshot
+      s.blocks.erase(s.blocks.begin() + 3);
+    }
+    ASSERT_TRUE(store->append(s).ok());
+  }
+  auto m = store->stringBlockSeries(0, BlockQuantity::kVoltageV, kT0 + 10 * kSecondMs,
+                                    kT0 + 50 * kSecondMs);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  ASSERT_EQ(m->times_ms.size(), 5u);
+  EXPECT_EQ(m->times_ms.front(), kT0 + 10 * kSecondMs);
+  EXPECT_EQ(m->times_ms.back(), kT0 + 50 * kSecondMs);
+  EXPECT_EQ(m->block_indices, (std::vector<int>{0, 1, 2, 3}));
+  ASSERT_EQ(m->values.size(), 4u);
+  for (std::size_t b = 0; b < 4; ++b) {
+    ASSERT_EQ(m->values[b].size(), 5u);
+    auto series = store->blockSeries(0, static_cast<int>(b), BlockQuantity::kVoltageV,
+                                     kT0 + 10 * kSecondMs, kT0 + 50 * kSecondMs, 0);
+    ASSERT_TRUE(series.ok());
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < 5; ++i) {
+      if (j < series->size() && (*series)[j].time_ms == m->times_ms[i]) {
+        if (std::isnan((*series)[j].value)) {
+          EXPECT_TRUE(std::isnan(m->values[b][i])) << b << " " << i;
+        } else {
+          EXPECT_DOUBLE_EQ(m->values[b][i], (*series)[j].value) << b << " " << i;
+        }
+        ++j;
+      } else {
+        EXPECT_TRUE(std::isnan(m->values[b][i])) << "no sample: " << b << " " << i;
+      }
+    }
+    EXPECT_EQ(j, series->size());
+  }
+  EXPECT_TRUE(std::isnan(m->values[1][1]));  // the NaN written at i = 2
+  EXPECT_TRUE(std::isnan(m->values[3][3]));  // the block missing at i = 4
+  // Another string, another quantity: string 2's temperatures, not string 1's.
+  auto t = store->stringBlockSeries(1, BlockQuantity::kTemperatureC, kMinTime, kMaxTime);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->times_ms.size(), 6u);
+  auto t3 = store->blockSeries(1, 3, BlockQuantity::kTemperatureC, kMinTime, kMaxTime, 0);
+  ASSERT_TRUE(t3.ok());
+  EXPECT_DOUBLE_EQ(t->values[3][5], (*t3)[5].value);
+  // Nothing recorded: empty, not an error.
+  auto none = store->stringBlockSeries(5, BlockQuantity::kVoltageV, kMinTime, kMaxTime);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->times_ms.empty());
+  EXPECT_TRUE(none->block_indices.empty());
+}
+
 TEST(HistoryStore, NanIsStoredAsNullAndReadBackInvalid) {
   TempDir dir;
   auto store = openOrDie(dir.file("h.db"));
@@ -597,6 +733,16 @@ TEST(HistoryStore, QueriesUseIndexes) {
        sql::kStringSeries,
        {"SEARCH string_sample USING PRIMARY KEY (time_ms>? AND time_ms<?)"}},
       {"events", sql::kEvents, {"SEARCH event USING INDEX event_time (time_ms>? AND time_ms<?)"}},
+      {"events newest first",
+       sql::kEventsNewestFirst,
+       {"SEARCH event USING INDEX event_time (time_ms>? AND time_ms<?)"}},
+      {"count events",
+       sql::kCountMatchingEvents,
+       {"SEARCH event USING INDEX event_time (time_ms>? AND time_ms<?)"}},
+      {"string blocks",
+       sql::kStringBlocks,
+       {"SEARCH k USING PRIMARY KEY (string_idx=?)",
+        "SEARCH b USING PRIMARY KEY (string_idx=? AND block_idx=? AND time_ms>? AND time_ms<?)"}},
       {"snapshots", sql::kSnapshots, {"SEARCH snapshot USING INTEGER PRIMARY KEY"}},
       {"export",
        sql::kExportBlocks,

@@ -422,4 +422,36 @@ Result<std::optional<std::string>> dischargeDetailDocument(const history::Store&
   return std::optional<std::string>(std::move(out));
 }
 
+void writeSeries(JsonWriter& w, const std::vector<history::SeriesPoint>& points,
+                 model::PointId id) {
+  const auto& def = model::point(id);
+  w.key("count").value(static_cast<std::uint64_t>(points.size()));
+  w.key("times_ms").beginArray();
+  for (const auto& p : points) {
+    w.value(static_cast<std::int64_t>(p.time_ms));
+  }
+  w.endArray().key("values").beginArray();
+  for (const auto& p : points) {
+    if (!std::isfinite(p.value)) {
+      w.null();
+    } else if (def.type == model::PointType::kEnum) {
+      w.value(model::enumName(id, static_cast<int>(p.value)));
+    } else {
+      w.value(p.value);
+    }
+  }
+  w.endArray().key("quality");
+  const bool all_ok = std::all_of(points.begin(), points.end(),
+                                  [](const auto& p) { return p.quality == model::Quality::kOk; });
+  if (all_ok) {
+    w.value("ok");
+    return;
+  }
+  w.beginArray();
+  for (const auto& p : points) {
+    w.value(model::qualityName(p.quality));
+  }
+  w.endArray();
+}
+
 }  // namespace equalis::rest

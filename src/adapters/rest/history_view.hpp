@@ -24,6 +24,11 @@ const model::PointDef* historyPoint(model::Scope scope, const std::string& field
 // "voltage_v, temperature_c, …": the recorded fields of a scope, for error messages.
 std::string quantityList(model::Scope scope);
 
+// Members "count", "times_ms", "values" and "quality" of a series (what chart libraries take):
+// values null where there is none, enum names for enum points; quality "ok" when every point is,
+// else one name per point.
+void writeSeries(JsonWriter& w, const std::vector<history::SeriesPoint>& points, model::PointId id);
+
 // Members "times_ms" and "blocks": [{"block": 1, "values": […]}, …] (blocks 1-based).
 void writeBlockMatrix(JsonWriter& w, const history::BlockMatrix& m);
 

@@ -135,41 +135,6 @@ json alarmJson(const alarms::ActiveAlarm& a) {
   return j;
 }
 
-// A series as column arrays (what chart libraries take): "times_ms", "values" (null where there
-// is no value; enum names for enum points) and "quality" — "ok" for every point when all are,
-// else one name per point.
-void writeSeries(JsonWriter& w, const std::vector<history::SeriesPoint>& points,
-                 model::PointId id) {
-  const auto& def = model::point(id);
-  w.key("count").value(static_cast<std::uint64_t>(points.size()));
-  w.key("times_ms").beginArray();
-  for (const auto& p : points) {
-    w.value(static_cast<std::int64_t>(p.time_ms));
-  }
-  w.endArray().key("values").beginArray();
-  for (const auto& p : points) {
-    if (!std::isfinite(p.value)) {
-      w.null();
-    } else if (def.type == model::PointType::kEnum) {
-      w.value(model::enumName(id, static_cast<int>(p.value)));
-    } else {
-      w.value(p.value);
-    }
-  }
-  w.endArray().key("quality");
-  const bool all_ok = std::all_of(points.begin(), points.end(),
-                                  [](const auto& p) { return p.quality == model::Quality::kOk; });
-  if (all_ok) {
-    w.value("ok");
-    return;
-  }
-  w.beginArray();
-  for (const auto& p : points) {
-    w.value(model::qualityName(p.quality));
-  }
-  w.endArray();
-}
-
 }  // namespace
 
 Result<std::pair<std::string, int>> parseListenAddress(const std::string& text) {

@@ -14,6 +14,7 @@ const Discharges = lazy(() => import("../pages/Discharges.jsx"));
 const Alarms = lazy(() => import("../pages/Alarms.jsx"));
 const Events = lazy(() => import("../pages/Events.jsx"));
 const Environment = lazy(() => import("../pages/Environment.jsx"));
+const Ups = lazy(() => import("../pages/Ups.jsx"));
 const Settings = lazy(() => import("../pages/Settings.jsx"));
 const NotFound = lazy(() => import("../pages/NotFound.jsx"));
 
@@ -29,6 +30,7 @@ const ROUTES = [
   ["/discharges/:s/:id", Discharges, null],
   ["/alarms", Alarms, "Alarms"],
   ["/events", Events, "Event log"],
+  ["/ups", Ups, "UPS & charger"],
   ["/environment", Environment, "Room & I/O"],
   ["/settings", Settings, "Settings"],
 ];

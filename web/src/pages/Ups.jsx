@@ -1,0 +1,174 @@
+// UPS and charger: whether the strings are on mains (float / charge) or on battery (discharge),
+// the charger's set-point against the measured string voltage, the recent outages with their
+// time on battery, and a rough autonomy estimate. The UPS's own data (load, input voltage,
+// runtime it reports) joins this page when a UPS is connected (NUT).
+import { useEffect, useState } from "preact/hooks";
+import { Time } from "../components/Time.jsx";
+import { StatusMark } from "../components/StatusMark.jsx";
+import { Value } from "../components/Value.jsx";
+import { getJson, query } from "../lib/api.js";
+import { fmtDuration, isNum } from "../lib/format.js";
+import { live } from "../lib/live.js";
+import { points } from "../lib/points.js";
+import { useStore } from "../lib/store.js";
+
+const DAY_MS = 86400e3;
+
+// The outages (discharges) of the last 30 days of plant time, every string, newest first.
+function useOutages(strings, nowMs) {
+  const [state, setState] = useState({ list: null, error: null });
+  const key = strings.join(",");
+  useEffect(() => {
+    if (!strings.length) return undefined;
+    const ctl = new AbortController();
+    Promise.all(
+      strings.map((n) =>
+        getJson(`/strings/${n}/discharges${query({ from: nowMs - 30 * DAY_MS, to: nowMs })}`, { signal: ctl.signal }).then((x) =>
+          (x.discharges || []).map((d) => ({ ...d, string: n })),
+        ),
+      ),
+    )
+      .then((lists) => setState({ list: lists.flat().sort((a, b) => b.start_ms - a.start_ms), error: null }))
+      .catch((e) => {
+        if (e.name !== "AbortError") setState({ list: null, error: e.message });
+      });
+    return () => ctl.abort();
+  }, [key]);
+  return state;
+}
+
+// Hours the string can still carry the load: the charge left (state of charge × rated Ah)
+// divided by the mean current of its last recorded discharge (or the present discharge
+// current). An estimate: it ignores Peukert and ageing until per-block capacity is measured.
+function autonomyH(s, last) {
+  const soc = s.charge_avg_pct && isNum(s.charge_avg_pct.value) ? s.charge_avg_pct.value / 100 : null;
+  const cap = isNum(s.capacity_ah) ? s.capacity_ah : null;
+  const cur = s.current_a && isNum(s.current_a.value) && s.current_a.value < -0.5 ? -s.current_a.value : last && last.duration_s > 0 && isNum(last.ah_out) ? last.ah_out / (last.duration_s / 3600) : null;
+  if (soc === null || cap === null || !cur) return null;
+  return { hours: (soc * cap) / cur, current: cur };
+}
+
+export default function Ups() {
+  const { doc } = useStore(live);
+  useStore(points);
+  const [now] = useState(() => (live.get().doc ? live.get().doc.time_ms : Date.now()));
+  const [info, setInfo] = useState({});
+  useEffect(() => {
+    getJson("/strings").then(
+      (r) => setInfo(Object.fromEntries((r.strings || []).map((s) => [s.string, s]))),
+      () => {},
+    );
+  }, []);
+  const strings = doc ? doc.strings.map((s) => s.string) : [];
+  const outages = useOutages(strings, now);
+  if (!doc) return <p class="placeholder">Loading…</p>;
+  const onBattery = doc.strings.filter((s) => s.mode && s.mode.value === "discharge");
+  return (
+    <div class="page ups-page">
+      <h1 class="page-title">UPS and charger</h1>
+      <section class="card" aria-labelledby="mains-title">
+        <h2 id="mains-title">Mains</h2>
+        <p class="mains-state" data-state={onBattery.length ? "on_battery" : "on_mains"}>
+          <StatusMark status={onBattery.length ? "alarm" : "ok"} label={false} />{" "}
+          {onBattery.length ? `On battery: ${onBattery.map((s) => `string ${s.string}`).join(", ")} discharging` : "On mains: no string is discharging"}
+        </p>
+      </section>
+      <div class="tiles">
+        {doc.strings.map((s) => {
+          const v = s.voltage_v && isNum(s.voltage_v.value) ? s.voltage_v.value : null;
+          const dev = s.charger_deviation_pct && isNum(s.charger_deviation_pct.value) ? s.charger_deviation_pct.value : null;
+          const setpoint = v !== null && dev !== null ? v / (1 + dev / 100) : null;
+          const last = outages.list ? outages.list.find((d) => d.string === s.string && d.end_ms) : null;
+          const auto = autonomyH({ ...s, capacity_ah: info[s.string] ? info[s.string].capacity_ah : null }, last);
+          return (
+            <section key={s.string} class="card" aria-labelledby={`ups-${s.string}`} data-string={s.string}>
+              <h2 id={`ups-${s.string}`}>{s.name || `String ${s.string}`}</h2>
+              <dl class="tile-facts">
+                <div>
+                  <dt>Mode</dt>
+                  <dd>{s.mode ? s.mode.value : "—"}</dd>
+                </div>
+                <div>
+                  <dt>Measured voltage</dt>
+                  <dd>
+                    <Value vo={s.voltage_v} scope="string" field="voltage_v" />
+                  </dd>
+                </div>
+                <div>
+                  <dt>Charger set-point</dt>
+                  <dd>{setpoint !== null ? `${setpoint.toFixed(2)} V` : "— (only in float)"}</dd>
+                </div>
+                <div>
+                  <dt>Deviation from set-point</dt>
+                  <dd>
+                    <Value vo={s.charger_deviation_pct} scope="string" field="charger_deviation_pct" />
+                  </dd>
+                </div>
+                <div>
+                  <dt>Current</dt>
+                  <dd>
+                    <Value vo={s.current_a} scope="string" field="current_a" />
+                  </dd>
+                </div>
+                <div>
+                  <dt>State of charge</dt>
+                  <dd>
+                    <Value vo={s.charge_avg_pct} scope="string" field="charge_avg_pct" />
+                  </dd>
+                </div>
+                <div>
+                  <dt>Autonomy (estimate)</dt>
+                  <dd>{auto ? `${fmtDuration(auto.hours * 3600)} at ${auto.current.toFixed(1)} A` : "— (needs a recorded discharge)"}</dd>
+                </div>
+              </dl>
+            </section>
+          );
+        })}
+      </div>
+      <p class="sub">
+        Autonomy: charge left (state of charge × rated capacity) over the present discharge current, or the mean current of the last recorded outage. It does not yet account for the
+        blocks' measured capacity or the rate dependence of capacity.
+      </p>
+      <section class="card" aria-labelledby="outages-title">
+        <h2 id="outages-title">Outages in the last 30 days</h2>
+        {outages.error ? <p class="error">{outages.error}</p> : null}
+        {!outages.list && !outages.error ? <p class="sub">Loading…</p> : null}
+        {outages.list && outages.list.length === 0 ? <p>No outage recorded.</p> : null}
+        {outages.list && outages.list.length ? (
+          <table class="data-table">
+            <thead>
+              <tr>
+                <th scope="col">Start</th>
+                <th scope="col">String</th>
+                <th scope="col" class="num">
+                  Time on battery
+                </th>
+                <th scope="col" class="num">
+                  Charge out [Ah]
+                </th>
+                <th scope="col">
+                  <span class="visually-hidden">Open</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {outages.list.map((d) => (
+                <tr key={`${d.string}-${d.id}`}>
+                  <td>
+                    <Time t={d.start_ms} />
+                  </td>
+                  <td>{d.string}</td>
+                  <td class="num">{d.end_ms ? fmtDuration(d.duration_s) : `${fmtDuration(d.duration_s)} (running)`}</td>
+                  <td class="num">{isNum(d.ah_out) ? d.ah_out.toFixed(1) : "—"}</td>
+                  <td>
+                    <a href={`/discharges/${d.string}/${d.id}`}>Discharge view</a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : null}
+      </section>
+    </div>
+  );
+}

@@ -35,7 +35,7 @@ Commands:
   events [--from T] [--to T] [--kind K] [--level L] [--string N] [--block B] [--limit N]
                               the event log, filtered (kinds: alarm, protection, input, …),
                               oldest first (--limit N: the newest N of the range)
-  alarms                      the active alarms, worst first
+  alarms                      the active alarms, worst first (shelved ones marked)
   protection-reset STRING     operator reset of a string's thermal-runaway protection (closes
                               the breaker, restores a lowered charger)
   export [--from T] [--to T] [--string N] [--output FILE]
@@ -329,9 +329,15 @@ int cmdAlarms(const Options& o) {
   }
   std::cout << fmt::format("{:<8} {:<4} {:<24} {}\n", "Level", "Ack", "Raised", "Message");
   for (const auto& a : list) {
-    std::cout << fmt::format("{:<8} {:<4} {:<24} {}\n", a.value("level", ""),
+    // A shelved alarm (docs/alarms.md#shelving) is off the display: said so after its message.
+    std::string shelf;
+    if (a.value("shelved", false)) {
+      shelf = fmt::format(" [shelved until {} by {}: {}]", a.value("shelved_until", ""),
+                          a.value("shelved_by", ""), a.value("shelve_reason", ""));
+    }
+    std::cout << fmt::format("{:<8} {:<4} {:<24} {}{}\n", a.value("level", ""),
                              a.value("acknowledged", false) ? "yes" : "no", a.value("raised", ""),
-                             a.value("message", ""));
+                             a.value("message", ""), shelf);
   }
   return 0;
 }

@@ -398,6 +398,10 @@ std::vector<AlarmEvent> Engine::evaluateInputs(const std::vector<InputSample>& i
 Engine::Counts Engine::counts() const {
   Counts c;
   for (const auto& a : active()) {
+    if (a.shelved) {
+      ++c.shelved;
+      continue;
+    }
     (a.level == Level::kAlarm ? c.alarm : c.warning) += 1;
     c.unacknowledged += a.acknowledged ? 0 : 1;
   }
@@ -416,6 +420,7 @@ void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample,
       a.message = fmt::format("{}: {} alarm cleared (rule {} disabled)", where(s, b), rule.quantity,
                               rule.id);
       events.push_back({now_ms, "cleared", a});
+      decorate(events.back().alarm);
     }
     return;
   }
@@ -520,10 +525,11 @@ void Engine::step(const Rule& rule, Instance& inst, const state::Sample& sample,
     kind = target > before ? "escalated" : "lowered";
   }
   events.push_back({now_ms, kind, a});
+  decorate(events.back().alarm);
 }
 
 std::vector<AlarmEvent> Engine::evaluate(const state::StateStore::Reader& r, TimeMs now_ms) {
-  std::vector<AlarmEvent> events;
+  std::vector<AlarmEvent> events = expireShelves(now_ms);
   for (std::size_t s = 0; s < string_rules_.size(); ++s) {
     for (std::size_t k = 0; k < string_rules_[s].size(); ++k) {
       const auto& rule = string_rules_[s][k];
@@ -548,6 +554,7 @@ std::vector<ActiveAlarm> Engine::active() const {
   auto collect = [&](const Instance& i) {
     if (i.level != Level::kNone) {
       out.push_back(*i.alarm);
+      decorate(out.back());
     }
   };
   for (const auto& per_string : instances_) {
@@ -578,7 +585,9 @@ void Engine::blockLevels(std::size_t s, std::vector<Level>& out) const {
     const auto& inst = instances_[s][k];
     const std::size_t n = std::min(inst.size(), out.size());
     for (std::size_t b = 0; b < n; ++b) {
-      out[b] = std::max(out[b], inst[b].level);
+      if (!isShelved(inst[b])) {  // a shelved alarm does not colour its block
+        out[b] = std::max(out[b], inst[b].level);
+      }
     }
   }
 }
@@ -587,36 +596,186 @@ Level Engine::blockLevel(std::size_t s, std::size_t b) const {
   Level worst = Level::kNone;
   for (std::size_t k = 0; k < string_rules_.at(s).size(); ++k) {
     const auto& inst = instances_[s][k];
-    if (inst.size() > b && model::point(string_rules_[s][k].point).scope == model::Scope::kBlock) {
+    if (inst.size() > b && model::point(string_rules_[s][k].point).scope == model::Scope::kBlock &&
+        !isShelved(inst[b])) {
       worst = std::max(worst, inst[b].level);
     }
   }
   return worst;
 }
 
-Result<AlarmEvent> Engine::acknowledge(const std::string& key, TimeMs now_ms) {
-  auto find = [&](Instance& i) -> Instance* {
-    return i.level != Level::kNone && i.alarm->key == key ? &i : nullptr;
+Engine::Instance* Engine::find(const std::string& key, bool active_only) {
+  auto match = [&](Instance& i) {
+    return i.alarm && (!active_only || i.level != Level::kNone) && i.alarm->key == key;
   };
-  Instance* hit = nullptr;
   for (auto& per_string : instances_) {
     for (auto& per_rule : per_string) {
       for (auto& inst : per_rule) {
-        hit = hit ? hit : find(inst);
+        if (match(inst)) {
+          return &inst;
+        }
       }
     }
   }
-  for (auto& inst : system_instances_) {
-    hit = hit ? hit : find(inst);
+  for (auto* list : {&system_instances_, &input_instances_}) {
+    for (auto& inst : *list) {
+      if (match(inst)) {
+        return &inst;
+      }
+    }
   }
-  for (auto& inst : input_instances_) {
-    hit = hit ? hit : find(inst);
-  }
+  return nullptr;
+}
+
+Result<AlarmEvent> Engine::acknowledge(const std::string& key, TimeMs now_ms) {
+  Instance* hit = find(key, true);
   if (hit == nullptr) {
     return makeError(ErrorCode::kNotFound, fmt::format("no active alarm '{}'", key));
   }
   hit->alarm->acknowledged = true;
-  return AlarmEvent{now_ms, "acknowledged", *hit->alarm};  // the event's kind says what happened
+  AlarmEvent e{now_ms, "acknowledged", *hit->alarm};  // the event's kind says what happened
+  decorate(e.alarm);
+  return e;
+}
+
+// ------------------------------------------------------------------------------------ shelving
+
+std::string shelveDurationText(DurationMs d) {
+  if (d != 0 && d % kDayMs == 0) {
+    return fmt::format("{} d", d / kDayMs);
+  }
+  if (d != 0 && d % kHourMs == 0) {
+    return fmt::format("{} h", d / kHourMs);
+  }
+  if (d % kMinuteMs == 0) {
+    return fmt::format("{} min", d / kMinuteMs);
+  }
+  if (d % kSecondMs == 0) {
+    return fmt::format("{} s", d / kSecondMs);
+  }
+  return fmt::format("{} ms", d);
+}
+
+Status checkShelveDuration(DurationMs d) {
+  if (d < kShelveMinMs) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("shelf time {} is shorter than the shortest, {}",
+                                 shelveDurationText(d), shelveDurationText(kShelveMinMs)));
+  }
+  if (d > kShelveMaxMs) {
+    return makeError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("shelf time {} is longer than the longest, {} ({} min)", shelveDurationText(d),
+                    shelveDurationText(kShelveMaxMs), kShelveMaxMs / kMinuteMs));
+  }
+  return {};
+}
+
+namespace {
+
+std::string_view trimmed(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+}  // namespace
+
+Status checkShelveReason(std::string_view reason) {
+  const auto text = trimmed(reason);
+  if (text.empty()) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("a reason is required (1–{} characters): why is the alarm "
+                                 "shelved?",
+                                 kShelveReasonMaxChars));
+  }
+  std::size_t chars = 0;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) {
+      return makeError(ErrorCode::kInvalidArgument,
+                       "the reason must be one line without control characters");
+    }
+    chars += (u & 0xC0) != 0x80 ? 1 : 0;  // UTF-8: count lead bytes, not continuation bytes
+  }
+  if (chars > kShelveReasonMaxChars) {
+    return makeError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("the reason has {} characters; at most {}", chars, kShelveReasonMaxChars));
+  }
+  return {};
+}
+
+void Engine::decorate(ActiveAlarm& a) const {
+  const auto it = shelves_.empty() ? shelves_.end() : shelves_.find(a.key);
+  if (it == shelves_.end()) {
+    a.shelved = false;
+    a.shelved_ms = 0;
+    a.shelved_until_ms = 0;
+    a.shelve_reason.clear();
+    a.shelved_by.clear();
+    return;
+  }
+  a.shelved = true;
+  a.shelved_ms = it->second.since_ms;
+  a.shelved_until_ms = it->second.until_ms;
+  a.shelve_reason = it->second.reason;
+  a.shelved_by = it->second.user;
+}
+
+Result<AlarmEvent> Engine::shelve(const std::string& key, TimeMs until_ms,
+                                  const std::string& reason, const std::string& user,
+                                  TimeMs now_ms) {
+  Instance* hit = find(key, true);
+  if (hit == nullptr) {
+    return makeError(ErrorCode::kNotFound, fmt::format("no active alarm '{}'", key));
+  }
+  if (auto st = checkShelveDuration(until_ms - now_ms); !st) {
+    return st.error();
+  }
+  if (auto st = checkShelveReason(reason); !st) {
+    return st.error();
+  }
+  shelves_[key] = Shelf{now_ms, until_ms, std::string(trimmed(reason)), user};
+  AlarmEvent e{now_ms, "shelved", *hit->alarm};
+  decorate(e.alarm);
+  return e;
+}
+
+Result<AlarmEvent> Engine::unshelve(const std::string& key, TimeMs now_ms) {
+  if (shelves_.erase(key) == 0) {
+    return makeError(ErrorCode::kNotFound, fmt::format("alarm '{}' is not shelved", key));
+  }
+  AlarmEvent e{now_ms, "unshelved", {}};
+  if (const Instance* inst = find(key, false)) {
+    e.alarm = *inst->alarm;
+  } else {
+    e.alarm.key = key;  // its rule is gone (an input rule removed by a reload)
+  }
+  decorate(e.alarm);
+  return e;
+}
+
+std::vector<AlarmEvent> Engine::expireShelves(TimeMs now_ms) {
+  std::vector<AlarmEvent> events;
+  for (auto it = shelves_.begin(); it != shelves_.end();) {
+    if (it->second.until_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    AlarmEvent e{now_ms, "shelf_expired", {}};
+    if (const Instance* inst = find(it->first, false)) {
+      e.alarm = *inst->alarm;
+    } else {
+      e.alarm.key = it->first;
+    }
+    it = shelves_.erase(it);
+    decorate(e.alarm);
+    events.push_back(std::move(e));
+  }
+  return events;
 }
 
 }  // namespace equalis::alarms

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -100,13 +102,34 @@ struct ActiveAlarm {
   TimeMs changed_ms = 0;  // last level change
   bool acknowledged = false;
   std::string message;
+  // Shelved (ISA-18.2): off the operators' display until shelved_until_ms, with a reason. Still
+  // evaluated (it clears and is raised as usual), but not counted, not in the block status and no
+  // event-manager action. Filled in from the engine's shelves by key (see Engine::shelve).
+  bool shelved = false;
+  TimeMs shelved_ms = 0;  // when it was shelved
+  TimeMs shelved_until_ms = 0;
+  std::string shelve_reason;
+  std::string shelved_by;  // the account (or where the command came from)
 };
 
 struct AlarmEvent {
   TimeMs time_ms = 0;
-  std::string kind;  // "raised", "escalated", "lowered", "cleared", "acknowledged"
+  // "raised", "escalated", "lowered", "cleared", "acknowledged"; shelving: "shelved",
+  // "unshelved" (by an operator), "shelf_expired" (its shelf time is over).
+  std::string kind;
   ActiveAlarm alarm;
 };
+
+// Shelving limits: 1 min … 7 days, a reason of 1–200 characters (not only white space).
+constexpr DurationMs kShelveMinMs = kMinuteMs;
+constexpr DurationMs kShelveMaxMs = 7 * kDayMs;
+constexpr std::size_t kShelveReasonMaxChars = 200;
+// The error names the limit ("shelf time 8 d is longer than the longest, 7 d (10080 min)").
+Status checkShelveDuration(DurationMs duration_ms);
+// The error says what is wrong (empty, too long, control characters); counts UTF-8 characters.
+Status checkShelveReason(std::string_view reason);
+// "15 min", "2 h", "7 d", "90 min": the shortest exact form.
+std::string shelveDurationText(DurationMs duration_ms);
 
 class Engine {
  public:
@@ -120,6 +143,19 @@ class Engine {
   // The same for every block of a string at once (out.size() = its blocks).
   void blockLevels(std::size_t string_index, std::vector<Level>& out) const;
   Result<AlarmEvent> acknowledge(const std::string& key, TimeMs now_ms);
+  // Shelving (ISA-18.2). Takes the active alarm `key` off the display until `until_ms`
+  // (kShelveMinMs … kShelveMaxMs after now_ms) with a reason; shelving a shelved alarm replaces
+  // its shelf. The shelf belongs to the key: an alarm that clears and is raised again while it
+  // lasts stays shelved. kNotFound without an active alarm of that key, kInvalidArgument for a
+  // time or reason out of limits. Kept in memory only (like acknowledgements).
+  Result<AlarmEvent> shelve(const std::string& key, TimeMs until_ms, const std::string& reason,
+                            const std::string& user, TimeMs now_ms);
+  // Ends a shelf early; kNotFound when the key is not shelved. The event carries the alarm as it
+  // is now (level none when it cleared meanwhile).
+  Result<AlarmEvent> unshelve(const std::string& key, TimeMs now_ms);
+  // Ends every shelf whose time is over at now_ms ("shelf_expired" events); evaluate() calls it.
+  std::vector<AlarmEvent> expireShelves(TimeMs now_ms);
+  bool shelved(const std::string& key) const { return shelves_.count(key) != 0; }
   const std::vector<Rule>& rules(std::size_t string_index) const {
     return string_rules_.at(string_index);
   }
@@ -134,11 +170,13 @@ class Engine {
   // or a run-time change that no longer fits) nothing changes. Active alarms keep their state
   // and are judged by the new thresholds at the next evaluation.
   Status setConfigOverrides(const std::vector<model::AlarmRuleOverride>& overrides);
-  // Counts of active alarms: [alarm level, warning level, not acknowledged].
+  // Counts of active alarms: [alarm level, warning level, not acknowledged] of those on the
+  // display, and the shelved ones (counted only there).
   struct Counts {
     int alarm = 0;
     int warning = 0;
     int unacknowledged = 0;
+    int shelved = 0;
   };
   Counts counts() const;
   // Digital-input alarms: replaces the input rules (instances of unchanged ids keep their state)
@@ -158,6 +196,19 @@ class Engine {
   };
   void step(const Rule& rule, Instance& inst, const state::Sample& sample, int s, int b,
             TimeMs now_ms, std::vector<AlarmEvent>& events);
+  struct Shelf {
+    TimeMs since_ms = 0;
+    TimeMs until_ms = 0;
+    std::string reason;
+    std::string user;
+  };
+  // The instance whose alarm has this key (active only, or also one that cleared), or null.
+  Instance* find(const std::string& key, bool active_only);
+  // Fills in the shelving fields of `a` from its key's shelf.
+  void decorate(ActiveAlarm& a) const;
+  bool isShelved(const Instance& inst) const {
+    return !shelves_.empty() && inst.level != Level::kNone && shelves_.count(inst.alarm->key) != 0;
+  }
 
   const model::PlantConfig& plant_;
   RuleTable base_;  // defaults + config overrides
@@ -171,6 +222,7 @@ class Engine {
   std::vector<int> input_strings_;
   std::vector<Instance> input_instances_;
   std::uint32_t next_id_ = 1;
+  std::map<std::string, Shelf> shelves_;  // by alarm key
 };
 
 }  // namespace equalis::alarms

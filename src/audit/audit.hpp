@@ -33,6 +33,8 @@ namespace equalis::audit {
 // What was done ("alarm.acknowledge", …): Record::action.
 namespace action {
 inline constexpr const char* kAlarmAcknowledge = "alarm.acknowledge";
+inline constexpr const char* kAlarmShelve = "alarm.shelve";
+inline constexpr const char* kAlarmUnshelve = "alarm.unshelve";
 inline constexpr const char* kRuleChange = "rule.change";
 inline constexpr const char* kRuleRevert = "rule.revert";
 inline constexpr const char* kOutputSet = "output.set";

@@ -35,6 +35,11 @@ std::string describe(const Action& action) {
   return std::visit(
       Overloaded{
           [](const AcknowledgeAlarm& a) { return fmt::format("acknowledge {}", a.key); },
+          [](const ShelveAlarm& a) {
+            return fmt::format("shelve {} for {}", a.key,
+                               alarms::shelveDurationText(a.duration_ms));
+          },
+          [](const UnshelveAlarm& a) { return fmt::format("unshelve {}", a.key); },
           [](const ChangeAlarmRule& a) {
             return a.change.string_number == 0
                        ? fmt::format("change rule {}", a.change.rule_id)

@@ -38,6 +38,18 @@ struct Origin {
 struct AcknowledgeAlarm {
   std::string key;  // alarms::ActiveAlarm::key, e.g. "block.voltage_high/2/17"
 };
+// Shelving (ISA-18.2, docs/alarms.md#shelving): takes an active alarm off the display for
+// `duration_ms` from when the command is applied (alarms::kShelveMinMs … kShelveMaxMs), with a
+// reason; the account of the origin is recorded as who shelved it.
+struct ShelveAlarm {
+  std::string key;
+  DurationMs duration_ms = 0;
+  std::string reason;
+};
+// Ends a shelf before its time.
+struct UnshelveAlarm {
+  std::string key;
+};
 // Merges a change into the run-time override of the same rule and string (fields left empty
 // keep their present override).
 struct ChangeAlarmRule {
@@ -74,9 +86,9 @@ struct StageRestore {
   std::string description;  // "backup of 'Site' created 2024-… (equalis 0.1.0, 5 files)"
 };
 
-using Action =
-    std::variant<AcknowledgeAlarm, ChangeAlarmRule, RevertAlarmRule, SetOutput, PulseOutput,
-                 ResetProtection, ResetRiBaseline, ReloadConfig, StageRestore>;
+using Action = std::variant<AcknowledgeAlarm, ShelveAlarm, UnshelveAlarm, ChangeAlarmRule,
+                            RevertAlarmRule, SetOutput, PulseOutput, ResetProtection,
+                            ResetRiBaseline, ReloadConfig, StageRestore>;
 
 // "acknowledge block.voltage_high/2/17", for logs and errors.
 std::string describe(const Action& action);
@@ -89,7 +101,7 @@ struct Command {
 // What an applied command did.
 struct Reply {
   std::string message;                       // as written to the event log
-  std::optional<alarms::ActiveAlarm> alarm;  // the acknowledged alarm
+  std::optional<alarms::ActiveAlarm> alarm;  // the acknowledged, shelved or unshelved alarm
   std::vector<config::Change> changes;       // a configuration reload: every changed key
 };
 

@@ -357,12 +357,31 @@ void Manager::resolve(const std::string& resolve_key) {
 }
 
 void Manager::onAlarmEvent(const alarms::AlarmEvent& ae) {
+  const auto& a = ae.alarm;
+  // Shelving (docs/alarms.md#shelving): a shelved alarm is off the operators' display, so its
+  // raise, escalation, lowering, clear or acknowledgement starts no action, and shelving it stops
+  // its delayed and repeating ones. Back from the shelf while still active it is announced
+  // again as raised.
+  if (ae.kind == "unshelved" || ae.kind == "shelf_expired") {
+    if (a.level != alarms::Level::kNone) {
+      onAlarmEvent(alarms::AlarmEvent{ae.time_ms, "raised", a});
+    }
+    return;
+  }
+  if (ae.kind == "shelved" || a.shelved) {
+    std::lock_guard lock(mutex_);
+    const std::string key = fmt::format("alarm/{}", a.id);
+    resolve(key);
+    if (ae.kind == "cleared") {
+      max_level_.erase(key);
+    }
+    return;
+  }
   const std::uint32_t trigger = alarmTrigger(ae.kind);
   if (trigger == 0) {
     return;
   }
   std::lock_guard lock(mutex_);
-  const auto& a = ae.alarm;
   Event e;
   e.event = std::string(model::eventTriggerName(static_cast<Trigger>(trigger)));
   e.level = ae.kind == "cleared" ? "cleared" : std::string(alarms::levelName(a.level));

@@ -33,6 +33,7 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kSystemAlarmCount, "system.alarm_count", SY, I, "", 0, 1, R, false, "", "Active alarms at alarm level"},
   {kSystemWarningCount, "system.warning_count", SY, I, "", 0, 1, R, false, "", "Active alarms at warning level"},
   {kSystemUnacknowledgedCount, "system.unacknowledged_count", SY, I, "", 0, 1, R, false, "", "Active alarms not yet acknowledged"},
+  {kSystemShelvedCount, "system.shelved_count", SY, I, "", 0, 1, R, false, "", "Active alarms shelved by an operator (off the display; not in the other counts)"},
 
   {kStringVoltageV, "string.voltage_v", ST, F, "V", 2, 100, R, true, "", "String voltage (sum of block voltages)"},
   {kStringCurrentA, "string.current_a", ST, F, "A", 2, 100, R, true, "", "DC string current, + charge / − discharge"},

@@ -27,6 +27,7 @@ enum class PointId : std::uint16_t {
   kSystemAlarmCount,
   kSystemWarningCount,
   kSystemUnacknowledgedCount,
+  kSystemShelvedCount,
   // string
   kStringVoltageV,
   kStringCurrentA,

@@ -624,6 +624,14 @@ AuditFields auditFields(const command::Action& action) {
           [](const command::AcknowledgeAlarm& a) {
             return AuditFields{audit::action::kAlarmAcknowledge, a.key, "acknowledged"};
           },
+          [](const command::ShelveAlarm& a) {
+            return AuditFields{audit::action::kAlarmShelve, a.key,
+                               fmt::format("shelved for {}: {}",
+                                           alarms::shelveDurationText(a.duration_ms), a.reason)};
+          },
+          [](const command::UnshelveAlarm& a) {
+            return AuditFields{audit::action::kAlarmUnshelve, a.key, "not shelved"};
+          },
           [](const command::ChangeAlarmRule& a) {
             return AuditFields{audit::action::kRuleChange,
                                fmt::format("{}/{}", a.change.rule_id, a.change.string_number),
@@ -675,6 +683,21 @@ std::string Controller::auditBefore(const command::Action& action) const {
   if (const auto* c = std::get_if<command::ChangeAlarmRule>(&action)) {
     return rule_override(c->change.rule_id, c->change.string_number);
   }
+  const auto shelf = [this](const std::string& key) {
+    for (const auto& a : alarms_.active()) {
+      if (a.key == key && a.shelved) {
+        return fmt::format("shelved until {} by {}: {}", formatIso8601(a.shelved_until_ms),
+                           a.shelved_by, a.shelve_reason);
+      }
+    }
+    return std::string(alarms_.shelved(key) ? "shelved (alarm not active)" : "not shelved");
+  };
+  if (const auto* sh = std::get_if<command::ShelveAlarm>(&action)) {
+    return shelf(sh->key);
+  }
+  if (const auto* u = std::get_if<command::UnshelveAlarm>(&action)) {
+    return shelf(u->key);
+  }
   if (const auto* r = std::get_if<command::RevertAlarmRule>(&action)) {
     return rule_override(r->rule_id, r->string_number);
   }
@@ -724,6 +747,37 @@ command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
             e->alarm.message += fmt::format(" (acknowledged by {})", who);
             logAlarmEvent(*e);
             return command::Reply{fmt::format("{} acknowledged", a.key), e->alarm, {}};
+          },
+          [&](const command::ShelveAlarm& a) -> command::Outcome {
+            // A safety function's alarm stays on the display (ISA-18.2 excludes such alarms
+            // from shelving): its state is the breaker and the charger, not a nuisance.
+            if (a.key.rfind("string.thermal_runaway/", 0) == 0) {
+              return makeError(ErrorCode::kInvalidArgument,
+                               fmt::format("{} is the thermal-runaway protection's alarm; it "
+                                           "cannot be shelved",
+                                           a.key));
+            }
+            const auto by = cmd.origin.user.empty() ? who : cmd.origin.user;
+            auto e = alarms_.shelve(a.key, now_ms + a.duration_ms, a.reason, by, now_ms);
+            if (!e) {
+              return e.error();
+            }
+            logAlarmEvent(*e);
+            return command::Reply{
+                fmt::format("{} shelved for {} until {} by {}: {}", a.key,
+                            alarms::shelveDurationText(a.duration_ms),
+                            formatIso8601(e->alarm.shelved_until_ms), by, e->alarm.shelve_reason),
+                e->alarm,
+                {}};
+          },
+          [&](const command::UnshelveAlarm& a) -> command::Outcome {
+            auto e = alarms_.unshelve(a.key, now_ms);
+            if (!e) {
+              return e.error();
+            }
+            const auto by = cmd.origin.user.empty() ? who : cmd.origin.user;
+            logAlarmEvent(*e, by);
+            return command::Reply{fmt::format("{} unshelved by {}", a.key, by), e->alarm, {}};
           },
           [&](const command::ChangeAlarmRule& a) -> command::Outcome {
             auto overrides = alarms_.runtimeOverrides();
@@ -998,7 +1052,12 @@ void Controller::writeAlarmPoints(state::StateStore::Writer& w,
   int alarm_count = 0;
   int warning_count = 0;
   int unacknowledged = 0;
+  int shelved = 0;
   for (const auto& a : active) {
+    if (a.shelved) {  // off the display: counted only as shelved
+      ++shelved;
+      continue;
+    }
     (a.level == alarms::Level::kAlarm ? alarm_count : warning_count) += 1;
     unacknowledged += a.acknowledged ? 0 : 1;
   }
@@ -1006,6 +1065,7 @@ void Controller::writeAlarmPoints(state::StateStore::Writer& w,
   w.setSystem(PointId::kSystemWarningCount, {static_cast<double>(warning_count), t, Quality::kOk});
   w.setSystem(PointId::kSystemUnacknowledgedCount,
               {static_cast<double>(unacknowledged), t, Quality::kOk});
+  w.setSystem(PointId::kSystemShelvedCount, {static_cast<double>(shelved), t, Quality::kOk});
   std::vector<alarms::Level> levels;
   for (std::size_t s = 0; s < sums.size(); ++s) {
     w.set(PointId::kStringProtectionState, s, 0,
@@ -1137,17 +1197,37 @@ command::Outcome Controller::resetProtection(std::size_t s, TimeMs now_ms) {
       fmt::format("{}: protection reset", plant_.strings[s].name), std::nullopt, {}};
 }
 
-void Controller::logAlarmEvent(const alarms::AlarmEvent& e) {
+void Controller::logAlarmEvent(const alarms::AlarmEvent& e, const std::string& by) {
   pending_event_ = true;  // the history records a snapshot at every alarm event
-  const auto lvl = std::string(alarms::levelName(e.alarm.level));
-  if (e.kind == "raised" || e.kind == "escalated") {
-    log::get("alarms")->warn("{} {}: {}", lvl, e.kind, e.alarm.message);
+  const auto& a = e.alarm;
+  const auto lvl = std::string(alarms::levelName(a.level));
+  std::string text;
+  if (e.kind == "shelved") {
+    text = fmt::format("[{}] {} shelved for {} by {}: {} (until {}) — {}", a.key, lvl,
+                       alarms::shelveDurationText(a.shelved_until_ms - a.shelved_ms), a.shelved_by,
+                       a.shelve_reason, formatIso8601(a.shelved_until_ms), a.message);
+  } else if (e.kind == "unshelved" || e.kind == "shelf_expired") {
+    const auto what =
+        e.kind == "unshelved" ? fmt::format("unshelved by {}", by) : std::string("shelf time over");
+    text = a.level == alarms::Level::kNone
+               ? fmt::format("[{}] {} (the alarm is no longer active)", a.key, what)
+               : fmt::format("[{}] {} {}: back on the display — {}", a.key, lvl, what, a.message);
   } else {
-    log::get("alarms")->info("{}: {}", e.kind, e.alarm.message);
+    text = fmt::format("[{}] {} {}: {}{}", a.key, lvl, e.kind, a.message,
+                       a.shelved
+                           ? fmt::format(" (shelved until {})", formatIso8601(a.shelved_until_ms))
+                           : std::string());
   }
-  logEvent({e.time_ms, "alarm",
-            fmt::format("[{}] {} {}: {}", e.alarm.key, lvl, e.kind, e.alarm.message), lvl,
-            e.alarm.string_number, e.alarm.block_number});
+  if ((e.kind == "raised" || e.kind == "escalated") && !a.shelved) {
+    log::get("alarms")->warn("{} {}: {}", lvl, e.kind, a.message);
+  } else if (e.kind == "shelved" || e.kind == "unshelved" || e.kind == "shelf_expired") {
+    log::get("alarms")->info("{}", text);
+  } else {
+    log::get("alarms")->info("{}: {}{}", e.kind, a.message, a.shelved ? " (shelved)" : "");
+  }
+  logEvent({e.time_ms, "alarm", text, lvl, a.string_number, a.block_number});
+  // The event manager leaves shelved alarms alone and announces one back from its shelf again
+  // (events::Manager::onAlarmEvent).
   events_->onAlarmEvent(e);
 }
 

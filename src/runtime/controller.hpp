@@ -189,7 +189,8 @@ class Controller {
   void rebuildRulesView();
   void recordHistory(TimeMs now_ms);
   void runScenario(TimeMs now_ms);
-  void logAlarmEvent(const alarms::AlarmEvent& e);
+  // `by`: who ended a shelf (kind "unshelved").
+  void logAlarmEvent(const alarms::AlarmEvent& e, const std::string& by = {});
   void guardRunaway(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logProtectionEvent(std::size_t string_index, const alarms::RunawayEvent& e);
   void calibrate(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);

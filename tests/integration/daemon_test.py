@@ -212,14 +212,31 @@ class RestApi(unittest.TestCase):
         self.assertEqual(r.returncode, 3)
         self.assertIn("cannot reach", r.stderr)
 
-    def test_status_page_served(self):
-        code, ctype, body = self.d.get("/")
+    def test_web_application_served(self):
+        # The application's files (web/, built by Vite), and index.html for any page path (the
+        # application shows the page of the path); a missing file is a 404, not the application.
+        code, ctype, index = self.d.get("/", auth=False)
         self.assertEqual(code, 200)
         self.assertIn("text/html", ctype)
-        self.assertIn(b"app.js", body)
-        code, ctype, _ = self.d.get("/app.js")
-        self.assertEqual(code, 200)
-        self.assertIn("javascript", ctype)
+        self.assertIn(b'src="/assets/index.js"', index)
+        self.assertIn(b'href="/assets/index.css"', index)
+        for path, kind in (("/index.html", "text/html"), ("/assets/index.js", "javascript"),
+                           ("/assets/index.css", "text/css"), ("/theme.js", "javascript"),
+                           ("/favicon.svg", "image/svg+xml")):
+            code, ctype, body = self.d.get(path, auth=False)
+            self.assertEqual(code, 200, path)
+            self.assertIn(kind, ctype, path)
+            self.assertTrue(body, path)
+        for path in ("/battery", "/battery/2", "/strings/1/blocks/7", "/strings/1/pattern",
+                     "/alarms", "/environment", "/no/such/page", "/v1.2/page"):
+            code, ctype, body = self.d.get(path, auth=False)
+            self.assertEqual(code, 200, path)
+            self.assertIn("text/html", ctype, path)
+            self.assertEqual(body, index, f"{path} does not answer the application")
+        for path in ("/nonexistent.js", "/app.js", "/assets/nothing.css", "/battery/x.png"):
+            code, ctype, body = self.d.get(path, auth=False)
+            self.assertEqual(code, 404, path)
+            self.assertNotIn("text/html", ctype, path)
 
 
 class CheckConfig(unittest.TestCase):

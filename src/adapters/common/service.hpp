@@ -22,7 +22,8 @@ struct Context {
   state::StateStore& state;
   Clock& clock;
   std::string version;
-  // Active alarms, worst first (empty function: no alarm source). Thread-safe to call.
+  // Active alarms on the display, worst first (empty function: no alarm source). Thread-safe to
+  // call.
   std::function<std::vector<alarms::ActiveAlarm>()> active_alarms;
   // Acknowledges the active alarm with this key (alarms::ActiveAlarm::key) on behalf of
   // `origin`, which goes to the event log with it; empty function: acknowledging is not
@@ -33,11 +34,17 @@ struct Context {
 };
 
 // The daemon's sources for the two functions above: the alarm list of the newest committed state
-// version, and an acknowledgement submitted to the operator-command queue (waiting for the cycle
-// that applies it).
+// version without the shelved alarms (off the display, like in system.alarm_count: the protocols'
+// alarm tables, counts and notifications agree with those points; docs/alarms.md#shelving), and
+// an acknowledgement submitted to the operator-command queue (waiting for the cycle that applies
+// it).
 inline std::function<std::vector<alarms::ActiveAlarm>()> publishedAlarms(
     const state::StateStore& state, const Clock& clock) {
-  return [&state, &clock] { return command::activeAlarms(state, clock.nowMs()); };
+  return [&state, &clock] {
+    auto list = command::activeAlarms(state, clock.nowMs());
+    std::erase_if(list, [](const alarms::ActiveAlarm& a) { return a.shelved; });
+    return list;
+  };
 }
 
 inline std::function<Result<alarms::AlarmEvent>(const std::string&, const command::Origin&)>

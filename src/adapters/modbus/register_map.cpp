@@ -153,7 +153,8 @@ std::vector<SectionDef> buildRegisterLayout() {
   system.description =
       "1100–1106 as since the first map; 1107–1111 were added later (humidity, hydrogen and the "
       "alarm counts, which read the sentinel until their points are published); 1112–1113 "
-      "describe the unit id (see \"Strings 11–64\"). Registers 1114–1119 are reserved (read 0).";
+      "describe the unit id (see \"Strings 11–64\"); 1114 (shelved alarms) came with alarm "
+      "shelving. Registers 1115–1119 are reserved (read 0).";
   system.fields = {
       pointField(0, kSystemAmbientTemperatureC, kInt16, true),
       specialField(1, FieldKind::kQualityFlags, "quality_flags", kFlagsText),
@@ -173,6 +174,7 @@ std::vector<SectionDef> buildRegisterLayout() {
       specialField(13, FieldKind::kUnitCount, "unit.count",
                    "Unit ids that serve strings: ⌈string count / 10⌉ (1 up to 10 strings, 7 for "
                    "64); strings 10·(u−1) + 1 … 10·u are under unit id u"),
+      pointField(14, kSystemShelvedCount, kUint16),
   };
   out.push_back(std::move(system));
 
@@ -863,7 +865,9 @@ std::string registerMapMarkdown() {
       "registers) show the alarms of the alarm engine and of the thermal-runaway protection "
       "as the REST API does (`/api/v1/alarms`), read live on every request. An alarm keeps its "
       "id while it is active; a new raise gets a new id (alarms of the thermal-runaway "
-      "protection: 1073741824 + 1000 · string + block).\n\n"
+      "protection: 1073741824 + 1000 · string + block). A shelved alarm (docs/alarms.md, "
+      "\"Shelving\") is off the display: it is neither in the summary's counts nor in the table "
+      "until its shelf ends; 1114 (`system.shelved_count`) counts the shelved alarms.\n\n"
       "**Acknowledging** (only with `[modbus] writes = true`): write the alarm's id to the "
       "acknowledge register — FC 06 to 3010 with a 16-bit id (ids up to 65534), or FC 16 to "
       "3010–3011 with the 32-bit id, high word first. 0xFFFF (FC 06) or 0xFFFFFFFF (FC 16) "
@@ -903,7 +907,8 @@ std::string registerMapMarkdown() {
   out +=
       "\n"
       "Registers that are not per string are the same under every unit id: the general and "
-      "system registers (1000–1009, 1100–1111: counts and flags over the whole plant), the alarm "
+      "system registers (1000–1009, 1100–1111 and 1114: counts and flags over the whole plant), "
+      "the alarm "
       "summary, the acknowledge register and the alarm table (whose `alarm.string` is the plant "
       "string number, 1–64). Register 1112 (`unit.first_string`) tells which string is string 1 "
       "under the unit id read, 1113 (`unit.count`) how many unit ids carry strings. A unit id "

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -131,8 +132,69 @@ json alarmJson(const alarms::ActiveAlarm& a) {
          {"raised", formatIso8601(a.raised_ms)},
          {"changed", formatIso8601(a.changed_ms)},
          {"acknowledged", a.acknowledged},
-         {"message", a.message}};
+         {"message", a.message},
+         {"shelved", a.shelved},
+         {"shelved_at", a.shelved ? json(formatIso8601(a.shelved_ms)) : json(nullptr)},
+         {"shelved_until", a.shelved ? json(formatIso8601(a.shelved_until_ms)) : json(nullptr)},
+         {"shelve_reason", a.shelved ? json(a.shelve_reason) : json(nullptr)},
+         {"shelved_by", a.shelved ? json(a.shelved_by) : json(nullptr)}};
   return j;
+}
+
+// The body of POST /api/v1/alarms/shelve: {"minutes": N, "reason": "…"}. A problem is a 400
+// naming the member (or "body").
+struct ShelfRequest {
+  DurationMs duration_ms = 0;
+  std::string reason;
+};
+
+Parsed<ShelfRequest> parseShelfRequest(const std::string& text) {
+  constexpr const char* kShape = R"({"minutes": 1…10080, "reason": "…"})";
+  const json body = json::parse(text, nullptr, false);
+  if (!body.is_object()) {
+    return ParamError{400, "body", fmt::format("the body must be a JSON object: {}", kShape)};
+  }
+  for (const auto& [name, value] : body.items()) {
+    if (name != "minutes" && name != "reason") {
+      return ParamError{
+          400, name,
+          fmt::format("unknown member '{}' (minutes, reason)", http::escapeForLog(name, 40))};
+    }
+  }
+  ShelfRequest out;
+  const auto minutes = body.find("minutes");
+  if (minutes == body.end() || !minutes->is_number()) {
+    return ParamError{
+        400, "minutes",
+        fmt::format("minutes is required: the shelf time in minutes, {}…{} ({})",
+                    alarms::kShelveMinMs / kMinuteMs, alarms::kShelveMaxMs / kMinuteMs,
+                    alarms::shelveDurationText(alarms::kShelveMaxMs))};
+  }
+  const double m = minutes->get<double>();
+  if (!std::isfinite(m) || m != std::floor(m)) {
+    return ParamError{400, "minutes", "minutes must be a whole number"};
+  }
+  if (m < static_cast<double>(alarms::kShelveMinMs / kMinuteMs) ||
+      m > static_cast<double>(alarms::kShelveMaxMs / kMinuteMs)) {
+    return ParamError{
+        400, "minutes",
+        fmt::format("minutes {:g} is out of range: at least {} (1 min), at most {} "
+                    "({})",
+                    m, alarms::kShelveMinMs / kMinuteMs, alarms::kShelveMaxMs / kMinuteMs,
+                    alarms::shelveDurationText(alarms::kShelveMaxMs))};
+  }
+  out.duration_ms = static_cast<DurationMs>(m) * kMinuteMs;
+  const auto reason = body.find("reason");
+  if (reason == body.end() || !reason->is_string()) {
+    return ParamError{400, "reason",
+                      fmt::format("reason is required: why the alarm is shelved (1–{} characters)",
+                                  alarms::kShelveReasonMaxChars)};
+  }
+  out.reason = reason->get<std::string>();
+  if (auto st = alarms::checkShelveReason(out.reason); !st) {
+    return ParamError{400, "reason", st.error().message};
+  }
+  return out;
 }
 
 }  // namespace
@@ -1468,6 +1530,49 @@ void Server::routes() {
         }
         sendJson(res,
                  json{{"acknowledged", done->alarm ? alarmJson(*done->alarm) : json(nullptr)}});
+      },
+      kOperateWrite);
+
+  // Shelving (ISA-18.2, docs/alarms.md#shelving): POST /api/v1/alarms/shelve?key=… with
+  // {"minutes": N, "reason": "…"} takes an active alarm off the display for N minutes;
+  // POST /api/v1/alarms/unshelve?key=… ends the shelf. Operators, through the command queue and
+  // the audit trail like an acknowledgement.
+  router_.post(
+      "/api/v1/alarms/shelve",
+      [&ctl](const http::Request& req, http::Response& res) {
+        if (!req.hasParam("key")) {
+          sendError(res, 400, "key",
+                    "key is required (the alarm's key, e.g. block.voltage_high/2/17)");
+          return;
+        }
+        const auto shelf = parseShelfRequest(req.body);
+        if (failed(shelf, res)) {
+          return;
+        }
+        const auto& want = std::get<ShelfRequest>(shelf);
+        auto done = ctl.commands.execute(
+            {command::ShelveAlarm{req.param("key"), want.duration_ms, want.reason}, originOf(req)});
+        if (!done) {
+          sendError(res, commandStatus(done.error()), "key", done.error().message);
+          return;
+        }
+        sendJson(res, json{{"shelved", done->alarm ? alarmJson(*done->alarm) : json(nullptr)}});
+      },
+      kOperateWrite);
+  router_.post(
+      "/api/v1/alarms/unshelve",
+      [&ctl](const http::Request& req, http::Response& res) {
+        if (!req.hasParam("key")) {
+          sendError(res, 400, "key",
+                    "key is required (the alarm's key, e.g. block.voltage_high/2/17)");
+          return;
+        }
+        auto done = ctl.commands.execute({command::UnshelveAlarm{req.param("key")}, originOf(req)});
+        if (!done) {
+          sendError(res, commandStatus(done.error()), "key", done.error().message);
+          return;
+        }
+        sendJson(res, json{{"unshelved", done->alarm ? alarmJson(*done->alarm) : json(nullptr)}});
       },
       kOperateWrite);
 

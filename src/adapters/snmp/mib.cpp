@@ -31,6 +31,7 @@ constexpr std::array kSystemColumns = {
     PointColumn{PointId::kSystemAlarmCount, 12},
     PointColumn{PointId::kSystemWarningCount, 13},
     PointColumn{PointId::kSystemUnacknowledgedCount, 14},
+    PointColumn{PointId::kSystemShelvedCount, 15},
 };
 constexpr std::array kStringColumns = {
     PointColumn{PointId::kStringVoltageV, 11},

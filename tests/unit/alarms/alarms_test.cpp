@@ -126,5 +126,176 @@ TEST_F(EngineTest, Acknowledge) {
   EXPECT_FALSE(engine_.acknowledge("nope/1/1", 90'000).ok());
 }
 
+// ---------------------------------------------------------------------------------- shelving
+
+constexpr const char* kKey = "block.voltage_high/2/17";
+
+TEST(Shelving, DurationText) {
+  EXPECT_EQ(shelveDurationText(15 * kMinuteMs), "15 min");
+  EXPECT_EQ(shelveDurationText(90 * kMinuteMs), "90 min");
+  EXPECT_EQ(shelveDurationText(2 * kHourMs), "2 h");
+  EXPECT_EQ(shelveDurationText(7 * kDayMs), "7 d");
+  EXPECT_EQ(shelveDurationText(59 * kSecondMs), "59 s");
+}
+
+// Shelved: still active in the engine, but not counted and not in the block status; the shelf
+// ends on the clock (at the first evaluation at or after its end) with an event.
+TEST_F(EngineTest, ShelvedAlarmLeavesTheCountsAndBlockStatusUntilItsTimeIsOver) {
+  voltage(14.5, 10'000);
+  voltage(14.5, 80'000);  // alarm level after the 60 s on-delay
+  ASSERT_EQ(engine_.active().size(), 1u);
+  EXPECT_EQ(engine_.counts().alarm, 1);
+  const TimeMs until = 90'000 + 2 * kHourMs;
+  auto e = engine_.shelve(kKey, until, "  charger maintenance  ", "ada", 90'000);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_EQ(e->kind, "shelved");
+  EXPECT_TRUE(e->alarm.shelved);
+  EXPECT_EQ(e->alarm.shelve_reason, "charger maintenance");  // trimmed
+  EXPECT_EQ(e->alarm.shelved_by, "ada");
+  EXPECT_EQ(e->alarm.shelved_ms, 90'000);
+  EXPECT_EQ(e->alarm.shelved_until_ms, until);
+
+  const auto active = engine_.active();
+  ASSERT_EQ(active.size(), 1u);  // still active in the engine
+  EXPECT_TRUE(active[0].shelved);
+  EXPECT_EQ(active[0].level, Level::kAlarm);
+  const auto c = engine_.counts();
+  EXPECT_EQ(c.alarm, 0);
+  EXPECT_EQ(c.warning, 0);
+  EXPECT_EQ(c.unacknowledged, 0);
+  EXPECT_EQ(c.shelved, 1);
+  EXPECT_EQ(engine_.blockLevel(1, 16), Level::kNone);
+  std::vector<Level> levels(32);
+  engine_.blockLevels(1, levels);
+  EXPECT_EQ(levels[16], Level::kNone);
+
+  // Still shelved a moment before the end; the evaluation at the end brings it back.
+  EXPECT_TRUE(voltage(14.5, until - 1).empty());
+  EXPECT_TRUE(engine_.active()[0].shelved);
+  auto back = voltage(14.5, until);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].kind, "shelf_expired");
+  EXPECT_EQ(back[0].alarm.key, kKey);
+  EXPECT_EQ(back[0].alarm.level, Level::kAlarm);
+  EXPECT_FALSE(back[0].alarm.shelved);
+  EXPECT_FALSE(engine_.active()[0].shelved);
+  EXPECT_EQ(engine_.counts().alarm, 1);
+  EXPECT_EQ(engine_.counts().unacknowledged, 1);
+  EXPECT_EQ(engine_.counts().shelved, 0);
+  EXPECT_EQ(engine_.blockLevel(1, 16), Level::kAlarm);
+  EXPECT_TRUE(voltage(14.5, until + 10'000).empty());  // once
+}
+
+// The shelf belongs to the key: an alarm that clears and comes back while it lasts stays
+// shelved (a new raise, a new id); the events of a shelved alarm say so.
+TEST_F(EngineTest, ReRaisedWhileShelvedStaysShelved) {
+  voltage(14.5, 10'000);
+  voltage(14.5, 80'000);
+  const auto first_id = engine_.active().at(0).id;
+  ASSERT_TRUE(engine_.shelve(kKey, 90'000 + kHourMs, "sensor swap", "ada", 90'000).ok());
+  voltage(13.6, 100'000);
+  auto e = voltage(13.6, 160'000);  // 60 s off-delay
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].kind, "cleared");
+  EXPECT_TRUE(e[0].alarm.shelved);
+  EXPECT_TRUE(engine_.active().empty());
+  EXPECT_EQ(engine_.counts().shelved, 0);
+  EXPECT_TRUE(engine_.shelved(kKey));  // the shelf stays with the key
+
+  voltage(14.5, 200'000);
+  e = voltage(14.5, 260'000);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].kind, "raised");
+  EXPECT_TRUE(e[0].alarm.shelved);
+  EXPECT_NE(e[0].alarm.id, first_id);
+  ASSERT_EQ(engine_.active().size(), 1u);
+  EXPECT_TRUE(engine_.active()[0].shelved);
+  EXPECT_EQ(engine_.counts().alarm, 0);
+  EXPECT_EQ(engine_.counts().shelved, 1);
+
+  // Cleared again before the shelf ends: the end of the shelf is an event of an inactive alarm.
+  voltage(13.6, 300'000);
+  voltage(13.6, 360'000);
+  e = voltage(13.6, 90'000 + kHourMs);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].kind, "shelf_expired");
+  EXPECT_EQ(e[0].alarm.level, Level::kNone);
+  EXPECT_FALSE(engine_.shelved(kKey));
+}
+
+TEST_F(EngineTest, ShelvingLimitsAndErrors) {
+  voltage(14.5, 10'000);
+  voltage(14.5, 80'000);
+  const TimeMs now = 90'000;
+  auto e = engine_.shelve(kKey, now + kMinuteMs - 1000, "why", "ada", now);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(e.error().message.find("shorter than the shortest, 1 min"), std::string::npos)
+      << e.error().message;
+  e = engine_.shelve(kKey, now + 7 * kDayMs + kMinuteMs, "why", "ada", now);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("longer than the longest, 7 d (10080 min)"), std::string::npos)
+      << e.error().message;
+  EXPECT_FALSE(engine_.active()[0].shelved);  // refused: nothing changed
+
+  for (const std::string& bad :
+       {std::string(), std::string("   "), std::string(201, 'x'), std::string("two\nlines")}) {
+    e = engine_.shelve(kKey, now + kHourMs, bad, "ada", now);
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_EQ(e.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_NE(engine_.shelve(kKey, now + kHourMs, std::string(201, 'x'), "ada", now)
+                .error()
+                .message.find("at most 200"),
+            std::string::npos);
+  EXPECT_FALSE(engine_.shelved(kKey));
+
+  // The limits themselves are allowed; 200 characters are 200 characters in any script.
+  std::string umlauts;
+  for (int i = 0; i < 200; ++i) {
+    umlauts += "ü";
+  }
+  EXPECT_TRUE(engine_.shelve(kKey, now + kMinuteMs, umlauts, "ada", now).ok());
+  EXPECT_TRUE(engine_.shelve(kKey, now + 7 * kDayMs, "long job", "bob", now).ok());
+  // Shelving again replaces the shelf.
+  EXPECT_EQ(engine_.active()[0].shelved_until_ms, now + 7 * kDayMs);
+  EXPECT_EQ(engine_.active()[0].shelved_by, "bob");
+
+  e = engine_.shelve("nope/1/1", now + kHourMs, "why", "ada", now);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(EngineTest, UnshelveBringsItBackAtOnce) {
+  voltage(14.2, 10'000);
+  voltage(14.2, 80'000);  // warning
+  ASSERT_TRUE(engine_.shelve(kKey, 90'000 + kHourMs, "noise", "ada", 90'000).ok());
+  EXPECT_EQ(engine_.counts().warning, 0);
+  auto e = engine_.unshelve(kKey, 100'000);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->kind, "unshelved");
+  EXPECT_EQ(e->alarm.level, Level::kWarning);
+  EXPECT_FALSE(e->alarm.shelved);
+  EXPECT_EQ(engine_.counts().warning, 1);
+  EXPECT_EQ(engine_.counts().shelved, 0);
+  EXPECT_EQ(engine_.blockLevel(1, 16), Level::kWarning);
+  e = engine_.unshelve(kKey, 100'000);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().code, ErrorCode::kNotFound);
+  // Nothing expires later.
+  EXPECT_TRUE(voltage(14.2, 90'000 + 2 * kHourMs).empty());
+}
+
+// Acknowledging a shelved alarm is allowed; it stays shelved.
+TEST_F(EngineTest, AcknowledgeAShelvedAlarm) {
+  voltage(14.5, 10'000);
+  voltage(14.5, 80'000);
+  ASSERT_TRUE(engine_.shelve(kKey, 90'000 + kHourMs, "noise", "ada", 90'000).ok());
+  auto e = engine_.acknowledge(kKey, 95'000);
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(e->alarm.shelved);
+  EXPECT_TRUE(e->alarm.acknowledged);
+}
+
 }  // namespace
 }  // namespace equalis::alarms

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -217,6 +218,65 @@ TEST(EventManager, RepeatUntilClearedStopsAtClearOrAcknowledge) {
   f.runTo(t1 + kHourMs);
   EXPECT_EQ(f.sent.size(), 3u);
   EXPECT_EQ(f.manager->stats().pending_actions, 0u);
+}
+
+// Shelving (docs/events.md): a shelved alarm starts nothing, shelving stops its repeats, and
+// it is announced again as raised when it comes back from the shelf still active.
+TEST(EventManager, ShelvedAlarmsStartNothingAndAreAnnouncedWhenBack) {
+  model::EventsConfig cfg = baseConfig();
+  EventRule mail;
+  mail.name = "ops";
+  mail.triggers = model::kAlarmTriggers;
+  mail.actions.push_back(action(EventActionType::kEmail));
+  cfg.rules.push_back(mail);
+  EventRule nag;
+  nag.name = "nag";
+  nag.triggers = bits({Trigger::kAlarmRaised});
+  auto buzz = action(EventActionType::kBuzzer);
+  buzz.channel = "buzzer";
+  buzz.pulse_ms = 2000;
+  buzz.repeat_ms = kMinuteMs;
+  buzz.until_cleared = true;
+  nag.actions.push_back(buzz);
+  cfg.rules.push_back(nag);
+  Fixture f(cfg);
+  const auto count = [&f](EventActionType type) {
+    return std::count_if(f.sent.begin(), f.sent.end(),
+                         [type](const Outgoing& o) { return o.type == type; });
+  };
+  const TimeMs t0 = f.clock.nowMs();
+  f.manager->onAlarmEvent(alarmEvent("raised", t0, 1));
+  f.runTo(t0 + 2 * kMinuteMs + kSecondMs);
+  EXPECT_EQ(count(EventActionType::kEmail), 1);
+  EXPECT_EQ(count(EventActionType::kBuzzer), 3);  // at 0, 1, 2 min
+  EXPECT_EQ(f.manager->stats().pending_actions, 1u);
+
+  // Shelved: the repeating buzzer stops, nothing is sent for the shelving itself.
+  auto shelved = alarmEvent("shelved", f.clock.nowMs(), 1);
+  shelved.alarm.shelved = true;
+  f.manager->onAlarmEvent(shelved);
+  EXPECT_EQ(f.manager->stats().pending_actions, 0u);
+  // Cleared and raised again (a new id) while the shelf lasts: nothing.
+  for (const auto& [kind, id] :
+       {std::pair{"cleared", 1u}, {"raised", 2u}, {"escalated", 2u}, {"acknowledged", 2u}}) {
+    auto e = alarmEvent(kind, f.clock.nowMs(), id);
+    e.alarm.shelved = true;
+    f.manager->onAlarmEvent(e);
+  }
+  f.runTo(t0 + kHourMs);
+  EXPECT_EQ(count(EventActionType::kEmail), 1);
+  EXPECT_EQ(count(EventActionType::kBuzzer), 3);
+
+  // The shelf time is over and the alarm is still active: announced again as raised.
+  f.manager->onAlarmEvent(alarmEvent("shelf_expired", f.clock.nowMs(), 2));
+  EXPECT_EQ(count(EventActionType::kEmail), 2);
+  EXPECT_EQ(count(EventActionType::kBuzzer), 4);
+  EXPECT_EQ(f.sent.back().event.event, "alarm_raised");
+  // Unshelved after it cleared (level none): nothing.
+  auto gone = alarmEvent("unshelved", f.clock.nowMs(), 3);
+  gone.alarm.level = alarms::Level::kNone;
+  f.manager->onAlarmEvent(gone);
+  EXPECT_EQ(f.sent.size(), 6u);
 }
 
 TEST(EventManager, RepeatCountWithoutAnAlarm) {

@@ -4,7 +4,9 @@
 import { getJson, send } from "./api.js";
 import { createStore } from "./store.js";
 
-export const alarms = createStore({ list: [], loaded: false, error: null, time: null });
+// `list`: the alarms on the display; `shelved`: the ones an operator shelved (off the display
+// until their shelf ends, docs/alarms.md#shelving), which no other page shows or counts.
+export const alarms = createStore({ list: [], shelved: [], loaded: false, error: null, time: null });
 export const rules = createStore({ byId: new Map(), strings: [], system: [] });
 
 const POLL_MS = 3000;
@@ -14,7 +16,8 @@ export const LEVEL_RANK = { ok: 0, warning: 1, alarm: 2 };
 export async function pollAlarms() {
   try {
     const r = await getJson("/alarms");
-    alarms.set({ list: r.alarms || [], loaded: true, error: null, time: r.time });
+    const all = r.alarms || [];
+    alarms.set({ list: all.filter((a) => !a.shelved), shelved: all.filter((a) => a.shelved), loaded: true, error: null, time: r.time });
   } catch (e) {
     alarms.set((s) => ({ ...s, error: e.message }));
   }
@@ -53,7 +56,51 @@ export async function acknowledge(keys) {
     try {
       await send("POST", `/alarms/ack?key=${encodeURIComponent(key)}`, {});
     } catch (e) {
-      errors.push(`${key}: ${e.message}`);
+      // 404: the alarm cleared since the list was read (an alarm flood comes and goes), so there
+      // is nothing left to acknowledge; not an error to show.
+      if (e.status !== 404) errors.push(`${key}: ${e.message}`);
+    }
+  }
+  await pollAlarms();
+  if (errors.length) throw new Error(errors.join("; "));
+}
+
+// Shelf times offered by the page (minutes; the API takes 1 … 10080).
+export const SHELVE_CHOICES = [
+  { minutes: 15, text: "15 min" },
+  { minutes: 60, text: "1 h" },
+  { minutes: 240, text: "4 h" },
+  { minutes: 480, text: "8 h" },
+  { minutes: 1440, text: "24 h" },
+  { minutes: 10080, text: "7 d" },
+];
+
+// Shelves every key for `minutes` with `reason`. Resolves with the number of alarms that had
+// cleared before their turn (404: nothing left to shelve); other refusals are thrown together.
+export async function shelve(keys, minutes, reason) {
+  const errors = [];
+  let cleared = 0;
+  for (const key of keys) {
+    try {
+      await send("POST", `/alarms/shelve?key=${encodeURIComponent(key)}`, { minutes, reason });
+    } catch (e) {
+      if (e.status === 404) cleared += 1;
+      else errors.push(`${key}: ${e.message}`);
+    }
+  }
+  await pollAlarms();
+  if (errors.length) throw new Error(errors.join("; "));
+  return cleared;
+}
+
+export async function unshelve(keys) {
+  const errors = [];
+  for (const key of keys) {
+    try {
+      await send("POST", `/alarms/unshelve?key=${encodeURIComponent(key)}`, {});
+    } catch (e) {
+      // 404: its shelf ended meanwhile; it is back on the display either way.
+      if (e.status !== 404) errors.push(`${key}: ${e.message}`);
     }
   }
   await pollAlarms();

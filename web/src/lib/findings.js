@@ -12,15 +12,22 @@ const RULE_FIELD = {
   "block.ri_rise_pct": "ri_mohm",
 };
 
+// The cell an alarm without a threshold rule (thermal runaway, …) points at, by the words of its
+// rule's name after the scope ("string.thermal_runaway" must not read as Ri: "string" holds "ri").
+function fieldOfRuleName(ruleId) {
+  const words = ruleId.split(".").slice(1).join("_").split("_");
+  if (words.includes("temperature") || words.includes("thermal")) return "temperature_c";
+  if (words.includes("voltage")) return "voltage_v";
+  if (words.includes("ri")) return "ri_mohm";
+  return null;
+}
+
 // [{field, level, text}] worst first; empty for a green block.
 export function blockFindings(block, string, alarmList) {
   const out = [];
   blockAlarms(alarmList, string.string, block.block).forEach((a) => {
     const rule = ruleOf(a);
-    let field = rule ? RULE_FIELD[rule.point] || null : null;
-    if (!field && a.rule.includes("temperature")) field = "temperature_c";
-    if (!field && a.rule.includes("voltage")) field = "voltage_v";
-    if (!field && a.rule.includes("ri")) field = "ri_mohm";
+    const field = (rule && RULE_FIELD[rule.point]) || fieldOfRuleName(a.rule);
     out.push({ field, level: a.level, text: a.message.replace(/^String \d+, block \d+: /, ""), alarm: a });
   });
   const status = block.status ? block.status.value : "unknown";
@@ -46,14 +53,28 @@ export function blockFindings(block, string, alarmList) {
 
 const STATUS_RANK = { unknown: 0.5, ok: 0, warning: 1, alarm: 2 };
 
+// Lexicographic "a > b" of two equally long arrays of numbers.
+function greater(a, b) {
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return a[i] > b[i];
+  return false;
+}
+
 // The worst block of a string, and why: {block, status, findings} or null when all are green.
+// Ranked by the worse of the block's status and its own alarms; between equals, a block with a
+// safety alarm (thermal runaway, protection) comes first, then the one with more alarms.
 export function worstBlock(string, alarmList) {
   let best = null;
   (string.blocks || []).forEach((b) => {
     const status = b.status ? b.status.value : "unknown";
-    const rank = STATUS_RANK[status] ?? 0;
+    let rank = STATUS_RANK[status] ?? 0;
+    const own = blockAlarms(alarmList, string.string, b.block);
+    own.forEach((a) => {
+      rank = Math.max(rank, LEVEL_RANK[a.level] || 0);
+    });
     if (rank === 0) return;
-    if (!best || rank > best.rank) best = { block: b, status, rank };
+    const safety = own.some((a) => /runaway|thermal|protection/.test(a.rule)) ? 1 : 0;
+    const score = [rank, safety, own.length];
+    if (!best || greater(score, best.score)) best = { block: b, status: rank >= 2 ? "alarm" : rank >= 1 ? "warning" : status, rank, score };
   });
   if (!best) return null;
   return { ...best, findings: blockFindings(best.block, string, alarmList) };

@@ -104,31 +104,33 @@ function BlockEvents({ s, b }) {
   if (!data) return <p class="sub">Loading…</p>;
   if (!list.length) return <p class="sub">No events of this block in the last day.</p>;
   return (
-    <table class="data-table">
-      <thead>
-        <tr>
-          <th scope="col">Time</th>
-          <th scope="col">Kind</th>
-          <th scope="col">Level</th>
-          <th scope="col">Message</th>
-        </tr>
-      </thead>
-      <tbody>
-        {list
-          .slice()
-          .reverse()
-          .map((e, i) => (
-            <tr key={i}>
-              <td>
-                <Time t={e.time_ms} />
-              </td>
-              <td>{e.kind}</td>
-              <td>{e.level || ""}</td>
-              <td>{e.message}</td>
-            </tr>
-          ))}
-      </tbody>
-    </table>
+    <div class="table-scroll">
+      <table class="data-table">
+        <thead>
+          <tr>
+            <th scope="col">Time</th>
+            <th scope="col">Kind</th>
+            <th scope="col">Level</th>
+            <th scope="col">Message</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list
+            .slice()
+            .reverse()
+            .map((e, i) => (
+              <tr key={i}>
+                <td>
+                  <Time t={e.time_ms} />
+                </td>
+                <td>{e.kind}</td>
+                <td>{e.level || ""}</td>
+                <td>{e.message}</td>
+              </tr>
+            ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 

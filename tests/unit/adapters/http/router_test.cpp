@@ -33,7 +33,8 @@ TEST(Router, SegmentsCapturesAndOrder) {
   EXPECT_EQ(run(r.find("GET", "/api/v1/strings/2")), "string");
   EXPECT_EQ(run(r.find("HEAD", "/api/v1/strings/2")), "string");
   EXPECT_EQ(run(r.find("GET", "/api/v1/strings/2/blocks")), "api-404");
-  EXPECT_EQ(run(r.find("GET", "/app.js")), "asset");
+  EXPECT_EQ(run(r.find("GET", "/assets/index.js")), "asset");
+  EXPECT_EQ(run(r.find("GET", "/strings/1/blocks/7")), "asset");
   EXPECT_EQ(run(r.find("GET", "/")), "asset");
   EXPECT_EQ(run(r.find("POST", "/api/v1/alarms/ack")), "ack");
 }

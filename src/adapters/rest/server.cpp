@@ -174,14 +174,14 @@ Parsed<ShelfRequest> parseShelfRequest(const std::string& text) {
   if (!std::isfinite(m) || m != std::floor(m)) {
     return ParamError{400, "minutes", "minutes must be a whole number"};
   }
-  if (m < static_cast<double>(alarms::kShelveMinMs / kMinuteMs) ||
-      m > static_cast<double>(alarms::kShelveMaxMs / kMinuteMs)) {
+  constexpr DurationMs kMinMinutes = alarms::kShelveMinMs / kMinuteMs;
+  constexpr DurationMs kMaxMinutes = alarms::kShelveMaxMs / kMinuteMs;
+  if (m < static_cast<double>(kMinMinutes) || m > static_cast<double>(kMaxMinutes)) {
     return ParamError{
         400, "minutes",
         fmt::format("minutes {:g} is out of range: at least {} (1 min), at most {} "
                     "({})",
-                    m, alarms::kShelveMinMs / kMinuteMs, alarms::kShelveMaxMs / kMinuteMs,
-                    alarms::shelveDurationText(alarms::kShelveMaxMs))};
+                    m, kMinMinutes, kMaxMinutes, alarms::shelveDurationText(alarms::kShelveMaxMs))};
   }
   out.duration_ms = static_cast<DurationMs>(m) * kMinuteMs;
   const auto reason = body.find("reason");

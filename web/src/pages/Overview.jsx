@@ -209,7 +209,7 @@ function Room({ sys, strings, io }) {
         {strings.map((s) => (
           <div key={s.string}>
             <dt>Electrolyte, string {s.string}</dt>
-            <dd>{s.electrolyte_level ? s.electrolyte_level.value : "—"}</dd>
+            <dd>{!s.electrolyte_level || s.electrolyte_level.quality === "not_present" ? "no sensor" : s.electrolyte_level.value ?? "—"}</dd>
           </div>
         ))}
         {doors.map((d) => (

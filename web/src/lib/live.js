@@ -6,6 +6,7 @@
 // Stale data is never shown as fresh: every value carries its quality and time, and when the
 // page itself stops receiving data for longer than the daemon's staleness limit, `dataOld` is
 // set and every page greys its values.
+import { useEffect, useState } from "preact/hooks";
 import { getJson, API } from "./api.js";
 import { createStore } from "./store.js";
 
@@ -223,4 +224,27 @@ export function startLive() {
 // The string record (with its blocks) of the live document, or null.
 export function liveString(doc, stringNo) {
   return (doc && doc.strings && doc.strings.find((s) => s.string === stringNo)) || null;
+}
+
+// The plant's "now" for pages that show "the last N hours": the live data's time (with the
+// simulator it runs ahead of the wall clock), null until the first data arrived; moved on every
+// refreshMs (0: kept) so a range ending "now" follows the plant.
+export function usePlantNow(refreshMs = 30000) {
+  const [now, setNow] = useState(() => (live.get().doc ? live.get().doc.time_ms : null));
+  useEffect(() => {
+    const unsub = live.subscribe((s) => {
+      if (s.doc) setNow((n) => (n === null ? s.doc.time_ms : n));
+    });
+    const t = refreshMs
+      ? setInterval(() => {
+          const d = live.get().doc;
+          if (d) setNow(d.time_ms);
+        }, refreshMs)
+      : null;
+    return () => {
+      unsub();
+      if (t) clearInterval(t);
+    };
+  }, [refreshMs]);
+  return now;
 }

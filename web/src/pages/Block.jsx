@@ -12,7 +12,7 @@ import { alarms, rules } from "../lib/alarms.js";
 import { blockFindings } from "../lib/findings.js";
 import { unitOf } from "../lib/format.js";
 import { pointsFor, rangeOf, seriesData, useFetch } from "../lib/history.js";
-import { live, liveString } from "../lib/live.js";
+import { live, liveString, usePlantNow } from "../lib/live.js";
 import { points } from "../lib/points.js";
 import { route } from "../lib/router.js";
 import { mayOperate, session } from "../lib/session.js";
@@ -42,23 +42,6 @@ function thresholdsFor(ruleState, stringNo, point) {
     out.push({ value: r.alarm, level: "alarm", label: `alarm ${dir} ${r.alarm} ${r.unit}` });
   });
   return out;
-}
-
-// The plant time the "last N hours" ranges end at: the live data's time, moved on every 30 s.
-function usePlantNow() {
-  const [now, setNow] = useState(() => (live.get().doc ? live.get().doc.time_ms : Date.now()));
-  useEffect(() => {
-    const tick = () => setNow(live.get().doc ? live.get().doc.time_ms : Date.now());
-    const unsub = live.subscribe((s) => {
-      if (s.doc && now === Date.now()) tick();
-    });
-    const t = setInterval(tick, 30000);
-    return () => {
-      clearInterval(t);
-      unsub();
-    };
-  }, []);
-  return now;
 }
 
 function HistoryChart({ s, b, field, title, range, width, thresholds = [], extra = null }) {
@@ -180,7 +163,7 @@ export default function Block({ params }) {
   const now = usePlantNow();
   const [width, setWidth] = useState(1200);
   useEffect(() => setWidth(Math.min(1500, window.innerWidth)), []);
-  if (!doc) return <p class="placeholder">Loading battery data…</p>;
+  if (!doc || now === null) return <p class="placeholder">Loading battery data…</p>;
   const s = liveString(doc, sNo);
   const blk = s && (s.blocks || []).find((x) => x.block === bNo);
   if (!blk) return <p class="notice">There is no block {params.b} in string {params.s}.</p>;

@@ -10,21 +10,21 @@ import { Time } from "../components/Time.jsx";
 import { fmtDuration, isNum } from "../lib/format.js";
 import { getJson, query } from "../lib/api.js";
 import { pointsFor, rangeOf, useFetch } from "../lib/history.js";
-import { live } from "../lib/live.js";
+import { live, usePlantNow } from "../lib/live.js";
 import { route, setQuery } from "../lib/router.js";
 import { useStore } from "../lib/store.js";
 
 function DischargeList() {
   const { doc } = useStore(live);
   const r = useStore(route);
-  const [now] = useState(() => (live.get().doc ? live.get().doc.time_ms : Date.now()));
-  const range = rangeOf(r.search, now, "30d");
+  const now = usePlantNow(0);
+  const range = rangeOf(r.search, now ?? 0, "30d");
   const only = r.search.get("string") || "";
   const strings = doc ? doc.strings.map((s) => s.string).filter((n) => !only || String(n) === only) : [];
   const [state, setState] = useState({ list: null, error: null });
   const key = `${strings.join(",")}|${range.from}|${range.to}`;
   useEffect(() => {
-    if (!strings.length) return undefined;
+    if (!strings.length || now === null) return undefined;
     const ctl = new AbortController();
     Promise.all(
       strings.map((n) =>

@@ -8,7 +8,7 @@ import { StatusMark } from "../components/StatusMark.jsx";
 import { Value } from "../components/Value.jsx";
 import { getJson, query } from "../lib/api.js";
 import { fmtDuration, isNum } from "../lib/format.js";
-import { live } from "../lib/live.js";
+import { live, usePlantNow } from "../lib/live.js";
 import { points } from "../lib/points.js";
 import { useStore } from "../lib/store.js";
 
@@ -51,7 +51,7 @@ function autonomyH(s, last) {
 export default function Ups() {
   const { doc } = useStore(live);
   useStore(points);
-  const [now] = useState(() => (live.get().doc ? live.get().doc.time_ms : Date.now()));
+  const now = usePlantNow(0);
   const [info, setInfo] = useState({});
   useEffect(() => {
     getJson("/strings").then(
@@ -59,7 +59,7 @@ export default function Ups() {
       () => {},
     );
   }, []);
-  const strings = doc ? doc.strings.map((s) => s.string) : [];
+  const strings = doc && now !== null ? doc.strings.map((s) => s.string) : [];
   const outages = useOutages(strings, now);
   if (!doc) return <p class="placeholder">Loading…</p>;
   const onBattery = doc.strings.filter((s) => s.mode && s.mode.value === "discharge");

@@ -88,6 +88,13 @@ test("operator shelves a group, sees it in Shelved (1), unshelves it", { timeout
   // The summary line.
   const line = await page.locator("main p.sub[aria-live]").textContent();
   assert.match(line, /1 shelved/);
+  // The block page says its alarm is shelved, and why.
+  await page.goto("/strings/2/blocks/5");
+  const blockNote = page.locator(`.shelved-notes li[data-key="${KEY}"]`);
+  await blockNote.waitFor({ timeout: 10000 });
+  assert.match(await blockNote.textContent(), /Shelved until .* by otto: .*module swap on Monday/);
+  await page.goto("/alarms");
+  await section.locator("h2 button").click();
   await row.locator("button", { hasText: /^Unshelve/ }).click();
   await waitFor(async () => !(await alarm()).shelved, "unshelved in the API", 10000);
   await page.waitForSelector(`section.alarm-group[data-group="block.comm_lost/2"]`, { timeout: 8000 });

@@ -168,6 +168,7 @@ export default function Block({ params }) {
   const blk = s && (s.blocks || []).find((x) => x.block === bNo);
   if (!blk) return <p class="notice">There is no block {params.b} in string {params.s}.</p>;
   const findings = blockFindings(blk, s, a.list);
+  const shelved = (a.shelved || []).filter((x) => x.string === sNo && x.block === bNo);
   const status = blk.status ? blk.status.value : "unknown";
   const range = rangeOf(r.search, now);
   const baseline = blk.ri_baseline_mohm && typeof blk.ri_baseline_mohm.value === "number" ? blk.ri_baseline_mohm.value : null;
@@ -204,6 +205,15 @@ export default function Block({ params }) {
       ) : (
         <p>This block is ok.</p>
       )}
+      {shelved.length ? (
+        <ul class="findings shelved-notes">
+          {shelved.map((x) => (
+            <li key={x.key} data-key={x.key}>
+              Shelved until <Time t={x.shelved_until} /> by {x.shelved_by}: {x.message.replace(/^String \d+, block \d+: /, "")} — “{x.shelve_reason}” (<a href="/alarms?state=shelved">shelved alarms</a>)
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <section class="card">
         <h2>Now</h2>
         <dl class="summary">

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { checkBattery, checkTiles, readBattery, readTiles } from "./checks.mjs";
-import { assertNoErrors, catalogue, launchBrowser, log, openPage, readWhileSampling, sleep, startDaemon, waitForUpdate, waitLive } from "./harness.mjs";
+import { assertNoErrors, catalogue, checkShown, launchBrowser, log, openPage, readWhileSampling, sleep, startDaemon, waitForUpdate, waitLive } from "./harness.mjs";
 
 let daemon;
 let browser;
@@ -121,5 +121,32 @@ test("phone (390 × 844): tiles before the alarm summary, no sideways page scrol
   errors.push(...page.problems.map((p) => `page error: ${p}`));
   assertNoErrors(errors, "phone layout");
   log(`OK: ${boxes.tiles.length} tiles above the alarm summary; ${pages.length} pages fit 390 px`);
+  await page.context().close();
+});
+
+test("the block page's live values are the API's", { timeout: 90000 }, async () => {
+  const S = 2;
+  const B = 9;
+  const page = await openPage(browser, daemon);
+  await page.goto(`/strings/${S}/blocks/${B}`);
+  await waitLive(page);
+  await page.waitForSelector("dl.summary div[data-field] dd");
+  await waitForUpdate(page);
+  const read = (p) =>
+    p.$$eval("dl.summary div[data-field]", (items) => items.map((d) => ({ field: d.dataset.field, text: d.querySelector("dd").textContent })));
+  const { shown, docs } = await readSampled(page, read);
+  const errors = [];
+  const numeric = shown.filter((x) => (cat.get(`block.${x.field}`)?.type || "") !== "enum");
+  assert.ok(numeric.length >= 8, `the block page shows its values: ${JSON.stringify(shown)}`);
+  for (const { field, text } of numeric) {
+    const p = cat.get(`block.${field}`) || {};
+    const vos = docs.map((d) => d.strings.find((s) => s.string === S).blocks.find((b) => b.block === B)[field]);
+    // Counters grow while the page is read: allow the answers of the sampled span.
+    const tol = field.endsWith("_count") ? 20 : field === "voltage_v" ? 0.05 : 0.3;
+    checkShown(errors, `block ${S}/${B} ${field}`, text, vos, { decimals: p.decimals, tol, unit: p.unit });
+  }
+  errors.push(...page.problems.map((x) => `page error: ${x}`));
+  assertNoErrors(errors, "block page");
+  log(`OK: ${numeric.length} values of block ${S}/${B} match the API`);
   await page.context().close();
 });

@@ -1,7 +1,7 @@
 // Live updates as changes: on the demo plant as `make run` starts it (mains outages, an old and a
 // new string), at every state version the delta document applied to the state a viewer holds
 // gives exactly the full status document of that version — applied as the web page applies it
-// (web/app.js applyDelta and refreshDerived, ported here).
+// (web/src/lib/live.js applyDelta and refreshDerived, ported here).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -43,7 +43,7 @@ void setAge(json& vo, TimeMs now_ms) {
   }
 }
 
-// web/app.js refreshDerived().
+// web/src/lib/live.js refreshDerived().
 void refreshDerived(json& doc) {
   const TimeMs now = doc["time_ms"].get<TimeMs>();
   for (auto& [k, v] : doc["system"].items()) {
@@ -74,7 +74,7 @@ void refreshDerived(json& doc) {
   }
 }
 
-// web/app.js applyDelta().
+// web/src/lib/live.js applyDelta().
 void applyDelta(json& doc, const json& d) {
   doc["time"] = d["time"];
   doc["time_ms"] = d["time_ms"];

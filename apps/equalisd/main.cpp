@@ -543,7 +543,7 @@ int run(int argc, char** argv) {
     std::printf("%s\n", tls_note.c_str());
     logger->info("{}", tls_note);
   }
-  std::printf("Equalis status page: %s://%s:%d/\n", scheme, host.c_str(), *port);
+  std::printf("Equalis web application: %s://%s:%d/\n", scheme, host.c_str(), *port);
   if ((*accounts)->userCount() == 0) {
     std::printf(
         "No accounts yet: reading is %s, every change needs a login. Create the first "

@@ -17,15 +17,6 @@ namespace {
 
 constexpr http::RouteOptions kReadSlow{.access = http::Access::kRead, .slow = true};
 
-template <class T>
-bool failed(const Parsed<T>& p, http::Response& res) {
-  if (const auto* e = std::get_if<ParamError>(&p)) {
-    sendError(res, e->status, e->parameter, e->message);
-    return true;
-  }
-  return false;
-}
-
 // Sends a rendered document, or 500 with the store's error.
 void answer(http::Response& res, Result<std::string> doc) {
   if (!doc) {

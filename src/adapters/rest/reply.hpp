@@ -4,10 +4,12 @@
 
 #include <string>
 #include <utility>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include "adapters/http/message.hpp"
+#include "adapters/rest/request.hpp"
 
 namespace equalis::rest {
 
@@ -60,6 +62,16 @@ inline void sendError(http::Response& res, int status, const std::string& parame
 inline void sendHistoryBusy(http::Response& res) {
   sendError(res, 503, "", "too many history queries at once: try again in a few seconds");
   res.setHeader("Retry-After", "2");
+}
+
+// Sends the 4xx of a parameter that did not parse; true when it did so.
+template <typename T>
+bool failed(const Parsed<T>& p, http::Response& res) {
+  if (const auto* e = std::get_if<ParamError>(&p)) {
+    sendError(res, e->status, e->parameter, e->message);
+    return true;
+  }
+  return false;
 }
 
 }  // namespace equalis::rest

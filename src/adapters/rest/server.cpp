@@ -96,15 +96,6 @@ std::shared_ptr<const command::Published> publishedNow(const Sources& src) {
   return command::published(r);
 }
 
-template <class T>
-bool failed(const Parsed<T>& p, http::Response& res) {
-  if (const auto* e = std::get_if<ParamError>(&p)) {
-    sendError(res, e->status, e->parameter, e->message);
-    return true;
-  }
-  return false;
-}
-
 // RFC 4180 field: quoted when it holds a comma, quote or line break.
 std::string csvField(const std::string& text) {
   if (text.find_first_of(",\"\r\n") == std::string::npos) {

@@ -4,13 +4,8 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { theme } from "../lib/theme.js";
+import { cssVar, theme } from "../lib/theme.js";
 import { useStore } from "../lib/store.js";
-
-function cssVar(name, fallback) {
-  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  return v || fallback;
-}
 
 function thresholdPlugin(thresholds) {
   return {

@@ -53,3 +53,27 @@ export function seriesData(reply) {
   const values = reply.values.map((v, i) => (typeof v === "number" && (q === "ok" || !Array.isArray(q) || q[i] === "ok") ? v : null));
   return [reply.times_ms, values];
 }
+
+// The recorded discharges of the given strings overlapping [fromMs, toMs], newest first, each
+// with its `string`: {list, error}; list is null while loading (and while strings is empty).
+export function useDischarges(strings, fromMs, toMs) {
+  const [state, setState] = useState({ list: null, error: null });
+  const key = `${strings.join(",")}|${fromMs}|${toMs}`;
+  useEffect(() => {
+    if (!strings.length) return undefined;
+    const ctl = new AbortController();
+    Promise.all(
+      strings.map((n) =>
+        getJson(`/strings/${n}/discharges${query({ from: fromMs, to: toMs })}`, { signal: ctl.signal }).then((x) =>
+          (x.discharges || []).map((d) => ({ ...d, string: n })),
+        ),
+      ),
+    )
+      .then((lists) => setState({ list: lists.flat().sort((a, b) => b.start_ms - a.start_ms), error: null }))
+      .catch((e) => {
+        if (e.name !== "AbortError") setState({ list: null, error: e.message });
+      });
+    return () => ctl.abort();
+  }, [key]);
+  return state;
+}

@@ -13,3 +13,10 @@ export function setTheme(t) {
   }
   theme.set(t);
 }
+
+// The value of a CSS custom property of the current theme ("--alarm" → "#c4202b"), for drawing
+// on a canvas; `fallback` when it is not set.
+export function cssVar(name, fallback = "") {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}

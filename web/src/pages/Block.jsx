@@ -17,6 +17,7 @@ import { points } from "../lib/points.js";
 import { route } from "../lib/router.js";
 import { mayOperate, session } from "../lib/session.js";
 import { useStore } from "../lib/store.js";
+import { cssVar } from "../lib/theme.js";
 
 const FACTS = [
   ["voltage_v", "Voltage"],
@@ -49,7 +50,7 @@ function HistoryChart({ s, b, field, title, range, width, thresholds = [], extra
   const { data, error, loading } = useFetch(path, { quantity: field, from: range.from, to: range.to, max_points: pointsFor(width) }, [path, field, range.from, range.to]);
   const unit = unitOf("block", field);
   const [xs, ys] = seriesData(data);
-  const series = [{ label: title, stroke: "var(--accent)" }];
+  const series = [{ label: title, stroke: cssVar("--accent", "#0b5cd5") }];
   const cols = [xs, ys];
   if (extra && data) {
     series.push(extra.series);
@@ -69,15 +70,10 @@ function HistoryChart({ s, b, field, title, range, width, thresholds = [], extra
       ) : xs.length === 0 && !loading ? (
         <p class="sub">No recorded values in this range.</p>
       ) : (
-        <Chart label={`${title} of block ${b}, string ${s}`} series={series.map((x) => ({ ...x, stroke: cssColor(x.stroke) }))} data={cols} unit={unit} thresholds={thresholds} xRange={[range.from, range.to]} />
+        <Chart label={`${title} of block ${b}, string ${s}`} series={series} data={cols} unit={unit} thresholds={thresholds} xRange={[range.from, range.to]} />
       )}
     </section>
   );
-}
-
-function cssColor(v) {
-  if (!v || !v.startsWith("var(")) return v;
-  return getComputedStyle(document.documentElement).getPropertyValue(v.slice(4, -1)).trim() || "#0b5cd5";
 }
 
 function BlockEvents({ s, b }) {
@@ -238,7 +234,7 @@ export default function Block({ params }) {
         title="Internal resistance"
         range={range}
         width={width}
-        extra={baseline !== null ? { value: baseline, series: { label: "Baseline", stroke: "var(--ink-soft)", dash: [6, 4] } } : null}
+        extra={baseline !== null ? { value: baseline, series: { label: "Baseline", stroke: cssVar("--ink-soft", "#888"), dash: [6, 4] } } : null}
       />
       <HistoryChart s={sNo} b={bNo} field="equalization_pct" title="Equalization" range={range} width={width} />
       <HistoryChart s={sNo} b={bNo} field="equalization_wh_per_day" title="Equalization energy" range={range} width={width} />

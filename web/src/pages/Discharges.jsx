@@ -8,11 +8,11 @@ import { Chart } from "../components/Chart.jsx";
 import { RangePicker } from "../components/RangePicker.jsx";
 import { Time } from "../components/Time.jsx";
 import { fmtDuration, isNum } from "../lib/format.js";
-import { getJson, query } from "../lib/api.js";
-import { pointsFor, rangeOf, useFetch } from "../lib/history.js";
+import { pointsFor, rangeOf, useDischarges, useFetch } from "../lib/history.js";
 import { live, usePlantNow } from "../lib/live.js";
 import { route, setQuery } from "../lib/router.js";
 import { useStore } from "../lib/store.js";
+import { cssVar } from "../lib/theme.js";
 
 function DischargeList() {
   const { doc } = useStore(live);
@@ -21,24 +21,7 @@ function DischargeList() {
   const range = rangeOf(r.search, now ?? 0, "30d");
   const only = r.search.get("string") || "";
   const strings = doc ? doc.strings.map((s) => s.string).filter((n) => !only || String(n) === only) : [];
-  const [state, setState] = useState({ list: null, error: null });
-  const key = `${strings.join(",")}|${range.from}|${range.to}`;
-  useEffect(() => {
-    if (!strings.length || now === null) return undefined;
-    const ctl = new AbortController();
-    Promise.all(
-      strings.map((n) =>
-        getJson(`/strings/${n}/discharges${query({ from: range.from, to: range.to })}`, { signal: ctl.signal }).then((x) =>
-          (x.discharges || []).map((d) => ({ ...d, string: n })),
-        ),
-      ),
-    )
-      .then((lists) => setState({ list: lists.flat().sort((a, b) => b.start_ms - a.start_ms), error: null }))
-      .catch((e) => {
-        if (e.name !== "AbortError") setState({ list: null, error: e.message });
-      });
-    return () => ctl.abort();
-  }, [key]);
+  const state = useDischarges(now === null ? [] : strings, range.from, range.to);
   const all = doc ? doc.strings.map((s) => s.string) : [];
   return (
     <div class="page discharges-page">
@@ -156,9 +139,9 @@ function DischargeDetail({ s, id }) {
   const blocks = (data.blocks && data.blocks.blocks) || [];
   // Early collapsers last, so they are drawn on top, in the alarm colour.
   const ordered = [...blocks.filter((b) => !early.has(b.block)), ...blocks.filter((b) => early.has(b.block))];
-  const alarm = getComputedStyle(document.documentElement).getPropertyValue("--alarm").trim() || "#c4202b";
-  const soft = getComputedStyle(document.documentElement).getPropertyValue("--ink-soft").trim() || "#888";
-  const accent = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#0b5cd5";
+  const alarm = cssVar("--alarm", "#c4202b");
+  const soft = cssVar("--ink-soft", "#888");
+  const accent = cssVar("--accent", "#0b5cd5");
   const ss = data.string_series || { times_ms: [], voltage_v: [], current_a: [] };
   return (
     <div class="page discharge-page">

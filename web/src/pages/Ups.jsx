@@ -6,36 +6,14 @@ import { useEffect, useState } from "preact/hooks";
 import { Time } from "../components/Time.jsx";
 import { StatusMark } from "../components/StatusMark.jsx";
 import { Value } from "../components/Value.jsx";
-import { getJson, query } from "../lib/api.js";
+import { getJson } from "../lib/api.js";
 import { fmtDuration, isNum } from "../lib/format.js";
+import { useDischarges } from "../lib/history.js";
 import { live, usePlantNow } from "../lib/live.js";
 import { points } from "../lib/points.js";
 import { useStore } from "../lib/store.js";
 
 const DAY_MS = 86400e3;
-
-// The outages (discharges) of the last 30 days of plant time, every string, newest first.
-function useOutages(strings, nowMs) {
-  const [state, setState] = useState({ list: null, error: null });
-  const key = strings.join(",");
-  useEffect(() => {
-    if (!strings.length) return undefined;
-    const ctl = new AbortController();
-    Promise.all(
-      strings.map((n) =>
-        getJson(`/strings/${n}/discharges${query({ from: nowMs - 30 * DAY_MS, to: nowMs })}`, { signal: ctl.signal }).then((x) =>
-          (x.discharges || []).map((d) => ({ ...d, string: n })),
-        ),
-      ),
-    )
-      .then((lists) => setState({ list: lists.flat().sort((a, b) => b.start_ms - a.start_ms), error: null }))
-      .catch((e) => {
-        if (e.name !== "AbortError") setState({ list: null, error: e.message });
-      });
-    return () => ctl.abort();
-  }, [key]);
-  return state;
-}
 
 // Hours the string can still carry the load: the charge left (state of charge × rated Ah)
 // divided by the mean current of its last recorded discharge (or the present discharge
@@ -60,7 +38,7 @@ export default function Ups() {
     );
   }, []);
   const strings = doc && now !== null ? doc.strings.map((s) => s.string) : [];
-  const outages = useOutages(strings, now);
+  const outages = useDischarges(strings, (now ?? 0) - 30 * DAY_MS, now ?? 0);
   if (!doc) return <p class="placeholder">Loading…</p>;
   const onBattery = doc.strings.filter((s) => s.mode && s.mode.value === "discharge");
   return (

@@ -64,11 +64,29 @@ export async function readBattery(page) {
           eqWidth: fill ? fill.style.width : null,
           eqText: tr.querySelector(".eq-text")?.textContent.trim() ?? null,
           note: tr.querySelector("td.note")?.textContent.trim() ?? "",
+          notePending: tr.querySelector("td.note[data-pending]") !== null,
         };
       }),
       summary: Object.fromEntries([...sec.querySelectorAll("dl.summary [data-field]")].map((d) => [d.dataset.field, value(d.querySelector("dd"))])),
     }));
   }, BLOCK_FIELDS.map((f) => f[0]));
+}
+
+// The rows checkBattery() found waiting for the alarm list: within `ms` each shows the alarm that
+// turned it red (or is no longer red). Returns the errors.
+export async function confirmNotes(page, pending, ms = 4000) {
+  const errors = [];
+  for (const { string, block } of pending) {
+    const sel = `section[data-string="${string}"] tr[data-block="${block}"]`;
+    const ok = await page
+      .waitForFunction((s) => {
+        const tr = document.querySelector(s);
+        return tr && !tr.querySelector("td.note[data-pending]");
+      }, sel, { timeout: ms })
+      .then(() => true, () => false);
+    if (!ok) errors.push(`string ${string} block ${block}: status alarm, its note still says the alarm list is being read after ${ms} ms`);
+  }
+  return errors;
 }
 
 function checkQuality(errors, where, cell, qualities) {
@@ -84,8 +102,11 @@ function checkQuality(errors, where, cell, qualities) {
 
 // The battery page (read by readBattery) against /api/v1/status documents sampled while it was
 // read (docs), with the catalogue's decimals and units (cat).
+// `pending`: rows whose status is newer than the alarm list the page holds (their note says the
+// list is being read); confirmNotes() checks that their real notes follow.
 export function checkBattery(read, docs, cat) {
   const errors = [];
+  const pending = [];
   const latest = docs[docs.length - 1];
   if (read.length !== latest.strings.length) errors.push(`${read.length} string sections on the page, the API has ${latest.strings.length} strings`);
   let rows = 0;
@@ -129,6 +150,7 @@ export function checkBattery(read, docs, cat) {
       const statuses = new Set(vosOf("status").map(expectedStatus));
       if (!statuses.has(row.status)) errors.push(`${where}: status ${JSON.stringify(row.status)}, the API had ${[...statuses].join("/")}`);
       if (row.status && row.status !== "ok" && !row.note) errors.push(`${where}: status ${row.status} but no note says why`);
+      if (row.notePending) pending.push({ string: n, block: b });
       // Equalization: the bar's level class and width, the percentage in words.
       const levels = new Set(vosOf("equalization_level").map((vo) => vo.value || "off"));
       const pcts = vosOf("equalization_pct").map((vo) => vo.value).filter((v) => typeof v === "number");
@@ -158,7 +180,7 @@ export function checkBattery(read, docs, cat) {
   }
   const apiTotal = latest.strings.reduce((s, x) => s + x.blocks.length, 0);
   if (rows !== apiTotal) errors.push(`${rows} block rows in total, the API has ${apiTotal} blocks`);
-  return { errors, rows };
+  return { errors, rows, pending };
 }
 
 // ------------------------------------------------------------------------------ / (overview)

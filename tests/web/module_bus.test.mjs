@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { checkBattery, readBattery } from "./checks.mjs";
+import { checkBattery, confirmNotes, readBattery } from "./checks.mjs";
 import { assertNoErrors, catalogue, launchBrowser, log, openPage, readWhileSampling, sleep, SOURCE_DIR, startDaemon, startSim, tempDir, waitFor, waitForUpdate, waitLive } from "./harness.mjs";
 
 const TIME_SCALE = 10;
@@ -54,7 +54,8 @@ after(async () => {
 async function readChecked(page) {
   await waitForUpdate(page);
   const { shown, docs } = await readWhileSampling(daemon, page, readBattery);
-  return [shown, checkBattery(shown, docs, cat).errors];
+  const { errors, pending } = checkBattery(shown, docs, cat);
+  return [shown, [...errors, ...(await confirmNotes(page, pending))]];
 }
 
 test("the battery page shows the plant read over the line, stale when the line is dead", { timeout: 150000 }, async () => {

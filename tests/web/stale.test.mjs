@@ -5,7 +5,7 @@
 // (.shell.data-old), says so, and leaves "live"; resumed (SIGCONT), it recovers by itself.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { checkBattery, readBattery } from "./checks.mjs";
+import { checkBattery, confirmNotes, readBattery } from "./checks.mjs";
 import { assertNoErrors, catalogue, COMM_LOSS_SCENARIO, launchBrowser, log, openPage, readWhileSampling, startDaemon, waitFor, waitForUpdate, waitLive } from "./harness.mjs";
 
 const STALE = new Set(["stale", "comm_lost"]);
@@ -34,7 +34,8 @@ test("a block whose module stopped answering is greyed, the others match the API
   await page.waitForSelector('section[data-string="2"] tr[data-block="5"]');
   await waitForUpdate(page);
   const { shown, docs } = await readWhileSampling(daemon, page, readBattery);
-  const { errors } = checkBattery(shown, docs, cat);
+  const { errors, pending } = checkBattery(shown, docs, cat);
+  errors.push(...(await confirmNotes(page, pending)));
   const row = shown.find((s) => s.string === 2).rows.find((r) => r.block === 5);
   for (const f of MEASURED) {
     const c = row.cells[f];

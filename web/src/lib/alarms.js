@@ -1,7 +1,9 @@
-// Active alarms (GET /api/v1/alarms, polled every 3 s) and the alarm rules (GET
+// Active alarms (GET /api/v1/alarms: read again as soon as the live state shows a change in the
+// alarm counts or in a block's status, and every 3 s besides) and the alarm rules (GET
 // /api/v1/alarms/rules, every minute): the rule of an alarm says which point it watches, so the
 // page can show the current value beside the value at which it was raised.
 import { getJson, send } from "./api.js";
+import { live } from "./live.js";
 import { createStore } from "./store.js";
 
 // `list`: the alarms on the display; `shelved`: the ones an operator shelved (off the display
@@ -13,7 +15,29 @@ const POLL_MS = 3000;
 const RULES_POLL_MS = 60000;
 export const LEVEL_RANK = { ok: 0, warning: 1, alarm: 2 };
 
+let inFlight = null;
+let again = false;
+
+// One request at a time; a call during a request reads once more after it (a change seen while
+// the list was on its way must not wait for the next period).
 export async function pollAlarms() {
+  if (inFlight) {
+    again = true;
+    return inFlight;
+  }
+  inFlight = readAlarms();
+  try {
+    await inFlight;
+  } finally {
+    inFlight = null;
+  }
+  if (again) {
+    again = false;
+    await pollAlarms();
+  }
+}
+
+async function readAlarms() {
   try {
     const r = await getJson("/alarms");
     const all = r.alarms || [];
@@ -40,10 +64,30 @@ export function ruleOf(alarm) {
   return (alarm.string && m.get(`${alarm.rule}/${alarm.string}`)) || m.get(alarm.rule) || null;
 }
 
+const COUNTS = ["alarm_count", "warning_count", "unacknowledged_count", "shelved_count"];
+
+// What of the live state changes when an alarm is raised, cleared, acknowledged or shelved: the
+// system's counts and every block's status (a status turns red in the same state version that
+// raises its alarm, so a page never shows a red block without the alarm that says why for long).
+function alarmSignature(doc) {
+  if (!doc) return "";
+  const sys = doc.system || {};
+  const parts = COUNTS.map((k) => (sys[k] ? sys[k].value : ""));
+  (doc.strings || []).forEach((s) => parts.push((s.blocks || []).map((b) => (b.status ? b.status.value : "")).join(",")));
+  return parts.join("|");
+}
+
 let started = false;
 export function startAlarms() {
   if (started) return;
   started = true;
+  let seen = alarmSignature(live.get().doc);
+  live.subscribe((v) => {
+    const sig = alarmSignature(v.doc);
+    if (sig === seen) return;
+    seen = sig;
+    pollAlarms();
+  });
   pollAlarms();
   pollRules();
   setInterval(pollAlarms, POLL_MS);

@@ -22,6 +22,10 @@ function fieldOfRuleName(ruleId) {
   return null;
 }
 
+// The note of a block whose status turned red or yellow in a state version newer than the alarm
+// list the page holds: the list is read again at once (alarms.js), this stands for the moment.
+export const PENDING_TEXT = "alarm raised; reading the alarm list";
+
 // [{field, level, text}] worst first; empty for a green block.
 export function blockFindings(block, string, alarmList) {
   const out = [];
@@ -33,6 +37,8 @@ export function blockFindings(block, string, alarmList) {
   const status = block.status ? block.status.value : "unknown";
   if (status === "unknown") {
     out.push({ field: null, level: "unknown", text: `no valid measurement (${QUALITY_TEXT[block.quality] || block.quality})` });
+  } else if (status === "alarm" && out.length === 0) {
+    out.push({ field: null, level: "alarm", text: PENDING_TEXT, pending: true });
   } else if (status === "warning" && out.length === 0) {
     const v = block.voltage_v && block.voltage_v.value;
     const target = string.target_voltage_v && string.target_voltage_v.value;

@@ -65,7 +65,9 @@ function BlockRow({ s, b, alarmList }) {
       <td data-field="status">
         <StatusMark status={status} short />
       </td>
-      <td class="note">{findings.map((f) => f.text).join("; ")}</td>
+      <td class="note" data-pending={findings.some((f) => f.pending) ? "" : undefined}>
+        {findings.map((f) => f.text).join("; ")}
+      </td>
     </tr>
   );
 }

@@ -11,4 +11,7 @@ function(equalis_add_library name)
   add_library(equalis::${name} ALIAS equalis_${name})
   target_include_directories(equalis_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(equalis_${name} PUBLIC ${ARG_DEPS} PRIVATE equalis_warnings)
+  if(EQUALIS_TESTS_THREADS_ONLY)  # built when a test links it
+    set_target_properties(equalis_${name} PROPERTIES EXCLUDE_FROM_ALL ON)
+  endif()
 endfunction()

@@ -2,6 +2,7 @@
 //   node scripts/web-screenshots.mjs http://127.0.0.1:8080 docs/images [TOKEN]
 // TOKEN (an admin API token) lets the settings page be shown; the pages are taken in the light
 // theme at 1280 px, the overview also dark and at phone width. Uses Debian's chromium.
+// ONLY="environment block" takes only the screenshots named.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "../web/node_modules/playwright-core/index.mjs";
@@ -13,7 +14,10 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 
+const only = (process.env.ONLY || "").split(/\s+/).filter(Boolean);
+
 async function shot(name, path, { width = 1280, height = 860, theme = "light", full = false, admin = false } = {}) {
+  if (only.length && !only.includes(name)) return;
   const ctx = await browser.newContext({
     viewport: { width, height },
     colorScheme: theme,
@@ -59,6 +63,6 @@ if (discharge) await shot("discharge", discharge, { full: true });
 await shot("alarms", "/alarms");
 await shot("events", "/events");
 await shot("ups", "/ups");
-await shot("environment", "/environment");
+await shot("environment", "/environment?range=1d", { full: true });
 if (token) await shot("settings", "/settings", { admin: true });
 await browser.close();

@@ -11,8 +11,9 @@ namespace equalis::history::sql {
 // 'EQLH' — marks the file as an Equalis history store.
 constexpr int kApplicationId = 0x45514C48;
 // Version 2 added block_sample.equalization_dwh (equalization effort, 0.1 Wh/day); version 3
-// event.level, event.string_no and event.block_no (event log filters).
-constexpr int kSchemaVersion = 3;
+// event.level, event.string_no and event.block_no (event log filters); version 4 the table
+// room_sample (the battery room's air; created by kCreateSchema when it opens an older store).
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE IF NOT EXISTS snapshot (
@@ -60,6 +61,15 @@ CREATE TABLE IF NOT EXISTS event (
   block_no  INTEGER NOT NULL DEFAULT 0  -- 1-based, 0 = not about one block (schema v3)
 );
 CREATE INDEX IF NOT EXISTS event_time ON event (time_ms);
+CREATE TABLE IF NOT EXISTS room_sample (
+  time_ms      INTEGER PRIMARY KEY,  -- the snapshot's time (schema v4)
+  ambient_dc   INTEGER,              -- ambient temperature, 0.1 °C
+  ambient_q    INTEGER NOT NULL,
+  humidity_pm  INTEGER,              -- relative humidity, 0.1 %
+  humidity_q   INTEGER NOT NULL,
+  hydrogen_ppm INTEGER,              -- hydrogen, ppm by volume (0.0001 %)
+  hydrogen_q   INTEGER NOT NULL
+);
 )sql";
 
 // Schema v1 → v2.
@@ -81,6 +91,9 @@ constexpr const char* kInsertBlock =
     "INSERT INTO block_sample (string_idx, block_idx, time_ms, voltage_mv, temperature_dc, "
     "ri_uohm, charge_pm, equalization_pct, quality, equalization_dwh) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+constexpr const char* kInsertRoom =
+    "INSERT INTO room_sample (time_ms, ambient_dc, ambient_q, humidity_pm, humidity_q, "
+    "hydrogen_ppm, hydrogen_q) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 constexpr const char* kInsertBlockKey =
     "INSERT OR IGNORE INTO block_key (string_idx, block_idx) VALUES (?1, ?2)";
 constexpr const char* kSelectBlockKeys =
@@ -99,6 +112,8 @@ constexpr const char* kDeleteBlocks =
     "?4 AND time_ms IS NOT ?5";
 constexpr const char* kDeleteStrings =
     "DELETE FROM string_sample WHERE time_ms BETWEEN ?1 AND ?2 AND time_ms IS NOT ?3";
+constexpr const char* kDeleteRoom =
+    "DELETE FROM room_sample WHERE time_ms BETWEEN ?1 AND ?2 AND time_ms IS NOT ?3";
 constexpr const char* kDeleteSnapshots =
     "DELETE FROM snapshot WHERE time_ms BETWEEN ?1 AND ?2 AND time_ms IS NOT ?3";
 constexpr const char* kDeleteEventsUpTo = "DELETE FROM event WHERE time_ms <= ?1";
@@ -116,6 +131,10 @@ constexpr const char* kStringSeries =
     "SELECT time_ms, voltage_mv, current_ma, ac_current_ma, charge_avg_pm, mode, quality "
     "FROM string_sample WHERE time_ms BETWEEN ?2 AND ?3 AND string_idx = ?1 "
     "ORDER BY time_ms LIMIT ?4";
+// Columns: time, then value and quality of each RoomQuantity in its order.
+constexpr const char* kRoomSeries =
+    "SELECT time_ms, ambient_dc, ambient_q, humidity_pm, humidity_q, hydrogen_ppm, hydrogen_q "
+    "FROM room_sample WHERE time_ms BETWEEN ?1 AND ?2 ORDER BY time_ms LIMIT ?3";
 // Every block of one string over a time range, in (block, time) order: one statement, the known
 // blocks of the string (block_key) each followed by its primary-key range of samples.
 constexpr const char* kStringBlocks =

@@ -37,6 +37,8 @@ constexpr Scale kEqualizationScale{1.0, 0};  // % → 1 %
 constexpr Scale kEffortScale{10.0, 1};       // Wh/day → 0.1 Wh/day
 constexpr Scale kCurrentScale{1000.0, 3};    // A → mA
 constexpr Scale kModeScale{1.0, 0};
+constexpr Scale kHumidityScale{10.0, 1};     // % → 0.1 %
+constexpr Scale kHydrogenScale{10000.0, 4};  // % by volume → ppm
 
 Scale blockScale(BlockQuantity q) {
   switch (q) {
@@ -71,6 +73,18 @@ Scale stringScale(StringQuantity q) {
   return kVoltageScale;
 }
 
+Scale roomScale(RoomQuantity q) {
+  switch (q) {
+    case RoomQuantity::kAmbientTemperatureC:
+      return kTemperatureScale;
+    case RoomQuantity::kHumidityPct:
+      return kHumidityScale;
+    case RoomQuantity::kHydrogenPct:
+      return kHydrogenScale;
+  }
+  return kTemperatureScale;
+}
+
 // Column of the value in kBlockSeries / kStringSeries (column 0 is the time).
 constexpr int kBlockSeriesQualityColumn = 7;
 constexpr int kStringSeriesQualityColumn = 6;
@@ -79,6 +93,10 @@ int blockColumn(BlockQuantity q) {
 }
 int stringColumn(StringQuantity q) {
   return 1 + static_cast<int>(q);
+}
+// kRoomSeries: the value and the quality of each quantity side by side.
+int roomColumn(RoomQuantity q) {
+  return 1 + (2 * static_cast<int>(q));
 }
 
 std::optional<std::int64_t> toScaled(double v, Scale s) {
@@ -367,6 +385,28 @@ std::optional<StringQuantity> parseStringQuantity(std::string_view field) {
   return std::nullopt;
 }
 
+std::optional<RoomQuantity> parseRoomQuantity(std::string_view field) {
+  for (const auto q : {RoomQuantity::kAmbientTemperatureC, RoomQuantity::kHumidityPct,
+                       RoomQuantity::kHydrogenPct}) {
+    if (roomQuantityName(q) == field) {
+      return q;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view roomQuantityName(RoomQuantity q) {
+  switch (q) {
+    case RoomQuantity::kAmbientTemperatureC:
+      return "ambient_temperature_c";
+    case RoomQuantity::kHumidityPct:
+      return "humidity_pct";
+    case RoomQuantity::kHydrogenPct:
+      return "hydrogen_pct";
+  }
+  return "?";
+}
+
 std::string_view blockQuantityName(BlockQuantity q) {
   switch (q) {
     case BlockQuantity::kVoltageV:
@@ -407,6 +447,9 @@ double blockQuantityResolution(BlockQuantity q) {
 double stringQuantityResolution(StringQuantity q) {
   return 1.0 / stringScale(q).factor;
 }
+double roomQuantityResolution(RoomQuantity q) {
+  return 1.0 / roomScale(q).factor;
+}
 
 struct Store::Impl {
   std::string path;
@@ -423,6 +466,7 @@ struct Store::Impl {
   sqlite3_stmt* snapshot_exists = nullptr;
   sqlite3_stmt* insert_snapshot = nullptr;
   sqlite3_stmt* insert_string = nullptr;
+  sqlite3_stmt* insert_room = nullptr;
   sqlite3_stmt* insert_block = nullptr;
   sqlite3_stmt* insert_block_key = nullptr;
   sqlite3_stmt* insert_event = nullptr;
@@ -432,6 +476,7 @@ struct Store::Impl {
   sqlite3_stmt* nth_oldest = nullptr;
   sqlite3_stmt* delete_blocks = nullptr;
   sqlite3_stmt* delete_strings = nullptr;
+  sqlite3_stmt* delete_room = nullptr;
   sqlite3_stmt* delete_snapshots = nullptr;
   sqlite3_stmt* delete_events_up_to = nullptr;
   sqlite3_stmt* count_events = nullptr;
@@ -443,6 +488,7 @@ struct Store::Impl {
   Connection reader;
   sqlite3_stmt* block_series = nullptr;
   sqlite3_stmt* string_series = nullptr;
+  sqlite3_stmt* room_series = nullptr;
   sqlite3_stmt* string_blocks = nullptr;
   sqlite3_stmt* events = nullptr;
   sqlite3_stmt* events_newest = nullptr;
@@ -518,6 +564,7 @@ Status Store::Impl::openWriter() {
       {&snapshot_exists, sql::kSnapshotExists},
       {&insert_snapshot, sql::kInsertSnapshot},
       {&insert_string, sql::kInsertString},
+      {&insert_room, sql::kInsertRoom},
       {&insert_block, sql::kInsertBlock},
       {&insert_block_key, sql::kInsertBlockKey},
       {&insert_event, sql::kInsertEvent},
@@ -527,6 +574,7 @@ Status Store::Impl::openWriter() {
       {&nth_oldest, sql::kNthOldestSnapshot},
       {&delete_blocks, sql::kDeleteBlocks},
       {&delete_strings, sql::kDeleteStrings},
+      {&delete_room, sql::kDeleteRoom},
       {&delete_snapshots, sql::kDeleteSnapshots},
       {&delete_events_up_to, sql::kDeleteEventsUpTo},
       {&count_events, sql::kCountEvents},
@@ -622,6 +670,7 @@ Status Store::Impl::openReader() {
   const Prep preps[] = {
       {&block_series, sql::kBlockSeries},
       {&string_series, sql::kStringSeries},
+      {&room_series, sql::kRoomSeries},
       {&string_blocks, sql::kStringBlocks},
       {&events, sql::kEvents},
       {&events_newest, sql::kEventsNewestFirst},
@@ -680,6 +729,12 @@ Status Store::Impl::deleteSnapshots(TimeMs lo, TimeMs hi, std::optional<TimeMs> 
   sqlite3_bind_int64(delete_strings, 2, hi);
   bindOptional(delete_strings, 3, keep);
   if (auto st = writer.run(delete_strings, "delete string samples"); !st) {
+    return st;
+  }
+  sqlite3_bind_int64(delete_room, 1, lo);
+  sqlite3_bind_int64(delete_room, 2, hi);
+  bindOptional(delete_room, 3, keep);
+  if (auto st = writer.run(delete_room, "delete room samples"); !st) {
     return st;
   }
   sqlite3_bind_int64(delete_snapshots, 1, lo);
@@ -785,6 +840,20 @@ Status Store::Impl::appendInTransaction(const Snapshot& s,
     sqlite3_bind_int(insert_string, 7, r.mode);
     sqlite3_bind_int(insert_string, 8, static_cast<int>(r.quality));
     if (auto st = writer.run(insert_string, "insert string sample"); !st) {
+      return st;
+    }
+  }
+
+  if (s.room) {
+    const RoomRecord& r = *s.room;
+    sqlite3_bind_int64(insert_room, 1, s.time_ms);
+    bindScaled(insert_room, 2, r.ambient_temperature_c, kTemperatureScale);
+    sqlite3_bind_int(insert_room, 3, static_cast<int>(r.ambient_quality));
+    bindScaled(insert_room, 4, r.humidity_pct, kHumidityScale);
+    sqlite3_bind_int(insert_room, 5, static_cast<int>(r.humidity_quality));
+    bindScaled(insert_room, 6, r.hydrogen_pct, kHydrogenScale);
+    sqlite3_bind_int(insert_room, 7, static_cast<int>(r.hydrogen_quality));
+    if (auto st = writer.run(insert_room, "insert room sample"); !st) {
       return st;
     }
   }
@@ -963,6 +1032,19 @@ Result<std::vector<SeriesPoint>> Store::stringSeries(int string_index, StringQua
   sqlite3_bind_int64(s, 4, sqlLimit(limit));
   return readSeries(m.reader, s, stringColumn(q), stringScale(q), kStringSeriesQualityColumn,
                     "query string series");
+}
+
+Result<std::vector<SeriesPoint>> Store::roomSeries(RoomQuantity q, TimeMs from_ms, TimeMs to_ms,
+                                                   std::size_t limit) const {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.read_mutex);
+  sqlite3_stmt* s = m.room_series;
+  ScopedReset reset(s);
+  sqlite3_bind_int64(s, 1, from_ms);
+  sqlite3_bind_int64(s, 2, to_ms);
+  sqlite3_bind_int64(s, 3, sqlLimit(limit));
+  return readSeries(m.reader, s, roomColumn(q), roomScale(q), roomColumn(q) + 1,
+                    "query room series");
 }
 
 Result<std::vector<EventRecord>> Store::events(TimeMs from_ms, TimeMs to_ms,

@@ -51,11 +51,23 @@ struct StringRecord {
   model::Quality quality = model::Quality::kOk;
 };
 
+// The battery room's air (the system points ambient_temperature_c, humidity_pct, hydrogen_pct),
+// each with its quality: not_present without a sensor. NaN = no value.
+struct RoomRecord {
+  double ambient_temperature_c = 0.0;
+  model::Quality ambient_quality = model::Quality::kNotPresent;
+  double humidity_pct = 0.0;
+  model::Quality humidity_quality = model::Quality::kNotPresent;
+  double hydrogen_pct = 0.0;
+  model::Quality hydrogen_quality = model::Quality::kNotPresent;
+};
+
 struct Snapshot {
   TimeMs time_ms = 0;
   std::string reason;  // "float", "discharge", "after-discharge", "event", "start"
   std::vector<StringRecord> strings;
   std::vector<BlockRecord> blocks;
+  std::optional<RoomRecord> room;  // none: the snapshot has no room row
 };
 
 struct EventRecord {
@@ -126,18 +138,23 @@ enum class BlockQuantity {
   kEqualizationWhPerDay
 };
 enum class StringQuantity { kVoltageV, kCurrentA, kAcCurrentA, kChargeAvgPct, kMode };
+enum class RoomQuantity { kAmbientTemperatureC, kHumidityPct, kHydrogenPct };
 
 // "voltage_v", "temperature_c", "ri_mohm", "charge_pct", "equalization_pct",
 // "equalization_wh_per_day"
 std::optional<BlockQuantity> parseBlockQuantity(std::string_view field);
 // "voltage_v", "current_a", "ac_current_a", "charge_avg_pct", "mode"
 std::optional<StringQuantity> parseStringQuantity(std::string_view field);
+// "ambient_temperature_c", "humidity_pct", "hydrogen_pct" (the system points' field names)
+std::optional<RoomQuantity> parseRoomQuantity(std::string_view field);
+std::string_view roomQuantityName(RoomQuantity q);
 std::string_view blockQuantityName(BlockQuantity q);
 std::string_view stringQuantityName(StringQuantity q);
 
 // Storage resolution of each quantity (the smallest step that round-trips).
 double blockQuantityResolution(BlockQuantity q);
 double stringQuantityResolution(StringQuantity q);
+double roomQuantityResolution(RoomQuantity q);
 
 enum class Durability {
   kFull,    // PRAGMA synchronous=FULL: a returned append() survives power loss (fsync per commit)
@@ -176,6 +193,9 @@ class Store {
                                                std::size_t limit) const;
   Result<std::vector<SeriesPoint>> stringSeries(int string_index, StringQuantity q, TimeMs from_ms,
                                                 TimeMs to_ms, std::size_t limit) const;
+  // The battery room's air: the snapshots that carried a room record.
+  Result<std::vector<SeriesPoint>> roomSeries(RoomQuantity q, TimeMs from_ms, TimeMs to_ms,
+                                              std::size_t limit) const;
   // Every recorded block of a string (0-based) on the shared time axis of its snapshots,
   // from_ms ≤ time ≤ to_ms: one statement (each block's samples are one primary-key range).
   Result<BlockMatrix> stringBlockSeries(int string_index, BlockQuantity q, TimeMs from_ms,

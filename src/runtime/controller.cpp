@@ -1491,6 +1491,18 @@ void Controller::recordHistory(TimeMs now_ms) {
       snap.blocks.push_back(br);
     }
   }
+  // The room's air as the state has it (a sensor reads at its own pace): the value while it is
+  // ok, its quality always (not_present without a sensor).
+  const auto room = [&](PointId id, double& value, Quality& quality) {
+    const auto x = r.get(id);
+    value = x.quality == Quality::kOk ? x.value : nan;
+    quality = x.quality;
+  };
+  history::RoomRecord rr;
+  room(PointId::kSystemAmbientTemperatureC, rr.ambient_temperature_c, rr.ambient_quality);
+  room(PointId::kSystemHumidityPct, rr.humidity_pct, rr.humidity_quality);
+  room(PointId::kSystemHydrogenPct, rr.hydrogen_pct, rr.hydrogen_quality);
+  snap.room = rr;
   if (auto st = history_->append(snap); !st) {
     log::get("history")->error("snapshot not stored: {}", st.error().message);
     return;

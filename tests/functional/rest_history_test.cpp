@@ -221,6 +221,51 @@ TEST_F(RestHistory, SeriesDownsamplingKeepsTheDischargeMinimum) {
   EXPECT_EQ(err["error"]["parameter"], "max_points");
 }
 
+// The battery room's air is recorded with every snapshot, as the state had it: a value where the
+// demo has a sensor, not_present (no value) where it has none.
+TEST_F(RestHistory, TheRoomAirIsRecordedWithEverySnapshot) {
+  const auto [s0, strings] = get("/api/v1/strings/1/history?quantity=voltage_v&" + range());
+  ASSERT_EQ(s0, 200);
+  const auto [s1, status] = get("/api/v1/status");
+  ASSERT_EQ(s1, 200);
+  int with_sensor = 0;
+  for (const char* field : {"ambient_temperature_c", "humidity_pct", "hydrogen_pct"}) {
+    SCOPED_TRACE(field);
+    const auto [code, j] =
+        get(std::string("/api/v1/system/history?quantity=") + field + "&" + range());
+    ASSERT_EQ(code, 200) << j.dump();
+    EXPECT_EQ(j["quantity"], field);
+    ASSERT_EQ(j["count"], strings["count"]);  // one room row per snapshot
+    ASSERT_GT(j["count"].get<int>(), 10);
+    const auto& live = status["system"][field];
+    const auto& values = j["values"];
+    if (live["quality"] == "not_present") {
+      ASSERT_TRUE(j["quality"].is_array()) << j["quality"].dump();
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        EXPECT_TRUE(values[i].is_null());
+        EXPECT_EQ(j["quality"][i], "not_present");
+      }
+      continue;
+    }
+    ++with_sensor;
+    EXPECT_EQ(j["unit"], field == std::string("ambient_temperature_c") ? "°C" : "%");
+    ASSERT_TRUE(values.back().is_number()) << values.back().dump();
+    // The last snapshot is at most one float interval (20 min) old; the room changes slowly.
+    const double tolerance = field == std::string("hydrogen_pct") ? 0.05 : 1.5;
+    EXPECT_NEAR(values.back().get<double>(), live["value"].get<double>(), tolerance);
+    const auto [c2, thin] =
+        get(std::string("/api/v1/system/history?quantity=") + field + "&max_points=10&" + range());
+    ASSERT_EQ(c2, 200);
+    EXPECT_LE(thin["count"].get<int>(), 10);
+    EXPECT_TRUE(thin["downsampled"].get<bool>());
+  }
+  EXPECT_GE(with_sensor, 1) << "the demo plant has an ambient sensor";
+  const auto [bad, err] = get("/api/v1/system/history?quantity=voltage_v");
+  EXPECT_EQ(bad, 400);
+  EXPECT_NE(err.dump().find("ambient_temperature_c, humidity_pct, hydrogen_pct"), std::string::npos)
+      << err.dump();
+}
+
 TEST_F(RestHistory, EventLogSearchesAndPagesNewestFirst) {
   const auto [status, all] = get("/api/v1/events?" + range() + "&limit=100000");
   ASSERT_EQ(status, 200);

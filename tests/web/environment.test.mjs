@@ -98,3 +98,56 @@ test("the room and I/O page shows the API's room values, electrolyte and channel
   log(`OK: room (${Object.entries(env.room).map(([f, v]) => `${f} ${v?.text}`).join(", ")}), electrolyte and ${channels} channels of ${env.devices.length} devices match the API`);
   await page.context().close();
 });
+
+test("the room trends draw the recorded air of every sensor, with the rules' thresholds", { timeout: 90000 }, async () => {
+  await waitFor(async () => (await daemon.getJson("/api/v1/alarms")).alarms.some((a) => a.rule === "system.humidity_high"), "the humidity alarm", 30000);
+  const page = await openPage(browser, daemon);
+  const replies = new Map();
+  page.on("response", async (r) => {
+    const url = new URL(r.url());
+    if (url.pathname === "/api/v1/system/history" && r.ok()) replies.set(url.searchParams.get("quantity"), await r.json());
+  });
+  await page.goto("/environment?range=1d");
+  await waitLive(page);
+  const status = await daemon.getJson("/api/v1/status");
+  const ruleList = (await daemon.getJson("/api/v1/alarms/rules")).system || [];
+  const errors = [];
+  const ROOM = { ambient_temperature_c: "ambient temperature", humidity_pct: "humidity", hydrogen_pct: "hydrogen" };
+  let charts = 0;
+  for (const [field, label] of Object.entries(ROOM)) {
+    const present = status.system[field]?.quality !== "not_present";
+    const card = page.locator(`.env-trends [data-chart="${field}"]`);
+    if (!present) {
+      if ((await card.count()) !== 0) errors.push(`${field}: a chart although the site has no such sensor`);
+      const note = (await page.locator(".env-trends").textContent()) || "";
+      if (!note.includes(label)) errors.push(`${field}: no sensor, but the trends do not say so (${JSON.stringify(note)})`);
+      continue;
+    }
+    charts += 1;
+    await card.locator("canvas").first().waitFor({ timeout: 15000 });
+    await page.waitForFunction((f) => document.querySelector(`[data-chart="${f}"] [data-count]`), field);
+    const shown = Number(await card.locator("[data-count]").getAttribute("data-count"));
+    const reply = replies.get(field);
+    if (!reply) {
+      errors.push(`${field}: the page drew a chart without reading /api/v1/system/history`);
+      continue;
+    }
+    if (shown !== reply.count || reply.count < 2) errors.push(`${field}: the chart says ${shown} points, the reply had ${reply.count}`);
+    const values = reply.values.filter((v) => typeof v === "number");
+    if (field === "humidity_pct" && !(Math.max(...values) >= 95)) errors.push(`humidity: the scenario's 97 % is not in the recorded series (max ${Math.max(...values)})`);
+    if (field === "ambient_temperature_c") {
+      const live = status.system[field].value;
+      if (Math.abs(values[values.length - 1] - live) > 1.5) errors.push(`ambient: last recorded ${values[values.length - 1]} °C, live ${live} °C`);
+    }
+    // Every enabled rule of the point is drawn, and named in words under the chart.
+    const lines = (await card.locator(".chart-thresholds").textContent().catch(() => "")) || "";
+    for (const r of ruleList.filter((x) => x.point === `system.${field}` && x.enabled)) {
+      for (const v of [r.warning, r.alarm]) if (!lines.includes(` ${v}`)) errors.push(`${field}: threshold ${v} of rule ${r.id} not drawn (${JSON.stringify(lines)})`);
+    }
+  }
+  if (charts === 0) errors.push("no room chart at all");
+  errors.push(...page.problems.map((p) => `page error: ${p}`));
+  assertNoErrors(errors, "/environment room trends");
+  log(`OK: ${charts} room trend(s) drawn from /api/v1/system/history with their thresholds`);
+  await page.context().close();
+});

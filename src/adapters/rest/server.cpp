@@ -1229,11 +1229,14 @@ void Server::routes() {
       history::Store&, const std::string& field, const Range&)>;
   auto serve_series = [this, &ctl](const http::Request& req, http::Response& res,
                                    model::Scope scope, json head, const Fetch& fetch) {
-    const std::string field = req.hasParam("quantity") ? req.param("quantity") : "voltage_v";
+    const std::string field = req.hasParam("quantity")         ? req.param("quantity")
+                              : scope == model::Scope::kSystem ? "ambient_temperature_c"
+                                                               : "voltage_v";
     const auto* def = historyPoint(scope, field);
-    const bool known = scope == model::Scope::kBlock
-                           ? history::parseBlockQuantity(field).has_value()
-                           : history::parseStringQuantity(field).has_value();
+    const bool known =
+        scope == model::Scope::kBlock    ? history::parseBlockQuantity(field).has_value()
+        : scope == model::Scope::kString ? history::parseStringQuantity(field).has_value()
+                                         : history::parseRoomQuantity(field).has_value();
     if (def == nullptr || !known) {
       sendError(res, 400, "quantity",
                 fmt::format("quantity '{}' is not recorded for {}s; use one of: {}", field,
@@ -1327,6 +1330,18 @@ void Server::routes() {
                      [si](history::Store& h, const std::string& field, const Range& rg) {
                        return h.stringSeries(si, *history::parseStringQuantity(field), rg.from_ms,
                                              rg.to_ms, rg.limit);
+                     });
+      },
+      kReadSlow);
+
+  // The battery room's air: ?quantity=ambient_temperature_c|humidity_pct|hydrogen_pct&from=&to=.
+  router_.get(
+      "/api/v1/system/history",
+      [serve_series](const http::Request& req, http::Response& res) {
+        serve_series(req, res, model::Scope::kSystem, json::object(),
+                     [](history::Store& h, const std::string& field, const Range& rg) {
+                       return h.roomSeries(*history::parseRoomQuantity(field), rg.from_ms, rg.to_ms,
+                                           rg.limit);
                      });
       },
       kReadSlow);

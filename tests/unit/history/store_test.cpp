@@ -90,6 +90,14 @@ Snapshot makeSnapshot(TimeMs t, int strings, int blocks, std::uint32_t seed,
       s.blocks.push_back(b);
     }
   }
+  RoomRecord room;
+  room.ambient_temperature_c = 23.0 + 0.2 * noise(rng);
+  room.ambient_quality = Quality::kOk;
+  room.humidity_pct = 45.0 + noise(rng);
+  room.humidity_quality = Quality::kOk;
+  room.hydrogen_quality = Quality::kNotPresent;
+  room.hydrogen_pct = std::nan("");
+  s.room = room;
   return s;
 }
 
@@ -266,6 +274,48 @@ TEST(HistoryStore, StringSeries) {
   auto ac = store->stringSeries(1, StringQuantity::kAcCurrentA, kMinTime, kMaxTime, 0);
   ASSERT_TRUE(ac.ok());
   EXPECT_NEAR(ac->front().value, 2.4, 1e-9);
+}
+
+TEST(HistoryStore, RoomSeriesKeepValuesAndQualityPerQuantity) {
+  TempDir dir;
+  auto store = openOrDie(dir.file("h.db"));
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 4; ++i) {
+    Snapshot s;
+    s.time_ms = kT0 + i * kMinuteMs;
+    s.reason = "float";
+    if (i != 2) {  // a snapshot without a room record has no row
+      RoomRecord r;
+      r.ambient_temperature_c = 21.04 + i;  // stored in 0.1 °C
+      r.ambient_quality = Quality::kOk;
+      r.humidity_pct = i == 3 ? std::nan("") : 55.55;
+      r.humidity_quality = i == 3 ? Quality::kCommLost : Quality::kOk;
+      r.hydrogen_pct = 0.0123;  // % by volume, stored in ppm: 123 ppm
+      r.hydrogen_quality = i == 1 ? Quality::kStale : Quality::kOk;
+      s.room = r;
+    }
+    ASSERT_TRUE(store->append(s).ok());
+  }
+  auto t = store->roomSeries(RoomQuantity::kAmbientTemperatureC, kMinTime, kMaxTime, 0);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->size(), 3u);
+  EXPECT_EQ((*t)[2].time_ms, kT0 + 3 * kMinuteMs);
+  EXPECT_NEAR((*t)[0].value, 21.0, 1e-9);
+  EXPECT_NEAR((*t)[2].value, 24.0, 1e-9);
+  auto h = store->roomSeries(RoomQuantity::kHumidityPct, kMinTime, kMaxTime, 0);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 3u);
+  EXPECT_NEAR((*h)[0].value, 55.6, 1e-9);
+  EXPECT_FALSE(std::isfinite((*h)[2].value));
+  EXPECT_EQ((*h)[2].quality, Quality::kCommLost);
+  auto g = store->roomSeries(RoomQuantity::kHydrogenPct, kT0 + kMinuteMs, kMaxTime, 1);
+  ASSERT_TRUE(g.ok());
+  ASSERT_EQ(g->size(), 1u);
+  EXPECT_NEAR((*g)[0].value, 0.0123, 1e-12);
+  EXPECT_EQ((*g)[0].quality, Quality::kStale);
+  EXPECT_EQ(parseRoomQuantity("humidity_pct"), RoomQuantity::kHumidityPct);
+  EXPECT_FALSE(parseRoomQuantity("voltage_v").has_value());
+  EXPECT_DOUBLE_EQ(roomQuantityResolution(RoomQuantity::kHydrogenPct), 0.0001);
 }
 
 TEST(HistoryStore, EventsFilterOrderAndLimit) {
@@ -753,6 +803,10 @@ TEST(HistoryStore, QueriesUseIndexes) {
        {"SEARCH block_sample USING PRIMARY KEY (string_idx=? AND block_idx=? AND time_ms>? AND "
         "time_ms<?)"}},
       {"trim strings", sql::kDeleteStrings, {"SEARCH string_sample USING PRIMARY KEY"}},
+      {"room series",
+       sql::kRoomSeries,
+       {"SEARCH room_sample USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}},
+      {"trim room", sql::kDeleteRoom, {"SEARCH room_sample USING INTEGER PRIMARY KEY"}},
       {"trim events", sql::kDeleteEventsUpTo, {"SEARCH event USING INDEX event_time (time_ms<?)"}},
   };
   for (const Case& c : cases) {
@@ -767,6 +821,7 @@ TEST(HistoryStore, QueriesUseIndexes) {
     EXPECT_EQ(all.find("SCAN block_sample"), std::string::npos) << c.name << ": " << all;
     EXPECT_EQ(all.find("SCAN b "), std::string::npos) << c.name << ": " << all;
     EXPECT_EQ(all.find("SCAN string_sample"), std::string::npos) << c.name << ": " << all;
+    EXPECT_EQ(all.find("SCAN room_sample"), std::string::npos) << c.name << ": " << all;
   }
   sqlite3_close(db);
 }
@@ -836,6 +891,9 @@ TEST(HistoryStore, SizeBoundOverwritesOldest) {
   auto strings = store->stringSeries(1, StringQuantity::kVoltageV, kMinTime, kMaxTime, 0);
   ASSERT_TRUE(strings.ok());
   EXPECT_EQ(strings->size(), st->snapshot_count);
+  auto room = store->roomSeries(RoomQuantity::kHumidityPct, kMinTime, kMaxTime, 0);
+  ASSERT_TRUE(room.ok());
+  EXPECT_EQ(room->size(), st->snapshot_count);  // the room's rows go with their snapshots
   auto old = store->blockSeries(0, 0, BlockQuantity::kVoltageV, kT0, st->oldest_ms - 1, 0);
   ASSERT_TRUE(old.ok());
   EXPECT_TRUE(old->empty());
@@ -1168,6 +1226,18 @@ TEST(HistoryStoreMigration, OpensVersionOneStore) {
     ASSERT_EQ(e->size(), 2u);
     EXPECT_FALSE(std::isfinite((*e)[0].value));  // not recorded by v1
     EXPECT_NEAR((*e)[1].value, 12.3, 0.05);
+    // Schema v4's room table is created on opening; the snapshots before it have no row.
+    RoomRecord room;
+    room.ambient_temperature_c = 22.5;
+    room.ambient_quality = model::Quality::kOk;
+    s.time_ms = 3000;
+    s.room = room;
+    ASSERT_TRUE((*store)->append(s).ok());
+    auto a = (*store)->roomSeries(RoomQuantity::kAmbientTemperatureC, 0, 10'000, 10);
+    ASSERT_TRUE(a.ok());
+    ASSERT_EQ(a->size(), 1u);
+    EXPECT_EQ((*a)[0].time_ms, 3000);
+    EXPECT_NEAR((*a)[0].value, 22.5, 1e-9);
   }
   std::filesystem::remove_all(dir);
 }

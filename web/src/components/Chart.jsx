@@ -37,6 +37,20 @@ function thresholdPlugin(thresholds) {
   };
 }
 
+// Axis tick texts with the decimals of the tick spacing (0.0021, 0.0022 … for a hydrogen trace
+// of a few ppm; 42.5, 45 for a humidity; 13, 14 for volts), never more than six.
+export function tickTexts(vals) {
+  const nums = vals.filter((v) => v !== null && Number.isFinite(v));
+  let step = Infinity;
+  for (let i = 1; i < nums.length; i += 1) step = Math.min(step, Math.abs(nums[i] - nums[i - 1]));
+  let decimals = 3;
+  if (Number.isFinite(step) && step > 0) {
+    decimals = 0;
+    while (decimals < 6 && Math.abs(step * 10 ** decimals - Math.round(step * 10 ** decimals)) > 1e-6 * step * 10 ** decimals) decimals += 1;
+  }
+  return vals.map((v) => (v === null ? "" : String(+v.toFixed(decimals))));
+}
+
 // series: [{label, stroke, width, dash, points}], data: [times_ms, values…] (null = gap).
 export function Chart({ label, series, data, unit = "", height = 260, thresholds = [], highlight = null, legend = true, yRange = null, xRange = null }) {
   const box = useRef(null);
@@ -59,7 +73,7 @@ export function Chart({ label, series, data, unit = "", height = 260, thresholds
       scales: { x: xRange ? { time: true, range: () => xRange } : { time: true }, y: yRange ? { range: yRange } : { auto: true } },
       axes: [
         axis,
-        { ...axis, label: unit, labelSize: 18, size: 56, values: (u, vals) => vals.map((v) => (v === null ? "" : String(+v.toFixed(3)))) },
+        { ...axis, label: unit, labelSize: 18, size: 64, values: (u, vals) => tickTexts(vals) },
       ],
       series: [
         { label: "Time", value: (u, v) => (v === null ? "—" : new Date(v).toLocaleString()) },

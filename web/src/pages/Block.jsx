@@ -2,8 +2,8 @@
 // resistance and equalization over any range (hour … years; the server downsamples), its Ri
 // baseline, its active alarms and its events.
 import { useEffect, useState } from "preact/hooks";
-import { Chart } from "../components/Chart.jsx";
 import { RangePicker } from "../components/RangePicker.jsx";
+import { ruleThresholds, SeriesChart } from "../components/SeriesChart.jsx";
 import { StatusMark } from "../components/StatusMark.jsx";
 import { Time } from "../components/Time.jsx";
 import { Value } from "../components/Value.jsx";
@@ -11,7 +11,7 @@ import { send } from "../lib/api.js";
 import { alarms, rules } from "../lib/alarms.js";
 import { blockFindings } from "../lib/findings.js";
 import { unitOf } from "../lib/format.js";
-import { pointsFor, rangeOf, seriesData, useFetch } from "../lib/history.js";
+import { rangeOf, useFetch } from "../lib/history.js";
 import { live, liveString, usePlantNow } from "../lib/live.js";
 import { points } from "../lib/points.js";
 import { route } from "../lib/router.js";
@@ -35,45 +35,11 @@ const FACTS = [
 // Warning and alarm lines of the rules that watch `point` in this string.
 function thresholdsFor(ruleState, stringNo, point) {
   const s = ruleState.strings.find((x) => x.string === stringNo);
-  const out = [];
-  ((s && s.rules) || []).forEach((r) => {
-    if (r.point !== point || !r.enabled) return;
-    const dir = r.direction === "high" ? "≥" : "≤";
-    out.push({ value: r.warning, level: "warning", label: `warning ${dir} ${r.warning} ${r.unit}` });
-    out.push({ value: r.alarm, level: "alarm", label: `alarm ${dir} ${r.alarm} ${r.unit}` });
-  });
-  return out;
+  return ruleThresholds(s && s.rules, point);
 }
 
-function HistoryChart({ s, b, field, title, range, width, thresholds = [], extra = null }) {
-  const path = `/strings/${s}/blocks/${b}/history`;
-  const { data, error, loading } = useFetch(path, { quantity: field, from: range.from, to: range.to, max_points: pointsFor(width) }, [path, field, range.from, range.to]);
-  const unit = unitOf("block", field);
-  const [xs, ys] = seriesData(data);
-  const series = [{ label: title, stroke: cssVar("--accent", "#0b5cd5") }];
-  const cols = [xs, ys];
-  if (extra && data) {
-    series.push(extra.series);
-    cols.push(xs.map(() => extra.value));
-  }
-  return (
-    <section class="card chart-card" aria-labelledby={`chart-${field}`}>
-      <h2 id={`chart-${field}`}>
-        {title} [{unit}]
-        <span class="sub">
-          {" "}
-          {loading ? "loading…" : error ? "" : `${xs.length} points${data && data.downsampled ? ` (of ${data.source_count}, min/max per interval)` : ""}`}
-        </span>
-      </h2>
-      {error ? (
-        <p class="error">{error}</p>
-      ) : xs.length === 0 && !loading ? (
-        <p class="sub">No recorded values in this range.</p>
-      ) : (
-        <Chart label={`${title} of block ${b}, string ${s}`} series={series} data={cols} unit={unit} thresholds={thresholds} xRange={[range.from, range.to]} />
-      )}
-    </section>
-  );
+function HistoryChart({ s, b, field, title, ...rest }) {
+  return <SeriesChart path={`/strings/${s}/blocks/${b}/history`} field={field} title={title} unit={unitOf("block", field)} label={`${title} of block ${b}, string ${s}`} {...rest} />;
 }
 
 function BlockEvents({ s, b }) {

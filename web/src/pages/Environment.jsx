@@ -4,15 +4,19 @@
 // outputs (with a confirmation), a mute button for the buzzer, and the last day's changes of
 // every digital input (input events).
 import { useEffect, useRef, useState } from "preact/hooks";
+import { RangePicker } from "../components/RangePicker.jsx";
+import { ruleThresholds, SeriesChart } from "../components/SeriesChart.jsx";
 import { StatusMark } from "../components/StatusMark.jsx";
 import { Time } from "../components/Time.jsx";
 import { Value } from "../components/Value.jsx";
 import { getJson, query, send } from "../lib/api.js";
 import { alarms, LEVEL_RANK, rules } from "../lib/alarms.js";
-import { fmtAge, isNum, NO_VALUE, QUALITY_TEXT, qualityNote, withUnit } from "../lib/format.js";
+import { fmtAge, isNum, NO_VALUE, QUALITY_TEXT, qualityNote, unitOf, withUnit } from "../lib/format.js";
+import { rangeOf } from "../lib/history.js";
 import { io, useIo } from "../lib/io.js";
-import { live } from "../lib/live.js";
+import { live, usePlantNow } from "../lib/live.js";
 import { point, points } from "../lib/points.js";
+import { route } from "../lib/router.js";
 import { mayOperate, session } from "../lib/session.js";
 import { useStore } from "../lib/store.js";
 
@@ -146,6 +150,42 @@ function Room({ doc, ruleState, active }) {
           );
         })}
       </ul>
+    </section>
+  );
+}
+
+// ------------------------------------------------------------------------------ trends
+
+// The room's recorded values over the page's range (?range= or ?from=&to=), one chart per
+// quantity that has a sensor, with the warning and alarm thresholds of its rules.
+function Trends({ doc, ruleState }) {
+  const r = useStore(route);
+  const now = usePlantNow();
+  const [width, setWidth] = useState(1200);
+  useEffect(() => setWidth(Math.min(1500, window.innerWidth)), []);
+  if (now === null) return null;
+  const range = rangeOf(r.search, now);
+  const sys = doc.system || {};
+  const shown = ROOM.filter(([field]) => sys[field] && sys[field].quality !== "not_present");
+  const absent = ROOM.filter(([field]) => !shown.some(([f]) => f === field));
+  return (
+    <section class="env-trends" aria-labelledby="trends-title">
+      <h2 id="trends-title">Room trends</h2>
+      <RangePicker range={range} key={`${range.from}-${range.to}`} />
+      {shown.map(([field, label]) => (
+        <SeriesChart
+          key={field}
+          path="/system/history"
+          field={field}
+          title={label}
+          unit={unitOf("system", field)}
+          label={`${label} of the battery room`}
+          range={range}
+          width={width}
+          thresholds={ruleThresholds(ruleState.system, `system.${field}`)}
+        />
+      ))}
+      {absent.length ? <p class="sub">No sensor: {absent.map(([, label]) => label.toLowerCase()).join(", ")}.</p> : null}
     </section>
   );
 }
@@ -561,6 +601,7 @@ export default function Environment() {
           <Device key={d.id} d={d} canOperate={canOperate} />
         ))}
       </section>
+      {doc ? <Trends doc={doc} ruleState={ruleState} /> : null}
       <InputTimelines inputs={inputs} events={events} />
     </div>
   );

@@ -42,6 +42,7 @@ inline constexpr const char* kOutputPulse = "output.pulse";
 inline constexpr const char* kProtectionReset = "protection.reset";
 inline constexpr const char* kRiBaselineReset = "ri_baseline.reset";
 inline constexpr const char* kConfigReload = "config.reload";
+inline constexpr const char* kEventTest = "event.test";
 inline constexpr const char* kRestoreStage = "restore.stage";
 inline constexpr const char* kUserAdd = "user.add";
 inline constexpr const char* kUserRemove = "user.remove";

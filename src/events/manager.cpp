@@ -130,6 +130,16 @@ Manager::Manager(model::EventsConfig cfg, std::string site, Clock& clock)
 namespace {
 
 // With a syslog collector and no rule that sends to it, every alarm goes there.
+// An action's target as logs, the event log and the API show it: never with credentials, a
+// command line cut to 60 characters.
+std::string targetLabel(EventActionType type, const std::string& target) {
+  std::string label = redactSecrets(target);
+  if (type == EventActionType::kCommand && label.size() > 60) {
+    label = label.substr(0, 57) + "...";
+  }
+  return label;
+}
+
 model::EventsConfig withImplicitRules(model::EventsConfig cfg) {
   const bool any_syslog = std::any_of(cfg.rules.begin(), cfg.rules.end(), [](const auto& r) {
     return std::any_of(r.actions.begin(), r.actions.end(),
@@ -587,25 +597,16 @@ Outgoing Manager::prepare(const model::EventRule& r, const model::EventAction& a
   return o;
 }
 
-void Manager::run(const Pending& p) {
-  const auto& r = cfg_.rules[p.rule];
-  const auto& a = r.actions[p.action];
-  Outgoing o = prepare(r, a, p.event);
-  {
-    std::lock_guard lock(records_mutex_);
-    stats_.triggered += 1;
-  }
+// The work of one action for one event, with what the record says of it.
+Job Manager::makeJob(const model::EventRule& r, const model::EventAction& a, const Event& e) const {
+  Outgoing o = prepare(r, a, e);
   const std::string action_name(model::eventActionTypeName(a.type));
-  // Shown in logs, the event log and GET /api/v1/events/deliveries: never with credentials.
-  std::string target_label = redactSecrets(o.target);
-  if (a.type == EventActionType::kCommand && target_label.size() > 60) {
-    target_label = target_label.substr(0, 57) + "...";
-  }
+  const std::string target_label = targetLabel(a.type, o.target);
   Job job;
   job.rule = r.name;
   job.action = action_name;
   job.target = target_label;
-  job.event = eventLabel(p.event);
+  job.event = eventLabel(e);
   job.max_attempts = isNetwork(a.type) ? 1 + std::max(cfg_.retries, 0) : 1;
 
   if (options_.sink) {
@@ -647,7 +648,7 @@ void Manager::run(const Pending& p) {
         break;
       }
       case EventActionType::kCommand: {
-        const Environment env = eventEnvironment(p.event, site_, o.text);
+        const Environment env = eventEnvironment(e, site_, o.text);
         job.run = [cmd = a.command, env,
                    timeout = a.timeout_ms](const std::atomic<bool>& abort) -> Result<std::string> {
           auto result = runCommand(cmd, env, timeout, &abort);
@@ -680,6 +681,17 @@ void Manager::run(const Pending& p) {
     }
   }
 
+  return job;
+}
+
+void Manager::run(const Pending& p) {
+  const auto& r = cfg_.rules[p.rule];
+  const auto& a = r.actions[p.action];
+  Job job = makeJob(r, a, p.event);
+  {
+    std::lock_guard lock(records_mutex_);
+    stats_.triggered += 1;
+  }
   // Relays and the buzzer act at once on this thread (the I/O layer only records the request);
   // so does everything in inline mode.
   const bool now = options_.inline_delivery || a.type == EventActionType::kRelay ||
@@ -689,6 +701,11 @@ void Manager::run(const Pending& p) {
     queue->push(std::move(job));
     return;
   }
+  record(runNow(job));
+}
+
+// Runs a job on this thread, once: its delivery record.
+Delivery Manager::runNow(const Job& job) const {
   static const std::atomic<bool> no_abort{false};
   Result<std::string> result = makeError(ErrorCode::kUnavailable, "not run");
   try {
@@ -706,7 +723,7 @@ void Manager::run(const Pending& p) {
   d.error = result ? std::string() : result.error().message;
   d.detail = result ? result.value() : std::string();
   d.attempts = 1;
-  record(std::move(d));
+  return d;
 }
 
 void Manager::record(Delivery d) {
@@ -735,6 +752,62 @@ std::vector<Delivery> Manager::takeDeliveries() {
 std::vector<Delivery> Manager::recentDeliveries() const {
   std::lock_guard lock(records_mutex_);
   return recent_;
+}
+
+std::vector<RuleView> Manager::rules() const {
+  std::lock_guard lock(mutex_);
+  std::vector<RuleView> out;
+  const Event none;
+  for (const auto& r : cfg_.rules) {
+    RuleView v{r, {}, r.name == kImplicitSyslogRule};
+    for (const auto& a : r.actions) {
+      v.targets.push_back(targetLabel(a.type, prepare(r, a, none).target));
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<std::vector<TestOutcome>> Manager::sendTest(const std::string& rule_name,
+                                                   const std::string& by) {
+  std::vector<TestOutcome> out;  // in the order of the rule's actions
+  std::vector<std::pair<std::size_t, Job>> jobs;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = std::find_if(cfg_.rules.begin(), cfg_.rules.end(),
+                                 [&](const model::EventRule& r) { return r.name == rule_name; });
+    if (it == cfg_.rules.end()) {
+      return makeError(ErrorCode::kNotFound, fmt::format("no event rule named '{}'", rule_name));
+    }
+    Event e;
+    e.event = "test";
+    e.level = "info";
+    e.time_ms = clock_.nowMs();
+    e.message = fmt::format("Test of event rule '{}' sent by {}", rule_name, by);
+    for (const auto& a : it->actions) {
+      Job job = makeJob(*it, a, e);
+      TestOutcome t;
+      t.action = job.action;
+      t.target = job.target;
+      if (isNetwork(a.type)) {
+        jobs.emplace_back(out.size(), std::move(job));
+      } else {
+        t.text = a.type == EventActionType::kCommand
+                     ? "not run by a test: it would run the command on this machine"
+                     : "not run by a test: it would switch the output";
+      }
+      out.push_back(std::move(t));
+    }
+  }
+  for (const auto& [index, job] : jobs) {
+    Delivery d = runNow(job);
+    TestOutcome& t = out[index];
+    t.run = true;
+    t.ok = d.ok;
+    t.text = d.ok ? d.detail : d.error;
+    record(std::move(d));
+  }
+  return out;
 }
 
 ManagerStats Manager::stats() const {

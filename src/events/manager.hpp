@@ -54,6 +54,22 @@ struct ManagerStats {
   std::size_t queued = 0;           // deliveries queued or running on the worker threads
 };
 
+// A rule as the settings page lists it: its actions' targets as the event log names them.
+struct RuleView {
+  model::EventRule rule;
+  std::vector<std::string> targets;  // per action, without credentials
+  bool implicit = false;             // added by the daemon, not written in the configuration
+};
+
+// One action of a rule's test (Manager::sendTest).
+struct TestOutcome {
+  std::string action;  // "email", "syslog", …
+  std::string target;  // as in the event log: without credentials
+  bool run = false;    // false: not run by a test (commands, relays, buzzer), `text` says why
+  bool ok = false;
+  std::string text;  // the error, the success detail, or why it was not run
+};
+
 class Manager {
  public:
   struct Options {
@@ -83,6 +99,14 @@ class Manager {
   std::vector<Delivery> takeDeliveries();
   // The last 100 deliveries, newest last.
   std::vector<Delivery> recentDeliveries() const;
+  // The rules in force, with the implicit one (syslog of every alarm when no rule sends to
+  // syslog), in their order.
+  std::vector<RuleView> rules() const;
+  // Sends a test message ("test" event, level info, naming `by`) through every email, syslog and
+  // webhook action of the rule `rule_name` now, on the calling thread, once (no retries; each
+  // sender's timeout bounds it), and records each delivery in the event log. Commands, relays
+  // and the buzzer are not run by a test: they act on the site. kNotFound for an unknown rule.
+  Result<std::vector<TestOutcome>> sendTest(const std::string& rule_name, const std::string& by);
   ManagerStats stats() const;
   // The rules in force (a copy: a reload may replace them).
   model::EventsConfig config() const;
@@ -116,6 +140,8 @@ class Manager {
   void start(std::size_t rule, std::size_t action, const Event& e, const std::string& resolve_key,
              TimeMs now_ms);
   void run(const Pending& p);
+  Job makeJob(const model::EventRule& r, const model::EventAction& a, const Event& e) const;
+  Delivery runNow(const Job& job) const;
   void record(Delivery d);
   Outgoing prepare(const model::EventRule& r, const model::EventAction& a, const Event& e) const;
 

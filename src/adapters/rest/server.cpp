@@ -1077,6 +1077,7 @@ void Server::routes() {
   certificateRoutes();
   // Before /api/v1/strings/*/blocks/*, which would take "history" for a block number.
   historyRoutes();
+  eventRoutes();
   auto& ctl = src_;
   const auto& plant = ctl.plant;
   const int string_count = static_cast<int>(plant.strings.size());

@@ -41,8 +41,9 @@ struct Sources {
   state::StateStore& state;
   Clock& clock;
   command::Queue& commands;
-  history::Store* history = nullptr;        // null: no history endpoints' data
-  const events::Manager* events = nullptr;  // the event manager's outcomes; null: none
+  history::Store* history = nullptr;  // null: no history endpoints' data
+  events::Manager* events =
+      nullptr;  // the event manager: its rules, outcomes and tests; null: none
   TimeMs started_ms = 0;
   bool simulated = false;
   // The control cycle's own figures (/healthz, /readyz, self-metrics); null: health answers
@@ -124,6 +125,8 @@ class Server {
   void certificateRoutes();  // certificate_routes.cpp
   // A string's block pattern and its recorded discharges (history_routes.cpp).
   void historyRoutes();
+  // The event rules and their test (event_routes.cpp).
+  void eventRoutes();
   void servingCertificate(const std::optional<http::TlsFiles>& tls, int port);
   std::shared_ptr<const std::string> statusJson();
   void feed();  // renders live updates for the event hub

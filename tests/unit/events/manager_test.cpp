@@ -450,6 +450,77 @@ TEST(EventManager, SyslogByDefaultForEveryAlarmWhenNoRuleUsesIt) {
   EXPECT_TRUE(g.sent.empty());
 }
 
+// The settings page's "Send test": every email, syslog and webhook action of one rule, at once,
+// in the rule's order, whatever its triggers, delays and repeats; commands and outputs are not
+// run. Each delivery is recorded; an unknown rule is an error naming it.
+TEST(EventManager, SendTestRunsTheRulesMessagesOnceAndNothingThatActsOnTheSite) {
+  model::EventsConfig cfg = baseConfig();
+  ASSERT_TRUE(model::parseSyslogTarget("udp://127.0.0.1:5514", cfg.syslog).ok());
+  cfg.webhook.url = "https://hooks.example.com/x?token=s3cret";
+  EventRule r;
+  r.name = "night shift";
+  r.triggers = bits({Trigger::kAlarmRaised});
+  r.min_level = 2;
+  auto mail = action(EventActionType::kEmail);
+  mail.delay_ms = 10 * kMinuteMs;
+  mail.repeat_ms = kHourMs;
+  mail.subject = "[{site}] {level}: {message}";
+  auto cmd = action(EventActionType::kCommand);
+  cmd.command = "/usr/local/bin/page-oncall";
+  auto relay = action(EventActionType::kRelay);
+  relay.channel = "aux1.do1";
+  r.actions = {mail, cmd, action(EventActionType::kSyslog), relay,
+               action(EventActionType::kWebhook)};
+  cfg.rules.push_back(r);
+  Fixture f(cfg);
+  bool hooked = false;
+  f.manager->setOutputHook([&](const std::string&, bool, DurationMs) -> Status {
+    hooked = true;
+    return {};
+  });
+
+  const auto views = f.manager->rules();
+  ASSERT_EQ(views.size(), 1u);  // a rule sends to syslog: no implicit syslog rule
+  EXPECT_EQ(views[0].rule.name, "night shift");
+  EXPECT_FALSE(views[0].implicit);
+  EXPECT_EQ(views[0].targets,
+            (std::vector<std::string>{"ops@example.com", "/usr/local/bin/page-oncall",
+                                      "udp://127.0.0.1:5514", "aux1.do1",
+                                      "https://hooks.example.com/x?token=***"}));
+
+  auto results = f.manager->sendTest("night shift", "ada");
+  ASSERT_TRUE(results.ok()) << results.error().message;
+  ASSERT_EQ(results->size(), 5u);
+  const std::vector<std::string> order{"email", "command", "syslog", "relay", "webhook"};
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    EXPECT_EQ((*results)[i].action, order[i]);
+  }
+  EXPECT_TRUE((*results)[0].run && (*results)[0].ok);
+  EXPECT_FALSE((*results)[1].run);
+  EXPECT_NE((*results)[1].text.find("not run by a test"), std::string::npos);
+  EXPECT_TRUE((*results)[2].run && (*results)[2].ok);
+  EXPECT_FALSE((*results)[3].run);
+  EXPECT_TRUE((*results)[4].run && (*results)[4].ok);
+  EXPECT_EQ((*results)[4].target, "https://hooks.example.com/x?token=***");
+  EXPECT_FALSE(hooked);
+  // Sent at once, without the delay, once: email, syslog and webhook.
+  ASSERT_EQ(f.sent.size(), 3u);
+  EXPECT_EQ(f.sent[0].subject, "[Room 1] info: Test of event rule 'night shift' sent by ada");
+  EXPECT_NE(f.sent[1].text.find(" test [equalis@32473 event=\"test\" level=\"info\""),
+            std::string::npos)
+      << f.sent[1].text;
+  f.runTo(f.clock.nowMs() + 2 * kHourMs);
+  EXPECT_EQ(f.sent.size(), 3u);  // no repeat
+  const auto d = f.manager->takeDeliveries();
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].event, "test");
+
+  const auto unknown = f.manager->sendTest("day shift", "ada");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(unknown.error().message, "no event rule named 'day shift'");
+}
+
 TEST(EventManager, WorkerQueueDeliversAndRecords) {
   model::EventsConfig cfg = baseConfig();
   cfg.retries = 2;

@@ -1,6 +1,7 @@
 // Settings (admins): alarm rules per string, showing where each value comes from (default,
-// configuration file, changed here) with validation by the daemon and revert; accounts and API
-// tokens; the HTTPS certificate; configuration reload; backup download and restore upload.
+// configuration file, changed here) with validation by the daemon and revert; the event rules
+// with a "Send test" for each; accounts and API tokens; the HTTPS certificate; configuration
+// reload; backup download and restore upload.
 // Every change goes through the daemon's one write path (role check and audit record); a refusal
 // shows the daemon's reason.
 import { useEffect, useState } from "preact/hooks";
@@ -381,6 +382,146 @@ function CertificateSection() {
   );
 }
 
+const TRIGGER_GROUPS = [
+  [["alarm_raised", "alarm_escalated", "alarm_lowered", "alarm_cleared", "alarm_acknowledged"], "any alarm change"],
+  [["protection_suspected", "protection_alarm", "protection_trip", "protection_cleared", "protection_reset", "protection_charger_reduced"], "any protection step"],
+];
+
+// The triggers in words: a whole family as one phrase, the rest by name.
+function triggerText(list) {
+  let rest = [...list];
+  const out = [];
+  TRIGGER_GROUPS.forEach(([group, words]) => {
+    if (group.every((t) => rest.includes(t))) {
+      out.push(words);
+      rest = rest.filter((t) => !group.includes(t));
+    }
+  });
+  return [...out, ...rest.map((t) => t.replace(/_/g, " "))].join(", ");
+}
+
+function filterText(r) {
+  const f = r.filters || {};
+  const parts = [];
+  if (f.rule) parts.push(`rule ${f.rule}`);
+  if (f.min_level) parts.push(`${f.min_level} or worse`);
+  if (f.string) parts.push(`string ${f.string}`);
+  if (f.block) parts.push(`block ${f.block}`);
+  if (f.input) parts.push(`input ${f.input}${f.input_value === undefined ? "" : f.input_value ? " on" : " off"}`);
+  const sc = r.schedule || {};
+  if (sc.daily_utc) parts.push(`daily ${sc.daily_utc} UTC`);
+  if (sc.every_min) parts.push(`every ${sc.every_min} min`);
+  return parts.join(", ") || "—";
+}
+
+function actionText(a) {
+  const when = [];
+  if (a.delay_s) when.push(`after ${a.delay_s} s`);
+  if (a.repeat_s) when.push(`every ${a.repeat_s} s${a.repeat_count ? ` × ${a.repeat_count}` : ""}${a.until_cleared ? " until cleared" : ""}`);
+  if (a.pulse_s) when.push(`pulse ${a.pulse_s} s`);
+  return `${a.type} → ${a.target || "(default)"}${when.length ? ` (${when.join(", ")})` : ""}`;
+}
+
+const TESTABLE = new Set(["email", "syslog", "webhook"]);
+
+function EventRuleRow({ rule }) {
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState("");
+  const testable = rule.actions.some((a) => TESTABLE.has(a.type));
+  const test = async () => {
+    setBusy(true);
+    setError("");
+    setResult(null);
+    try {
+      setResult(await send("POST", "/events/test", { rule: rule.name }));
+    } catch (e) {
+      setError(e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <tr data-event-rule={rule.name}>
+      <th scope="row">
+        {rule.name}
+        {rule.implicit ? <span class="sub"> (added: syslog of every alarm)</span> : null}
+      </th>
+      <td>{triggerText(rule.triggers)}</td>
+      <td>{filterText(rule)}</td>
+      <td>
+        <ul class="plain">
+          {rule.actions.map((a, i) => (
+            <li key={i}>{actionText(a)}</li>
+          ))}
+        </ul>
+      </td>
+      <td class="test-cell">
+        {testable ? (
+          <button type="button" onClick={test} disabled={busy} aria-describedby={`test-note-${rule.name}`}>
+            {busy ? "Sending…" : "Send test"}
+          </button>
+        ) : (
+          <span class="sub">nothing to test</span>
+        )}
+        <div id={`test-note-${rule.name}`} role="status" class="test-result">
+          {result ? (
+            <ul class="plain">
+              {result.results.map((t, i) => (
+                <li key={i} data-test-action={t.action} data-test-outcome={!t.run ? "not-run" : t.ok ? "sent" : "failed"} class={t.run && !t.ok ? "error" : ""}>
+                  {t.action} → {t.target}: {!t.run ? t.text : t.ok ? `sent${t.text ? ` (${t.text})` : ""}` : `failed: ${t.text}`}
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </div>
+        {error ? (
+          <p role="alert" class="error">
+            {error}
+          </p>
+        ) : null}
+      </td>
+    </tr>
+  );
+}
+
+function EventRulesSection() {
+  const [rules, setRules] = useState(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    getJson("/events/rules").then((r) => setRules(r.rules || []), (e) => setError(e.message));
+  }, []);
+  if (error) return <p class="error">{error}</p>;
+  if (!rules) return <p class="sub">Loading…</p>;
+  if (!rules.length) return <p class="sub">No event rule is configured ([[events.rule]] in the configuration file, docs/events.md).</p>;
+  return (
+    <>
+      <p class="sub">
+        Rules come from the configuration file ([[events.rule]]). "Send test" sends a test message through the rule's email, syslog and webhook actions now and shows each outcome; commands, relays and the buzzer are not run by a test. Every test is recorded in
+        the audit trail and the event log.
+      </p>
+      <div class="table-scroll">
+        <table class="data-table event-rules">
+          <thead>
+            <tr>
+              <th scope="col">Rule</th>
+              <th scope="col">Triggers</th>
+              <th scope="col">Filters</th>
+              <th scope="col">Actions</th>
+              <th scope="col">Test</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rules.map((r) => (
+              <EventRuleRow key={r.name} rule={r} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
 function MaintenanceSection() {
   const [note, setNote] = useState("");
   const [error, setError] = useState("");
@@ -451,6 +592,10 @@ export default function Settings() {
       <section class="card" aria-labelledby="set-rules">
         <h2 id="set-rules">Alarm rules</h2>
         <RulesSection />
+      </section>
+      <section class="card" aria-labelledby="set-events">
+        <h2 id="set-events">Event rules</h2>
+        <EventRulesSection />
       </section>
       <section class="card" aria-labelledby="set-users">
         <h2 id="set-users">Accounts and tokens</h2>

@@ -1,0 +1,152 @@
+// The settings page's event rules (/settings, "Event rules") against a real syslog receiver: the
+// daemon runs with [events.syslog] pointing at a UDP socket of this test, an SMTP server that is
+// not there, and a rule with a syslog, an email and a command action that never fires by itself.
+// An admin logged in through the page lists the rule as /api/v1/events/rules has it and presses
+// "Send test": the UDP socket receives the RFC 5424 test message naming the rule and the admin,
+// the page shows the syslog action sent, the email failed with the reason, the command not run
+// (and it did not run); the audit trail and the event log record it. An operator sees neither
+// the rules nor the button, and the API refuses the rules to them.
+import assert from "node:assert/strict";
+import dgram from "node:dgram";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { assertNoErrors, launchBrowser, log, openPage, pageLogin, SOURCE_DIR, startDaemon, tempDir, waitFor, waitLive } from "./harness.mjs";
+
+const USERS = [
+  { name: "ada", role: "admin", password: "ada-password-1" },
+  { name: "otto", role: "operator", password: "otto-password-1" },
+];
+
+let dir;
+let daemon;
+let browser;
+let syslog;
+const datagrams = [];
+let marker;
+
+// A TCP port on loopback that nothing listens on (taken, then closed again).
+async function closedPort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+before(async () => {
+  dir = tempDir("equalis-web-settings-");
+  marker = path.join(dir, "command-ran");
+  syslog = dgram.createSocket("udp4");
+  syslog.on("message", (m) => datagrams.push(m.toString("utf8")));
+  await new Promise((r) => syslog.bind(0, "127.0.0.1", r));
+  const smtpPort = await closedPort();
+  const config = path.join(dir, "plant.toml");
+  const sample = readFileSync(path.join(SOURCE_DIR, "config", "equalis.sample.toml"), "utf8");
+  writeFileSync(
+    config,
+    `${sample}
+[events.syslog]
+target = "udp://127.0.0.1:${syslog.address().port}"
+hostname = "web-test"
+
+[events.smtp]
+url = "smtp://127.0.0.1:${smtpPort}"
+from = "Equalis <equalis@example.com>"
+to = ["ops@example.com"]
+starttls = "off"
+timeout_s = 5
+
+[[events.rule]]
+name = "Night shift"
+trigger = ["alarm_raised", "alarm_escalated"]
+rule = "test.never_*"
+min_level = "alarm"
+
+[[events.rule.action]]
+type = "syslog"
+
+[[events.rule.action]]
+type = "email"
+delay_s = 60
+
+[[events.rule.action]]
+type = "command"
+command = "touch ${marker}"
+`,
+  );
+  daemon = await startDaemon({ timeScale: 60, config, users: USERS });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await daemon?.stop();
+  syslog?.close();
+});
+
+test("an admin sends a rule's test message to a real syslog receiver from the settings page", { timeout: 120000 }, async () => {
+  const api = await daemon.getJson("/api/v1/events/rules");
+  const rule = api.rules.find((r) => r.name === "Night shift");
+  assert.ok(rule, `the API lists the rule: ${JSON.stringify(api.rules.map((r) => r.name))}`);
+  assert.deepEqual(
+    rule.actions.map((a) => a.type),
+    ["syslog", "email", "command"],
+  );
+
+  const page = await openPage(browser, daemon);
+  await page.goto("/settings");
+  await waitLive(page);
+  await pageLogin(page, "ada", "ada-password-1");
+  const row = page.locator('tr[data-event-rule="Night shift"]');
+  await row.waitFor({ timeout: 15000 });
+  const errors = [];
+  const text = (await row.textContent()) || "";
+  for (const want of ["alarm raised, alarm escalated", "rule test.never_*", "alarm or worse", `syslog → udp://127.0.0.1:${syslog.address().port}`, "email → ops@example.com (after 60 s)", `command → touch ${marker}`]) {
+    if (!text.includes(want)) errors.push(`the rule's row does not say ${JSON.stringify(want)}: ${JSON.stringify(text)}`);
+  }
+
+  const before = datagrams.length;
+  await row.getByRole("button", { name: "Send test" }).click();
+  await row.locator("[data-test-action]").first().waitFor({ timeout: 30000 });
+  const outcomes = Object.fromEntries(await row.locator("[data-test-action]").evaluateAll((els) => els.map((e) => [e.dataset.testAction, { outcome: e.dataset.testOutcome, text: e.textContent }])));
+  if (outcomes.syslog?.outcome !== "sent") errors.push(`syslog: ${JSON.stringify(outcomes.syslog)}, expected sent`);
+  if (outcomes.email?.outcome !== "failed" || !/failed: .+/.test(outcomes.email?.text || "")) errors.push(`email to a server that is not there: ${JSON.stringify(outcomes.email)}, expected failed with the reason`);
+  if (outcomes.command?.outcome !== "not-run") errors.push(`command: ${JSON.stringify(outcomes.command)}, expected not run`);
+
+  await waitFor(async () => datagrams.length > before, "the test message at the syslog receiver", 10000).catch(() => {});
+  const got = datagrams.slice(before).find((d) => d.includes("Test of event rule 'Night shift' sent by ada"));
+  if (!got) errors.push(`the syslog receiver got no test message (${datagrams.length - before} datagram(s): ${JSON.stringify(datagrams.slice(before))})`);
+  else if (!/^<\d+>1 \S+ web-test equalisd \d+ test \[equalis@32473 event="test" level="info"/.test(got)) errors.push(`not an RFC 5424 test message: ${JSON.stringify(got)}`);
+  if (existsSync(marker)) errors.push("the test ran the rule's command");
+
+  const audit = await daemon.getJson("/api/v1/audit?action=event.test");
+  const rec = (audit.records || audit.entries || []).find((r) => r.user === "ada" && r.target === "Night shift");
+  if (!rec) errors.push(`no event.test record by ada in the audit trail: ${JSON.stringify(audit).slice(0, 400)}`);
+  else if (rec.outcome !== "failed" || !rec.detail.includes("1 sent, 1 failed, 1 not run")) errors.push(`audit record: ${JSON.stringify(rec)}`);
+  await waitFor(async () => {
+    const ev = await daemon.getJson("/api/v1/events?kind=action&q=Night%20shift");
+    return ev.events.some((e) => e.message.startsWith("syslog to") && e.message.includes("test"));
+  }, "the test delivery in the event log", 10000).catch(() => errors.push("the syslog test delivery is not in the event log"));
+  errors.push(...page.problems.map((p) => `page error: ${p}`));
+  assertNoErrors(errors, "settings: event rule test");
+  log(`OK: test of 'Night shift' — syslog sent (${got.length} bytes received), email failed (${outcomes.email.text}), command not run; audited and in the event log`);
+  await page.context().close();
+});
+
+test("an operator sees no event rules and the API refuses them", { timeout: 60000 }, async () => {
+  const page = await openPage(browser, daemon);
+  await page.goto("/settings");
+  await waitLive(page);
+  await pageLogin(page, "otto", "otto-password-1");
+  await page.waitForFunction(() => document.body.textContent.includes("Settings are for administrators"));
+  assert.equal(await page.locator("tr[data-event-rule]").count(), 0);
+  assert.equal(await page.getByRole("button", { name: "Send test" }).count(), 0);
+  const status = await page.evaluate(async () => (await fetch("/api/v1/events/rules")).status);
+  assert.equal(status, 403, "GET /api/v1/events/rules as an operator");
+  const post = await page.evaluate(async () => (await fetch("/api/v1/events/test", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"rule":"Night shift"}' })).status);
+  assert.ok(post === 403, `POST /api/v1/events/test as an operator: ${post}`);
+  log("OK: an operator gets neither the rules nor a test (403)");
+  await page.context().close();
+});

@@ -2,6 +2,7 @@
 // equalisd would: every module answers with plausible values, bypass writes reach the simulated
 // plant, and injected silent modules fail alone.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@ class SimProcess {
     EXPECT_EQ(::pipe(out), 0);
     pid_ = ::fork();
     if (pid_ == 0) {
+      // Dies with the test: a test that stops early must not leave a simulator behind that
+      // holds ctest's output pipe open (ctest would wait for it until its timeout).
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);

@@ -1,7 +1,8 @@
 // Fuzz target: the files equalisd keeps in its data directory and reads back at start (and from
 // a restored backup): modules.json, ri_baseline_N.json, calibration_N.json, alarm_rules.json,
-// users.json. A damaged file must give an error, never a crash. The first byte picks the reader
-// (modulo 5, ordered so that the seeds written for modulo 4 keep their reader).
+// users.json, io_names.json. A damaged file must give an error, never a crash. The first byte
+// picks the reader (modulo 5, ordered so that the seeds written for modulo 4 keep their reader;
+// 250 and above: io_names.json).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,6 +12,7 @@
 #include "analysis/ri_baseline.hpp"
 #include "auth/users_file.hpp"
 #include "bus/module_map.hpp"
+#include "model/io_names.hpp"
 #include "model/plant.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -18,6 +20,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] >= 250) {
+    const auto names = equalis::model::parseChannelNamesFile(text);
+    if (names) {
+      const auto again =
+          equalis::model::parseChannelNamesFile(equalis::model::channelNamesFileText(*names));
+      if (!again || *again != *names) {
+        __builtin_trap();  // what was written must read back the same
+      }
+    }
+    return 0;
+  }
   switch (data[0] % 5) {
     case 2: {
       const auto map = equalis::bus::ModuleMap::parse(text, {60, 24, 1});

@@ -39,6 +39,7 @@ inline constexpr const char* kRuleChange = "rule.change";
 inline constexpr const char* kRuleRevert = "rule.revert";
 inline constexpr const char* kOutputSet = "output.set";
 inline constexpr const char* kOutputPulse = "output.pulse";
+inline constexpr const char* kIoRename = "io.rename";
 inline constexpr const char* kProtectionReset = "protection.reset";
 inline constexpr const char* kRiBaselineReset = "ri_baseline.reset";
 inline constexpr const char* kConfigReload = "config.reload";

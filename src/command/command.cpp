@@ -64,6 +64,10 @@ std::string describe(const Action& action) {
             return fmt::format("reset Ri baseline of string {}, block {}", a.string_index + 1,
                                a.block_index + 1);
           },
+          [](const RenameChannel& a) {
+            return a.name.empty() ? fmt::format("give {} its configured name", a.channel_id)
+                                  : fmt::format("rename {} to '{}'", a.channel_id, a.name);
+          },
           [](const ReloadConfig&) { return std::string("reload the configuration"); },
           [](const StageRestore& a) { return fmt::format("stage restore of {}", a.description); },
       },

@@ -76,6 +76,13 @@ struct ResetRiBaseline {
   std::size_t block_index = 0;
 };
 
+// Gives an I/O channel the name it is shown by (model::channelNameProblem); an empty name goes
+// back to the configuration's. Kept in <data_dir>/io_names.json.
+struct RenameChannel {
+  std::string channel_id;  // "aux1.di3"
+  std::string name;
+};
+
 // Re-reads the configuration file the daemon was started with and applies what can change live
 // (docs/operations.md); an invalid file is refused and the running configuration stays.
 struct ReloadConfig {};
@@ -88,7 +95,7 @@ struct StageRestore {
 
 using Action = std::variant<AcknowledgeAlarm, ShelveAlarm, UnshelveAlarm, ChangeAlarmRule,
                             RevertAlarmRule, SetOutput, PulseOutput, ResetProtection,
-                            ResetRiBaseline, ReloadConfig, StageRestore>;
+                            ResetRiBaseline, RenameChannel, ReloadConfig, StageRestore>;
 
 // "acknowledge block.voltage_high/2/17", for logs and errors.
 std::string describe(const Action& action);

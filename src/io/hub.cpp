@@ -36,6 +36,7 @@ bool ChannelSnapshot::active() const {
 struct Hub::Channel {
   model::IoChannelConfig cfg;
   std::string full_id;
+  std::string name;  // shown: the configuration's, or the one given at run time
   std::size_t device = 0;
   double value = std::numeric_limits<double>::quiet_NaN();
   model::Quality quality = model::Quality::kNotPresent;
@@ -282,7 +283,8 @@ void Hub::storeValue(Channel& c, double value, model::Quality quality, TimeMs no
     if (changes_.size() >= kMaxQueuedChanges) {
       changes_.erase(changes_.begin());  // nobody consumes them: keep the newest
     }
-    changes_.push_back(model::InputChange{c.full_id, c.cfg.name, state, now_ms});
+    changes_.push_back(
+        model::InputChange{c.full_id, c.name.empty() ? c.cfg.name : c.name, state, now_ms});
   }
   c.last_state = state;
 }
@@ -487,7 +489,8 @@ ChannelSnapshot Hub::snapshot(const Channel& c, TimeMs now_ms) const {
   s.id = c.full_id;
   s.device_id = d.cfg.id;
   s.channel = c.cfg.id;
-  s.name = c.cfg.name;
+  s.name = c.name.empty() ? c.cfg.name : c.name;
+  s.configured_name = c.cfg.name;
   s.kind = c.cfg.kind;
   s.role = c.cfg.role;
   s.string_number = c.cfg.string_number;
@@ -510,6 +513,25 @@ ChannelSnapshot Hub::snapshot(const Channel& c, TimeMs now_ms) const {
     s.quality = c.quality;
   }
   return s;
+}
+
+Status Hub::renameChannel(const std::string& id, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Channel* c = find(id);
+  if (c == nullptr) {
+    return makeError(ErrorCode::kNotFound, fmt::format("no I/O channel '{}'", id));
+  }
+  c->name = name == c->cfg.name ? std::string() : name;
+  return {};
+}
+
+std::map<std::string, std::string> Hub::configuredNames() const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::string> out;
+  for (const auto& c : channels_) {
+    out.emplace(c.full_id, c.cfg.name);
+  }
+  return out;
 }
 
 std::vector<ChannelSnapshot> Hub::channels(TimeMs now_ms) const {

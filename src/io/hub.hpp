@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,10 +36,11 @@ class PlantSim;
 namespace equalis::io {
 
 struct ChannelSnapshot {
-  std::string id;         // "aux1.di3"
-  std::string device_id;  // "aux1"
-  std::string channel;    // "di3"
-  std::string name;       // user name
+  std::string id;               // "aux1.di3"
+  std::string device_id;        // "aux1"
+  std::string channel;          // "di3"
+  std::string name;             // user name: the one given at run time, else the configuration's
+  std::string configured_name;  // the configuration's
   model::ChannelKind kind = model::ChannelKind::kDigitalInput;
   model::ChannelRole role = model::ChannelRole::kGeneric;
   int string_number = 0;  // 1-based (breaker roles, electrolyte level), 0 = none
@@ -109,6 +111,13 @@ class Hub {
   Status setOutput(const std::string& id, bool on);
   // Switches an output on for duration_ms (1 ms … 1 h), then off.
   Status pulseOutput(const std::string& id, DurationMs duration_ms);
+
+  // The name a channel is shown by, over the configuration's (the settings page); an empty
+  // name goes back to the configuration's. kNotFound for an unknown channel. The names are the
+  // caller's to check (model::channelNameProblem) and to keep.
+  Status renameChannel(const std::string& id, const std::string& name);
+  // Every channel's configured name, by full id.
+  std::map<std::string, std::string> configuredNames() const;
 
   std::vector<ChannelSnapshot> channels(TimeMs now_ms) const;
   std::optional<ChannelSnapshot> channel(const std::string& id, TimeMs now_ms) const;

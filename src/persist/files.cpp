@@ -122,4 +122,8 @@ std::string modulesPath(const model::PlantConfig& plant) {
   return (std::filesystem::path(plant.data_dir) / "modules.json").string();
 }
 
+std::string ioNamesPath(const model::PlantConfig& plant) {
+  return (std::filesystem::path(plant.data_dir) / "io_names.json").string();
+}
+
 }  // namespace equalis::persist

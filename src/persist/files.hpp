@@ -26,5 +26,7 @@ std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_
 std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_index);
 // The address ↔ serial map of the modules on the bus lines (bus/module_map.hpp).
 std::string modulesPath(const model::PlantConfig& plant);
+// The names of I/O channels given at run time (model/io_names.hpp).
+std::string ioNamesPath(const model::PlantConfig& plant);
 
 }  // namespace equalis::persist

@@ -18,6 +18,7 @@
 #include "core/log.hpp"
 #include "core/overloaded.hpp"
 #include "model/chemistry.hpp"
+#include "model/io_names.hpp"
 #include "ops/backup.hpp"
 #include "persist/files.hpp"
 
@@ -370,6 +371,21 @@ Status Controller::open() {
                             applied.error().message)});
     }
   }
+  const auto names_path = persist::ioNamesPath(plant_);
+  if (const auto text = loadText(names_path, "io")) {
+    auto names = model::parseChannelNamesFile(*text);
+    if (!names) {
+      log::get("io")->warn("ignoring {}: {}", names_path, names.error().message);
+      logEvent(
+          {clock_.nowMs(), "system",
+           fmt::format("I/O channel names in {} ignored: {}", names_path, names.error().message)});
+    } else {
+      io_names_ = std::move(*names);
+      for (const auto& [id, name] : io_names_) {
+        (void)io_->renameChannel(id, name);  // a channel no longer configured keeps its entry
+      }
+    }
+  }
   flushEvents();
   // The rules and the I/O view are readable before the first sweep.
   rebuildRulesView();
@@ -658,6 +674,10 @@ AuditFields auditFields(const command::Action& action) {
                 fmt::format("string {}, block {}", a.string_index + 1, a.block_index + 1),
                 "collecting"};
           },
+          [](const command::RenameChannel& a) {
+            return AuditFields{audit::action::kIoRename, a.channel_id,
+                               a.name.empty() ? "(configured name)" : a.name};
+          },
           [](const command::ReloadConfig&) {
             return AuditFields{audit::action::kConfigReload, "configuration", ""};
           },
@@ -860,6 +880,7 @@ command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
                                   std::nullopt,
                                   {}};
           },
+          [&](const command::RenameChannel& a) { return renameChannel(a, who, now_ms); },
           [&](const command::ReloadConfig&) { return reloadConfig(who, now_ms); },
           [&](const command::StageRestore& a) -> command::Outcome {
             // Only the rename happens here; the archive was checked by the submitter.
@@ -947,6 +968,40 @@ command::Outcome Controller::reloadConfig(const std::string& who, TimeMs now_ms)
 }
 
 // Validates the whole new override list (all or nothing), persists it and renews the rules view.
+command::Outcome Controller::renameChannel(const command::RenameChannel& a, const std::string& who,
+                                           TimeMs now_ms) {
+  const auto configured = io_->configuredNames();
+  const auto it = configured.find(a.channel_id);
+  if (it == configured.end()) {
+    return makeError(ErrorCode::kNotFound, fmt::format("no I/O channel '{}'", a.channel_id));
+  }
+  const std::string name = model::trimmedChannelName(a.name);
+  if (!name.empty()) {
+    if (const auto why = model::channelNameProblem(name); !why.empty()) {
+      return makeError(ErrorCode::kInvalidArgument, why);
+    }
+  }
+  auto names = io_names_;
+  const auto old = names.count(a.channel_id) != 0 ? names[a.channel_id] : it->second;
+  if (name.empty() || name == it->second) {
+    names.erase(a.channel_id);
+  } else {
+    names[a.channel_id] = name;
+  }
+  const auto path = persist::ioNamesPath(plant_);
+  if (auto st = persist::writeFileDurably(path, model::channelNamesFileText(names)); !st) {
+    return makeError(ErrorCode::kIo, fmt::format("the name is not kept: {}", st.error().message));
+  }
+  io_names_ = std::move(names);
+  (void)io_->renameChannel(a.channel_id, name.empty() ? it->second : name);
+  const auto now_name = name.empty() ? it->second : name;
+  const auto text =
+      fmt::format("I/O channel {} renamed '{}' → '{}' ({})", a.channel_id, old, now_name, who);
+  log::get("io")->info("{}", text);
+  logEvent({now_ms, "config", text});
+  return command::Reply{text, std::nullopt, {}};
+}
+
 command::Outcome Controller::applyRuleChange(const std::vector<model::AlarmRuleOverride>& overrides,
                                              const std::string& what, TimeMs now_ms) {
   if (auto st = alarms_.setRuntimeOverrides(overrides); !st) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -168,6 +169,8 @@ class Controller {
   void recordAudit(const command::Command& cmd, const std::string& before,
                    const command::Outcome& outcome);
   command::Outcome apply(const command::Command& command, TimeMs now_ms);
+  command::Outcome renameChannel(const command::RenameChannel& a, const std::string& who,
+                                 TimeMs now_ms);
   command::Outcome applyRuleChange(const std::vector<model::AlarmRuleOverride>& overrides,
                                    const std::string& what, TimeMs now_ms);
   command::Outcome resetProtection(std::size_t string_index, TimeMs now_ms);
@@ -262,7 +265,8 @@ class Controller {
   ConfigSource config_source_;
   audit::Log* audit_ = nullptr;
   std::mutex cycle_mutex_;
-  std::unique_ptr<io::Hub> io_;  // after sim_: simulated devices read the plant
+  std::unique_ptr<io::Hub> io_;                  // after sim_: simulated devices read the plant
+  std::map<std::string, std::string> io_names_;  // run-time channel names (io_names.json)
   std::mutex input_mutex_;
   std::vector<model::InputChange> input_changes_;
 };

@@ -241,5 +241,68 @@ TEST(Cycle, ConcurrentRuleEditsAllSurvive) {
   EXPECT_EQ(fields_set, 12);
 }
 
+// A channel renamed through the command path is shown by its new name (and its input changes
+// are), refused names change nothing, the name survives a restart, and "" gives back the
+// configured one; a damaged io_names.json is ignored with an event, never a failed start.
+TEST(Cycle, ChannelNamesChangeThroughCommandsAndSurviveARestart) {
+  TempDir dir;
+  SimulatedClock clock;
+  const auto plant = demoPlant(dir.str());
+  const auto name_of = [](const Controller& c, const std::string& id) {
+    for (const auto& ch : c.ioChannels()) {
+      if (ch.id == id) {
+        return ch.name;
+      }
+    }
+    return std::string("(missing)");
+  };
+  std::string configured;
+  {
+    Controller c(plant, clock);
+    ASSERT_TRUE(c.open().ok());
+    configured = name_of(c, "aux1.di3");
+    ASSERT_NE(configured, "(missing)");
+    std::atomic<bool> running{true};
+    std::thread cycles([&] {
+      while (running.load()) {
+        clock.advance(plant.bus.sweep_interval_ms);
+        c.cycle();
+      }
+    });
+    const auto rename = [&](const std::string& id, const std::string& name) {
+      return c.commands().execute({command::RenameChannel{id, name}, kTestOrigin});
+    };
+    EXPECT_TRUE(rename("aux1.di3", "  Battery room door ").ok());
+    const auto bad = rename("aux1.di3", std::string("Door\x07"));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().message, "the name holds a control character");
+    EXPECT_FALSE(rename("aux1.di3", std::string(65, 'x')).ok());
+    const auto unknown = rename("aux9.di1", "Nowhere");
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+    running = false;
+    cycles.join();
+    c.cycle();
+    EXPECT_EQ(name_of(c, "aux1.di3"), "Battery room door");
+  }
+  {
+    Controller c(plant, clock);
+    ASSERT_TRUE(c.open().ok());
+    EXPECT_EQ(name_of(c, "aux1.di3"), "Battery room door");
+    ASSERT_TRUE(c.commands().submit({command::RenameChannel{"aux1.di3", ""}, kTestOrigin}).valid());
+    c.cycle();
+    EXPECT_EQ(name_of(c, "aux1.di3"), configured);
+  }
+  // Back to the configured name: nothing left in the file.
+  const auto text = persist::readFile(persist::ioNamesPath(plant));
+  ASSERT_TRUE(text.ok() && text->has_value());
+  EXPECT_EQ(text->value().find("aux1.di3"), std::string::npos) << text->value();
+  // A damaged file: the configured names, and the start goes on.
+  ASSERT_TRUE(persist::writeFileDurably(persist::ioNamesPath(plant), "{\"names\": [").ok());
+  Controller c(plant, clock);
+  ASSERT_TRUE(c.open().ok());
+  EXPECT_EQ(name_of(c, "aux1.di3"), configured);
+}
+
 }  // namespace
 }  // namespace equalis::runtime

@@ -5,7 +5,9 @@
 // "Send test": the UDP socket receives the RFC 5424 test message naming the rule and the admin,
 // the page shows the syslog action sent, the email failed with the reason, the command not run
 // (and it did not run); the audit trail and the event log record it. An operator sees neither
-// the rules nor the button, and the API refuses the rules to them.
+// the rules nor the button, and the API refuses the rules to them. An admin renames an I/O
+// channel on the page: the API, the audit trail, io_names.json and the room & I/O page have the
+// new name; refused names are named; "Configured name" gives the file's name back.
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -148,5 +150,59 @@ test("an operator sees no event rules and the API refuses them", { timeout: 6000
   const post = await page.evaluate(async () => (await fetch("/api/v1/events/test", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"rule":"Night shift"}' })).status);
   assert.ok(post === 403, `POST /api/v1/events/test as an operator: ${post}`);
   log("OK: an operator gets neither the rules nor a test (403)");
+  await page.context().close();
+});
+
+test("an admin renames an I/O channel: every page shows the new name, and it can be given back", { timeout: 90000 }, async () => {
+  const io0 = await daemon.getJson("/api/v1/io");
+  const ch0 = io0.devices.flatMap((d) => d.channels).find((c) => c.id === "aux1.di3");
+  assert.ok(ch0, "the demo plant has aux1.di3");
+  const configured = ch0.configured_name;
+  const page = await openPage(browser, daemon);
+  await page.goto("/settings");
+  await waitLive(page);
+  await pageLogin(page, "ada", "ada-password-1");
+  const row = page.locator('tr[data-io-channel="aux1.di3"]');
+  await row.waitFor({ timeout: 15000 });
+  const errors = [];
+  if (((await row.locator(".configured-name").textContent()) || "").trim() !== configured) errors.push(`configured name shown ${await row.locator(".configured-name").textContent()}, API ${configured}`);
+  const input = row.locator('input[name="name"]');
+  await input.fill("   ");
+  if (!(await row.getByRole("button", { name: "Save" }).isDisabled())) errors.push("Save is enabled for a blank name");
+  await input.fill("Battery room door (north)");
+  await row.getByRole("button", { name: "Save" }).click();
+  await row.getByText("Saved.").waitFor({ timeout: 15000 });
+
+  const io1 = await daemon.getJson("/api/v1/io");
+  const ch1 = io1.devices.flatMap((d) => d.channels).find((c) => c.id === "aux1.di3");
+  if (ch1.name !== "Battery room door (north)" || ch1.configured_name !== configured) errors.push(`API after the rename: ${JSON.stringify({ name: ch1.name, configured_name: ch1.configured_name })}`);
+  const audit = await daemon.getJson("/api/v1/audit?action=io.rename");
+  const rec = (audit.records || audit.entries || []).find((r) => r.user === "ada" && r.target === "aux1.di3");
+  if (!rec || rec.new_value !== "Battery room door (north)") errors.push(`no io.rename record by ada with the new name: ${JSON.stringify(audit).slice(0, 300)}`);
+  const kept = JSON.parse(readFileSync(path.join(daemon.dataDir, "io_names.json"), "utf8"));
+  if (kept.names["aux1.di3"] !== "Battery room door (north)") errors.push(`io_names.json: ${JSON.stringify(kept)}`);
+
+  // The room & I/O page shows it.
+  await page.goto("/environment");
+  await waitLive(page);
+  await page.locator('tr[data-channel="aux1.di3"]').waitFor({ timeout: 15000 });
+  const shown = (await page.locator('tr[data-channel="aux1.di3"]').textContent()) || "";
+  if (!shown.includes("Battery room door (north)")) errors.push(`the I/O table shows ${JSON.stringify(shown)}`);
+
+  // A name the daemon refuses: a clear reason, nothing changed.
+  const bad = await daemon.request("PUT", "/api/v1/io/channels/aux1.di3/name", { name: "Door\u0007" });
+  if (bad.status !== 400 || !String(bad.body?.error?.message).includes("control character")) errors.push(`a control character: ${bad.status} ${JSON.stringify(bad.body)}`);
+  const none = await daemon.request("PUT", "/api/v1/io/channels/aux9.di1/name", { name: "Nowhere" });
+  if (none.status !== 404) errors.push(`an unknown channel: ${none.status} ${JSON.stringify(none.body)}`);
+
+  // Given back its configured name.
+  await page.goto("/settings");
+  await waitLive(page);
+  await row.waitFor({ timeout: 15000 });
+  await row.getByRole("button", { name: "Configured name" }).click();
+  await waitFor(async () => (await daemon.getJson("/api/v1/io")).devices.flatMap((d) => d.channels).find((c) => c.id === "aux1.di3").name === configured, "the configured name back", 10000).catch(() => errors.push("the configured name did not come back"));
+  errors.push(...page.problems.map((p) => `page error: ${p}`));
+  assertNoErrors(errors, "settings: I/O names");
+  log(`OK: aux1.di3 renamed on the settings page (API, audit, io_names.json, I/O table), refusals named, '${configured}' given back`);
   await page.context().close();
 });

@@ -26,6 +26,7 @@ json ioChannelJson(const io::ChannelSnapshot& c, TimeMs now_ms) {
   j["id"] = c.id;
   j["channel"] = c.channel;
   j["name"] = c.name;
+  j["configured_name"] = c.configured_name;
   j["kind"] = std::string(model::channelKindName(c.kind));
   j["output"] = c.output;
   j["role"] = std::string(model::channelRoleName(c.role));

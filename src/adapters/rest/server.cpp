@@ -1982,6 +1982,38 @@ void Server::routes() {
       },
       kOperateWrite);
 
+  // Channel name (admins): PUT /api/v1/io/channels/aux1.di3/name {"name": "Battery room door"};
+  // "" gives it back its configured name.
+  router_.put(
+      "/api/v1/io/channels/*/name",
+      [&ctl](const http::Request& req, http::Response& res) {
+        const std::string id = req.matches[1];
+        const json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) {
+          sendError(
+              res, 400, "name",
+              R"(the body must be a JSON object with the channel's name: {"name": "…"} ("" = the configured name))");
+          return;
+        }
+        const command::Action action = command::RenameChannel{id, body["name"].get<std::string>()};
+        if (auto done = ctl.commands.execute({action, originOf(req)}); !done) {
+          sendError(res, commandStatus(done.error()),
+                    done.error().code == ErrorCode::kNotFound ? "id" : "name",
+                    done.error().message);
+          return;
+        }
+        const TimeMs now = ctl.clock.nowMs();
+        const auto view = publishedNow(ctl);
+        for (const auto& ch : view->io_channels) {
+          if (ch.id == id) {
+            sendJson(res, json{{"channel", ioChannelJson(ch, now)}});
+            return;
+          }
+        }
+        sendError(res, 404, "id", "no such channel: " + id);
+      },
+      kAdminWrite);
+
   // Prometheus text exposition: the plant's points, then the daemon's own figures.
   router_.get(
       "/metrics",

@@ -1,12 +1,13 @@
 // Settings (admins): alarm rules per string, showing where each value comes from (default,
 // configuration file, changed here) with validation by the daemon and revert; the event rules
-// with a "Send test" for each; accounts and API tokens; the HTTPS certificate; configuration
+// with a "Send test" for each; the names of the I/O channels; accounts and API tokens; the HTTPS certificate; configuration
 // reload; backup download and restore upload.
 // Every change goes through the daemon's one write path (role check and audit record); a refusal
 // shows the daemon's reason.
 import { useEffect, useState } from "preact/hooks";
 import { Time } from "../components/Time.jsx";
 import { getJson, send, sendRaw } from "../lib/api.js";
+import { channels, useIo } from "../lib/io.js";
 import { isAdmin, session } from "../lib/session.js";
 import { useStore } from "../lib/store.js";
 
@@ -522,6 +523,112 @@ function EventRulesSection() {
   );
 }
 
+// One channel's name: edited in place, saved through the daemon (which checks it), or given back
+// its configured name. The input keeps what the user types while the I/O list refreshes.
+function ChannelNameRow({ c }) {
+  const [text, setText] = useState(c.name);
+  const [dirty, setDirty] = useState(false);
+  const [note, setNote] = useState("");
+  const [error, setError] = useState("");
+  useEffect(() => {
+    if (!dirty) setText(c.name);
+  }, [c.name]);
+  const save = async (name) => {
+    setError("");
+    setNote("");
+    try {
+      const r = await send("PUT", `/io/channels/${encodeURIComponent(c.id)}/name`, { name });
+      setText(r.channel.name);
+      setDirty(false);
+      setNote("Saved.");
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  const renamed = c.name !== c.configured_name;
+  return (
+    <tr data-io-channel={c.id}>
+      <th scope="row">
+        <code>{c.id}</code>
+      </th>
+      <td>{String(c.kind || "").replace(/_/g, " ")}</td>
+      <td class="configured-name">{c.configured_name}</td>
+      <td>
+        <form
+          class="inline-form"
+          onSubmit={(ev) => {
+            ev.preventDefault();
+            save(text.trim());
+          }}
+        >
+          <label>
+            <span class="visually-hidden">Name of {c.id}</span>
+            <input
+              type="text"
+              name="name"
+              maxLength={64}
+              value={text}
+              onInput={(ev) => {
+                setText(ev.currentTarget.value);
+                setDirty(true);
+              }}
+            />
+          </label>
+          <button type="submit" disabled={!dirty || !text.trim()}>
+            Save
+          </button>
+          {renamed ? (
+            <button type="button" onClick={() => save("")}>
+              Configured name
+            </button>
+          ) : null}
+        </form>
+        <span role="status" class="sub">
+          {note}
+        </span>
+        {error ? (
+          <span role="alert" class="error">
+            {" "}
+            {error}
+          </span>
+        ) : null}
+      </td>
+    </tr>
+  );
+}
+
+function IoNamesSection() {
+  const state = useIo();
+  const list = channels(state.devices || []);
+  if (state.error && !state.loaded) return <p class="error">{state.error}</p>;
+  if (!state.loaded) return <p class="sub">Loading…</p>;
+  if (!list.length) return <p class="sub">No I/O devices are configured.</p>;
+  return (
+    <>
+      <p class="sub">
+        The name the pages and the event log (input changes) show for a channel. A name given here is kept in the data directory (io_names.json, in backups) over the configuration file's; "Configured name" gives the file's back.
+      </p>
+      <div class="table-scroll">
+        <table class="data-table io-names">
+          <thead>
+            <tr>
+              <th scope="col">Channel</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Configured name</th>
+              <th scope="col">Name</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((c) => (
+              <ChannelNameRow key={c.id} c={c} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
 function MaintenanceSection() {
   const [note, setNote] = useState("");
   const [error, setError] = useState("");
@@ -596,6 +703,10 @@ export default function Settings() {
       <section class="card" aria-labelledby="set-events">
         <h2 id="set-events">Event rules</h2>
         <EventRulesSection />
+      </section>
+      <section class="card" aria-labelledby="set-io">
+        <h2 id="set-io">I/O names</h2>
+        <IoNamesSection />
       </section>
       <section class="card" aria-labelledby="set-users">
         <h2 id="set-users">Accounts and tokens</h2>

@@ -178,7 +178,7 @@ test("an admin renames an I/O channel: every page shows the new name, and it can
   if (ch1.name !== "Battery room door (north)" || ch1.configured_name !== configured) errors.push(`API after the rename: ${JSON.stringify({ name: ch1.name, configured_name: ch1.configured_name })}`);
   const audit = await daemon.getJson("/api/v1/audit?action=io.rename");
   const rec = (audit.records || audit.entries || []).find((r) => r.user === "ada" && r.target === "aux1.di3");
-  if (!rec || rec.new_value !== "Battery room door (north)") errors.push(`no io.rename record by ada with the new name: ${JSON.stringify(audit).slice(0, 300)}`);
+  if (!rec || rec.new !== "Battery room door (north)") errors.push(`no io.rename record by ada with the new name: ${JSON.stringify(audit).slice(0, 300)}`);
   const kept = JSON.parse(readFileSync(path.join(daemon.dataDir, "io_names.json"), "utf8"));
   if (kept.names["aux1.di3"] !== "Battery room door (north)") errors.push(`io_names.json: ${JSON.stringify(kept)}`);
 

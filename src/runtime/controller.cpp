@@ -993,10 +993,9 @@ command::Outcome Controller::renameChannel(const command::RenameChannel& a, cons
     return makeError(ErrorCode::kIo, fmt::format("the name is not kept: {}", st.error().message));
   }
   io_names_ = std::move(names);
-  (void)io_->renameChannel(a.channel_id, name.empty() ? it->second : name);
-  const auto now_name = name.empty() ? it->second : name;
-  const auto text =
-      fmt::format("I/O channel {} renamed '{}' → '{}' ({})", a.channel_id, old, now_name, who);
+  (void)io_->renameChannel(a.channel_id, name);  // "" = the configured name
+  const auto text = fmt::format("I/O channel {} renamed '{}' → '{}' ({})", a.channel_id, old,
+                                name.empty() ? it->second : name, who);
   log::get("io")->info("{}", text);
   logEvent({now_ms, "config", text});
   return command::Reply{text, std::nullopt, {}};

@@ -37,7 +37,7 @@ const char* levelName(int min_level) {
 json ruleJson(const events::RuleView& v) {
   const auto& r = v.rule;
   json triggers = json::array();
-  for (std::uint32_t bit = 1; bit != 0 && bit <= (1u << 13); bit <<= 1) {
+  for (std::uint32_t bit = 1; bit != 0; bit <<= 1) {  // only trigger bits are ever set
     if ((r.triggers & bit) != 0) {
       triggers.push_back(std::string(model::eventTriggerName(static_cast<model::Trigger>(bit))));
     }

@@ -96,6 +96,19 @@ std::shared_ptr<const command::Published> publishedNow(const Sources& src) {
   return command::published(r);
 }
 
+// The channel `id` as the state now has it, as {"<key>": CHANNEL}; 404 when there is none.
+void sendChannel(const Sources& src, http::Response& res, const std::string& id, const char* key) {
+  const TimeMs now = src.clock.nowMs();
+  const auto view = publishedNow(src);
+  for (const auto& ch : view->io_channels) {
+    if (ch.id == id) {
+      sendJson(res, json{{key, ioChannelJson(ch, now)}});
+      return;
+    }
+  }
+  sendError(res, 404, "id", "no such channel: " + id);
+}
+
 // RFC 4180 field: quoted when it holds a comma, quote or line break.
 std::string csvField(const std::string& text) {
   if (text.find_first_of(",\"\r\n") == std::string::npos) {
@@ -1970,15 +1983,7 @@ void Server::routes() {
           sendError(res, commandStatus(done.error()), "id", done.error().message);
           return;
         }
-        const TimeMs now = ctl.clock.nowMs();
-        const auto view = publishedNow(ctl);
-        for (const auto& ch : view->io_channels) {
-          if (ch.id == id) {
-            sendJson(res, json{{"output", ioChannelJson(ch, now)}});
-            return;
-          }
-        }
-        sendError(res, 404, "id", "no such channel: " + id);
+        sendChannel(ctl, res, id, "output");
       },
       kOperateWrite);
 
@@ -2002,15 +2007,7 @@ void Server::routes() {
                     done.error().message);
           return;
         }
-        const TimeMs now = ctl.clock.nowMs();
-        const auto view = publishedNow(ctl);
-        for (const auto& ch : view->io_channels) {
-          if (ch.id == id) {
-            sendJson(res, json{{"channel", ioChannelJson(ch, now)}});
-            return;
-          }
-        }
-        sendError(res, 404, "id", "no such channel: " + id);
+        sendChannel(ctl, res, id, "channel");
       },
       kAdminWrite);
 

@@ -7,8 +7,8 @@ import { cssVar } from "../lib/theme.js";
 
 // path: the history route; field: its quantity; label: what the chart shows, for screen readers;
 // extra: {value, series} a constant line (a baseline) drawn beside the data.
-export function SeriesChart({ path, field, title, unit, label, range, width, thresholds = [], extra = null }) {
-  const { data, error, loading } = useFetch(path, { quantity: field, from: range.from, to: range.to, max_points: pointsFor(width) }, [path, field, range.from, range.to]);
+export function SeriesChart({ path, field, title, unit, label, range, thresholds = [], extra = null }) {
+  const { data, error, loading } = useFetch(path, { quantity: field, from: range.from, to: range.to, max_points: pointsFor() }, [path, field, range.from, range.to]);
   const [xs, ys] = seriesData(data);
   const series = [{ label: title, stroke: cssVar("--accent", "#0b5cd5") }];
   const cols = [xs, ys];

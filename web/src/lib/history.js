@@ -23,9 +23,14 @@ export function rangeOf(search, nowMs, fallback = "1d") {
   return { from: nowMs - r[2], to: nowMs, key: r[0] };
 }
 
+// The width a page-wide chart gets: the window's, at most 1500 px.
+export function chartWidth() {
+  return Math.min(1500, window.innerWidth || 1200);
+}
+
 // Points a chart of this width can show: two per pixel (min and max).
-export function pointsFor(widthPx) {
-  return Math.max(200, Math.min(4000, Math.round((widthPx || 1200) * 2)));
+export function pointsFor(widthPx = chartWidth()) {
+  return Math.max(200, Math.min(4000, Math.round(widthPx * 2)));
 }
 
 // Fetches `path` + the range (and max_points) whenever one of them changes:

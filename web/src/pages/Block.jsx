@@ -1,7 +1,7 @@
 // One block: its live values and why it is not green, charts of voltage, temperature, internal
 // resistance and equalization over any range (hour … years; the server downsamples), its Ri
 // baseline, its active alarms and its events.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { RangePicker } from "../components/RangePicker.jsx";
 import { ruleThresholds, SeriesChart } from "../components/SeriesChart.jsx";
 import { StatusMark } from "../components/StatusMark.jsx";
@@ -123,8 +123,6 @@ export default function Block({ params }) {
   const r = useStore(route);
   useStore(points);
   const now = usePlantNow();
-  const [width, setWidth] = useState(1200);
-  useEffect(() => setWidth(Math.min(1500, window.innerWidth)), []);
   if (!doc || now === null) return <p class="placeholder">Loading battery data…</p>;
   const s = liveString(doc, sNo);
   const blk = s && (s.blocks || []).find((x) => x.block === bNo);
@@ -191,19 +189,19 @@ export default function Block({ params }) {
         {mayOperate(sess) ? <BaselineReset s={sNo} b={bNo} /> : null}
       </section>
       <RangePicker range={range} key={`${range.from}-${range.to}`} />
-      <HistoryChart s={sNo} b={bNo} field="voltage_v" title="Voltage" range={range} width={width} thresholds={thresholdsFor(ruleState, sNo, "block.voltage_v")} />
-      <HistoryChart s={sNo} b={bNo} field="temperature_c" title="Temperature" range={range} width={width} thresholds={thresholdsFor(ruleState, sNo, "block.temperature_c")} />
+      <HistoryChart s={sNo} b={bNo} field="voltage_v" title="Voltage" range={range} thresholds={thresholdsFor(ruleState, sNo, "block.voltage_v")} />
+      <HistoryChart s={sNo} b={bNo} field="temperature_c" title="Temperature" range={range} thresholds={thresholdsFor(ruleState, sNo, "block.temperature_c")} />
       <HistoryChart
         s={sNo}
         b={bNo}
         field="ri_mohm"
         title="Internal resistance"
         range={range}
-        width={width}
+       
         extra={baseline !== null ? { value: baseline, series: { label: "Baseline", stroke: cssVar("--ink-soft", "#888"), dash: [6, 4] } } : null}
       />
-      <HistoryChart s={sNo} b={bNo} field="equalization_pct" title="Equalization" range={range} width={width} />
-      <HistoryChart s={sNo} b={bNo} field="equalization_wh_per_day" title="Equalization energy" range={range} width={width} />
+      <HistoryChart s={sNo} b={bNo} field="equalization_pct" title="Equalization" range={range} />
+      <HistoryChart s={sNo} b={bNo} field="equalization_wh_per_day" title="Equalization energy" range={range} />
       <section class="card">
         <h2>Events of this block</h2>
         <BlockEvents s={sNo} b={bNo} />

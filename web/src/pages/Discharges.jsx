@@ -3,7 +3,6 @@
 // voltage and current, and the end-of-discharge voltages sorted, with the blocks that collapsed
 // early flagged (the server's analysis, docs/api.md). Capacity per block joins this table when
 // the battery analysis provides it.
-import { useEffect, useState } from "preact/hooks";
 import { Chart } from "../components/Chart.jsx";
 import { RangePicker } from "../components/RangePicker.jsx";
 import { Time } from "../components/Time.jsx";
@@ -129,9 +128,7 @@ function EndBars({ rows }) {
 }
 
 function DischargeDetail({ s, id }) {
-  const [width, setWidth] = useState(1200);
-  useEffect(() => setWidth(Math.min(1500, window.innerWidth)), []);
-  const { data, error } = useFetch(`/strings/${s}/discharges/${id}`, { max_points: pointsFor(width) }, [s, id]);
+  const { data, error } = useFetch(`/strings/${s}/discharges/${id}`, { max_points: pointsFor() }, [s, id]);
   if (error) return <p class="error">{error}</p>;
   if (!data) return <p class="sub">Loading…</p>;
   const eod = data.end_of_discharge || [];

@@ -161,8 +161,6 @@ function Room({ doc, ruleState, active }) {
 function Trends({ doc, ruleState }) {
   const r = useStore(route);
   const now = usePlantNow();
-  const [width, setWidth] = useState(1200);
-  useEffect(() => setWidth(Math.min(1500, window.innerWidth)), []);
   if (now === null) return null;
   const range = rangeOf(r.search, now);
   const sys = doc.system || {};
@@ -181,7 +179,7 @@ function Trends({ doc, ruleState }) {
           unit={unitOf("system", field)}
           label={`${label} of the battery room`}
           range={range}
-          width={width}
+         
           thresholds={ruleThresholds(ruleState.system, `system.${field}`)}
         />
       ))}

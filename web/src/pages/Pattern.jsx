@@ -1,7 +1,6 @@
 // The voltage pattern of a string: every block of the string over time in one chart (the
 // seed's "violet line" view), any block highlightable; the blocks that end furthest from the
 // string's median are listed beside it. Other quantities (temperature, Ri, equalization) too.
-import { useEffect, useState } from "preact/hooks";
 import { Chart } from "../components/Chart.jsx";
 import { RangePicker } from "../components/RangePicker.jsx";
 import { isNum, unitOf } from "../lib/format.js";
@@ -41,8 +40,6 @@ export default function Pattern({ params }) {
   const r = useStore(route);
   useStore(points);
   const now = usePlantNow(0);
-  const [width, setWidth] = useState(1200);
-  useEffect(() => setWidth(Math.min(1500, window.innerWidth)), []);
   const strings = doc ? doc.strings.map((s) => s.string) : [];
   const sNo = params.s ? Number(params.s) : strings[0] || 1;
   const quantity = r.search.get("quantity") || "voltage_v";
@@ -51,7 +48,7 @@ export default function Pattern({ params }) {
   const keep = { quantity, block: hl || "" };
   const rangeParams = range.key === "custom" ? { from: range.from, to: range.to } : { range: range.key };
   const path = now === null ? null : `/strings/${sNo}/blocks/history`;
-  const { data, error, loading } = useFetch(path, { quantity, from: range.from, to: range.to, max_points: pointsFor(width) }, [path, quantity, range.from, range.to]);
+  const { data, error, loading } = useFetch(path, { quantity, from: range.from, to: range.to, max_points: pointsFor() }, [path, quantity, range.from, range.to]);
   const unit = unitOf("block", quantity);
   const blocks = (data && data.blocks) || [];
   const series = blocks.map((b, i) => ({ label: `Block ${b.block}`, stroke: colour(i, blocks.length), width: b.block === hl ? 3 : 1 }));

@@ -1,8 +1,8 @@
 // Fuzz target: the files equalisd keeps in its data directory and reads back at start (and from
 // a restored backup): modules.json, ri_baseline_N.json, calibration_N.json, alarm_rules.json,
-// users.json, io_names.json. A damaged file must give an error, never a crash. The first byte
-// picks the reader (modulo 5, ordered so that the seeds written for modulo 4 keep their reader;
-// 250 and above: io_names.json).
+// users.json, io_names.json, protocols.json. A damaged file must give an error, never a crash.
+// The first byte picks the reader (modulo 5, ordered so that the seeds written for modulo 4 keep
+// their reader; 240–249: protocols.json, 250 and above: io_names.json).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,6 +14,7 @@
 #include "bus/module_map.hpp"
 #include "model/io_names.hpp"
 #include "model/plant.hpp"
+#include "model/protocol_settings.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) {
@@ -27,6 +28,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           equalis::model::parseChannelNamesFile(equalis::model::channelNamesFileText(*names));
       if (!again || *again != *names) {
         __builtin_trap();  // what was written must read back the same
+      }
+    }
+    return 0;
+  }
+  if (data[0] >= 240) {
+    const auto specs = equalis::model::parseProtocolsFile(text);
+    if (specs) {
+      const auto again =
+          equalis::model::parseProtocolsFile(equalis::model::protocolsFileText(*specs));
+      if (!again || *again != *specs) {
+        __builtin_trap();  // what was written must read back the same
+      }
+      for (const auto& [key, spec] : *specs) {
+        // A masked spec keeps its secrets from the one in force, and masks again the same way.
+        const auto masked = equalis::model::redactedProtocolSpec(key, spec);
+        const auto kept = equalis::model::protocolSpecKeepingSecrets(key, masked, spec);
+        if (equalis::model::redactedProtocolSpec(key, kept) != masked) {
+          __builtin_trap();
+        }
       }
     }
     return 0;

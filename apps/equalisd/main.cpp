@@ -5,7 +5,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <sys/stat.h>
@@ -22,7 +24,17 @@
 #include "adapters/common/service.hpp"
 #include "adapters/http/checks.hpp"
 #include "adapters/http/tls.hpp"
+#include "adapters/rest/protocol_set.hpp"
 #include "adapters/rest/server.hpp"
+#ifndef EQUALIS_WITH_MODBUS
+#define EQUALIS_WITH_MODBUS 0
+#endif
+#ifndef EQUALIS_WITH_SNMP
+#define EQUALIS_WITH_SNMP 0
+#endif
+#ifndef EQUALIS_WITH_MQTT
+#define EQUALIS_WITH_MQTT 0
+#endif
 #if EQUALIS_WITH_MODBUS
 #include "adapters/modbus/modbus_server.hpp"
 #endif
@@ -40,6 +52,7 @@
 #include "core/log.hpp"
 #include "core/service_notify.hpp"
 #include "core/version.hpp"
+#include "model/protocol_settings.hpp"
 #include "ops/backup.hpp"
 #include "persist/files.hpp"
 #include "runtime/controller.hpp"
@@ -174,6 +187,31 @@ equalis::Result<equalis::adapters::ServicePtr> startProtocol(const equalis::adap
   }
 #endif
   return makeError(ErrorCode::kUnavailable, "this equalisd was built without " + flag.substr(2));
+}
+
+// Whether this equalisd has the adapter of a protocol key (model/protocol_settings.hpp).
+bool protocolBuilt(std::string_view key) {
+  return (EQUALIS_WITH_MODBUS && key.rfind("modbus", 0) == 0) ||
+         (EQUALIS_WITH_SNMP && key == "snmp") || (EQUALIS_WITH_MQTT && key == "mqtt");
+}
+
+// The protocol specs changed on the settings page; a damaged file is ignored with a warning
+// (the configured specs apply), never a failed start.
+std::map<std::string, std::string> changedProtocols(const equalis::model::PlantConfig& plant,
+                                                    spdlog::logger& logger) {
+  const auto path = equalis::persist::protocolsPath(plant);
+  const auto text = equalis::persist::readFile(path);
+  if (text && !text->has_value()) {
+    return {};
+  }
+  auto parsed = text ? equalis::model::parseProtocolsFile(**text)
+                     : equalis::Result<std::map<std::string, std::string>>(text.error());
+  if (!parsed) {
+    logger.warn("ignoring {}: {} (the configured protocol settings apply)", path,
+                parsed.error().message);
+    return {};
+  }
+  return std::move(*parsed);
 }
 
 int fail(const std::string& message) {
@@ -416,6 +454,33 @@ int run(int argc, char** argv) {
   }
   controller.setAudit(audit_log->get());
   const bool loopback_only = http::isLoopback(listen->first);
+  const adapters::Context adapter_ctx{controller.plant(),
+                                      controller.state(),
+                                      clock,
+                                      versionText(),
+                                      adapters::publishedAlarms(controller.state(), clock),
+                                      adapters::queuedAcknowledge(controller.commands())};
+  rest::ProtocolSet::Hooks protocol_hooks;
+  protocol_hooks.start = [&adapter_ctx](const model::ProtocolKind& kind, const std::string& spec) {
+    return startProtocol(adapter_ctx, std::string(kind.flag), spec);
+  };
+  protocol_hooks.built = [](const model::ProtocolKind& kind) { return protocolBuilt(kind.key); };
+  // net-snmp keeps global state: one agent per process.
+  protocol_hooks.once_per_process = [](const model::ProtocolKind& kind) {
+    return kind.key == "snmp";
+  };
+  protocol_hooks.check = [&adapter_ctx](const model::ProtocolKind& kind, const std::string& spec) {
+    (void)adapter_ctx;
+    (void)spec;
+#if EQUALIS_WITH_SNMP
+    if (kind.key == "snmp") {
+      return snmp::checkSpec(adapter_ctx, spec);
+    }
+#endif
+    return Status(
+        makeError(ErrorCode::kUnavailable, fmt::format("{} cannot be checked here", kind.label)));
+  };
+  rest::ProtocolSet protocols(std::move(protocol_hooks), persist::protocolsPath(plant));
   rest::Sources sources{controller.plant(),
                         controller.state(),
                         clock,
@@ -430,6 +495,7 @@ int run(int argc, char** argv) {
   sources.accounts = accounts->get();
   sources.radius = radius.get();
   sources.audit = audit_log->get();
+  sources.protocols = &protocols;
   sources.anonymous_read = plant.http.anonymous_read == model::AutoSwitch::kAuto
                                ? loopback_only
                                : plant.http.anonymous_read == model::AutoSwitch::kOn;
@@ -493,34 +559,25 @@ int run(int argc, char** argv) {
     logger->info("http://{}:{}/ redirects to HTTPS", listen->first, *redirect);
   }
 
-  // Protocol adapters read the state store only. The configuration names them; a flag overrides
-  // its configured counterpart.
-  auto configured = [&](const std::string& flag, const std::string& spec) {
-    const bool overridden = std::any_of(protocol_specs.begin(), protocol_specs.end(),
-                                        [&](const auto& p) { return p.first == flag; });
-    if (!spec.empty() && !overridden) {
-      protocol_specs.emplace_back(flag, spec);
-    }
-  };
-  configured("--modbus-tcp", plant.protocols.modbus_tcp);
-  configured("--modbus-rtu", plant.protocols.modbus_rtu);
-  configured("--snmp", plant.protocols.snmp);
-  configured("--mqtt", plant.protocols.mqtt);
-  adapters::Context adapter_ctx{controller.plant(),
-                                controller.state(),
-                                clock,
-                                versionText(),
-                                adapters::publishedAlarms(controller.state(), clock),
-                                adapters::queuedAcknowledge(controller.commands())};
-  std::vector<adapters::ServicePtr> services;
+  // Protocol adapters read the state store only. Their specs come from the command-line flags,
+  // the settings page (protocols.json) and the configuration, in that order.
+  std::map<std::string, std::string> flag_specs;
   for (const auto& [flag, spec] : protocol_specs) {
-    auto started = startProtocol(adapter_ctx, flag, spec);
-    if (!started) {
-      return fail(fmt::format("{} {}: {}", flag, spec, started.error().message));
+    for (const auto& kind : model::kProtocolKinds) {
+      if (kind.flag == flag) {
+        flag_specs[std::string(kind.key)] = spec;  // the last one given counts
+      }
     }
-    logger->info("{}", (*started)->describe());
-    std::printf("%s\n", (*started)->describe().c_str());
-    services.push_back(std::move(started.value()));
+  }
+  if (auto st = protocols.startAll(plant.protocols, flag_specs, changedProtocols(plant, *logger));
+      !st) {
+    return fail(st.error().message);
+  }
+  for (const auto& p : protocols.list()) {
+    if (p.running) {
+      logger->info("{}", p.description);
+      std::printf("%s\n", p.description.c_str());
+    }
   }
 
   std::signal(SIGINT, onSignal);
@@ -582,10 +639,8 @@ int run(int argc, char** argv) {
   controller.runtimeStats().markStopping();
   service::notifyStopping(fmt::format("Stopping (signal {})", static_cast<int>(g_signal)));
   watchdog.stop();
-  for (auto& service : services) {
-    service->stop();
-  }
   server.stop();
+  protocols.stopAll();
   controller.stop();
   http.join();
   control.join();

@@ -56,6 +56,8 @@ inline constexpr const char* kLoginFailure = "login.failure";
 inline constexpr const char* kLogout = "logout";
 inline constexpr const char* kCertificateInstall = "certificate.install";
 inline constexpr const char* kCertificateRemove = "certificate.remove";
+inline constexpr const char* kProtocolChange = "protocol.change";
+inline constexpr const char* kProtocolRevert = "protocol.revert";
 // A request refused because the account's role does not allow it.
 inline constexpr const char* kAccessDenied = "access.denied";
 // Written by the log itself when it opens a damaged trail (the damage found, in `detail`).

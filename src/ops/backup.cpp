@@ -27,6 +27,7 @@
 #include "auth/users_file.hpp"
 #include "config/config.hpp"
 #include "model/io_names.hpp"
+#include "model/protocol_settings.hpp"
 #include "persist/files.hpp"
 
 namespace equalis::ops {
@@ -44,7 +45,7 @@ constexpr std::uint64_t kMaxSmallFile = std::uint64_t{16} * 1024 * 1024;
 // Names a data-directory file may have in an archive (and that a restore replaces).
 bool isDataFile(const std::string& name) {
   static const std::regex data_name(
-      R"(^(alarm_rules\.json|users\.json|io_names\.json|calibration-string-[1-9][0-9]{0,2}\.txt|ri-baseline-string-[1-9][0-9]{0,2}\.txt)$)");
+      R"(^(alarm_rules\.json|users\.json|io_names\.json|protocols\.json|calibration-string-[1-9][0-9]{0,2}\.txt|ri-baseline-string-[1-9][0-9]{0,2}\.txt)$)");
   return std::regex_match(name, data_name);
 }
 
@@ -267,6 +268,10 @@ Status checkDataFile(const std::string& name, const std::string& text,
   }
   if (name == "io_names.json") {
     auto parsed = model::parseChannelNamesFile(text);
+    return parsed ? Status{} : Status(parsed.error());
+  }
+  if (name == "protocols.json") {
+    auto parsed = model::parseProtocolsFile(text);
     return parsed ? Status{} : Status(parsed.error());
   }
   if (name.rfind("calibration-string-", 0) == 0) {

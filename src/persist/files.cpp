@@ -126,4 +126,8 @@ std::string ioNamesPath(const model::PlantConfig& plant) {
   return (std::filesystem::path(plant.data_dir) / "io_names.json").string();
 }
 
+std::string protocolsPath(const model::PlantConfig& plant) {
+  return (std::filesystem::path(plant.data_dir) / "protocols.json").string();
+}
+
 }  // namespace equalis::persist

@@ -28,5 +28,7 @@ std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_i
 std::string modulesPath(const model::PlantConfig& plant);
 // The names of I/O channels given at run time (model/io_names.hpp).
 std::string ioNamesPath(const model::PlantConfig& plant);
+// The protocol adapter settings changed at run time (model/protocol_settings.hpp).
+std::string protocolsPath(const model::PlantConfig& plant);
 
 }  // namespace equalis::persist

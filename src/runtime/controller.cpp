@@ -721,6 +721,14 @@ std::string Controller::auditBefore(const command::Action& action) const {
   if (const auto* r = std::get_if<command::RevertAlarmRule>(&action)) {
     return rule_override(r->rule_id, r->string_number);
   }
+  if (const auto* n = std::get_if<command::RenameChannel>(&action)) {
+    if (const auto it = io_names_.find(n->channel_id); it != io_names_.end()) {
+      return it->second;
+    }
+    const auto configured = io_->configuredNames();
+    const auto c = configured.find(n->channel_id);
+    return c == configured.end() ? std::string() : c->second + " (configured name)";
+  }
   return {};
 }
 

@@ -309,12 +309,23 @@ class MqttAuthentication(unittest.TestCase):
                 self.assertGreaterEqual(refusals, 2, broker.log_text()[-2000:])
                 self.assertLessEqual(refusals, 6, "no backoff between attempts")
                 self.assertEqual(sub.latest(), {}, "published without a valid login")
+                # The settings page's view says why it does not publish, password masked.
+                mqtt = next(p for p in wrong.get_json("/api/v1/system/protocols")["protocols"]
+                            if p["name"] == "mqtt")
+                self.assertTrue(mqtt["running"], mqtt)
+                self.assertRegex(mqtt["condition"], r"^not connected to the broker: .*authori[sz]ed",
+                                 mqtt)
+                self.assertEqual(mqtt["spec"], f"mqtt://equalis:********@127.0.0.1:{broker.port}")
+                self.assertEqual(mqtt["source"], "command line")
                 wrong.stop()
 
                 right.start()
                 self.assertTrue(sub.wait_for(lambda t, p: t == f"{PREFIX}/status" and p == "online", 15),
                                 broker.log_text()[-2000:])
                 self.assertTrue(sub.wait_for(lambda t, p: t == block_topic(2, 32), 15))
+                mqtt = next(p for p in right.get_json("/api/v1/system/protocols")["protocols"]
+                            if p["name"] == "mqtt")
+                self.assertEqual(mqtt["condition"], "", mqtt)
             finally:
                 sub.stop()
                 wrong.cleanup()

@@ -79,19 +79,33 @@ test("the battery page shows the plant read over the line, stale when the line i
   await sim.kill();
   await waitFor(async () => (await daemon.getJson("/api/v1/alarms")).alarms.filter((a) => a.rule === "block.comm_lost").length === 64, "64 comm-lost alarms", 30000);
   await sleep(3500); // the alarm list the notes come from is polled every 3 s
-  [shown, errors] = await readChecked(page);
-  const conn = await page.locator(".conn").getAttribute("data-state");
-  if (conn !== "live") errors.push(`the daemon still answers, but the connection says ${conn}`);
-  for (const s of shown) {
-    for (const r of s.rows) {
-      const where = `string ${s.string} block ${r.block}`;
-      if (r.status === "ok") errors.push(`${where}: status ok (green) with the line dead`);
-      if (!r.note) errors.push(`${where}: no note says why it is not green`);
-      for (const f of MEASURED) {
-        const c = r.cells[f];
-        if (!STALE.has(c.quality) || !c.greyed) errors.push(`${where} ${f}: quality ${c.quality}, greyed ${c.greyed}`);
+  // The page follows the live stream: give it until 15 s after the alarms to show every row
+  // stale, then report what the page and the API showed.
+  const deadline = Date.now() + 15000;
+  let conn;
+  for (;;) {
+    [shown, errors] = await readChecked(page);
+    conn = await page.locator(".conn").getAttribute("data-state");
+    if (conn !== "live") errors.push(`the daemon still answers, but the connection says ${conn}`);
+    for (const s of shown) {
+      for (const r of s.rows) {
+        const where = `string ${s.string} block ${r.block}`;
+        if (r.status === "ok") errors.push(`${where}: status ok (green) with the line dead`);
+        if (!r.note) errors.push(`${where}: no note says why it is not green`);
+        for (const f of MEASURED) {
+          const c = r.cells[f];
+          if (!STALE.has(c.quality) || !c.greyed) errors.push(`${where} ${f}: quality ${c.quality}, greyed ${c.greyed}`);
+        }
       }
     }
+    if (!errors.length || Date.now() > deadline) break;
+    await sleep(1000);
+  }
+  if (errors.length) {
+    const api = await blocks();
+    const counts = {};
+    api.forEach((b) => (counts[b.voltage_v.quality] = (counts[b.voltage_v.quality] || 0) + 1));
+    errors.unshift(`the API at the end: block voltage qualities ${JSON.stringify(counts)}; the page's data time ${await page.getAttribute(".server-time time[datetime]", "datetime").catch(() => "?")}, now ${new Date().toISOString()}`);
   }
   assertNoErrors(errors, "blocks shown as fresh after equalis-sim died");
   log("OK: every block row greyed (stale / comm_lost), no green status, connection live");

@@ -7,8 +7,12 @@
 // (and it did not run); the audit trail and the event log record it. An operator sees neither
 // the rules nor the button, and the API refuses the rules to them. An admin renames an I/O
 // channel on the page: the API, the audit trail, io_names.json and the room & I/O page have the
-// new name; refused names are named; "Configured name" gives the file's name back.
+// new name; refused names are named; "Configured name" gives the file's name back. An admin
+// turns the Modbus TCP server on from the page, moves it to another port and turns it off: a real
+// Modbus client (mbpoll) reads the plant's counts where the page says it serves, and nowhere
+// else; a port that cannot be bound is refused with the old server going on.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import dgram from "node:dgram";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -178,7 +182,7 @@ test("an admin renames an I/O channel: every page shows the new name, and it can
   if (ch1.name !== "Battery room door (north)" || ch1.configured_name !== configured) errors.push(`API after the rename: ${JSON.stringify({ name: ch1.name, configured_name: ch1.configured_name })}`);
   const audit = await daemon.getJson("/api/v1/audit?action=io.rename");
   const rec = (audit.records || audit.entries || []).find((r) => r.user === "ada" && r.target === "aux1.di3");
-  if (!rec || rec.new !== "Battery room door (north)") errors.push(`no io.rename record by ada with the new name: ${JSON.stringify(audit).slice(0, 300)}`);
+  if (!rec || rec.new !== "Battery room door (north)" || rec.old !== `${configured} (configured name)`) errors.push(`no io.rename record by ada with the old and new names: ${JSON.stringify(audit).slice(0, 300)}`);
   const kept = JSON.parse(readFileSync(path.join(daemon.dataDir, "io_names.json"), "utf8"));
   if (kept.names["aux1.di3"] !== "Battery room door (north)") errors.push(`io_names.json: ${JSON.stringify(kept)}`);
 
@@ -205,4 +209,82 @@ test("an admin renames an I/O channel: every page shows the new name, and it can
   assertNoErrors(errors, "settings: I/O names");
   log(`OK: aux1.di3 renamed on the settings page (API, audit, io_names.json, I/O table), refusals named, '${configured}' given back`);
   await page.context().close();
+});
+
+// mbpoll, once: exit code, the registers read ({address: value}) and what it printed.
+function mbpoll(port, first, count) {
+  const p = spawnSync("mbpoll", ["-m", "tcp", "-p", String(port), "-a", "1", "-0", "-r", String(first), "-c", String(count), "-t", "4", "-1", "-o", "2", "127.0.0.1"], { encoding: "utf8", timeout: 20000 });
+  const out = `${p.stdout || ""}${p.stderr || ""}`;
+  const values = Object.fromEntries([...out.matchAll(/^\[(\d+)\]:\s+(-?\d+)/gm)].map((m) => [Number(m[1]), Number(m[2])]));
+  return { code: p.status, values, out };
+}
+
+test("an admin turns Modbus TCP on, moves it and turns it off from the settings page; mbpoll follows", { timeout: 120000 }, async () => {
+  const strings = (await daemon.getJson("/api/v1/strings")).strings;
+  const modules = strings.reduce((n, s) => n + s.block_count, 0);
+  const [port1, port2] = [await closedPort(), await closedPort()];
+  const page = await openPage(browser, daemon);
+  await page.goto("/settings");
+  await waitLive(page);
+  await pageLogin(page, "ada", "ada-password-1");
+  const row = page.locator('tr[data-protocol="modbus_tcp"]');
+  await row.waitFor({ timeout: 15000 });
+  const errors = [];
+  const state = async () => ((await row.locator(".protocol-state").textContent()) || "").trim();
+  if ((await state()) !== "off") errors.push(`Modbus TCP shown ${await state()} before it was turned on`);
+  if (mbpoll(port1, 1003, 2).code === 0) errors.push(`something answers Modbus on ${port1} before it was turned on`);
+
+  const input = row.locator('input[name="spec"]');
+  await input.fill(`127.0.0.1:${port1}`);
+  await row.getByRole("button", { name: "Apply" }).click();
+  await row.getByText("Serving.").waitFor({ timeout: 15000 });
+  let read = mbpoll(port1, 1003, 2);
+  if (read.code !== 0 || read.values[1003] !== strings.length || read.values[1004] !== modules) errors.push(`mbpoll on ${port1}: ${JSON.stringify(read.values)}, API ${strings.length} strings ${modules} modules; ${read.out.slice(-300)}`);
+  const shown = (await row.textContent()) || "";
+  if (!shown.includes(`Modbus TCP on 127.0.0.1:${port1}`) || !shown.includes("changed here")) errors.push(`the row after Apply: ${JSON.stringify(shown)}`);
+  const kept = JSON.parse(readFileSync(path.join(daemon.dataDir, "protocols.json"), "utf8"));
+  if (kept.protocols.modbus_tcp !== `127.0.0.1:${port1}`) errors.push(`protocols.json: ${JSON.stringify(kept)}`);
+
+  // A spec that cannot start: refused with the adapter's reason, the old one goes on serving.
+  await input.fill("127.0.0.1:70000");
+  await row.getByRole("button", { name: "Apply" }).click();
+  await row.locator('[role="alert"]').filter({ hasText: "70000" }).waitFor({ timeout: 15000 });
+  read = mbpoll(port1, 1003, 1);
+  if (read.code !== 0) errors.push(`after a refused change the old port ${port1} no longer answers: ${read.out.slice(-300)}`);
+
+  // Moved to another port: the old one is closed, the new one answers.
+  await input.fill(`127.0.0.1:${port2}`);
+  await row.getByRole("button", { name: "Apply" }).click();
+  await row.getByText(`Modbus TCP on 127.0.0.1:${port2}`).waitFor({ timeout: 15000 });
+  if (mbpoll(port2, 1003, 1).values[1003] !== strings.length) errors.push(`mbpoll on the new port ${port2} does not read the string count`);
+  if (mbpoll(port1, 1003, 1).code === 0) errors.push(`the old port ${port1} still answers after the move`);
+
+  // Off, with confirmation.
+  page.once("dialog", (d) => d.accept());
+  await row.getByRole("button", { name: "Turn off" }).click();
+  await row.getByText("Off.").waitFor({ timeout: 15000 });
+  if (mbpoll(port2, 1003, 1).code === 0) errors.push(`port ${port2} still answers after Turn off`);
+
+  const audit = await daemon.getJson("/api/v1/audit?action=protocol.change");
+  const recs = (audit.records || []).filter((r) => r.user === "ada" && r.target === "modbus_tcp");
+  const ok = recs.filter((r) => r.outcome === "ok").map((r) => `${r.old} → ${r.new}`);
+  const want = [`off → 127.0.0.1:${port1}`, `127.0.0.1:${port1} → 127.0.0.1:${port2}`, `127.0.0.1:${port2} → off`];
+  if (JSON.stringify(ok) !== JSON.stringify(want)) errors.push(`audit: ${JSON.stringify(ok)}, expected ${JSON.stringify(want)}`);
+  if (!recs.some((r) => r.outcome === "refused" && r.detail.includes("70000"))) errors.push(`no refused protocol.change record naming 70000: ${JSON.stringify(recs)}`);
+
+  // An operator may not read or change the adapters.
+  const otto = await openPage(browser, daemon);
+  await otto.goto("/settings");
+  await waitLive(otto);
+  await pageLogin(otto, "otto", "otto-password-1");
+  const denied = await otto.evaluate(async () => [(await fetch("/api/v1/system/protocols")).status, (await fetch("/api/v1/system/protocols/modbus_tcp", { method: "PUT", headers: { "Content-Type": "application/json" }, body: '{"spec":"127.0.0.1:1502"}' })).status]);
+  if (denied[0] !== 403 || denied[1] !== 403) errors.push(`an operator's GET and PUT: ${denied}`);
+  // The one refused change answers 400, which the browser logs.
+  const refusals = page.problems.filter((p) => /status of 400/.test(p));
+  if (refusals.length !== 1) errors.push(`${refusals.length} requests answered 400, expected the one refused spec`);
+  errors.push(...page.problems.filter((p) => !/status of 400/.test(p)).map((p) => `page error: ${p}`));
+  assertNoErrors(errors, "settings: protocols");
+  log(`OK: Modbus TCP turned on at ${port1} (mbpoll reads ${strings.length} strings, ${modules} modules), a bad port refused with the old one serving, moved to ${port2}, turned off; audited; an operator refused`);
+  await page.context().close();
+  await otto.context().close();
 });

@@ -72,6 +72,9 @@ class Service {
   virtual void stop() = 0;
   // "Modbus TCP on 127.0.0.1:1502", printed at start.
   virtual std::string describe() const = 0;
+  // What keeps it from serving now ("not connected to the broker: Connection refused"), "" when
+  // nothing does. Thread-safe to call.
+  virtual std::string condition() const { return {}; }
 };
 
 using ServicePtr = std::unique_ptr<Service>;

@@ -182,6 +182,16 @@ class MqttService final : public adapters::Service {
                                          discoveryModeName(settings_.discovery)));
   }
 
+  std::string condition() const override {
+    if (connected_) {
+      return {};
+    }
+    std::lock_guard lock(mutex_);
+    return last_failure_.empty()
+               ? std::string("connecting to the broker")
+               : fmt::format("not connected to the broker: {} (retrying)", last_failure_);
+  }
+
  private:
   static MqttService& self(void* obj) { return *static_cast<MqttService*>(obj); }
 
@@ -193,6 +203,10 @@ class MqttService final : public adapters::Service {
     }
     s.logger_->info("connected to MQTT broker {}", redactedUrl(s.settings_));
     s.backoff_ = kInitialBackoff;
+    {
+      std::lock_guard lock(s.mutex_);
+      s.last_failure_.clear();
+    }
     s.publish(s.topics_.status(), kOnline);
     if (s.settings_.discovery != DiscoveryMode::kOff) {
       const std::string birth = s.settings_.discovery_prefix + "/status";
@@ -306,8 +320,13 @@ class MqttService final : public adapters::Service {
         continue;
       }
       const auto delay = backoff_.load();
-      logger_->warn("MQTT broker {}: {}; retrying in {} s", redactedUrl(settings_),
-                    failureText(rc, saved_errno), delay.count() / 1000.0);
+      const auto failure = failureText(rc, saved_errno);
+      logger_->warn("MQTT broker {}: {}; retrying in {} s", redactedUrl(settings_), failure,
+                    delay.count() / 1000.0);
+      {
+        std::lock_guard lock(mutex_);
+        last_failure_ = failure;
+      }
       backoff_ = std::min(delay * 2, kMaxBackoff);
       {
         std::unique_lock lock(mutex_);
@@ -448,7 +467,7 @@ class MqttService final : public adapters::Service {
   std::shared_ptr<spdlog::logger> logger_;
   mosquitto* mosq_ = nullptr;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> net_stop_{false};
@@ -457,7 +476,8 @@ class MqttService final : public adapters::Service {
   std::atomic<std::uint64_t> connection_epoch_{0};
   std::atomic<int> last_connack_{0};
   std::atomic<std::chrono::milliseconds> backoff_{kInitialBackoff};
-  int acked_mid_ = -1;  // guarded by mutex_
+  int acked_mid_ = -1;        // guarded by mutex_
+  std::string last_failure_;  // why the last connection attempt failed; guarded by mutex_
   std::once_flag stop_once_;
   std::thread net_thread_;
   std::thread publish_thread_;

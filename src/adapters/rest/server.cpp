@@ -1091,6 +1091,7 @@ void Server::routes() {
   // Before /api/v1/strings/*/blocks/*, which would take "history" for a block number.
   historyRoutes();
   eventRoutes();
+  protocolRoutes();
   auto& ctl = src_;
   const auto& plant = ctl.plant;
   const int string_count = static_cast<int>(plant.strings.size());

@@ -35,6 +35,8 @@
 
 namespace equalis::rest {
 
+class ProtocolSet;
+
 // What the REST server reads and where it sends commands.
 struct Sources {
   const model::PlantConfig& plant;
@@ -58,6 +60,8 @@ struct Sources {
   auth::RadiusAuthenticator* radius = nullptr;
   audit::Log* audit = nullptr;  // logins and logouts are recorded here; null: not recorded
   bool anonymous_read = true;   // reading without a login ([http] anonymous_read)
+  // The protocol adapters the settings page may change (protocol_set.hpp); null: none.
+  ProtocolSet* protocols = nullptr;
 };
 
 // Documents rendered once per state version and shared by every request that asks for them.
@@ -127,6 +131,8 @@ class Server {
   void historyRoutes();
   // The event rules and their test (event_routes.cpp).
   void eventRoutes();
+  // The protocol adapters' settings (protocol_routes.cpp).
+  void protocolRoutes();
   void servingCertificate(const std::optional<http::TlsFiles>& tls, int port);
   std::shared_ptr<const std::string> statusJson();
   void feed();  // renders live updates for the event hub

@@ -686,6 +686,11 @@ class AgentHandle final : public adapters::Service {
 
 }  // namespace
 
+Status checkSpec(const adapters::Context& ctx, const std::string& spec) {
+  auto options = parseSpec(spec, ctx.plant.protocols.snmp_options);
+  return options ? Status{} : Status(options.error());
+}
+
 Result<adapters::ServicePtr> start(const adapters::Context& ctx, const std::string& spec) {
   auto options = parseSpec(spec, ctx.plant.protocols.snmp_options);
   if (!options) {

@@ -11,6 +11,9 @@ namespace equalis::snmp {
 // see adapters/snmp/options.hpp and docs/snmp.md. net-snmp has global state: one agent per
 // process; a second start() fails with kUnavailable until the first is stopped.
 Result<adapters::ServicePtr> start(const adapters::Context& ctx, const std::string& spec);
+// Whether start() would take `spec` (the part checked before net-snmp is set up): a change that
+// can only apply at the next start of the process is checked with this.
+Status checkSpec(const adapters::Context& ctx, const std::string& spec);
 
 // A notification of EQUALIS-MIB (equalisMIB.0.N), sent to the notification receiver of the spec
 // as a v2c or v3 trap or inform. equalisAgentStart is sent by the agent itself once it listens.

@@ -1,7 +1,8 @@
 // Settings (admins): alarm rules per string, showing where each value comes from (default,
 // configuration file, changed here) with validation by the daemon and revert; the event rules
-// with a "Send test" for each; the names of the I/O channels; accounts and API tokens; the HTTPS certificate; configuration
-// reload; backup download and restore upload.
+// with a "Send test" for each; the names of the I/O channels; the protocol adapters (Modbus,
+// SNMP, MQTT); accounts and API tokens; the HTTPS certificate; configuration reload; backup
+// download and restore upload.
 // Every change goes through the daemon's one write path (role check and audit record); a refusal
 // shows the daemon's reason.
 import { useEffect, useState } from "preact/hooks";
@@ -19,6 +20,29 @@ const RULE_FIELDS = [
   ["off_delay_s", "Off delay [s]"],
 ];
 const ORIGIN_TEXT = { default: "default", config: "configuration file", api: "changed here" };
+
+// A settings table: a line on what it is, the column heads, the rows.
+function SettingsTable({ class: cls, columns, intro, children }) {
+  return (
+    <>
+      <p class="sub">{intro}</p>
+      <div class="table-scroll">
+        <table class={`data-table ${cls}`}>
+          <thead>
+            <tr>
+              {columns.map((c) => (
+                <th scope="col" key={c}>
+                  {c}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>{children}</tbody>
+        </table>
+      </div>
+    </>
+  );
+}
 
 function useReload() {
   const [n, setN] = useState(0);
@@ -496,30 +520,12 @@ function EventRulesSection() {
   if (!rules) return <p class="sub">Loading…</p>;
   if (!rules.length) return <p class="sub">No event rule is configured ([[events.rule]] in the configuration file, docs/events.md).</p>;
   return (
-    <>
-      <p class="sub">
-        Rules come from the configuration file ([[events.rule]]). "Send test" sends a test message through the rule's email, syslog and webhook actions now and shows each outcome; commands, relays and the buzzer are not run by a test. Every test is recorded in
-        the audit trail and the event log.
-      </p>
-      <div class="table-scroll">
-        <table class="data-table event-rules">
-          <thead>
-            <tr>
-              <th scope="col">Rule</th>
-              <th scope="col">Triggers</th>
-              <th scope="col">Filters</th>
-              <th scope="col">Actions</th>
-              <th scope="col">Test</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rules.map((r) => (
-              <EventRuleRow key={r.name} rule={r} />
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </>
+    <SettingsTable class="event-rules" columns={["Rule", "Triggers", "Filters", "Actions", "Test"]} intro={<>Rules come from the configuration file ([[events.rule]]). "Send test" sends a test message through the rule's email, syslog and webhook actions now and shows each outcome; commands, relays and the buzzer are not run by a test. Every test is recorded in
+        the audit trail and the event log.</>}>
+      {rules.map((r) => (
+        <EventRuleRow key={r.name} rule={r} />
+      ))}
+    </SettingsTable>
   );
 }
 
@@ -604,28 +610,143 @@ function IoNamesSection() {
   if (!state.loaded) return <p class="sub">Loading…</p>;
   if (!list.length) return <p class="sub">No I/O devices are configured.</p>;
   return (
-    <>
-      <p class="sub">
-        The name the pages and the event log (input changes) show for a channel. A name given here is kept in the data directory (io_names.json, in backups) over the configuration file's; "Configured name" gives the file's back.
-      </p>
-      <div class="table-scroll">
-        <table class="data-table io-names">
-          <thead>
-            <tr>
-              <th scope="col">Channel</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Configured name</th>
-              <th scope="col">Name</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((c) => (
-              <ChannelNameRow key={c.id} c={c} />
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </>
+    <SettingsTable class="io-names" columns={["Channel", "Kind", "Configured name", "Name"]} intro={<>The name the pages and the event log (input changes) show for a channel. A name given here is kept in the data directory (io_names.json, in backups) over the configuration file's; "Configured name" gives the file's back.</>}>
+      {list.map((c) => (
+        <ChannelNameRow key={c.id} c={c} />
+      ))}
+    </SettingsTable>
+  );
+}
+
+const SOURCE_TEXT = { config: "configuration file", "changed here": "changed here", "command line": "command line" };
+
+function ProtocolRow({ p, onChanged }) {
+  const [text, setText] = useState(p.spec);
+  const [dirty, setDirty] = useState(false);
+  const [note, setNote] = useState("");
+  const [error, setError] = useState("");
+  useEffect(() => {
+    if (!dirty) setText(p.pending_spec || p.spec);
+  }, [p.spec, p.pending_spec]);
+  const apply = async (method, body, confirmText) => {
+    if (confirmText && !window.confirm(confirmText)) return;
+    setError("");
+    setNote("");
+    try {
+      const r = await send(method, `/system/protocols/${p.name}`, body);
+      const q = r.protocol;
+      setText(q.pending_spec || q.spec);
+      setDirty(false);
+      setNote(q.restart_needed ? "Stored: applies when equalisd starts again." : q.running ? "Serving." : "Off.");
+      onChanged();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  const fixed = p.source === "command line";
+  const state = !p.built ? "not built in" : p.running ? (p.condition ? "not serving" : "serving") : p.error ? "failed" : "off";
+  return (
+    <tr data-protocol={p.name}>
+      <th scope="row">{p.label}</th>
+      <td>
+        <span class={`protocol-state protocol-${state.replace(/ /g, "-")}`}>{state}</span>
+        {p.description ? <div class="sub protocol-description">{p.description}</div> : null}
+        {p.error ? <div class="error protocol-error">{p.error}</div> : null}
+        {p.condition ? <div class="error protocol-condition">{p.condition}</div> : null}
+        {p.restart_needed ? (
+          <div class="sub protocol-pending">
+            Next start: <code>{p.pending_spec || "off"}</code>
+          </div>
+        ) : null}
+      </td>
+      <td class="protocol-source">
+        {SOURCE_TEXT[p.source] || p.source}
+        {p.source !== "command line" ? (
+          <div class="sub">
+            {p.config_key}: <code>{p.config_spec || "off"}</code>
+          </div>
+        ) : (
+          <div class="sub">{p.flag} comes first</div>
+        )}
+      </td>
+      <td>
+        {fixed ? (
+          <code>{p.spec}</code>
+        ) : (
+          <form
+            class="inline-form"
+            onSubmit={(ev) => {
+              ev.preventDefault();
+              apply("PUT", { spec: text.trim() }, text.trim() ? null : `Turn the ${p.label} off?`);
+            }}
+          >
+            <label>
+              <span class="visually-hidden">Spec of the {p.label}</span>
+              <input
+                type="text"
+                name="spec"
+                maxLength={1024}
+                placeholder={p.form}
+                spellcheck={false}
+                autocomplete="off"
+                value={text}
+                onInput={(ev) => {
+                  setText(ev.currentTarget.value);
+                  setDirty(true);
+                }}
+              />
+            </label>
+            <button type="submit" disabled={!dirty || !p.built}>
+              Apply
+            </button>
+            {p.spec || p.pending_spec ? (
+              <button type="button" onClick={() => apply("PUT", { spec: "" }, `Turn the ${p.label} off?`)}>
+                Turn off
+              </button>
+            ) : null}
+            {p.source === "changed here" || p.restart_needed ? (
+              <button type="button" onClick={() => apply("DELETE", undefined, null)}>
+                Configuration file's
+              </button>
+            ) : null}
+          </form>
+        )}
+        <span role="status" class="sub">
+          {note}
+        </span>
+        <span role="alert" class="error">
+          {error}
+        </span>
+      </td>
+    </tr>
+  );
+}
+
+function ProtocolsSection() {
+  const [list, setList] = useState(null);
+  const [error, setError] = useState("");
+  const [n, reload] = useReload();
+  useEffect(() => {
+    getJson("/system/protocols")
+      .then((r) => {
+        setList(r.protocols);
+        setError("");
+      })
+      .catch((e) => setError(e.message));
+  }, [n]);
+  // A connection comes and goes (an MQTT broker): read again every 5 s.
+  useEffect(() => {
+    const t = setInterval(reload, 5000);
+    return () => clearInterval(t);
+  }, []);
+  if (error && !list) return <p class="error">{error}</p>;
+  if (!list) return <p class="sub">Loading…</p>;
+  return (
+    <SettingsTable class="protocols" columns={["Adapter", "State", "From", "Spec"]} intro={<>The adapters that serve the plant's points to other systems. A spec given here applies at once (the adapter restarts; if the new spec does not start, the old one goes on) and is kept in the data directory (protocols.json, in backups) over the configuration file's. A command-line flag comes first. Secrets show as ******** and stay as they are unless typed over. The SNMP agent runs once per process: its changes apply at the next start. Other keys ([modbus] writes, [snmp] options) are in the configuration file.</>}>
+      {list.map((p) => (
+        <ProtocolRow key={p.name} p={p} onChanged={reload} />
+      ))}
+    </SettingsTable>
   );
 }
 
@@ -689,7 +810,7 @@ export default function Settings() {
     return (
       <div class="page">
         <h1 class="page-title">Settings</h1>
-        <p>Settings are for administrators: log in as an admin to change alarm rules, accounts, the certificate, or to back up and restore.</p>
+        <p>Settings are for administrators: log in as an admin to change alarm rules, protocols, accounts, the certificate, or to back up and restore.</p>
       </div>
     );
   }
@@ -707,6 +828,10 @@ export default function Settings() {
       <section class="card" aria-labelledby="set-io">
         <h2 id="set-io">I/O names</h2>
         <IoNamesSection />
+      </section>
+      <section class="card" aria-labelledby="set-protocols">
+        <h2 id="set-protocols">Protocols</h2>
+        <ProtocolsSection />
       </section>
       <section class="card" aria-labelledby="set-users">
         <h2 id="set-users">Accounts and tokens</h2>

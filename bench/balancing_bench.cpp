@@ -148,13 +148,18 @@ Result run(const Case& c, Strategy strategy, int days) {
     t += step;
     sim.advanceTo(t);
     const auto cur = sim.measureStringCurrent(0);
+    double temperature_sum_c = 0;
     for (std::size_t b = 0; b < n; ++b) {
       const auto m = sim.measureModule(0, b);
       meas[b] = m.voltage_v;
       cs.ri_ohm[b] = m.ri_ohm;
       cs.temperature_c[b] = m.temperature_c;
+      temperature_sum_c += m.temperature_c;
       truth[b] = sim.blockTruth(0, b).voltage_v;
     }
+    // The target as the controller has it: the float voltage compensated for the mean measured
+    // block temperature (analysis::summarize), never the simulated charger's own values.
+    const double block_mean_c = temperature_sum_c / static_cast<double>(n);
     double displayed = 0;
     double true_spread = 0;
     const double true_mean = spreads(displayed, true_spread);
@@ -202,7 +207,7 @@ Result run(const Case& c, Strategy strategy, int days) {
       in.mode = mode;
       in.mode_valid = true;
       in.current_a = cur.current_a;
-      in.target_v = analysis::targetVoltagePerBlockV(sc, sim.ambientTemperatureC());
+      in.target_v = analysis::targetVoltagePerBlockV(sc, block_mean_c);
       in.voltage_v = meas;
       if (strategy == Strategy::kEqualisCalibrated) {
         cs.time_ms = t;
@@ -210,7 +215,7 @@ Result run(const Case& c, Strategy strategy, int days) {
         cs.mode_valid = true;
         cs.current_a = cur.current_a;
         cs.current_valid = true;
-        cs.charger_setpoint_v = sim.stringTruth(0).charger_setpoint_v;
+        cs.charger_setpoint_v = in.target_v * static_cast<double>(n);
         cs.voltage_v = meas;
         cal.update(cs);
         for (std::size_t b = 0; b < n; ++b) {

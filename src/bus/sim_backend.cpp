@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "bus/wire_backend.hpp"
+
 namespace equalis::bus {
 
 namespace {
@@ -51,6 +53,21 @@ Status SimBackend::writeBypass(std::size_t string_index, std::size_t block_index
   }
   plant_.setBypassDuty(string_index, block_index, std::min<double>(duty_pct, 100.0) / 100.0);
   return {};
+}
+
+Result<std::unique_ptr<Backend>> openBackend(const model::PlantConfig& plant, const Clock& clock,
+                                             sim::PlantSim* sim) {
+  if (!plant.bus.lines.empty()) {
+    auto wire = WireBackend::create(plant, clock);
+    if (!wire) {
+      return wire.error();
+    }
+    return std::unique_ptr<Backend>(std::move(*wire));
+  }
+  if (sim == nullptr) {
+    return makeError(ErrorCode::kInvalidArgument, "no [[bus.line]] and no simulator");
+  }
+  return std::unique_ptr<Backend>(std::make_unique<SimBackend>(*sim));
 }
 
 }  // namespace equalis::bus

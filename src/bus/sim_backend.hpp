@@ -1,6 +1,8 @@
 // Bus backend answering from the plant simulator: what a real module line would return.
 #pragma once
 
+#include <memory>
+
 #include "bus/bus.hpp"
 #include "sim/plant_sim.hpp"
 
@@ -22,5 +24,10 @@ class SimBackend final : public Backend {
  private:
   sim::PlantSim& plant_;
 };
+
+// The backend for a plant: the module-bus lines of plant.bus.lines, or, without lines, the
+// in-process simulator `sim` (which must then be given).
+Result<std::unique_ptr<Backend>> openBackend(const model::PlantConfig& plant, const Clock& clock,
+                                             sim::PlantSim* sim);
 
 }  // namespace equalis::bus

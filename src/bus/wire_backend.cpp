@@ -604,21 +604,4 @@ std::vector<ModuleIdentity> WireBackend::takeModuleIdentities() {
   return out;
 }
 
-// ---- Factory --------------------------------------------------------------------------------
-
-Result<std::unique_ptr<Backend>> openBackend(const model::PlantConfig& plant, const Clock& clock,
-                                             sim::PlantSim* sim) {
-  if (!plant.bus.lines.empty()) {
-    auto wire = WireBackend::create(plant, clock);
-    if (!wire) {
-      return wire.error();
-    }
-    return std::unique_ptr<Backend>(std::move(*wire));
-  }
-  if (sim == nullptr) {
-    return makeError(ErrorCode::kInvalidArgument, "no [[bus.line]] and no simulator");
-  }
-  return std::unique_ptr<Backend>(std::make_unique<SimBackend>(*sim));
-}
-
 }  // namespace equalis::bus

@@ -19,7 +19,6 @@
 #include "bus/line_master.hpp"
 #include "core/clock.hpp"
 #include "model/plant.hpp"
-#include "sim/plant_sim.hpp"
 
 namespace equalis::bus {
 
@@ -146,10 +145,5 @@ class WireBackend final : public Backend {
   std::vector<int> line_of_string_;                   // −1: on no line
   std::vector<std::unique_ptr<LineWorker>> workers_;  // one per line when there are several
 };
-
-// The backend for a plant: the module-bus lines of plant.bus.lines, or, without lines, the
-// in-process simulator `sim` (which must then be given).
-Result<std::unique_ptr<Backend>> openBackend(const model::PlantConfig& plant, const Clock& clock,
-                                             sim::PlantSim* sim);
 
 }  // namespace equalis::bus

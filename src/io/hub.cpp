@@ -8,7 +8,6 @@
 
 #include "core/log.hpp"
 #include "io/convert.hpp"
-#include "sim/plant_sim.hpp"
 
 namespace equalis::io {
 
@@ -66,7 +65,7 @@ struct Hub::Device {
   bool simulated() const { return cfg.transport == model::IoTransport::kSimulated; }
 };
 
-Hub::Hub(const model::PlantConfig& plant, Clock& clock, sim::PlantSim* sim)
+Hub::Hub(const model::PlantConfig& plant, Clock& clock, SimulatedSite* sim)
     : clock_(clock),
       sim_(sim),
       sim_stale_after_ms_(plant.bus.sweep_interval_ms * plant.bus.stale_after_sweeps) {
@@ -385,7 +384,7 @@ double Hub::simulatedRead(const Device& d, const Channel& c) const {
       if (s >= sim_->stringCount() || b >= sim_->blockCount(s)) {
         return std::nan("");
       }
-      return static_cast<double>(sim::electrolyteState(sim_->electrolyteLevelPct(s, b)));
+      return static_cast<double>(sim_->electrolyteLevel(s, b));
     }
   }
   return std::nan("");
@@ -399,7 +398,7 @@ void Hub::simulatedWrite(const Channel& c, bool on) {
   // does not close the breaker: that is a hand operation (Controller::resetProtection).
   const auto s = static_cast<std::size_t>(c.cfg.string_number - 1);
   if (c.cfg.role == model::ChannelRole::kBreakerTrip && on && s < sim_->stringCount()) {
-    sim_->setBreakerClosed(s, false);
+    sim_->openBreaker(s);
   }
   // A charger_reduce relay drives the simulated charger's "reduce voltage" input.
   if (c.cfg.role == model::ChannelRole::kChargerReduce && s < sim_->stringCount()) {

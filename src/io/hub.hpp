@@ -24,14 +24,11 @@
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "io/simulated_site.hpp"
 #include "io/transport.hpp"
 #include "model/io.hpp"
 #include "model/plant.hpp"
 #include "model/quality.hpp"
-
-namespace equalis::sim {
-class PlantSim;
-}
 
 namespace equalis::io {
 
@@ -87,9 +84,9 @@ struct PointSample {
 
 class Hub {
  public:
-  // `sim` is the simulated plant that simulated devices read (may be null: they stay
-  // not_present). The hub keeps references to `clock` and `sim`.
-  Hub(const model::PlantConfig& plant, Clock& clock, sim::PlantSim* sim);
+  // `site` is what simulated devices are wired to (may be null: they stay not_present). The hub
+  // keeps references to `clock` and `site`.
+  Hub(const model::PlantConfig& plant, Clock& clock, SimulatedSite* site);
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
@@ -154,7 +151,7 @@ class Hub {
   DurationMs realWaitMs(DurationMs plant_ms) const;
 
   Clock& clock_;
-  sim::PlantSim* sim_;
+  SimulatedSite* sim_;
   DurationMs sim_stale_after_ms_;
   std::vector<std::unique_ptr<Device>> devices_;
   std::vector<Channel> channels_;

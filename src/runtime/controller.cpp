@@ -79,16 +79,21 @@ TimeMs newestHistoryMs(const model::PlantConfig& plant) {
   return stats && stats->snapshot_count > 0 ? stats->newest_ms : -1;
 }
 
-Controller::Controller(model::PlantConfig plant, Clock& clock)
+std::shared_ptr<sim::PlantSim> simulatedPlant(const model::PlantConfig& plant, TimeMs now_ms) {
+  auto sim = std::make_shared<sim::PlantSim>(plant, now_ms - kSimWarmStartMs);
+  sim->advanceTo(now_ms);
+  return sim;
+}
+
+Controller::Controller(model::PlantConfig plant, Clock& clock,
+                       std::shared_ptr<sim::PlantSim> plant_sim)
     : plant_(std::move(plant)),
       clock_(clock),
       started_ms_(clock.nowMs()),
-      // The simulated plant has been floating (unequalized) for two days when the controller
-      // starts, so it shows the float spread a real string has at commissioning.
       // Without module-bus lines the plant is simulated in-process.
-      sim_(plant_.bus.lines.empty()
-               ? std::make_unique<sim::PlantSim>(plant_, started_ms_ - kSimWarmStartMs)
-               : nullptr),
+      sim_(!plant_.bus.lines.empty() ? nullptr
+           : plant_sim               ? std::move(plant_sim)
+                                     : simulatedPlant(plant_, started_ms_)),
       analyzer_(plant_),
       alarms_(plant_),
       module_map_(blocksOf(plant_)),
@@ -96,7 +101,8 @@ Controller::Controller(model::PlantConfig plant, Clock& clock)
       state_(layoutOf(plant_), staleLimitMs(plant_.bus)),
       recorder_(plant_.history),
       last_mode_(plant_.strings.size(), model::StringModeValue::kFloat),
-      io_(std::make_unique<io::Hub>(plant_, clock_, sim_.get())) {
+      site_(sim_ ? std::make_unique<io::PlantSite>(*sim_) : nullptr),
+      io_(std::make_unique<io::Hub>(plant_, clock_, site_.get())) {
   if (sim_) {
     sim_->advanceTo(started_ms_);
   }

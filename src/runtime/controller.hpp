@@ -38,6 +38,7 @@
 #include "history/recorder.hpp"
 #include "history/store.hpp"
 #include "io/hub.hpp"
+#include "io/plant_site.hpp"
 #include "model/io.hpp"
 #include "model/plant.hpp"
 #include "ops/stats.hpp"
@@ -65,9 +66,19 @@ class Log;
 }  // namespace equalis::audit
 namespace equalis::runtime {
 
+// The in-process simulated plant a controller without module-bus lines reads, as it starts: it has
+// been floating (unequalized) for two days at `now_ms`, so it shows the float spread a real
+// string has at commissioning. Whoever makes it holds the simulator's truth: tests and
+// benchmarks score with it; the controller only reads it through its module bus and I/O.
+std::shared_ptr<sim::PlantSim> simulatedPlant(const model::PlantConfig& plant, TimeMs now_ms);
+
 class Controller {
  public:
-  Controller(model::PlantConfig plant, Clock& clock);
+  // Without module-bus lines the plant is simulated in-process: `plant_sim` (from
+  // simulatedPlant()) when given, else one of its own that nothing outside can reach. The
+  // controller hands no simulator handle out (docs/simulator.md, "Truth firewall").
+  Controller(model::PlantConfig plant, Clock& clock,
+             std::shared_ptr<sim::PlantSim> plant_sim = nullptr);
   ~Controller();
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
@@ -104,8 +115,6 @@ class Controller {
   Clock& clock() { return clock_; }
   state::StateStore& state() { return state_; }
   history::Store* history() { return history_.get(); }
-  // The in-process simulated plant (tests and the scorer); only when simulated().
-  sim::PlantSim& plantSim() { return *sim_; }
   const bus::Sweep& lastSweep() const { return frontend_->last(); }
   // Health of each module-bus line (empty with the in-process simulator). Control thread.
   std::vector<bus::LineHealth> lineHealth() const {
@@ -216,7 +225,7 @@ class Controller {
   model::PlantConfig plant_;
   Clock& clock_;
   TimeMs started_ms_;
-  std::unique_ptr<sim::PlantSim> sim_;  // null with module-bus lines
+  std::shared_ptr<sim::PlantSim> sim_;  // null with module-bus lines
   std::unique_ptr<bus::Backend> backend_;
   std::unique_ptr<bus::Frontend> frontend_;
   std::optional<Error> backend_error_;
@@ -265,7 +274,8 @@ class Controller {
   ConfigSource config_source_;
   audit::Log* audit_ = nullptr;
   std::mutex cycle_mutex_;
-  std::unique_ptr<io::Hub> io_;                  // after sim_: simulated devices read the plant
+  std::unique_ptr<io::SimulatedSite> site_;      // the simulated devices' wiring to sim_
+  std::unique_ptr<io::Hub> io_;                  // after site_: simulated devices read the plant
   std::map<std::string, std::string> io_names_;  // run-time channel names (io_names.json)
   std::mutex input_mutex_;
   std::vector<model::InputChange> input_changes_;

@@ -122,13 +122,14 @@ TEST(Controller, SelfCalibrationNarrowsTheTrueSpread) {
   plant.history.fast_hold_ms = 0;
   int events = 0;
   {
-    Controller c(plant, clock);
+    const auto plant_sim = simulatedPlant(plant, clock.nowMs());
+    Controller c(plant, clock, plant_sim);
     ASSERT_TRUE(c.open().ok());
     c.runUntil(clock, clock.nowMs() + 30 * kHourMs);
     const auto& est = c.calibration(1);
     events = est.stringEvents();
     EXPECT_GE(events, 3);
-    auto& sim = c.plantSim();
+    auto& sim = *plant_sim;
     double sq = 0;
     for (std::size_t b = 0; b < 32; ++b) {
       const double truth =
@@ -149,11 +150,12 @@ TEST(Controller, SelfCalibrationNarrowsTheTrueSpread) {
     auto quiet = plant;
     quiet.simulation.ups.outages = false;
     quiet.equalization.self_calibration = cal == 1;
-    Controller c(quiet, clock);
+    const auto plant_sim = simulatedPlant(quiet, clock.nowMs());
+    Controller c(quiet, clock, plant_sim);
     ASSERT_TRUE(c.open().ok());
     EXPECT_EQ(c.calibration(1).stringEvents(), events);
     c.runUntil(clock, clock.nowMs() + 12 * kHourMs);
-    auto& sim = c.plantSim();
+    auto& sim = *plant_sim;
     double sum = 0;
     std::vector<double> v(32);
     for (std::size_t b = 0; b < 32; ++b) {
@@ -174,11 +176,12 @@ TEST(Controller, DischargeRecordedEveryTenSeconds) {
   TempDir dir;
   SimulatedClock clock;
   const TimeMs t0 = clock.nowMs();
-  Controller c(quietPlant(dir.str()), clock);
+  const auto plant_sim = simulatedPlant(quietPlant(dir.str()), clock.nowMs());
+  Controller c(quietPlant(dir.str()), clock, plant_sim);
   ASSERT_TRUE(c.open().ok());
   c.runUntil(clock, t0 + 2 * kHourMs);
   const TimeMs outage_ms = clock.nowMs();
-  c.plantSim().startOutage(20'000.0, 10 * kMinuteMs);
+  plant_sim->startOutage(20'000.0, 10 * kMinuteMs);
   c.runUntil(clock, outage_ms + 10 * kMinuteMs);
   {
     state::StateStore::Reader r(c.state(), clock.nowMs());
@@ -246,10 +249,11 @@ TEST(Controller, RestartKeepsHistory) {
 TEST(Controller, SilentModuleTurnsCommLostAndStale) {
   TempDir dir;
   SimulatedClock clock;
-  Controller c(quietPlant(dir.str()), clock);
+  const auto plant_sim = simulatedPlant(quietPlant(dir.str()), clock.nowMs());
+  Controller c(quietPlant(dir.str()), clock, plant_sim);
   ASSERT_TRUE(c.open().ok());
   c.runUntil(clock, clock.nowMs() + kMinuteMs);
-  c.plantSim().setModuleCommFault(0, 4, true);
+  plant_sim->setModuleCommFault(0, 4, true);
   c.runUntil(clock, clock.nowMs() + 30 * kSecondMs);  // three sweeps
   state::StateStore::Reader r(c.state(), clock.nowMs());
   EXPECT_EQ(r.get(PointId::kBlockVoltageV, 0, 4).quality, Quality::kCommLost);
@@ -277,10 +281,10 @@ namespace equalis::runtime {
 namespace {
 
 // Highest true block temperature of a string (the test's referee, never the controller's input).
-double hottestBlockC(Controller& c, std::size_t s) {
+double hottestBlockC(const sim::PlantSim& sim, std::size_t s) {
   double hot = -1e9;
-  for (std::size_t b = 0; b < c.plantSim().blockCount(s); ++b) {
-    hot = std::max(hot, c.plantSim().blockTruth(s, b).temperature_c);
+  for (std::size_t b = 0; b < sim.blockCount(s); ++b) {
+    hot = std::max(hot, sim.blockTruth(s, b).temperature_c);
   }
   return hot;
 }
@@ -292,8 +296,8 @@ struct TripResult {
   DurationMs after_ms = -1;
   double hottest_c = 0;
 };
-TripResult runUntilTrip(Controller& c, SimulatedClock& clock, const std::string& scenario_name,
-                        DurationMs limit) {
+TripResult runUntilTrip(Controller& c, const sim::PlantSim& sim, SimulatedClock& clock,
+                        const std::string& scenario_name, DurationMs limit) {
   auto scenario =
       sim::loadScenarioFile(std::string(EQUALIS_SOURCE_DIR) + "/scenarios/" + scenario_name);
   EXPECT_TRUE(scenario.ok()) << scenario.error().message;
@@ -308,7 +312,7 @@ TripResult runUntilTrip(Controller& c, SimulatedClock& clock, const std::string&
     EXPECT_NE(c.protectionState(1), alarms::RunawayState::kTripped) << "string 2 tripped";
     if (c.protectionState(0) == alarms::RunawayState::kTripped) {
       r.after_ms = clock.nowMs() - t0;
-      r.hottest_c = hottestBlockC(c, 0);
+      r.hottest_c = hottestBlockC(sim, 0);
       break;
     }
   }
@@ -321,16 +325,18 @@ struct DemoTrip {
   TempDir dir;
   SimulatedClock clock;
   model::PlantConfig plant;
+  std::shared_ptr<sim::PlantSim> plant_sim;  // the referee's view of the plant
   std::unique_ptr<Controller> c;
   TimeMs t0 = 0;
   TripResult r;
   DemoTrip(const std::string& scenario_name, std::uint64_t seed) : plant(model::demoPlant()) {
     plant.data_dir = dir.str();
     plant.simulation.seed = seed;
-    c = std::make_unique<Controller>(plant, clock);
+    plant_sim = simulatedPlant(plant, clock.nowMs());
+    c = std::make_unique<Controller>(plant, clock, plant_sim);
     EXPECT_TRUE(c->open().ok());
     t0 = clock.nowMs();
-    r = runUntilTrip(*c, clock, scenario_name, 30 * kHourMs);
+    r = runUntilTrip(*c, *plant_sim, clock, scenario_name, 30 * kHourMs);
     EXPECT_GT(r.after_ms, 0) << scenario_name << ", seed " << seed << ": no trip within 30 h; "
                              << "string 1 state "
                              << alarms::runawayStateName(c->protectionState(0));
@@ -359,10 +365,10 @@ TEST(Controller, ThermalRunawayTripsAndRechargeDoesNot) {
     c.runUntil(clock, clock.nowMs() + 10 * kMinuteMs);
     ASSERT_NE(c.protectionState(1), alarms::RunawayState::kTripped) << "recharge tripped";
   }
-  EXPECT_FALSE(c.plantSim().breakerClosed(0));
-  EXPECT_TRUE(c.plantSim().breakerClosed(1));
+  EXPECT_FALSE(run.plant_sim->breakerClosed(0));
+  EXPECT_TRUE(run.plant_sim->breakerClosed(1));
   // Isolated: no current, and the hot block cools.
-  EXPECT_NEAR(c.plantSim().stringTruth(0).current_a, 0.0, 1e-9);
+  EXPECT_NEAR(run.plant_sim->stringTruth(0).current_a, 0.0, 1e-9);
   // The whole sequence is in the event log with its times.
   auto events = c.history()->events(t0, clock.nowMs(), 1000);
   ASSERT_TRUE(events.ok());
@@ -429,7 +435,7 @@ TEST(Controller, ThermalRunawayTripsAndRechargeDoesNot) {
   // Operator reset closes the breaker; a second reset is refused.
   ASSERT_TRUE(c.execute({command::ResetProtection{0}, kTestOrigin}).ok());
   EXPECT_FALSE(protection_alarm().has_value());
-  EXPECT_TRUE(c.plantSim().breakerClosed(0));
+  EXPECT_TRUE(run.plant_sim->breakerClosed(0));
   EXPECT_FALSE(c.execute({command::ResetProtection{0}, kTestOrigin}).ok());
   c.runUntil(clock, clock.nowMs() + kMinuteMs);
   EXPECT_EQ(channel("aux1.relay1").value, 0.0);  // trip coil released
@@ -460,7 +466,7 @@ TEST(Controller, HotRoomRunawayTripsBefore60C) {
     c.runUntil(clock, clock.nowMs() + 10 * kMinuteMs);
     ASSERT_NE(c.protectionState(1), alarms::RunawayState::kTripped);
   }
-  EXPECT_TRUE(c.plantSim().breakerClosed(1));
+  EXPECT_TRUE(run.plant_sim->breakerClosed(1));
 }
 
 // The action ladder with a controllable charger: the breaker box's spare relay drives string 1's
@@ -481,18 +487,19 @@ TEST(Controller, RunawayAlarmLowersAControllableCharger) {
     }
   }
   ASSERT_TRUE(wired);
-  Controller c(plant, clock);
+  const auto plant_sim = simulatedPlant(plant, clock.nowMs());
+  Controller c(plant, clock, plant_sim);
   ASSERT_TRUE(c.open().ok());
   auto scenario =
       sim::loadScenarioFile(std::string(EQUALIS_SOURCE_DIR) + "/scenarios/hot-room-runaway.toml");
   ASSERT_TRUE(scenario.ok());
   ASSERT_TRUE(c.setScenario(std::move(scenario.value())).ok());
   const TimeMs t0 = clock.nowMs();
-  while (clock.nowMs() < t0 + 30 * kHourMs && !c.plantSim().chargerReduced(0)) {
+  while (clock.nowMs() < t0 + 30 * kHourMs && !plant_sim->chargerReduced(0)) {
     c.runUntil(clock, clock.nowMs() + kMinuteMs);
   }
-  ASSERT_TRUE(c.plantSim().chargerReduced(0)) << "charger never lowered";
-  EXPECT_FALSE(c.plantSim().chargerReduced(1));
+  ASSERT_TRUE(plant_sim->chargerReduced(0)) << "charger never lowered";
+  EXPECT_FALSE(plant_sim->chargerReduced(1));
   // The protection then either trips or, with the evidence gone, holds the charger lowered.
   c.runUntil(clock, clock.nowMs() + 2 * kHourMs);
   const auto state = c.protectionState(0);
@@ -509,7 +516,7 @@ TEST(Controller, RunawayAlarmLowersAControllableCharger) {
   if (state != alarms::RunawayState::kCountdown) {
     ASSERT_TRUE(c.execute({command::ResetProtection{0}, kTestOrigin}).ok());
     c.runUntil(clock, clock.nowMs() + plant.bus.sweep_interval_ms);  // the relay is written
-    EXPECT_FALSE(c.plantSim().chargerReduced(0));
+    EXPECT_FALSE(plant_sim->chargerReduced(0));
   }
 }
 
@@ -529,7 +536,8 @@ TEST(Controller, RiRiseAgainstBaselineRaisesForTheFaultyBlockOnly) {
   plant.alarms.ri_baseline_samples = 6;
   plant.alarms.ri_baseline_interval_ms = 10 * kMinuteMs;
   {
-    Controller c(plant, clock);
+    const auto plant_sim = simulatedPlant(plant, clock.nowMs());
+    Controller c(plant, clock, plant_sim);
     ASSERT_TRUE(c.open().ok());
     c.runUntil(clock, clock.nowMs() + 2 * kHourMs);
     for (std::size_t b = 0; b < 32; ++b) {
@@ -542,8 +550,7 @@ TEST(Controller, RiRiseAgainstBaselineRaisesForTheFaultyBlockOnly) {
       EXPECT_GT(base.value, 3.0);
       EXPECT_LT(std::abs(r.get(PointId::kBlockRiRisePct, 1, 9).value), 10.0);
     }
-    ASSERT_TRUE(
-        c.plantSim().injectFault(1, 9, sim::makeFault(sim::FaultKind::kLooseConnector)).ok());
+    ASSERT_TRUE(plant_sim->injectFault(1, 9, sim::makeFault(sim::FaultKind::kLooseConnector)).ok());
     c.runUntil(clock, clock.nowMs() + 2 * kHourMs);
     const auto active = c.activeAlarms();
     std::vector<std::string> rise;
@@ -652,7 +659,8 @@ TEST(Controller, EventRulesDriveTheOutputHookAndTheEventLog) {
   door.actions = {door_relay};
   plant.events.rules = {comm, door};
 
-  Controller c(plant, clock);
+  const auto plant_sim = simulatedPlant(plant, clock.nowMs());
+  Controller c(plant, clock, plant_sim);
   std::vector<std::string> calls;
   c.setOutputHook([&](const std::string& ch, bool on, DurationMs pulse_ms) -> Status {
     calls.push_back(ch + (on ? " on " : " off ") + std::to_string(pulse_ms));
@@ -661,7 +669,7 @@ TEST(Controller, EventRulesDriveTheOutputHookAndTheEventLog) {
   ASSERT_TRUE(c.open().ok());
   c.runUntil(clock, clock.nowMs() + kMinuteMs);
   EXPECT_TRUE(calls.empty());
-  c.plantSim().setModuleCommFault(0, 4, true);
+  plant_sim->setModuleCommFault(0, 4, true);
   c.runUntil(clock, clock.nowMs() + 5 * kMinuteMs);
   ASSERT_GE(calls.size(), 2u);
   EXPECT_EQ(calls[0], "aux1.do1 on 0");

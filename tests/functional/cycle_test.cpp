@@ -108,13 +108,14 @@ TEST(Cycle, EveryCommittedVersionIsConsistent) {
   TempDir dir;
   SimulatedClock clock;
   const auto plant = demoPlant(dir.str());
-  Controller c(plant, clock);
+  const auto plant_sim = simulatedPlant(plant, clock.nowMs());
+  Controller c(plant, clock, plant_sim);
   ASSERT_TRUE(c.open().ok());
   c.runUntil(clock, clock.nowMs() + 10 * kMinuteMs);
   // Silent modules raise comm-lost alarms; a loose connector raises Ri alarms on another block.
-  c.plantSim().setModuleCommFault(0, 4, true);
-  c.plantSim().setModuleCommFault(1, 20, true);
-  ASSERT_TRUE(c.plantSim().injectFault(1, 9, sim::makeFault(sim::FaultKind::kLooseConnector)).ok());
+  plant_sim->setModuleCommFault(0, 4, true);
+  plant_sim->setModuleCommFault(1, 20, true);
+  ASSERT_TRUE(plant_sim->injectFault(1, 9, sim::makeFault(sim::FaultKind::kLooseConnector)).ok());
 
   std::atomic<bool> done{false};
   std::atomic<int> versions_checked{0};

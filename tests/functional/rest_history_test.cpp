@@ -27,12 +27,13 @@ class RestHistory : public ::testing::Test {
     auto plant = model::demoPlant();
     plant.simulation.ups.outages = false;
     plant.data_dir = dir_->str();
-    controller_ = new Controller(plant, *clock_);
+    const auto plant_sim = simulatedPlant(plant, clock_->nowMs());
+    controller_ = new Controller(plant, *clock_, plant_sim);
     ASSERT_TRUE(controller_->open().ok());
     t0_ = clock_->nowMs();
     controller_->runUntil(*clock_, t0_ + 2 * kHourMs);
     outage_ms_ = clock_->nowMs();
-    controller_->plantSim().startOutage(20'000.0, 10 * kMinuteMs);
+    plant_sim->startOutage(20'000.0, 10 * kMinuteMs);
     controller_->runUntil(*clock_, outage_ms_ + 3 * kHourMs);
     auto& c = *controller_;
     server_ = new rest::Server(

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "io/plant_site.hpp"
 #include "io/transport.hpp"
 #include "model/plant.hpp"
 #include "sim/plant_sim.hpp"
@@ -23,7 +24,8 @@ struct Fixture {
     return p;
   }();
   sim::PlantSim sim{plant, clock.nowMs()};
-  Hub hub{plant, clock, &sim};
+  PlantSite site{sim};
+  Hub hub{plant, clock, &site};
 
   void step(DurationMs d_ms = 10 * kSecondMs) {
     clock.advance(d_ms);
@@ -155,7 +157,8 @@ TEST(IoHub, NoSensorNoPoint) {
   auto plant = model::demoPlant();
   plant.io = {};
   sim::PlantSim sim(plant, clock.nowMs());
-  Hub hub(plant, clock, &sim);
+  PlantSite site(sim);
+  Hub hub(plant, clock, &site);
   hub.poll(clock.nowMs());
   EXPECT_TRUE(hub.empty());
   EXPECT_TRUE(hub.pointSamples(clock.nowMs()).empty());

@@ -22,6 +22,7 @@
 #include "model/bus_line.hpp"
 #include "sim/plant_sim.hpp"
 #include "sim/scenario.hpp"
+#include "sim/truth.hpp"
 
 namespace {
 
@@ -55,6 +56,10 @@ line (printed as "equalis-sim: line N on /dev/pts/M"), paced at the baud rate.
   --replace S:B[,S:B…] these modules (string:block, 1-based) were swapped for new ones before
                        the start: another serial (the old one + 0x10000), the same address
                        (given at the bench); printed as "equalis-sim: string S, block B replaced"
+  --truth FILE         write the plant's truth (per block: SOC, capacity, Ri, I0, temperature,
+                       module errors; per string: current, charger set-point) as JSON lines,
+                       for scoring analysis against it (docs/simulator.md, "Truth firewall")
+  --truth-interval S   plant seconds between truth samples (default 60)
   --fault KEY=VALUE    wire faults, repeatable:
                          crc=P        a bit flipped in a reply with probability P
                          late=P       a unicast reply sent late with probability P
@@ -81,6 +86,8 @@ struct Options {
   std::vector<std::pair<int, int>> silent;  // (string, block), 1-based
   bool unaddressed = false;
   std::vector<std::pair<int, int>> replace;  // (string, block), 1-based
+  std::optional<std::string> truth;
+  double truth_interval_s = 60.0;
 };
 
 // Points `link` at `target`, replacing an older link atomically (a new link, then rename).
@@ -207,7 +214,8 @@ int main(int argc, char** argv) {
     }
     if (arg == "--config" || arg == "--plant" || arg == "--lines" || arg == "--scenario" ||
         arg == "--time-scale" || arg == "--seed" || arg == "--baud" || arg == "--tcp" ||
-        arg == "--link" || arg == "--fault" || arg == "--replace") {
+        arg == "--link" || arg == "--fault" || arg == "--replace" || arg == "--truth" ||
+        arg == "--truth-interval") {
       v = next(arg.c_str());
       if (!v) {
         return fail(arg + " needs a value");
@@ -261,6 +269,13 @@ int main(int argc, char** argv) {
       if (auto problem = parseBlockList(*v, "--replace", o.replace)) {
         return fail(*problem);
       }
+    } else if (arg == "--truth") {
+      o.truth = *v;
+    } else if (arg == "--truth-interval") {
+      if (!parseDouble(*v, o.truth_interval_s) || !(o.truth_interval_s >= 1.0) ||
+          o.truth_interval_s > 86400.0) {
+        return fail("--truth-interval must be between 1 and 86400 seconds, got '" + *v + "'");
+      }
     }
   }
 
@@ -313,6 +328,16 @@ int main(int argc, char** argv) {
       return fail(*o.scenario + ": " + st.error().message);
     }
     runner.emplace(std::move(*sc));
+  }
+
+  std::optional<sim::TruthWriter> truth;
+  if (o.truth) {
+    auto opened = sim::TruthWriter::open(
+        *o.truth, static_cast<DurationMs>(o.truth_interval_s * static_cast<double>(kSecondMs)));
+    if (!opened) {
+      return fail(opened.error().message);
+    }
+    truth.emplace(std::move(*opened));
   }
 
   std::mutex plant_mutex;
@@ -413,6 +438,13 @@ int main(int argc, char** argv) {
         runner->applyDue(sim, start_ms, now);
       }
       sim.advanceTo(now);
+      if (truth) {
+        if (auto st = truth->maybeWrite(sim, now); !st) {
+          std::fprintf(stderr, "equalis-sim: %s; truth stream stopped\n",
+                       st.error().message.c_str());
+          truth.reset();
+        }
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -120,6 +120,11 @@ struct Block {
   double high_i0_factor = 1;
   double connector_ohm = 0;  // loose connector: extra series resistance
 
+  // ---- cold: health set by hand (PlantSim::setBlockHealth), on top of ageing ----
+  double health_capacity_mult = 1;
+  double health_r0_mult = 1;
+  double health_i0_mult = 1;
+
   double soc() const { return 1.0 - q_removed_ah * inv_capacity; }
 };
 

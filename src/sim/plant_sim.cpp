@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "model/chemistry.hpp"
 #include "sim/block_model.hpp"
 #include "sim/chemistry_params.hpp"
@@ -355,18 +357,19 @@ struct PlantSim::Impl {
   }
 
   // C, R0, I0 from the new-block values, the ageing doses and the faults (§2.6, §6.3):
-  //   C = C0·(1 − a·m·A − b·S), R0 = Ri0·(1 + 1.25·(1 − C/C0))·dry-out,
-  //   I0 = I0_0·(1 + 4·(1 − C/C0))·dry-out·high-I0.
+  //   C = C0·(1 − a·m·A − b·S)·h_C, R0 = Ri0·(1 + 1.25·(1 − C/C0))·dry-out·h_R,
+  //   I0 = I0_0·(1 + 4·(1 − C/C0))·dry-out·high-I0·h_I (h: health set by hand).
   static void refreshParameters(const StringSim& s, Block& b) {
     const auto& chem = *s.chem;
     const double fade = std::clamp(chem.ageing_a_per_year * b.ageing_rate_mult * b.ageing_dose +
                                        chem.sulfation_fade * b.sulfation_dose,
                                    0.0, kMaxFade);
-    b.capacity_ah = b.c0_ah * (1.0 - fade);
+    b.capacity_ah = b.c0_ah * (1.0 - fade) * b.health_capacity_mult;
     b.inv_capacity = 1.0 / b.capacity_ah;
-    b.r0_ohm = b.r0_base_ohm * (1.0 + chem.ri_rise_per_fade * fade) * b.dry_r0_mult;
-    b.gas_i0_a =
-        b.gas_i0_base_a * (1.0 + chem.i0_rise_per_fade * fade) * b.dry_i0_mult * b.high_i0_factor;
+    b.r0_ohm =
+        b.r0_base_ohm * (1.0 + chem.ri_rise_per_fade * fade) * b.dry_r0_mult * b.health_r0_mult;
+    b.gas_i0_a = b.gas_i0_base_a * (1.0 + chem.i0_rise_per_fade * fade) * b.dry_i0_mult *
+                 b.high_i0_factor * b.health_i0_mult;
     b.r_series_ohm = b.r0_ohm + b.connector_ohm;
   }
 
@@ -961,6 +964,8 @@ BlockTruth PlantSim::blockTruth(std::size_t string_index, std::size_t block_inde
   t.bypass_current_a = b.bypass_current_a;
   t.capacity_ah = b.capacity_ah;
   t.initial_capacity_ah = b.c0_ah;
+  t.initial_ri_ohm = b.r0_base_ohm;
+  t.initial_gas_i0_a = b.gas_i0_base_a;
   t.capacity_fade = 1.0 - b.capacity_ah / b.c0_ah;
   t.ageing_dose = b.ageing_dose;
   t.sulfation_dose = b.sulfation_dose;
@@ -1359,6 +1364,61 @@ Status PlantSim::replaceBlock(std::size_t string_index, std::size_t block_index,
   b.ocv_v = ocvBlockV(chem, soc, b.temperature_c);
   b.voltage_v = b.ocv_v;
   impl_->last_load_step_ms = impl_->t_ms;
+  return {};
+}
+
+double PlantSim::nominalCapacityAh(std::size_t string_index) const {
+  return impl_->str(string_index).config.capacity_ah;
+}
+
+Status PlantSim::setBlockHealth(std::size_t string_index, std::size_t block_index,
+                                const BlockHealth& h) {
+  if (Status st = checkIndex(impl_->strings, string_index, block_index, true); !st) {
+    return st;
+  }
+  const auto out = [](const char* what, double v, double lo, double hi) -> Status {
+    if (!(v >= lo && v <= hi)) {
+      return makeError(ErrorCode::kOutOfRange,
+                       fmt::format("{} {} is outside {} … {}", what, v, lo, hi));
+    }
+    return {};
+  };
+  if (h.capacity_pct) {
+    if (Status st = out("capacity_pct", *h.capacity_pct, BlockHealth::kMinCapacityPct,
+                        BlockHealth::kMaxCapacityPct);
+        !st) {
+      return st;
+    }
+  }
+  if (h.ri_factor) {
+    if (Status st =
+            out("ri_factor", *h.ri_factor, BlockHealth::kMinFactor, BlockHealth::kMaxRiFactor);
+        !st) {
+      return st;
+    }
+  }
+  if (h.i0_factor) {
+    if (Status st =
+            out("i0_factor", *h.i0_factor, BlockHealth::kMinFactor, BlockHealth::kMaxI0Factor);
+        !st) {
+      return st;
+    }
+  }
+  StringSim& s = impl_->strings[string_index];
+  Block& b = s.blocks[block_index];
+  const double soc = b.soc();
+  // The parameters without a health multiplier, then the multipliers that reach the targets.
+  const double cap_mult = b.health_capacity_mult;
+  const double r0_mult = b.health_r0_mult;
+  const double i0_mult = b.health_i0_mult;
+  b.health_capacity_mult = b.health_r0_mult = b.health_i0_mult = 1.0;
+  Impl::refreshParameters(s, b);
+  b.health_capacity_mult =
+      h.capacity_pct ? s.config.capacity_ah * *h.capacity_pct / 100.0 / b.capacity_ah : cap_mult;
+  b.health_r0_mult = h.ri_factor ? b.r0_base_ohm * *h.ri_factor / b.r0_ohm : r0_mult;
+  b.health_i0_mult = h.i0_factor ? b.gas_i0_base_a * *h.i0_factor / b.gas_i0_a : i0_mult;
+  Impl::refreshParameters(s, b);
+  b.q_removed_ah = (1.0 - soc) * b.capacity_ah;  // same state of charge
   return {};
 }
 

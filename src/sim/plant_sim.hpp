@@ -35,6 +35,8 @@ struct BlockTruth {
   double capacity_ah = 0;        // present C10 capacity at 25 °C (after ageing)
   // ---- ageing (§2.6, §6.3) ----
   double initial_capacity_ah = 0;     // C0: the block's C10 when new (manufacturing scatter)
+  double initial_ri_ohm = 0;          // Ri0: its ohmic resistance when new
+  double initial_gas_i0_a = 0;        // I0_0: its gassing prefactor when new
   double capacity_fade = 0;           // 1 − C/C0 = a·A + b·S
   double ageing_dose = 0;             // A: overcharge dose, reference float-years
   double sulfation_dose = 0;          // S: undercharge dose
@@ -68,6 +70,22 @@ struct ModuleMeasurement {
 struct CurrentSensorMeasurement {
   double current_a = 0;     // DC, + charge / − discharge
   double ac_current_a = 0;  // RMS ripple
+};
+
+// A block's health set by hand (scenario action age_block), each part optional:
+//   capacity_pct — true C10 capacity at 25 °C as % of the string's nominal capacity;
+//   ri_factor    — ohmic resistance as a multiple of the block's own value when new;
+//   i0_factor    — float (gassing) current prefactor as a multiple of its value when new.
+// Ageing goes on from there at the block's own rate.
+struct BlockHealth {
+  static constexpr double kMinCapacityPct = 1.0;
+  static constexpr double kMaxCapacityPct = 130.0;  // a new block is up to ~110 % [G]
+  static constexpr double kMinFactor = 0.1;
+  static constexpr double kMaxRiFactor = 20.0;
+  static constexpr double kMaxI0Factor = 100.0;
+  std::optional<double> capacity_pct;
+  std::optional<double> ri_factor;
+  std::optional<double> i0_factor;
 };
 
 class PlantSim {
@@ -146,6 +164,11 @@ class PlantSim {
   // connector) are gone; blocked cooling (a property of the place) and module faults stay.
   static constexpr double kNewBlockSoc = 0.95;  // a block from the shelf [G]
   Status replaceBlock(std::size_t string_index, std::size_t block_index, double soc = kNewBlockSoc);
+  // Sets a block's health (BlockHealth); the block keeps its state of charge (as a fraction).
+  // Error: index or value out of range.
+  Status setBlockHealth(std::size_t string_index, std::size_t block_index, const BlockHealth& h);
+  // The string's nominal (nameplate) C10 capacity.
+  double nominalCapacityAh(std::size_t string_index) const;
 
   // ---- Run-time settings (scenarios) ----
   model::ChargerConfig chargerConfig(std::size_t string_index) const;

@@ -60,11 +60,11 @@ std::string typeName(const toml::node& node) {
 const std::vector<std::string>& actionNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (auto a :
-         {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
-          ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
-          ScenarioAction::kBypass, ScenarioAction::kReplaceBlock, ScenarioAction::kInput,
-          ScenarioAction::kVentilation, ScenarioAction::kElectrolyte, ScenarioAction::kHumidity}) {
+    for (auto a : {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
+                   ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
+                   ScenarioAction::kBypass, ScenarioAction::kReplaceBlock, ScenarioAction::kInput,
+                   ScenarioAction::kVentilation, ScenarioAction::kElectrolyte,
+                   ScenarioAction::kHumidity, ScenarioAction::kAgeBlock}) {
       v.emplace_back(scenarioActionName(a));
     }
     return v;
@@ -73,11 +73,11 @@ const std::vector<std::string>& actionNames() {
 }
 
 std::optional<ScenarioAction> parseAction(std::string_view name) {
-  for (auto a :
-       {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
-        ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
-        ScenarioAction::kBypass, ScenarioAction::kReplaceBlock, ScenarioAction::kInput,
-        ScenarioAction::kVentilation, ScenarioAction::kElectrolyte, ScenarioAction::kHumidity}) {
+  for (auto a : {ScenarioAction::kFault, ScenarioAction::kClearFault, ScenarioAction::kOutage,
+                 ScenarioAction::kDischarge, ScenarioAction::kCharger, ScenarioAction::kAmbient,
+                 ScenarioAction::kBypass, ScenarioAction::kReplaceBlock, ScenarioAction::kInput,
+                 ScenarioAction::kVentilation, ScenarioAction::kElectrolyte,
+                 ScenarioAction::kHumidity, ScenarioAction::kAgeBlock}) {
     if (scenarioActionName(a) == name) {
       return a;
     }
@@ -430,6 +430,19 @@ void readEvent(TableReader& r, ScenarioEvent& e, Issues& issues, std::size_t iss
         r.issue("action", "a humidity event needs humidity_pct and/or swing_pct");
       }
       break;
+    case ScenarioAction::kAgeBlock:
+      e.string_index = r.index("string", true);
+      e.block_index = r.index("block", true);
+      e.health.capacity_pct = r.number("capacity_pct", false, BlockHealth::kMinCapacityPct,
+                                       BlockHealth::kMaxCapacityPct, "%");
+      e.health.ri_factor =
+          r.number("ri_factor", false, BlockHealth::kMinFactor, BlockHealth::kMaxRiFactor);
+      e.health.i0_factor =
+          r.number("i0_factor", false, BlockHealth::kMinFactor, BlockHealth::kMaxI0Factor);
+      if (!r.has("capacity_pct") && !r.has("ri_factor") && !r.has("i0_factor")) {
+        r.issue("action", "an age_block event needs capacity_pct, ri_factor and/or i0_factor");
+      }
+      break;
   }
   r.reportUnknown(context);
 }
@@ -539,6 +552,8 @@ std::string_view scenarioActionName(ScenarioAction action) {
       return "electrolyte";
     case ScenarioAction::kHumidity:
       return "humidity";
+    case ScenarioAction::kAgeBlock:
+      return "age_block";
   }
   return "?";
 }
@@ -821,6 +836,9 @@ void ScenarioRunner::apply(PlantSim& sim, const Step& step) {
       break;
     case ScenarioAction::kHumidity:
       sim.setRoomHumidity(e.humidity_pct, e.humidity_swing_pct);
+      break;
+    case ScenarioAction::kAgeBlock:
+      st = sim.setBlockHealth(si, bi, e.health);
       break;
   }
   if (!st) {

@@ -45,6 +45,7 @@ enum class ScenarioAction {
   kVentilation,   // battery-room ventilation: air changes per hour (0 = failed)
   kElectrolyte,   // set a block's electrolyte level (% between the min and max marks)
   kHumidity,      // battery-room relative humidity: mean and/or day/night swing
+  kAgeBlock,      // set a block's health: true capacity, Ri and float current (BlockHealth)
 };
 
 std::string_view scenarioActionName(ScenarioAction action);
@@ -75,6 +76,7 @@ struct ScenarioEvent {
   double level_pct = 0;                 // kElectrolyte
   std::optional<double> humidity_pct;   // kHumidity
   std::optional<double> humidity_swing_pct;
+  BlockHealth health;  // kAgeBlock
 };
 
 struct Scenario {

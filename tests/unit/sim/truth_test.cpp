@@ -1,0 +1,119 @@
+// A block's health set by a scenario (action age_block) and the truth stream that reports it:
+// the true capacity, Ri and float current land where the file says, the state of charge is kept,
+// ageing goes on from there, and bad values are refused with the reason.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "sim/plant_sim.hpp"
+#include "sim/scenario.hpp"
+#include "sim/truth.hpp"
+#include "sim_test_util.hpp"
+
+namespace equalis::sim {
+namespace {
+
+using test::kT0;
+
+// String 1 block 3 → 62.5 % capacity, Ri ×1.8, I0 ×3; string 2 block 1 → Ri ×2.5 (at 10 min).
+const std::string kWeakBlock = std::string(EQUALIS_SOURCE_DIR) + "/tests/fixtures/weak-block.toml";
+
+TEST(AgeBlock, SetsTrueCapacityRiAndFloatCurrent) {
+  const auto cfg = test::quietDemo();
+  PlantSim sim(cfg, kT0);
+  auto scenario = loadScenarioFile(kWeakBlock);
+  ASSERT_TRUE(scenario.ok()) << scenario.error().message;
+  ASSERT_TRUE(validate(*scenario, cfg).ok());
+  ScenarioRunner runner(std::move(*scenario));
+  const BlockTruth before = sim.blockTruth(0, 2);
+  EXPECT_GT(before.capacity_ah, 0.8 * cfg.strings[0].capacity_ah);  // not weak yet
+  for (TimeMs t = kT0; t <= kT0 + 30 * kMinuteMs; t += 10 * kSecondMs) {
+    runner.applyDue(sim, kT0, t);
+    sim.advanceTo(t);
+  }
+  EXPECT_TRUE(runner.errors().empty());
+  const BlockTruth after = sim.blockTruth(0, 2);
+  // Ageing goes on at float-years per year: within 30 min nothing measurable moves.
+  EXPECT_NEAR(after.capacity_ah, 0.625 * cfg.strings[0].capacity_ah, 1e-3);
+  EXPECT_NEAR(after.ri_ohm / after.initial_ri_ohm, 1.8, 1e-3);
+  EXPECT_NEAR(after.gas_i0_a / after.initial_gas_i0_a, 3.0, 1e-3);
+  EXPECT_NEAR(after.soc, before.soc, 0.01);  // kept as a fraction
+  const BlockTruth resistive = sim.blockTruth(1, 0);
+  EXPECT_NEAR(resistive.ri_ohm / resistive.initial_ri_ohm, 2.5, 1e-3);
+  // Its neighbours are untouched.
+  EXPECT_GT(sim.blockTruth(0, 3).capacity_ah, 0.8 * cfg.strings[0].capacity_ah);
+}
+
+TEST(AgeBlock, ValuesOutOfRangeAreRefused) {
+  PlantSim sim(test::quietDemo(), kT0);
+  BlockHealth h;
+  h.capacity_pct = 0.0;
+  const auto st = sim.setBlockHealth(0, 0, h);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("capacity_pct 0 is outside"), std::string::npos);
+  EXPECT_FALSE(sim.setBlockHealth(0, 99, BlockHealth{}).ok());
+  const auto bad = parseScenario(R"(
+name = "x"
+[[event]]
+action = "age_block"
+string = 1
+block = 1
+)",
+                                 "x.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("needs capacity_pct, ri_factor and/or i0_factor"),
+            std::string::npos);
+  const auto high = parseScenario(R"(
+name = "x"
+[[event]]
+action = "age_block"
+string = 1
+block = 1
+ri_factor = 50
+)",
+                                  "x.toml");
+  ASSERT_FALSE(high.ok());
+  EXPECT_NE(high.error().message.find("ri_factor"), std::string::npos);
+}
+
+TEST(Truth, OneLinePerStringAndBlockWithTheTrueValues) {
+  const auto cfg = test::quietDemo();
+  PlantSim sim(cfg, kT0);
+  BlockHealth h;
+  h.capacity_pct = 70.0;
+  ASSERT_TRUE(sim.setBlockHealth(1, 4, h).ok());
+  sim.advanceTo(kT0 + kMinuteMs);
+  std::istringstream in(truthLines(sim, kT0 + kMinuteMs));
+  std::string line;
+  int strings = 0;
+  int blocks = 0;
+  bool seen = false;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["t_ms"].get<TimeMs>(), kT0 + kMinuteMs);
+    if (j["kind"] == "string") {
+      ++strings;
+      EXPECT_GT(j["charger_setpoint_v"].get<double>(), 0.0);
+      continue;
+    }
+    ++blocks;
+    const auto s = j["string"].get<std::size_t>() - 1;
+    const auto b = j["block"].get<std::size_t>() - 1;
+    const BlockTruth t = sim.blockTruth(s, b);
+    EXPECT_NEAR(j["capacity_ah"].get<double>(), t.capacity_ah, 1e-4 * t.capacity_ah);
+    EXPECT_NEAR(j["soc"].get<double>(), t.soc, 1e-5);
+    EXPECT_NEAR(j["module_offset_v"].get<double>(), sim.moduleOffsetV(s, b), 1e-8);
+    if (s == 1 && b == 4) {
+      seen = true;
+      EXPECT_NEAR(j["capacity_pct"].get<double>(), 70.0, 1e-3);
+    }
+  }
+  EXPECT_EQ(strings, 2);
+  EXPECT_EQ(blocks, 64);
+  EXPECT_TRUE(seen);
+}
+
+}  // namespace
+}  // namespace equalis::sim

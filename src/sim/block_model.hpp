@@ -43,7 +43,7 @@ struct Block {
   // ---- per-step parameters (refreshParameters) ----
   double capacity_ah = 100.0;  // C10 at 25 °C after ageing
   double inv_capacity = 0.01;  // 1 / capacity_ah
-  double r_series_ohm = 0;     // r0_ohm + connector_ohm: what the terminals see
+  double r_series_ohm = 0;     // r0_ohm·(T, SOC factor) + connector_ohm: what the terminals see
   double r1_ohm = 0;
   double r2_ohm = 0;
   double gas_i0_a = 0;  // I0 incl. ageing (§6.3) and faults, A at U0 and 25 °C
@@ -101,7 +101,8 @@ struct Block {
   double r0_base_ohm = 0;       // Ri0 when new
   double gas_i0_base_a = 0;     // I0_0 when new: I0·(C_N/100)·scatter, A at U0 and 25 °C
   double ageing_rate_mult = 1;  // per-block lognormal multiplier on the ageing rate a (§2.6)
-  double r0_ohm = 0;            // ohmic resistance incl. ageing and dry-out
+  double r0_ohm = 0;            // ohmic resistance incl. ageing and dry-out, at 25 °C and full
+  double r_condition = 1;       // its factor for the present temperature and SOC
   double depletion_r10_ohm = 0;
 
   // ---- cold: ageing state (§6.2 A, S; §6.3) ----

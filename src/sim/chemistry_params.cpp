@@ -68,6 +68,10 @@ constexpr ChemistryParams kVrla12V{
     .sulfation_soc_threshold = 0.97,  // §6.3
     .ri_rise_per_fade = 1.25,         // §2.6 (+25 % Ri ↔ −20 % capacity, BU) [R/D]
     .i0_rise_per_fade = 4.0,          // §6.3 "×5 for aged" (SLIDE comment, §1.2) [G]
+    // The acid's conductivity falls as it cools (≈ 1.2 %/K near 25 °C) and as it thins on
+    // discharge; lead-acid Ri at empty is about 1.5× that at full [G].
+    .ri_temp_coeff_per_k = 0.012,
+    .ri_soc_coeff = 0.5,
 };
 
 // ---- 2 V VRLA cell, 1000 Ah (§6.4 column 2) ----
@@ -113,8 +117,10 @@ constexpr ChemistryParams kVrla2V{
     .sulfation_rate_per_s = 1.0 / (120.0 * 86400.0),  // §6.3 [G]
     .sulfation_fade = 0.2,
     .sulfation_soc_threshold = 0.97,
-    .ri_rise_per_fade = 1.25,  // §2.6
-    .i0_rise_per_fade = 4.0,   // §6.3 [G]
+    .ri_rise_per_fade = 1.25,      // §2.6
+    .i0_rise_per_fade = 4.0,       // §6.3 [G]
+    .ri_temp_coeff_per_k = 0.012,  // as the 12 V block [G]
+    .ri_soc_coeff = 0.5,
 };
 
 // ---- LiFePO4 cell, 100 Ah (§6.4 column 3) ----
@@ -162,6 +168,9 @@ constexpr ChemistryParams kLiFePO4{
     .sulfation_soc_threshold = 0.0,
     .ri_rise_per_fade = 1.25,  // §2.6 [G]
     .i0_rise_per_fade = 0.0,   // no gassing branch
+    // Li-ion: Arrhenius-like, ≈ 2 %/K near 25 °C; flat over most of the SOC range [G].
+    .ri_temp_coeff_per_k = 0.02,
+    .ri_soc_coeff = 0.1,
 };
 
 // ---- NiCd pocket cell, 100 Ah (§6.4 column 4) ----
@@ -209,6 +218,9 @@ constexpr ChemistryParams kNiCd{
     .sulfation_soc_threshold = 0.0,
     .ri_rise_per_fade = 1.25,  // §2.6 [G]
     .i0_rise_per_fade = 4.0,   // §6.3 [G]
+    // NiCd: alkaline electrolyte, ≈ 1 %/K [G]; Ri rises moderately towards empty [G].
+    .ri_temp_coeff_per_k = 0.01,
+    .ri_soc_coeff = 0.2,
 };
 
 struct OcvPoint {
@@ -262,6 +274,11 @@ double interpolate(std::span<const OcvPoint> table, double soc) {
 }
 
 }  // namespace
+
+double ohmicConditionFactor(const ChemistryParams& p, double temperature_c, double soc) {
+  const double d = 1.0 - std::clamp(soc, 0.0, 1.0);
+  return std::exp(p.ri_temp_coeff_per_k * (25.0 - temperature_c)) * (1.0 + p.ri_soc_coeff * d * d);
+}
 
 const ChemistryParams& chemistryParams(model::Chemistry c) {
   switch (c) {

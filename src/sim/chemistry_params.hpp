@@ -70,7 +70,15 @@ struct ChemistryParams {
   double sulfation_soc_threshold;
   double ri_rise_per_fade;  // R0 = Ri0·(1 + this·(1 − C/C0))  (§2.6: 1.25)
   double i0_rise_per_fade;  // I0 = I0_0·(1 + this·(1 − C/C0)) (§6.3: 4)
+
+  // Ohmic resistance vs condition (§3.1 R_ohmic(T, SOC)), on top of the aged value at 25 °C and
+  // full charge: R = R25,full·exp(k_T·(25 − T))·(1 + k_SOC·(1 − SOC)²).
+  double ri_temp_coeff_per_k = 0;  // k_T
+  double ri_soc_coeff = 0;         // k_SOC
 };
+
+// The factor of ohmicConditionFactor's law for a block at `temperature_c` and `soc`.
+double ohmicConditionFactor(const ChemistryParams& p, double temperature_c, double soc);
 
 const ChemistryParams& chemistryParams(model::Chemistry c);
 

@@ -41,13 +41,22 @@ constexpr double kVoltageNoiseSigmaV12 = 0.001;  // 1 mV σ per read on 12 V, cl
 constexpr double kNoiseClipSigma = 3.0;
 // |g|·V + |o| + 3σ ≤ 0.5 % of V holds for V ≥ 11.5 V on 12 V blocks (≥ 1.92 V on 2 V cells),
 // i.e. everywhere in float and charge; deep in a discharge the budget can exceed 0.5 %.
-constexpr double kTempOffsetShare = 0.6;     // fixed offset ≤ 0.6 × module accuracy [G]
-constexpr double kTempNoiseShare = 0.1;      // σ = 0.1 × accuracy, clipped at 3σ [G]
-constexpr double kRiErrorShare = 0.5;        // fixed Ri error ≤ 0.5 × accuracy [G]
-constexpr double kRiNoiseShare = 0.1;        // σ = 0.1 × accuracy, clipped at 3σ [G]
-constexpr double kCurrentOffsetFs = 0.0005;  // ±0.05 % of full scale (0.05 A at ±100 A) [G]
-constexpr double kCurrentNoiseFs = 0.0001;   // σ 0.01 % FS [G]
-constexpr double kRippleMinA = 0.1;          // rectifier ripple RMS 0.1 … 0.3 A [G]
+constexpr double kTempOffsetShare = 0.6;  // fixed offset ≤ 0.6 × module accuracy [G]
+constexpr double kTempNoiseShare = 0.1;   // σ = 0.1 × accuracy, clipped at 3σ [G]
+constexpr double kRiErrorShare = 0.5;     // fixed Ri error ≤ 0.5 × accuracy [G]
+// The module's Ri reading (§3.1): a load pulse of the module's bypass current for kRiPulseS, the
+// voltage step read by a differential input with noise σ_ΔV per reading (the module's own
+// averaging included):
+//   R_meas = (1 + e)·[R0(T, SOC) + connector + Σ R_k·(1 − e^(−t_p/τ_k))] + N(0, σ/I_pulse),
+// with σ² = σ_ΔV² + (r·I_ripple·R)² (the rectifier ripple not rejected by the synchronous
+// detection). The charge-transfer pairs add the part they charge within the pulse.
+constexpr double kRiPulseS = 1.0;             // pulse width [G] (DC methods: 1–5 s, §3.1)
+constexpr double kRiDeltaNoiseGen4V = 10e-6;  // σ_ΔV, BACS 4 modules (Ri < 3 %) [G]
+constexpr double kRiDeltaNoiseGen3V = 20e-6;  // σ_ΔV, BACS 3 modules (Ri < 5 %) [G]
+constexpr double kRiRippleResidual = 0.005;   // ripple left after synchronous detection [G]
+constexpr double kCurrentOffsetFs = 0.0005;   // ±0.05 % of full scale (0.05 A at ±100 A) [G]
+constexpr double kCurrentNoiseFs = 0.0001;    // σ 0.01 % FS [G]
+constexpr double kRippleMinA = 0.1;           // rectifier ripple RMS 0.1 … 0.3 A [G]
 constexpr double kRippleMaxA = 0.3;
 constexpr double kRippleNoiseRel = 0.02;    // 2 % read noise on the AC value [G]
 constexpr double kAmbientOffsetMaxC = 0.5;  // ambient sensor [G]
@@ -370,7 +379,14 @@ struct PlantSim::Impl {
         b.r0_base_ohm * (1.0 + chem.ri_rise_per_fade * fade) * b.dry_r0_mult * b.health_r0_mult;
     b.gas_i0_a = b.gas_i0_base_a * (1.0 + chem.i0_rise_per_fade * fade) * b.dry_i0_mult *
                  b.high_i0_factor * b.health_i0_mult;
-    b.r_series_ohm = b.r0_ohm + b.connector_ohm;
+    refreshOhmic(s, b);
+  }
+
+  // R0 at the block's temperature and state of charge (§3.1 R_ohmic(T, SOC)); in float at every
+  // ageing update, in charge and discharge at every step.
+  static void refreshOhmic(const StringSim& s, Block& b) {
+    b.r_condition = ohmicConditionFactor(*s.chem, b.temperature_c, b.soc());
+    b.r_series_ohm = b.r0_ohm * b.r_condition + b.connector_ohm;
   }
 
   // Applies the doses integrated since the last update (every kAgeingIntervalS per string).
@@ -908,6 +924,9 @@ struct PlantSim::Impl {
       }
       b.temperature_c = t_new;
       t_left_old = t_old;
+      if (s.mode != StringMode::kFloat) {
+        refreshOhmic(s, b);
+      }
     }
     s.voltage_v = sumVoltage(s);
     if (s.mode == StringMode::kDischarge && s.voltage_v < s.eod_string_v) {
@@ -959,6 +978,7 @@ BlockTruth PlantSim::blockTruth(std::size_t string_index, std::size_t block_inde
   t.soc = std::clamp(b.soc(), 0.0, 1.0);
   t.temperature_c = b.temperature_c;
   t.ri_ohm = b.r_series_ohm;
+  t.ri_ref_ohm = b.r0_ohm + b.connector_ohm;
   t.cell_current_a = b.cell_current_a;
   t.gassing_current_a = b.gas_current_a;
   t.bypass_current_a = b.bypass_current_a;
@@ -995,6 +1015,23 @@ double PlantSim::ambientTemperatureC() const {
   return impl_->ambientC(impl_->t_ms);
 }
 
+namespace {
+
+// The module's Ri reading for a noise draw `z` (σ units): see kRiPulseS.
+double measuredRiOhm(const StringSim& s, const Block& b, const ModuleCalibration& m, double z) {
+  const auto& chem = *s.chem;
+  const double pulse_a = s.module->bypass_current_a;
+  const double r_ct = b.r1_ohm * -std::expm1(-kRiPulseS / chem.tau1_s) +
+                      b.r2_ohm * -std::expm1(-kRiPulseS / chem.tau2_s);
+  const double r_true = b.r_series_ohm + r_ct;
+  const double sigma_dv = s.module->generation >= 4 ? kRiDeltaNoiseGen4V : kRiDeltaNoiseGen3V;
+  const double ripple_v = kRiRippleResidual * s.ripple_a * r_true;
+  const double sigma_ohm = std::sqrt(sigma_dv * sigma_dv + ripple_v * ripple_v) / pulse_a;
+  return std::max(0.0, (1.0 + m.ri_error) * r_true + sigma_ohm * z);
+}
+
+}  // namespace
+
 ModuleMeasurement PlantSim::measureModule(std::size_t string_index, std::size_t block_index) {
   StringSim& s = impl_->str(string_index);
   const Block& b = s.blocks.at(block_index);
@@ -1012,9 +1049,7 @@ ModuleMeasurement PlantSim::measureModule(std::size_t string_index, std::size_t 
   const double t_acc = s.module->temperature_accuracy_c;
   out.temperature_c = b.temperature_c + m.temperature_offset_c +
                       kTempNoiseShare * t_acc * rng.clippedNormal(kNoiseClipSigma);
-  const double ri_acc = s.module->ri_accuracy_pct / 100.0;
-  out.ri_ohm = b.r_series_ohm *
-               (1.0 + m.ri_error + kRiNoiseShare * ri_acc * rng.clippedNormal(kNoiseClipSigma));
+  out.ri_ohm = measuredRiOhm(s, b, m, rng.clippedNormal(kNoiseClipSigma));
   out.bypass_duty = b.bypass_duty_applied;
   if (m.stuck) {
     m.stuck_value = out;

@@ -24,12 +24,13 @@ enum class StringMode { kFloat, kCharge, kDischarge, kRest };
 
 // Ground truth of one block, in SI-ish units (what a perfect instrument would read).
 struct BlockTruth {
-  double voltage_v = 0;          // terminal voltage
-  double ocv_v = 0;              // open-circuit voltage at the present SOC and temperature
-  double soc = 1.0;              // 0 … 1
-  double temperature_c = 25.0;   // block temperature
-  double ri_ohm = 0;             // R0 + loose-connector resistance (what a module's Ri pulse sees)
-  double cell_current_a = 0;     // through the cells (+ charge): string current − bypass − leak
+  double voltage_v = 0;         // terminal voltage
+  double ocv_v = 0;             // open-circuit voltage at the present SOC and temperature
+  double soc = 1.0;             // 0 … 1
+  double temperature_c = 25.0;  // block temperature
+  double ri_ohm = 0;  // R0 at its temperature and SOC + loose connector (the terminals' ohmic part)
+  double ri_ref_ohm = 0;      // the same at 25 °C and full charge (what trending should compare)
+  double cell_current_a = 0;  // through the cells (+ charge): string current − bypass − leak
   double gassing_current_a = 0;  // parasitic (float) branch
   double bypass_current_a = 0;   // module bypass current actually flowing
   double capacity_ah = 0;        // present C10 capacity at 25 °C (after ageing)

@@ -55,7 +55,7 @@ TEST(SimAgeing, DesignLifeAt25CelsiusAndParameterCoupling) {
   EXPECT_NEAR(years * m, 10.0, 1.5);
   // C = C0·(1 − fade); R0 = Ri0·(1 + 1.25·fade); I0 = I0_0·(1 + 4·fade).
   EXPECT_NEAR(t.capacity_ah, t.initial_capacity_ah * (1.0 - t.capacity_fade), 1e-9);
-  EXPECT_NEAR(t.ri_ohm / t0.ri_ohm, 1.0 + 1.25 * t.capacity_fade, 1e-9);
+  EXPECT_NEAR(t.ri_ref_ohm / t0.ri_ref_ohm, 1.0 + 1.25 * t.capacity_fade, 1e-9);
   EXPECT_NEAR(t.gas_i0_a / t0.gas_i0_a, 1.0 + 4.0 * t.capacity_fade, 1e-9);
   EXPECT_LT(t.sulfation_dose, 1e-3);  // a floating block is never undercharged
 }

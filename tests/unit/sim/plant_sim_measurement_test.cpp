@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "model/chemistry.hpp"
+#include "sim/chemistry_params.hpp"
 #include "sim/plant_sim.hpp"
 #include "sim_test_util.hpp"
 
@@ -26,15 +27,19 @@ TEST(PlantSimMeasurement, ModuleErrorsWithinDatasheetAccuracy) {
       EXPECT_LE(std::fabs(sim.moduleOffsetV(s, b)), 0.020);
       any_gain_nonzero |= sim.moduleGainError(s, b) != 0.0;
       const auto truth = sim.blockTruth(s, b);
+      double ri_sum = 0;
       for (int read = 0; read < 50; ++read) {
         const auto m = sim.measureModule(s, b);
         const double err_pct = 100.0 * std::fabs(m.voltage_v - truth.voltage_v) / truth.voltage_v;
         worst_v_pct = std::max(worst_v_pct, err_pct);
         EXPECT_LE(err_pct, c24.voltage_accuracy_pct);
         EXPECT_LE(std::fabs(m.temperature_c - truth.temperature_c), c24.temperature_accuracy_c);
-        EXPECT_LE(100.0 * std::fabs(m.ri_ohm - truth.ri_ohm) / truth.ri_ohm, c24.ri_accuracy_pct);
+        ri_sum += m.ri_ohm;
         EXPECT_EQ(m.bypass_duty, 0.0);
       }
+      // Ri: one reading carries the pulse's noise (PlantSimRi below); the module's accuracy
+      // holds for the mean of the readings on a 12 V 100 Ah block.
+      EXPECT_LE(100.0 * std::fabs(ri_sum / 50 - truth.ri_ohm) / truth.ri_ohm, c24.ri_accuracy_pct);
     }
   }
   std::printf("worst module voltage error over 64 × 50 reads: %.3f %% of reading\n", worst_v_pct);
@@ -104,6 +109,72 @@ TEST(PlantSimMeasurement, CurrentSensorOffsetNoiseAndRipple) {
   EXPECT_EQ(sim.stringTruth(0).ac_ripple_a, 0.0);
   EXPECT_EQ(sim.measureStringCurrent(0).ac_current_a, 0.0);
   EXPECT_NEAR(sim.measureStringCurrent(0).current_a, sim.stringTruth(0).current_a, 0.1);
+}
+
+// §3.1: the ohmic resistance rises as the block cools (≈ 1.2 %/K for lead-acid) and as it
+// empties (≈ 1.5× at empty), on top of its aged value at 25 °C and full charge.
+TEST(PlantSimRi, OhmicPartFollowsTemperatureAndStateOfCharge) {
+  const auto& p = chemistryParams(model::Chemistry::kVrla12V);
+  EXPECT_DOUBLE_EQ(ohmicConditionFactor(p, 25.0, 1.0), 1.0);
+  EXPECT_NEAR(ohmicConditionFactor(p, 15.0, 1.0), std::exp(0.12), 1e-12);
+  EXPECT_NEAR(ohmicConditionFactor(p, 25.0, 0.0), 1.5, 1e-12);
+  EXPECT_LT(ohmicConditionFactor(p, 35.0, 1.0), 1.0);
+  // In the plant: a discharge to ~50 % raises the true Ri of every block, the recharge undoes it.
+  auto cfg = test::oneString(8);
+  PlantSim sim(cfg, kT0);
+  sim.advanceTo(kT0 + kHourMs);
+  const double ri_full = sim.blockTruth(0, 0).ri_ohm;
+  sim.setDischargeCurrent(0, 25.0);
+  sim.advanceTo(kT0 + 3 * kHourMs);
+  const auto low = sim.blockTruth(0, 0);
+  EXPECT_LT(low.soc, 0.6);
+  const double want =
+      ohmicConditionFactor(p, low.temperature_c, low.soc) / ohmicConditionFactor(p, 25.0, 1.0);
+  EXPECT_NEAR(low.ri_ohm / low.ri_ref_ohm, want, 0.01);
+  EXPECT_GT(low.ri_ohm, 1.05 * ri_full);
+}
+
+// The reading: R_meas = R0(T, SOC) + the charge transfer within the pulse + N(0, σ_ΔV/I_pulse).
+// Repeatability of one reading (σ/R) per module type and block size, and after averaging 24
+// readings: the figures of docs/simulator.md, "Ri measurement".
+TEST(PlantSimRi, RepeatabilityPerModuleTypeAndBlockSize) {
+  struct Case {
+    const char* what;
+    model::Chemistry chemistry;
+    model::ModuleType module;
+    double capacity_ah;
+    double max_single_cv_pct;  // what the noise model gives, with margin
+  };
+  const Case cases[] = {
+      {"12 V 100 Ah, C24", model::Chemistry::kVrla12V, model::ModuleType::kC24, 100.0, 2.0},
+      {"12 V 100 Ah, C20", model::Chemistry::kVrla12V, model::ModuleType::kC20, 100.0, 3.5},
+      {"2 V 1000 Ah, C44", model::Chemistry::kVrla2V, model::ModuleType::kC44, 1000.0, 16.0},
+      {"2 V 3000 Ah, C44", model::Chemistry::kVrla2V, model::ModuleType::kC44, 3000.0, 45.0},
+  };
+  for (const auto& c : cases) {
+    auto cfg = test::oneString(4);
+    cfg.strings[0].chemistry = c.chemistry;
+    cfg.strings[0].module_type = c.module;
+    cfg.strings[0].capacity_ah = c.capacity_ah;
+    cfg.strings[0].charger.float_v_per_cell = 2.27;
+    PlantSim sim(cfg, kT0);
+    sim.advanceTo(kT0 + kHourMs);
+    double sum = 0;
+    double sq = 0;
+    constexpr int kReads = 4000;
+    for (int i = 0; i < kReads; ++i) {
+      const double r = sim.measureModule(0, 1).ri_ohm;
+      sum += r;
+      sq += r * r;
+    }
+    const double mean = sum / kReads;
+    const double cv_pct = 100.0 * std::sqrt(std::max(0.0, sq / kReads - mean * mean)) / mean;
+    const double truth_mohm = sim.blockTruth(0, 1).ri_ohm * 1000.0;
+    std::printf("Ri %s: true %.3f mΩ, one reading ±%.2f %% (1σ), mean of 24 ±%.2f %%\n", c.what,
+                truth_mohm, cv_pct, cv_pct / std::sqrt(24.0));
+    EXPECT_LT(cv_pct, c.max_single_cv_pct) << c.what;
+    EXPECT_GT(cv_pct, 0.2 * c.max_single_cv_pct) << c.what << ": the pulse noise is there";
+  }
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ constexpr std::uint64_t kStreamCalibration = 2;
 constexpr std::uint64_t kStreamUps = 3;
 constexpr std::uint64_t kStreamNoise = 4;
 constexpr std::uint64_t kStreamReplacement = 5;  // new blocks (replaceBlock)
+constexpr std::uint64_t kStreamCurrentSensor = 6;  // current-sensor gain errors and drift
 
 // ---- Measurement model (§6.3 "Module", §4.2) ----
 constexpr double kGainErrorMax = 0.003;          // |g| ≤ 0.3 % [§6.3, G]
@@ -56,6 +57,14 @@ constexpr double kRiDeltaNoiseGen3V = 20e-6;  // σ_ΔV, BACS 3 modules (Ri < 5 
 constexpr double kRiRippleResidual = 0.005;   // ripple left after synchronous detection [G]
 constexpr double kCurrentOffsetFs = 0.0005;   // ±0.05 % of full scale (0.05 A at ±100 A) [G]
 constexpr double kCurrentNoiseFs = 0.0001;    // σ 0.01 % FS [G]
+// Hall current sensors (BACS_CSH class): gain error up to ±0.5 % of reading [G] (datasheets of
+// open-loop Hall sensors give ±0.5 … 1 % at 25 °C) and an offset that drifts slowly: an
+// Ornstein–Uhlenbeck walk with a stationary σ of 0.1 % FS and a 30-day time constant, stepped
+// every plant hour [G]. Coulomb counting integrates both.
+constexpr double kCurrentGainMax = 0.005;
+constexpr double kCurrentDriftSigmaFs = 0.001;
+constexpr double kCurrentDriftTauS = 30.0 * 86400.0;
+constexpr DurationMs kCurrentDriftStepMs = kHourMs;
 constexpr double kRippleMinA = 0.1;           // rectifier ripple RMS 0.1 … 0.3 A [G]
 constexpr double kRippleMaxA = 0.3;
 constexpr double kRippleNoiseRel = 0.02;    // 2 % read noise on the AC value [G]
@@ -157,6 +166,8 @@ struct StringSim {
   StringMode mode = StringMode::kFloat;
   double ripple_a = 0;
   double current_offset_a = 0;
+  double current_gain = 0;     // current sensor gain error (fraction of reading)
+  double current_drift_a = 0;  // its slowly drifting offset
 };
 
 // Φ⁻¹(p) by bisection on the normal CDF 0.5·erfc(−x/√2) (construction only).
@@ -189,6 +200,8 @@ struct PlantSim::Impl {
   Rng ups_rng;
   Rng noise_rng;
   Rng replace_rng;
+  Rng sensor_rng;
+  TimeMs next_drift_ms;
   double ambient_offset_c = 0;
   double ageing_acceleration = 1.0;
 
@@ -211,6 +224,8 @@ struct PlantSim::Impl {
         ups_rng(cfg.simulation.seed, kStreamUps),
         noise_rng(cfg.simulation.seed, kStreamNoise),
         replace_rng(cfg.simulation.seed, kStreamReplacement),
+        sensor_rng(cfg.simulation.seed, kStreamCurrentSensor),
+        next_drift_ms(start_ms + kCurrentDriftStepMs),
         last_load_step_ms(start_ms - kDayMs),
         last_bypass_change_ms(start_ms - kDayMs),
         room(cfg.io.room, cfg.ambient.temperature_c, cfg.simulation.seed) {
@@ -231,7 +246,23 @@ struct PlantSim::Impl {
       electrolyte_pct_per_ah.push_back(100.0 / (kElectrolyteSpanMlPerAh * s.nameplate_ah) *
                                        kWaterGramsPerAh);
     }
+    for (auto& s : strings) {
+      s.current_gain = sensor_rng.uniform(-1.0, 1.0) * kCurrentGainMax;
+      s.current_drift_a = kCurrentDriftSigmaFs * std::max(0.0, s.config.current_sensor.range_a) *
+                          sensor_rng.normal();
+    }
     scheduleNextOutage(start_ms);
+  }
+
+  // One step of each current sensor's offset drift (exact OU discretisation).
+  void driftCurrentSensors() {
+    const double a =
+        std::exp(-static_cast<double>(kCurrentDriftStepMs) / 1000.0 / kCurrentDriftTauS);
+    const double k = std::sqrt(1.0 - a * a);
+    for (auto& s : strings) {
+      const double sigma_a = kCurrentDriftSigmaFs * std::max(0.0, s.config.current_sensor.range_a);
+      s.current_drift_a = a * s.current_drift_a + k * sigma_a * sensor_rng.normal();
+    }
   }
 
   // ------------------------------------------------------------------ construction
@@ -526,6 +557,10 @@ struct PlantSim::Impl {
       step = std::max<DurationMs>(step, 1);
       stepAll(static_cast<double>(step) / 1000.0);
       t_ms += step;
+      while (t_ms >= next_drift_ms) {
+        driftCurrentSensors();
+        next_drift_ms += kCurrentDriftStepMs;
+      }
     }
     processEvents();
   }
@@ -1006,6 +1041,8 @@ StringTruth PlantSim::stringTruth(std::size_t string_index) const {
   t.current_a = s.current_a;
   t.charger_setpoint_v = s.setpoint_v;
   t.mode = s.mode;
+  t.current_sensor_gain_error = s.current_gain;
+  t.current_sensor_offset_a = s.current_offset_a + s.current_drift_a;
   t.ac_ripple_a =
       (s.mode == StringMode::kFloat || s.mode == StringMode::kCharge) ? s.ripple_a : 0.0;
   return t;
@@ -1063,7 +1100,8 @@ CurrentSensorMeasurement PlantSim::measureStringCurrent(std::size_t string_index
   Rng& rng = impl_->noise_rng;
   const double fs = std::max(0.0, s.config.current_sensor.range_a);
   CurrentSensorMeasurement out;
-  out.current_a = s.current_a + s.current_offset_a + kCurrentNoiseFs * fs * rng.normal();
+  out.current_a = (1.0 + s.current_gain) * s.current_a + s.current_offset_a + s.current_drift_a +
+                  kCurrentNoiseFs * fs * rng.normal();
   const double ripple = stringTruth(string_index).ac_ripple_a;
   out.ac_current_a = std::max(0.0, ripple * (1.0 + kRippleNoiseRel * rng.normal()));
   return out;

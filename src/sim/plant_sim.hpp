@@ -58,6 +58,9 @@ struct StringTruth {
   double charger_setpoint_v = 0;  // charger CV set-point after temperature compensation
   double ac_ripple_a = 0;         // RMS ripple current from the rectifier
   StringMode mode = StringMode::kFloat;
+  // The string current sensor's errors now: reading = (1 + gain)·current + offset + noise.
+  double current_sensor_gain_error = 0;
+  double current_sensor_offset_a = 0;  // fixed part + slow drift
 };
 
 // What a measuring module reports (with its gain/offset error and noise).

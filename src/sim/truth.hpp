@@ -1,11 +1,12 @@
 // The truth stream: what the simulated plant really is, for scoring only (docs/simulator.md,
 // "Truth firewall"). One JSON object per line:
 //   {"kind":"block","t_ms":…,"time":"…","string":1,"block":7,"soc":0.93,"capacity_ah":97.1,
-//    "capacity_pct":97.1,"ri_ohm":0.0061,"i0_a":0.021,"initial_capacity_ah":101.3,
+//    "capacity_pct":97.1,"ri_ohm":0.0061,"i0_a":0.021,"ri_ref_ohm":0.0060,"initial_capacity_ah":101.3,
 //    "initial_ri_ohm":0.0052,"initial_i0_a":0.012,"temperature_c":24.8,"voltage_v":13.61,
 //    "ocv_v":12.98,"module_gain_error":-0.0008,"module_offset_v":0.0031}
 //   {"kind":"string","t_ms":…,"time":"…","string":1,"voltage_v":…,"current_a":…,
-//    "charger_setpoint_v":…,"mode":"float"}
+//    "charger_setpoint_v":…,"mode":"float","current_sensor_gain_error":…,
+//    "current_sensor_offset_a":…}
 // Written by equalis-sim --truth FILE and by the benchmarks' scorers; never read by the
 // controller (it cannot link src/sim: cmake/TruthFirewall.cmake).
 #pragma once

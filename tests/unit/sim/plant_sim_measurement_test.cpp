@@ -102,13 +102,58 @@ TEST(PlantSimMeasurement, CurrentSensorOffsetNoiseAndRipple) {
     sum += m.current_a;
     EXPECT_NEAR(m.ac_current_a, ripple, 0.1 * ripple);
   }
-  EXPECT_NEAR(sum / 500, truth, 0.06);
-  // No ripple during a mains failure.
+  // reading = (1 + gain)·I + offset + noise (σ 0.01 % FS).
+  const auto st = sim.stringTruth(0);
+  EXPECT_NEAR(sum / 500, (1.0 + st.current_sensor_gain_error) * truth + st.current_sensor_offset_a,
+              0.01);
+  // No ripple during a mains failure; the gain error now counts (±0.5 % of the discharge).
   sim.startOutage(20000.0, kMinuteMs);
   sim.advanceTo(sim.timeMs() + 10 * kSecondMs);
-  EXPECT_EQ(sim.stringTruth(0).ac_ripple_a, 0.0);
+  const auto out = sim.stringTruth(0);
+  EXPECT_EQ(out.ac_ripple_a, 0.0);
   EXPECT_EQ(sim.measureStringCurrent(0).ac_current_a, 0.0);
-  EXPECT_NEAR(sim.measureStringCurrent(0).current_a, sim.stringTruth(0).current_a, 0.1);
+  EXPECT_NEAR(sim.measureStringCurrent(0).current_a,
+              (1.0 + out.current_sensor_gain_error) * out.current_a + out.current_sensor_offset_a,
+              0.05);
+}
+
+// The current sensor's gain error is fixed per sensor within ±0.5 %; its offset drifts slowly
+// (σ 0.1 % FS, 30-day time constant), stepped every plant hour whatever the caller's step.
+TEST(PlantSimMeasurement, CurrentSensorGainErrorAndSlowDrift) {
+  const auto cfg = test::quietDemo();
+  const double fs = cfg.strings[0].current_sensor.range_a;
+  PlantSim a(cfg, kT0);
+  PlantSim b(cfg, kT0);
+  bool any_gain = false;
+  for (std::size_t s = 0; s < a.stringCount(); ++s) {
+    const double g = a.stringTruth(s).current_sensor_gain_error;
+    EXPECT_LE(std::fabs(g), 0.005);
+    any_gain |= g != 0.0;
+  }
+  EXPECT_TRUE(any_gain);
+  const double o0 = a.stringTruth(0).current_sensor_offset_a;
+  double max_step = 0;
+  double prev = o0;
+  double lo = o0;
+  double hi = o0;
+  for (int day = 1; day <= 60; ++day) {
+    a.advanceTo(kT0 + day * 24 * kHourMs);  // one day at a time
+    for (int h = 1; h <= 24; ++h) {
+      b.advanceTo(kT0 + ((day - 1) * 24 + h) * kHourMs);  // one hour at a time
+    }
+    const double o = a.stringTruth(0).current_sensor_offset_a;
+    EXPECT_DOUBLE_EQ(o, b.stringTruth(0).current_sensor_offset_a) << "day " << day;
+    max_step = std::max(max_step, std::fabs(o - prev));
+    prev = o;
+    lo = std::min(lo, o);
+    hi = std::max(hi, o);
+  }
+  std::printf("current sensor offset over 60 days: %.3f … %.3f A (FS %.0f A), largest daily step "
+              "%.3f A\n",
+              lo, hi, fs, max_step);
+  EXPECT_GT(hi - lo, 0.0002 * fs);  // it moves
+  EXPECT_LT(hi - lo, 0.01 * fs);    // slowly and boundedly
+  EXPECT_LT(max_step, 0.001 * fs);  // no jumps: ≈ σ·√(2·1 d/30 d) a day
 }
 
 // §3.1: the ohmic resistance rises as the block cools (≈ 1.2 %/K for lead-acid) and as it

@@ -32,7 +32,7 @@ constexpr std::uint64_t kStreamScatter = 1;
 constexpr std::uint64_t kStreamCalibration = 2;
 constexpr std::uint64_t kStreamUps = 3;
 constexpr std::uint64_t kStreamNoise = 4;
-constexpr std::uint64_t kStreamReplacement = 5;  // new blocks (replaceBlock)
+constexpr std::uint64_t kStreamReplacement = 5;    // new blocks (replaceBlock)
 constexpr std::uint64_t kStreamCurrentSensor = 6;  // current-sensor gain errors and drift
 
 // ---- Measurement model (§6.3 "Module", §4.2) ----
@@ -65,7 +65,7 @@ constexpr double kCurrentGainMax = 0.005;
 constexpr double kCurrentDriftSigmaFs = 0.001;
 constexpr double kCurrentDriftTauS = 30.0 * 86400.0;
 constexpr DurationMs kCurrentDriftStepMs = kHourMs;
-constexpr double kRippleMinA = 0.1;           // rectifier ripple RMS 0.1 … 0.3 A [G]
+constexpr double kRippleMinA = 0.1;  // rectifier ripple RMS 0.1 … 0.3 A [G]
 constexpr double kRippleMaxA = 0.3;
 constexpr double kRippleNoiseRel = 0.02;    // 2 % read noise on the AC value [G]
 constexpr double kAmbientOffsetMaxC = 0.5;  // ambient sensor [G]

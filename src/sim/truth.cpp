@@ -41,18 +41,18 @@ std::string truthLines(const PlantSim& sim, TimeMs t_ms) {
     const double nominal_ah = sim.nominalCapacityAh(s);
     for (std::size_t b = 0; b < sim.blockCount(s); ++b) {
       const BlockTruth bt = sim.blockTruth(s, b);
-      fmt::format_to(std::back_inserter(out),
-                     R"({{"kind":"block","t_ms":{},"time":"{}","string":{},"block":{},"soc":{},)"
-                     R"("capacity_ah":{},"capacity_pct":{},"ri_ohm":{},"i0_a":{},)"
-                     R"("ri_ref_ohm":{},"initial_capacity_ah":{},"initial_ri_ohm":{},"initial_i0_a":{},)"
-                     R"("temperature_c":{},"voltage_v":{},"ocv_v":{},)"
-                     R"("module_gain_error":{},"module_offset_v":{}}})"
-                     "\n",
-                     t_ms, time, s + 1, b + 1, bt.soc, bt.capacity_ah,
-                     100.0 * bt.capacity_ah / nominal_ah, bt.ri_ohm, bt.gas_i0_a,
-                     bt.ri_ref_ohm, bt.initial_capacity_ah, bt.initial_ri_ohm, bt.initial_gas_i0_a,
-                     bt.temperature_c, bt.voltage_v, bt.ocv_v, sim.moduleGainError(s, b),
-                     sim.moduleOffsetV(s, b));
+      fmt::format_to(
+          std::back_inserter(out),
+          R"({{"kind":"block","t_ms":{},"time":"{}","string":{},"block":{},"soc":{},)"
+          R"("capacity_ah":{},"capacity_pct":{},"ri_ohm":{},"i0_a":{},)"
+          R"("ri_ref_ohm":{},"initial_capacity_ah":{},"initial_ri_ohm":{},"initial_i0_a":{},)"
+          R"("temperature_c":{},"voltage_v":{},"ocv_v":{},)"
+          R"("module_gain_error":{},"module_offset_v":{}}})"
+          "\n",
+          t_ms, time, s + 1, b + 1, bt.soc, bt.capacity_ah, 100.0 * bt.capacity_ah / nominal_ah,
+          bt.ri_ohm, bt.gas_i0_a, bt.ri_ref_ohm, bt.initial_capacity_ah, bt.initial_ri_ohm,
+          bt.initial_gas_i0_a, bt.temperature_c, bt.voltage_v, bt.ocv_v, sim.moduleGainError(s, b),
+          sim.moduleOffsetV(s, b));
     }
   }
   return out;

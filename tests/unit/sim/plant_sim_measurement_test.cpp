@@ -148,9 +148,10 @@ TEST(PlantSimMeasurement, CurrentSensorGainErrorAndSlowDrift) {
     lo = std::min(lo, o);
     hi = std::max(hi, o);
   }
-  std::printf("current sensor offset over 60 days: %.3f … %.3f A (FS %.0f A), largest daily step "
-              "%.3f A\n",
-              lo, hi, fs, max_step);
+  std::printf(
+      "current sensor offset over 60 days: %.3f … %.3f A (FS %.0f A), largest daily step "
+      "%.3f A\n",
+      lo, hi, fs, max_step);
   EXPECT_GT(hi - lo, 0.0002 * fs);  // it moves
   EXPECT_LT(hi - lo, 0.01 * fs);    // slowly and boundedly
   EXPECT_LT(max_step, 0.001 * fs);  // no jumps: ≈ σ·√(2·1 d/30 d) a day

@@ -989,6 +989,14 @@ PlantSim::PlantSim(const model::PlantConfig& config, TimeMs start_ms)
 
 PlantSim::~PlantSim() = default;
 
+std::unique_ptr<PlantSim> PlantSim::snapshot() const {
+  // Impl holds values only (the chemistry and module tables it points to are static), so a
+  // member-wise copy is a complete, independent plant.
+  std::unique_ptr<PlantSim> copy(new PlantSim());
+  copy->impl_ = std::make_unique<Impl>(*impl_);
+  return copy;
+}
+
 void PlantSim::advanceTo(TimeMs t_ms) {
   impl_->advanceTo(t_ms);
 }

@@ -99,6 +99,12 @@ class PlantSim {
   PlantSim(const PlantSim&) = delete;
   PlantSim& operator=(const PlantSim&) = delete;
 
+  // A snapshot: a copy of the whole plant as it is now — block and string states, parameters,
+  // faults, module errors, the room and every random stream — that goes on exactly as this one
+  // would under the same calls. A scorer asks "what would this block have delivered to the
+  // cut-off from here" on the copy, without replaying and without touching the plant.
+  std::unique_ptr<PlantSim> snapshot() const;
+
   // Integrates the physics from timeMs() up to t_ms (no-op if t_ms ≤ timeMs()).
   // Internal steps: ≤ 1 s while discharging or shortly after a load step, ≤ 10 s otherwise.
   void advanceTo(TimeMs t_ms);
@@ -201,6 +207,7 @@ class PlantSim {
   std::optional<bool> contact(const std::string& channel_id) const;
 
  private:
+  PlantSim() = default;  // snapshot()
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

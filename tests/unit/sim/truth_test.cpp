@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "sim/fault.hpp"
 #include "sim/plant_sim.hpp"
 #include "sim/scenario.hpp"
 #include "sim/truth.hpp"
@@ -113,6 +114,56 @@ TEST(Truth, OneLinePerStringAndBlockWithTheTrueValues) {
   EXPECT_EQ(strings, 2);
   EXPECT_EQ(blocks, 64);
   EXPECT_TRUE(seen);
+}
+
+// A snapshot goes on exactly as the plant would under the same calls (states, faults and every
+// random stream copied), and using it leaves the plant untouched.
+TEST(Snapshot, GoesOnExactlyAsThePlantWould) {
+  auto cfg = model::demoPlant();  // mains failures on: the UPS stream is copied too
+  PlantSim sim(cfg, kT0);
+  sim.advanceTo(kT0 + 6 * kHourMs);
+  ASSERT_TRUE(sim.injectFault(0, 4, makeFault(FaultKind::kLooseConnector)).ok());
+  const auto copy = sim.snapshot();
+  ASSERT_EQ(copy->timeMs(), sim.timeMs());
+  for (TimeMs t = sim.timeMs(); t < kT0 + 60 * kHourMs; t += 10 * kMinuteMs) {
+    sim.advanceTo(t);
+    copy->advanceTo(t);
+    for (std::size_t s = 0; s < sim.stringCount(); ++s) {
+      ASSERT_EQ(sim.stringTruth(s).current_a, copy->stringTruth(s).current_a) << t;
+      ASSERT_EQ(sim.measureStringCurrent(s).current_a, copy->measureStringCurrent(s).current_a);
+      for (std::size_t b = 0; b < sim.blockCount(s); b += 7) {
+        ASSERT_EQ(sim.blockTruth(s, b).voltage_v, copy->blockTruth(s, b).voltage_v) << t;
+        ASSERT_EQ(sim.measureModule(s, b).ri_ohm, copy->measureModule(s, b).ri_ohm) << t;
+      }
+    }
+  }
+  EXPECT_EQ(sim.outageActive(), copy->outageActive());
+}
+
+// The scorer's question on a copy: how many Ah would string 1 give at C/10 to the cut-off from
+// here? The plant itself does not move.
+TEST(Snapshot, WhatWouldTheStringDeliverToTheCutOff) {
+  const auto cfg = test::quietDemo();
+  PlantSim sim(cfg, kT0);
+  sim.advanceTo(kT0 + kHourMs);
+  const double soc_before = sim.blockTruth(0, 0).soc;
+  const auto copy = sim.snapshot();
+  const double current_a = cfg.strings[0].capacity_ah / 10.0;
+  copy->setDischargeCurrent(0, current_a);
+  double delivered_ah = 0;
+  TimeMs t = copy->timeMs();
+  while (!copy->lowVoltageCutOff(0) && t < kT0 + 20 * kHourMs) {
+    t += kMinuteMs;
+    copy->advanceTo(t);
+    delivered_ah += -copy->stringTruth(0).current_a / 60.0;
+  }
+  EXPECT_TRUE(copy->lowVoltageCutOff(0));
+  // A 12 V 100 Ah string of the demo (2 years old) gives most of its C10 capacity at C/10.
+  EXPECT_GT(delivered_ah, 0.7 * cfg.strings[0].capacity_ah);
+  EXPECT_LT(delivered_ah, 1.1 * cfg.strings[0].capacity_ah);
+  EXPECT_EQ(sim.timeMs(), kT0 + kHourMs);
+  EXPECT_EQ(sim.blockTruth(0, 0).soc, soc_before);
+  EXPECT_FALSE(sim.lowVoltageCutOff(0));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -73,11 +74,18 @@ class Chain {
       notes_.push_back(fmt::format("record {} ({}): damage found when the trail was opened: {}",
                                    r.seq, formatIso8601(r.time_ms), r.detail));
     }
+    if (watch_seq_ && r.seq == *watch_seq_) {
+      watched_hash_ = r.hash;
+    }
     expected_ = r.seq + 1;
     prev_ = r.hash;
     before_last_ = last_;
     last_ = Head{r.seq, r.hash};
   }
+
+  // Keeps the hash of the record `seq` when it comes by (the head of a trail being appended to).
+  void watch(std::uint64_t seq) { watch_seq_ = seq; }
+  const std::optional<std::string>& watchedHash() const { return watched_hash_; }
 
   void finish(VerifyReport& report) {
     if (missing_) {
@@ -111,6 +119,8 @@ class Chain {
   std::string prev_ = zeroHash();
   std::uint64_t records_ = 0;
   Head last_{0, zeroHash()};
+  std::optional<std::uint64_t> watch_seq_;
+  std::optional<std::string> watched_hash_;
   Head before_last_{0, zeroHash()};
   bool failed_ = false;
   std::uint64_t first_bad_ = 0;
@@ -267,8 +277,10 @@ bool sameHead(const HeadFile& a, const HeadFile& b) {
          (!a.head || (a.head->seq == b.head->seq && a.head->hash == b.head->hash));
 }
 
-// One reading of the trail against `head`, which was read before the log.
-Scan scanOnce(const std::string& path, const HeadFile& head) {
+// One reading of the trail against `head`, which was read before the log. `live`: equalisd
+// appended throughout the reading (the head changed at every attempt), so the log may go on past
+// the head by any number of records; the head must then name a record of the log with its hash.
+Scan scanOnce(const std::string& path, const HeadFile& head, bool live = false) {
   Scan scan;
   VerifyReport& report = scan.report;
   report.head = Head{0, zeroHash()};
@@ -286,6 +298,9 @@ Scan scanOnce(const std::string& path, const HeadFile& head) {
   scan.head_file = head.head;
 
   Chain chain;
+  if (live && head.head) {
+    chain.watch(head.head->seq);
+  }
   // Each line is taken in once the next one is read, so the last line is known as such.
   std::optional<LineReader::Line> held;
   LineReader::Line line;
@@ -368,6 +383,11 @@ Scan scanOnce(const std::string& path, const HeadFile& head) {
                     "interrupted before the head was updated (brought up to date when equalisd "
                     "next opens the trail)",
                     head.head->seq));
+  } else if (live && head.head->seq > 0 && chain.watchedHash() == head.head->hash) {
+    report.notes.push_back(
+        fmt::format("records {} … {} were appended while the trail was read (audit.head named "
+                    "record {} before it)",
+                    head.head->seq + 1, last.seq, head.head->seq));
   } else {
     chain.fail(head.head->seq + 1,
                fmt::format("audit.head names record {}, but the log goes on to record {}: the "
@@ -384,7 +404,8 @@ Scan scanLog(const std::string& path) {
   // The head is read before the log and again after it. equalisd replaces the head only after a
   // record is complete and synced, so while the head stays the same the log read holds at most
   // one record it does not name yet (being appended): the checks above hold while equalisd
-  // appends. When the head changed meanwhile, the trail is read again.
+  // appends. When the head changed meanwhile, the trail is read again; after kAttempts readings
+  // that all saw the head move, the last one is judged as a trail being appended to.
   constexpr int kAttempts = 5;
   const std::string head_path = headPath(path);
   HeadFile before = readHeadFile(head_path);
@@ -393,11 +414,14 @@ Scan scanLog(const std::string& path) {
     scan = scanOnce(path, before);
     HeadFile after = readHeadFile(head_path);
     if (sameHead(before, after)) {
-      break;
+      return scan;
     }
     before = std::move(after);
   }
-  return scan;
+  // equalisd kept appending: read once more against the head read just before, which must name
+  // a record of the log with its hash; the records after it were appended meanwhile (equalisd
+  // never removes records, so a log shorter than that head is still a deletion).
+  return scanOnce(path, before, /*live=*/true);
 }
 
 VerifyReport verify(const std::string& path) {

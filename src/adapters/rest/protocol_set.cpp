@@ -25,6 +25,10 @@ const std::string& configured(const model::ProtocolConfig& c, std::string_view k
   return c.mqtt;
 }
 
+std::string builtWithout(const model::ProtocolKind& kind) {
+  return fmt::format("this equalisd was built without {}", kind.flag.substr(2));
+}
+
 }  // namespace
 
 std::string_view protocolSourceName(ProtocolSource s) {
@@ -114,26 +118,32 @@ Status ProtocolSet::startAll(const model::ProtocolConfig& config,
     if (s.spec.empty()) {
       continue;
     }
-    auto started =
-        s.built ? hooks_.start(*s.kind, s.spec)
-                : Result<adapters::ServicePtr>(makeError(
-                      ErrorCode::kUnavailable,
-                      fmt::format("this equalisd was built without {}", s.kind->flag.substr(2))));
-    if (!started) {
+    if (auto st = serve(s, s.spec); !st) {
       if (s.source != ProtocolSource::kChangedHere) {
-        return makeError(started.error().code, fmt::format("{} {}: {}", s.kind->flag,
-                                                           model::redactedProtocolSpec(key, s.spec),
-                                                           started.error().message));
+        return makeError(st.error().code,
+                         fmt::format("{} {}: {}", s.kind->flag,
+                                     model::redactedProtocolSpec(key, s.spec), st.error().message));
       }
-      s.error = started.error().message;
+      s.error = st.error().message;
       log::get("config")->error("{} changed on the settings page ({}) did not start: {}",
                                 s.kind->label, model::redactedProtocolSpec(key, s.spec), s.error);
-      continue;
     }
-    s.service = std::move(started.value());
-    s.ran = true;
-    s.description = s.service->describe();
   }
+  return {};
+}
+
+Status ProtocolSet::serve(Slot& s, const std::string& spec) {
+  auto started =
+      s.built
+          ? hooks_.start(*s.kind, spec)
+          : Result<adapters::ServicePtr>(makeError(ErrorCode::kUnavailable, builtWithout(*s.kind)));
+  if (!started) {
+    return started.error();
+  }
+  s.service = std::move(started.value());
+  s.ran = true;
+  s.description = s.service->describe();
+  s.error.clear();
   return {};
 }
 
@@ -148,23 +158,13 @@ Status ProtocolSet::restart(Slot& s, const std::string& spec) {
     s.error.clear();
     return {};
   }
-  auto started = hooks_.start(*s.kind, spec);
-  if (started) {
-    s.ran = true;
-    s.service = std::move(started.value());
-    s.description = s.service->describe();
-    s.error.clear();
-    return {};
-  }
-  if (!previous.empty()) {
-    if (auto again = hooks_.start(*s.kind, previous)) {
-      s.service = std::move(again.value());
-      s.description = s.service->describe();
-    } else {
+  auto started = serve(s, spec);
+  if (!started && !previous.empty()) {
+    if (auto again = serve(s, previous); !again) {
       s.error = again.error().message;  // the previous spec no longer starts either
     }
   }
-  return started.error();
+  return started;
 }
 
 Status ProtocolSet::store(const std::map<std::string, std::string>& changed) const {
@@ -197,8 +197,7 @@ ProtocolSet::Outcome ProtocolSet::apply(std::string_view key, const std::string&
     return ProtocolRefusal{400, problem};
   }
   if (!s->built && !next.empty()) {
-    return ProtocolRefusal{
-        409, fmt::format("this equalisd was built without {}", s->kind->flag.substr(2))};
+    return ProtocolRefusal{409, builtWithout(*s->kind)};
   }
   // An adapter that ran once in this process cannot start again: the change is checked, stored
   // and applies at the next start.

@@ -107,6 +107,8 @@ class ProtocolSet {
   // Stops the slot's adapter and serves `spec`; on failure the previous spec is served again
   // and the error returned.
   Status restart(Slot& s, const std::string& spec);
+  // Starts the slot's adapter on `spec` (not empty); on success it is the one serving.
+  Status serve(Slot& s, const std::string& spec);
   Status store(const std::map<std::string, std::string>& changed) const;
   Outcome apply(std::string_view key, const std::string& spec, ProtocolSource source);
 

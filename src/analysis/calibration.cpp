@@ -63,6 +63,7 @@ constexpr DoubleField kDoubleFields[] = {
     {"event_noise_v", &CalibrationConfig::event_noise_v},
     {"setpoint_sigma_v", &CalibrationConfig::setpoint_sigma_v},
     {"plausible_error_v", &CalibrationConfig::plausible_error_v},
+    {"consistency_factor", &CalibrationConfig::consistency_factor},
     {"frozen_change_v", &CalibrationConfig::frozen_change_v},
     {"forgetting", &CalibrationConfig::forgetting},
     {"jump_sigma", &CalibrationConfig::jump_sigma},
@@ -408,13 +409,33 @@ void OffsetEstimator::finishEvent() {
     double x = 0, var = 0, level = 0, drop = 0;
   };
   std::vector<Result1> r(n);
+  // How much a block's deviation moves within the event: against what noise and the modelled
+  // scatter explain, or the string's median movement when the blocks scatter more than modelled.
+  const auto spread2_of = [](const Accum& a) {
+    const double mean = a.swd / a.sw;
+    return a.swd2 / a.sw - mean * mean;
+  };
+  scratch_.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (acc_[i].n >= config_.min_samples && acc_[i].sw > 0.0) {
+      scratch_.push_back(spread2_of(acc_[i]));
+    }
+  }
+  const double median_spread2 = scratch_.empty() ? 0.0 : medianOf(scratch_);
   for (std::size_t i = 0; i < n; ++i) {
     const Accum& a = acc_[i];
     if (a.n < config_.min_samples || !(a.sw > 0.0)) {
       continue;
     }
     const double mean = a.swd / a.sw;
-    const double s2 = std::max(a.swd2 / a.sw - mean * mean, config_.noise_v * config_.noise_v);
+    const double spread2 = spread2_of(a);
+    const double expected2 =
+        std::max(config_.noise_v * config_.noise_v + a.swphys / a.sw, median_spread2);
+    if (spread2 > config_.consistency_factor * config_.consistency_factor * expected2) {
+      ++blocks_[i].inconsistent;
+      continue;
+    }
+    const double s2 = std::max(spread2, config_.noise_v * config_.noise_v);
     const double n_eff = a.sw * a.sw / a.sw2;
     r[i].ok = true;
     r[i].x = mean;
@@ -569,6 +590,10 @@ int OffsetEstimator::events(std::size_t block) const {
 
 int OffsetEstimator::rejectedEvents(std::size_t block) const {
   return blocks_.at(block).rejected;
+}
+
+int OffsetEstimator::inconsistentEvents(std::size_t block) const {
+  return blocks_.at(block).inconsistent;
 }
 
 int OffsetEstimator::jumps(std::size_t block) const {

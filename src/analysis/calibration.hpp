@@ -63,8 +63,9 @@ struct CalibrationConfig {
   double ocv_temp_coeff_v_per_k = 0.0012;  // entropic dOCV/dT per block (0.2 mV/K/cell, §6.3)
   double ocv_span_v = 0.95;                // OCV(full) − OCV(empty) per block (§6.4)
   double capacity_scatter = 0.03;          // σ of block capacities (2 % new, more when aged)
-  double polarization_scatter = 0.012;     // σ of RC polarization as a share of |I|·Ri (guess)
-  double polarization_tau_s = 100.0;       // its time constant (§6.4 τ1)
+  double polarization_scatter = 0.02;  // σ of RC polarization as a share of |I|·Ri: R1 ≈ 0.2·Ri
+                                       // (§6.4) with a 10 % block-to-block scatter [G]
+  double polarization_tau_s = 100.0;  // its time constant (§6.4 τ1)
 
   // ---- the module error model (priors; datasheet) ----
   double nominal_float_v = 13.62;     // per block, until the charger set-point has been seen
@@ -78,6 +79,11 @@ struct CalibrationConfig {
   // (stuck sensor, a block that did not come from full charge) and is not used: 3× the datasheet
   // worst case (0.5 % of 13.6 V = 68 mV).
   double plausible_error_v = 0.2;
+  // A block whose deviation moves within one event by more than this many times what noise and
+  // scatter explain did not start the discharge like the others (a block left undercharged, or
+  // not long enough at full charge: its coup de fouet differs from the string's): the event is
+  // skipped for it, neither used nor counted as a fault.
+  double consistency_factor = 4.0;
   // A reading that stays bit-identical while the string's median moves by more than this is a
   // stuck sensor: excluded until it changes.
   double frozen_change_v = 0.02;
@@ -117,6 +123,9 @@ class OffsetEstimator {
   // Events not used for this block because its deviation was implausibly large. Such a block
   // also stops the float-sum mean (which is reset) until an event of it is plausible again.
   int rejectedEvents(std::size_t block) const;
+  // Events skipped for this block since start-up: its deviation moved within the event (not
+  // persisted).
+  int inconsistentEvents(std::size_t block) const;
   // The block's reading is frozen (stuck sensor) and is ignored until it changes.
   bool frozen(std::size_t block) const;
   // Offset jumps detected and followed for this block.
@@ -147,6 +156,7 @@ class OffsetEstimator {
     int events = 0;
     int jumps = 0;
     int rejected = 0;
+    int inconsistent = 0;  // events skipped: the block's deviation moved within the event
     bool suspect = false;  // the last event was implausible: keep it out of the float sum
     bool pending = false;  // an outlier event waits for confirmation
     double pending_v = 0;

@@ -39,6 +39,8 @@ struct Block {
   double temperature_c = 25.0;
   double i_avg_discharge_a = 0;  // filtered discharge current for C(I,θ)
   double bypass_duty = 0;        // commanded 0 … 1
+  double cdf_state = 1;          // coup de fouet readiness a: 1 after a long full charge
+  double cdf_q_as = 0;           // charge drawn in the present discharge (A·s)
 
   // ---- per-step parameters (refreshParameters) ----
   double capacity_ah = 100.0;  // C10 at 25 °C after ageing
@@ -49,6 +51,11 @@ struct Block {
   double gas_i0_a = 0;  // I0 incl. ageing (§6.3) and faults, A at U0 and 25 °C
   double leak_g_s = 0;  // internal short: 1 / R_leak
   double cooling_factor = 1;
+  double ocv_offset_v = 0;   // manufacturing scatter of the OCV curve: offset …
+  double ocv_span_mult = 1;  // … and span (empty → full)
+  double charge_eff = 0.95;  // coulombic efficiency of the main charge reaction
+  double sd_mult = 1;        // self-discharge rate multiplier
+  double accept_mult = 1;    // charge acceptance left by sulfation
 
   // ---- outputs of the last step ----
   double voltage_v = 0;
@@ -62,8 +69,11 @@ struct Block {
   double heat_w = 0;
 
   // ---- ageing accumulators (§6.3), applied every ageing interval ----
-  double acc_gas_as = 0;     // parasitic charge (gassing + self-discharge) since the last update
-  double acc_deficit_s = 0;  // ∫ max(0, 0.97 − SOC) dt since the last ageing update (s)
+  double acc_gas_as = 0;      // parasitic charge (gassing + self-discharge) since the last update
+  double acc_deficit_s = 0;   // ∫ max(0, 0.97 − SOC) dt since the last ageing update (s)
+  double acc_emit_as = 0;     // gassing charge (the emitted share takes water with it)
+  double acc_dis_as = 0;      // discharged charge …
+  double acc_dis_dod_as = 0;  // … and ∫ |I_dis|·DoD dt (the softening dose's DoD weighting)
 
   // ---- cached rate factor of C(I,θ) (pow() only when I_avg moved by > 1e-6 relative) ----
   double rate_i_avg_a = -1;
@@ -82,6 +92,7 @@ struct Block {
   double s_g_charge_s = 0;  // main-branch acceptance conductance
   double s_r_depl_ohm = 0;  // depletion resistance in discharge
   double s_v_exhaust = 0;   // voltage collapse once C(I,θ) is exhausted (≤ 0)
+  double s_cdf_r_ohm = 0;   // coup de fouet as a resistance in discharge (prepareBlocks); 0: none
   double s_sink_a = 0;      // bypass + internal leak: current that does not pass the cells
   double s_e_v = 0;         // trial E
   // (s_exp_x, s_exp_ke) is a consistent pair: E and exp(k·E) of the last gassing solve, reused
@@ -101,13 +112,22 @@ struct Block {
   double r0_base_ohm = 0;       // Ri0 when new
   double gas_i0_base_a = 0;     // I0_0 when new: I0·(C_N/100)·scatter, A at U0 and 25 °C
   double ageing_rate_mult = 1;  // per-block lognormal multiplier on the ageing rate a (§2.6)
-  double r0_ohm = 0;            // ohmic resistance incl. ageing and dry-out, at 25 °C and full
-  double r_condition = 1;       // its factor for the present temperature and SOC
+  double sulfation_mult = 1;    // per-block lognormal multipliers of the other mechanisms
+  double softening_mult = 1;
+  double water_loss_mult = 1;
+  double r0_ohm = 0;       // ohmic resistance incl. ageing and dry-out, at 25 °C and full
+  double r_condition = 1;  // its factor for the present temperature and SOC
   double depletion_r10_ohm = 0;
 
   // ---- cold: ageing state (§6.2 A, S; §6.3) ----
   double ageing_dose = 0;     // A: overcharge dose in reference float-years
-  double sulfation_dose = 0;  // S: ∫ s0·max(0, 0.97 − SOC) dt
+  double sulfation_dose = 0;  // S: ∫ s0·m_S·max(0, 0.97 − SOC) dt
+  double softening_fade = 0;  // M: capacity lost to active-mass softening and shedding
+  double water_loss = 0;      // w: water lost as a fraction of the electrolyte
+  // The mechanisms' shares of the capacity fade (refreshParameters).
+  double corrosion_fade = 0;
+  double sulfation_fade = 0;
+  double dry_out_fade = 0;
 
   // ---- cold: faults (fault.hpp) ----
   bool dry_out = false;
@@ -147,6 +167,7 @@ struct StepConstants {
   double a2 = 0;       // exp(−dt/τ2)
   double dl_g_s = 0;   // C_f / dt: backward-Euler conductance of the double layer
   double k_per_v = 0;  // c_u / n_c (per block volt)
+  double cdf_i_a = 1;  // I_cf of the coup de fouet
   double g_discharge_s = 0;
   bool exact_exp = false;  // recompute cached exponentials exactly this step
 };
@@ -238,7 +259,7 @@ inline double evaluateBlock(Block& b, const StepConstants& k, double i_a, double
   b.s_u1_v = b.u1_v * k.a1 + b.r1_ohm * i_a * (1.0 - k.a1);
   b.s_u2_v = b.u2_v * k.a2 + b.r2_ohm * i_a * (1.0 - k.a2);
   const double de_di = solveElectrode(b, k, i_a);
-  b.s_r_extra_ohm = i_a < 0.0 ? b.s_r_depl_ohm : 0.0;
+  b.s_r_extra_ohm = i_a < 0.0 ? b.s_r_depl_ohm + b.s_cdf_r_ohm : 0.0;
   const double r = b.r_series_ohm + b.s_r_extra_ohm;
   b.s_v = b.s_ocv_v + b.s_v_exhaust + r * i_a + b.s_u1_v + b.s_u2_v + b.s_e_v;
   dv_di = r + b.r1_ohm * (1.0 - k.a1) + b.r2_ohm * (1.0 - k.a2) + de_di;

@@ -72,56 +72,73 @@ constexpr ChemistryParams kVrla12V{
     // discharge; lead-acid Ri at empty is about 1.5× that at full [G].
     .ri_temp_coeff_per_k = 0.012,
     .ri_soc_coeff = 0.5,
+    // Scatter beyond C0/R0/I0 [G]: cell OCV offset σ 3 mV (the §2.4 rule OCV ≈ SG + 0.84 V with
+    // a filling tolerance of a few 0.001 g/cm³), span σ 1 % (acid per Ah), R1/R2 σ 10 %,
+    // self-discharge lognormal σ 0.3; η σ 0.002 (the main reaction is nearly lossless, the
+    // block-to-block difference of the overcharge is in the gassing branch's I0 scatter).
+    .sigma_ocv_offset_v_per_cell = 3e-3,
+    .sigma_ocv_span = 0.01,
+    .sigma_rc = 0.10,
+    .sigma_charge_efficiency = 0.002,
+    .sigma_ln_self_discharge = 0.3,
+    // Coup de fouet [G for the numbers; the phenomenon per Ryś et al., J. Power Technologies
+    // 2021 (§3.4): a dip in the first minutes of a discharge from full charge, then an interim
+    // plateau]. V_cf = 8 mV/cell at I_cf = C/100 gives a dip of ≈ 19 mV/cell at C/10 and
+    // ≈ 28 mV/cell at C/3, deepest when 0.5 % of C is drawn (3 min at C/10, 1 min at C/3); it
+    // comes back after a full charge held for hours (τ_reset 2 h).
+    .cdf_v_per_cell = 0.008,
+    .cdf_i_c_rate = 0.01,
+    .cdf_charge_fraction = 0.005,
+    .cdf_reset_tau_s = 2.0 * kHourS,
+    // Sulfation signature [G]: R0 rises half as fast as for corrosion (PbSO4 spread in the mass),
+    // acceptance halves at 10 % sulfation fade; per-block rates lognormal σ 0.5.
+    .sigma_ln_sulfation = 0.5,
+    .sulfation_ri_per_fade = 0.5,
+    .sulfation_accept_per_fade = 10.0,
+    // Softening and shedding from cycling [G]: a typical 12 V AGM cycle-life curve, 250 / 550 /
+    // 1200 cycles to 80 % at 100 / 50 / 30 % DoD → N100 = 250, k = 1.25; R0 nearly flat.
+    .cycle_life_full_dod = 250.0,
+    .cycle_life_exponent = 1.25,
+    .cycle_fade_eol = 0.2,
+    .sigma_ln_softening = 0.3,
+    .softening_ri_per_fade = 0.1,
+    // Dry-out from water loss [G]: an AGM block of 30 kg (§2.5) holds ≈ 25 % electrolyte,
+    // ≈ 13 g per Ah and cell; with the emitted share f_g = 0.2 (room.hpp) a nominal block on
+    // float loses ≈ 0.8 % a year. Loss starts to cost capacity above 10 % (the glass mat loses
+    // contact): −20 % capacity and +50 % R0 at 20 % loss, and the float current rises by half (a
+    // drier separator passes more oxygen: recombination heat, §1.6); saturating at 40 % loss.
+    // Per-block lognormal σ 0.4 on the emitted share (valve opening pressure, seal).
+    .electrolyte_g_per_ah_cell = 13.0,
+    .sigma_ln_water_loss = 0.4,
+    .dry_out_onset = 0.10,
+    .dry_out_capacity_per_loss = 2.0,
+    .dry_out_ri_per_loss = 5.0,
+    .dry_out_i0_per_loss = 5.0,
 };
 
-// ---- 2 V VRLA cell, 1000 Ah (§6.4 column 2) ----
-constexpr ChemistryParams kVrla2V{
-    .chemistry = model::Chemistry::kVrla2V,
-    .cells = 1,
-    .ref_capacity_ah = 1000.0,
-    .r0_ohm = 0.1e-3,  // §6.4 0.1 mΩ [G, Ri·C ≈ const]
-    .r1_ohm = 0.1e-3,  // §6.4 "scale R by 0.1" of the 12 V block [G]
-    .tau1_s = 100.0,
-    .r2_ohm = 0.2e-3,
-    .tau2_s = 2.0 * kHourS,
-    .entropic_v_per_k_per_cell = 0.2e-3,  // §6.3 [G]
-    .gassing = true,
-    .gas_i0_a_per_100ah = 0.015,            // §6.4 100–200 mA per 1000 Ah at 2.23 V
-    .gas_u0_v_per_cell = 2.23,              // §1.2
-    .gas_cu_per_v = 11.0,                   // §1.2
-    .gas_ct_per_k = 0.06,                   // §1.2
-    .tau_float_s = 2.0 * kHourS,            // §6.4 τ_float 2 h [G]
-    .charge_efficiency = 0.95,              // §6.4 "same" [G]
-    .accept_tau_s = 0.5 * kHourS,           // [G]
-    .accept_ref_v_per_cell = 0.1,           // [G]
-    .discharge_r_ohm = 0.01e-3,             // [G]
-    .self_discharge_per_month_20c = 0.025,  // §6.4 2–3 %/month
-    .self_discharge_doubling_k = 10.0,      // §1.1
-    .jackey_kc = 1.2,                       // §6.4 "same form"
-    .jackey_delta = 0.73,
-    .jackey_i_star_c_rate = 0.1,
-    .depletion_r10_ohm_per_cell = 0.2e-3,  // as the 12 V block (§2.2, §2.5), scaled to 1000 Ah [D]
-    .heat_capacity_j_per_k = 55.0e3,       // §6.4 C_th ≈ 55 kJ/K [G]
-    .thermal_conductance_w_per_k = 1.5,    // §6.4 G_th ≈ 1.5 W/K [G]
-    .bypass_heat_fraction = 0.3,           // §2.7 [G]
-    .neighbour_conductance_w_per_k = 0.45,  // §2.7 G_nb, scaled with G_th (1.5/1 W/K) [G]
-    .sigma_c0 = 0.02,                       // §6.4 "same"
-    .sigma_r0 = 0.06,
-    .sigma_ln_i0_new = 0.3,
-    .sigma_ln_i0_per_year = 0.18,
-    .sigma_ln_i0_max = 1.2,
-    .fade_per_year = 0.0133,  // [D] 15-year design life (§6.4 15–20 y) to 80 %
-    .sigma_ln_fade = 0.3,
-    .ageing_a_per_year = 0.0104445,  // [D] as 12 V with the 15-year design life (§6.4)
-    .ageing_doubling_k = 15.0,       // §6.3 [G]
-    .sulfation_rate_per_s = 1.0 / (120.0 * 86400.0),  // §6.3 [G]
-    .sulfation_fade = 0.2,
-    .sulfation_soc_threshold = 0.97,
-    .ri_rise_per_fade = 1.25,      // §2.6
-    .i0_rise_per_fade = 4.0,       // §6.3 [G]
-    .ri_temp_coeff_per_k = 0.012,  // as the 12 V block [G]
-    .ri_soc_coeff = 0.5,
-};
+// ---- 2 V VRLA cell, 1000 Ah (§6.4 column 2): the 12 V block's laws ("same", §6.4) with these
+// values ----
+constexpr ChemistryParams vrla2V() {
+  ChemistryParams p = kVrla12V;
+  p.chemistry = model::Chemistry::kVrla2V;
+  p.cells = 1;
+  p.ref_capacity_ah = 1000.0;
+  p.r0_ohm = 0.1e-3;  // §6.4 0.1 mΩ [G, Ri·C ≈ const]
+  p.r1_ohm = 0.1e-3;  // §6.4 "scale R by 0.1" of the 12 V block [G]
+  p.r2_ohm = 0.2e-3;
+  p.gas_i0_a_per_100ah = 0.015;            // §6.4 100–200 mA per 1000 Ah at 2.23 V
+  p.tau_float_s = 2.0 * kHourS;            // §6.4 τ_float 2 h [G]
+  p.discharge_r_ohm = 0.01e-3;             // [G]
+  p.self_discharge_per_month_20c = 0.025;  // §6.4 2–3 %/month
+  p.depletion_r10_ohm_per_cell = 0.2e-3;  // as the 12 V block (§2.2, §2.5), scaled to 1000 Ah [D]
+  p.heat_capacity_j_per_k = 55.0e3;       // §6.4 C_th ≈ 55 kJ/K [G]
+  p.thermal_conductance_w_per_k = 1.5;    // §6.4 G_th ≈ 1.5 W/K [G]
+  p.neighbour_conductance_w_per_k = 0.45;  // §2.7 G_nb, scaled with G_th (1.5/1 W/K) [G]
+  p.fade_per_year = 0.0133;                // [D] 15-year design life (§6.4 15–20 y) to 80 %
+  p.ageing_a_per_year = 0.0104445;         // [D] as 12 V with the 15-year design life (§6.4)
+  return p;
+}
+constexpr ChemistryParams kVrla2V = vrla2V();
 
 // ---- LiFePO4 cell, 100 Ah (§6.4 column 3) ----
 constexpr ChemistryParams kLiFePO4{
@@ -171,6 +188,19 @@ constexpr ChemistryParams kLiFePO4{
     // Li-ion: Arrhenius-like, ≈ 2 %/K near 25 °C; flat over most of the SOC range [G].
     .ri_temp_coeff_per_k = 0.02,
     .ri_soc_coeff = 0.1,
+    // Scatter [G]: OCV offset σ 1 mV/cell, span 2 %, RC 10 %, η 0.002, self-discharge σ 0.3.
+    .sigma_ocv_offset_v_per_cell = 1e-3,
+    .sigma_ocv_span = 0.02,
+    .sigma_rc = 0.10,
+    .sigma_charge_efficiency = 0.002,
+    .sigma_ln_self_discharge = 0.3,
+    // No coup de fouet, sulfation or dry-out. Cycle fade [G]: LFP ≈ 3000 cycles at 100 % DoD
+    // to 80 %, k = 1.5 (calendar ageing is the dose above).
+    .cycle_life_full_dod = 3000.0,
+    .cycle_life_exponent = 1.5,
+    .cycle_fade_eol = 0.2,
+    .sigma_ln_softening = 0.3,
+    .softening_ri_per_fade = 0.5,
 };
 
 // ---- NiCd pocket cell, 100 Ah (§6.4 column 4) ----
@@ -221,6 +251,19 @@ constexpr ChemistryParams kNiCd{
     // NiCd: alkaline electrolyte, ≈ 1 %/K [G]; Ri rises moderately towards empty [G].
     .ri_temp_coeff_per_k = 0.01,
     .ri_soc_coeff = 0.2,
+    // Scatter [G]: as lead-acid, OCV offset σ 2 mV/cell, η σ 0.005.
+    .sigma_ocv_offset_v_per_cell = 2e-3,
+    .sigma_ocv_span = 0.02,
+    .sigma_rc = 0.10,
+    .sigma_charge_efficiency = 0.005,
+    .sigma_ln_self_discharge = 0.3,
+    // Pocket plates: no sulfation, no coup de fouet; vented (water topped up, electrolyte level
+    // tracked by the room model). Cycle fade [G]: ≈ 1500 cycles at 100 % DoD, k = 1.3.
+    .cycle_life_full_dod = 1500.0,
+    .cycle_life_exponent = 1.3,
+    .cycle_fade_eol = 0.2,
+    .sigma_ln_softening = 0.3,
+    .softening_ri_per_fade = 0.2,
 };
 
 struct OcvPoint {
@@ -301,8 +344,8 @@ double ocvBlockV(const ChemistryParams& p, double soc, double temperature_c) {
   switch (p.chemistry) {
     case model::Chemistry::kVrla12V:
     case model::Chemistry::kVrla2V:
-      // §6.4: lead-acid OCV linear between the empty and full values (ChemistryInfo).
-      v = info.ocv_empty_v + (info.ocv_full_v - info.ocv_empty_v) * s;
+      // The §2.4 lead-acid shape between the empty and full values (ChemistryInfo).
+      v = info.ocv_empty_v + (info.ocv_full_v - info.ocv_empty_v) * leadAcidOcvShape(s);
       break;
     case model::Chemistry::kLiFePO4:
       v = interpolate(kLfpOcv, s) * p.cells;
@@ -337,7 +380,19 @@ double socForOcv(const ChemistryParams& p, double ocv_block_v) {
   return lo;
 }
 
-double capacityTemperatureFactor(double temperature_c) {
+double capacityTemperatureFactor(model::Chemistry c, double temperature_c) {
+  if (c == model::Chemistry::kLiFePO4 || c == model::Chemistry::kNiCd) {
+    // [G] LiFePO4: 70 % at −20 °C, 90 % at 0 °C, 100 % at 25 °C, 102 % at 45 °C (cell datasheets
+    // rate 0 °C at 85–95 %); NiCd pocket plate: 80 % at −20 °C, 95 % at 0 °C, flat above 25 °C.
+    // Flat outside the table.
+    static constexpr std::array<OcvPoint, 4> kLfp{
+        {{-20.0, 0.70}, {0.0, 0.90}, {25.0, 1.0}, {45.0, 1.02}}};
+    static constexpr std::array<OcvPoint, 4> kNiCd{
+        {{-20.0, 0.80}, {0.0, 0.95}, {25.0, 1.0}, {45.0, 1.0}}};
+    return interpolate(c == model::Chemistry::kLiFePO4 ? std::span<const OcvPoint>(kLfp)
+                                                       : std::span<const OcvPoint>(kNiCd),
+                       temperature_c);
+  }
   // §2.5 Leoch LP12-100: 86 % at 0 °C, 100 % at 25 °C, 103 % at 40 °C [R]. Piecewise linear;
   // below 0 °C the 0–25 °C slope is extrapolated (floored at 30 %), above 40 °C flat [G].
   if (temperature_c <= 25.0) {

@@ -2,6 +2,10 @@
 // Tags follow the reference document: [R] read in a source, [D] derived, [G] guess/assumption.
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
+
 #include "model/chemistry.hpp"
 
 namespace equalis::sim {
@@ -75,6 +79,47 @@ struct ChemistryParams {
   // full charge: R = R25,full·exp(k_T·(25 − T))·(1 + k_SOC·(1 − SOC)²).
   double ri_temp_coeff_per_k = 0;  // k_T
   double ri_soc_coeff = 0;         // k_SOC
+
+  // Per-block manufacturing scatter beyond C0, R0 and I0 (docs/simulator.md "Scatter").
+  double sigma_ocv_offset_v_per_cell = 0;  // σ of the OCV offset of one cell
+  double sigma_ocv_span = 0;               // relative σ of the OCV span (empty → full)
+  double sigma_rc = 0;                     // relative σ of R1 and R2
+  double sigma_charge_efficiency = 0;      // absolute σ of η
+  double sigma_ln_self_discharge = 0;      // σ of ln(self-discharge rate)
+
+  // Coup de fouet (lead-acid): a nucleation overvoltage at the start of a discharge from full
+  // charge, η = n_c·V_cf·a·ln(1 + |I|/I_cf)·h(q/q_n), h(x) = x·e^(1 − x), q the charge drawn in
+  // this discharge (the dip is deepest at q = q_n, then recovers to a plateau). The readiness a is
+  // 1 after a full charge held for hours (τ_reset); a discharge leaves a·e^(−q/q_n).
+  double cdf_v_per_cell = 0;       // V_cf (0: no coup de fouet)
+  double cdf_i_c_rate = 0;         // I_cf as a fraction of C_N per hour
+  double cdf_charge_fraction = 0;  // q_n as a fraction of C_N
+  double cdf_reset_tau_s = 0;
+
+  // Independent ageing mechanisms beside grid corrosion (the dose A above), each with its own
+  // signature and its own per-block lognormal rate multiplier (σ_ln_mechanism):
+  //   sulfation (S):   capacity −b·S, R0 +sulfation_ri_per_fade per unit of that fade, charge
+  //                    acceptance ÷ (1 + sulfation_accept_per_fade·fade);
+  //   softening (M):   active-mass softening and shedding from cycling, dM/dt =
+  //                    fade_eol/N100 · k·DoD^(k−1) · I_dis/C0 (a Wöhler law N(DoD) = N100·DoD^−k
+  //                    without cycle counting), capacity −M, R0 +softening_ri_per_fade·M;
+  //   dry-out (w):     water lost with the emitted gas as a fraction of the electrolyte; above
+  //                    the onset w0: capacity −k_C·(w − w0), R0 ×(1 + k_R·(w − w0)),
+  //                    I0 ×(1 + k_I·(w − w0)) (a drier cell recombines more oxygen).
+  double sigma_ln_sulfation = 0;
+  double sulfation_ri_per_fade = 0;
+  double sulfation_accept_per_fade = 0;
+  double cycle_life_full_dod = 0;  // N100: cycles at 100 % DoD to the end-of-life fade (0: none)
+  double cycle_life_exponent = 1;  // k
+  double cycle_fade_eol = 0.2;
+  double sigma_ln_softening = 0;
+  double softening_ri_per_fade = 0;
+  double electrolyte_g_per_ah_cell = 0;  // electrolyte mass per Ah and cell (0: no dry-out)
+  double sigma_ln_water_loss = 0;
+  double dry_out_onset = 0;  // w0
+  double dry_out_capacity_per_loss = 0;
+  double dry_out_ri_per_loss = 0;
+  double dry_out_i0_per_loss = 0;
 };
 
 // The factor of ohmicConditionFactor's law for a block at `temperature_c` and `soc`.
@@ -89,8 +134,19 @@ double ocvBlockV(const ChemistryParams& p, double soc, double temperature_c);
 // Inverse of ocvBlockV at 25 °C: the SOC whose OCV equals `ocv_block_v` (clipped to 0 … 1).
 double socForOcv(const ChemistryParams& p, double ocv_block_v);
 
-// Capacity factor vs temperature: 0.86 at 0 °C, 1.00 at 25 °C, 1.03 at 40 °C (Leoch, §2.5).
-double capacityTemperatureFactor(double temperature_c);
+// Capacity factor vs temperature of the chemistry (lead-acid: 0.86 at 0 °C, 1.00 at 25 °C, 1.03
+// at 40 °C, Leoch §2.5; LiFePO4 and NiCd: their own tables, docs/simulator.md).
+double capacityTemperatureFactor(model::Chemistry c, double temperature_c);
+
+// Shape of the rested lead-acid OCV between empty (0) and full (1) at `soc` (clipped): the
+// flooded-battery table of §2.4 (11.89 / 12.06 / 12.24 / 12.45 / 12.65 V at 0 / 25 / 50 / 75 /
+// 100 %) [R], normalized (span 0.76 V). Piecewise linear on quarters; inline (inner loop).
+inline double leadAcidOcvShape(double soc) {
+  constexpr std::array<double, 5> kShape{0.0, 0.17 / 0.76, 0.35 / 0.76, 0.56 / 0.76, 1.0};
+  const double x = std::clamp(soc, 0.0, 1.0) * 4.0;
+  const auto i = static_cast<std::size_t>(std::min(3.0, x));
+  return kShape[i] + (kShape[i + 1] - kShape[i]) * (x - static_cast<double>(i));
+}
 
 // Jackey C(I,θ)/C10 at 25 °C (§2.2): Kc / (1 + (Kc − 1)·(I/I*)^δ).
 double capacityRateFactor(const ChemistryParams& p, double discharge_current_a, double capacity_ah);

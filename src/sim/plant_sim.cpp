@@ -34,6 +34,7 @@ constexpr std::uint64_t kStreamUps = 3;
 constexpr std::uint64_t kStreamNoise = 4;
 constexpr std::uint64_t kStreamReplacement = 5;    // new blocks (replaceBlock)
 constexpr std::uint64_t kStreamCurrentSensor = 6;  // current-sensor gain errors and drift
+constexpr std::uint64_t kStreamBlockScatter = 7;   // OCV, RC, η, self-discharge, ageing rates
 
 // ---- Measurement model (§6.3 "Module", §4.2) ----
 constexpr double kGainErrorMax = 0.003;          // |g| ≤ 0.3 % [§6.3, G]
@@ -89,6 +90,12 @@ constexpr double kExhaustMaxVPerCell = 2.0;
 constexpr double kAgeingIntervalS = 600.0;
 constexpr double kYearS = 365.25 * 86400.0;
 constexpr double kMaxFade = 0.9;  // capacity floor: 10 % of C0 [G]
+// Coup de fouet: the readiness is restored only near full charge [G]; a discharge past
+// q/q_n = 12 (h < 2e-4) has spent it.
+constexpr double kCdfFullSoc = 0.995;
+constexpr double kCdfSpentX = 12.0;
+// Dry-out saturates: past 30 % water loss beyond the onset the block is dead either way [G].
+constexpr double kMaxDryOutExcess = 0.3;
 
 // ---- Heat (§2.7, §1.6) ----
 // A block that reaches this temperature vents (VRLA safety valve, electrolyte boils off): it is
@@ -133,10 +140,12 @@ struct StringSim {
   double eod_string_v = 0;
   double r_scale = 1;    // resistances ∝ C_ref / C_N
   double gas_ref_a = 0;  // I_par,ref (gassing + self-discharge) of the ageing dose (§6.3)
-  double inv_r1 = 0;     // 1/R1, 1/R2 for the polarization heat
+  double water_per_emitted_as = 0;  // water-loss fraction per A·s of gassing charge (dry-out)
+  double cdf_decay_per_as = 0;      // coup de fouet: 1 / (q_n·C_N) in 1/(A·s)
+  double inv_r1 = 0;                // 1/R1, 1/R2 for the polarization heat
   double inv_r2 = 0;
   // Fast paths of the per-step laws (chemistry_params.hpp), as coefficients:
-  bool linear_ocv = false;  // lead-acid: OCV = empty + span·SOC + entropic·(T − 25)
+  bool lead_ocv = false;  // lead-acid: OCV = empty + offset + span·m·shape(SOC) + entropic·(T − 25)
   double ocv_empty_v = 0;
   double ocv_span_v = 0;
   double ocv_per_k_v = 0;
@@ -185,6 +194,33 @@ double inverseNormalCdf(double p) {
   return 0.5 * (lo + hi);
 }
 
+// Standard-normal draws that make one new block (setNewBlockParameters).
+struct BlockDraws {
+  double c = 0;  // C0, R0, ln I0, ageing-rate multiplier (kStreamScatter)
+  double r = 0;
+  double i0 = 0;
+  double fade = 0;
+  double ocv_offset = 0;  // the rest (kStreamBlockScatter)
+  double ocv_span = 0;
+  double r1 = 0;
+  double r2 = 0;
+  double eta = 0;
+  double sd = 0;
+  double sulfation = 0;
+  double softening = 0;
+  double water = 0;
+  void drawRest(Rng& rng) {
+    for (double* z :
+         {&ocv_offset, &ocv_span, &r1, &r2, &eta, &sd, &sulfation, &softening, &water}) {
+      *z = rng.normal();
+    }
+  }
+};
+
+double lognormalMult(double sigma, double z) {
+  return std::exp(sigma * z - 0.5 * sigma * sigma);
+}
+
 struct SolveResult {
   double x;
   double f;
@@ -230,6 +266,7 @@ struct PlantSim::Impl {
         last_bypass_change_ms(start_ms - kDayMs),
         room(cfg.io.room, cfg.ambient.temperature_c, cfg.simulation.seed) {
     Rng scatter(cfg.simulation.seed, kStreamScatter);
+    Rng block_scatter(cfg.simulation.seed, kStreamBlockScatter);
     Rng calib(cfg.simulation.seed, kStreamCalibration);
     int total_blocks = 0;
     for (const auto& sc : cfg.strings) {
@@ -237,7 +274,7 @@ struct PlantSim::Impl {
     }
     const double t_amb = ambientC(start_ms);
     for (const auto& sc : cfg.strings) {
-      strings.push_back(buildString(sc, total_blocks, t_amb, scatter, calib));
+      strings.push_back(buildString(sc, total_blocks, t_amb, scatter, block_scatter, calib));
     }
     ambient_offset_c = calib.uniform(-kAmbientOffsetMaxC, kAmbientOffsetMaxC);
     for (auto& s : strings) {
@@ -267,7 +304,7 @@ struct PlantSim::Impl {
 
   // ------------------------------------------------------------------ construction
   StringSim buildString(const model::StringConfig& sc, int total_blocks, double t_amb, Rng& scatter,
-                        Rng& calib) {
+                        Rng& block_scatter, Rng& calib) {
     StringSim s;
     s.config = sc;
     s.chem = &chemistryParams(sc.chemistry);
@@ -288,7 +325,7 @@ struct PlantSim::Impl {
     s.inv_r2 = 1.0 / (chem.r2_ohm * r_scale);
     // Per-step laws as coefficients (identical to ocvBlockV, gassingCurrentA and
     // selfDischargeCurrentA of chemistry_params.cpp).
-    s.linear_ocv =
+    s.lead_ocv =
         sc.chemistry == model::Chemistry::kVrla12V || sc.chemistry == model::Chemistry::kVrla2V;
     s.ocv_empty_v = info.ocv_empty_v;
     s.ocv_span_v = info.ocv_full_v - info.ocv_empty_v;
@@ -305,6 +342,15 @@ struct PlantSim::Impl {
                                                  info.ocv_full_v / chem.cells, 25.0) +
                                      selfDischargeCurrentA(chem, s.nameplate_ah, 25.0)
                                : 0.0;
+    // Dry-out: the emitted share f_g of the gassing charge takes 0.336 g of water per Ah and cell
+    // (room.hpp) out of electrolyte_g_per_ah_cell·C_N grams per cell.
+    s.water_per_emitted_as = chem.electrolyte_g_per_ah_cell > 0.0
+                                 ? gasEmissionFactor(sc.chemistry) * kWaterGramsPerAh /
+                                       (3600.0 * chem.electrolyte_g_per_ah_cell * s.nameplate_ah)
+                                 : 0.0;
+    s.cdf_decay_per_as = chem.cdf_charge_fraction > 0.0
+                             ? 1.0 / (3600.0 * chem.cdf_charge_fraction * s.nameplate_ah)
+                             : 0.0;
     s.eod_string_v = info.end_of_discharge_v_per_cell * chem.cells * n;
     s.load_share = total_blocks > 0 ? static_cast<double>(n) / total_blocks : 0.0;
     // g_c: I_main = deficit/τ_acc at E = E_ref (chemistry_params.hpp).
@@ -347,18 +393,28 @@ struct PlantSim::Impl {
         z[4 * j + 2] = q[j];
       }
     }
+    // Water lost per year by a nominal block floating at 25 °C (initial dry-out state).
+    const double water_per_year =
+        chem.gassing ? s.water_per_emitted_as * kYearS *
+                           gassingCurrentA(chem, s.nameplate_ah, info.float_v_per_cell,
+                                           info.ocv_full_v / chem.cells, 25.0)
+                     : 0.0;
     for (std::size_t i = 0; i < s.blocks.size(); ++i) {
       Block& b = s.blocks[i];
-      const double z_c = z[4 * i];
-      const double z_r = z[4 * i + 1];
-      const double z_i0 = z[4 * i + 2];
-      const double z_f = z[4 * i + 3];
-      setNewBlockParameters(s, b, z_c, z_r, z_i0, sigma_ln_i0, z_f);
+      BlockDraws d;
+      d.c = z[4 * i];
+      d.r = z[4 * i + 1];
+      d.i0 = z[4 * i + 2];
+      d.fade = z[4 * i + 3];
+      d.drawRest(block_scatter);
+      setNewBlockParameters(s, b, d, sigma_ln_i0);
       // Static ageing as the initial state: fade = age × fade_per_year × the block's lognormal
-      // multiplier (§2.6), expressed as the equivalent overcharge dose A = fade / (a·m).
+      // multiplier (§2.6), expressed as the equivalent overcharge dose A = fade / (a·m); the water
+      // a nominal block loses in float in that time × its own water-loss multiplier.
       const double fade = std::min(0.5, age * chem.fade_per_year * b.ageing_rate_mult);
       const double am = chem.ageing_a_per_year * b.ageing_rate_mult;
       b.ageing_dose = am > 0.0 ? fade / am : 0.0;
+      b.water_loss = age * water_per_year * b.water_loss_mult;
       refreshParameters(s, b);
       b.temperature_c = t_amb;
     }
@@ -380,36 +436,68 @@ struct PlantSim::Impl {
     return s;
   }
 
-  // New-block parameters from standard-normal draws (§6.4 scatter row; §2.6 multiplier on a).
-  static void setNewBlockParameters(const StringSim& s, Block& b, double z_c, double z_r,
-                                    double z_i0, double sigma_ln_i0, double z_f) {
+  // New-block parameters from standard-normal draws (§6.4 scatter row; §2.6 multiplier on a;
+  // the scatter and mechanism rates of chemistry_params.hpp).
+  static void setNewBlockParameters(const StringSim& s, Block& b, const BlockDraws& d,
+                                    double sigma_ln_i0) {
     const auto& chem = *s.chem;
-    b.c0_ah = s.nameplate_ah * std::max(0.5, 1.0 + chem.sigma_c0 * z_c);
-    b.r0_base_ohm = chem.r0_ohm * s.r_scale * std::max(0.5, 1.0 + chem.sigma_r0 * z_r);
-    b.r1_ohm = chem.r1_ohm * s.r_scale;
-    b.r2_ohm = chem.r2_ohm * s.r_scale;
+    b.c0_ah = s.nameplate_ah * std::max(0.5, 1.0 + chem.sigma_c0 * d.c);
+    b.r0_base_ohm = chem.r0_ohm * s.r_scale * std::max(0.5, 1.0 + chem.sigma_r0 * d.r);
+    b.r1_ohm = chem.r1_ohm * s.r_scale * std::max(0.5, 1.0 + chem.sigma_rc * d.r1);
+    b.r2_ohm = chem.r2_ohm * s.r_scale * std::max(0.5, 1.0 + chem.sigma_rc * d.r2);
     b.gas_i0_base_a = chem.gassing ? chem.gas_i0_a_per_100ah * (s.nameplate_ah / 100.0) *
-                                         std::exp(sigma_ln_i0 * z_i0)
+                                         std::exp(sigma_ln_i0 * d.i0)
                                    : 0.0;
-    b.ageing_rate_mult =
-        std::exp(chem.sigma_ln_fade * z_f - 0.5 * chem.sigma_ln_fade * chem.sigma_ln_fade);
+    b.ageing_rate_mult = lognormalMult(chem.sigma_ln_fade, d.fade);
+    b.sulfation_mult = lognormalMult(chem.sigma_ln_sulfation, d.sulfation);
+    b.softening_mult = lognormalMult(chem.sigma_ln_softening, d.softening);
+    b.water_loss_mult = lognormalMult(chem.sigma_ln_water_loss, d.water);
+    b.ocv_offset_v = chem.sigma_ocv_offset_v_per_cell * std::sqrt(chem.cells) * d.ocv_offset;
+    b.ocv_span_mult = std::max(0.8, 1.0 + chem.sigma_ocv_span * d.ocv_span);
+    b.charge_eff =
+        std::clamp(chem.charge_efficiency + chem.sigma_charge_efficiency * d.eta, 0.5, 1.0);
+    b.sd_mult = lognormalMult(chem.sigma_ln_self_discharge, d.sd);
     b.depletion_r10_ohm = chem.depletion_r10_ohm_per_cell * chem.cells * s.r_scale;
   }
 
-  // C, R0, I0 from the new-block values, the ageing doses and the faults (§2.6, §6.3):
-  //   C = C0·(1 − a·m·A − b·S)·h_C, R0 = Ri0·(1 + 1.25·(1 − C/C0))·dry-out·h_R,
-  //   I0 = I0_0·(1 + 4·(1 − C/C0))·dry-out·high-I0·h_I (h: health set by hand).
+  // The block's rested OCV at `soc` and `temperature_c`: the chemistry's curve with the block's
+  // own offset and span (lead-acid through the StringSim coefficients, the others through
+  // ocvBlockV).
+  static double blockOcvV(const StringSim& s, const Block& b, double soc, double temperature_c) {
+    if (s.lead_ocv) {
+      return s.ocv_empty_v + b.ocv_offset_v +
+             s.ocv_span_v * b.ocv_span_mult * leadAcidOcvShape(soc) +
+             s.ocv_per_k_v * (temperature_c - 25.0);
+    }
+    const double v = ocvBlockV(*s.chem, soc, temperature_c);
+    return s.ocv_empty_v + b.ocv_offset_v + (v - s.ocv_empty_v) * b.ocv_span_mult;
+  }
+
+  // C, R0, I0 and the charge acceptance from the new-block values, the mechanisms' doses and the
+  // faults (§2.6, §6.3, chemistry_params.hpp). With the corrosion fade F_c = a·m·A, the
+  // sulfation fade F_s = b·S, the softening fade M and the dry-out excess x = max(0, w − w0):
+  //   C  = C0·(1 − F_c − F_s − M − k_C·x)·h_C
+  //   R0 = Ri0·(1 + 1.25·F_c + r_s·F_s + r_m·M)·(1 + k_R·x)·dry-out fault·h_R
+  //   I0 = I0_0·(1 + 4·F_c)·(1 + k_I·x)·dry-out fault·high-I0·h_I      (h: health set by hand)
   static void refreshParameters(const StringSim& s, Block& b) {
     const auto& chem = *s.chem;
-    const double fade = std::clamp(chem.ageing_a_per_year * b.ageing_rate_mult * b.ageing_dose +
-                                       chem.sulfation_fade * b.sulfation_dose,
-                                   0.0, kMaxFade);
+    b.corrosion_fade = chem.ageing_a_per_year * b.ageing_rate_mult * b.ageing_dose;
+    b.sulfation_fade = chem.sulfation_fade * b.sulfation_dose;
+    const double dry_x = std::clamp(b.water_loss - chem.dry_out_onset, 0.0, kMaxDryOutExcess);
+    b.dry_out_fade = chem.dry_out_capacity_per_loss * dry_x;
+    const double fade = std::clamp(
+        b.corrosion_fade + b.sulfation_fade + b.softening_fade + b.dry_out_fade, 0.0, kMaxFade);
     b.capacity_ah = b.c0_ah * (1.0 - fade) * b.health_capacity_mult;
     b.inv_capacity = 1.0 / b.capacity_ah;
-    b.r0_ohm =
-        b.r0_base_ohm * (1.0 + chem.ri_rise_per_fade * fade) * b.dry_r0_mult * b.health_r0_mult;
-    b.gas_i0_a = b.gas_i0_base_a * (1.0 + chem.i0_rise_per_fade * fade) * b.dry_i0_mult *
-                 b.high_i0_factor * b.health_i0_mult;
+    b.r0_ohm = b.r0_base_ohm *
+               (1.0 + chem.ri_rise_per_fade * b.corrosion_fade +
+                chem.sulfation_ri_per_fade * b.sulfation_fade +
+                chem.softening_ri_per_fade * b.softening_fade) *
+               (1.0 + chem.dry_out_ri_per_loss * dry_x) * b.dry_r0_mult * b.health_r0_mult;
+    b.gas_i0_a = b.gas_i0_base_a * (1.0 + chem.i0_rise_per_fade * b.corrosion_fade) *
+                 (1.0 + chem.dry_out_i0_per_loss * dry_x) * b.dry_i0_mult * b.high_i0_factor *
+                 b.health_i0_mult;
+    b.accept_mult = 1.0 / (1.0 + chem.sulfation_accept_per_fade * b.sulfation_fade);
     refreshOhmic(s, b);
   }
 
@@ -431,10 +519,26 @@ struct PlantSim::Impl {
       const double f_t = std::exp2((b.temperature_c - 25.0) / chem.ageing_doubling_k);
       const double dose_s = s.gas_ref_a > 0.0 ? b.acc_gas_as / s.gas_ref_a : interval_s;
       b.ageing_dose += ageing_acceleration * f_t * dose_s / kYearS;
-      // §6.3: dS/dt = s0·max(0, 0.97 − SOC).
-      b.sulfation_dose += ageing_acceleration * chem.sulfation_rate_per_s * b.acc_deficit_s;
+      // §6.3: dS/dt = s0·m_S·max(0, 0.97 − SOC).
+      b.sulfation_dose +=
+          ageing_acceleration * chem.sulfation_rate_per_s * b.sulfation_mult * b.acc_deficit_s;
+      // Softening: dM = F_eol/N100 · k·DoD^(k−1) · m_M · ΔQ_dis/C0, DoD the charge-weighted mean of
+      // the interval (a Wöhler law N(DoD) = N100·DoD^(−k) without cycle counting).
+      if (b.acc_dis_as > 0.0 && chem.cycle_life_full_dod > 0.0) {
+        const double k = chem.cycle_life_exponent;
+        const double dod = std::clamp(b.acc_dis_dod_as / b.acc_dis_as, 0.0, 1.0);
+        b.softening_fade += ageing_acceleration * chem.cycle_fade_eol / chem.cycle_life_full_dod *
+                            k * std::pow(dod, k - 1.0) * b.softening_mult * b.acc_dis_as /
+                            (3600.0 * b.c0_ah);
+      }
+      // Dry-out: the water the emitted gas took (f_g·I_gas), × the block's own multiplier.
+      b.water_loss = std::min(1.0, b.water_loss + ageing_acceleration * s.water_per_emitted_as *
+                                                      b.water_loss_mult * b.acc_emit_as);
       b.acc_gas_as = 0.0;
       b.acc_deficit_s = 0.0;
+      b.acc_emit_as = 0.0;
+      b.acc_dis_as = 0.0;
+      b.acc_dis_dod_as = 0.0;
       if (b.dry_out) {
         // §6.4 dry-out: R0 ×2, I0 ×5 "over weeks": 1 − e^(−t/τ) ramp.
         b.dry_elapsed_s += interval_s;
@@ -605,6 +709,7 @@ struct PlantSim::Impl {
     k.dl_g_s = s.dl_capacitance_f / dt_s;
     k.k_per_v = chem.gassing ? chem.gas_cu_per_v / chem.cells : 0.0;
     k.g_discharge_s = 1.0 / (chem.discharge_r_ohm * chem.ref_capacity_ah / s.nameplate_ah);
+    k.cdf_i_a = std::max(1e-9, chem.cdf_i_c_rate * s.nameplate_ah);
     return k;
   }
 
@@ -616,8 +721,19 @@ struct PlantSim::Impl {
       const double soc = std::clamp(b.soc(), 0.0, 1.0);
       b.s_soc = soc;
       const double t_c = b.temperature_c;
-      b.s_ocv_v = s.linear_ocv ? s.ocv_empty_v + s.ocv_span_v * soc + s.ocv_per_k_v * (t_c - 25.0)
-                               : ocvBlockV(chem, soc, t_c);
+      b.s_ocv_v = blockOcvV(s, b, soc, t_c);
+      // Coup de fouet as a secant resistance at the previous step's discharge current (the log
+      // of the law once per step instead of once per solver trial; the current moves little
+      // between steps once the dip matters, h(0) = 0 at the onset).
+      if (b.cdf_q_as > 0.0) {
+        const double x = b.cdf_q_as * s.cdf_decay_per_as;  // q/q_n
+        const double amp = n_c * chem.cdf_v_per_cell * b.cdf_state * x * std::exp(1.0 - x);
+        const double i_prev = std::max(0.0, -b.cell_current_a);
+        b.s_cdf_r_ohm =
+            i_prev > 0.0 ? amp * std::log1p(i_prev / k.cdf_i_a) / i_prev : amp / k.cdf_i_a;
+      } else {
+        b.s_cdf_r_ohm = 0.0;
+      }
       if (chem.gassing) {
         // I0·exp(c_u·(OCV/n_c − U0) + c_T·(T − 25 °C)): the exponent moves slowly, so the
         // exponential is updated incrementally (updatedExp).
@@ -628,7 +744,7 @@ struct PlantSim::Impl {
       } else {
         b.s_gas_a = 0.0;
       }
-      b.s_g_charge_s = (1.0 - soc) * b.capacity_ah * s.accept_g_per_ah;
+      b.s_g_charge_s = (1.0 - soc) * b.capacity_ah * s.accept_g_per_ah * b.accept_mult;
       // Depletion resistance R1 = −R10·ln(DOC), DOC against C(I_avg, θ) (§2.2). Zero when full.
       if (b.q_removed_ah > 1e-3 * b.capacity_ah) {
         // Jackey's rate factor (a pow()) is re-evaluated when I_avg moved by more than 1e-6
@@ -638,7 +754,8 @@ struct PlantSim::Impl {
           b.rate_i_avg_a = b.i_avg_discharge_a;
           b.rate_factor = capacityRateFactor(chem, b.i_avg_discharge_a, s.nameplate_ah);
         }
-        const double c_avail = b.capacity_ah * capacityTemperatureFactor(t_c) * b.rate_factor;
+        const double c_avail =
+            b.capacity_ah * capacityTemperatureFactor(chem.chemistry, t_c) * b.rate_factor;
         const double doc = 1.0 - b.q_removed_ah / c_avail;
         b.s_r_depl_ohm = -b.depletion_r10_ohm * std::log(std::max(kMinDoc, doc));
         // Past exhaustion (DOC < 0) the voltage keeps collapsing with the overdrawn charge, so
@@ -891,7 +1008,8 @@ struct PlantSim::Impl {
     const double c_th = s.heat_capacity_j_per_k;
     const double g_nb = s.neighbour_conductance_w_per_k;
     const double kappa = chem.bypass_heat_fraction;
-    const double eta = chem.charge_efficiency;
+    const double cdf_reset =
+        chem.cdf_reset_tau_s > 0.0 ? -std::expm1(-dt_s / chem.cdf_reset_tau_s) : 0.0;
     const double soc_threshold = chem.sulfation_soc_threshold;
     const std::size_t n = s.blocks.size();
     // Thermal update T' = a·T + c·Q with a = e^(−dt·G/C_th), c = (1 − a)/G, for the conductance
@@ -914,14 +1032,37 @@ struct PlantSim::Impl {
       const double sd_x = s.sd_k * t_old + s.sd_x0;
       b.sd_exp = updatedExp(sd_x, b.sd_x, b.sd_exp, k.exact_exp);
       b.sd_x = sd_x;
-      const double i_sd = s.sd_a_per_ah * b.capacity_ah * b.sd_exp;
-      const double charge_a = i_main > 0.0 ? eta * i_main : i_main;
+      const double i_sd = s.sd_a_per_ah * b.capacity_ah * b.sd_exp * b.sd_mult;
+      const double charge_a = i_main > 0.0 ? b.charge_eff * i_main : i_main;
       b.q_removed_ah = std::max(0.0, b.q_removed_ah + dt_h * (i_sd - charge_a));
       const double i_dis = std::max(0.0, -i);
       b.i_avg_discharge_a = i_dis + (b.i_avg_discharge_a - i_dis) * a_avg;
-      // Ageing doses (§6.3), applied every kAgeingIntervalS by ageingUpdate().
+      // Ageing doses (§6.3 and the mechanisms of chemistry_params.hpp), applied every
+      // kAgeingIntervalS by ageingUpdate().
       b.acc_gas_as += (b.gas_current_a + i_sd) * dt_s;
+      b.acc_emit_as += b.gas_current_a * dt_s;
       b.acc_deficit_s += std::max(0.0, soc_threshold - b.s_soc) * dt_s;
+      if (i_dis > 0.0) {
+        b.acc_dis_as += i_dis * dt_s;
+        b.acc_dis_dod_as += i_dis * (1.0 - b.s_soc) * dt_s;
+        // Coup de fouet: the charge drawn in this discharge moves the dip along h(q/q_n); once it
+        // is far past (h < 1e-7) the crystals have formed and the readiness is spent.
+        if (b.cdf_state > 0.0) {
+          b.cdf_q_as += i_dis * dt_s;
+          if (b.cdf_q_as * s.cdf_decay_per_as > kCdfSpentX) {
+            b.cdf_state = 0.0;
+            b.cdf_q_as = 0.0;
+          }
+        }
+      } else {
+        if (b.cdf_q_as > 0.0) {  // a discharge ended: what it left of the readiness
+          b.cdf_state *= std::exp(-b.cdf_q_as * s.cdf_decay_per_as);
+          b.cdf_q_as = 0.0;
+        }
+        if (b.cdf_state < 1.0 && b.s_soc >= kCdfFullSoc && cdf_reset > 0.0 && i >= 0.0) {
+          b.cdf_state += (1.0 - b.cdf_state) * cdf_reset;
+        }
+      }
       // Heat (§1.6, §2.7): gassing branch power (VRLA recombination → heat), ohmic (incl. a
       // loose connector) and polarization losses, main-reaction overvoltage loss, κ × module
       // bypass heat, and the whole V²/R of an internal short.
@@ -1033,6 +1174,20 @@ BlockTruth PlantSim::blockTruth(std::size_t string_index, std::size_t block_inde
   t.ageing_dose = b.ageing_dose;
   t.sulfation_dose = b.sulfation_dose;
   t.ageing_rate_multiplier = b.ageing_rate_mult;
+  t.corrosion_fade = b.corrosion_fade;
+  t.sulfation_fade = b.sulfation_fade;
+  t.softening_fade = b.softening_fade;
+  t.dry_out_fade = b.dry_out_fade;
+  t.water_loss_fraction = b.water_loss;
+  t.sulfation_rate_multiplier = b.sulfation_mult;
+  t.softening_rate_multiplier = b.softening_mult;
+  t.water_loss_multiplier = b.water_loss_mult;
+  t.ocv_offset_v = b.ocv_offset_v;
+  t.ocv_span_factor = b.ocv_span_mult;
+  t.ocv_full_v = Impl::blockOcvV(impl_->str(string_index), b, 1.0, 25.0);
+  t.charge_efficiency = b.charge_eff;
+  t.self_discharge_factor = b.sd_mult;
+  t.coup_de_fouet_state = b.cdf_state;
   t.gas_i0_a = b.gas_i0_a;
   t.heat_w = b.heat_w;
   t.thermal_conductance_w_per_k = impl_->str(string_index).conductance_w_per_k * b.cooling_factor;
@@ -1428,21 +1583,24 @@ Status PlantSim::replaceBlock(std::size_t string_index, std::size_t block_index,
   const auto& chem = *s.chem;
   Block& b = s.blocks[block_index];
   Rng& rng = impl_->replace_rng;
-  const double z_c = rng.normal();
-  const double z_r = rng.normal();
-  const double z_i0 = rng.normal();
-  const double z_f = rng.normal();
+  BlockDraws d;
+  d.c = rng.normal();
+  d.r = rng.normal();
+  d.i0 = rng.normal();
+  d.fade = rng.normal();
+  d.drawRest(rng);
   const double cooling = b.cooling_factor;  // the place, not the block
   const double bypass_duty = b.bypass_duty;
   b = Block{};
   b.cooling_factor = cooling;
   b.bypass_duty = bypass_duty;
   // A new block: the scatter of a new string (ln I0 σ = 0.3, §6.4), no ageing dose.
-  Impl::setNewBlockParameters(s, b, z_c, z_r, z_i0, chem.sigma_ln_i0_new, z_f);
+  Impl::setNewBlockParameters(s, b, d, chem.sigma_ln_i0_new);
   Impl::refreshParameters(s, b);
   b.q_removed_ah = (1.0 - soc) * b.capacity_ah;
   b.temperature_c = impl_->ambientC(impl_->t_ms);
-  b.ocv_v = ocvBlockV(chem, soc, b.temperature_c);
+  b.cdf_state = soc >= kCdfFullSoc ? 1.0 : 0.0;
+  b.ocv_v = Impl::blockOcvV(s, b, soc, b.temperature_c);
   b.voltage_v = b.ocv_v;
   impl_->last_load_step_ms = impl_->t_ms;
   return {};

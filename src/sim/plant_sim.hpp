@@ -38,11 +38,27 @@ struct BlockTruth {
   double initial_capacity_ah = 0;     // C0: the block's C10 when new (manufacturing scatter)
   double initial_ri_ohm = 0;          // Ri0: its ohmic resistance when new
   double initial_gas_i0_a = 0;        // I0_0: its gassing prefactor when new
-  double capacity_fade = 0;           // 1 − C/C0 = a·A + b·S
+  double capacity_fade = 0;           // 1 − C/C0: the sum of the mechanisms' shares below
   double ageing_dose = 0;             // A: overcharge dose, reference float-years
   double sulfation_dose = 0;          // S: undercharge dose
   double ageing_rate_multiplier = 1;  // per-block lognormal multiplier on a
-  double gas_i0_a = 0;  // gassing prefactor I0 at U0 and 25 °C incl. ageing and faults
+  // The mechanisms (docs/simulator.md "Ageing while running"), each its share of the fade:
+  double corrosion_fade = 0;             // grid corrosion (the overcharge dose A)
+  double sulfation_fade = 0;             // sulfation from undercharge (S)
+  double softening_fade = 0;             // active-mass softening and shedding from cycling
+  double dry_out_fade = 0;               // dry-out from water loss
+  double water_loss_fraction = 0;        // water lost as a fraction of the electrolyte
+  double sulfation_rate_multiplier = 1;  // the block's own lognormal rate multipliers
+  double softening_rate_multiplier = 1;
+  double water_loss_multiplier = 1;
+  // Manufacturing scatter of the block's own curve and losses.
+  double ocv_offset_v = 0;
+  double ocv_span_factor = 1;
+  double ocv_full_v = 0;  // the block's own rested OCV at full charge and 25 °C
+  double charge_efficiency = 1;
+  double self_discharge_factor = 1;
+  double coup_de_fouet_state = 0;  // 1: a discharge now starts with the full dip; 0: none
+  double gas_i0_a = 0;             // gassing prefactor I0 at U0 and 25 °C incl. ageing and faults
   // ---- heat (§2.7) and faults (§6.4) ----
   double heat_w = 0;                       // heat generated in the last step
   double thermal_conductance_w_per_k = 0;  // to ambient, incl. blocked cooling

@@ -47,12 +47,15 @@ std::string truthLines(const PlantSim& sim, TimeMs t_ms) {
           R"("capacity_ah":{},"capacity_pct":{},"ri_ohm":{},"i0_a":{},)"
           R"("ri_ref_ohm":{},"initial_capacity_ah":{},"initial_ri_ohm":{},"initial_i0_a":{},)"
           R"("temperature_c":{},"voltage_v":{},"ocv_v":{},)"
+          R"("corrosion_fade":{},"sulfation_fade":{},"softening_fade":{},"dry_out_fade":{},)"
+          R"("water_loss_fraction":{},"coup_de_fouet_state":{},)"
           R"("module_gain_error":{},"module_offset_v":{}}})"
           "\n",
           t_ms, time, s + 1, b + 1, bt.soc, bt.capacity_ah, 100.0 * bt.capacity_ah / nominal_ah,
           bt.ri_ohm, bt.gas_i0_a, bt.ri_ref_ohm, bt.initial_capacity_ah, bt.initial_ri_ohm,
-          bt.initial_gas_i0_a, bt.temperature_c, bt.voltage_v, bt.ocv_v, sim.moduleGainError(s, b),
-          sim.moduleOffsetV(s, b));
+          bt.initial_gas_i0_a, bt.temperature_c, bt.voltage_v, bt.ocv_v, bt.corrosion_fade,
+          bt.sulfation_fade, bt.softening_fade, bt.dry_out_fade, bt.water_loss_fraction,
+          bt.coup_de_fouet_state, sim.moduleGainError(s, b), sim.moduleOffsetV(s, b));
     }
   }
   return out;

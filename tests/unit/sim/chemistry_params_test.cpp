@@ -60,11 +60,11 @@ TEST(Gassing, ButlerVolmerBranchZeroAtOcvTafelAbove) {
 
 // §2.5 Leoch LP12-100: capacity 86 % at 0 °C, 100 % at 25 °C, 103 % at 40 °C.
 TEST(Capacity, TemperatureFactor) {
-  EXPECT_DOUBLE_EQ(capacityTemperatureFactor(0.0), 0.86);
-  EXPECT_DOUBLE_EQ(capacityTemperatureFactor(25.0), 1.00);
-  EXPECT_DOUBLE_EQ(capacityTemperatureFactor(40.0), 1.03);
-  EXPECT_LT(capacityTemperatureFactor(-10.0), 0.86);
-  EXPECT_GT(capacityTemperatureFactor(-10.0), 0.3);
+  EXPECT_DOUBLE_EQ(capacityTemperatureFactor(model::Chemistry::kVrla12V, 0.0), 0.86);
+  EXPECT_DOUBLE_EQ(capacityTemperatureFactor(model::Chemistry::kVrla12V, 25.0), 1.00);
+  EXPECT_DOUBLE_EQ(capacityTemperatureFactor(model::Chemistry::kVrla12V, 40.0), 1.03);
+  EXPECT_LT(capacityTemperatureFactor(model::Chemistry::kVrla12V, -10.0), 0.86);
+  EXPECT_GT(capacityTemperatureFactor(model::Chemistry::kVrla12V, -10.0), 0.3);
 }
 
 // §2.5 Leoch LP12-100 rate table: C20 104 Ah (5.2 A), C10 100 Ah (10 A), C5 88 Ah (17.6 A),
@@ -78,11 +78,16 @@ TEST(Capacity, JackeyRateFactorMatchesLeochTable) {
   EXPECT_NEAR(capacityRateFactor(p, 0.0, 100.0), 1.2, 1e-12);  // Kc at zero rate
 }
 
-// §6.4 lead-acid OCV 11.90 → 12.85 V linear, + 0.2 mV/K/cell (§6.3); LFP A123 table (§2.4).
+// Lead-acid OCV 11.90 → 12.85 V with the §2.4 shape (0.17 / 0.35 / 0.56 of 0.76 V at 25 / 50 /
+// 75 %), + 0.2 mV/K/cell (§6.3); LFP A123 table (§2.4).
 TEST(Ocv, Tables) {
   EXPECT_DOUBLE_EQ(ocvBlockV(vrla(), 0.0, 25.0), 11.90);
   EXPECT_DOUBLE_EQ(ocvBlockV(vrla(), 1.0, 25.0), 12.85);
-  EXPECT_NEAR(ocvBlockV(vrla(), 0.5, 25.0), 12.375, 1e-12);
+  EXPECT_NEAR(ocvBlockV(vrla(), 0.5, 25.0), 11.90 + 0.95 * 0.35 / 0.76, 1e-12);
+  EXPECT_NEAR(ocvBlockV(vrla(), 0.25, 25.0), 11.90 + 0.95 * 0.17 / 0.76, 1e-12);
+  // Steeper near full than near empty (the table's 0.20 V vs 0.17 V per quarter).
+  EXPECT_GT(ocvBlockV(vrla(), 1.0, 25.0) - ocvBlockV(vrla(), 0.75, 25.0),
+            ocvBlockV(vrla(), 0.25, 25.0) - ocvBlockV(vrla(), 0.0, 25.0));
   EXPECT_NEAR(ocvBlockV(vrla(), 1.0, 35.0) - ocvBlockV(vrla(), 1.0, 25.0), 6 * 0.2e-3 * 10, 1e-12);
   const auto& lfp = chemistryParams(model::Chemistry::kLiFePO4);
   EXPECT_DOUBLE_EQ(ocvBlockV(lfp, 1.0, 25.0), 3.59);

@@ -24,13 +24,15 @@ model::PlantConfig singleBlock(double ambient_c = 25.0, bool compensation = true
   return cfg;
 }
 
-// Simulated years of float until the block's fade reaches `fade`, at `acceleration`× ageing.
+// Simulated years of float until the block's grid-corrosion fade reaches `fade`, at
+// `acceleration`× ageing (the design-life calibration; dry-out adds to it in blocks that lose
+// more water than the nominal one).
 double yearsToFade(PlantSim& sim, double fade, double acceleration, double max_years) {
   sim.setAgeingAcceleration(acceleration);
   const TimeMs t0 = sim.timeMs();
   for (int d = 1; d <= static_cast<int>(max_years * 365.25 / acceleration) + 1; ++d) {
     sim.advanceTo(t0 + d * kDayMs);
-    if (sim.blockTruth(0, 0).capacity_fade >= fade) {
+    if (sim.blockTruth(0, 0).corrosion_fade >= fade) {
       return acceleration * d / 365.25;
     }
   }
@@ -53,11 +55,24 @@ TEST(SimAgeing, DesignLifeAt25CelsiusAndParameterCoupling) {
       "multiplier → %.2f years for m = 1); dose A = %.2f, S = %.4f\n",
       years, m, years * m, t.ageing_dose, t.sulfation_dose);
   EXPECT_NEAR(years * m, 10.0, 1.5);
-  // C = C0·(1 − fade); R0 = Ri0·(1 + 1.25·fade); I0 = I0_0·(1 + 4·fade).
+  // C = C0·(1 − Σ fades); R0 = Ri0·(1 + 1.25·F_c)·(1 + 5·x); I0 = I0_0·(1 + 4·F_c)·(1 + 5·x),
+  // x the water loss beyond 10 %.
+  std::printf("water lost %.1f %% (dry-out fade %.2f %%)\n", 100 * t.water_loss_fraction,
+              100 * t.dry_out_fade);
+  const double dry_x = std::clamp(t.water_loss_fraction - 0.10, 0.0, 0.3);
+  EXPECT_NEAR(t.capacity_fade,
+              t.corrosion_fade + t.sulfation_fade + t.softening_fade + t.dry_out_fade, 1e-12);
+  EXPECT_NEAR(t.dry_out_fade, 2.0 * dry_x, 1e-12);
   EXPECT_NEAR(t.capacity_ah, t.initial_capacity_ah * (1.0 - t.capacity_fade), 1e-9);
-  EXPECT_NEAR(t.ri_ref_ohm / t0.ri_ref_ohm, 1.0 + 1.25 * t.capacity_fade, 1e-9);
-  EXPECT_NEAR(t.gas_i0_a / t0.gas_i0_a, 1.0 + 4.0 * t.capacity_fade, 1e-9);
-  EXPECT_LT(t.sulfation_dose, 1e-3);  // a floating block is never undercharged
+  EXPECT_NEAR(t.ri_ref_ohm / t0.ri_ref_ohm, (1.0 + 1.25 * t.corrosion_fade) * (1.0 + 5.0 * dry_x),
+              1e-9);
+  EXPECT_NEAR(t.gas_i0_a / t0.gas_i0_a, (1.0 + 4.0 * t.corrosion_fade) * (1.0 + 5.0 * dry_x), 1e-9);
+  // A floating block is never undercharged and never cycled; it loses water (≈ 0.8 %/year for
+  // the nominal block, × its own multiplier).
+  EXPECT_LT(t.sulfation_dose, 1e-3);
+  EXPECT_EQ(t.softening_fade, 0.0);
+  EXPECT_GT(t.water_loss_fraction, 0.03);
+  EXPECT_LT(t.water_loss_fraction, 0.3);
 }
 
 // §2.6 / §6.4: float life halves per ≈ 8–10 K. With the charger's −3 mV/K/cell compensation (the
@@ -99,8 +114,10 @@ TEST(SimAgeing, StaticAgeIsInitialStateAndAgeingContinues) {
   double fade_old = 0;
   for (std::size_t b = 0; b < 32; ++b) {
     const auto t = sim.blockTruth(0, b);
-    fade_old += t.capacity_fade / 32;
-    EXPECT_NEAR(t.capacity_fade, 5 * 0.02 * t.ageing_rate_multiplier, 1e-9);
+    fade_old += t.corrosion_fade / 32;
+    EXPECT_NEAR(t.corrosion_fade, 5 * 0.02 * t.ageing_rate_multiplier, 1e-9);
+    EXPECT_GT(t.water_loss_fraction, 0.0);  // five years of float took water
+    EXPECT_EQ(t.sulfation_fade + t.softening_fade, 0.0);
     EXPECT_EQ(sim.blockTruth(1, b).capacity_fade, 0.0);
   }
   EXPECT_NEAR(fade_old, 0.10, 0.02);

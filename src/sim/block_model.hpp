@@ -78,6 +78,7 @@ struct Block {
   // ---- cached rate factor of C(I,θ) (pow() only when I_avg moved by > 1e-6 relative) ----
   double rate_i_avg_a = -1;
   double rate_factor = 1;
+  double depl_rate_factor = 1;  // (I_avg/I_ref)^(γ−1) of the depletion law
 
   // ---- cached exponentials (updated incrementally, resynchronized periodically) ----
   double gas_x = 0;  // exponent of the gassing prefactor at the OCV

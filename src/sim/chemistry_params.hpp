@@ -46,6 +46,10 @@ struct ChemistryParams {
   double jackey_delta;
   double jackey_i_star_c_rate;        // I* as a fraction of C_N per hour (C/10 → 0.1)
   double depletion_r10_ohm_per_cell;  // R10 per cell at ref_capacity_ah
+  // Depletion overvoltage R10·I·(I/I_ref)^(γ−1)·(−ln DOC): γ = 1 is Jackey's law; γ < 1 lets it
+  // grow sub-linearly with the current (diffusion), anchored at I_ref (C-rate per hour).
+  double depletion_rate_exponent = 1.0;
+  double depletion_ref_c_rate = 0.1;
 
   // Thermal (§2.7), per block at ref_capacity_ah.
   double heat_capacity_j_per_k;

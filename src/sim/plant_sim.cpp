@@ -142,6 +142,7 @@ struct StringSim {
   double gas_ref_a = 0;  // I_par,ref (gassing + self-discharge) of the ageing dose (§6.3)
   double water_per_emitted_as = 0;  // water-loss fraction per A·s of gassing charge (dry-out)
   double cdf_decay_per_as = 0;      // coup de fouet: 1 / (q_n·C_N) in 1/(A·s)
+  double depl_ref_a = 10;           // I_ref of the depletion law
   double inv_r1 = 0;                // 1/R1, 1/R2 for the polarization heat
   double inv_r2 = 0;
   // Fast paths of the per-step laws (chemistry_params.hpp), as coefficients:
@@ -351,6 +352,7 @@ struct PlantSim::Impl {
     s.cdf_decay_per_as = chem.cdf_charge_fraction > 0.0
                              ? 1.0 / (3600.0 * chem.cdf_charge_fraction * s.nameplate_ah)
                              : 0.0;
+    s.depl_ref_a = std::max(1e-9, chem.depletion_ref_c_rate * s.nameplate_ah);
     s.eod_string_v = info.end_of_discharge_v_per_cell * chem.cells * n;
     s.load_share = total_blocks > 0 ? static_cast<double>(n) / total_blocks : 0.0;
     // g_c: I_main = deficit/τ_acc at E = E_ref (chemistry_params.hpp).
@@ -753,11 +755,17 @@ struct PlantSim::Impl {
             b.rate_i_avg_a <= 0.0) {
           b.rate_i_avg_a = b.i_avg_discharge_a;
           b.rate_factor = capacityRateFactor(chem, b.i_avg_discharge_a, s.nameplate_ah);
+          b.depl_rate_factor =
+              chem.depletion_rate_exponent == 1.0
+                  ? 1.0
+                  : std::pow(std::max(b.i_avg_discharge_a, 1e-3 * s.depl_ref_a) / s.depl_ref_a,
+                             chem.depletion_rate_exponent - 1.0);
         }
         const double c_avail =
             b.capacity_ah * capacityTemperatureFactor(chem.chemistry, t_c) * b.rate_factor;
         const double doc = 1.0 - b.q_removed_ah / c_avail;
-        b.s_r_depl_ohm = -b.depletion_r10_ohm * std::log(std::max(kMinDoc, doc));
+        b.s_r_depl_ohm =
+            -b.depletion_r10_ohm * b.depl_rate_factor * std::log(std::max(kMinDoc, doc));
         // Past exhaustion (DOC < 0) the voltage keeps collapsing with the overdrawn charge, so
         // the cut-off is reached at any rate (−ln DOC alone is bounded by the DOC floor).
         b.s_v_exhaust =

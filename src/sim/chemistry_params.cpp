@@ -200,6 +200,11 @@ constexpr ChemistryParams kLiFePO4{
     .sigma_rc = 0.10,
     .sigma_charge_efficiency = 0.002,
     .sigma_ln_self_discharge = 0.3,
+    // OCV hysteresis [G]: the charge and discharge branches of LiFePO4 lie ≈ 20 mV apart on the
+    // plateau (reported as 10–30 mV by Dreyer et al., Nature Materials 2010, and Roscher &
+    // Sauer, J. Power Sources 2011); M = 10 mV, the branch changes within ≈ 5 % of C.
+    .hysteresis_v_per_cell = 0.010,
+    .hysteresis_rate_per_c = 20.0,
     // No coup de fouet, sulfation or dry-out (calendar ageing is the dose above). Cycle fade:
     // N100 = 1800, k = 1.5, the least-squares fit of N(DoD) = N100·DoD^−k to the Victron
     // LFP-Smart 12,8/100's 5000 / 3000 / 2500 cycles to 80 % at 50 / 70 / 80 % DoD
@@ -280,8 +285,10 @@ struct TablePoint {
   double y;
 };
 
-// A123 LiFePO4 OCV per cell (§2.4, davidmcq137/JetiLuaDFM A123.lua) [R]; 100 % = 3.59 V "just after
-// charge" gives the steep knee above ~3.4 V.
+// A123 LiFePO4 OCV per cell (§2.4, davidmcq137/JetiLuaDFM A123.lua) [R], the mean of the charge
+// and discharge branches (hysteresis, ChemistryParams). The table's 100 % point, 3.59 V, is "just
+// after charge" (it holds polarization that relaxes within hours), so the rest OCV at 100 % is
+// taken as 3.40 V [G: rested full LFP cells settle at 3.35–3.45 V]; the knee above 95.7 % stays.
 constexpr std::array<TablePoint, 11> kLfpOcv{{{0.010, 2.90},
                                               {0.054, 3.12},
                                               {0.096, 3.17},
@@ -292,7 +299,7 @@ constexpr std::array<TablePoint, 11> kLfpOcv{{{0.010, 2.90},
                                               {0.742, 3.29},
                                               {0.871, 3.313},
                                               {0.957, 3.32},
-                                              {1.000, 3.59}}};
+                                              {1.000, 3.40}}};
 
 // NiCd vendor table (§2.4, voltagebasics.com, low authority) used for its shape only: normalized to
 // 0 … 1 between 1.00 V and 1.40 V, then mapped onto ChemistryInfo's rested 1.00 … 1.30 V.

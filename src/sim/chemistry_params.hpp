@@ -100,6 +100,11 @@ struct ChemistryParams {
   double cdf_charge_fraction = 0;  // q_n as a fraction of C_N
   double cdf_reset_tau_s = 0;
 
+  // OCV hysteresis (LiFePO4): OCV = OCV_mean(SOC) + h·M per cell, h → +1 while charging and
+  // −1 while discharging, dh = (±1 − h)·(1 − e^(−γ·|I|·dt/C)).
+  double hysteresis_v_per_cell = 0;  // M (0: none)
+  double hysteresis_rate_per_c = 0;  // γ: h moves most of the way within 1/γ of C
+
   // Independent ageing mechanisms beside grid corrosion (the dose A above), each with its own
   // signature and its own per-block lognormal rate multiplier (σ_ln_mechanism):
   //   sulfation (S):   capacity −b·S, R0 +sulfation_ri_per_fade per unit of that fade, charge

@@ -143,6 +143,8 @@ struct StringSim {
   double water_per_emitted_as = 0;  // water-loss fraction per A·s of gassing charge (dry-out)
   double cdf_decay_per_as = 0;      // coup de fouet: 1 / (q_n·C_N) in 1/(A·s)
   double depl_ref_a = 10;           // I_ref of the depletion law
+  double hyst_v = 0;                // OCV hysteresis M per block (0: none)
+  double hyst_rate_per_as = 0;      // γ / C_N in 1/(A·s)
   double inv_r1 = 0;                // 1/R1, 1/R2 for the polarization heat
   double inv_r2 = 0;
   // Fast paths of the per-step laws (chemistry_params.hpp), as coefficients:
@@ -353,6 +355,8 @@ struct PlantSim::Impl {
                              ? 1.0 / (3600.0 * chem.cdf_charge_fraction * s.nameplate_ah)
                              : 0.0;
     s.depl_ref_a = std::max(1e-9, chem.depletion_ref_c_rate * s.nameplate_ah);
+    s.hyst_v = chem.hysteresis_v_per_cell * chem.cells;
+    s.hyst_rate_per_as = chem.hysteresis_rate_per_c / (3600.0 * s.nameplate_ah);
     s.eod_string_v = info.end_of_discharge_v_per_cell * chem.cells * n;
     s.load_share = total_blocks > 0 ? static_cast<double>(n) / total_blocks : 0.0;
     // g_c: I_main = deficit/τ_acc at E = E_ref (chemistry_params.hpp).
@@ -472,7 +476,8 @@ struct PlantSim::Impl {
              s.ocv_per_k_v * (temperature_c - 25.0);
     }
     const double v = ocvBlockV(*s.chem, soc, temperature_c);
-    return s.ocv_empty_v + b.ocv_offset_v + (v - s.ocv_empty_v) * b.ocv_span_mult;
+    return s.ocv_empty_v + b.ocv_offset_v + (v - s.ocv_empty_v) * b.ocv_span_mult +
+           b.hyst * s.hyst_v;
   }
 
   // C, R0, I0 and the charge acceptance from the new-block values, the mechanisms' doses and the
@@ -556,7 +561,8 @@ struct PlantSim::Impl {
   // and NiCd, ~0.97 for LFP), polarizations at their steady values for the float current.
   void initializeFloat(StringSim& s) {
     const auto& chem = *s.chem;
-    const double soc0 = socForOcv(chem, s.config.charger.float_v_per_cell * chem.cells);
+    // (A hysteretic chemistry sits on its charge branch, h = +1.)
+    const double soc0 = socForOcv(chem, s.config.charger.float_v_per_cell * chem.cells - s.hyst_v);
     for (auto& b : s.blocks) {
       b.q_removed_ah = (1.0 - soc0) * b.capacity_ah;
     }
@@ -1071,6 +1077,11 @@ struct PlantSim::Impl {
           b.cdf_state += (1.0 - b.cdf_state) * cdf_reset;
         }
       }
+      // OCV hysteresis: the main reaction's charge moves h towards its branch.
+      if (s.hyst_v > 0.0 && i_main != 0.0) {
+        const double target = i_main > 0.0 ? 1.0 : -1.0;
+        b.hyst += (target - b.hyst) * (1.0 - decay(std::fabs(i_main) * dt_s * s.hyst_rate_per_as));
+      }
       // Heat (§1.6, §2.7): gassing branch power (VRLA recombination → heat), ohmic (incl. a
       // loose connector) and polarization losses, main-reaction overvoltage loss, κ × module
       // bypass heat, and the whole V²/R of an internal short.
@@ -1196,6 +1207,7 @@ BlockTruth PlantSim::blockTruth(std::size_t string_index, std::size_t block_inde
   t.charge_efficiency = b.charge_eff;
   t.self_discharge_factor = b.sd_mult;
   t.coup_de_fouet_state = b.cdf_state;
+  t.ocv_hysteresis_v = b.hyst * impl_->str(string_index).hyst_v;
   t.gas_i0_a = b.gas_i0_a;
   t.heat_w = b.heat_w;
   t.thermal_conductance_w_per_k = impl_->str(string_index).conductance_w_per_k * b.cooling_factor;

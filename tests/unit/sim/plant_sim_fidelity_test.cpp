@@ -125,8 +125,9 @@ TEST(SimFidelity, CapacityAt0And40Celsius) {
 }
 
 // §2.4 / §6.4 OCV ranges: lead-acid 11.90 → 12.85 V per 12 V block and 1.98 → 2.14 V per 2 V
-// cell; LiFePO4 2.90 → 3.59 V (A123 table); NiCd 1.00 V empty. Checked on the simulator's truth of
-// a rested block (charger off, no load): its terminal voltage settles on the OCV.
+// cell; LiFePO4 2.90 → 3.40 V (A123 table, rested at full); NiCd 1.00 V empty. Checked on the
+// simulator's truth of a rested block (charger off, no load): its terminal voltage settles on the
+// OCV.
 TEST(SimFidelity, OcvRangePerChemistry) {
   struct Case {
     model::Chemistry chemistry;
@@ -136,7 +137,7 @@ TEST(SimFidelity, OcvRangePerChemistry) {
   const Case cases[] = {
       {model::Chemistry::kVrla12V, 11.90, 12.85},
       {model::Chemistry::kVrla2V, 1.98, 2.14},
-      {model::Chemistry::kLiFePO4, 2.90, 3.59},
+      {model::Chemistry::kLiFePO4, 2.90, 3.40},
       {model::Chemistry::kNiCd, 1.00, model::chemistryInfo(model::Chemistry::kNiCd).ocv_full_v}};
   for (const auto& c : cases) {
     const auto& p = chemistryParams(c.chemistry);

@@ -240,5 +240,45 @@ TEST(SimAgeingMechanisms, RiAndCapacityCorrelateLoosely) {
   EXPECT_LT(r, 0.995);
 }
 
+// LiFePO4 OCV hysteresis (Dreyer 2010, Roscher & Sauer 2011: the branches lie 10–30 mV apart):
+// half charge reached from below rests ≈ 20 mV per cell above half charge reached from above, and
+// a full cell rests near 3.40 V, not at the table's 3.59 V "just after charge".
+TEST(SimLfp, RestVoltageDependsOnTheWayThere) {
+  auto cfg = test::oneString(4);
+  cfg.strings[0].chemistry = model::Chemistry::kLiFePO4;
+  cfg.strings[0].module_type = model::ModuleType::kC44;
+  cfg.strings[0].charger.float_v_per_cell = 3.40;
+  cfg.strings[0].charger.current_limit_a = 20.0;
+  double rest_v[2] = {};
+  for (int from_below = 0; from_below < 2; ++from_below) {
+    PlantSim sim(cfg, kT0);
+    sim.advanceTo(kT0 + kHourMs);
+    const auto full = sim.blockTruth(0, 0);
+    EXPECT_LT(full.ocv_v, 3.45);
+    EXPECT_NEAR(full.ocv_hysteresis_v, 0.010, 1e-3);  // on the charge branch after float
+    sim.setDischargeCurrent(0, 20.0);
+    if (from_below == 1) {
+      sim.advanceTo(sim.timeMs() + 4 * kHourMs);  // to ≈ 20 %
+      sim.setDischargeCurrent(0, 0.0);
+      sim.advanceTo(sim.timeMs() + 90 * kMinuteMs);  // recharge at 20 A to ≈ 50 %
+      sim.setChargerEnabled(0, false);
+    } else {
+      sim.advanceTo(sim.timeMs() + 150 * kMinuteMs);  // to ≈ 50 %
+      sim.setDischargeCurrent(0, 0.0);
+      sim.setChargerEnabled(0, false);
+    }
+    sim.advanceTo(sim.timeMs() + 6 * kHourMs);
+    const auto t = sim.blockTruth(0, 0);
+    rest_v[from_below] = t.voltage_v;
+    std::printf("LFP at SOC %.3f, %s: rests at %.4f V (hysteresis %+.1f mV)\n", t.soc,
+                from_below == 1 ? "charged up to it" : "discharged down to it", t.voltage_v,
+                1000 * t.ocv_hysteresis_v);
+    EXPECT_NEAR(t.soc, 0.5, 0.08);
+    EXPECT_NEAR(t.voltage_v, t.ocv_v, 0.002);
+  }
+  // Both near 50 %, where the mean curve is flat (1.4 mV per % SOC, §2.4): the branch decides.
+  EXPECT_NEAR(rest_v[1] - rest_v[0], 0.020, 0.008);
+}
+
 }  // namespace
 }  // namespace equalis::sim

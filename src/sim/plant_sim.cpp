@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numbers>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include <fmt/format.h>
 
 #include "model/chemistry.hpp"
+#include "persist/files.hpp"
 #include "sim/block_model.hpp"
 #include "sim/chemistry_params.hpp"
 #include "sim/rng.hpp"
@@ -1700,6 +1703,320 @@ void PlantSim::setAmbient(const model::AmbientConfig& ambient) {
 
 void PlantSim::setAgeingAcceleration(double factor) {
   impl_->ageing_acceleration = std::isfinite(factor) ? std::max(0.0, factor) : 1.0;
+}
+
+}  // namespace equalis::sim
+
+// ==================================================================== saved state
+
+namespace equalis::sim {
+
+namespace {
+
+// Format: "EQUALIS PLANT STATE\n", u32 version, u64 payload size, payload, u64 FNV-1a of the
+// payload. All values little-endian as in memory (x86-64 and aarch64); written and read field by
+// field, trivially copyable structs (Block, module errors, Rng, RoomModel) as their bytes.
+constexpr std::string_view kStateMagic = "EQUALIS PLANT STATE\n";
+constexpr std::uint32_t kStateVersion = 1;
+
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+class StateWriter {
+ public:
+  template <class T>
+  void put(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    out_.append(reinterpret_cast<const char*>(&v), sizeof(T));
+  }
+  template <class T>
+  void putVector(const std::vector<T>& v) {
+    put<std::uint64_t>(v.size());
+    for (const auto& x : v) {
+      put(x);
+    }
+  }
+  void putString(const std::string& s) {
+    put<std::uint64_t>(s.size());
+    out_.append(s);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class StateReader {
+ public:
+  explicit StateReader(std::string_view in) : in_(in) {}
+  template <class T>
+  bool get(T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    if (in_.size() - pos_ < sizeof(T)) {
+      return false;
+    }
+    std::memcpy(&v, in_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  // A vector whose size must be `expected`.
+  template <class T>
+  bool getVector(std::vector<T>& v, std::size_t expected) {
+    std::uint64_t n = 0;
+    if (!get(n) || n != expected) {
+      return false;
+    }
+    v.resize(expected);
+    for (auto& x : v) {
+      if (!get(x)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  bool getString(std::string& s) {
+    std::uint64_t n = 0;
+    if (!get(n) || n > in_.size() - pos_) {
+      return false;
+    }
+    s.assign(in_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+
+ private:
+  std::string_view in_;
+  std::size_t pos_ = 0;
+};
+
+// What the saved state must match: the configured plant.
+std::string fingerprint(const model::PlantConfig& c) {
+  std::string f = fmt::format("seed {}; {} strings", c.simulation.seed, c.strings.size());
+  for (const auto& s : c.strings) {
+    f +=
+        fmt::format("; {} × {} {} Ah {} {} y", s.block_count, model::chemistryInfo(s.chemistry).key,
+                    s.capacity_ah, model::moduleTypeInfo(s.module_type).key, s.age_years);
+  }
+  return f;
+}
+
+}  // namespace
+
+// Every mutable part of Impl that the constructor does not rebuild from the configuration.
+// (Derived per-string constants, the chemistry and module pointers and the configuration itself
+// come from the constructor; the step scratch is rewritten before it is read.)
+struct PlantSim::StateIo {
+  static_assert(std::is_trivially_copyable_v<Block>);
+  static_assert(std::is_trivially_copyable_v<ModuleCalibration>);
+  static_assert(std::is_trivially_copyable_v<Rng>);
+  static_assert(std::is_trivially_copyable_v<RoomModel>);
+  static_assert(std::is_trivially_copyable_v<model::ChargerConfig>);
+  static_assert(std::is_trivially_copyable_v<model::AmbientConfig>);
+
+  // The sizes of the structs written as bytes: a build whose Block or module error differs
+  // reads no state of another.
+  static std::string layout() {
+    return fmt::format("block {} B, module {} B, rng {} B, room {} B", sizeof(Block),
+                       sizeof(ModuleCalibration), sizeof(Rng), sizeof(RoomModel));
+  }
+
+  static std::string write(const Impl& m) {
+    StateWriter w;
+    w.putString(layout());
+    w.putString(fingerprint(m.config));
+    w.put(m.t_ms);
+    for (const Rng* r : {&m.ups_rng, &m.noise_rng, &m.replace_rng, &m.sensor_rng}) {
+      w.put(*r);
+    }
+    w.put(m.next_drift_ms);
+    w.put(m.ambient_offset_c);
+    w.put(m.ageing_acceleration);
+    w.put(m.outage_active);
+    w.put(m.outage_end_ms);
+    w.put(m.outage_load_w);
+    w.put(m.next_outage_ms);
+    w.put(m.next_outage_duration_ms);
+    w.put(m.last_load_step_ms);
+    w.put(m.last_bypass_change_ms);
+    w.put(m.block_steps);
+    w.put(m.room);
+    w.put(m.config.ambient);
+    for (const auto& level : m.electrolyte_pct) {
+      w.putVector(level);
+    }
+    w.put<std::uint64_t>(m.contacts.size());
+    for (const auto& [id, active] : m.contacts) {
+      w.putString(id);
+      w.put(active);
+    }
+    for (const auto& s : m.strings) {
+      w.put(s.config.charger);
+      w.putVector(s.blocks);
+      w.putVector(s.modules);
+      w.put(s.setpoint_factor);
+      w.put(s.ageing_elapsed_s);
+      w.put(s.step_counter);
+      w.put(s.charger_enabled);
+      w.put(s.charger_reduced);
+      w.put(s.breaker_open);
+      w.put(s.test_load_a);
+      w.put(s.cut_off);
+      w.put(s.current_a);
+      w.put(s.setpoint_v);
+      w.put(s.voltage_v);
+      w.put(s.mode);
+      w.put(s.ripple_a);
+      w.put(s.current_offset_a);
+      w.put(s.current_gain);
+      w.put(s.current_drift_a);
+    }
+    std::string payload = w.take();
+    StateWriter file;
+    std::string out(kStateMagic);
+    file.put(kStateVersion);
+    file.put<std::uint64_t>(payload.size());
+    out += file.take();
+    out += payload;
+    StateWriter tail;
+    tail.put(fnv1a(payload));
+    out += tail.take();
+    return out;
+  }
+
+  // The payload of a state file, checked for its frame; the error names what is wrong.
+  static Result<std::string_view> payloadOf(std::string_view bytes) {
+    const auto bad = [](const std::string& what) -> Result<std::string_view> {
+      return makeError(ErrorCode::kProtocol, "not a usable plant state: " + what);
+    };
+    if (bytes.substr(0, kStateMagic.size()) != kStateMagic) {
+      return bad("it does not start with \"EQUALIS PLANT STATE\"");
+    }
+    StateReader r(bytes.substr(kStateMagic.size()));
+    std::uint32_t version = 0;
+    std::uint64_t size = 0;
+    if (!r.get(version) || !r.get(size)) {
+      return bad("the header is cut short");
+    }
+    if (version != kStateVersion) {
+      return bad(fmt::format("version {} (this build reads version {})", version, kStateVersion));
+    }
+    const std::size_t head = kStateMagic.size() + sizeof(version) + sizeof(size);
+    if (size > bytes.size() - head || bytes.size() - head - size != sizeof(std::uint64_t)) {
+      return bad(fmt::format("{} bytes of state announced, {} present", size,
+                             bytes.size() - std::min(bytes.size(), head)));
+    }
+    const std::string_view payload = bytes.substr(head, size);
+    std::uint64_t sum = 0;
+    std::memcpy(&sum, bytes.data() + head + size, sizeof(sum));
+    if (sum != fnv1a(payload)) {
+      return bad("the checksum does not match (the file is damaged)");
+    }
+    return payload;
+  }
+
+  static Status read(Impl& m, std::string_view payload) {
+    StateReader r(payload);
+    const auto cut = [] {
+      return makeError(ErrorCode::kProtocol,
+                       "not a usable plant state: its content does not match its structure");
+    };
+    std::string saved_layout;
+    std::string saved_print;
+    if (!r.getString(saved_layout) || !r.getString(saved_print)) {
+      return cut();
+    }
+    if (saved_layout != layout()) {
+      return makeError(ErrorCode::kInvalidArgument,
+                       fmt::format("the plant state was saved by a build with another state "
+                                   "layout (\"{}\", this build \"{}\")",
+                                   saved_layout, layout()));
+    }
+    if (const std::string print = fingerprint(m.config); saved_print != print) {
+      return makeError(ErrorCode::kInvalidArgument,
+                       fmt::format("the plant state was saved from another plant: it has \"{}\", "
+                                   "the configuration \"{}\"",
+                                   saved_print, print));
+    }
+    bool ok = r.get(m.t_ms);
+    for (Rng* rng : {&m.ups_rng, &m.noise_rng, &m.replace_rng, &m.sensor_rng}) {
+      ok = ok && r.get(*rng);
+    }
+    ok = ok && r.get(m.next_drift_ms) && r.get(m.ambient_offset_c) &&
+         r.get(m.ageing_acceleration) && r.get(m.outage_active) && r.get(m.outage_end_ms) &&
+         r.get(m.outage_load_w) && r.get(m.next_outage_ms) && r.get(m.next_outage_duration_ms) &&
+         r.get(m.last_load_step_ms) && r.get(m.last_bypass_change_ms) && r.get(m.block_steps) &&
+         r.get(m.room) && r.get(m.config.ambient);
+    for (std::size_t i = 0; ok && i < m.electrolyte_pct.size(); ++i) {
+      ok = r.getVector(m.electrolyte_pct[i], m.strings[i].blocks.size());
+    }
+    std::uint64_t contacts = 0;
+    ok = ok && r.get(contacts) && contacts <= payload.size();
+    m.contacts.clear();
+    for (std::uint64_t i = 0; ok && i < contacts; ++i) {
+      std::string id;
+      bool active = false;
+      ok = r.getString(id) && r.get(active);
+      m.contacts[id] = active;
+    }
+    for (auto& s : m.strings) {
+      const std::size_t n = s.blocks.size();
+      ok = ok && r.get(s.config.charger) && r.getVector(s.blocks, n) && r.getVector(s.modules, n) &&
+           r.get(s.setpoint_factor) && r.get(s.ageing_elapsed_s) && r.get(s.step_counter) &&
+           r.get(s.charger_enabled) && r.get(s.charger_reduced) && r.get(s.breaker_open) &&
+           r.get(s.test_load_a) && r.get(s.cut_off) && r.get(s.current_a) && r.get(s.setpoint_v) &&
+           r.get(s.voltage_v) && r.get(s.mode) && r.get(s.ripple_a) && r.get(s.current_offset_a) &&
+           r.get(s.current_gain) && r.get(s.current_drift_a);
+    }
+    if (!ok || !r.done()) {
+      return cut();
+    }
+    return {};
+  }
+};
+
+std::string PlantSim::saveState() const {
+  return StateIo::write(*impl_);
+}
+
+Status PlantSim::saveState(const std::string& path) const {
+  return persist::writeFileDurably(path, saveState());
+}
+
+Result<std::unique_ptr<PlantSim>> PlantSim::restoreState(const model::PlantConfig& config,
+                                                         std::string_view bytes) {
+  auto payload = StateIo::payloadOf(bytes);
+  if (!payload.ok()) {
+    return payload.error();
+  }
+  std::unique_ptr<PlantSim> sim(new PlantSim());
+  sim->impl_ = std::make_unique<Impl>(config, 0);
+  if (Status st = StateIo::read(*sim->impl_, *payload); !st) {
+    return st.error();
+  }
+  return sim;
+}
+
+Result<std::unique_ptr<PlantSim>> PlantSim::loadState(const model::PlantConfig& config,
+                                                      const std::string& path) {
+  auto bytes = persist::readFile(path);
+  if (!bytes.ok()) {
+    return bytes.error();
+  }
+  if (!bytes->has_value()) {
+    return makeError(ErrorCode::kNotFound, path + ": no such plant state file");
+  }
+  auto sim = restoreState(config, **bytes);
+  if (!sim.ok()) {
+    return makeError(sim.error().code, path + ": " + sim.error().message);
+  }
+  return sim;
 }
 
 }  // namespace equalis::sim

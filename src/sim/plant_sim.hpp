@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -122,6 +123,20 @@ class PlantSim {
   // cut-off from here" on the copy, without replaying and without touching the plant.
   std::unique_ptr<PlantSim> snapshot() const;
 
+  // Saving and restoring: everything snapshot() copies that is not in the configuration — the
+  // block and string states, drawn parameters, faults, module and sensor errors, run-time
+  // settings (charger, ambient, room), the room's air and every random stream — as bytes or a
+  // file, and a plant rebuilt from the same configuration and those bytes that goes on exactly
+  // as the saved one would. The bytes carry a fingerprint of the configured plant (seed, strings,
+  // blocks, chemistry, capacity, module type, age) and a checksum: bytes that are damaged, are not
+  // a plant state, or were saved from another plant give an error value naming what is wrong.
+  std::string saveState() const;
+  Status saveState(const std::string& path) const;
+  static Result<std::unique_ptr<PlantSim>> restoreState(const model::PlantConfig& config,
+                                                        std::string_view bytes);
+  static Result<std::unique_ptr<PlantSim>> loadState(const model::PlantConfig& config,
+                                                     const std::string& path);
+
   // Integrates the physics from timeMs() up to t_ms (no-op if t_ms ≤ timeMs()).
   // Internal steps: ≤ 1 s while discharging or shortly after a load step, ≤ 10 s otherwise.
   void advanceTo(TimeMs t_ms);
@@ -224,8 +239,9 @@ class PlantSim {
   std::optional<bool> contact(const std::string& channel_id) const;
 
  private:
-  PlantSim() = default;  // snapshot()
+  PlantSim() = default;  // snapshot(), restoreState()
   struct Impl;
+  struct StateIo;
   std::unique_ptr<Impl> impl_;
 };
 

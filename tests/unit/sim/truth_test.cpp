@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -164,6 +165,76 @@ TEST(Snapshot, WhatWouldTheStringDeliverToTheCutOff) {
   EXPECT_EQ(sim.timeMs(), kT0 + kHourMs);
   EXPECT_EQ(sim.blockTruth(0, 0).soc, soc_before);
   EXPECT_FALSE(sim.lowVoltageCutOff(0));
+}
+
+// Saved state: a plant written to a file mid-run (a fault, a changed charger, an open breaker, a
+// contact, mains failures on) and restored from the same configuration goes on exactly as the
+// plant does — states, module reads and the outage schedule.
+TEST(SavedState, RestoredPlantGoesOnExactlyAsThePlantWould) {
+  const auto cfg = model::demoPlant();
+  PlantSim sim(cfg, kT0);
+  sim.advanceTo(kT0 + 30 * kHourMs);
+  ASSERT_TRUE(sim.injectFault(1, 3, makeFault(FaultKind::kInternalShort)).ok());
+  auto charger = sim.chargerConfig(0);
+  charger.float_v_per_cell = 2.25;
+  sim.setChargerConfig(0, charger);
+  sim.setContact("door", true);
+  sim.setBypassDuty(0, 5, 0.5);
+  sim.advanceTo(kT0 + 31 * kHourMs);
+  const std::string path = ::testing::TempDir() + "/plant-state.bin";
+  ASSERT_TRUE(sim.saveState(path).ok());
+  auto restored = PlantSim::loadState(cfg, path);
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  PlantSim& copy = **restored;
+  EXPECT_EQ(copy.timeMs(), sim.timeMs());
+  EXPECT_EQ(copy.chargerConfig(0).float_v_per_cell, 2.25);
+  EXPECT_EQ(copy.contact("door"), std::optional<bool>(true));
+  EXPECT_EQ(copy.nextScheduledOutageMs(), sim.nextScheduledOutageMs());
+  for (TimeMs t = sim.timeMs(); t < kT0 + 80 * kHourMs; t += 10 * kMinuteMs) {
+    sim.advanceTo(t);
+    copy.advanceTo(t);
+    for (std::size_t s = 0; s < sim.stringCount(); ++s) {
+      ASSERT_EQ(sim.stringTruth(s).current_a, copy.stringTruth(s).current_a) << t;
+      ASSERT_EQ(sim.measureStringCurrent(s).current_a, copy.measureStringCurrent(s).current_a);
+      for (std::size_t b = 0; b < sim.blockCount(s); b += 5) {
+        const auto a = sim.blockTruth(s, b);
+        const auto c = copy.blockTruth(s, b);
+        ASSERT_EQ(a.voltage_v, c.voltage_v) << t;
+        ASSERT_EQ(a.temperature_c, c.temperature_c) << t;
+        ASSERT_EQ(a.capacity_fade, c.capacity_fade) << t;
+        ASSERT_EQ(sim.measureModule(s, b).voltage_v, copy.measureModule(s, b).voltage_v) << t;
+      }
+    }
+  }
+  EXPECT_EQ(sim.outageActive(), copy.outageActive());
+  EXPECT_EQ(sim.blockStepCount(), copy.blockStepCount());
+}
+
+// Bad bytes give an error that names what is wrong, never a plant.
+TEST(SavedState, RejectsDamagedForeignAndMismatchedStates) {
+  const auto cfg = test::oneString(4);
+  PlantSim sim(cfg, kT0);
+  sim.advanceTo(kT0 + kHourMs);
+  const std::string good = sim.saveState();
+  ASSERT_TRUE(PlantSim::restoreState(cfg, good).ok());
+  const auto message = [&](const model::PlantConfig& c, const std::string& bytes) {
+    auto r = PlantSim::restoreState(c, bytes);
+    return r.ok() ? std::string("accepted") : r.error().message;
+  };
+  EXPECT_NE(message(cfg, "plant.toml contents").find("does not start with"), std::string::npos);
+  EXPECT_NE(message(cfg, good.substr(0, good.size() / 2)).find("present"), std::string::npos);
+  std::string flipped = good;
+  flipped[flipped.size() / 2] ^= 0x10;
+  EXPECT_NE(message(cfg, flipped).find("checksum"), std::string::npos);
+  auto other = cfg;
+  other.strings[0].block_count = 5;
+  EXPECT_NE(message(other, good).find("another plant"), std::string::npos);
+  other = cfg;
+  other.simulation.seed += 1;
+  EXPECT_NE(message(other, good).find("another plant"), std::string::npos);
+  auto missing = PlantSim::loadState(cfg, ::testing::TempDir() + "/no-such-state.bin");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ CellLimits cellLimits(model::Chemistry c) {
   switch (c) {
     case model::Chemistry::kVrla12V:
     case model::Chemistry::kVrla2V:
+    case model::Chemistry::kVented2V:
       return {2.35, 2.40, 1.85, 1.75};
     case model::Chemistry::kLiFePO4:
       return {3.55, 3.65, 2.90, 2.70};

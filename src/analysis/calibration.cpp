@@ -156,7 +156,8 @@ CalibrationConfig CalibrationConfig::forString(const model::StringConfig& string
   c.ocv_span_v = chem.ocv_full_v - chem.ocv_empty_v;
   // Entropic coefficient: +0.2 mV/K/cell for lead-acid (§6.3 [G]); none assumed otherwise.
   const bool lead_acid = string_cfg.chemistry == model::Chemistry::kVrla12V ||
-                         string_cfg.chemistry == model::Chemistry::kVrla2V;
+                         string_cfg.chemistry == model::Chemistry::kVrla2V ||
+                         string_cfg.chemistry == model::Chemistry::kVented2V;
   c.ocv_temp_coeff_v_per_k = lead_acid ? 0.0002 * chem.cells_per_block : 0.0;
   // The datasheet's total accuracy split as in §6.3: gain 0.6 of it, offset 20 mV per 12 V.
   c.gain_error_max = 0.6 * module.voltage_accuracy_pct / 100.0;

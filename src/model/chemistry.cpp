@@ -13,6 +13,10 @@ constexpr std::array kChemistries = {
                   12.85, 2.27, 2.20, 2.35, -3.0, 1.75, 7.0, 600.0},
     ChemistryInfo{Chemistry::kVrla2V, "vrla-2v", "2 V VRLA cell", 1, 2.0, 1.98, 2.14, 2.25, 2.20,
                   2.35, -3.0, 1.75, 7.0, 5000.0},
+    // Vented (flooded) 2 V lead-acid cell, OPzS: OCV ≈ SG + 0.84 V (§2.4) with SG 1.24 full and
+    // 1.10 empty [G: typical OPzS values]; float 2.23 V/cell [G].
+    ChemistryInfo{Chemistry::kVented2V, "vented-2v", "2 V vented (flooded) lead-acid cell, OPzS", 1,
+                  2.0, 1.94, 2.08, 2.23, 2.18, 2.40, -3.0, 1.75, 50.0, 5000.0},
     ChemistryInfo{Chemistry::kLiFePO4, "lifepo4", "LiFePO4 cell", 1, 3.2, 2.90, 3.32, 3.40, 3.30,
                   3.50, 0.0, 2.80, 5.0, 1000.0},
     ChemistryInfo{Chemistry::kNiCd, "nicd", "NiCd cell", 1, 1.2, 1.00, 1.30, 1.41, 1.38, 1.45, -3.0,

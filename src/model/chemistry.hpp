@@ -8,11 +8,11 @@
 
 namespace equalis::model {
 
-enum class Chemistry { kVrla12V, kVrla2V, kLiFePO4, kNiCd };
+enum class Chemistry { kVrla12V, kVrla2V, kVented2V, kLiFePO4, kNiCd };
 
 struct ChemistryInfo {
   Chemistry chemistry;
-  std::string_view key;          // config spelling: "vrla-12v", "vrla-2v", "lifepo4", "nicd"
+  std::string_view key;  // config spelling: "vrla-12v", "vrla-2v", "vented-2v", "lifepo4", "nicd"
   std::string_view description;  // human-readable
   int cells_per_block;
   double nominal_voltage_v;     // per block

@@ -42,6 +42,7 @@ struct Block {
   double cdf_state = 1;          // coup de fouet readiness a: 1 after a long full charge
   double cdf_q_as = 0;           // charge drawn in the present discharge (A·s)
   double hyst = 1;               // OCV hysteresis state h: +1 after charge, −1 after discharge
+  double strat_v = 0;            // acid stratification: the OCV's apparent rise (V per block)
 
   // ---- per-step parameters (refreshParameters) ----
   double capacity_ah = 100.0;  // C10 at 25 °C after ageing

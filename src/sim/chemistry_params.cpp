@@ -146,6 +146,29 @@ constexpr ChemistryParams vrla2V() {
 }
 constexpr ChemistryParams kVrla2V = vrla2V();
 
+// ---- 2 V vented (flooded) lead-acid cell, OPzS: the 2 V cell's laws, vented ----
+constexpr ChemistryParams vented2V() {
+  ChemistryParams p = vrla2V();
+  p.chemistry = model::Chemistry::kVented2V;
+  p.gas_recombines = false;         // the gas leaves (gas emission factor 1, room.hpp)
+  p.electrolyte_g_per_ah_cell = 0;  // water is topped up: no dry-out (the level is tracked)
+  p.cdf_v_per_cell = 0.008;         // the coup de fouet as for VRLA [G]
+  // Stratification [G]: the §2.4 rule OCV ≈ SG + 0.84 V makes a 0.04 g/cm³ denser bottom read
+  // ≈ 40 mV/cell high. It builds over months on float (τ 90 d); an equalize charge mixes it within
+  // hours (τ 2 h) once the gassing exceeds 0.5 mA/Ah (2.40 V/cell gives ≈ 1 mA/Ah, float 0.15);
+  // a discharge stirs it with the charge drawn (30 % of C). A fully stratified cell loses 10 % of
+  // its capacity: the upper plates idle (Hund, Sandia: stratification is among the capacity-loss
+  // mechanisms of undercharged lead-acid).
+  p.strat_max_v_per_cell = 0.040;
+  p.strat_build_tau_s = 90.0 * 86400.0;
+  p.strat_mix_tau_s = 2.0 * kHourS;
+  p.strat_stir_c_rate = 0.0005;
+  p.strat_mix_charge_fraction = 0.3;
+  p.strat_capacity_loss = 0.1;
+  return p;
+}
+constexpr ChemistryParams kVented2V = vented2V();
+
 // ---- LiFePO4 cell, 100 Ah (§6.4 column 3) ----
 constexpr ChemistryParams kLiFePO4{
     .chemistry = model::Chemistry::kLiFePO4,
@@ -345,6 +368,8 @@ const ChemistryParams& chemistryParams(model::Chemistry c) {
       return kVrla12V;
     case model::Chemistry::kVrla2V:
       return kVrla2V;
+    case model::Chemistry::kVented2V:
+      return kVented2V;
     case model::Chemistry::kLiFePO4:
       return kLiFePO4;
     case model::Chemistry::kNiCd:
@@ -360,6 +385,7 @@ double ocvBlockV(const ChemistryParams& p, double soc, double temperature_c) {
   switch (p.chemistry) {
     case model::Chemistry::kVrla12V:
     case model::Chemistry::kVrla2V:
+    case model::Chemistry::kVented2V:
       // The §2.4 lead-acid shape between the empty and full values (ChemistryInfo).
       v = info.ocv_empty_v + (info.ocv_full_v - info.ocv_empty_v) * leadAcidOcvShape(s);
       break;

@@ -100,6 +100,23 @@ struct ChemistryParams {
   double cdf_charge_fraction = 0;  // q_n as a fraction of C_N
   double cdf_reset_tau_s = 0;
 
+  // Gassing heat: a VRLA cell recombines its oxygen, so all of the gassing branch's power is heat;
+  // a vented cell lets the gas out and keeps only (V_cell − 1.48 V)·I_gas (the thermoneutral
+  // voltage of water electrolysis).
+  bool gas_recombines = true;
+
+  // Acid stratification (vented lead-acid): the dense acid made on charge sinks, the cell's OCV
+  // reads high by up to strat_max per cell and the upper plates idle. Builds towards the maximum
+  // with τ_build while neither gassing nor a discharge stirs it, decays with τ_mix while the
+  // gassing current exceeds strat_stir_c_rate·C (an equalize charge) and with the charge drawn
+  // (scale strat_mix_charge_fraction·C) in a discharge. Capacity × (1 − k·s/s_max).
+  double strat_max_v_per_cell = 0;  // 0: no stratification
+  double strat_build_tau_s = 0;
+  double strat_mix_tau_s = 0;
+  double strat_stir_c_rate = 0;
+  double strat_mix_charge_fraction = 0;
+  double strat_capacity_loss = 0;  // k
+
   // OCV hysteresis (LiFePO4): OCV = OCV_mean(SOC) + h·M per cell, h → +1 while charging and
   // −1 while discharging, dh = (±1 − h)·(1 − e^(−γ·|I|·dt/C)).
   double hysteresis_v_per_cell = 0;  // M (0: none)

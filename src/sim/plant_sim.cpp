@@ -99,6 +99,8 @@ constexpr double kCdfFullSoc = 0.995;
 constexpr double kCdfSpentX = 12.0;
 // Dry-out saturates: past 30 % water loss beyond the onset the block is dead either way [G].
 constexpr double kMaxDryOutExcess = 0.3;
+// Thermoneutral voltage of water electrolysis: gassing power below it leaves a vented cell as gas.
+constexpr double kThermoneutralVPerCell = 1.48;
 
 // ---- Heat (§2.7, §1.6) ----
 // A block that reaches this temperature vents (VRLA safety valve, electrolyte boils off): it is
@@ -147,6 +149,9 @@ struct StringSim {
   double cdf_decay_per_as = 0;      // coup de fouet: 1 / (q_n·C_N) in 1/(A·s)
   double depl_ref_a = 10;           // I_ref of the depletion law
   double hyst_v = 0;                // OCV hysteresis M per block (0: none)
+  double strat_max_v = 0;           // stratification's maximum per block (0: none)
+  double strat_stir_a = 0;          // gassing current that stirs the acid
+  double gas_heat_offset_v = 0;     // vented: n_c·1.48 V of the gassing power leaves as gas
   double hyst_rate_per_as = 0;      // γ / C_N in 1/(A·s)
   double inv_r1 = 0;                // 1/R1, 1/R2 for the polarization heat
   double inv_r2 = 0;
@@ -331,8 +336,9 @@ struct PlantSim::Impl {
     s.inv_r2 = 1.0 / (chem.r2_ohm * r_scale);
     // Per-step laws as coefficients (identical to ocvBlockV, gassingCurrentA and
     // selfDischargeCurrentA of chemistry_params.cpp).
-    s.lead_ocv =
-        sc.chemistry == model::Chemistry::kVrla12V || sc.chemistry == model::Chemistry::kVrla2V;
+    s.lead_ocv = sc.chemistry == model::Chemistry::kVrla12V ||
+                 sc.chemistry == model::Chemistry::kVrla2V ||
+                 sc.chemistry == model::Chemistry::kVented2V;
     s.ocv_empty_v = info.ocv_empty_v;
     s.ocv_span_v = info.ocv_full_v - info.ocv_empty_v;
     s.ocv_per_k_v = chem.entropic_v_per_k_per_cell * chem.cells;
@@ -359,6 +365,9 @@ struct PlantSim::Impl {
                              : 0.0;
     s.depl_ref_a = std::max(1e-9, chem.depletion_ref_c_rate * s.nameplate_ah);
     s.hyst_v = chem.hysteresis_v_per_cell * chem.cells;
+    s.strat_max_v = chem.strat_max_v_per_cell * chem.cells;
+    s.strat_stir_a = chem.strat_stir_c_rate * s.nameplate_ah;
+    s.gas_heat_offset_v = chem.gas_recombines ? 0.0 : kThermoneutralVPerCell * chem.cells;
     s.hyst_rate_per_as = chem.hysteresis_rate_per_c / (3600.0 * s.nameplate_ah);
     s.eod_string_v = info.end_of_discharge_v_per_cell * chem.cells * n;
     s.load_share = total_blocks > 0 ? static_cast<double>(n) / total_blocks : 0.0;
@@ -424,6 +433,9 @@ struct PlantSim::Impl {
       const double am = chem.ageing_a_per_year * b.ageing_rate_mult;
       b.ageing_dose = am > 0.0 ? fade / am : 0.0;
       b.water_loss = age * water_per_year * b.water_loss_mult;
+      // A vented string on float for `age` years without an equalize charge is stratified.
+      b.strat_v =
+          s.strat_max_v * -std::expm1(-age * kYearS / std::max(1.0, chem.strat_build_tau_s));
       refreshParameters(s, b);
       b.temperature_c = t_amb;
     }
@@ -476,7 +488,7 @@ struct PlantSim::Impl {
     if (s.lead_ocv) {
       return s.ocv_empty_v + b.ocv_offset_v +
              s.ocv_span_v * b.ocv_span_mult * leadAcidOcvShape(soc) +
-             s.ocv_per_k_v * (temperature_c - 25.0);
+             s.ocv_per_k_v * (temperature_c - 25.0) + b.strat_v;
     }
     const double v = ocvBlockV(*s.chem, soc, temperature_c);
     return s.ocv_empty_v + b.ocv_offset_v + (v - s.ocv_empty_v) * b.ocv_span_mult +
@@ -497,7 +509,9 @@ struct PlantSim::Impl {
     b.dry_out_fade = chem.dry_out_capacity_per_loss * dry_x;
     const double fade = std::clamp(
         b.corrosion_fade + b.sulfation_fade + b.softening_fade + b.dry_out_fade, 0.0, kMaxFade);
-    b.capacity_ah = b.c0_ah * (1.0 - fade) * b.health_capacity_mult;
+    const double strat = s.strat_max_v > 0.0 ? b.strat_v / s.strat_max_v : 0.0;
+    b.capacity_ah =
+        b.c0_ah * (1.0 - fade) * (1.0 - chem.strat_capacity_loss * strat) * b.health_capacity_mult;
     b.inv_capacity = 1.0 / b.capacity_ah;
     b.r0_ohm = b.r0_base_ohm *
                (1.0 + chem.ri_rise_per_fade * b.corrosion_fade +
@@ -1080,6 +1094,16 @@ struct PlantSim::Impl {
           b.cdf_state += (1.0 - b.cdf_state) * cdf_reset;
         }
       }
+      // Acid stratification (vented): mixed by a discharge or by gassing, built while at rest.
+      if (s.strat_max_v > 0.0) {
+        if (i_dis > 0.0) {
+          b.strat_v *= decay(i_dis * dt_s / (3600.0 * chem.strat_mix_charge_fraction * b.c0_ah));
+        } else if (b.gas_current_a > s.strat_stir_a) {
+          b.strat_v *= decay(dt_s / chem.strat_mix_tau_s);
+        } else {
+          b.strat_v += (s.strat_max_v - b.strat_v) * (1.0 - decay(dt_s / chem.strat_build_tau_s));
+        }
+      }
       // OCV hysteresis: the main reaction's charge moves h towards its branch.
       if (s.hyst_v > 0.0 && i_main != 0.0) {
         const double target = i_main > 0.0 ? 1.0 : -1.0;
@@ -1090,7 +1114,7 @@ struct PlantSim::Impl {
       // bypass heat, and the whole V²/R of an internal short.
       const double u1 = b.u1_v;
       const double u2 = b.u2_v;
-      const double p_w = (b.ocv_v + b.e_v) * b.gas_current_a +
+      const double p_w = (b.ocv_v + b.e_v - s.gas_heat_offset_v) * b.gas_current_a +
                          i * i * (b.r_series_ohm + b.s_r_extra_ohm) + u1 * u1 * s.inv_r1 +
                          u2 * u2 * s.inv_r2 + b.e_v * i_main +
                          b.voltage_v * (kappa * b.bypass_current_a + b.leak_current_a);
@@ -1211,6 +1235,7 @@ BlockTruth PlantSim::blockTruth(std::size_t string_index, std::size_t block_inde
   t.self_discharge_factor = b.sd_mult;
   t.coup_de_fouet_state = b.cdf_state;
   t.ocv_hysteresis_v = b.hyst * impl_->str(string_index).hyst_v;
+  t.stratification_v = b.strat_v;
   t.gas_i0_a = b.gas_i0_a;
   t.heat_w = b.heat_w;
   t.thermal_conductance_w_per_k = impl_->str(string_index).conductance_w_per_k * b.cooling_factor;

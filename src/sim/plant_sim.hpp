@@ -60,6 +60,7 @@ struct BlockTruth {
   double self_discharge_factor = 1;
   double coup_de_fouet_state = 0;  // 1: a discharge now starts with the full dip; 0: none
   double ocv_hysteresis_v = 0;     // LiFePO4: the branch's offset from the mean OCV (in ocv_v)
+  double stratification_v = 0;     // vented lead-acid: the OCV's apparent rise from dense acid
   double gas_i0_a = 0;             // gassing prefactor I0 at U0 and 25 °C incl. ageing and faults
   // ---- heat (§2.7) and faults (§6.4) ----
   double heat_w = 0;                       // heat generated in the last step

@@ -35,6 +35,7 @@ double gasEmissionFactor(model::Chemistry c) {
     case model::Chemistry::kVrla12V:
     case model::Chemistry::kVrla2V:
       return 0.2;
+    case model::Chemistry::kVented2V:
     case model::Chemistry::kNiCd:
       return 1.0;
     case model::Chemistry::kLiFePO4:

@@ -395,9 +395,10 @@ TEST(ConfigEnum, UnknownChemistryAndModuleSuggest) {
   const LoadResult r = parseConfig("[[string]]\nchemistry = \"vrla12v\"\nmodule = \"C42\"\n");
   ASSERT_EQ(r.issues.size(), 2u) << dump(r);
   EXPECT_EQ(r.issues[0].key, "strings[1].chemistry");
-  EXPECT_EQ(r.issues[0].message,
-            "unknown chemistry \"vrla12v\" (known: vrla-12v, vrla-2v, lifepo4, nicd), did you "
-            "mean 'vrla-12v'?");
+  EXPECT_EQ(
+      r.issues[0].message,
+      "unknown chemistry \"vrla12v\" (known: vrla-12v, vrla-2v, vented-2v, lifepo4, nicd), did you "
+      "mean 'vrla-12v'?");
   EXPECT_EQ(r.issues[1].key, "strings[1].module");
   EXPECT_TRUE(contains(r.issues[1].message, "unknown module type \"C42\"")) << r.issues[1].message;
   EXPECT_TRUE(contains(r.issues[1].message, "C20, C23, C24, C30, C40, C41, C44"));

@@ -280,5 +280,53 @@ TEST(SimLfp, RestVoltageDependsOnTheWayThere) {
   EXPECT_NEAR(rest_v[1] - rest_v[0], 0.020, 0.008);
 }
 
+// A string of 2 V vented (flooded, OPzS) cells: stratification builds over months on float, raises
+// the rested OCV and costs capacity; an equalize charge mixes it within hours, a discharge stirs
+// it; sealed (VRLA) cells never stratify.
+TEST(SimStratification, BuildsOnFloatAndAnEqualizeChargeMixesIt) {
+  auto cfg = test::oneString(6);
+  cfg.strings[0].chemistry = model::Chemistry::kVented2V;
+  cfg.strings[0].capacity_ah = 500;
+  cfg.strings[0].module_type = model::ModuleType::kC44;
+  cfg.strings[0].charger.float_v_per_cell = 2.23;
+  cfg.strings[0].charger.current_limit_a = 50;
+  PlantSim sim(cfg, kT0);
+  EXPECT_EQ(sim.blockTruth(0, 0).stratification_v, 0.0);
+  const double cap0 = sim.blockTruth(0, 0).capacity_ah;
+  sim.advanceTo(kT0 + 120 * kDayMs);
+  const auto floated = sim.blockTruth(0, 0);
+  // 40 mV·(1 − e^(−120/90)) = 29.5 mV after 120 days of float.
+  EXPECT_NEAR(floated.stratification_v, 0.040 * -std::expm1(-120.0 / 90.0), 0.003);
+  EXPECT_LT(floated.capacity_ah, cap0 * (1.0 - 0.1 * 0.7 + 0.01));
+  // Equalize: 2.40 V/cell for 12 h (gassing far above C/200 stirs the acid).
+  auto charger = sim.chargerConfig(0);
+  charger.float_v_per_cell = 2.40;
+  sim.setChargerConfig(0, charger);
+  sim.advanceTo(sim.timeMs() + 12 * kHourMs);
+  const auto equalized = sim.blockTruth(0, 0);
+  charger.float_v_per_cell = 2.23;
+  sim.setChargerConfig(0, charger);
+  std::printf(
+      "vented 2 V: stratification %.1f mV after 120 d of float (capacity %.1f → %.1f Ah), "
+      "%.2f mV after a 12-h equalize at 2.40 V/cell (gassing %.2f A)\n",
+      1000 * floated.stratification_v, cap0, floated.capacity_ah, 1000 * equalized.stratification_v,
+      equalized.gassing_current_a);
+  EXPECT_LT(equalized.stratification_v, 0.1 * floated.stratification_v);
+  // It builds again on float, and a discharge of 30 % of C stirs about 1 − e^(−1) of it away.
+  sim.advanceTo(sim.timeMs() + 60 * kDayMs);
+  const double rebuilt = sim.blockTruth(0, 0).stratification_v;
+  EXPECT_GT(rebuilt, 0.010);
+  sim.setDischargeCurrent(0, 50.0);
+  sim.advanceTo(sim.timeMs() + 3 * kHourMs);  // 150 Ah = 30 % of C
+  sim.setDischargeCurrent(0, 0.0);
+  EXPECT_NEAR(sim.blockTruth(0, 0).stratification_v / rebuilt, std::exp(-1.0), 0.05);
+  // A rested stratified cell reads high: its OCV holds the stratification.
+  EXPECT_GT(floated.ocv_v, 2.08 - 0.02 + floated.stratification_v * 0.8);
+  // Sealed cells do not stratify.
+  PlantSim vrla(test::oneString(4), kT0);
+  vrla.advanceTo(kT0 + 30 * kDayMs);
+  EXPECT_EQ(vrla.blockTruth(0, 0).stratification_v, 0.0);
+}
+
 }  // namespace
 }  // namespace equalis::sim

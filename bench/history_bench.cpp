@@ -5,8 +5,6 @@
 // (GET …/strings/{n}/blocks/history). Prints one JSON line per figure with its conditions.
 //
 //   equalis-bench-history [--strings N] [--blocks N] [--days N] [--max-points N] [--repeat N]
-#include <sys/utsname.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,6 +19,7 @@
 
 #include "adapters/rest/history_view.hpp"
 #include "adapters/rest/json_writer.hpp"
+#include "bench_json.hpp"
 #include "history/downsample.hpp"
 #include "history/store.hpp"
 #include "model/points.hpp"
@@ -39,28 +38,11 @@ constexpr TimeMs kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
 
 void emit(const std::string& metric, double value, const std::string& unit,
           const nlohmann::json& extra) {
-  utsname u{};
-  uname(&u);
-  nlohmann::json c{{"strings", g_strings},
-                   {"blocks_per_string", g_blocks},
-                   {"days", g_days},
-                   {"cadence_min", kCadenceMs / kMinuteMs},
-                   {"max_points", g_max_points},
-                   {"repeat", g_repeat},
-                   {"machine", u.machine},
-#ifdef NDEBUG
-                   {"build", "release"}
-#else
-                   {"build", "debug"}
-#endif
-  };
-  for (const auto& [k, v] : extra.items()) {
-    c[k] = v;
-  }
-  nlohmann::json j{{"bench", "history"}, {"metric", metric}, {"value", value}, {"unit", unit}};
-  j["conditions"] = c;
-  std::printf("%s\n", j.dump().c_str());
-  std::fflush(stdout);
+  nlohmann::json c = bench::plantConditions(g_strings, g_blocks, g_days);
+  c["cadence_min"] = kCadenceMs / kMinuteMs;
+  c["max_points"] = g_max_points;
+  c["repeat"] = g_repeat;
+  bench::emitFigure("history", metric, value, unit, std::move(c), extra);
 }
 
 // A float-like year: slow drift, a daily wobble and a weekly 30-min discharge dip per block.

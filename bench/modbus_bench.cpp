@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/modbus/server_internal.hpp"
+#include "bench_json.hpp"
 #include "core/log.hpp"
 #include "runtime/controller.hpp"
 
@@ -109,25 +110,13 @@ void emit(const std::string& metric, double value, const std::string& unit,
           const nlohmann::json& extra) {
   utsname u{};
   uname(&u);
-  nlohmann::json j{{"bench", "modbus"}, {"metric", metric}, {"value", value}, {"unit", unit}};
-  j["conditions"] = {{"plant", "demo (2 strings × 32 blocks)"},
-                     {"transport", "tcp loopback, 1 client, sequential requests"},
-                     {"rounds", kRounds},
-                     {"requests_per_round", kRequestsPerRound},
-                     {"statistic", "median of rounds"},
-                     {"machine", u.machine},
-                     {"kernel", u.release},
-#ifdef NDEBUG
-                     {"build", "release"}
-#else
-                     {"build", "debug"}
-#endif
-  };
-  for (const auto& [k, v] : extra.items()) {
-    j["conditions"][k] = v;
-  }
-  std::printf("%s\n", j.dump().c_str());
-  std::fflush(stdout);
+  nlohmann::json c{{"plant", "demo (2 strings × 32 blocks)"},
+                   {"transport", "tcp loopback, 1 client, sequential requests"},
+                   {"rounds", kRounds},
+                   {"requests_per_round", kRequestsPerRound},
+                   {"statistic", "median of rounds"},
+                   {"kernel", u.release}};
+  bench::emitFigure("modbus", metric, value, unit, std::move(c), extra);
 }
 
 double median(std::vector<double> v) {

@@ -1077,7 +1077,7 @@ struct PlantSim::Impl {
         b.acc_dis_as += i_dis * dt_s;
         b.acc_dis_dod_as += i_dis * (1.0 - b.s_soc) * dt_s;
         // Coup de fouet: the charge drawn in this discharge moves the dip along h(q/q_n); once it
-        // is far past (h < 1e-7) the crystals have formed and the readiness is spent.
+        // is far past (q/q_n > kCdfSpentX) the crystals have formed and the readiness is spent.
         if (b.cdf_state > 0.0) {
           b.cdf_q_as += i_dis * dt_s;
           if (b.cdf_q_as * s.cdf_decay_per_as > kCdfSpentX) {
@@ -1753,25 +1753,41 @@ std::uint64_t fnv1a(std::string_view bytes) {
   return h;
 }
 
+// The two directions of one field list (StateIo::fields): each call moves one value, a vector
+// of `n` values or a string to the bytes or from them, and says whether it could.
 class StateWriter {
  public:
+  static constexpr bool kReading = false;
   template <class T>
-  void put(const T& v) {
+  bool operator()(const T& v) {
     static_assert(std::is_trivially_copyable_v<T>);
-    out_.append(reinterpret_cast<const char*>(&v), sizeof(T));
+    // The padding between a struct's members (after its bools) is unspecified: cleared, so the
+    // same state always gives the same bytes and no stray memory reaches the file.
+    T copy = v;
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_clear_padding)
+    __builtin_clear_padding(&copy);
+#endif
+#endif
+    out_.append(reinterpret_cast<const char*>(&copy), sizeof(T));
+    return true;
   }
   template <class T>
-  void putVector(const std::vector<T>& v) {
-    put<std::uint64_t>(v.size());
+  bool vector(const std::vector<T>& v, std::size_t /*n*/) {
+    (*this)(static_cast<std::uint64_t>(v.size()));
     for (const auto& x : v) {
-      put(x);
+      (*this)(x);
     }
+    return true;
   }
-  void putString(const std::string& s) {
-    put<std::uint64_t>(s.size());
+  bool string(const std::string& s) {
+    (*this)(static_cast<std::uint64_t>(s.size()));
     out_.append(s);
+    return true;
   }
-  std::string take() { return std::move(out_); }
+  std::string take() {
+    return std::move(out_);
+  }
 
  private:
   std::string out_;
@@ -1779,9 +1795,10 @@ class StateWriter {
 
 class StateReader {
  public:
+  static constexpr bool kReading = true;
   explicit StateReader(std::string_view in) : in_(in) {}
   template <class T>
-  bool get(T& v) {
+  bool operator()(T& v) {
     static_assert(std::is_trivially_copyable_v<T>);
     if (in_.size() - pos_ < sizeof(T)) {
       return false;
@@ -1790,24 +1807,24 @@ class StateReader {
     pos_ += sizeof(T);
     return true;
   }
-  // A vector whose size must be `expected`.
+  // A vector whose size must be `n`.
   template <class T>
-  bool getVector(std::vector<T>& v, std::size_t expected) {
-    std::uint64_t n = 0;
-    if (!get(n) || n != expected) {
+  bool vector(std::vector<T>& v, std::size_t n) {
+    std::uint64_t size = 0;
+    if (!(*this)(size) || size != n) {
       return false;
     }
-    v.resize(expected);
+    v.resize(n);
     for (auto& x : v) {
-      if (!get(x)) {
+      if (!(*this)(x)) {
         return false;
       }
     }
     return true;
   }
-  bool getString(std::string& s) {
+  bool string(std::string& s) {
     std::uint64_t n = 0;
-    if (!get(n) || n > in_.size() - pos_) {
+    if (!(*this)(n) || n > in_.size() - pos_) {
       return false;
     }
     s.assign(in_.substr(pos_, n));
@@ -1815,6 +1832,7 @@ class StateReader {
     return true;
   }
   bool done() const { return pos_ == in_.size(); }
+  std::size_t size() const { return in_.size(); }
 
  private:
   std::string_view in_;
@@ -1852,67 +1870,63 @@ struct PlantSim::StateIo {
                        sizeof(ModuleCalibration), sizeof(Rng), sizeof(RoomModel));
   }
 
+  // The states after the layout and the fingerprint, in one list for both directions. `M` is
+  // Impl (reading) or const Impl (writing).
+  template <class Io, class M>
+  static bool fields(Io& io, M& m) {
+    bool ok = io(m.t_ms);
+    for (auto* rng : {&m.ups_rng, &m.noise_rng, &m.replace_rng, &m.sensor_rng}) {
+      ok = ok && io(*rng);
+    }
+    ok = ok && io(m.next_drift_ms) && io(m.ambient_offset_c) && io(m.ageing_acceleration) &&
+         io(m.outage_active) && io(m.outage_end_ms) && io(m.outage_load_w) &&
+         io(m.next_outage_ms) && io(m.next_outage_duration_ms) && io(m.last_load_step_ms) &&
+         io(m.last_bypass_change_ms) && io(m.block_steps) && io(m.room) && io(m.config.ambient);
+    for (std::size_t i = 0; ok && i < m.electrolyte_pct.size(); ++i) {
+      ok = io.vector(m.electrolyte_pct[i], m.strings[i].blocks.size());
+    }
+    std::uint64_t contacts = m.contacts.size();
+    ok = ok && io(contacts);
+    if constexpr (Io::kReading) {
+      ok = ok && contacts <= io.size();
+      m.contacts.clear();
+      for (std::uint64_t i = 0; ok && i < contacts; ++i) {
+        std::string id;
+        bool active = false;
+        ok = io.string(id) && io(active);
+        m.contacts[id] = active;
+      }
+    } else {
+      for (const auto& [id, active] : m.contacts) {
+        io.string(id);
+        io(active);
+      }
+    }
+    for (auto& s : m.strings) {
+      const std::size_t n = s.blocks.size();
+      ok = ok && io(s.config.charger) && io.vector(s.blocks, n) && io.vector(s.modules, n) &&
+           io(s.setpoint_factor) && io(s.ageing_elapsed_s) && io(s.step_counter) &&
+           io(s.charger_enabled) && io(s.charger_reduced) && io(s.breaker_open) &&
+           io(s.test_load_a) && io(s.cut_off) && io(s.current_a) && io(s.setpoint_v) &&
+           io(s.voltage_v) && io(s.mode) && io(s.ripple_a) && io(s.current_offset_a) &&
+           io(s.current_gain) && io(s.current_drift_a);
+    }
+    return ok;
+  }
+
   static std::string write(const Impl& m) {
     StateWriter w;
-    w.putString(layout());
-    w.putString(fingerprint(m.config));
-    w.put(m.t_ms);
-    for (const Rng* r : {&m.ups_rng, &m.noise_rng, &m.replace_rng, &m.sensor_rng}) {
-      w.put(*r);
-    }
-    w.put(m.next_drift_ms);
-    w.put(m.ambient_offset_c);
-    w.put(m.ageing_acceleration);
-    w.put(m.outage_active);
-    w.put(m.outage_end_ms);
-    w.put(m.outage_load_w);
-    w.put(m.next_outage_ms);
-    w.put(m.next_outage_duration_ms);
-    w.put(m.last_load_step_ms);
-    w.put(m.last_bypass_change_ms);
-    w.put(m.block_steps);
-    w.put(m.room);
-    w.put(m.config.ambient);
-    for (const auto& level : m.electrolyte_pct) {
-      w.putVector(level);
-    }
-    w.put<std::uint64_t>(m.contacts.size());
-    for (const auto& [id, active] : m.contacts) {
-      w.putString(id);
-      w.put(active);
-    }
-    for (const auto& s : m.strings) {
-      w.put(s.config.charger);
-      w.putVector(s.blocks);
-      w.putVector(s.modules);
-      w.put(s.setpoint_factor);
-      w.put(s.ageing_elapsed_s);
-      w.put(s.step_counter);
-      w.put(s.charger_enabled);
-      w.put(s.charger_reduced);
-      w.put(s.breaker_open);
-      w.put(s.test_load_a);
-      w.put(s.cut_off);
-      w.put(s.current_a);
-      w.put(s.setpoint_v);
-      w.put(s.voltage_v);
-      w.put(s.mode);
-      w.put(s.ripple_a);
-      w.put(s.current_offset_a);
-      w.put(s.current_gain);
-      w.put(s.current_drift_a);
-    }
-    std::string payload = w.take();
-    StateWriter file;
-    std::string out(kStateMagic);
-    file.put(kStateVersion);
-    file.put<std::uint64_t>(payload.size());
-    out += file.take();
-    out += payload;
-    StateWriter tail;
-    tail.put(fnv1a(payload));
-    out += tail.take();
-    return out;
+    w.string(layout());
+    w.string(fingerprint(m.config));
+    fields(w, m);
+    const std::string payload = w.take();
+    StateWriter frame;
+    frame(kStateVersion);
+    frame(static_cast<std::uint64_t>(payload.size()));
+    std::string out = std::string(kStateMagic) + frame.take() + payload;
+    StateWriter sum;
+    sum(fnv1a(payload));
+    return out + sum.take();
   }
 
   // The payload of a state file, checked for its frame; the error names what is wrong.
@@ -1926,7 +1940,7 @@ struct PlantSim::StateIo {
     StateReader r(bytes.substr(kStateMagic.size()));
     std::uint32_t version = 0;
     std::uint64_t size = 0;
-    if (!r.get(version) || !r.get(size)) {
+    if (!r(version) || !r(size)) {
       return bad("the header is cut short");
     }
     if (version != kStateVersion) {
@@ -1954,7 +1968,7 @@ struct PlantSim::StateIo {
     };
     std::string saved_layout;
     std::string saved_print;
-    if (!r.getString(saved_layout) || !r.getString(saved_print)) {
+    if (!r.string(saved_layout) || !r.string(saved_print)) {
       return cut();
     }
     if (saved_layout != layout()) {
@@ -1969,36 +1983,7 @@ struct PlantSim::StateIo {
                                    "the configuration \"{}\"",
                                    saved_print, print));
     }
-    bool ok = r.get(m.t_ms);
-    for (Rng* rng : {&m.ups_rng, &m.noise_rng, &m.replace_rng, &m.sensor_rng}) {
-      ok = ok && r.get(*rng);
-    }
-    ok = ok && r.get(m.next_drift_ms) && r.get(m.ambient_offset_c) &&
-         r.get(m.ageing_acceleration) && r.get(m.outage_active) && r.get(m.outage_end_ms) &&
-         r.get(m.outage_load_w) && r.get(m.next_outage_ms) && r.get(m.next_outage_duration_ms) &&
-         r.get(m.last_load_step_ms) && r.get(m.last_bypass_change_ms) && r.get(m.block_steps) &&
-         r.get(m.room) && r.get(m.config.ambient);
-    for (std::size_t i = 0; ok && i < m.electrolyte_pct.size(); ++i) {
-      ok = r.getVector(m.electrolyte_pct[i], m.strings[i].blocks.size());
-    }
-    std::uint64_t contacts = 0;
-    ok = ok && r.get(contacts) && contacts <= payload.size();
-    m.contacts.clear();
-    for (std::uint64_t i = 0; ok && i < contacts; ++i) {
-      std::string id;
-      bool active = false;
-      ok = r.getString(id) && r.get(active);
-      m.contacts[id] = active;
-    }
-    for (auto& s : m.strings) {
-      const std::size_t n = s.blocks.size();
-      ok = ok && r.get(s.config.charger) && r.getVector(s.blocks, n) && r.getVector(s.modules, n) &&
-           r.get(s.setpoint_factor) && r.get(s.ageing_elapsed_s) && r.get(s.step_counter) &&
-           r.get(s.charger_enabled) && r.get(s.charger_reduced) && r.get(s.breaker_open) &&
-           r.get(s.test_load_a) && r.get(s.cut_off) && r.get(s.current_a) && r.get(s.setpoint_v) &&
-           r.get(s.voltage_v) && r.get(s.mode) && r.get(s.ripple_a) && r.get(s.current_offset_a) &&
-           r.get(s.current_gain) && r.get(s.current_drift_a);
-    }
+    const bool ok = fields(r, m);
     if (!ok || !r.done()) {
       return cut();
     }

@@ -78,6 +78,7 @@ bench: build
 	build/bin/equalis-bench-bus-sweep
 	build/bin/equalis-bench-history
 	build/bin/equalis-bench-history-codec
+	build/bin/equalis-bench-analysis
 	EQUALIS_BIN_DIR=build/bin python3 bench/http_bench.py
 
 # Reliability: SOAK_MINUTES of mixed load (REST, SSE, curl, Modbus, SNMP, MQTT, equalisctl, alarm

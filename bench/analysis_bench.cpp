@@ -1,0 +1,276 @@
+// Battery analysis scored against the simulator's truth (docs/analysis.md, "Measured figures").
+//
+// Families of plants, each run with many seeds. A plant floats for a day, then loses mains three
+// times, a day apart; each outage draws a random depth of discharge (5 … 30 % of the nominal
+// capacity) at a random rate (C/8 … C/2, constant power as a UPS loads it). Blocks have the
+// simulator's manufacturing scatter and ageing, and a quarter of them are set weak
+// (`age_block`-style: 65 … 100 % capacity). The estimator sees only what the controller sees:
+// module voltages and the string current sensor, sampled every 10 s, and the string mode from
+// analysis::ModeTracker. The scorer compares with the truth stream's capacities.
+//
+// Figures per family, each the mean over seeds with a 95 % interval (t · s / √n):
+//   capacity_rel_rms_pct_1 / _3   RMS over blocks of the relative capacity error (C_b / C_string
+//                                 against the true C_b / harmonic mean), after 1 and 3 events
+//   capacity_rel_max_pct_1 / _3   the largest such error in a string
+//   capacity_abs_rms_pct_3        RMS error of the capacity in Ah (string level not anchored)
+//   weakest_in_three_pct_1        strings whose true weakest block is among the 3 lowest estimates
+//   sigma_coverage_pct_3          blocks whose error lies within their stated 1 σ (68 % expected)
+//
+// Usage: equalis-bench-analysis [--seeds N] [--family NAME]
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "analysis/block_capacity.hpp"
+#include "analysis/mode.hpp"
+#include "bench_json.hpp"
+#include "model/chemistry.hpp"
+#include "model/plant.hpp"
+#include "sim/plant_sim.hpp"
+
+using namespace equalis;
+
+namespace {
+
+constexpr TimeMs kT0 = 1'767'225'600'000;  // 2026-01-01
+constexpr DurationMs kSampleMs = 10'000;
+
+struct Family {
+  const char* name;
+  model::Chemistry chemistry;
+  model::ModuleType module;
+  int strings;
+  int blocks;
+  double capacity_ah;
+  double age_years_old;  // the first string's age; the others are new
+};
+
+const Family kFamilies[] = {
+    {"vrla-12v", model::Chemistry::kVrla12V, model::ModuleType::kC24, 2, 32, 100.0, 5.0},
+    {"vrla-2v", model::Chemistry::kVrla2V, model::ModuleType::kC44, 2, 24, 800.0, 5.0},
+    {"vented-2v", model::Chemistry::kVented2V, model::ModuleType::kC44, 2, 24, 1000.0, 5.0},
+    {"lifepo4", model::Chemistry::kLiFePO4, model::ModuleType::kC44, 2, 16, 100.0, 2.0},
+};
+
+struct Stats {
+  std::vector<double> v;
+  void add(double x) { v.push_back(x); }
+  double mean() const {
+    double s = 0;
+    for (double x : v)
+      s += x;
+    return v.empty() ? std::nan("") : s / static_cast<double>(v.size());
+  }
+  double ci95() const {
+    if (v.size() < 2)
+      return std::nan("");
+    const double m = mean();
+    double ss = 0;
+    for (double x : v)
+      ss += (x - m) * (x - m);
+    const double sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
+    return 1.96 * sd / std::sqrt(static_cast<double>(v.size()));
+  }
+};
+
+struct Scores {
+  Stats rel_rms_1, rel_max_1, rel_rms_3, rel_max_3, abs_rms_3, weakest_1, coverage_3;
+};
+
+model::PlantConfig plantFor(const Family& f, std::uint64_t seed) {
+  auto cfg = model::demoPlant();
+  cfg.simulation.seed = seed;
+  cfg.simulation.ups.outages = false;
+  cfg.io = {};
+  const auto proto = cfg.strings.at(0);
+  cfg.strings.clear();
+  for (int s = 0; s < f.strings; ++s) {
+    auto sc = proto;
+    sc.name = "String " + std::to_string(s + 1);
+    sc.block_count = f.blocks;
+    sc.chemistry = f.chemistry;
+    sc.capacity_ah = f.capacity_ah;
+    sc.module_type = f.module;
+    sc.age_years = s == 0 ? f.age_years_old : 0.0;
+    const auto& chem = model::chemistryInfo(f.chemistry);
+    sc.charger.float_v_per_cell = chem.float_v_per_cell;
+    cfg.strings.push_back(sc);
+  }
+  return cfg;
+}
+
+struct StringRun {
+  analysis::StringCapacityEstimator est;
+  analysis::ModeTracker mode;
+  double float_per_block_v;
+};
+
+// Scores one string's estimate against the truth.
+struct StringScore {
+  double rel_rms = 0, rel_max = 0, abs_rms = 0, coverage = 0;
+  bool weakest_in_three = false;
+};
+
+StringScore score(const sim::PlantSim& plant, std::size_t s,
+                  const analysis::StringCapacityEstimator& est) {
+  const std::size_t n = plant.blockCount(s);
+  std::vector<double> truth(n);
+  double inv_sum = 0;
+  for (std::size_t b = 0; b < n; ++b) {
+    truth[b] = plant.blockTruth(s, b).capacity_ah;
+    inv_sum += 1.0 / truth[b];
+  }
+  const double c_h = static_cast<double>(n) / inv_sum;
+  StringScore r;
+  double se = 0, sa = 0;
+  int within = 0;
+  std::vector<std::size_t> order(n);
+  for (std::size_t b = 0; b < n; ++b) {
+    order[b] = b;
+    const auto& e = est.blocks()[b];
+    const double rel_true = truth[b] / c_h;
+    const double err = e.relative / rel_true - 1.0;
+    se += err * err;
+    r.rel_max = std::max(r.rel_max, std::fabs(err) * 100.0);
+    const double abs_err = e.capacity_ah / truth[b] - 1.0;
+    sa += abs_err * abs_err;
+    within += std::fabs(e.relative - rel_true) <= e.relative_sigma ? 1 : 0;
+  }
+  r.rel_rms = std::sqrt(se / static_cast<double>(n)) * 100.0;
+  r.abs_rms = std::sqrt(sa / static_cast<double>(n)) * 100.0;
+  r.coverage = 100.0 * within / static_cast<double>(n);
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return est.blocks()[a].relative < est.blocks()[b].relative;
+  });
+  const auto weakest =
+      static_cast<std::size_t>(std::min_element(truth.begin(), truth.end()) - truth.begin());
+  for (std::size_t k = 0; k < std::min<std::size_t>(3, n); ++k) {
+    r.weakest_in_three |= order[k] == weakest;
+  }
+  return r;
+}
+
+void runSeed(const Family& f, std::uint64_t seed, Scores& out) {
+  const auto cfg = plantFor(f, seed);
+  sim::PlantSim plant(cfg, kT0);
+  std::mt19937_64 rng(seed * 7919 + 17);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (std::size_t s = 0; s < plant.stringCount(); ++s) {
+    for (std::size_t b = 0; b < plant.blockCount(s); ++b) {
+      if (u(rng) < 0.25) {
+        sim::BlockHealth h;
+        h.capacity_pct = 65.0 + 35.0 * u(rng);
+        (void)plant.setBlockHealth(s, b, h);
+      }
+    }
+  }
+  const auto& chem = model::chemistryInfo(f.chemistry);
+  std::vector<StringRun> runs;
+  for (const auto& sc : cfg.strings) {
+    runs.push_back({analysis::StringCapacityEstimator(static_cast<std::size_t>(sc.block_count),
+                                                      sc.capacity_ah),
+                    analysis::ModeTracker{}, chem.float_v_per_cell * chem.cells_per_block});
+  }
+  TimeMs t = kT0;
+  std::vector<double> v;
+  const auto sample = [&] {
+    plant.advanceTo(t);
+    for (std::size_t s = 0; s < runs.size(); ++s) {
+      const double i = plant.measureStringCurrent(s).current_a;
+      v.assign(plant.blockCount(s), 0.0);
+      double sum = 0;
+      for (std::size_t b = 0; b < v.size(); ++b) {
+        v[b] = plant.measureModule(s, b).voltage_v;
+        sum += v[b];
+      }
+      const auto m = runs[s].mode.update({t, i, sum / static_cast<double>(v.size()),
+                                          runs[s].float_per_block_v, cfg.strings[s].capacity_ah});
+      runs[s].est.update(t, i, m == model::StringModeValue::kDischarge, v);
+    }
+  };
+  const auto advance = [&](DurationMs d, DurationMs step) {
+    const TimeMs end = t + d;
+    while (t < end) {
+      t += step;
+      sample();
+    }
+  };
+  advance(24 * kHourMs, kMinuteMs);
+  for (int event = 1; event <= 3; ++event) {
+    const double dod = 0.05 + 0.25 * u(rng);
+    const double c_rate = 0.125 + 0.375 * u(rng);
+    double load_w = 0;
+    for (const auto& sc : cfg.strings) {
+      load_w += c_rate * sc.capacity_ah * chem.nominal_voltage_v * sc.block_count;
+    }
+    const auto duration = static_cast<DurationMs>(dod / c_rate * 3600.0 * 1000.0);
+    plant.startOutage(load_w, duration);
+    advance(duration + 5 * kMinuteMs, kSampleMs);
+    advance(24 * kHourMs, kMinuteMs);
+    if (event == 1 || event == 3) {
+      for (std::size_t s = 0; s < runs.size(); ++s) {
+        const auto r = score(plant, s, runs[s].est);
+        if (event == 1) {
+          out.rel_rms_1.add(r.rel_rms);
+          out.rel_max_1.add(r.rel_max);
+          out.weakest_1.add(r.weakest_in_three ? 100.0 : 0.0);
+        } else {
+          out.rel_rms_3.add(r.rel_rms);
+          out.rel_max_3.add(r.rel_max);
+          out.abs_rms_3.add(r.abs_rms);
+          out.coverage_3.add(r.coverage);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int seeds = 30;
+  const char* only = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+      seeds = std::max(2, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--family") == 0 && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--seeds N] [--family NAME]\n", argv[0]);
+      return 2;
+    }
+  }
+  for (const auto& f : kFamilies) {
+    if (only != nullptr && std::strcmp(only, f.name) != 0) {
+      continue;
+    }
+    Scores sc;
+    for (int k = 0; k < seeds; ++k) {
+      runSeed(f, static_cast<std::uint64_t>(1000 + k), sc);
+    }
+    const nlohmann::json cond{{"family", f.name},
+                              {"seeds", seeds},
+                              {"strings", f.strings},
+                              {"blocks_per_string", f.blocks},
+                              {"capacity_ah", f.capacity_ah},
+                              {"dod_pct", "5-30"},
+                              {"c_rate", "0.125-0.5"},
+                              {"weak_blocks", "25 % at 65-100 %"}};
+    const auto emit = [&](const char* metric, const Stats& s, const char* unit) {
+      bench::emitFigure("analysis", metric, s.mean(), unit, cond, {{"ci95", s.ci95()}});
+    };
+    emit("capacity_rel_rms_pct_1", sc.rel_rms_1, "%");
+    emit("capacity_rel_max_pct_1", sc.rel_max_1, "%");
+    emit("capacity_rel_rms_pct_3", sc.rel_rms_3, "%");
+    emit("capacity_rel_max_pct_3", sc.rel_max_3, "%");
+    emit("capacity_abs_rms_pct_3", sc.abs_rms_3, "%");
+    emit("weakest_in_three_pct_1", sc.weakest_1, "%");
+    emit("sigma_coverage_pct_3", sc.coverage_3, "%");
+  }
+  return 0;
+}

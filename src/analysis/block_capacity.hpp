@@ -1,0 +1,152 @@
+// Capacity of every block of a string from its discharges, full or partial (docs/analysis.md,
+// "Capacity of every block"; battery-science.md §3.4 method 2).
+//
+// Every block of a series string carries the same current. Over the steady part of a discharge a
+// block's voltage falls at a rate s_b = dV_b/dQ that is inversely proportional to its capacity:
+// its OCV falls by k/C_b per ampere-hour (k: the OCV span per unit of state of charge), and the
+// depletion overvoltage that makes a discharge curve fall faster than the OCV grows with the
+// block's own depth of discharge Q/C_b as well. So, with C_string the harmonic mean of the
+// blocks' capacities and s̄ the mean block's slope,
+//
+//   C_b / C_string = s̄ / s_b,     i.e.   x_b = C_string / C_b − 1 = γ_b / s̄,  γ_b = s_b − s̄
+//
+// s̄ comes from regressing the mean block voltage V̄ on [1, Q, ΔI] and γ_b from regressing the
+// block's deviation V_b − V̄ on the same, over the window:
+//
+//   V_b(t) − V̄(t) = α_b + ρ_b·(I(t) − I₀) + γ_b·Q(t)
+//
+// In the deviation everything the blocks share cancels — load steps, the room temperature, the
+// current sensor's gain (it scales every slope alike) — α_b absorbs the module's offset and the
+// block's own OCV offset, ρ_b its resistance. ΔI is left out when it moves in step with Q (a
+// constant-power load), where it would be collinear with Q. No chemistry constant enters, and no
+// rest is needed. The window starts when the coup de fouet and the fast polarization have settled
+// (kWindowStartFraction of the nominal capacity drawn and kWindowStartMs after the start).
+//
+// Successive events are fused per block by their inverse variances, older events fading with a
+// half-life of kForgetHalfLifeMs, so a block that ages is followed. Each event's variance is the
+// regression's plus a floor for what one discharge cannot separate: block-to-block scatter of
+// the polarization growth (kEventFloorRelative, measured by `equalis-bench-analysis`).
+//
+// The block capacities are C_b = C_string / (1 + e_b·C_string), where C_string is the string's
+// harmonic-mean capacity. It is the configured nominal capacity until an anchor (a capacity test)
+// sets it; blocks() says which.
+//
+// Pure computation on what the sweeps deliver: no clock, no store, no simulator.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/clock.hpp"
+
+namespace equalis::analysis {
+
+// One block's result of one discharge.
+struct BlockCapacityEvent {
+  bool valid = false;        // the block had enough readings in the window
+  double inv_dev = 0;        // x_b = γ_b / s̄ = C_string / C_b − 1
+  double inv_dev_sigma = 0;  // its standard deviation (regression + floor)
+  double relative = 1;       // C_b / C_string = 1 / (1 + x_b), from this event alone
+};
+
+// One discharge, as the estimator saw it.
+struct CapacityEvent {
+  TimeMs start_ms = 0;
+  TimeMs end_ms = 0;
+  double ah_out = 0;               // charge drawn over the whole discharge (counted), Ah
+  double window_ah = 0;            // charge drawn inside the regression window, Ah
+  double mean_current_a = 0;       // mean discharge current in the window (positive), A
+  int samples = 0;                 // sweeps in the window
+  double mean_slope_v_per_ah = 0;  // s̄: the mean block's voltage slope in the window
+  bool used = false;               // long enough to estimate from (else the blocks are not valid)
+  std::vector<BlockCapacityEvent> blocks;
+};
+
+// A block's fused estimate.
+struct BlockCapacity {
+  int events = 0;                // discharges behind it (0: no estimate yet)
+  double relative = 1;           // C_b / C_string
+  double relative_sigma = 0;     // its standard deviation
+  double capacity_ah = 0;        // C_b = relative · C_string
+  double capacity_sigma_ah = 0;  // from relative_sigma and the string level's own uncertainty
+  double capacity_pct = 0;       // C_b as % of the nominal capacity
+  TimeMs last_event_ms = 0;
+};
+
+struct StringCapacityLevel {
+  double capacity_ah = 0;  // C_string: the harmonic-mean block capacity
+  double sigma_ah = 0;
+  bool anchored = false;  // false: the nominal capacity, not yet measured
+};
+
+class StringCapacityEstimator {
+ public:
+  StringCapacityEstimator(std::size_t blocks, double nominal_ah);
+
+  // One sweep: its time, the string current (A, + charge / − discharge), whether the string is in
+  // discharge (analysis/mode.hpp), and the block voltages (NaN: no valid reading). Returns the
+  // event when this sweep ended a discharge.
+  std::optional<CapacityEvent> update(TimeMs t_ms, double current_a, bool discharging,
+                                      std::span<const double> block_v);
+
+  const std::vector<BlockCapacity>& blocks() const { return blocks_; }
+  const StringCapacityLevel& level() const { return level_; }
+  bool inDischarge() const { return active_; }
+
+  // Regression window: after this share of the nominal capacity has been drawn and this long
+  // after the start (coup de fouet and the fast polarization have settled) …
+  static constexpr double kWindowStartFraction = 0.03;
+  static constexpr DurationMs kWindowStartMs = 5 * kMinuteMs;
+  // … and an event counts when its window spans at least this share of the nominal capacity
+  // and this many sweeps.
+  static constexpr double kMinWindowFraction = 0.02;
+  static constexpr int kMinSamples = 10;
+  // Per-event floor on the relative capacity error (1 σ), from block-to-block polarization
+  // scatter that a single discharge cannot separate from capacity.
+  static constexpr double kEventFloorRelative = 0.03;
+  static constexpr DurationMs kForgetHalfLifeMs = 365 * kDayMs;
+
+  // Moments of a regression of y on [1, ΔI, D, D²] (D: depth of discharge since the start, as a
+  // fraction of the nominal capacity): XᵀX, Xᵀy and yᵀy.
+  struct Sums {
+    std::array<std::array<double, 4>, 4> xx{};
+    std::array<double, 4> xy{};
+    double yy = 0;
+    void add(double d, double di_a, double y);
+  };
+
+ private:
+  CapacityEvent finish(TimeMs t_ms);
+  void fuse(const CapacityEvent& e);
+  void refreshBlocks();
+
+  std::size_t n_blocks_;
+  double nominal_ah_;
+  StringCapacityLevel level_;
+
+  bool active_ = false;
+  TimeMs start_ms_ = 0;
+  TimeMs last_ms_ = 0;
+  double last_current_a_ = 0;
+  double q_ah_ = 0;           // drawn since the start of the discharge
+  double window_q0_ah_ = -1;  // Q when the window opened (−1: not yet)
+  double window_q1_ah_ = 0;   // Q at the window's last sample
+  double i_ref_a_ = 0;        // current at the window's first sample (ΔI's origin)
+  double window_i_sum_a_ = 0;
+  int window_samples_ = 0;
+  std::vector<Sums> sums_;
+  Sums mean_sums_;  // the same for the mean block V̄
+
+  // Fused per block: Σ w·e and Σ w with w = 1/σ², decayed to last_fuse_ms_.
+  std::vector<double> w_sum_;
+  std::vector<double> we_sum_;
+  std::vector<int> events_;
+  std::vector<TimeMs> last_event_ms_;
+  TimeMs last_fuse_ms_ = 0;
+  std::vector<BlockCapacity> blocks_;
+};
+
+}  // namespace equalis::analysis

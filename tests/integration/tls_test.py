@@ -224,6 +224,51 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
+class LargeResponsesTest(unittest.TestCase):
+    """Documents above the 16 kB of one TLS record arrive whole over HTTPS: the status document
+    of a 2 × 64-block plant (≈ 250 kB), a block list, and the live stream's first snapshot."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="equalis-tls-large-")
+        path = write_config(cls.tmp, ['tls = "on"'])
+        with open(path) as f:
+            text = f.read().replace("blocks = 8", "blocks = 64")
+        with open(path, "w") as f:
+            f.write(text + '\n[[string]]\nname = "S2"\nblocks = 64\n')
+        cls.d = Daemon("--config", path, data_dir=os.path.join(cls.tmp, "data"),
+                       time_scale=60).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_documents_above_one_tls_record(self):
+        for path in ("/api/v1/status", "/api/v1/strings/1/blocks"):
+            status, _, body = self.d.get(path)
+            self.assertEqual(status, 200, path)
+            self.assertGreater(len(body), 64 * 1024, path)
+            doc = json.loads(body)
+            blocks = doc["strings"][0]["blocks"] if "strings" in doc else doc["blocks"]
+            self.assertEqual(len(blocks), 64, path)
+
+    def test_live_stream_snapshot_over_https(self):
+        port = int(self.d.url.rsplit(":", 1)[1])
+        raw = socket.create_connection(("127.0.0.1", port), timeout=15)
+        with self.d.tls_context().wrap_socket(raw, server_hostname="localhost") as sock:
+            sock.sendall(b"GET /api/v1/stream HTTP/1.1\r\nHost: localhost\r\n"
+                         b"Accept: text/event-stream\r\n\r\n")
+            buf = b""
+            while b"\n\n" not in buf.split(b"data: ", 1)[-1] or b"data: " not in buf:
+                chunk = sock.recv(65536)
+                self.assertTrue(chunk, "the stream closed before a whole snapshot")
+                buf += chunk
+        data = buf.split(b"data: ", 1)[1].split(b"\n\n", 1)[0]
+        snap = json.loads(data)
+        self.assertEqual(len(snap["strings"][1]["blocks"]), 64)
+
+
 class PrecedenceTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="equalis-tls-")

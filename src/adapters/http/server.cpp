@@ -514,17 +514,37 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
         net::buffer(header_),
         head_ ? net::const_buffer() : net::buffer(res_.bodyView().data(), res_.bodyView().size())};
     lowest().expires_after(Ms(sh_.limits.write_timeout_ms));
-    net::async_write(stream_, bufs,
-                     [self = this->shared_from_this(), keep](beast::error_code ec, std::size_t) {
-                       self->res_ = Response{};
-                       if (ec) {
-                         return;
-                       }
-                       if (keep) {
-                         return self->readHeader();
-                       }
-                       self->shutdown();
-                     });
+    gatherWrite(bufs, [self = this->shared_from_this(), keep](beast::error_code ec, std::size_t) {
+      self->res_ = Response{};
+      if (ec) {
+        return;
+      }
+      if (keep) {
+        return self->readHeader();
+      }
+      self->shutdown();
+    });
+  }
+
+  // Writes a buffer sequence completely. Over TLS it is copied into one buffer first: with Boost
+  // 1.81, net::async_write of a multi-buffer sequence on beast::ssl_stream completes after the
+  // first buffer when the sequence exceeds the 16 kB that flat_stream coalesces — the client got
+  // a header and no body (tls_test.py, responses above 16 kB). The copy costs far less than the
+  // encryption of the same bytes.
+  template <class Buffers, class Handler>
+  void gatherWrite(const Buffers& bufs, Handler&& handler) {
+    if constexpr (kTls) {
+      tls_out_.resize(net::buffer_size(bufs));
+      net::buffer_copy(net::buffer(tls_out_), bufs);
+      net::async_write(stream_, net::buffer(tls_out_),
+                       [self = this->shared_from_this(), h = std::forward<Handler>(handler)](
+                           beast::error_code ec, std::size_t n) mutable {
+                         self->tls_out_.clear();
+                         h(ec, n);
+                       });
+    } else {
+      net::async_write(stream_, bufs, std::forward<Handler>(handler));
+    }
   }
 
   void shutdown() {
@@ -671,18 +691,17 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
         net::buffer(prefix_), net::buffer(size_line_), net::buffer(body.data(), body.size()),
         body.empty() ? net::const_buffer() : net::buffer("\r\n", 2)};
     lowest().expires_after(Ms(sh_.limits.write_timeout_ms));
-    net::async_write(stream_, bufs,
-                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->prefix_.clear();
-                       self->current_event_.reset();
-                       if (ec) {
-                         self->closed_ = true;
-                         beast::error_code ignored;
-                         self->lowest().socket().close(ignored);
-                         return;
-                       }
-                       self->writeEvent();
-                     });
+    gatherWrite(bufs, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->prefix_.clear();
+      self->current_event_.reset();
+      if (ec) {
+        self->closed_ = true;
+        beast::error_code ignored;
+        self->lowest().socket().close(ignored);
+        return;
+      }
+      self->writeEvent();
+    });
   }
 
   Server::Impl& sh_;
@@ -697,6 +716,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
   Response res_;
   std::string header_;
   std::string interim_;
+  std::string tls_out_;  // gatherWrite's copy over TLS
   bool keep_alive_ = false;
   bool close_after_ = false;
   bool head_ = false;

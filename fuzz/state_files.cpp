@@ -1,13 +1,16 @@
 // Fuzz target: the files equalisd keeps in its data directory and reads back at start (and from
-// a restored backup): modules.json, ri_baseline_N.json, calibration_N.json, alarm_rules.json,
+// a restored backup): modules.json, ri_baseline_N.json, calibration_N.json, capacity_N.json,
+// alarm_rules.json,
 // users.json, io_names.json, protocols.json. A damaged file must give an error, never a crash.
 // The first byte picks the reader (modulo 5, ordered so that the seeds written for modulo 4 keep
-// their reader; 240–249: protocols.json, 250 and above: io_names.json).
+// their reader; 230–239: capacity-string-N.json for 4 blocks of 100 Ah, 240–249: protocols.json,
+// 250 and above: io_names.json).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "alarms/rules_json.hpp"
+#include "analysis/block_capacity.hpp"
 #include "analysis/calibration.hpp"
 #include "analysis/ri_baseline.hpp"
 #include "auth/users_file.hpp"
@@ -27,6 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto again =
           equalis::model::parseChannelNamesFile(equalis::model::channelNamesFileText(*names));
       if (!again || *again != *names) {
+        __builtin_trap();  // what was written must read back the same
+      }
+    }
+    return 0;
+  }
+  if (data[0] >= 230 && data[0] < 240) {
+    using equalis::analysis::StringCapacityEstimator;
+    const auto est = StringCapacityEstimator::deserialize(text, 4, 100.0);
+    if (est) {
+      const std::string written = est->serialize();
+      const auto again = StringCapacityEstimator::deserialize(written, 4, 100.0);
+      if (!again || again->serialize() != written) {
         __builtin_trap();  // what was written must read back the same
       }
     }

@@ -1,5 +1,6 @@
 // equalisctl — command-line client of equalisd (REST API), plus offline helpers
 // (configuration check, point catalogue) and module-bus commissioning on a line (bus.cpp).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -32,6 +33,9 @@ constexpr const char* kUsage = R"(Usage: equalisctl [--url URL] [--json] COMMAND
 Commands:
   status                      one table per string (Σ V, current, power, mode, target, charge)
   blocks STRING               the blocks of one string (1-based)
+  capacity STRING             each block's capacity estimated from the string's discharges:
+                              % of nominal and against the string's mean block, each ± 1 σ,
+                              with the number of discharges behind it; weakest first
   events [--from T] [--to T] [--kind K] [--level L] [--string N] [--block B] [--limit N]
                               the event log, filtered (kinds: alarm, protection, input, …),
                               oldest first (--limit N: the newest N of the range)
@@ -291,6 +295,70 @@ int cmdBlocks(const Options& o, const std::string& string_arg) {
                              cell(b["temperature_c"], 1), cell(b["ri_mohm"], 2),
                              cell(b["charge_pct"], 0, "%"), cell(b["equalization_level"], 0),
                              cell(b["status"], 0), b.value("quality", ""), age);
+  }
+  return 0;
+}
+
+// "12.3 ± 1.4" from a value point and its σ point; "—" without a value.
+std::string withSigma(const json& v, const json& sigma, int decimals) {
+  if (!v.is_object() || !v["value"].is_number()) {
+    return "—";
+  }
+  std::string text = fmt::format("{:.{}f}", v["value"].get<double>(), decimals);
+  if (sigma.is_object() && sigma["value"].is_number()) {
+    text += fmt::format(" ± {:.{}f}", sigma["value"].get<double>(), decimals);
+  }
+  return text;
+}
+
+int cmdCapacity(const Options& o, const std::string& string_arg) {
+  int code = 0;
+  auto j = getJson(o, "/api/v1/strings/" + string_arg + "/blocks", code);
+  if (!j) {
+    return code;
+  }
+  auto blocks = (*j)["blocks"];
+  if (o.json) {
+    json out = json::array();
+    for (const auto& b : blocks) {
+      json row{{"block", b.value("block", 0)}};
+      for (const char* key : {"capacity_pct", "capacity_sigma_pct", "capacity_relative_pct",
+                              "capacity_relative_sigma_pct", "capacity_events"}) {
+        row[key] = b[key].is_object() ? b[key]["value"] : json(nullptr);
+      }
+      out.push_back(row);
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  // Weakest first; blocks without an estimate last, in block order.
+  const auto rel = [](const json& b) {
+    const auto& v = b["capacity_relative_pct"];
+    return v.is_object() && v["value"].is_number() ? v["value"].get<double>() : 1e9;
+  };
+  std::vector<json> order(blocks.begin(), blocks.end());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](const json& a, const json& b) { return rel(a) < rel(b); });
+  std::cout << fmt::format("{} (string {})  {}\n", j->value("name", ""), j->value("string", 0),
+                           j->value("time", ""));
+  std::cout << "Capacity from the string's discharges (docs/analysis.md); % of nominal needs the\n"
+               "string's level from a capacity test (— until one has been run).\n";
+  std::cout << fmt::format("{:>4} {:>16} {:>20} {:>7}\n", "No.", "% of nominal", "% of string mean",
+                           "Events");
+  int estimated = 0;
+  for (const auto& b : order) {
+    const auto& events = b["capacity_events"];
+    const int n = events.is_object() && events["value"].is_number()
+                      ? static_cast<int>(events["value"].get<double>())
+                      : 0;
+    estimated += n > 0 ? 1 : 0;
+    std::cout << fmt::format(
+        "{:>4} {:>16} {:>20} {:>7}\n", b.value("block", 0),
+        withSigma(b["capacity_pct"], b["capacity_sigma_pct"], 1),
+        withSigma(b["capacity_relative_pct"], b["capacity_relative_sigma_pct"], 1), n);
+  }
+  if (estimated == 0) {
+    std::cout << "No estimate yet: it takes a discharge of at least 5 % of the capacity.\n";
   }
   return 0;
 }
@@ -791,7 +859,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       config_path = args[++i];
     } else if ((cmd == "backup" || cmd == "restore") && a.rfind("--", 0) != 0 && file.empty()) {
       file = a;
-    } else if ((cmd == "blocks" || cmd == "check-config" || cmd == "protection-reset") && i == 1) {
+    } else if ((cmd == "blocks" || cmd == "capacity" || cmd == "check-config" ||
+                cmd == "protection-reset") &&
+               i == 1) {
       continue;
     } else {
       std::fprintf(stderr, "equalisctl: unexpected argument '%s'\n%s", a.c_str(), kUsage);
@@ -808,6 +878,13 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       return 2;
     }
     return cmdBlocks(o, urlEncode(args[1]));
+  }
+  if (cmd == "capacity") {
+    if (args.size() < 2) {
+      std::fprintf(stderr, "equalisctl: capacity needs a STRING number\n");
+      return 2;
+    }
+    return cmdCapacity(o, urlEncode(args[1]));
   }
   if (cmd == "events") {
     return cmdEvents(o, query);

@@ -3,6 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
 
 namespace equalis::analysis {
 
@@ -415,6 +421,7 @@ void StringCapacityEstimator::fuse(const CapacityEvent& e) {
     }
   }
   last_fuse_ms_ = std::max(last_fuse_ms_, e.end_ms);
+  ++string_events_;
   for (std::size_t b = 0; b < n_blocks_; ++b) {
     const auto& r = e.blocks[b];
     if (!r.valid || !(r.inv_dev_sigma > 0.0)) {
@@ -449,6 +456,137 @@ void StringCapacityEstimator::refreshBlocks() {
     out.capacity_sigma_ah = std::hypot(rel_sigma * c, rel * level_.sigma_ah);
     out.capacity_pct = nominal_ah_ > 0.0 ? 100.0 * out.capacity_ah / nominal_ah_ : 0.0;
   }
+}
+
+namespace {
+
+constexpr std::string_view kFormat = "equalis-block-capacity";
+constexpr int kFormatVersion = 1;
+constexpr int kMaxEvents = 1'000'000;
+
+Error stateError(const std::string& what) {
+  return makeError(ErrorCode::kInvalidArgument, "block capacity state: " + what);
+}
+
+}  // namespace
+
+std::string StringCapacityEstimator::serialize() const {
+  nlohmann::json j;
+  j["format"] = kFormat;
+  j["version"] = kFormatVersion;
+  j["nominal_ah"] = nominal_ah_;
+  j["events"] = string_events_;
+  j["last_event_ms"] = last_fuse_ms_;
+  auto& blocks = j["blocks"] = nlohmann::json::array();
+  for (std::size_t b = 0; b < n_blocks_; ++b) {
+    blocks.push_back({{"w", w_sum_[b]},
+                      {"wx", we_sum_[b]},
+                      {"events", events_[b]},
+                      {"last_event_ms", last_event_ms_[b]}});
+  }
+  return j.dump() + "\n";
+}
+
+Result<StringCapacityEstimator> StringCapacityEstimator::deserialize(std::string_view text,
+                                                                     std::size_t blocks,
+                                                                     double nominal_ah) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return stateError("not JSON");
+  }
+  const auto field = [&](const nlohmann::json& o, const char* key) -> const nlohmann::json* {
+    const auto it = o.find(key);
+    return it == o.end() ? nullptr : &*it;
+  };
+  const auto* format = field(j, "format");
+  if (format == nullptr || !format->is_string() || format->get<std::string>() != kFormat) {
+    return stateError("not a block-capacity record (format)");
+  }
+  const auto* version = field(j, "version");
+  if (version == nullptr || !version->is_number_integer() ||
+      version->get<std::int64_t>() != kFormatVersion) {
+    return stateError("unsupported version");
+  }
+  const auto* nominal = field(j, "nominal_ah");
+  if (nominal == nullptr || !nominal->is_number() ||
+      std::fabs(nominal->get<double>() - nominal_ah) > 1e-9 * std::max(1.0, nominal_ah)) {
+    return stateError("written for another nominal capacity");
+  }
+  const auto count = [&](const nlohmann::json& o, const char* key,
+                         std::int64_t max) -> std::optional<std::int64_t> {
+    const auto* v = field(o, key);
+    if (v == nullptr || !v->is_number_integer()) {
+      return std::nullopt;
+    }
+    const auto x = v->get<std::int64_t>();
+    return x >= 0 && x <= max ? std::optional(x) : std::nullopt;
+  };
+  const auto events = count(j, "events", kMaxEvents);
+  const auto last = count(j, "last_event_ms", std::numeric_limits<std::int64_t>::max());
+  if (!events || !last) {
+    return stateError("'events' and 'last_event_ms' must be non-negative integers");
+  }
+  const auto* list = field(j, "blocks");
+  if (list == nullptr || !list->is_array()) {
+    return stateError("no 'blocks' list");
+  }
+  if (list->size() != blocks) {
+    return stateError("written for " + std::to_string(list->size()) + " blocks, the string has " +
+                      std::to_string(blocks));
+  }
+  StringCapacityEstimator est(blocks, nominal_ah);
+  est.string_events_ = static_cast<int>(*events);
+  est.last_fuse_ms_ = *last;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const auto& o = (*list)[b];
+    const std::string where = "block " + std::to_string(b + 1) + ": ";
+    if (!o.is_object()) {
+      return stateError(where + "not an object");
+    }
+    const auto* w = field(o, "w");
+    const auto* wx = field(o, "wx");
+    if (w == nullptr || wx == nullptr || !w->is_number() || !wx->is_number()) {
+      return stateError(where + "'w' and 'wx' must be numbers");
+    }
+    const double wv = w->get<double>();
+    const double wxv = wx->get<double>();
+    // w = Σ 1/σ² with σ ≥ the per-event floor, so w ≤ events / floor².
+    if (!std::isfinite(wv) || !std::isfinite(wxv) || wv < 0.0 ||
+        wv > kMaxEvents / (kEventFloorRelative * kEventFloorRelative)) {
+      return stateError(where + "weight out of range");
+    }
+    const auto ev = count(o, "events", kMaxEvents);
+    const auto lm = count(o, "last_event_ms", std::numeric_limits<std::int64_t>::max());
+    if (!ev || !lm) {
+      return stateError(where + "'events' and 'last_event_ms' must be non-negative integers");
+    }
+    if (wv > 0.0 && !(wxv / wv > kMinScale - 1.0 && wxv / wv < kMaxScale - 1.0)) {
+      return stateError(where + "estimate out of range");
+    }
+    if ((wv > 0.0) != (*ev > 0)) {
+      return stateError(where + "weight and event count disagree");
+    }
+    est.w_sum_[b] = wv;
+    est.we_sum_[b] = wxv;
+    est.events_[b] = static_cast<int>(*ev);
+    est.last_event_ms_[b] = *lm;
+  }
+  est.refreshBlocks();
+  return est;
+}
+
+Result<StringCapacityEstimator> StringCapacityEstimator::deserialize(std::string_view text) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return stateError("not JSON");
+  }
+  const auto nominal = j.find("nominal_ah");
+  const auto blocks = j.find("blocks");
+  if (nominal == j.end() || !nominal->is_number() || !(nominal->get<double>() > 0.0) ||
+      blocks == j.end() || !blocks->is_array() || blocks->empty()) {
+    return stateError("no 'nominal_ah' or 'blocks'");
+  }
+  return deserialize(text, blocks->size(), nominal->get<double>());
 }
 
 }  // namespace equalis::analysis

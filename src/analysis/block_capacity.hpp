@@ -38,9 +38,12 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/result.hpp"
 
 namespace equalis::analysis {
 
@@ -93,8 +96,25 @@ class StringCapacityEstimator {
                                       std::span<const double> block_v);
 
   const std::vector<BlockCapacity>& blocks() const { return blocks_; }
+  std::size_t blockCount() const { return n_blocks_; }
   const StringCapacityLevel& level() const { return level_; }
   bool inDischarge() const { return active_; }
+  // Discharges fused so far (each used event counts once).
+  int stringEvents() const { return string_events_; }
+
+  // What survives a restart: the fused estimates (not a discharge in progress), as JSON:
+  //   {"format":"equalis-block-capacity","version":1,"nominal_ah":100,"events":3,
+  //    "last_event_ms":…,"blocks":[{"w":…,"wx":…,"events":2,"last_event_ms":…},…]}
+  std::string serialize() const;
+  // Rebuilds an estimator for `blocks` blocks of `nominal_ah` from serialize()'s text; an error
+  // that names what is wrong for anything else (another format or version, another string's
+  // size, a number out of range). A state written for another nominal capacity is refused too:
+  // its relative estimates would be read against the wrong level.
+  static Result<StringCapacityEstimator> deserialize(std::string_view text, std::size_t blocks,
+                                                     double nominal_ah);
+  // The same, taking the block count and nominal capacity from the text (checking a backup
+  // without its plant).
+  static Result<StringCapacityEstimator> deserialize(std::string_view text);
 
   // Regression window: after this share of the nominal capacity has been drawn and this long
   // after the start (coup de fouet and the fast polarization have settled) …
@@ -146,6 +166,7 @@ class StringCapacityEstimator {
   std::vector<int> events_;
   std::vector<TimeMs> last_event_ms_;
   TimeMs last_fuse_ms_ = 0;
+  int string_events_ = 0;
   std::vector<BlockCapacity> blocks_;
 };
 

@@ -66,6 +66,11 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kBlockCommErrorCount, "block.comm_error_count", BL, I, "", 0, 1, R, false, "", "Module requests without a valid answer since start"},
   {kBlockRiBaselineMohm, "block.ri_baseline_mohm", BL, F, "mΩ", 2, 100, R, false, "", "Internal-resistance baseline of the block (median of its first readings after commissioning or replacement)"},
   {kBlockRiRisePct, "block.ri_rise_pct", BL, F, "%", 1, 10, R, false, "", "Internal-resistance rise against the block's baseline"},
+  {kBlockCapacityPct, "block.capacity_pct", BL, F, "%", 1, 10, R, false, "", "Estimated capacity of the block as % of the string's nominal capacity: its capacity against the string's mean block times the string's level measured by a capacity test; not_present until both are known"},
+  {kBlockCapacitySigmaPct, "block.capacity_sigma_pct", BL, F, "%", 1, 10, R, false, "", "Uncertainty (1 σ) of block.capacity_pct, the string level's included"},
+  {kBlockCapacityRelativePct, "block.capacity_relative_pct", BL, F, "%", 1, 10, R, false, "", "Capacity of the block against the string's mean block (harmonic mean = 100 %), from the string's discharges (at least 5 % of the capacity each): what finds the weak blocks; not_present until one has been analysed"},
+  {kBlockCapacityRelativeSigmaPct, "block.capacity_relative_sigma_pct", BL, F, "%", 1, 10, R, false, "", "Uncertainty (1 σ) of block.capacity_relative_pct"},
+  {kBlockCapacityEvents, "block.capacity_events", BL, I, "", 0, 1, R, false, "", "Discharges behind the block's capacity estimate"},
 }};
 // clang-format on
 

@@ -60,6 +60,11 @@ enum class PointId : std::uint16_t {
   kBlockCommErrorCount,
   kBlockRiBaselineMohm,
   kBlockRiRisePct,
+  kBlockCapacityPct,
+  kBlockCapacitySigmaPct,
+  kBlockCapacityRelativePct,
+  kBlockCapacityRelativeSigmaPct,
+  kBlockCapacityEvents,
   kCount
 };
 

@@ -112,6 +112,12 @@ std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_
       .string();
 }
 
+std::string capacityPath(const model::PlantConfig& plant, std::size_t string_index) {
+  return (std::filesystem::path(plant.data_dir) /
+          fmt::format("capacity-string-{}.json", string_index + 1))
+      .string();
+}
+
 std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_index) {
   return (std::filesystem::path(plant.data_dir) /
           fmt::format("ri-baseline-string-{}.txt", string_index + 1))

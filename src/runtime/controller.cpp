@@ -154,6 +154,7 @@ Controller::Controller(model::PlantConfig plant, Clock& clock,
     calibration_.emplace_back(static_cast<std::size_t>(sc.block_count),
                               analysis::CalibrationConfig::forString(sc));
     calibration_saved_events_.push_back(0);
+    capacity_.emplace_back(static_cast<std::size_t>(sc.block_count), sc.capacity_ah);
     runaway_.emplace_back(sc.name, sc.capacity_ah, plant_.thermal_runaway);
     protection_alarms_.emplace_back();
     bypass_power_w_.emplace_back(static_cast<std::size_t>(sc.block_count), 0.0);
@@ -333,6 +334,21 @@ Status Controller::open() {
     calibration_[s] = std::move(loaded.value());
     calibration_saved_events_[s] = calibration_[s].stringEvents();
   }
+  // So do the blocks' capacity estimates.
+  for (std::size_t s = 0; s < capacity_.size(); ++s) {
+    const auto path = persist::capacityPath(plant_, s);
+    const auto text = loadText(path, "analysis");
+    if (!text) {
+      continue;
+    }
+    auto loaded = analysis::StringCapacityEstimator::deserialize(*text, capacity_[s].blockCount(),
+                                                                 plant_.strings[s].capacity_ah);
+    if (!loaded) {
+      log::get("analysis")->warn("ignoring {}: {}", path, loaded.error().message);
+      continue;
+    }
+    capacity_[s] = std::move(loaded.value());
+  }
   // Ri baselines and alarm rule changes made at run time survive restarts too.
   for (std::size_t s = 0; s < ri_baseline_.size(); ++s) {
     const auto path = persist::riBaselinePath(plant_, s);
@@ -493,6 +509,57 @@ void Controller::saveCalibration(std::size_t s) {
                         plant_.strings[s].name, calibration_[s].stringEvents())});
 }
 
+void Controller::estimateCapacity(const bus::Sweep& sweep,
+                                  const std::vector<analysis::StringSummary>& sums) {
+  std::vector<double> v;
+  for (std::size_t s = 0; s < capacity_.size(); ++s) {
+    const auto& modules = sweep.modules[s];
+    v.resize(modules.size());
+    for (std::size_t b = 0; b < modules.size(); ++b) {
+      v[b] = modules[b].usable() ? modules[b].voltage_v : std::nan("");
+    }
+    const bool current_ok = sums[s].current_quality == Quality::kOk;
+    const bool discharging =
+        sums[s].mode_quality == Quality::kOk && sums[s].mode == model::StringModeValue::kDischarge;
+    const auto e = capacity_[s].update(sweep.time_ms, current_ok ? sums[s].current_a : std::nan(""),
+                                       discharging, v);
+    if (e) {
+      saveCapacity(s, *e);
+    }
+  }
+}
+
+void Controller::saveCapacity(std::size_t s, const analysis::CapacityEvent& e) {
+  const auto& name = plant_.strings[s].name;
+  if (!e.used) {
+    logEvent({clock_.nowMs(), "analysis",
+              fmt::format("{}: discharge of {:.1f} Ah too short for block capacities (needs "
+                          "{:.0f} % of the capacity in a steady window)",
+                          name, e.ah_out,
+                          100.0 * (analysis::StringCapacityEstimator::kWindowStartFraction +
+                                   analysis::StringCapacityEstimator::kMinWindowFraction))});
+    return;
+  }
+  const auto path = persist::capacityPath(plant_, s);
+  if (auto st = persist::writeFileDurably(path, capacity_[s].serialize()); !st) {
+    log::get("analysis")->warn("{}", st.error().message);
+  }
+  // The weakest block now, for the log line.
+  const auto& blocks = capacity_[s].blocks();
+  std::size_t weakest = 0;
+  for (std::size_t b = 1; b < blocks.size(); ++b) {
+    if (blocks[b].events > 0 && blocks[b].relative < blocks[weakest].relative) {
+      weakest = b;
+    }
+  }
+  logEvent(
+      {clock_.nowMs(), "analysis",
+       fmt::format("{}: block capacities updated from a discharge of {:.1f} Ah (estimate #{}); "
+                   "weakest block {} at {:.1f} ± {:.1f} % of the string's mean",
+                   name, e.ah_out, capacity_[s].stringEvents(), weakest + 1,
+                   100.0 * blocks[weakest].relative, 100.0 * blocks[weakest].relative_sigma)});
+}
+
 void Controller::cycle() {
   std::lock_guard lock(cycle_mutex_);
   if (!frontend_) {
@@ -517,6 +584,7 @@ void Controller::cycle() {
   const auto& sums = analyzer_.update(sweep);
   swept_ = true;
   calibrate(sweep, sums);
+  estimateCapacity(sweep, sums);
   trackRi(sweep);
   equalize(sweep, sums);
   noteModeChanges(sums, now);
@@ -1500,6 +1568,18 @@ void Controller::writePoints(state::StateStore::Writer& w, const bus::Sweep& swe
       w.set(PointId::kBlockModuleErrorMv, s, b,
             {cal.errorV(b) * 1000.0, t, cal.calibrated(b) ? Quality::kOk : Quality::kNotPresent});
       eq_power_w += bypass_power_w_[s][b];
+      const auto& cap = capacity_[s].blocks()[b];
+      const auto cq = cap.events > 0 ? Quality::kOk : Quality::kNotPresent;
+      // In % of nominal only once a capacity test has measured the string's level: before, it
+      // would be the relative figure times an assumed level.
+      const auto aq = capacity_[s].level().anchored ? cq : Quality::kNotPresent;
+      w.set(PointId::kBlockCapacityPct, s, b, {cap.capacity_pct, t, aq});
+      w.set(PointId::kBlockCapacitySigmaPct, s, b,
+            {100.0 * cap.capacity_sigma_ah / plant_.strings[s].capacity_ah, t, aq});
+      w.set(PointId::kBlockCapacityRelativePct, s, b, {100.0 * cap.relative, t, cq});
+      w.set(PointId::kBlockCapacityRelativeSigmaPct, s, b, {100.0 * cap.relative_sigma, t, cq});
+      w.set(PointId::kBlockCapacityEvents, s, b,
+            {static_cast<double>(cap.events), t, Quality::kOk});
       w.set(PointId::kBlockCommOkCount, s, b, {static_cast<double>(comm.ok), t, Quality::kOk});
       w.set(PointId::kBlockCommErrorCount, s, b,
             {static_cast<double>(comm.errors), t, Quality::kOk});

@@ -22,6 +22,7 @@
 #include "alarms/alarms.hpp"
 #include "alarms/runaway.hpp"
 #include "analysis/analysis.hpp"
+#include "analysis/block_capacity.hpp"
 #include "analysis/calibration.hpp"
 #include "analysis/ri_baseline.hpp"
 #include "bus/bus.hpp"
@@ -214,6 +215,8 @@ class Controller {
   void noteModules(TimeMs now_ms);
   void saveRiBaseline(std::size_t string_index);
   void saveCalibration(std::size_t string_index);
+  void estimateCapacity(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void saveCapacity(std::size_t string_index, const analysis::CapacityEvent& e);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logDeliveries();
   void logEvent(const history::EventRecord& e);
@@ -247,6 +250,7 @@ class Controller {
   Result<alarms::AlarmEvent> acknowledgeProtection(const std::string& key, TimeMs now_ms);
   std::vector<analysis::OffsetEstimator> calibration_;
   std::vector<int> calibration_saved_events_;
+  std::vector<analysis::StringCapacityEstimator> capacity_;
   std::vector<control::EffortMeter> effort_;
   std::vector<analysis::RiBaseline> ri_baseline_;
   bus::ModuleMap module_map_;

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from equalis_harness import Daemon, binary
+from equalis_harness import Daemon, binary, wait_for
 
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 QUALITIES = {"ok", "stale", "comm_lost", "invalid", "not_present"}
@@ -328,6 +328,36 @@ class Scenarios(unittest.TestCase):
             texts = [e["message"] for e in events if e["kind"] == "scenario"]
             self.assertTrue(any("scenario 'sensor-faults' started" in t for t in texts), texts)
             self.assertTrue(any("applied" in t for t in texts), texts)
+
+    def test_weak_blocks_found_by_capacity(self):
+        # 3600×: the outage at 2 h and its analysis at ≈ 3 h take a few seconds.
+        with Daemon("--scenario", "weak-blocks", time_scale=3600) as d:
+            wait_for(lambda: any("String 2: block capacities updated" in e["message"]
+                                 for e in d.get_json("/api/v1/events?kind=analysis")["events"]),
+                     "the capacity estimate after the outage", timeout_s=60)
+            rows = json.loads(self.run_ctl(d, "--json", "capacity", "1").stdout)
+            self.assertEqual(len(rows), 32)
+            estimated = [r for r in rows if r["capacity_events"] and r["capacity_events"] >= 1]
+            self.assertEqual(len(estimated), 32, rows)
+            weakest = min(rows, key=lambda r: r["capacity_relative_pct"])
+            self.assertEqual(weakest["block"], 5, rows)
+            self.assertLess(weakest["capacity_relative_pct"], 85.0)
+            self.assertGreater(weakest["capacity_relative_sigma_pct"], 0.0)
+            # The table: weakest first, value ± σ.
+            table = self.run_ctl(d, "capacity", "2").stdout.splitlines()
+            first = [line for line in table if line.strip()[:1].isdigit()][0]
+            self.assertEqual(first.split()[0], "12", table)
+            self.assertIn("±", first)
+            # The REST block document carries the same points.
+            b = d.get_json("/api/v1/strings/2/blocks/12")
+            self.assertEqual(b["capacity_relative_pct"]["quality"], "ok", b)
+            self.assertEqual(b["capacity_pct"]["quality"], "not_present", b)
+
+    def run_ctl(self, d, *args):
+        r = subprocess.run([binary("equalisctl"), "--url", d.url, *args], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r
 
     def test_unknown_scenario_is_refused(self):
         r = subprocess.run([binary("equalisd"), "--scenario", "no-such", "--http", "127.0.0.1:0",

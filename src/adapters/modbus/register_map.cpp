@@ -306,7 +306,7 @@ std::vector<SectionDef> buildRegisterLayout() {
   return out;
 }
 
-constexpr std::array<ExcludedPoint, 6> kExcluded = {{
+constexpr std::array<ExcludedPoint, 11> kExcluded = {{
     {PointId::kBlockVoltageCorrectedV,
      "no room: 10 registers per block × 600 blocks × 10 strings fill the address space"},
     {PointId::kBlockModuleErrorMv, "no room (as above)"},
@@ -315,6 +315,11 @@ constexpr std::array<ExcludedPoint, 6> kExcluded = {{
     {PointId::kBlockRiBaselineMohm,
      "no room (as above); block.ri_mohm and the block status are in the record"},
     {PointId::kBlockRiRisePct, "no room (as above); derived from ri_mohm and ri_baseline_mohm"},
+    {PointId::kBlockCapacityPct, "no room (as above); over REST, SNMP, MQTT and Prometheus"},
+    {PointId::kBlockCapacitySigmaPct, "no room (as above)"},
+    {PointId::kBlockCapacityRelativePct, "no room (as above)"},
+    {PointId::kBlockCapacityRelativeSigmaPct, "no room (as above)"},
+    {PointId::kBlockCapacityEvents, "no room (as above)"},
 }};
 
 std::string_view encodingName(Encoding e) {

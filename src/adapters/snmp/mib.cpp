@@ -66,6 +66,11 @@ constexpr std::array kBlockColumns = {
     PointColumn{PointId::kBlockCommErrorCount, 22},
     PointColumn{PointId::kBlockRiBaselineMohm, 23},
     PointColumn{PointId::kBlockRiRisePct, 24},
+    PointColumn{PointId::kBlockCapacityPct, 25},
+    PointColumn{PointId::kBlockCapacitySigmaPct, 26},
+    PointColumn{PointId::kBlockCapacityRelativePct, 27},
+    PointColumn{PointId::kBlockCapacityRelativeSigmaPct, 28},
+    PointColumn{PointId::kBlockCapacityEvents, 29},
 };
 
 std::int32_t clampInt32(double v) {

@@ -195,6 +195,60 @@ TEST(BlockCapacity, NoFallingVoltageNoEstimate) {
   EXPECT_EQ(est.blocks()[0].events, 0);
 }
 
+TEST(BlockCapacity, SurvivesARestart) {
+  Synthetic plant(capacities());
+  StringCapacityEstimator est(plant.capacity_ah.size(), 100.0);
+  TimeMs t = kT0;
+  ASSERT_TRUE(discharge(est, plant, t, kHourMs, [](DurationMs) { return 20.0; }));
+  const auto text = est.serialize();
+  auto back = StringCapacityEstimator::deserialize(text, plant.capacity_ah.size(), 100.0);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->serialize(), text);
+  EXPECT_EQ(back->stringEvents(), 1);
+  for (std::size_t b = 0; b < plant.capacity_ah.size(); ++b) {
+    EXPECT_DOUBLE_EQ(back->blocks()[b].relative, est.blocks()[b].relative);
+    EXPECT_DOUBLE_EQ(back->blocks()[b].relative_sigma, est.blocks()[b].relative_sigma);
+    EXPECT_EQ(back->blocks()[b].events, 1);
+  }
+  // The restored estimator goes on: a second discharge fuses with the first.
+  ASSERT_TRUE(discharge(*back, plant, t, kHourMs, [](DurationMs) { return 20.0; }));
+  EXPECT_EQ(back->blocks()[0].events, 2);
+  EXPECT_EQ(back->stringEvents(), 2);
+}
+
+TEST(BlockCapacity, ADamagedOrForeignStateIsRefusedWithAReason) {
+  StringCapacityEstimator est(2, 100.0);
+  const auto good = est.serialize();
+  const auto reason = [](std::string_view text, std::size_t blocks = 2, double nominal = 100.0) {
+    const auto r = StringCapacityEstimator::deserialize(text, blocks, nominal);
+    return r ? std::string("accepted") : r.error().message;
+  };
+  EXPECT_EQ(reason(good), "accepted");
+  EXPECT_NE(reason(good.substr(0, good.size() / 2)).find("not JSON"), std::string::npos);
+  EXPECT_NE(reason(R"({"format":"other"})").find("format"), std::string::npos);
+  EXPECT_NE(reason(good, 3).find("written for 2 blocks, the string has 3"), std::string::npos);
+  EXPECT_NE(reason(good, 2, 200.0).find("nominal capacity"), std::string::npos);
+  const auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = good;
+    const auto pos = t.find(from);
+    EXPECT_NE(pos, std::string::npos) << from;
+    return t.replace(pos, from.size(), to);
+  };
+  EXPECT_NE(reason(with(R"("version":1)", R"("version":2)")).find("version"), std::string::npos);
+  EXPECT_NE(reason(with(R"({"events":0,"last_event_ms":0,"w":0.0)",
+                        R"({"events":0,"last_event_ms":0,"w":-1.0)"))
+                .find("block 1: weight out of range"),
+            std::string::npos);
+  EXPECT_NE(reason(with(R"({"events":0,"last_event_ms":0,"w":0.0)",
+                        R"({"events":1,"last_event_ms":0,"w":0.0)"))
+                .find("block 1: weight and event count disagree"),
+            std::string::npos);
+  EXPECT_NE(reason(with(R"({"events":0,"last_event_ms":0,"w":0.0,"wx":0.0})",
+                        R"({"events":1,"last_event_ms":0,"w":100.0,"wx":900.0})"))
+                .find("block 1: estimate out of range"),
+            std::string::npos);
+}
+
 // On the simulated demo plant as `make run` starts it (its 5-year-old string, manufacturing
 // scatter, module errors, current-sensor errors), with four blocks set weak, one 25 % outage:
 // the estimate sees only module voltages and the measured current.

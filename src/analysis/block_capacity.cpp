@@ -287,7 +287,8 @@ std::optional<CapacityEvent> StringCapacityEstimator::update(TimeMs t_ms, double
   if (!std::isfinite(current_a) || block_v.size() != n_blocks_) {
     return std::nullopt;
   }
-  if (q_ah_ < kWindowStartFraction * nominal_ah_ || t_ms - start_ms_ < kWindowStartMs) {
+  if (q_ah_ < kWindowStartFraction * nominal_ah_ || q_ah_ > kWindowEndFraction * nominal_ah_ ||
+      t_ms - start_ms_ < kWindowStartMs) {
     return std::nullopt;
   }
   // The mean block of this sweep; a sweep missing more than a tenth of the blocks is skipped
@@ -436,6 +437,12 @@ void StringCapacityEstimator::fuse(const CapacityEvent& e) {
   refreshBlocks();
 }
 
+void StringCapacityEstimator::anchor(double capacity_ah, double sigma_ah, TimeMs t_ms) {
+  level_ = {capacity_ah, sigma_ah, true};
+  anchored_ms_ = t_ms;
+  refreshBlocks();
+}
+
 void StringCapacityEstimator::refreshBlocks() {
   const double c = level_.capacity_ah;
   for (std::size_t b = 0; b < n_blocks_; ++b) {
@@ -483,6 +490,16 @@ std::string StringCapacityEstimator::serialize() const {
                       {"wx", we_sum_[b]},
                       {"events", events_[b]},
                       {"last_event_ms", last_event_ms_[b]}});
+  }
+  if (level_.anchored) {
+    j["level"] = {{"capacity_ah", level_.capacity_ah},
+                  {"sigma_ah", level_.sigma_ah},
+                  {"time_ms", anchored_ms_}};
+  }
+  if (test_) {
+    j["test"] = {{"capacity_ah", test_->capacity_ah},
+                 {"sigma_ah", test_->sigma_ah},
+                 {"time_ms", test_->time_ms}};
   }
   return j.dump() + "\n";
 }
@@ -535,6 +552,38 @@ Result<StringCapacityEstimator> StringCapacityEstimator::deserialize(std::string
                       std::to_string(blocks));
   }
   StringCapacityEstimator est(blocks, nominal_ah);
+  // "level" and "test": {capacity_ah (0 … twice nominal), sigma_ah, time_ms}, both optional.
+  const auto record = [&](const char* key) -> Result<std::optional<TestRecord>> {
+    const auto* o = field(j, key);
+    if (o == nullptr) {
+      return std::optional<TestRecord>{};
+    }
+    const auto* c = o->is_object() ? field(*o, "capacity_ah") : nullptr;
+    const auto* sd = o->is_object() ? field(*o, "sigma_ah") : nullptr;
+    const auto when = o->is_object()
+                          ? count(*o, "time_ms", std::numeric_limits<std::int64_t>::max())
+                          : std::nullopt;
+    if (c == nullptr || sd == nullptr || !c->is_number() || !sd->is_number() || !when ||
+        !(c->get<double>() > 0.0 && c->get<double>() <= 2.0 * nominal_ah) ||
+        !(sd->get<double>() >= 0.0 && sd->get<double>() <= nominal_ah)) {
+      return stateError("'" + std::string(key) +
+                        "' must hold capacity_ah (0 … twice nominal), sigma_ah and time_ms");
+    }
+    return std::optional<TestRecord>(TestRecord{c->get<double>(), sd->get<double>(), *when});
+  };
+  const auto level = record("level");
+  if (!level) {
+    return level.error();
+  }
+  if (*level) {
+    est.level_ = {(*level)->capacity_ah, (*level)->sigma_ah, true};
+    est.anchored_ms_ = (*level)->time_ms;
+  }
+  auto test = record("test");
+  if (!test) {
+    return test.error();
+  }
+  est.test_ = *test;
   est.string_events_ = static_cast<int>(*events);
   est.last_fuse_ms_ = *last;
   for (std::size_t b = 0; b < blocks; ++b) {

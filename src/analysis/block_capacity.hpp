@@ -99,12 +99,26 @@ class StringCapacityEstimator {
   std::size_t blockCount() const { return n_blocks_; }
   const StringCapacityLevel& level() const { return level_; }
   bool inDischarge() const { return active_; }
+  // Sets the string's level (C_string and its σ) from a capacity test (capacity_test.hpp).
+  void anchor(double capacity_ah, double sigma_ah, TimeMs t_ms);
+  // The string's own capacity from its last capacity test (what it delivered to the end
+  // voltage, weakest blocks included), kept with the estimates.
+  struct TestRecord {
+    double capacity_ah = 0;
+    double sigma_ah = 0;
+    TimeMs time_ms = 0;
+  };
+  void recordTest(const TestRecord& t) { test_ = t; }
+  const std::optional<TestRecord>& lastTest() const { return test_; }
+  TimeMs anchoredMs() const { return anchored_ms_; }
   // Discharges fused so far (each used event counts once).
   int stringEvents() const { return string_events_; }
 
   // What survives a restart: the fused estimates (not a discharge in progress), as JSON:
   //   {"format":"equalis-block-capacity","version":1,"nominal_ah":100,"events":3,
-  //    "last_event_ms":…,"blocks":[{"w":…,"wx":…,"events":2,"last_event_ms":…},…]}
+  //    "last_event_ms":…,"blocks":[{"w":…,"wx":…,"events":2,"last_event_ms":…},…],
+  //    "level":{"capacity_ah":92.1,"sigma_ah":2.9,"time_ms":…},   ("level" once anchored)
+  //    "test":{"capacity_ah":80.2,"sigma_ah":2.5,"time_ms":…}}    ("test" after a capacity test)
   std::string serialize() const;
   // Rebuilds an estimator for `blocks` blocks of `nominal_ah` from serialize()'s text; an error
   // that names what is wrong for anything else (another format or version, another string's
@@ -119,6 +133,9 @@ class StringCapacityEstimator {
   // Regression window: after this share of the nominal capacity has been drawn and this long
   // after the start (coup de fouet and the fast polarization have settled) …
   static constexpr double kWindowStartFraction = 0.03;
+  // … up to this share (a deeper discharge, a capacity test, ends in the knee before the end
+  // voltage, where a weak block collapses: not a scaled copy of the mean any more).
+  static constexpr double kWindowEndFraction = 0.4;
   static constexpr DurationMs kWindowStartMs = 5 * kMinuteMs;
   // … and an event counts when its window spans at least this share of the nominal capacity
   // and this many sweeps.
@@ -167,6 +184,8 @@ class StringCapacityEstimator {
   std::vector<TimeMs> last_event_ms_;
   TimeMs last_fuse_ms_ = 0;
   int string_events_ = 0;
+  TimeMs anchored_ms_ = 0;
+  std::optional<TestRecord> test_;
   std::vector<BlockCapacity> blocks_;
 };
 

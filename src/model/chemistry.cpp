@@ -1,6 +1,8 @@
 #include "model/chemistry.hpp"
 
 #include <strings.h>
+
+#include <algorithm>
 #include <array>
 
 namespace equalis::model {
@@ -36,6 +38,35 @@ constexpr std::array kModuleTypes = {
 };
 
 }  // namespace
+
+double capacityTemperatureFactor(Chemistry c, double temperature_c) {
+  struct Point {
+    double t_c;
+    double factor;
+  };
+  static constexpr std::array<Point, 4> kLead{
+      {{-15.0, 0.65}, {0.0, 0.86}, {25.0, 1.0}, {40.0, 1.03}}};
+  static constexpr std::array<Point, 3> kLfp{{{-20.0, 0.50}, {0.0, 0.80}, {25.0, 1.0}}};
+  static constexpr std::array<Point, 4> kNiCd{
+      {{-20.0, 0.80}, {0.0, 0.95}, {25.0, 1.0}, {45.0, 1.0}}};
+  std::span<const Point> t = kLead;
+  if (c == Chemistry::kLiFePO4) {
+    t = kLfp;
+  } else if (c == Chemistry::kNiCd) {
+    t = kNiCd;
+  }
+  if (temperature_c < t[0].t_c) {
+    const double slope = (t[1].factor - t[0].factor) / (t[1].t_c - t[0].t_c);
+    return std::max(0.3, t[0].factor - slope * (t[0].t_c - temperature_c));
+  }
+  for (std::size_t i = 1; i < t.size(); ++i) {
+    if (temperature_c <= t[i].t_c) {
+      const double f = (temperature_c - t[i - 1].t_c) / (t[i].t_c - t[i - 1].t_c);
+      return t[i - 1].factor + f * (t[i].factor - t[i - 1].factor);
+    }
+  }
+  return t.back().factor;
+}
 
 std::span<const ChemistryInfo> chemistries() {
   return kChemistries;

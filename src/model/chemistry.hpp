@@ -44,6 +44,17 @@ struct ModuleTypeInfo {
   double temperature_accuracy_c;
 };
 
+// Capacity at `temperature_c` as a fraction of the capacity at 25 °C, from manufacturers' tables
+// (piecewise linear, flat beyond the last point above, extrapolated with the first slope below
+// and floored at 30 %):
+//   lead-acid: 65 % at −15 °C (USF12-100A), 86 % at 0 °C, 100 % at 25 °C, 103 % at 40 °C
+//   (Leoch LP12-100, battery-science.md §2.5; the USF sheet gives the same three);
+//   LiFePO4: 50 % at −20 °C, 80 % at 0 °C, 100 % at 25 °C (Victron LFP-Smart 12,8/100);
+//   NiCd pocket plate [G]: 80 % at −20 °C, 95 % at 0 °C, flat above 25 °C.
+// (tests/data/discharge has the lead-acid and LiFePO4 sources.) The simulator's blocks follow it,
+// and a capacity test is corrected to 25 °C with it.
+double capacityTemperatureFactor(Chemistry c, double temperature_c);
+
 std::span<const ChemistryInfo> chemistries();
 std::span<const ModuleTypeInfo> moduleTypes();
 const ChemistryInfo& chemistryInfo(Chemistry c);

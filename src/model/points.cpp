@@ -51,6 +51,7 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kStringProtectionState, "string.protection_state", ST, E, "", 0, 1, R, false, "normal,suspect,countdown,tripped,reduced", "Thermal-runaway protection: tripped = string breaker opened; reduced = charger voltage held lowered (both reset by an operator)"},
   {kStringElectrolyteLevel, "string.electrolyte_level", ST, E, "", 0, 1, R, false, "good,warning,alarm", "Electrolyte level of the string's pilot cell (ELS sensor); not_present without one"},
   {kStringChargerDeviationPct, "string.charger_deviation_pct", ST, F, "%", 2, 100, R, true, "", "String voltage against the charger's configured float set-point (temperature-compensated) while the string floats; not_present in other modes"},
+  {kStringCapacityPct, "string.capacity_pct", ST, F, "%", 1, 10, R, false, "", "The string's capacity at 25 °C as % of nominal, from its last capacity test (a steady discharge at the 10-hour rate to the end voltage, IEEE 450 time-adjusted); not_present until one has been run"},
 
   {kBlockVoltageV, "block.voltage_v", BL, F, "V", 3, 1000, R, true, "", "Block voltage"},
   {kBlockTemperatureC, "block.temperature_c", BL, F, "°C", 1, 10, R, true, "", "Block (terminal) temperature"},

@@ -45,6 +45,7 @@ enum class PointId : std::uint16_t {
   kStringProtectionState,
   kStringElectrolyteLevel,
   kStringChargerDeviationPct,
+  kStringCapacityPct,
   // block
   kBlockVoltageV,
   kBlockTemperatureC,

@@ -155,6 +155,8 @@ Controller::Controller(model::PlantConfig plant, Clock& clock,
                               analysis::CalibrationConfig::forString(sc));
     calibration_saved_events_.push_back(0);
     capacity_.emplace_back(static_cast<std::size_t>(sc.block_count), sc.capacity_ah);
+    capacity_tests_.emplace_back(sc.chemistry, static_cast<std::size_t>(sc.block_count),
+                                 sc.capacity_ah);
     runaway_.emplace_back(sc.name, sc.capacity_ah, plant_.thermal_runaway);
     protection_alarms_.emplace_back();
     bypass_power_w_.emplace_back(static_cast<std::size_t>(sc.block_count), 0.0);
@@ -512,21 +514,72 @@ void Controller::saveCalibration(std::size_t s) {
 void Controller::estimateCapacity(const bus::Sweep& sweep,
                                   const std::vector<analysis::StringSummary>& sums) {
   std::vector<double> v;
+  std::vector<double> temps;
   for (std::size_t s = 0; s < capacity_.size(); ++s) {
     const auto& modules = sweep.modules[s];
+    const double nan = std::nan("");
     v.resize(modules.size());
+    temps.resize(modules.size());
     for (std::size_t b = 0; b < modules.size(); ++b) {
-      v[b] = modules[b].usable() ? modules[b].voltage_v : std::nan("");
+      v[b] = modules[b].usable() ? modules[b].voltage_v : nan;
+      temps[b] = modules[b].usable() ? modules[b].temperature_c : nan;
     }
-    const bool current_ok = sums[s].current_quality == Quality::kOk;
+    const double current_a = sums[s].current_quality == Quality::kOk ? sums[s].current_a : nan;
     const bool discharging =
         sums[s].mode_quality == Quality::kOk && sums[s].mode == model::StringModeValue::kDischarge;
-    const auto e = capacity_[s].update(sweep.time_ms, current_ok ? sums[s].current_a : std::nan(""),
-                                       discharging, v);
+    // The blocks' relative capacities first: a capacity test that ends here anchors them.
+    const auto e = capacity_[s].update(sweep.time_ms, current_a, discharging, v);
     if (e) {
       saveCapacity(s, *e);
     }
+    if (const auto r = capacity_tests_[s].update(sweep.time_ms, current_a, discharging, v, temps)) {
+      noteCapacityTest(s, *r);
+    }
   }
+}
+
+void Controller::noteCapacityTest(std::size_t s, const analysis::CapacityTestResult& r) {
+  auto& est = capacity_[s];
+  est.recordTest({r.capacity_ah, r.sigma_ah, r.end_ms});
+  // The string's level from the blocks that reached the end voltage on their own: each one's
+  // absolute capacity over its capacity relative to the string, weighted by their variances;
+  // the sensor and rate uncertainty is common to all.
+  double w_sum = 0.0;
+  double wl_sum = 0.0;
+  int anchors = 0;
+  for (std::size_t b = 0; b < r.block_capacity_ah.size(); ++b) {
+    const auto& cb = est.blocks()[b];
+    if (!r.block_capacity_ah[b] || cb.events == 0 || !(cb.relative > 0.0)) {
+      continue;
+    }
+    const double level = *r.block_capacity_ah[b] / cb.relative;
+    const double rel_sd = std::max(1e-3, cb.relative_sigma / cb.relative);
+    const double w = 1.0 / (rel_sd * rel_sd);
+    w_sum += w;
+    wl_sum += w * level;
+    ++anchors;
+  }
+  std::string anchored =
+      "no block reached the end voltage on its own: block capacities stay relative";
+  if (anchors > 0) {
+    const double level = wl_sum / w_sum;
+    const double sd = level * std::hypot(r.relative_sigma, 1.0 / std::sqrt(w_sum));
+    est.anchor(level, sd, r.end_ms);
+    anchored = fmt::format("block capacities in Ah from {} block{} that reached it", anchors,
+                           anchors == 1 ? "" : "s");
+  }
+  const auto path = persist::capacityPath(plant_, s);
+  if (auto st = persist::writeFileDurably(path, capacity_[s].serialize()); !st) {
+    log::get("analysis")->warn("{}", st.error().message);
+  }
+  const auto& info = model::chemistryInfo(plant_.strings[s].chemistry);
+  logEvent({clock_.nowMs(), "analysis",
+            fmt::format("{}: capacity test: {:.1f} Ah to {:.2f} V/cell in {:.1f} h at {:.1f} A, "
+                        "{:.1f} °C: {:.1f} ± {:.1f} % of nominal at 25 °C; {}",
+                        plant_.strings[s].name, r.ah_to_end, info.end_of_discharge_v_per_cell,
+                        static_cast<double>(r.end_ms - r.start_ms) / kHourMs, r.mean_current_a,
+                        r.mean_temperature_c, r.capacity_pct,
+                        100.0 * r.sigma_ah / plant_.strings[s].capacity_ah, anchored)});
 }
 
 void Controller::saveCapacity(std::size_t s, const analysis::CapacityEvent& e) {
@@ -1585,6 +1638,10 @@ void Controller::writePoints(state::StateStore::Writer& w, const bus::Sweep& swe
             {static_cast<double>(comm.errors), t, Quality::kOk});
     }
     w.set(PointId::kStringEqualizationPowerW, s, 0, {eq_power_w, t, bq});
+    const auto& test = capacity_[s].lastTest();
+    w.set(PointId::kStringCapacityPct, s, 0,
+          {test ? 100.0 * test->capacity_ah / plant_.strings[s].capacity_ah : 0.0, t,
+           test ? Quality::kOk : Quality::kNotPresent});
   }
 }
 

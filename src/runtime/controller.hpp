@@ -24,6 +24,7 @@
 #include "analysis/analysis.hpp"
 #include "analysis/block_capacity.hpp"
 #include "analysis/calibration.hpp"
+#include "analysis/capacity_test.hpp"
 #include "analysis/ri_baseline.hpp"
 #include "bus/bus.hpp"
 #include "bus/module_map.hpp"
@@ -217,6 +218,7 @@ class Controller {
   void saveCalibration(std::size_t string_index);
   void estimateCapacity(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void saveCapacity(std::size_t string_index, const analysis::CapacityEvent& e);
+  void noteCapacityTest(std::size_t string_index, const analysis::CapacityTestResult& r);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logDeliveries();
   void logEvent(const history::EventRecord& e);
@@ -251,6 +253,7 @@ class Controller {
   std::vector<analysis::OffsetEstimator> calibration_;
   std::vector<int> calibration_saved_events_;
   std::vector<analysis::StringCapacityEstimator> capacity_;
+  std::vector<analysis::CapacityTestDetector> capacity_tests_;
   std::vector<control::EffortMeter> effort_;
   std::vector<analysis::RiBaseline> ri_baseline_;
   bus::ModuleMap module_map_;

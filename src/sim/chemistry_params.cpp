@@ -422,32 +422,6 @@ double socForOcv(const ChemistryParams& p, double ocv_block_v) {
   return lo;
 }
 
-double capacityTemperatureFactor(model::Chemistry c, double temperature_c) {
-  // [R] points, piecewise linear, flat beyond the last point above and extrapolated with the
-  // last slope below (floored at 30 %):
-  //   lead-acid: 65 % at −15 °C (USF12-100A), 86 % at 0 °C, 100 % at 25 °C, 103 % at 40 °C
-  //   (Leoch LP12-100, §2.5; the USF sheet gives the same three);
-  //   LiFePO4: 50 % at −20 °C, 80 % at 0 °C, 100 % at 25 °C (Victron LFP-Smart 12,8/100);
-  //   NiCd pocket plate [G]: 80 % at −20 °C, 95 % at 0 °C, flat above 25 °C.
-  // (tests/data/discharge has the lead-acid and LiFePO4 sources.)
-  static constexpr std::array<TablePoint, 4> kLead{
-      {{-15.0, 0.65}, {0.0, 0.86}, {25.0, 1.0}, {40.0, 1.03}}};
-  static constexpr std::array<TablePoint, 3> kLfp{{{-20.0, 0.50}, {0.0, 0.80}, {25.0, 1.0}}};
-  static constexpr std::array<TablePoint, 4> kNiCd{
-      {{-20.0, 0.80}, {0.0, 0.95}, {25.0, 1.0}, {45.0, 1.0}}};
-  std::span<const TablePoint> t = kLead;
-  if (c == model::Chemistry::kLiFePO4) {
-    t = kLfp;
-  } else if (c == model::Chemistry::kNiCd) {
-    t = kNiCd;
-  }
-  if (temperature_c < t[0].x) {
-    const double slope = (t[1].y - t[0].y) / (t[1].x - t[0].x);
-    return std::max(0.3, t[0].y - slope * (t[0].x - temperature_c));
-  }
-  return interpolate(t, temperature_c);
-}
-
 double capacityRateFactor(const ChemistryParams& p, double discharge_current_a,
                           double capacity_ah) {
   const double i_star_a = p.jackey_i_star_c_rate * capacity_ah;

@@ -162,7 +162,7 @@ double socForOcv(const ChemistryParams& p, double ocv_block_v);
 
 // Capacity factor vs temperature of the chemistry (lead-acid: 0.86 at 0 °C, 1.00 at 25 °C, 1.03
 // at 40 °C, Leoch §2.5; LiFePO4 and NiCd: their own tables, docs/simulator.md).
-double capacityTemperatureFactor(model::Chemistry c, double temperature_c);
+using model::capacityTemperatureFactor;  // model/chemistry.hpp: the manufacturers' tables
 
 // Shape of the rested lead-acid OCV between empty (0) and full (1) at `soc` (clipped): the
 // flooded-battery table of §2.4 (11.89 / 12.06 / 12.24 / 12.45 / 12.65 V at 0 / 25 / 50 / 75 /

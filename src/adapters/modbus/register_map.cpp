@@ -184,10 +184,10 @@ std::vector<SectionDef> buildRegisterLayout() {
   strings.base = 2000;
   strings.string_stride = 100;
   strings.instances = kStringsPerUnit;
-  strings.size = 23;
+  strings.size = 24;
   strings.description =
       "String n (1–10 of the unit id) at 2000 + 100·(n−1) + offset; every string point of the "
-      "catalogue at its catalogue scale. Only configured strings exist; offsets 23–99 are not "
+      "catalogue at its catalogue scale. Only configured strings exist; offsets 24–99 are not "
       "registers.";
   strings.fields = {
       pointField(0, kStringVoltageV, kInt32, true),
@@ -208,6 +208,7 @@ std::vector<SectionDef> buildRegisterLayout() {
       pointField(20, kStringProtectionState, kUint16),
       pointField(21, kStringElectrolyteLevel, kUint16),
       pointField(22, kStringChargerDeviationPct, kInt16),
+      pointField(23, kStringCapacityPct, kInt16),
   };
   out.push_back(std::move(strings));
 

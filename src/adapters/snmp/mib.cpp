@@ -50,6 +50,7 @@ constexpr std::array kStringColumns = {
     PointColumn{PointId::kStringProtectionState, 24},
     PointColumn{PointId::kStringElectrolyteLevel, 25},
     PointColumn{PointId::kStringChargerDeviationPct, 26},
+    PointColumn{PointId::kStringCapacityPct, 27},
 };
 constexpr std::array kBlockColumns = {
     PointColumn{PointId::kBlockVoltageV, 11},

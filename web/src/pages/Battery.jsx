@@ -1,5 +1,5 @@
 // The battery status table of the seed product, one card per string: every block's voltage,
-// temperature, internal resistance, equalization and status. The cell that causes a block's
+// temperature, internal resistance, capacity against the string's mean, equalization and status. The cell that causes a block's
 // warning or alarm is coloured, and every non-green block says why in the Note column.
 // Block numbers open the block page.
 import { StatusMark } from "../components/StatusMark.jsx";
@@ -17,6 +17,8 @@ const COLUMNS = [
   ["voltage_v", "Voltage"],
   ["temperature_c", "Temp."],
   ["ri_mohm", "Ri"],
+  // From the string's discharges (docs/analysis.md): the block against the string's mean block.
+  ["capacity_relative_pct", "Capacity vs. mean"],
 ];
 
 const SUMMARY = [
@@ -26,6 +28,7 @@ const SUMMARY = [
   ["power_kw", "Power"],
   ["ac_current_a", "AC ripple current"],
   ["charge_avg_pct", "State of charge"],
+  ["capacity_pct", "Capacity (last test)"],
   ["block_voltage_spread_v", "Block spread ±"],
   ["temperature_max_c", "Max. temperature"],
 ];

@@ -1,6 +1,6 @@
-// One block: its live values and why it is not green, charts of voltage, temperature, internal
-// resistance and equalization over any range (hour … years; the server downsamples), its Ri
-// baseline, its active alarms and its events.
+// One block: its live values (its capacity from the discharges included) and why it is not
+// green, charts of voltage, temperature, internal resistance and equalization over any range
+// (hour … years; the server downsamples), its Ri baseline, its active alarms and its events.
 import { useState } from "preact/hooks";
 import { RangePicker } from "../components/RangePicker.jsx";
 import { ruleThresholds, SeriesChart } from "../components/SeriesChart.jsx";
@@ -10,7 +10,7 @@ import { Value } from "../components/Value.jsx";
 import { send } from "../lib/api.js";
 import { alarms, rules } from "../lib/alarms.js";
 import { blockFindings } from "../lib/findings.js";
-import { unitOf } from "../lib/format.js";
+import { fmtPoint, unitOf } from "../lib/format.js";
 import { rangeOf, useFetch } from "../lib/history.js";
 import { live, liveString, usePlantNow } from "../lib/live.js";
 import { points } from "../lib/points.js";
@@ -19,12 +19,16 @@ import { mayOperate, session } from "../lib/session.js";
 import { useStore } from "../lib/store.js";
 import { cssVar } from "../lib/theme.js";
 
+// [field, label, field of its 1 σ uncertainty (shown as "± x")]
 const FACTS = [
   ["voltage_v", "Voltage"],
   ["temperature_c", "Temperature"],
   ["ri_mohm", "Internal resistance"],
   ["ri_baseline_mohm", "Ri baseline"],
   ["ri_rise_pct", "Ri rise over baseline"],
+  ["capacity_pct", "Capacity (of nominal)", "capacity_sigma_pct"],
+  ["capacity_relative_pct", "Capacity vs. string mean", "capacity_relative_sigma_pct"],
+  ["capacity_events", "Discharges analysed"],
   ["equalization_pct", "Equalization"],
   ["equalization_wh_per_day", "Equalization energy"],
   ["module_error_mv", "Module error"],
@@ -177,11 +181,14 @@ export default function Block({ params }) {
       <section class="card">
         <h2>Now</h2>
         <dl class="summary">
-          {FACTS.map(([field, label]) => (
+          {FACTS.map(([field, label, sigma]) => (
             <div key={field} class="summary-item" data-field={field}>
               <dt>{label}</dt>
               <dd>
                 <Value vo={blk[field]} scope="block" field={field} />
+                {sigma && blk[sigma] && blk[sigma].quality === "ok" && typeof blk[sigma].value === "number" ? (
+                  <span class="sigma"> ± {fmtPoint(blk[sigma], "block", sigma)}</span>
+                ) : null}
               </dd>
             </div>
           ))}

@@ -33,8 +33,8 @@ namespace equalis::analysis {
 
 struct CapacityTestResult {
   TimeMs start_ms = 0;
-  TimeMs end_ms = 0;      // the last sweep with current flowing
-  double ah_to_end = 0;   // charge drawn until then
+  TimeMs end_ms = 0;     // the last sweep with current flowing
+  double ah_to_end = 0;  // charge drawn until then
   double mean_current_a = 0;
   double mean_temperature_c = 0;
   double capacity_ah = 0;  // the string's, at 25 °C

@@ -14,8 +14,8 @@ constexpr DurationMs kStepMs = 10'000;
 // Four 12 V blocks of 100, 100, 90 and 80 Ah discharged at `current_a` (constant, or stepping
 // between ±`wobble_a`) at `temp_c` until the string's mean block voltage reaches 10.5 V or
 // `stop_ah` is drawn; each block's voltage falls linearly with its depth and collapses past 95 %.
-std::optional<CapacityTestResult> run(double current_a, double temp_c = 25.0,
-                                      double stop_ah = 1e9, double wobble_a = 0.0) {
+std::optional<CapacityTestResult> run(double current_a, double temp_c = 25.0, double stop_ah = 1e9,
+                                      double wobble_a = 0.0) {
   const std::vector<double> cap{100, 100, 90, 80};
   CapacityTestDetector d(model::Chemistry::kVrla12V, cap.size(), 100.0);
   TimeMs t = kT0;

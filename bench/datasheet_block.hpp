@@ -107,18 +107,21 @@ inline Shepherd fitShepherd(const Datasheet& d, double& rms_pct) {
                                           {e0, 0.03, 1.05 * d.capacity_ah},
                                           {e0, 0.01, 1.3 * d.capacity_ah}}};
   std::array<double, 4> f{};
-  for (std::size_t i = 0; i < 4; ++i) f[i] = cost(s[i]);
+  for (std::size_t i = 0; i < 4; ++i)
+    f[i] = cost(s[i]);
   for (int it = 0; it < 4000; ++it) {
     std::array<std::size_t, 4> o{0, 1, 2, 3};
     std::sort(o.begin(), o.end(), [&](std::size_t a, std::size_t b) { return f[a] < f[b]; });
     std::array<double, 3> c{};
     for (std::size_t k = 0; k < 3; ++k) {
-      for (std::size_t j = 0; j < 3; ++j) c[j] += s[o[k]][j] / 3.0;
+      for (std::size_t j = 0; j < 3; ++j)
+        c[j] += s[o[k]][j] / 3.0;
     }
     const auto& w = s[o[3]];
     const auto at = [&](double t) {
       std::array<double, 3> x{};
-      for (std::size_t j = 0; j < 3; ++j) x[j] = c[j] + t * (w[j] - c[j]);
+      for (std::size_t j = 0; j < 3; ++j)
+        x[j] = c[j] + t * (w[j] - c[j]);
       return x;
     };
     const auto r = at(-1.0);
@@ -139,14 +142,16 @@ inline Shepherd fitShepherd(const Datasheet& d, double& rms_pct) {
         f[o[3]] = fk;
       } else {
         for (std::size_t i = 1; i < 4; ++i) {
-          for (std::size_t j = 0; j < 3; ++j) s[o[i]][j] = s[o[0]][j] + 0.5 * (s[o[i]][j] - s[o[0]][j]);
+          for (std::size_t j = 0; j < 3; ++j)
+            s[o[i]][j] = s[o[0]][j] + 0.5 * (s[o[i]][j] - s[o[0]][j]);
           f[o[i]] = cost(s[o[i]]);
         }
       }
     }
   }
   const auto best = static_cast<std::size_t>(std::min_element(f.begin(), f.end()) - f.begin());
-  rms_pct = 100.0 * std::sqrt(f[best] / static_cast<double>(std::max<std::size_t>(1, d.points.size())));
+  rms_pct =
+      100.0 * std::sqrt(f[best] / static_cast<double>(std::max<std::size_t>(1, d.points.size())));
   return {s[best][0], d.ri_ohm, s[best][1], s[best][2]};
 }
 

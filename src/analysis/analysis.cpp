@@ -53,6 +53,9 @@ double targetVoltagePerBlockV(const model::StringConfig& cfg, double temperature
 Analyzer::Analyzer(const model::PlantConfig& plant) : plant_(plant) {
   summaries_.resize(plant.strings.size());
   soc_.assign(plant.strings.size(), 1.0);
+  for (const auto& sc : plant.strings) {
+    block_capacity_ah_.emplace_back(static_cast<std::size_t>(sc.block_count), std::nan(""));
+  }
   float_since_ms_.assign(plant.strings.size(), 0);
   modes_.resize(plant.strings.size());
   for (std::size_t s = 0; s < plant.strings.size(); ++s) {
@@ -170,7 +173,9 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
     for (std::size_t b = 0; b < modules.size(); ++b) {
       const auto& m = modules[b];
       auto& d = sum.blocks[b];
-      d.charge_pct = soc_[s] * 100.0;
+      const double c_b = b < block_capacity_ah_[s].size() ? block_capacity_ah_[s][b] : std::nan("");
+      const double out_ah = (1.0 - soc_[s]) * cfg.capacity_ah;
+      d.charge_pct = c_b > 0.0 ? std::clamp(1.0 - out_ah / c_b, 0.0, 1.0) * 100.0 : soc_[s] * 100.0;
       d.equalization_pct = m.bypass_duty * 100.0;
       d.equalization_level = model::equalizationLevelFor(d.equalization_pct);
       charge_sum += d.charge_pct;
@@ -188,6 +193,14 @@ const std::vector<StringSummary>& Analyzer::update(const bus::Sweep& sweep) {
     sum.charge_avg_pct = modules.empty() ? 0.0 : charge_sum / static_cast<double>(modules.size());
   }
   return summaries_;
+}
+
+void Analyzer::setBlockCapacities(std::size_t string_index,
+                                  const std::vector<double>& capacity_ah) {
+  if (string_index < block_capacity_ah_.size() &&
+      capacity_ah.size() == block_capacity_ah_[string_index].size()) {
+    block_capacity_ah_[string_index] = capacity_ah;
+  }
 }
 
 }  // namespace equalis::analysis

@@ -13,6 +13,8 @@
 namespace equalis::analysis {
 
 struct BlockDerived {
+  // The string's counted charge taken out against the block's own capacity (setBlockCapacities;
+  // the nominal one until known): a weak block shows its deeper discharge.
   double charge_pct = 100.0;
   double equalization_pct = 0.0;
   model::EqualizationLevel equalization_level = model::EqualizationLevel::kOff;
@@ -59,11 +61,15 @@ class Analyzer {
   const std::vector<StringSummary>& update(const bus::Sweep& sweep);
   const std::vector<StringSummary>& summaries() const { return summaries_; }
   bool anyDischarging() const;
+  // The blocks' capacities (Ah; NaN or ≤ 0: unknown, the nominal capacity is used) for their
+  // state of charge: the string's counted charge taken out, against each block's own capacity.
+  void setBlockCapacities(std::size_t string_index, const std::vector<double>& capacity_ah);
 
  private:
   const model::PlantConfig& plant_;
   std::vector<StringSummary> summaries_;
   std::vector<double> soc_;  // coulomb-counted state of charge per string, 0 … 1
+  std::vector<std::vector<double>> block_capacity_ah_;  // per string and block (NaN: nominal)
   TimeMs last_time_ms_ = 0;
   std::vector<TimeMs> float_since_ms_;
   std::vector<ModeTracker> modes_;

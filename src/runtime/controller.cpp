@@ -350,6 +350,7 @@ Status Controller::open() {
       continue;
     }
     capacity_[s] = std::move(loaded.value());
+    shareCapacities(s);
   }
   // Ri baselines and alarm rule changes made at run time survive restarts too.
   for (std::size_t s = 0; s < ri_baseline_.size(); ++s) {
@@ -532,10 +533,23 @@ void Controller::estimateCapacity(const bus::Sweep& sweep,
     if (e) {
       saveCapacity(s, *e);
     }
-    if (const auto r = capacity_tests_[s].update(sweep.time_ms, current_a, discharging, v, temps)) {
+    const auto r = capacity_tests_[s].update(sweep.time_ms, current_a, discharging, v, temps);
+    if (r) {
       noteCapacityTest(s, *r);
     }
+    if (e || r) {
+      shareCapacities(s);
+    }
   }
+}
+
+void Controller::shareCapacities(std::size_t s) {
+  const auto& blocks = capacity_[s].blocks();
+  std::vector<double> c(blocks.size());
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    c[b] = blocks[b].events > 0 ? blocks[b].capacity_ah : std::nan("");
+  }
+  analyzer_.setBlockCapacities(s, c);
 }
 
 void Controller::noteCapacityTest(std::size_t s, const analysis::CapacityTestResult& r) {

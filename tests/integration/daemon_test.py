@@ -348,10 +348,12 @@ class Scenarios(unittest.TestCase):
             first = [line for line in table if line.strip()[:1].isdigit()][0]
             self.assertEqual(first.split()[0], "12", table)
             self.assertIn("±", first)
-            # The REST block document carries the same points.
+            # The REST block document carries the same points (at 3600× on a loaded machine the
+            # cycle may lag: a value read a little late is marked stale, not missing).
             b = d.get_json("/api/v1/strings/2/blocks/12")
-            self.assertEqual(b["capacity_relative_pct"]["quality"], "ok", b)
-            self.assertEqual(b["capacity_pct"]["quality"], "not_present", b)
+            self.assertIn(b["capacity_relative_pct"]["quality"], ("ok", "stale"), b)
+            self.assertLess(b["capacity_relative_pct"]["value"], 90.0, b)
+            self.assertIsNone(b["capacity_pct"]["value"], b)  # no capacity test: no % of nominal
 
     def run_ctl(self, d, *args):
         r = subprocess.run([binary("equalisctl"), "--url", d.url, *args], capture_output=True,

@@ -39,7 +39,8 @@ after(async () => {
 
 async function estimated() {
   const doc = await daemon.getJson(`/api/v1/strings/${S}/blocks`);
-  return doc.blocks.every((b) => b.capacity_relative_pct.quality === "ok") ? doc.blocks : null;
+  // At 3600× on a loaded machine a value may be read a cycle late (stale): it is there all the same.
+  return doc.blocks.every((b) => typeof b.capacity_relative_pct.value === "number") ? doc.blocks : null;
 }
 
 test("block capacities in the battery table and on the block page", { timeout: 120000 }, async () => {
@@ -68,10 +69,10 @@ test("block capacities in the battery table and on the block page", { timeout: 1
   const fact = page.locator(`[data-field="capacity_relative_pct"] dd`);
   await fact.waitFor({ timeout: 20000 });
   const text = await fact.textContent();
-  assert.match(text, /^\d+\.\d %.* ± \d+\.\d$/, `value ± σ: ${text}`);
+  assert.match(text, /^\d+\.\d %\*? ± \d+\.\d$/, `value ± σ: ${text}`);
   assert.ok(Math.abs(parseShown(text.split("±")[0], "%").value - lowest.capacity_relative_pct.value) < 0.051, text);
   const events = await page.textContent(`[data-field="capacity_events"] dd`);
-  assert.equal(events.trim(), "1", events);
+  assert.equal(parseShown(events).value, 1, events);
   // No capacity test has run: no capacity in % of nominal.
   const nominal = await page.textContent(`[data-field="capacity_pct"] dd`);
   assert.ok(nominal.includes("—"), nominal);

@@ -186,7 +186,7 @@ export default function Block({ params }) {
               <dt>{label}</dt>
               <dd>
                 <Value vo={blk[field]} scope="block" field={field} />
-                {sigma && blk[sigma] && blk[sigma].quality === "ok" && typeof blk[sigma].value === "number" ? (
+                {sigma && blk[sigma] && typeof blk[sigma].value === "number" ? (
                   <span class="sigma"> ± {fmtPoint(blk[sigma], "block", sigma)}</span>
                 ) : null}
               </dd>

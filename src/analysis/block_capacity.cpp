@@ -25,8 +25,8 @@ constexpr double kMinCurvedWindow = 0.05;
 constexpr double kMinScale = 0.2;
 constexpr double kMaxScale = 5.0;
 
-// Solves the symmetric system a·x = b (n ≤ 3) by Gaussian elimination with partial pivoting;
-// none when it is singular (a pivot below `tiny` times the largest diagonal element).
+// Solves the symmetric system a·x = b (N ≤ 4) by Gaussian elimination with partial pivoting;
+// none when it is singular (a pivot below 1e-12 times the largest diagonal element).
 template <std::size_t N>
 std::optional<std::array<double, N>> solve(std::array<std::array<double, N>, N> a,
                                            std::array<double, N> b) {
@@ -64,10 +64,7 @@ std::optional<std::array<double, N>> solve(std::array<std::array<double, N>, N> 
   return x;
 }
 
-// Least-squares fit of y = c0 + ρ·ΔI + β1·D + β2·D² (D: depth of discharge as a fraction of the
-// nominal capacity) from the sums, with ΔI left out when it moves in step with D (a
-// constant-power load, where it would be collinear) or does not move, and D² left out when the
-// window is too short to show curvature.
+// β1, β2 of a least-squares fit of y = c0 + ρ·ΔI + β1·D + β2·D² (fitCurve).
 struct CurveFit {
   double b1 = 0, b2 = 0;          // β1, β2
   double var_b1 = 0, var_b2 = 0;  // their variances from the residuals
@@ -142,6 +139,25 @@ struct ScaleFit {
   double sd = 0;
 };
 
+// The last coefficient of the normal equations a·x = rhs and its standard deviation.
+template <std::size_t N>
+std::optional<ScaleFit> lastCoefficient(const std::array<std::array<double, N>, N>& a,
+                                        const std::array<double, N>& rhs, double yy, double n) {
+  std::array<double, N> unit{};
+  unit[N - 1] = 1.0;
+  const auto x = solve<N>(a, rhs);
+  const auto inv = solve<N>(a, unit);
+  if (!x || !inv) {
+    return std::nullopt;
+  }
+  double sse = yy;
+  for (std::size_t i = 0; i < N; ++i) {
+    sse -= (*x)[i] * rhs[i];
+  }
+  const double sigma2 = std::max(0.0, sse) / std::max(1.0, n - static_cast<double>(N));
+  return ScaleFit{(*x)[N - 1], std::sqrt(sigma2 * std::max(0.0, (*inv)[N - 1]))};
+}
+
 std::optional<ScaleFit> fitAlong(const StringCapacityEstimator::Sums& s, bool with_current,
                                  double p, double q) {
   const auto& m = s.xx;
@@ -149,30 +165,11 @@ std::optional<ScaleFit> fitAlong(const StringCapacityEstimator::Sums& s, bool wi
   const double w1 = p * m[1][2] + q * m[1][3];
   const double ww = p * p * m[2][2] + 2.0 * p * q * m[2][3] + q * q * m[3][3];
   const double wy = p * s.xy[2] + q * s.xy[3];
-  const double n = m[0][0];
   if (with_current) {
-    const std::array<std::array<double, 3>, 3> a{
-        {{m[0][0], m[0][1], w0}, {m[0][1], m[1][1], w1}, {w0, w1, ww}}};
-    const std::array<double, 3> rhs{s.xy[0], s.xy[1], wy};
-    const auto x = solve<3>(a, rhs);
-    const auto inv = solve<3>(a, {0.0, 0.0, 1.0});
-    if (!x || !inv) {
-      return std::nullopt;
-    }
-    const double sse = s.yy - ((*x)[0] * rhs[0] + (*x)[1] * rhs[1] + (*x)[2] * rhs[2]);
-    const double sigma2 = std::max(0.0, sse) / std::max(1.0, n - 3.0);
-    return ScaleFit{(*x)[2], std::sqrt(sigma2 * std::max(0.0, (*inv)[2]))};
+    return lastCoefficient<3>({{{m[0][0], m[0][1], w0}, {m[0][1], m[1][1], w1}, {w0, w1, ww}}},
+                              {s.xy[0], s.xy[1], wy}, s.yy, m[0][0]);
   }
-  const std::array<std::array<double, 2>, 2> a{{{m[0][0], w0}, {w0, ww}}};
-  const std::array<double, 2> rhs{s.xy[0], wy};
-  const auto x = solve<2>(a, rhs);
-  const auto inv = solve<2>(a, {0.0, 1.0});
-  if (!x || !inv) {
-    return std::nullopt;
-  }
-  const double sse = s.yy - ((*x)[0] * rhs[0] + (*x)[1] * rhs[1]);
-  const double sigma2 = std::max(0.0, sse) / std::max(1.0, n - 2.0);
-  return ScaleFit{(*x)[1], std::sqrt(sigma2 * std::max(0.0, (*inv)[1]))};
+  return lastCoefficient<2>({{{m[0][0], w0}, {w0, ww}}}, {s.xy[0], wy}, s.yy, m[0][0]);
 }
 
 // Whether ΔI can be a regressor of these sums: it moved on its own, not in step with D (a
@@ -188,6 +185,9 @@ bool currentMoves(const StringCapacityEstimator::Sums& s) {
          cov * cov < kMaxCurrentCorrelation2 * var_d * var_di;
 }
 
+// Least-squares fit of y = c0 + ρ·ΔI + β1·D + β2·D² (D: depth of discharge as a fraction of the
+// nominal capacity) from the sums, with ΔI left out unless currentMoves(), and D² left out when
+// the window is too short to show curvature.
 std::optional<CurveFit> fitCurve(const StringCapacityEstimator::Sums& s, bool curved) {
   const double n = s.xx[0][0];
   const double mean_d = n > 0.0 ? s.xx[0][2] / n : 0.0;
@@ -268,26 +268,20 @@ std::optional<CapacityEvent> StringCapacityEstimator::update(TimeMs t_ms, double
   if (!active_) {
     active_ = true;
     start_ms_ = t_ms;
-    last_ms_ = t_ms;
-    last_current_a_ = current_a;
-    q_ah_ = 0.0;
+    drawn_.start(t_ms, current_a);
     window_q0_ah_ = -1.0;
     window_q1_ah_ = 0.0;
-    window_i_sum_a_ = 0.0;
     window_samples_ = 0;
     std::fill(sums_.begin(), sums_.end(), Sums{});
     mean_sums_ = Sums{};
-  } else if (std::isfinite(current_a)) {
-    const double dt_h = static_cast<double>(t_ms - last_ms_) / static_cast<double>(kHourMs);
-    // Trapezoids of the discharge current (positive while discharging).
-    q_ah_ += std::max(0.0, -0.5 * (current_a + last_current_a_)) * std::max(0.0, dt_h);
-    last_ms_ = t_ms;
-    last_current_a_ = current_a;
+  } else {
+    drawn_.add(t_ms, current_a);
   }
+  const double q_ah = drawn_.ah();
   if (!std::isfinite(current_a) || block_v.size() != n_blocks_) {
     return std::nullopt;
   }
-  if (q_ah_ < kWindowStartFraction * nominal_ah_ || q_ah_ > kWindowEndFraction * nominal_ah_ ||
+  if (q_ah < kWindowStartFraction * nominal_ah_ || q_ah > kWindowEndFraction * nominal_ah_ ||
       t_ms - start_ms_ < kWindowStartMs) {
     return std::nullopt;
   }
@@ -306,13 +300,12 @@ std::optional<CapacityEvent> StringCapacityEstimator::update(TimeMs t_ms, double
   }
   const double mean_v = sum_v / static_cast<double>(valid);
   if (window_q0_ah_ < 0.0) {
-    window_q0_ah_ = q_ah_;
+    window_q0_ah_ = q_ah;
     i_ref_a_ = current_a;
   }
-  window_q1_ah_ = q_ah_;
-  window_i_sum_a_ += -current_a;
+  window_q1_ah_ = q_ah;
   ++window_samples_;
-  const double depth = q_ah_ / nominal_ah_;
+  const double depth = q_ah / nominal_ah_;
   const double di = current_a - i_ref_a_;
   mean_sums_.add(depth, di, mean_v);
   for (std::size_t b = 0; b < n_blocks_; ++b) {
@@ -327,10 +320,9 @@ CapacityEvent StringCapacityEstimator::finish(TimeMs t_ms) {
   CapacityEvent e;
   e.start_ms = start_ms_;
   e.end_ms = t_ms;
-  e.ah_out = q_ah_;
+  e.ah_out = drawn_.ah();
   e.samples = window_samples_;
   e.window_ah = window_q0_ah_ < 0.0 ? 0.0 : window_q1_ah_ - window_q0_ah_;
-  e.mean_current_a = window_samples_ > 0 ? window_i_sum_a_ / window_samples_ : 0.0;
   e.blocks.resize(n_blocks_);
   e.used = window_samples_ >= kMinSamples && e.window_ah >= kMinWindowFraction * nominal_ah_;
   if (!e.used) {
@@ -356,7 +348,6 @@ CapacityEvent StringCapacityEstimator::finish(TimeMs t_ms) {
     e.used = false;
     return e;
   }
-  e.mean_slope_v_per_ah = mean_slope / nominal_ah_;
   std::vector<double> lambda(n_blocks_, 0.0);  // 0: no estimate
   std::vector<double> lambda_sd(n_blocks_, 0.0);
   // V̄ is the mean of the blocks' curves G(λ_b·D), not G(D) itself: its coefficients are

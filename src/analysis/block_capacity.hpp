@@ -2,34 +2,33 @@
 // "Capacity of every block"; battery-science.md §3.4 method 2).
 //
 // Every block of a series string carries the same current. Over the steady part of a discharge a
-// block's voltage falls at a rate s_b = dV_b/dQ that is inversely proportional to its capacity:
-// its OCV falls by k/C_b per ampere-hour (k: the OCV span per unit of state of charge), and the
-// depletion overvoltage that makes a discharge curve fall faster than the OCV grows with the
-// block's own depth of discharge Q/C_b as well. So, with C_string the harmonic mean of the
-// blocks' capacities and s̄ the mean block's slope,
+// block's voltage falls with its own depth of discharge Q/C_b: its OCV, and the depletion
+// overvoltage that makes a discharge curve fall faster than the OCV, both follow the depth. So
+// every block follows one curve G stretched by its capacity:
 //
-//   C_b / C_string = s̄ / s_b,     i.e.   x_b = C_string / C_b − 1 = γ_b / s̄,  γ_b = s_b − s̄
+//   V_b(t) ≈ α_b + ρ_b·(I(t) − I₀) + G(λ_b·D(t)),   λ_b = C_string / C_b,   D = Q / C_nom
 //
-// s̄ comes from regressing the mean block voltage V̄ on [1, Q, ΔI] and γ_b from regressing the
-// block's deviation V_b − V̄ on the same, over the window:
-//
-//   V_b(t) − V̄(t) = α_b + ρ_b·(I(t) − I₀) + γ_b·Q(t)
+// with C_string the harmonic mean of the blocks' capacities (so the λ_b average 1). G is fitted
+// to the mean block V̄ as a quadratic in D; each block's deviation V_b − V̄ is fitted with the
+// single curve regressor G(λD) − G(D) = (λ − 1)·(g1·D + g2·(λ + 1)·D²) by fixed-point iteration
+// on λ, one shape parameter per block (V̄ is the mean of the stretched curves, not G: a second
+// pass divides that out, and the λ_b are normalized to mean 1).
 //
 // In the deviation everything the blocks share cancels — load steps, the room temperature, the
-// current sensor's gain (it scales every slope alike) — α_b absorbs the module's offset and the
-// block's own OCV offset, ρ_b its resistance. ΔI is left out when it moves in step with Q (a
-// constant-power load), where it would be collinear with Q. No chemistry constant enters, and no
-// rest is needed. The window starts when the coup de fouet and the fast polarization have settled
-// (kWindowStartFraction of the nominal capacity drawn and kWindowStartMs after the start).
+// current sensor's gain — α_b absorbs the module's offset and the block's own OCV offset, ρ_b its
+// resistance. ΔI is left out when it moves in step with D (a constant-power load), where it would
+// be collinear with D. No chemistry constant enters, and no rest is needed. The window starts
+// when the coup de fouet and the fast polarization have settled (kWindowStartFraction of the
+// nominal capacity drawn and kWindowStartMs after the start). Only the moments of the
+// regressions are kept: constant memory, whatever the length of the discharge.
 //
 // Successive events are fused per block by their inverse variances, older events fading with a
 // half-life of kForgetHalfLifeMs, so a block that ages is followed. Each event's variance is the
 // regression's plus a floor for what one discharge cannot separate: block-to-block scatter of
 // the polarization growth (kEventFloorRelative, measured by `equalis-bench-analysis`).
 //
-// The block capacities are C_b = C_string / (1 + e_b·C_string), where C_string is the string's
-// harmonic-mean capacity. It is the configured nominal capacity until an anchor (a capacity test)
-// sets it; blocks() says which.
+// The block capacities are C_b = C_string / λ_b. C_string is the configured nominal capacity
+// until an anchor (a capacity test) sets it; level() says which.
 //
 // Pure computation on what the sweeps deliver: no clock, no store, no simulator.
 #pragma once
@@ -42,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include "analysis/discharge_counter.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
 
@@ -50,7 +50,7 @@ namespace equalis::analysis {
 // One block's result of one discharge.
 struct BlockCapacityEvent {
   bool valid = false;        // the block had enough readings in the window
-  double inv_dev = 0;        // x_b = γ_b / s̄ = C_string / C_b − 1
+  double inv_dev = 0;        // x_b = λ_b − 1 = C_string / C_b − 1
   double inv_dev_sigma = 0;  // its standard deviation (regression + floor)
   double relative = 1;       // C_b / C_string = 1 / (1 + x_b), from this event alone
 };
@@ -98,7 +98,6 @@ class StringCapacityEstimator {
   const std::vector<BlockCapacity>& blocks() const { return blocks_; }
   std::size_t blockCount() const { return n_blocks_; }
   const StringCapacityLevel& level() const { return level_; }
-  bool inDischarge() const { return active_; }
   // Sets the string's level (C_string and its σ) from a capacity test (capacity_test.hpp).
   void anchor(double capacity_ah, double sigma_ah, TimeMs t_ms);
   // The string's own capacity from its last capacity test (what it delivered to the end
@@ -110,7 +109,6 @@ class StringCapacityEstimator {
   };
   void recordTest(const TestRecord& t) { test_ = t; }
   const std::optional<TestRecord>& lastTest() const { return test_; }
-  TimeMs anchoredMs() const { return anchored_ms_; }
   // Discharges fused so far (each used event counts once).
   int stringEvents() const { return string_events_; }
 
@@ -166,13 +164,10 @@ class StringCapacityEstimator {
 
   bool active_ = false;
   TimeMs start_ms_ = 0;
-  TimeMs last_ms_ = 0;
-  double last_current_a_ = 0;
-  double q_ah_ = 0;           // drawn since the start of the discharge
+  DischargeCounter drawn_;    // since the start of the discharge
   double window_q0_ah_ = -1;  // Q when the window opened (−1: not yet)
   double window_q1_ah_ = 0;   // Q at the window's last sample
   double i_ref_a_ = 0;        // current at the window's first sample (ΔI's origin)
-  double window_i_sum_a_ = 0;
   int window_samples_ = 0;
   std::vector<Sums> sums_;
   Sums mean_sums_;  // the same for the mean block V̄

@@ -54,19 +54,14 @@ std::optional<CapacityTestResult> CapacityTestDetector::update(TimeMs t_ms, doub
   if (!active_) {
     active_ = true;
     start_ms_ = t_ms;
-    last_ms_ = t_ms;
-    last_current_a_ = std::isfinite(current_a) ? current_a : 0.0;
-    q_ah_ = 0.0;
+    drawn_.start(t_ms, current_a);
     n_ = i_sum_ = i_sq_ = t_sum_ = t_n_ = 0.0;
     flowing_ms_ = t_ms;
     q_flowing_ah_ = 0.0;
     at_end_ = false;
     block_q_end_ah_.assign(n_blocks_, nan);
-  } else if (std::isfinite(current_a)) {
-    const double dt_h = static_cast<double>(t_ms - last_ms_) / static_cast<double>(kHourMs);
-    q_ah_ += std::max(0.0, -0.5 * (current_a + last_current_a_)) * std::max(0.0, dt_h);
-    last_ms_ = t_ms;
-    last_current_a_ = current_a;
+  } else {
+    drawn_.add(t_ms, current_a);
   }
   // The sweeps between a cut-off and the mode's leaving discharge (a minute without current)
   // are not part of the test: neither in its statistics nor as its end.
@@ -88,7 +83,7 @@ std::optional<CapacityTestResult> CapacityTestDetector::update(TimeMs t_ms, doub
       sum_v += block_v[b];
       ++nv;
       if (block_v[b] <= end_block_v_ && !std::isfinite(block_q_end_ah_[b])) {
-        block_q_end_ah_[b] = q_ah_;
+        block_q_end_ah_[b] = drawn_.ah();
       }
     }
     // A block past its end voltage may fall out of its module's measuring range (no reading).
@@ -105,7 +100,7 @@ std::optional<CapacityTestResult> CapacityTestDetector::update(TimeMs t_ms, doub
   // The mean only counts when (nearly) every block answered.
   const bool mean_ok = static_cast<double>(nv) >= 0.9 * static_cast<double>(n_blocks_) && nv > 0;
   flowing_ms_ = t_ms;
-  q_flowing_ah_ = q_ah_;
+  q_flowing_ah_ = drawn_.ah();
   at_end_ = block_at_end ||
             (mean_ok && sum_v / static_cast<double>(nv) <= end_block_v_ * (1.0 + kEndMargin));
   return std::nullopt;

@@ -26,6 +26,7 @@
 #include <span>
 #include <vector>
 
+#include "analysis/discharge_counter.hpp"
 #include "core/clock.hpp"
 #include "model/chemistry.hpp"
 
@@ -72,9 +73,7 @@ class CapacityTestDetector {
 
   bool active_ = false;
   TimeMs start_ms_ = 0;
-  TimeMs last_ms_ = 0;
-  double last_current_a_ = 0;
-  double q_ah_ = 0;
+  DischargeCounter drawn_;
   double n_ = 0, i_sum_ = 0, i_sq_ = 0;  // current statistics (discharge positive)
   double t_sum_ = 0, t_n_ = 0;           // temperature statistics
   TimeMs flowing_ms_ = 0;                // the last sweep with current flowing …

@@ -537,10 +537,15 @@ void Controller::estimateCapacity(const bus::Sweep& sweep,
     if (r) {
       noteCapacityTest(s, *r);
     }
-    if (e || r) {
-      shareCapacities(s);
-    }
   }
+}
+
+void Controller::capacityChanged(std::size_t s) {
+  const auto path = persist::capacityPath(plant_, s);
+  if (auto st = persist::writeFileDurably(path, capacity_[s].serialize()); !st) {
+    log::get("analysis")->warn("{}", st.error().message);
+  }
+  shareCapacities(s);
 }
 
 void Controller::shareCapacities(std::size_t s) {
@@ -582,10 +587,7 @@ void Controller::noteCapacityTest(std::size_t s, const analysis::CapacityTestRes
     anchored = fmt::format("block capacities in Ah from {} block{} that reached it", anchors,
                            anchors == 1 ? "" : "s");
   }
-  const auto path = persist::capacityPath(plant_, s);
-  if (auto st = persist::writeFileDurably(path, capacity_[s].serialize()); !st) {
-    log::get("analysis")->warn("{}", st.error().message);
-  }
+  capacityChanged(s);
   const auto& info = model::chemistryInfo(plant_.strings[s].chemistry);
   logEvent({clock_.nowMs(), "analysis",
             fmt::format("{}: capacity test: {:.1f} Ah to {:.2f} V/cell in {:.1f} h at {:.1f} A, "
@@ -607,10 +609,7 @@ void Controller::saveCapacity(std::size_t s, const analysis::CapacityEvent& e) {
                                    analysis::StringCapacityEstimator::kMinWindowFraction))});
     return;
   }
-  const auto path = persist::capacityPath(plant_, s);
-  if (auto st = persist::writeFileDurably(path, capacity_[s].serialize()); !st) {
-    log::get("analysis")->warn("{}", st.error().message);
-  }
+  capacityChanged(s);
   // The weakest block now, for the log line.
   const auto& blocks = capacity_[s].blocks();
   std::size_t weakest = 0;

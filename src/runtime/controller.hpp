@@ -219,6 +219,8 @@ class Controller {
   void estimateCapacity(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void saveCapacity(std::size_t string_index, const analysis::CapacityEvent& e);
   void noteCapacityTest(std::size_t string_index, const analysis::CapacityTestResult& r);
+  // The estimates changed: stored (capacity-string-N.json) and handed on (shareCapacities).
+  void capacityChanged(std::size_t string_index);
   // Hands the blocks' capacities to the analyzer (their state of charge).
   void shareCapacities(std::size_t string_index);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
@@ -822,6 +823,31 @@ active = true
 namespace equalis::runtime {
 namespace {
 
+// The demo plant as `make run` has it (mains failures on), its data in `dir`.
+model::PlantConfig demoPlantIn(const TempDir& dir) {
+  auto plant = model::demoPlant();
+  plant.data_dir = dir.str();
+  return plant;
+}
+
+// A controller on `plant` (simulated by `plant_sim`) running the scenario `toml` from now; null,
+// with the failure recorded, when it does not start.
+std::unique_ptr<Controller> runningScenario(const model::PlantConfig& plant, SimulatedClock& clock,
+                                            const std::shared_ptr<sim::PlantSim>& plant_sim,
+                                            std::string_view toml, std::string_view file) {
+  auto scenario = sim::parseScenario(toml, file);
+  if (!scenario.ok()) {
+    ADD_FAILURE() << scenario.error().message;
+    return nullptr;
+  }
+  auto c = std::make_unique<Controller>(plant, clock, plant_sim);
+  if (!c->open().ok() || !c->setScenario(std::move(scenario.value())).ok()) {
+    ADD_FAILURE() << "the controller did not start with scenario " << file;
+    return nullptr;
+  }
+  return c;
+}
+
 // The capacity of every block, on the demo plant as `make run` has it (random mains failures on):
 // two blocks are set weak by the scenario, a one-hour outage (≈ 25 % of C) follows; the blocks'
 // capacity points appear, the weak ones lowest, the event log says so, and the estimates
@@ -829,9 +855,8 @@ namespace {
 TEST(Controller, BlockCapacitiesFromAnOutage) {
   TempDir dir;
   SimulatedClock clock;
-  auto plant = model::demoPlant();
-  plant.data_dir = dir.str();
-  auto scenario = sim::parseScenario(R"(
+  const auto plant = demoPlantIn(dir);
+  const std::string_view toml = R"(
 name = "weak blocks"
 duration = "5h"
 [[event]]
@@ -851,15 +876,13 @@ at = "2h"
 action = "outage"
 load_kw = 20
 duration = "60min"
-)",
-                                     "weak-blocks.toml");
-  ASSERT_TRUE(scenario.ok()) << scenario.error().message;
+)";
   std::vector<double> relative_1;
   {
     const auto plant_sim = simulatedPlant(plant, clock.nowMs());
-    Controller c(plant, clock, plant_sim);
-    ASSERT_TRUE(c.open().ok());
-    ASSERT_TRUE(c.setScenario(std::move(scenario.value())).ok());
+    const auto started = runningScenario(plant, clock, plant_sim, toml, "weak-blocks.toml");
+    ASSERT_TRUE(started);
+    Controller& c = *started;
     c.runUntil(clock, clock.nowMs() + 4 * kHourMs);
     state::StateStore::Reader r(c.state(), clock.nowMs());
     for (std::size_t s = 0; s < 2; ++s) {
@@ -921,9 +944,9 @@ namespace {
 TEST(Controller, CapacityTestAnchorsTheBlockCapacities) {
   TempDir dir;
   SimulatedClock clock;
-  auto plant = model::demoPlant();
-  plant.data_dir = dir.str();
-  auto scenario = sim::parseScenario(R"(
+  const auto plant = demoPlantIn(dir);
+  const auto plant_sim = simulatedPlant(plant, clock.nowMs());
+  const auto started = runningScenario(plant, clock, plant_sim, R"(
 name = "capacity test"
 duration = "16h"
 [[event]]
@@ -939,12 +962,9 @@ string = 2
 current_a = 10
 duration = "12h"
 )",
-                                     "capacity-test.toml");
-  ASSERT_TRUE(scenario.ok()) << scenario.error().message;
-  const auto plant_sim = simulatedPlant(plant, clock.nowMs());
-  Controller c(plant, clock, plant_sim);
-  ASSERT_TRUE(c.open().ok());
-  ASSERT_TRUE(c.setScenario(std::move(scenario.value())).ok());
+                                       "capacity-test.toml");
+  ASSERT_TRUE(started);
+  Controller& c = *started;
   c.runUntil(clock, clock.nowMs() + 14 * kHourMs);
   state::StateStore::Reader r(c.state(), clock.nowMs());
   // The string delivers what its weakest block has: block 12 collapses and takes the string to
@@ -993,9 +1013,10 @@ namespace {
 TEST(Controller, BlockChargeFollowsEachBlocksOwnCapacity) {
   TempDir dir;
   SimulatedClock clock;
-  auto plant = model::demoPlant();
-  plant.data_dir = dir.str();
-  auto scenario = sim::parseScenario(R"(
+  const auto plant = demoPlantIn(dir);
+  const auto plant_sim = simulatedPlant(plant, clock.nowMs());
+  const TimeMs t0 = clock.nowMs();
+  const auto started = runningScenario(plant, clock, plant_sim, R"(
 name = "weak blocks, two outages"
 duration = "30h"
 [[event]]
@@ -1021,13 +1042,9 @@ action = "outage"
 load_kw = 20
 duration = "80min"
 )",
-                                     "two-outages.toml");
-  ASSERT_TRUE(scenario.ok()) << scenario.error().message;
-  const auto plant_sim = simulatedPlant(plant, clock.nowMs());
-  const TimeMs t0 = clock.nowMs();
-  Controller c(plant, clock, plant_sim);
-  ASSERT_TRUE(c.open().ok());
-  ASSERT_TRUE(c.setScenario(std::move(scenario.value())).ok());
+                                       "two-outages.toml");
+  ASSERT_TRUE(started);
+  Controller& c = *started;
   c.runUntil(clock, t0 + 26 * kHourMs + 75 * kMinuteMs);
   state::StateStore::Reader r(c.state(), clock.nowMs());
   // Errors against the truth: their mean (the string's level, which only a capacity test

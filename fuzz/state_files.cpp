@@ -1,10 +1,10 @@
 // Fuzz target: the files equalisd keeps in its data directory and reads back at start (and from
 // a restored backup): modules.json, ri_baseline_N.json, calibration_N.json, capacity_N.json,
-// alarm_rules.json,
+// discharges-string-N.json, alarm_rules.json,
 // users.json, io_names.json, protocols.json. A damaged file must give an error, never a crash.
 // The first byte picks the reader (modulo 5, ordered so that the seeds written for modulo 4 keep
-// their reader; 230–239: capacity-string-N.json for 4 blocks of 100 Ah, 240–249: protocols.json,
-// 250 and above: io_names.json).
+// their reader; 220–229: discharges-string-N.json, 230–239: capacity-string-N.json for 4 blocks
+// of 100 Ah, 240–249: protocols.json, 250 and above: io_names.json).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,6 +12,7 @@
 #include "alarms/rules_json.hpp"
 #include "analysis/block_capacity.hpp"
 #include "analysis/calibration.hpp"
+#include "analysis/discharge_record.hpp"
 #include "analysis/ri_baseline.hpp"
 #include "auth/users_file.hpp"
 #include "bus/module_map.hpp"
@@ -30,6 +31,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto again =
           equalis::model::parseChannelNamesFile(equalis::model::channelNamesFileText(*names));
       if (!again || *again != *names) {
+        __builtin_trap();  // what was written must read back the same
+      }
+    }
+    return 0;
+  }
+  if (data[0] >= 220 && data[0] < 230) {
+    const auto records = equalis::analysis::recordsFromJson(text);
+    if (records) {
+      const std::string written = equalis::analysis::recordsToJson(*records);
+      const auto again = equalis::analysis::recordsFromJson(written);
+      if (!again || equalis::analysis::recordsToJson(*again) != written) {
         __builtin_trap();  // what was written must read back the same
       }
     }

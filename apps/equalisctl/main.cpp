@@ -36,6 +36,15 @@ Commands:
   capacity STRING             each block's capacity estimated from the string's discharges:
                               % of nominal and against the string's mean block, each ± 1 σ,
                               with the number of discharges behind it; weakest first
+  discharges STRING [--from T] [--to T]
+                              the string's recorded discharges, newest first (default: the
+                              whole history): duration, Ah, kWh, lowest voltage, the first
+                              block at the end voltage and the runtime predicted at half time
+  report STRING ID [--csv|--html] [--output FILE]
+                              the report of one discharge (ID from `discharges`): summary,
+                              the order the blocks reached each voltage, every block's
+                              voltages, temperatures, charge and capacity; --csv one row per
+                              block, --html a printable page
   events [--from T] [--to T] [--kind K] [--level L] [--string N] [--block B] [--limit N]
                               the event log, filtered (kinds: alarm, protection, input, …),
                               oldest first (--limit N: the newest N of the range)
@@ -360,6 +369,145 @@ int cmdCapacity(const Options& o, const std::string& string_arg) {
   if (estimated == 0) {
     std::cout << "No estimate yet: it takes a discharge of at least 5 % of the capacity.\n";
   }
+  return 0;
+}
+
+std::string minutesText(const json& seconds) {
+  return seconds.is_number() ? fmt::format("{:.1f} min", seconds.get<double>() / 60.0) : "—";
+}
+
+int cmdDischarges(const Options& o, const std::string& string_arg, std::string query) {
+  if (query.find("?from=") == std::string::npos && query.find("&from=") == std::string::npos) {
+    query += std::string(query.empty() ? "?" : "&") + "from=0";
+  }
+  int code = 0;
+  auto j = getJson(o, "/api/v1/strings/" + string_arg + "/discharges" + query, code);
+  if (!j) {
+    return code;
+  }
+  if (o.json) {
+    std::cout << j->dump(2) << "\n";
+    return 0;
+  }
+  const auto& list = (*j)["discharges"];
+  if (list.empty()) {
+    std::cout << "no discharge recorded in the range\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<14} {:<24} {:>10} {:>9} {:>8} {:>9}  {}\n", "ID", "Start",
+                           "Duration", "Ah", "kWh", "Lowest V", "End voltage / runtime");
+  for (const auto& d : list) {
+    const auto& rep = d["report"];
+    std::string end = "(no report)";
+    double kwh = std::nan("");
+    if (rep.is_object()) {
+      kwh = rep.value("energy_wh", 0.0) / 1000.0;
+      const auto& rt = rep["runtime"];
+      if (rep["first_at_end"].is_object()) {
+        end = fmt::format("block {} after {}; predicted at half time {}",
+                          rep["first_at_end"].value("block", 0), minutesText(rt["actual_s"]),
+                          minutesText(rt["predicted_at_half_s"]));
+      } else {
+        end = "not reached; runtime left " + minutesText(rt["left_at_end_s"]);
+      }
+    }
+    std::cout << fmt::format(
+        "{:<14} {:<24} {:>10} {:>9.2f} {:>8} {:>9}  {}{}\n", d.value("id", std::int64_t{0}),
+        d.value("start", ""), minutesText(d["duration_s"]), d.value("ah_out", 0.0),
+        std::isfinite(kwh) ? fmt::format("{:.2f}", kwh) : "—",
+        d["min_voltage_v"].is_number() ? fmt::format("{:.1f}", d["min_voltage_v"].get<double>())
+                                       : "—",
+        end, d["end"].is_null() ? " (running)" : "");
+  }
+  return 0;
+}
+
+int cmdReport(const Options& o, const std::string& string_arg, const std::string& id,
+              const std::string& form, const std::string& output) {
+  const std::string path = "/api/v1/strings/" + string_arg + "/discharges/" + id + "/report" +
+                           (form.empty() ? "" : "." + form);
+  const auto f = get(o, path);
+  if (f.status == 0 || f.status >= 400 || form.empty()) {
+    int code = 0;
+    auto j = parseAnswer(o, path, f, code);
+    if (!j) {
+      return code;
+    }
+    if (o.json || !output.empty()) {
+      const std::string text = j->dump(2) + "\n";
+      if (!output.empty()) {
+        std::ofstream file(output, std::ios::binary | std::ios::trunc);
+        file << text;
+        return file ? 0 : 1;
+      }
+      std::cout << text;
+      return 0;
+    }
+    const auto& r = *j;
+    const auto& rt = r["runtime"];
+    std::cout << fmt::format("String {}: discharge of {}\n", r.value("string", 0),
+                             r.value("start", ""));
+    std::cout << fmt::format("  {:.2f} Ah, {:.3f} kWh in {}; {:.1f} A mean, {:.1f} A peak\n",
+                             r.value("ah_out", 0.0), r.value("energy_wh", 0.0) / 1000.0,
+                             minutesText(r["duration_s"]), r.value("mean_current_a", 0.0),
+                             r.value("max_current_a", 0.0));
+    if (r["first_at_end"].is_object()) {
+      std::cout << fmt::format(
+          "  block {} reached {:.2f} V/cell first, after {}; predicted at half time {} "
+          "({:+.1f} %), at the start {}\n",
+          r["first_at_end"].value("block", 0), r.value("end_v_per_cell", 0.0),
+          minutesText(rt["actual_s"]), minutesText(rt["predicted_at_half_s"]),
+          rt["error_pct"].is_number() ? rt["error_pct"].get<double>() : 0.0,
+          minutesText(rt["predicted_at_start_s"]));
+    } else {
+      std::cout << fmt::format("  no block reached the end voltage; runtime left at the end {}\n",
+                               minutesText(rt["left_at_end_s"]));
+    }
+    std::string collapsed;
+    for (const auto& b : r["end_of_discharge"]["early_collapse"]) {
+      collapsed += (collapsed.empty() ? "" : ", ") + std::to_string(b.get<int>());
+    }
+    std::cout << "  early collapse: " << (collapsed.empty() ? "none" : collapsed) << "\n";
+    std::cout << "  order in which the blocks reached each voltage (first five):\n";
+    for (const auto& l : r["levels"]) {
+      std::string first;
+      int n = 0;
+      for (const auto& c : l["reached"]) {
+        if (n++ < 5) {
+          first += fmt::format("{}{} ({})", first.empty() ? "" : ", ", c.value("block", 0),
+                               minutesText(c["after_s"]));
+        }
+      }
+      std::cout << fmt::format("    {:.2f} V/cell: {}{}\n", l.value("v_per_cell", 0.0),
+                               first.empty() ? "none" : first,
+                               n > 5 ? fmt::format(" … {} blocks", n) : "");
+    }
+    std::cout << fmt::format("  {:>4} {:>9} {:>9} {:>6} {:>8} {:>8} {:>14}\n", "No.", "Lowest V",
+                             "End V", "Rank", "Max °C", "Charge", "Cap. vs mean");
+    for (const auto& b : r["blocks"]) {
+      const auto num = [&b](const char* k, int d) {
+        return b[k].is_number() ? fmt::format("{:.{}f}", b[k].get<double>(), d) : "—";
+      };
+      std::cout << fmt::format(
+          "  {:>4} {:>9} {:>9} {:>6} {:>8} {:>8} {:>14}{}\n", b.value("block", 0),
+          num("min_voltage_v", 3), num("end_voltage_v", 3),
+          b["end_rank"].is_number() ? std::to_string(b["end_rank"].get<int>()) : "—",
+          num("max_temperature_c", 1), num("charge_end_pct", 1), num("capacity_relative_pct", 1),
+          b.value("early_collapse", false) ? "  early collapse" : "");
+    }
+    return 0;
+  }
+  if (!output.empty()) {
+    std::ofstream file(output, std::ios::binary | std::ios::trunc);
+    file << f.body;
+    if (!file) {
+      std::fprintf(stderr, "equalisctl: cannot write %s\n", output.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "equalisctl: wrote %s (%zu bytes)\n", output.c_str(), f.body.size());
+    return 0;
+  }
+  std::cout << f.body;
   return 0;
 }
 
@@ -838,6 +986,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   std::string file;
   bool markdown = false;
   bool with_history = false;
+  std::string report_form;
   std::string data_dir;
   std::string config_path;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -859,10 +1008,13 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       config_path = args[++i];
     } else if ((cmd == "backup" || cmd == "restore") && a.rfind("--", 0) != 0 && file.empty()) {
       file = a;
-    } else if ((cmd == "blocks" || cmd == "capacity" || cmd == "check-config" ||
-                cmd == "protection-reset") &&
-               i == 1) {
-      continue;
+    } else if (((cmd == "blocks" || cmd == "capacity" || cmd == "check-config" ||
+                 cmd == "protection-reset" || cmd == "discharges" || cmd == "report") &&
+                i == 1) ||
+               (cmd == "report" && i == 2)) {
+      continue;  // positional: STRING (and a report's ID)
+    } else if (cmd == "report" && (a == "--csv" || a == "--html")) {
+      report_form = a.substr(2);
     } else {
       std::fprintf(stderr, "equalisctl: unexpected argument '%s'\n%s", a.c_str(), kUsage);
       return 2;
@@ -885,6 +1037,22 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       return 2;
     }
     return cmdCapacity(o, urlEncode(args[1]));
+  }
+  if (cmd == "discharges") {
+    if (args.size() < 2) {
+      std::fprintf(stderr, "equalisctl: discharges needs a STRING number\n");
+      return 2;
+    }
+    return cmdDischarges(o, urlEncode(args[1]), query);
+  }
+  if (cmd == "report") {
+    if (args.size() < 3 || args[2].rfind("--", 0) == 0) {
+      std::fprintf(stderr,
+                   "equalisctl: report needs a STRING number and a discharge ID (from "
+                   "`equalisctl discharges STRING`)\n");
+      return 2;
+    }
+    return cmdReport(o, urlEncode(args[1]), urlEncode(args[2]), report_form, output);
   }
   if (cmd == "events") {
     return cmdEvents(o, query);

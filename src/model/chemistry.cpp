@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace equalis::model {
 
@@ -66,6 +67,50 @@ double capacityTemperatureFactor(Chemistry c, double temperature_c) {
     }
   }
   return t.back().factor;
+}
+
+double capacityAtRate(Chemistry c, double c_rate) {
+  // USF12-100A, 100 Ah C10, to 1.75 V/cell at 25 °C: [minutes, A].
+  struct Row {
+    double minutes;
+    double current_a;
+  };
+  static constexpr std::array<Row, 14> kLead{{{10.0, 216.4},
+                                              {15.0, 174.9},
+                                              {20.0, 146.9},
+                                              {30.0, 112.2},
+                                              {45.0, 84.5},
+                                              {60.0, 68.0},
+                                              {120.0, 39.4},
+                                              {180.0, 28.6},
+                                              {240.0, 22.9},
+                                              {300.0, 18.9},
+                                              {360.0, 16.3},
+                                              {480.0, 12.7},
+                                              {600.0, 10.5},
+                                              {1200.0, 5.58}}};
+  constexpr double kTableC10Ah = 100.0;
+  const double rate = std::max(c_rate, 1e-6);
+  if (c == Chemistry::kLiFePO4 || c == Chemistry::kNiCd) {
+    const double k = c == Chemistry::kLiFePO4 ? 1.03 : 1.05;
+    return std::clamp(std::pow(0.1 / rate, k - 1.0), 0.5, 1.1);
+  }
+  const auto rate_of = [](const Row& r) { return r.current_a / kTableC10Ah; };
+  const auto fraction_of = [](const Row& r) {
+    return r.current_a * r.minutes / 60.0 / kTableC10Ah;
+  };
+  // Rows run from the highest rate to the lowest.
+  if (rate >= rate_of(kLead.front())) {
+    return fraction_of(kLead.front());
+  }
+  for (std::size_t i = 1; i < kLead.size(); ++i) {
+    if (rate >= rate_of(kLead[i])) {
+      const double f =
+          std::log(rate / rate_of(kLead[i])) / std::log(rate_of(kLead[i - 1]) / rate_of(kLead[i]));
+      return fraction_of(kLead[i]) + f * (fraction_of(kLead[i - 1]) - fraction_of(kLead[i]));
+    }
+  }
+  return fraction_of(kLead.back());
 }
 
 std::span<const ChemistryInfo> chemistries() {

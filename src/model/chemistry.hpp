@@ -55,6 +55,16 @@ struct ModuleTypeInfo {
 // and a capacity test is corrected to 25 °C with it.
 double capacityTemperatureFactor(Chemistry c, double temperature_c);
 
+// Charge delivered to the chemistry's end voltage at a constant current of `c_rate` × C10 (A per
+// Ah of the 10-hour capacity), as a fraction of C10, at 25 °C:
+//   lead-acid: the USF12-100A constant-current table to 1.75 V/cell (14 points, 10 min … 20 h,
+//   tests/data/discharge/unidentified-usf12-100a.toml): 36 % of C10 in 10 min, 68 % in 1 h,
+//   105 % in 10 h, 112 % in 20 h; interpolated in log(rate), flat beyond the ends;
+//   LiFePO4 and NiCd [G]: Peukert k = 1.03 and 1.05 about C/10 (battery-science.md §6.4; no
+//   published table obtained), clamped to 0.5 … 1.1.
+// What a UPS sizing table gives: the runtime at a load is capacityAtRate(I/C10) · C10 / I.
+double capacityAtRate(Chemistry c, double c_rate);
+
 std::span<const ChemistryInfo> chemistries();
 std::span<const ModuleTypeInfo> moduleTypes();
 const ChemistryInfo& chemistryInfo(Chemistry c);

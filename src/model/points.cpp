@@ -52,6 +52,9 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kStringElectrolyteLevel, "string.electrolyte_level", ST, E, "", 0, 1, R, false, "good,warning,alarm", "Electrolyte level of the string's pilot cell (ELS sensor); not_present without one"},
   {kStringChargerDeviationPct, "string.charger_deviation_pct", ST, F, "%", 2, 100, R, true, "", "String voltage against the charger's configured float set-point (temperature-compensated) while the string floats; not_present in other modes"},
   {kStringCapacityPct, "string.capacity_pct", ST, F, "%", 1, 10, R, false, "", "The string's capacity at 25 °C as % of nominal, from its last capacity test (a steady discharge at the 10-hour rate to the end voltage, IEEE 450 time-adjusted); not_present until one has been run"},
+  {kStringRuntimeS, "string.runtime_s", ST, F, "s", 0, 1, R, false, "", "Runtime on battery: during a discharge, the time left until the weakest block reaches the end voltage at the present load (averaged over 2 min); between discharges, the autonomy at the mean load of the last one. From each block's capacity, state of charge and temperature and the manufacturer's rate table; not_present before a first discharge"},
+  {kStringRuntimeBlock, "string.runtime_block", ST, I, "", 0, 1, R, false, "", "The block that string.runtime_s expects to reach the end voltage first (1-based)"},
+  {kStringRuntimeLoadA, "string.runtime_load_a", ST, F, "A", 2, 100, R, false, "", "The discharge current string.runtime_s is computed for"},
 
   {kBlockVoltageV, "block.voltage_v", BL, F, "V", 3, 1000, R, true, "", "Block voltage"},
   {kBlockTemperatureC, "block.temperature_c", BL, F, "°C", 1, 10, R, true, "", "Block (terminal) temperature"},

@@ -46,6 +46,9 @@ enum class PointId : std::uint16_t {
   kStringElectrolyteLevel,
   kStringChargerDeviationPct,
   kStringCapacityPct,
+  kStringRuntimeS,
+  kStringRuntimeBlock,
+  kStringRuntimeLoadA,
   // block
   kBlockVoltageV,
   kBlockTemperatureC,

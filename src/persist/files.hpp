@@ -26,6 +26,8 @@ std::string calibrationPath(const model::PlantConfig& plant, std::size_t string_
 std::string riBaselinePath(const model::PlantConfig& plant, std::size_t string_index);
 // The capacity estimates of a string's blocks (analysis/block_capacity.hpp).
 std::string capacityPath(const model::PlantConfig& plant, std::size_t string_index);
+// The reports of a string's last discharges (analysis/discharge_record.hpp).
+std::string dischargeReportsPath(const model::PlantConfig& plant, std::size_t string_index);
 // The address ↔ serial map of the modules on the bus lines (bus/module_map.hpp).
 std::string modulesPath(const model::PlantConfig& plant);
 // The names of I/O channels given at run time (model/io_names.hpp).

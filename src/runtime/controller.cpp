@@ -157,6 +157,9 @@ Controller::Controller(model::PlantConfig plant, Clock& clock,
     capacity_.emplace_back(static_cast<std::size_t>(sc.block_count), sc.capacity_ah);
     capacity_tests_.emplace_back(sc.chemistry, static_cast<std::size_t>(sc.block_count),
                                  sc.capacity_ah);
+    runtime_.emplace_back(sc.chemistry, sc.capacity_ah);
+    recorders_.emplace_back(sc.chemistry, static_cast<std::size_t>(sc.block_count));
+    reports_.emplace_back();
     runaway_.emplace_back(sc.name, sc.capacity_ah, plant_.thermal_runaway);
     protection_alarms_.emplace_back();
     bypass_power_w_.emplace_back(static_cast<std::size_t>(sc.block_count), 0.0);
@@ -351,6 +354,23 @@ Status Controller::open() {
     }
     capacity_[s] = std::move(loaded.value());
     shareCapacities(s);
+  }
+  // So do the discharge reports, and with them the load the autonomy is computed for.
+  for (std::size_t s = 0; s < reports_.size(); ++s) {
+    const auto path = persist::dischargeReportsPath(plant_, s);
+    const auto text = loadText(path, "analysis");
+    if (!text) {
+      continue;
+    }
+    auto loaded = analysis::recordsFromJson(*text);
+    if (!loaded) {
+      log::get("analysis")->warn("ignoring {}: {}", path, loaded.error().message);
+      continue;
+    }
+    reports_[s] = std::move(loaded.value());
+    if (!reports_[s].empty()) {
+      runtime_[s].setLastLoadA(reports_[s].back().meanCurrentA());
+    }
   }
   // Ri baselines and alarm rule changes made at run time survive restarts too.
   for (std::size_t s = 0; s < ri_baseline_.size(); ++s) {
@@ -626,6 +646,83 @@ void Controller::saveCapacity(std::size_t s, const analysis::CapacityEvent& e) {
                    100.0 * blocks[weakest].relative, 100.0 * blocks[weakest].relative_sigma)});
 }
 
+void Controller::reportDischarges(const bus::Sweep& sweep,
+                                  const std::vector<analysis::StringSummary>& sums) {
+  std::vector<analysis::RuntimeBlock> rb;
+  std::vector<analysis::DischargeSweepBlock> db;
+  const double nan = std::nan("");
+  for (std::size_t s = 0; s < runtime_.size(); ++s) {
+    const auto& modules = sweep.modules[s];
+    const auto& sum = sums[s];
+    const bool current_ok = sum.current_quality == Quality::kOk;
+    rb.resize(modules.size());
+    db.resize(modules.size());
+    for (std::size_t b = 0; b < modules.size(); ++b) {
+      const bool ok = modules[b].usable();
+      const auto& cap = capacity_[s].blocks()[b];
+      const double charge = current_ok ? sum.blocks[b].charge_pct : nan;
+      rb[b] = {cap.events > 0 ? cap.capacity_ah : nan, charge / 100.0,
+               ok ? modules[b].temperature_c : nan};
+      db[b] = {ok ? modules[b].voltage_v : nan, ok ? modules[b].temperature_c : nan, charge};
+    }
+    const double current_a = current_ok ? sum.current_a : nan;
+    const bool discharging =
+        sum.mode_quality == Quality::kOk && sum.mode == model::StringModeValue::kDischarge;
+    runtime_[s].update(sweep.time_ms, current_a, discharging, rb);
+    std::optional<analysis::RuntimePoint> point;
+    if (const auto& rt = runtime_[s].runtime(); rt && rt->on_battery) {
+      point = analysis::RuntimePoint{sweep.time_ms, 0.0, rt->seconds,
+                                     static_cast<int>(rt->weakest) + 1};
+    }
+    const double voltage_v = sum.voltage_quality == Quality::kOk ? sum.voltage_v : nan;
+    if (auto done =
+            recorders_[s].update(sweep.time_ms, discharging, current_a, voltage_v, db, point)) {
+      saveDischargeReport(s, std::move(*done));
+    }
+  }
+}
+
+void Controller::saveDischargeReport(std::size_t s, analysis::DischargeRecord r) {
+  // Each block's capacity as it stands after this discharge (its estimate ran this sweep).
+  const auto& est = capacity_[s];
+  for (std::size_t b = 0; b < r.blocks.size() && b < est.blocks().size(); ++b) {
+    const auto& cap = est.blocks()[b];
+    if (cap.events == 0) {
+      continue;
+    }
+    r.blocks[b].capacity_relative_pct = 100.0 * cap.relative;
+    r.blocks[b].capacity_relative_sigma_pct = 100.0 * cap.relative_sigma;
+    if (est.level().anchored) {
+      r.blocks[b].capacity_pct = cap.capacity_pct;
+    }
+  }
+  auto& list = reports_[s];
+  list.push_back(std::move(r));
+  if (list.size() > analysis::kMaxDischargeRecords) {
+    list.erase(list.begin());
+  }
+  const auto path = persist::dischargeReportsPath(plant_, s);
+  if (auto st = persist::writeFileDurably(path, analysis::recordsToJson(list)); !st) {
+    log::get("analysis")->warn("{}", st.error().message);
+  }
+  const auto& d = list.back();
+  std::string runtime = "no block reached the end voltage";
+  if (d.first_at_end) {
+    runtime = fmt::format("block {} reached {:.2f} V/cell first, after {:.1f} min",
+                          d.first_at_end->block, d.end_v_per_cell, d.actualRuntimeS() / 60.0);
+    if (const auto half = d.predictedAtHalfS()) {
+      runtime += fmt::format(" (predicted at half time: {:.1f} min)", *half / 60.0);
+    }
+  } else if (const auto left = d.remainingAtEndS()) {
+    runtime += fmt::format("; {:.0f} min of runtime were left", *left / 60.0);
+  }
+  logEvent({clock_.nowMs(), "analysis",
+            fmt::format("{}: discharge report: {:.1f} Ah, {:.2f} kWh in {:.1f} min at {:.1f} A "
+                        "mean; {}",
+                        plant_.strings[s].name, d.ah_out, d.wh_out / 1000.0, d.durationS() / 60.0,
+                        d.meanCurrentA(), runtime)});
+}
+
 void Controller::cycle() {
   std::lock_guard lock(cycle_mutex_);
   if (!frontend_) {
@@ -651,6 +748,7 @@ void Controller::cycle() {
   swept_ = true;
   calibrate(sweep, sums);
   estimateCapacity(sweep, sums);
+  reportDischarges(sweep, sums);
   trackRi(sweep);
   equalize(sweep, sums);
   noteModeChanges(sums, now);
@@ -1651,6 +1749,12 @@ void Controller::writePoints(state::StateStore::Writer& w, const bus::Sweep& swe
             {static_cast<double>(comm.errors), t, Quality::kOk});
     }
     w.set(PointId::kStringEqualizationPowerW, s, 0, {eq_power_w, t, bq});
+    const auto& rt = runtime_[s].runtime();
+    const auto rq = rt ? Quality::kOk : Quality::kNotPresent;
+    w.set(PointId::kStringRuntimeS, s, 0, {rt ? rt->seconds : 0.0, t, rq});
+    w.set(PointId::kStringRuntimeBlock, s, 0,
+          {rt ? static_cast<double>(rt->weakest + 1) : 0.0, t, rq});
+    w.set(PointId::kStringRuntimeLoadA, s, 0, {rt ? rt->load_a : 0.0, t, rq});
     const auto& test = capacity_[s].lastTest();
     w.set(PointId::kStringCapacityPct, s, 0,
           {test ? 100.0 * test->capacity_ah / plant_.strings[s].capacity_ah : 0.0, t,

@@ -25,7 +25,9 @@
 #include "analysis/block_capacity.hpp"
 #include "analysis/calibration.hpp"
 #include "analysis/capacity_test.hpp"
+#include "analysis/discharge_record.hpp"
 #include "analysis/ri_baseline.hpp"
+#include "analysis/runtime.hpp"
 #include "bus/bus.hpp"
 #include "bus/module_map.hpp"
 #include "bus/sim_backend.hpp"
@@ -116,6 +118,10 @@ class Controller {
   const model::PlantConfig& plant() const { return plant_; }
   Clock& clock() { return clock_; }
   state::StateStore& state() { return state_; }
+  // The reports of the string's last discharges, oldest first (discharge_record.hpp).
+  const std::vector<analysis::DischargeRecord>& dischargeReports(std::size_t string_index) const {
+    return reports_.at(string_index);
+  }
   history::Store* history() { return history_.get(); }
   const bus::Sweep& lastSweep() const { return frontend_->last(); }
   // Health of each module-bus line (empty with the in-process simulator). Control thread.
@@ -223,6 +229,9 @@ class Controller {
   void capacityChanged(std::size_t string_index);
   // Hands the blocks' capacities to the analyzer (their state of charge).
   void shareCapacities(std::size_t string_index);
+  // Runtime prediction and the report of every discharge (discharges-string-N.json).
+  void reportDischarges(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void saveDischargeReport(std::size_t string_index, analysis::DischargeRecord r);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logDeliveries();
   void logEvent(const history::EventRecord& e);
@@ -258,6 +267,9 @@ class Controller {
   std::vector<int> calibration_saved_events_;
   std::vector<analysis::StringCapacityEstimator> capacity_;
   std::vector<analysis::CapacityTestDetector> capacity_tests_;
+  std::vector<analysis::RuntimePredictor> runtime_;
+  std::vector<analysis::DischargeRecorder> recorders_;
+  std::vector<std::vector<analysis::DischargeRecord>> reports_;  // per string, oldest first
   std::vector<control::EffortMeter> effort_;
   std::vector<analysis::RiBaseline> ri_baseline_;
   bus::ModuleMap module_map_;

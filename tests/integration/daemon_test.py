@@ -355,6 +355,45 @@ class Scenarios(unittest.TestCase):
             self.assertLess(b["capacity_relative_pct"]["value"], 90.0, b)
             self.assertIsNone(b["capacity_pct"]["value"], b)  # no capacity test: no % of nominal
 
+    def test_discharge_report_of_an_outage_to_the_cut_off(self):
+        # 3600×: the long outage at 26 h runs to the cut-off by ≈ 27.5 h, about 30 s in.
+        with Daemon("--scenario", "long-outage", time_scale=3600) as d:
+            def report_of_the_long_one():
+                for e in d.get_json("/api/v1/strings/2/discharges?from=0")["discharges"]:
+                    if e["report"] and e["report"]["first_at_end"]:
+                        return e
+                return None
+            # Runtime on battery is live while the string discharges.
+            wait_for(lambda: d.get_json("/api/v1/strings/2")["runtime_s"]["value"] is not None,
+                     "a runtime once the first outage has begun", timeout_s=60)
+            wait_for(report_of_the_long_one, "the report of the outage to the cut-off",
+                     timeout_s=120)
+            entry = report_of_the_long_one()
+            rep = entry["report"]
+            self.assertEqual(rep["first_at_end"]["block"], 7, rep)
+            runtime = rep["runtime"]
+            self.assertLess(abs(runtime["error_pct"]), 10.0, runtime)
+            self.assertGreater(rep["energy_wh"], 300.0 * entry["ah_out"], rep)
+            # The CLI lists it and prints its report; CSV has one row per block; HTML is a page.
+            listing = self.run_ctl(d, "discharges", "2").stdout
+            self.assertIn(str(entry["id"]), listing)
+            self.assertIn("block 7 after", listing)
+            text = self.run_ctl(d, "report", "2", str(entry["id"])).stdout
+            self.assertIn("block 7 reached 1.75 V/cell first", text)
+            self.assertIn("early collapse: 7", text)
+            csv_rows = self.run_ctl(d, "report", "2", str(entry["id"]), "--csv").stdout.splitlines()
+            self.assertEqual(len(csv_rows), 1 + 32)
+            self.assertTrue(csv_rows[7].startswith("7,"), csv_rows[7])
+            self.assertIn(",yes,", csv_rows[7])
+            html = self.run_ctl(d, "report", "2", str(entry["id"]), "--html").stdout
+            self.assertTrue(html.startswith("<!DOCTYPE html>"), html[:100])
+            self.assertIn("Runtime predicted at half time", html)
+            # An unknown discharge: 404 naming the id.
+            r = subprocess.run([binary("equalisctl"), "--url", d.url, "report", "2", "123"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("no discharge report", r.stderr)
+
     def run_ctl(self, d, *args):
         r = subprocess.run([binary("equalisctl"), "--url", d.url, *args], capture_output=True,
                            text=True, timeout=30)

@@ -184,10 +184,10 @@ std::vector<SectionDef> buildRegisterLayout() {
   strings.base = 2000;
   strings.string_stride = 100;
   strings.instances = kStringsPerUnit;
-  strings.size = 24;
+  strings.size = 29;
   strings.description =
       "String n (1–10 of the unit id) at 2000 + 100·(n−1) + offset; every string point of the "
-      "catalogue at its catalogue scale. Only configured strings exist; offsets 24–99 are not "
+      "catalogue at its catalogue scale. Only configured strings exist; offsets 29–99 are not "
       "registers.";
   strings.fields = {
       pointField(0, kStringVoltageV, kInt32, true),
@@ -209,6 +209,9 @@ std::vector<SectionDef> buildRegisterLayout() {
       pointField(21, kStringElectrolyteLevel, kUint16),
       pointField(22, kStringChargerDeviationPct, kInt16),
       pointField(23, kStringCapacityPct, kInt16),
+      pointField(24, kStringRuntimeS, kInt32),
+      pointField(26, kStringRuntimeBlock, kUint16),
+      pointField(27, kStringRuntimeLoadA, kInt32),
   };
   out.push_back(std::move(strings));
 

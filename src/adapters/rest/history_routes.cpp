@@ -2,10 +2,13 @@
 // pattern on one time axis and its recorded discharges. The documents are rendered by
 // history_view.cpp; the routes parse, take a history-query slot and answer.
 #include <charconv>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "adapters/rest/discharge_report_view.hpp"
 #include "adapters/rest/history_view.hpp"
 #include "adapters/rest/reply.hpp"
 #include "adapters/rest/request.hpp"
@@ -24,6 +27,29 @@ void answer(http::Response& res, Result<std::string> doc) {
     return;
   }
   sendDocument(res, std::move(*doc));
+}
+
+// A discharge id (its start, epoch ms), or none after a 400.
+std::optional<TimeMs> parseDischargeId(const std::string& id_text, http::Response& res) {
+  TimeMs id_ms = 0;
+  const auto [p, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id_ms);
+  if (ec != std::errc() || p != id_text.data() + id_text.size()) {
+    sendError(res, 400, "id",
+              fmt::format("a discharge id is its start in epoch milliseconds, got '{}'", id_text));
+    return std::nullopt;
+  }
+  return id_ms;
+}
+
+// The string's discharge reports, or none after a 500 naming the damaged file.
+std::optional<std::vector<analysis::DischargeRecord>> reportsOrAnswer(
+    const model::PlantConfig& plant, int string_index, http::Response& res) {
+  auto reports = loadDischargeReports(plant, string_index);
+  if (!reports) {
+    sendError(res, 500, "", reports.error().message);
+    return std::nullopt;
+  }
+  return std::move(reports.value());
 }
 
 }  // namespace
@@ -102,8 +128,12 @@ void Server::historyRoutes() {
           return;
         }
         const auto& rg = std::get<Range>(range);
+        const auto reports = reportsOrAnswer(plant, std::get<int>(s) - 1, res);
+        if (!reports) {
+          return;
+        }
         answer(res, dischargeListDocument(*h, plant, std::get<int>(s) - 1, rg.from_ms, rg.to_ms,
-                                          ctl.clock.nowMs()));
+                                          ctl.clock.nowMs(), *reports));
       },
       kReadSlow);
 
@@ -115,16 +145,11 @@ void Server::historyRoutes() {
         if (failed(s, res)) {
           return;
         }
-        const std::string& id_text = req.matches[2];
-        TimeMs id_ms = 0;
-        const auto [p, ec] =
-            std::from_chars(id_text.data(), id_text.data() + id_text.size(), id_ms);
-        if (ec != std::errc() || p != id_text.data() + id_text.size()) {
-          sendError(
-              res, 400, "id",
-              fmt::format("a discharge id is its start in epoch milliseconds, got '{}'", id_text));
+        const auto id = parseDischargeId(req.matches[2], res);
+        if (!id) {
           return;
         }
+        const TimeMs id_ms = *id;
         const auto max_points = parseMaxPoints(req.params, kDischargeDefaultPoints);
         if (failed(max_points, res)) {
           return;
@@ -134,8 +159,13 @@ void Server::historyRoutes() {
           return;
         }
         const int si = std::get<int>(s) - 1;
-        auto doc = dischargeDetailDocument(*h, plant, si, id_ms, ctl.clock.nowMs(),
-                                           *std::get<std::optional<std::size_t>>(max_points));
+        const auto reports = reportsOrAnswer(plant, si, res);
+        if (!reports) {
+          return;
+        }
+        auto doc =
+            dischargeDetailDocument(*h, plant, si, id_ms, ctl.clock.nowMs(),
+                                    *std::get<std::optional<std::size_t>>(max_points), *reports);
         if (!doc) {
           sendError(res, 500, "", doc.error().message);
           return;
@@ -149,6 +179,56 @@ void Server::historyRoutes() {
         sendDocument(res, std::move(**doc));
       },
       kReadSlow);
+
+  // The report of one discharge (id: its start, epoch ms) as JSON, CSV (one row per block) or a
+  // printable HTML page. Read from the reports file: it needs no history store.
+  for (const char* form : {"report", "report.csv", "report.html"}) {
+    const std::string kind = form;
+    router_.get(
+        std::string("/api/v1/strings/*/discharges/*/") + form,
+        [&plant, string_count, kind](const http::Request& req, http::Response& res) {
+          const auto s = parseIndex(req.matches[1], "string", string_count);
+          if (failed(s, res)) {
+            return;
+          }
+          const auto id = parseDischargeId(req.matches[2], res);
+          if (!id) {
+            return;
+          }
+          const int si = std::get<int>(s) - 1;
+          const auto reports = reportsOrAnswer(plant, si, res);
+          if (!reports) {
+            return;
+          }
+          const auto* r = findReport(*reports, *id);
+          if (r == nullptr) {
+            sendError(res, 404, "id",
+                      fmt::format("string {} has no discharge report for a discharge that "
+                                  "started at {} ({}); the last {} are kept",
+                                  si + 1, *id, formatIso8601(*id), analysis::kMaxDischargeRecords));
+            return;
+          }
+          const auto& cfg = plant.strings[static_cast<std::size_t>(si)];
+          res.status = 200;
+          res.setHeader("Cache-Control", "no-store");
+          if (kind == "report.csv") {
+            res.setHeader("Content-Disposition",
+                          fmt::format("attachment; filename=\"discharge-string-{}-{}.csv\"", si + 1,
+                                      r->start_ms));
+            res.setContent(reportCsv(*r, cfg), "text/csv; charset=utf-8");
+          } else if (kind == "report.html") {
+            res.setContent(reportHtml(*r, cfg, plant.site.name), "text/html; charset=utf-8");
+          } else {
+            std::string out;
+            JsonWriter w(out);
+            w.beginObject().member("string", si + 1);
+            writeReport(w, *r, cfg);
+            w.endObject();
+            sendDocument(res, std::move(out));
+          }
+        },
+        http::RouteOptions{.access = http::Access::kRead});
+  }
 }
 
 }  // namespace equalis::rest

@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "adapters/rest/discharge_report_view.hpp"
 #include "history/downsample.hpp"
 #include "model/chemistry.hpp"
 
@@ -231,7 +232,8 @@ Result<std::vector<analysis::DischargeSpan>> recordedDischarges(const history::S
 
 Result<std::string> dischargeListDocument(const history::Store& store,
                                           const model::PlantConfig& plant, int si, TimeMs from_ms,
-                                          TimeMs to_ms, TimeMs now_ms) {
+                                          TimeMs to_ms, TimeMs now_ms,
+                                          const std::vector<analysis::DischargeRecord>& reports) {
   auto spans = recordedDischarges(store, si, from_ms, to_ms, now_ms);
   if (!spans) {
     return spans.error();
@@ -252,16 +254,23 @@ Result<std::string> dischargeListDocument(const history::Store& store,
     }
     w.beginObject();
     writeSummary(w, *it, *summary, block_count);
+    w.key("report");
+    if (const auto* rep = findReport(reports, it->start_ms)) {
+      w.beginObject();
+      writeReportSummary(w, *rep);
+      w.endObject();
+    } else {
+      w.null();
+    }
     w.endObject();
   }
   w.endArray().endObject();
   return out;
 }
 
-Result<std::optional<std::string>> dischargeDetailDocument(const history::Store& store,
-                                                           const model::PlantConfig& plant, int si,
-                                                           TimeMs id_ms, TimeMs now_ms,
-                                                           std::size_t max_points) {
+Result<std::optional<std::string>> dischargeDetailDocument(
+    const history::Store& store, const model::PlantConfig& plant, int si, TimeMs id_ms,
+    TimeMs now_ms, std::size_t max_points, const std::vector<analysis::DischargeRecord>& reports) {
   auto spans = recordedDischarges(store, si, id_ms, id_ms, now_ms);
   if (!spans) {
     return spans.error();
@@ -418,7 +427,16 @@ Result<std::optional<std::string>> dischargeDetailDocument(const history::Store&
           .endObject();
     }
   }
-  w.endArray().endObject();
+  w.endArray();
+  w.key("report");
+  if (const auto* rep = findReport(reports, span.start_ms)) {
+    w.beginObject();
+    writeReport(w, *rep, string_cfg);
+    w.endObject();
+  } else {
+    w.null();
+  }
+  w.endObject();
   return std::optional<std::string>(std::move(out));
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "adapters/rest/json_writer.hpp"
+#include "analysis/discharge_record.hpp"
 #include "analysis/discharge_report.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
@@ -56,14 +57,16 @@ Result<std::vector<analysis::DischargeSpan>> recordedDischarges(const history::S
                                                                 TimeMs to_ms, TimeMs now_ms);
 
 // GET /api/v1/strings/{n}/discharges: {"string", "from", "to", "discharges": […newest first]}.
+// Each discharge with its report's summary ("report"; null without one) from `reports`
+// (discharge_report_view.hpp).
 Result<std::string> dischargeListDocument(const history::Store& store,
                                           const model::PlantConfig& plant, int string_index,
-                                          TimeMs from_ms, TimeMs to_ms, TimeMs now_ms);
+                                          TimeMs from_ms, TimeMs to_ms, TimeMs now_ms,
+                                          const std::vector<analysis::DischargeRecord>& reports);
 
 // GET /api/v1/strings/{n}/discharges/{id}: nullopt when no discharge started at id_ms.
-Result<std::optional<std::string>> dischargeDetailDocument(const history::Store& store,
-                                                           const model::PlantConfig& plant,
-                                                           int string_index, TimeMs id_ms,
-                                                           TimeMs now_ms, std::size_t max_points);
+Result<std::optional<std::string>> dischargeDetailDocument(
+    const history::Store& store, const model::PlantConfig& plant, int string_index, TimeMs id_ms,
+    TimeMs now_ms, std::size_t max_points, const std::vector<analysis::DischargeRecord>& reports);
 
 }  // namespace equalis::rest

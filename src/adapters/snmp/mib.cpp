@@ -51,6 +51,9 @@ constexpr std::array kStringColumns = {
     PointColumn{PointId::kStringElectrolyteLevel, 25},
     PointColumn{PointId::kStringChargerDeviationPct, 26},
     PointColumn{PointId::kStringCapacityPct, 27},
+    PointColumn{PointId::kStringRuntimeS, 28},
+    PointColumn{PointId::kStringRuntimeBlock, 29},
+    PointColumn{PointId::kStringRuntimeLoadA, 30},
 };
 constexpr std::array kBlockColumns = {
     PointColumn{PointId::kBlockVoltageV, 11},

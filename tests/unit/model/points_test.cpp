@@ -27,7 +27,8 @@ TEST(Points, NamesAreUniqueAndScoped) {
 TEST(Points, QuantityNamesCarryTheirUnit) {
   const std::pair<std::string_view, std::string_view> suffix_for_unit[] = {
       {"V", "_v"},   {"A", "_a"},   {"°C", "_c"}, {"mΩ", "_mohm"},         {"%", "_pct"},
-      {"kW", "_kw"}, {"ms", "_ms"}, {"W", "_w"},  {"Wh/d", "_wh_per_day"}, {"mV", "_mv"}};
+      {"kW", "_kw"}, {"ms", "_ms"}, {"W", "_w"},  {"Wh/d", "_wh_per_day"}, {"mV", "_mv"},
+      {"s", "_s"}};
   for (const auto& p : catalogue()) {
     if (p.unit.empty()) {
       continue;

@@ -15,6 +15,8 @@
 namespace equalis::rest {
 namespace {
 
+const std::vector<analysis::DischargeRecord> kNoReports;
+
 using nlohmann::json;
 
 constexpr TimeMs kT0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
@@ -125,7 +127,7 @@ TEST_F(HistoryView, BlockPatternSharesOneAxisAndDownsamples) {
 }
 
 TEST_F(HistoryView, ListsTheDischargeWithItsSummary) {
-  auto doc = dischargeListDocument(*store_, plant_, 0, kT0, now_, now_);
+  auto doc = dischargeListDocument(*store_, plant_, 0, kT0, now_, now_, kNoReports);
   ASSERT_TRUE(doc.ok()) << doc.error().message;
   const auto j = json::parse(*doc);
   ASSERT_EQ(j["discharges"].size(), 1u);
@@ -142,19 +144,21 @@ TEST_F(HistoryView, ListsTheDischargeWithItsSummary) {
 
   // A range that only touches the middle of the discharge still finds its true start and end.
   const TimeMs mid = kT0 + 100 * kStep;
-  const auto inner = json::parse(dischargeListDocument(*store_, plant_, 0, mid, mid, now_).value());
+  const auto inner =
+      json::parse(dischargeListDocument(*store_, plant_, 0, mid, mid, now_, kNoReports).value());
   ASSERT_EQ(inner["discharges"].size(), 1u);
   EXPECT_EQ(inner["discharges"][0]["id"], kT0 + kFirst * kStep);
   EXPECT_EQ(inner["discharges"][0]["end_ms"], kT0 + kAfter * kStep);
   // A range between two snapshots of the discharge holds none of them, yet overlaps it.
-  const auto between =
-      json::parse(dischargeListDocument(*store_, plant_, 0, mid + 5000, mid + 6000, now_).value());
+  const auto between = json::parse(
+      dischargeListDocument(*store_, plant_, 0, mid + 5000, mid + 6000, now_, kNoReports).value());
   ASSERT_EQ(between["discharges"].size(), 1u);
   EXPECT_EQ(between["discharges"][0]["id"], kT0 + kFirst * kStep);
   // Before or after it: none.
-  EXPECT_TRUE(json::parse(dischargeListDocument(*store_, plant_, 0, kT0, kT0 + 50 * kStep, now_)
-                              .value())["discharges"]
-                  .empty());
+  EXPECT_TRUE(
+      json::parse(dischargeListDocument(*store_, plant_, 0, kT0, kT0 + 50 * kStep, now_, kNoReports)
+                      .value())["discharges"]
+          .empty());
 }
 
 TEST_F(HistoryView, StillRunningWhenTheRecordEndsInDischarge) {
@@ -163,7 +167,8 @@ TEST_F(HistoryView, StillRunningWhenTheRecordEndsInDischarge) {
   ASSERT_TRUE(spans.ok());
   ASSERT_EQ(spans->size(), 1u);
   EXPECT_FALSE((*spans)[0].end_ms.has_value());
-  const auto j = json::parse(dischargeListDocument(*store_, plant_, 0, kT0, t, t).value());
+  const auto j =
+      json::parse(dischargeListDocument(*store_, plant_, 0, kT0, t, t, kNoReports).value());
   EXPECT_TRUE(j["discharges"][0]["end"].is_null());
   EXPECT_TRUE(j["discharges"][0]["end_ms"].is_null());
   EXPECT_DOUBLE_EQ(j["discharges"][0]["duration_s"].get<double>(), 600.0);
@@ -171,7 +176,7 @@ TEST_F(HistoryView, StillRunningWhenTheRecordEndsInDischarge) {
 
 TEST_F(HistoryView, DetailHasSeriesEveryBlockAndTheEndOfDischarge) {
   const TimeMs id = kT0 + kFirst * kStep;
-  auto doc = dischargeDetailDocument(*store_, plant_, 0, id, now_, 2000);
+  auto doc = dischargeDetailDocument(*store_, plant_, 0, id, now_, 2000, kNoReports);
   ASSERT_TRUE(doc.ok());
   ASSERT_TRUE(doc->has_value());
   const auto j = json::parse(**doc);
@@ -206,7 +211,8 @@ TEST_F(HistoryView, DetailHasSeriesEveryBlockAndTheEndOfDischarge) {
   }
 
   // max_points thins both, keeping the lowest string voltage.
-  const auto thin = json::parse(dischargeDetailDocument(*store_, plant_, 0, id, now_, 40)->value());
+  const auto thin =
+      json::parse(dischargeDetailDocument(*store_, plant_, 0, id, now_, 40, kNoReports)->value());
   EXPECT_LE(thin["string_series"]["times_ms"].size(), 40u);
   EXPECT_EQ(thin["string_series"]["downsampled"], true);
   EXPECT_EQ(thin["string_series"]["source_count"], kAfter + 360 + 1);
@@ -219,7 +225,7 @@ TEST_F(HistoryView, DetailHasSeriesEveryBlockAndTheEndOfDischarge) {
   EXPECT_TRUE(lowest_kept);
 
   // Not the start of a discharge: none.
-  auto other = dischargeDetailDocument(*store_, plant_, 0, id + kStep, now_, 2000);
+  auto other = dischargeDetailDocument(*store_, plant_, 0, id + kStep, now_, 2000, kNoReports);
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(other->has_value());
 }

@@ -19,6 +19,16 @@
 //   blocks_estimated_pct_1        blocks with an estimate after the first outage (a block without
 //                                 one counts as C_string in the errors above)
 //
+// Runtime family ("runtime-vrla-12v", docs/analysis.md "Runtime on battery"): the same plants;
+// after a partial outage (20–30 % of C) that teaches the blocks' capacities, two outages a day
+// apart run both strings to the cut-off, each at its own random rate (C/8 … C/1, constant power).
+// The controller's runtime predictor and discharge recorder run on what it sees; the first
+// discharge to the cut-off also measures the string's level (levelFromDischarge), the second is
+// predicted with it. Figures per outage to the cut-off (2: level nominal, 3: level measured):
+//   runtime_half_err_rms_pct_N    RMS over strings of (predicted at half time / actual − 1)
+//   runtime_half_err_max_pct_N    the largest |error| of a seed's strings
+//   runtime_within_10_pct_N       strings whose prediction at half time is within ±10 %
+//
 // Usage: equalis-bench-analysis [--seeds N] [--family NAME]
 #include <algorithm>
 #include <cmath>
@@ -30,7 +40,9 @@
 #include <vector>
 
 #include "analysis/block_capacity.hpp"
+#include "analysis/discharge_record.hpp"
 #include "analysis/mode.hpp"
+#include "analysis/runtime.hpp"
 #include "bench_json.hpp"
 #include "datasheet_block.hpp"
 #include "model/chemistry.hpp"
@@ -246,10 +258,8 @@ void runDatasheetSeed(const bench::Shepherd& m, bool k_per_capacity, std::uint64
   }
 }
 
-void runSeed(const Family& f, std::uint64_t seed, Scores& out) {
-  const auto cfg = plantFor(f, seed);
-  sim::PlantSim plant(cfg, kT0);
-  std::mt19937_64 rng(seed * 7919 + 17);
+// A quarter of the blocks weak: 65 … 100 % of their capacity (as `age_block` sets it).
+void weakenAQuarter(sim::PlantSim& plant, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
   for (std::size_t s = 0; s < plant.stringCount(); ++s) {
     for (std::size_t b = 0; b < plant.blockCount(s); ++b) {
@@ -260,6 +270,23 @@ void runSeed(const Family& f, std::uint64_t seed, Scores& out) {
       }
     }
   }
+}
+
+// The plant's load at `c_rate` (× C per string, at the nominal voltage), as a UPS draws it.
+double loadW(const model::PlantConfig& cfg, const model::ChemistryInfo& chem, double c_rate) {
+  double load_w = 0;
+  for (const auto& sc : cfg.strings) {
+    load_w += c_rate * sc.capacity_ah * chem.nominal_voltage_v * sc.block_count;
+  }
+  return load_w;
+}
+
+void runSeed(const Family& f, std::uint64_t seed, Scores& out) {
+  const auto cfg = plantFor(f, seed);
+  sim::PlantSim plant(cfg, kT0);
+  std::mt19937_64 rng(seed * 7919 + 17);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  weakenAQuarter(plant, rng);
   const auto& chem = model::chemistryInfo(f.chemistry);
   std::vector<StringRun> runs;
   for (const auto& sc : cfg.strings) {
@@ -295,17 +322,137 @@ void runSeed(const Family& f, std::uint64_t seed, Scores& out) {
   for (int event = 1; event <= 3; ++event) {
     const double dod = f.dod_min + (f.dod_max - f.dod_min) * u(rng);
     const double c_rate = 0.125 + 0.375 * u(rng);
-    double load_w = 0;
-    for (const auto& sc : cfg.strings) {
-      load_w += c_rate * sc.capacity_ah * chem.nominal_voltage_v * sc.block_count;
-    }
     const auto duration = static_cast<DurationMs>(dod / c_rate * 3600.0 * 1000.0);
-    plant.startOutage(load_w, duration);
+    plant.startOutage(loadW(cfg, chem, c_rate), duration);
     advance(duration + 5 * kMinuteMs, kSampleMs);
     advance(24 * kHourMs, kMinuteMs);
     for (std::size_t s = 0; s < runs.size(); ++s) {
       record(out, event, score(plant, s, runs[s].est));
     }
+  }
+}
+
+struct RuntimeScores {
+  Stats rms_2, max_2, within_2, rms_3, max_3, within_3;
+};
+
+void runRuntimeSeed(const Family& f, std::uint64_t seed, RuntimeScores& out) {
+  const auto cfg = plantFor(f, seed);
+  sim::PlantSim plant(cfg, kT0);
+  std::mt19937_64 rng(seed * 6007 + 29);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  weakenAQuarter(plant, rng);
+  const auto& chem = model::chemistryInfo(f.chemistry);
+  struct Run {
+    analysis::StringCapacityEstimator est;
+    analysis::ModeTracker mode;
+    analysis::RuntimePredictor runtime;
+    analysis::DischargeRecorder recorder;
+    double missing_ah = 0.0;  // charge out since the string was last full (floats a day between)
+    std::optional<analysis::DischargeRecord> done;
+  };
+  std::vector<Run> runs;
+  for (const auto& sc : cfg.strings) {
+    const auto n = static_cast<std::size_t>(sc.block_count);
+    runs.push_back({analysis::StringCapacityEstimator(n, sc.capacity_ah), analysis::ModeTracker{},
+                    analysis::RuntimePredictor(f.chemistry, sc.capacity_ah),
+                    analysis::DischargeRecorder(f.chemistry, n), 0.0, std::nullopt});
+  }
+  TimeMs t = kT0;
+  TimeMs last_t = t;
+  std::vector<double> v;
+  std::vector<analysis::RuntimeBlock> rb;
+  std::vector<analysis::DischargeSweepBlock> db;
+  const auto sample = [&] {
+    plant.advanceTo(t);
+    for (std::size_t s = 0; s < runs.size(); ++s) {
+      auto& run = runs[s];
+      const double nominal = cfg.strings[s].capacity_ah;
+      const double i = plant.measureStringCurrent(s).current_a;
+      v.assign(plant.blockCount(s), 0.0);
+      rb.resize(v.size());
+      db.resize(v.size());
+      double sum = 0;
+      for (std::size_t b = 0; b < v.size(); ++b) {
+        const auto m = plant.measureModule(s, b);
+        v[b] = m.voltage_v;
+        sum += v[b];
+        const auto& cap = run.est.blocks()[b];
+        const double c_ah = cap.events > 0 ? cap.capacity_ah : nominal;
+        const double charge = 1.0 - run.missing_ah / c_ah;
+        rb[b] = {c_ah, charge, m.temperature_c};
+        db[b] = {m.voltage_v, m.temperature_c, 100.0 * charge};
+      }
+      const auto mode = run.mode.update({t, i, sum / static_cast<double>(v.size()),
+                                         chem.float_v_per_cell * chem.cells_per_block, nominal});
+      const bool discharging = mode == model::StringModeValue::kDischarge;
+      if (discharging) {
+        run.missing_ah += std::max(0.0, -i) * static_cast<double>(t - last_t) / kHourMs;
+      } else if (mode == model::StringModeValue::kFloat) {
+        run.missing_ah = 0.0;  // a day in float between outages: full again
+      }
+      run.est.update(t, i, discharging, v);
+      run.runtime.update(t, i, discharging, rb);
+      std::optional<analysis::RuntimePoint> point;
+      if (const auto& r = run.runtime.runtime(); r && r->on_battery) {
+        point = analysis::RuntimePoint{t, 0.0, r->seconds, static_cast<int>(r->weakest) + 1};
+      }
+      if (auto done = run.recorder.update(t, discharging, i, sum, db, point)) {
+        run.done = std::move(done);
+      }
+    }
+    last_t = t;
+  };
+  const auto advance = [&](DurationMs d, DurationMs step) {
+    const TimeMs end = t + d;
+    while (t < end) {
+      t += step;
+      sample();
+    }
+  };
+  const auto outage = [&](double c_rate, DurationMs duration) {
+    for (auto& run : runs) {
+      run.done.reset();
+    }
+    plant.startOutage(loadW(cfg, chem, c_rate), duration);
+    advance(duration + 10 * kMinuteMs, kSampleMs);
+  };
+  advance(24 * kHourMs, kMinuteMs);
+  const double c1 = 0.125 + 0.375 * u(rng);
+  outage(c1, static_cast<DurationMs>((0.2 + 0.1 * u(rng)) / c1 * 3600.0 * 1000.0));
+  advance(24 * kHourMs, kMinuteMs);
+  for (int event = 2; event <= 3; ++event) {
+    // C/8 … C/1 (log-uniform); long enough for any string to reach its cut-off.
+    const double c_rate = 0.125 * std::pow(8.0, u(rng));
+    const double table_h = model::capacityAtRate(f.chemistry, c_rate) / c_rate;
+    outage(c_rate, static_cast<DurationMs>(1.3 * table_h * 3600.0 * 1000.0));
+    double ss = 0;
+    double worst = 0;
+    int within = 0;
+    int n = 0;
+    for (std::size_t s = 0; s < runs.size(); ++s) {
+      auto& run = runs[s];
+      if (!run.done || !run.done->first_at_end || !run.done->predictedAtHalfS()) {
+        continue;
+      }
+      const double err = 100.0 * (*run.done->predictedAtHalfS() / run.done->actualRuntimeS() - 1.0);
+      ss += err * err;
+      worst = std::max(worst, std::fabs(err));
+      within += std::fabs(err) <= 10.0 ? 1 : 0;
+      ++n;
+      // The discharge measures the level for the next one.
+      if (const auto level = analysis::levelFromDischarge(*run.done, run.est, f.chemistry,
+                                                          cfg.strings[s].capacity_ah)) {
+        analysis::fuseLevel(run.est, *level, run.done->last_ms);
+      }
+    }
+    if (n > 0) {
+      auto& rms = event == 2 ? out.rms_2 : out.rms_3;
+      rms.add(std::sqrt(ss / n));
+      (event == 2 ? out.max_2 : out.max_3).add(worst);
+      (event == 2 ? out.within_2 : out.within_3).add(100.0 * within / n);
+    }
+    advance(24 * kHourMs, kMinuteMs);
   }
 }
 
@@ -354,6 +501,27 @@ int main(int argc, char** argv) {
                                  std::to_string(static_cast<int>(f.dod_max * 100))},
                  {"c_rate", "0.125-0.5"},
                  {"weak_blocks", "25 % at 65-100 %"}});
+  }
+  if (only == nullptr || std::strcmp(only, "runtime-vrla-12v") == 0) {
+    RuntimeScores rs;
+    for (int k = 0; k < seeds; ++k) {
+      runRuntimeSeed(kFamilies[0], static_cast<std::uint64_t>(2000 + k), rs);
+    }
+    const nlohmann::json cond{{"family", "runtime-vrla-12v"},
+                              {"seeds", seeds},
+                              {"strings", "2 (one 5 years old, one new)"},
+                              {"blocks_per_string", 32},
+                              {"c_rate", "0.125-1 (log-uniform), to the cut-off"},
+                              {"weak_blocks", "25 % at 65-100 %"}};
+    const auto emit = [&](const char* metric, const Stats& st, const char* unit) {
+      bench::emitFigure("analysis", metric, st.mean(), unit, cond, {{"ci95", st.ci95()}});
+    };
+    emit("runtime_half_err_rms_pct_2", rs.rms_2, "%");
+    emit("runtime_half_err_max_pct_2", rs.max_2, "%");
+    emit("runtime_within_10_pct_2", rs.within_2, "%");
+    emit("runtime_half_err_rms_pct_3", rs.rms_3, "%");
+    emit("runtime_half_err_max_pct_3", rs.max_3, "%");
+    emit("runtime_within_10_pct_3", rs.within_3, "%");
   }
   for (const bool k_per_capacity : {true, false}) {
     const char* name = k_per_capacity ? "datasheet-usf12" : "datasheet-usf12-plate";

@@ -100,6 +100,7 @@ class StringCapacityEstimator {
   const StringCapacityLevel& level() const { return level_; }
   // Sets the string's level (C_string and its σ) from a capacity test (capacity_test.hpp).
   void anchor(double capacity_ah, double sigma_ah, TimeMs t_ms);
+  TimeMs anchoredMs() const { return anchored_ms_; }  // when the level was last anchored
   // The string's own capacity from its last capacity test (what it delivered to the end
   // voltage, weakest blocks included), kept with the estimates.
   struct TestRecord {

@@ -32,6 +32,73 @@ std::optional<Runtime> runtimeAtLoad(model::Chemistry chemistry, double nominal_
   return best;
 }
 
+std::optional<DischargeLevel> levelFromDischarge(const DischargeRecord& r,
+                                                 const StringCapacityEstimator& est,
+                                                 model::Chemistry chemistry, double nominal_ah) {
+  const double load_a = r.meanCurrentA();
+  if (r.crossings.empty() || !(load_a > 0.0) || r.ah_out < 0.1 * nominal_ah) {
+    return std::nullopt;
+  }
+  double w_sum = 0.0;
+  double wl_sum = 0.0;
+  int blocks = 0;
+  for (const auto& c : r.crossings.back()) {
+    const auto b = static_cast<std::size_t>(c.block - 1);
+    if (b >= est.blocks().size() || b >= r.blocks.size()) {
+      continue;
+    }
+    const auto& cap = est.blocks()[b];
+    const auto& rec = r.blocks[b];
+    if (cap.events == 0 || !(cap.relative > 0.0) || !std::isfinite(rec.charge_start_pct)) {
+      continue;
+    }
+    // What was missing at the start, in Ah: the block's charge against the capacity then assumed.
+    const double missing_ah = (1.0 - std::clamp(rec.charge_start_pct / 100.0, 0.0, 1.0)) *
+                              (cap.capacity_ah > 0.0 ? cap.capacity_ah : nominal_ah);
+    const double delivered_ah = c.ah_out + missing_ah;
+    double t_c = 25.0;
+    if (std::isfinite(rec.start_temperature_c)) {
+      t_c = std::isfinite(rec.max_temperature_c)
+                ? 0.5 * (rec.start_temperature_c + rec.max_temperature_c)
+                : rec.start_temperature_c;
+    }
+    const double k_t = model::capacityTemperatureFactor(chemistry, t_c);
+    double c_ah = std::max(delivered_ah, 1e-3);
+    for (int i = 0; i < 30; ++i) {  // F varies slowly with C: a fixed point in a few steps
+      c_ah = delivered_ah / (model::capacityAtRate(chemistry, load_a / c_ah) * k_t);
+    }
+    const double rel_sd = std::max(1e-3, cap.relative_sigma / cap.relative);
+    const double w = 1.0 / (rel_sd * rel_sd);
+    w_sum += w;
+    wl_sum += w * c_ah / cap.relative;
+    ++blocks;
+  }
+  if (blocks == 0) {
+    return std::nullopt;
+  }
+  const double level = wl_sum / w_sum;
+  return DischargeLevel{level, level * std::hypot(kRateTableSigma, 1.0 / std::sqrt(w_sum)), blocks};
+}
+
+StringCapacityLevel fuseLevel(StringCapacityEstimator& est, const DischargeLevel& level,
+                              TimeMs t_ms) {
+  double capacity_ah = level.capacity_ah;
+  double sigma_ah = level.sigma_ah;
+  const auto& old = est.level();
+  if (old.anchored) {
+    constexpr double kYearMs = 365.25 * 24.0 * static_cast<double>(kHourMs);
+    const double age_years = std::max(0.0, static_cast<double>(t_ms - est.anchoredMs()) / kYearMs);
+    const double old_sigma =
+        std::hypot(old.sigma_ah, kLevelDriftPerYear * old.capacity_ah * age_years);
+    const double w_new = 1.0 / (sigma_ah * sigma_ah);
+    const double w_old = 1.0 / (old_sigma * old_sigma);
+    capacity_ah = (w_new * capacity_ah + w_old * old.capacity_ah) / (w_new + w_old);
+    sigma_ah = 1.0 / std::sqrt(w_new + w_old);
+  }
+  est.anchor(capacity_ah, sigma_ah, t_ms);
+  return est.level();
+}
+
 RuntimePredictor::RuntimePredictor(model::Chemistry chemistry, double nominal_ah)
     : chemistry_(chemistry), nominal_ah_(nominal_ah) {}
 

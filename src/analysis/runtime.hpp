@@ -23,6 +23,8 @@
 #include <optional>
 #include <span>
 
+#include "analysis/block_capacity.hpp"
+#include "analysis/discharge_record.hpp"
 #include "core/clock.hpp"
 #include "model/chemistry.hpp"
 
@@ -45,6 +47,29 @@ struct Runtime {
 // charge or the load is not positive.
 std::optional<Runtime> runtimeAtLoad(model::Chemistry chemistry, double nominal_ah, double load_a,
                                      std::span<const RuntimeBlock> blocks);
+
+// The string's level (the capacity of its mean block, Ah at 25 °C) from a discharge in which blocks
+// reached the end voltage: each such block delivered Q_b (the charge out by then, plus what was
+// missing at the start) = C_b · F(I/C_b) · K_T(T_b) at the discharge's mean current, solved for
+// C_b; the level is C_b over the block's capacity relative to its string, weighted by the relative
+// estimates' variances. Its σ adds kRateTableSigma, the rate table's own uncertainty (the
+// manufacturers' tables differ by ≈ 5 % at one rate). None without a block at the end voltage,
+// without relative capacities, or for a discharge too short (< 10 % of the nominal capacity out).
+inline constexpr double kRateTableSigma = 0.05;
+inline constexpr double kLevelDriftPerYear = 0.05;  // an older level's added σ per year
+struct DischargeLevel {
+  double capacity_ah = 0.0;
+  double sigma_ah = 0.0;
+  int blocks = 0;  // blocks that reached the end voltage
+};
+std::optional<DischargeLevel> levelFromDischarge(const DischargeRecord& r,
+                                                 const StringCapacityEstimator& est,
+                                                 model::Chemistry chemistry, double nominal_ah);
+// Anchors the estimate's level with `level`, fused with an earlier anchor by their variances (the
+// earlier one's σ grows by kLevelDriftPerYear of its level per year of age: a string loses a few %
+// of its capacity a year). Returns the level now in force.
+StringCapacityLevel fuseLevel(StringCapacityEstimator& est, const DischargeLevel& level,
+                              TimeMs t_ms);
 
 class RuntimePredictor {
  public:

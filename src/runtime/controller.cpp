@@ -682,6 +682,30 @@ void Controller::reportDischarges(const bus::Sweep& sweep,
   }
 }
 
+void Controller::anchorFromDischarge(std::size_t s, const analysis::DischargeRecord& r) {
+  auto& est = capacity_[s];
+  const auto& cfg = plant_.strings[s];
+  if (const auto& test = est.lastTest(); test && test->time_ms >= r.start_ms) {
+    return;  // a capacity test: it has set the level from this discharge already
+  }
+  const auto level = analysis::levelFromDischarge(r, est, cfg.chemistry, cfg.capacity_ah);
+  if (!level) {
+    return;
+  }
+  const auto fused = analysis::fuseLevel(est, *level, r.last_ms);
+  const double capacity_ah = fused.capacity_ah;
+  const double sigma_ah = fused.sigma_ah;
+  capacityChanged(s);
+  logEvent(
+      {clock_.nowMs(), "analysis",
+       fmt::format("{}: string level {:.1f} ± {:.1f} % of nominal from {} block{} that "
+                   "reached the end voltage at {:.1f} A (the rate table), now {:.1f} ± {:.1f} %",
+                   cfg.name, 100.0 * level->capacity_ah / cfg.capacity_ah,
+                   100.0 * level->sigma_ah / cfg.capacity_ah, level->blocks,
+                   level->blocks == 1 ? "" : "s", r.meanCurrentA(),
+                   100.0 * capacity_ah / cfg.capacity_ah, 100.0 * sigma_ah / cfg.capacity_ah)});
+}
+
 void Controller::saveDischargeReport(std::size_t s, analysis::DischargeRecord r) {
   // Each block's capacity as it stands after this discharge (its estimate ran this sweep).
   const auto& est = capacity_[s];
@@ -696,6 +720,7 @@ void Controller::saveDischargeReport(std::size_t s, analysis::DischargeRecord r)
       r.blocks[b].capacity_pct = cap.capacity_pct;
     }
   }
+  anchorFromDischarge(s, r);
   auto& list = reports_[s];
   list.push_back(std::move(r));
   if (list.size() > analysis::kMaxDischargeRecords) {

@@ -232,6 +232,9 @@ class Controller {
   // Runtime prediction and the report of every discharge (discharges-string-N.json).
   void reportDischarges(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void saveDischargeReport(std::size_t string_index, analysis::DischargeRecord r);
+  // A discharge in which blocks reached the end voltage measures the string's level (runtime.hpp,
+  // levelFromDischarge), fused with an earlier one.
+  void anchorFromDischarge(std::size_t string_index, const analysis::DischargeRecord& r);
   void equalize(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void logDeliveries();
   void logEvent(const history::EventRecord& e);

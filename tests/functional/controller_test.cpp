@@ -1102,7 +1102,7 @@ TEST(Controller, DischargeReportAndRuntimeToTheCutOff) {
   const TimeMs t0 = clock.nowMs();
   const auto started = runningScenario(plant, clock, plant_sim, R"(
 name = "outage to the cut-off"
-duration = "40h"
+duration = "80h"
 [[event]]
 at = "0s"
 action = "age_block"
@@ -1118,6 +1118,11 @@ duration = "1h"
 at = "26h"
 action = "outage"
 load_kw = 30
+duration = "8h"
+[[event]]
+at = "60h"
+action = "outage"
+load_kw = 45
 duration = "8h"
 )",
                                        "outage-to-cut-off.toml");
@@ -1150,6 +1155,35 @@ duration = "8h"
   // Levels are passed in order: every block at the end voltage was at each level above first.
   for (std::size_t l = 1; l < old.crossings.size(); ++l) {
     EXPECT_LE(old.crossings[l].size(), old.crossings[l - 1].size());
+  }
+  // The outage to the cut-off measured each string's level: every block now has a capacity in %
+  // of nominal, and the old string's next runtime is predicted as well as the new one's.
+  {
+    state::StateStore::Reader r(c.state(), clock.nowMs());
+    double se = 0;
+    for (std::size_t b = 0; b < 32; ++b) {
+      const auto pct = r.get(PointId::kBlockCapacityPct, 0, b);
+      ASSERT_EQ(pct.quality, Quality::kOk) << b;
+      const double err = pct.value - plant_sim->blockTruth(0, b).capacity_ah;
+      se += err * err;
+    }
+    std::printf(
+        "string 1 blocks in %% of nominal after the outage to the cut-off: RMS error "
+        "%.2f points\n",
+        std::sqrt(se / 32.0));
+    EXPECT_LT(std::sqrt(se / 32.0), 6.0);
+  }
+  c.runUntil(clock, t0 + 70 * kHourMs);
+  for (std::size_t s = 0; s < 2; ++s) {
+    const auto& last = c.dischargeReports(s).back();
+    ASSERT_TRUE(last.first_at_end.has_value()) << "string " << s + 1;
+    const auto half = last.predictedAtHalfS();
+    ASSERT_TRUE(half.has_value());
+    std::printf(
+        "string %zu, second outage to the cut-off (%.1f A): predicted at half time "
+        "%+.1f %%\n",
+        s + 1, last.meanCurrentA(), 100.0 * (*half / last.actualRuntimeS() - 1.0));
+    EXPECT_NEAR(*half / last.actualRuntimeS(), 1.0, 0.10) << "string " << s + 1;
   }
   // The reports survive a restart.
   const auto text = persist::readFile(persist::dischargeReportsPath(plant, 1));

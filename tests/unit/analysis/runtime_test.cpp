@@ -1,10 +1,13 @@
 #include "analysis/runtime.hpp"
 
 #include <cmath>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "analysis/block_capacity.hpp"
 #include "analysis/discharge_record.hpp"
 #include "model/chemistry.hpp"
 
@@ -164,6 +167,59 @@ TEST(DischargeRecords, RoundTripAndNameWhatIsWrong) {
   // At most kMaxDischargeRecords are written: the newest.
   const std::vector<DischargeRecord> many(kMaxDischargeRecords + 3, r);
   EXPECT_EQ(recordsFromJson(recordsToJson(many))->size(), kMaxDischargeRecords);
+}
+
+// Two blocks of 100 Ah nominal, the second at 0.7 of the string's mean (as a capacity file holds
+// them: relative = 1 / (1 + wx / w)).
+StringCapacityEstimator twoBlocks() {
+  const double x = 1.0 / 0.7 - 1.0;
+  const std::string text =
+      R"({"format":"equalis-block-capacity","version":1,"nominal_ah":100.0,"events":1,)"
+      R"("last_event_ms":0,"blocks":[{"w":10000.0,"wx":0.0,"events":1,"last_event_ms":0},)"
+      R"({"w":10000.0,"wx":)" +
+      std::to_string(1e4 * x) + R"(,"events":1,"last_event_ms":0}]})";
+  auto est = StringCapacityEstimator::deserialize(text, 2, 100.0);
+  EXPECT_TRUE(est) << est.error().message;
+  return std::move(est.value());
+}
+
+// A discharge at 30 A in which block 2 reached the end voltage after what a 63 Ah block delivers
+// at that rate: the string's level is 63 / 0.7 = 90 Ah.
+TEST(LevelFromDischarge, MeasuresTheLevelFromTheBlocksAtTheEndVoltage) {
+  auto est = twoBlocks();
+  ASSERT_NEAR(est.blocks()[1].relative, 0.7, 1e-6);
+  const double delivered_ah = 63.0 * model::capacityAtRate(Chemistry::kVrla12V, 30.0 / 63.0);
+  DischargeRecord r;
+  r.start_ms = 0;
+  r.last_ms = static_cast<TimeMs>(delivered_ah / 30.0 * 3600.0 * 1000.0);
+  r.ah_out = delivered_ah;
+  r.levels_v_per_cell = {1.95, 1.75};
+  r.crossings = {{{2, r.last_ms, delivered_ah}}, {{2, r.last_ms, delivered_ah}}};
+  r.blocks.resize(2);
+  for (auto& b : r.blocks) {
+    b.charge_start_pct = 100.0;
+    b.start_temperature_c = 25.0;
+    b.max_temperature_c = 25.0;
+  }
+  const auto level = levelFromDischarge(r, est, Chemistry::kVrla12V, 100.0);
+  ASSERT_TRUE(level);
+  EXPECT_EQ(level->blocks, 1);
+  EXPECT_NEAR(level->capacity_ah, 90.0, 0.01);
+  EXPECT_GE(level->sigma_ah, kRateTableSigma * 90.0 - 1e-9);
+  // A first level anchors; a second one a year later is fused with it, weighted by their σ.
+  EXPECT_NEAR(fuseLevel(est, *level, r.last_ms).capacity_ah, 90.0, 0.01);
+  EXPECT_TRUE(est.level().anchored);
+  EXPECT_NEAR(est.blocks()[1].capacity_ah, 63.0, 0.01);
+  const TimeMs year_ms = static_cast<TimeMs>(365.25 * 24.0) * kHourMs;
+  const auto later = fuseLevel(est, DischargeLevel{80.0, level->sigma_ah, 1}, r.last_ms + year_ms);
+  EXPECT_GT(later.capacity_ah, 80.0);
+  EXPECT_LT(later.capacity_ah, 85.0);  // the older one has lost weight
+  // Without a block at the end voltage, or too little charge out, nothing is measured.
+  r.crossings.back().clear();
+  EXPECT_FALSE(levelFromDischarge(r, est, Chemistry::kVrla12V, 100.0));
+  r.crossings.back() = {{2, r.last_ms, delivered_ah}};
+  r.ah_out = 5.0;
+  EXPECT_FALSE(levelFromDischarge(r, est, Chemistry::kVrla12V, 100.0));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // temperature, internal resistance, capacity against the string's mean, equalization and status. The cell that causes a block's
 // warning or alarm is coloured, and every non-green block says why in the Note column.
 // Block numbers open the block page.
+import { RuntimeItem } from "../components/Runtime.jsx";
 import { StatusMark } from "../components/StatusMark.jsx";
 import { Value } from "../components/Value.jsx";
 import { alarms } from "../lib/alarms.js";
@@ -123,6 +124,7 @@ export function StringCard({ s, alarmList }) {
             </dd>
           </div>
         ))}
+        <RuntimeItem s={s} />
       </dl>
     </section>
   );

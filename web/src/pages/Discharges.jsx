@@ -1,8 +1,9 @@
 // Recorded discharges (mains outages, tests): every discharge of every string, newest first;
 // for one discharge the curves of all blocks (early collapsers drawn on top), the string's
 // voltage and current, and the end-of-discharge voltages sorted, with the blocks that collapsed
-// early flagged (the server's analysis, docs/api.md). Capacity per block joins this table when
-// the battery analysis provides it.
+// early flagged (the server's analysis, docs/api.md), and the controller's report of it: energy,
+// the runtime predicted at half time against the actual one, the order in which the blocks
+// reached each voltage, and links to the printable report and its CSV.
 import { Chart } from "../components/Chart.jsx";
 import { RangePicker } from "../components/RangePicker.jsx";
 import { Time } from "../components/Time.jsx";
@@ -58,6 +59,10 @@ function DischargeList() {
                 <th scope="col" class="num">
                   Lowest string voltage [V]
                 </th>
+                <th scope="col" class="num">
+                  Energy [kWh]
+                </th>
+                <th scope="col">End voltage / runtime</th>
                 <th scope="col">
                   <span class="visually-hidden">Open</span>
                 </th>
@@ -73,6 +78,8 @@ function DischargeList() {
                   <td class="num">{d.end_ms ? fmtDuration(d.duration_s) : `${fmtDuration(d.duration_s)} (running)`}</td>
                   <td class="num">{isNum(d.ah_out) ? d.ah_out.toFixed(1) : "—"}</td>
                   <td class="num">{isNum(d.min_voltage_v) ? d.min_voltage_v.toFixed(2) : "—"}</td>
+                  <td class="num">{d.report && isNum(d.report.energy_wh) ? (d.report.energy_wh / 1000).toFixed(2) : "—"}</td>
+                  <td class="runtime">{runtimeText(d.report)}</td>
                   <td>
                     <a href={`/discharges/${d.string}/${d.id}`}>Curves and end voltages</a>
                   </td>
@@ -83,6 +90,53 @@ function DischargeList() {
         </div>
       ) : null}
     </div>
+  );
+}
+
+// "block 7 after 77 min (predicted 77 min at half time)" or "not reached; 130 min left".
+function runtimeText(rep) {
+  if (!rep) return "—";
+  const rt = rep.runtime || {};
+  if (rep.first_at_end) {
+    const half = isNum(rt.predicted_at_half_s) ? ` (predicted ${fmtDuration(rt.predicted_at_half_s)} at half time)` : "";
+    return `block ${rep.first_at_end.block} after ${fmtDuration(rt.actual_s)}${half}`;
+  }
+  return isNum(rt.left_at_end_s) ? `not reached; ${fmtDuration(rt.left_at_end_s)} left` : "not reached";
+}
+
+// The blocks in the order they reached each voltage level (the first ten of each).
+function LevelTable({ report }) {
+  return (
+    <table class="data-table level-table">
+      <caption class="visually-hidden">Blocks in the order they reached each voltage</caption>
+      <thead>
+        <tr>
+          <th scope="col" class="num">
+            Level [V/cell]
+          </th>
+          <th scope="col" class="num">
+            Block [V]
+          </th>
+          <th scope="col">Blocks, first first (minutes from the start)</th>
+        </tr>
+      </thead>
+      <tbody>
+        {report.levels.map((l) => (
+          <tr key={l.v_per_cell} data-level={l.v_per_cell}>
+            <td class="num">{l.v_per_cell.toFixed(2)}</td>
+            <td class="num">{l.block_v.toFixed(2)}</td>
+            <td>
+              {l.reached.length
+                ? l.reached
+                    .slice(0, 10)
+                    .map((c) => `${c.block} (${(c.after_s / 60).toFixed(1)})`)
+                    .join(", ") + (l.reached.length > 10 ? ` … ${l.reached.length} blocks` : "")
+                : "none"}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
@@ -132,6 +186,7 @@ function DischargeDetail({ s, id }) {
   if (error) return <p class="error">{error}</p>;
   if (!data) return <p class="sub">Loading…</p>;
   const eod = data.end_of_discharge || [];
+  const rep = data.report;
   const early = new Set(eod.filter((r) => r.early_collapse).map((r) => r.block));
   const blocks = (data.blocks && data.blocks.blocks) || [];
   // Early collapsers last, so they are drawn on top, in the alarm colour.
@@ -165,7 +220,29 @@ function DischargeDetail({ s, id }) {
           <dt>Collapsed early</dt>
           <dd>{early.size ? [...early].map((b) => `block ${b}`).join(", ") : "none"}</dd>
         </div>
+        {rep ? (
+          <>
+            <div>
+              <dt>Energy out</dt>
+              <dd>{isNum(rep.energy_wh) ? `${(rep.energy_wh / 1000).toFixed(2)} kWh` : "—"}</dd>
+            </div>
+            <div>
+              <dt>End voltage</dt>
+              <dd class="runtime">{runtimeText(rep)}</dd>
+            </div>
+            <div>
+              <dt>Runtime predicted at the start</dt>
+              <dd>{fmtDuration(rep.runtime.predicted_at_start_s)}</dd>
+            </div>
+          </>
+        ) : null}
       </dl>
+      {rep ? (
+        <p class="report-links">
+          Report: <a href={`/api/v1/strings/${s}/discharges/${id}/report.html`} target="_blank" rel="noopener">printable page</a> ·{" "}
+          <a href={`/api/v1/strings/${s}/discharges/${id}/report.csv`}>CSV, one row per block</a>
+        </p>
+      ) : null}
       <section class="card chart-card" aria-labelledby="dis-blocks">
         <h2 id="dis-blocks">Block voltages [V]</h2>
         {data.blocks && data.blocks.times_ms ? (
@@ -184,6 +261,12 @@ function DischargeDetail({ s, id }) {
         <Chart label={`Voltage of string ${s} during the discharge`} series={[{ label: "Voltage", stroke: accent }]} data={[ss.times_ms, ss.voltage_v]} unit="V" height={200} />
         <Chart label={`Current of string ${s} during the discharge`} series={[{ label: "Current", stroke: soft }]} data={[ss.times_ms, ss.current_a]} unit="A" height={200} />
       </section>
+      {rep && rep.levels ? (
+        <section class="card" aria-labelledby="dis-levels">
+          <h2 id="dis-levels">Order in which the blocks reached each voltage</h2>
+          <LevelTable report={rep} />
+        </section>
+      ) : null}
       <section class="card" aria-labelledby="dis-end">
         <h2 id="dis-end">End of discharge: block voltages, lowest first</h2>
         <EndBars rows={eod} />

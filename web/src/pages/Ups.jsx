@@ -1,12 +1,12 @@
 // UPS and charger: whether the strings are on mains (float / charge) or on battery (discharge),
 // the charger's set-point against the measured string voltage, the recent outages with their
-// time on battery, and a rough autonomy estimate. The UPS's own data (load, input voltage,
+// time on battery, and the runtime on battery (the controller's string.runtime_s, from each
+// block's capacity and charge, docs/analysis.md). The UPS's own data (load, input voltage,
 // runtime it reports) joins this page when a UPS is connected (NUT).
-import { useEffect, useState } from "preact/hooks";
+import { RuntimeItem } from "../components/Runtime.jsx";
 import { Time } from "../components/Time.jsx";
 import { StatusMark } from "../components/StatusMark.jsx";
 import { Value } from "../components/Value.jsx";
-import { getJson } from "../lib/api.js";
 import { fmtDuration, isNum } from "../lib/format.js";
 import { useDischarges } from "../lib/history.js";
 import { live, usePlantNow } from "../lib/live.js";
@@ -15,28 +15,10 @@ import { useStore } from "../lib/store.js";
 
 const DAY_MS = 86400e3;
 
-// Hours the string can still carry the load: the charge left (state of charge × rated Ah)
-// divided by the mean current of its last recorded discharge (or the present discharge
-// current). An estimate: it ignores Peukert and ageing until per-block capacity is measured.
-function autonomyH(s, last) {
-  const soc = s.charge_avg_pct && isNum(s.charge_avg_pct.value) ? s.charge_avg_pct.value / 100 : null;
-  const cap = isNum(s.capacity_ah) ? s.capacity_ah : null;
-  const cur = s.current_a && isNum(s.current_a.value) && s.current_a.value < -0.5 ? -s.current_a.value : last && last.duration_s > 0 && isNum(last.ah_out) ? last.ah_out / (last.duration_s / 3600) : null;
-  if (soc === null || cap === null || !cur) return null;
-  return { hours: (soc * cap) / cur, current: cur };
-}
-
 export default function Ups() {
   const { doc } = useStore(live);
   useStore(points);
   const now = usePlantNow(0);
-  const [info, setInfo] = useState({});
-  useEffect(() => {
-    getJson("/strings").then(
-      (r) => setInfo(Object.fromEntries((r.strings || []).map((s) => [s.string, s]))),
-      () => {},
-    );
-  }, []);
   const strings = doc && now !== null ? doc.strings.map((s) => s.string) : [];
   const outages = useDischarges(strings, (now ?? 0) - 30 * DAY_MS, now ?? 0);
   if (!doc) return <p class="placeholder">Loading…</p>;
@@ -56,8 +38,6 @@ export default function Ups() {
           const v = s.voltage_v && isNum(s.voltage_v.value) ? s.voltage_v.value : null;
           const dev = s.charger_deviation_pct && isNum(s.charger_deviation_pct.value) ? s.charger_deviation_pct.value : null;
           const setpoint = v !== null && dev !== null ? v / (1 + dev / 100) : null;
-          const last = outages.list ? outages.list.find((d) => d.string === s.string && d.end_ms) : null;
-          const auto = autonomyH({ ...s, capacity_ah: info[s.string] ? info[s.string].capacity_ah : null }, last);
           return (
             <section key={s.string} class="card" aria-labelledby={`ups-${s.string}`} data-string={s.string}>
               <h2 id={`ups-${s.string}`}>{s.name || `String ${s.string}`}</h2>
@@ -94,18 +74,16 @@ export default function Ups() {
                     <Value vo={s.charge_avg_pct} scope="string" field="charge_avg_pct" />
                   </dd>
                 </div>
-                <div>
-                  <dt>Autonomy (estimate)</dt>
-                  <dd>{auto ? `${fmtDuration(auto.hours * 3600)} at ${auto.current.toFixed(1)} A` : "— (needs a recorded discharge)"}</dd>
-                </div>
+                <RuntimeItem s={s} />
               </dl>
             </section>
           );
         })}
       </div>
       <p class="sub">
-        Autonomy: charge left (state of charge × rated capacity) over the present discharge current, or the mean current of the last recorded outage. It does not yet account for the
-        blocks' measured capacity or the rate dependence of capacity.
+        Runtime: while on battery, the time until the first block reaches the end voltage at the present load; on mains, the autonomy at the mean load of the last outage. From each
+        block's capacity, charge and temperature and the manufacturer's rate table; an aged string's figure is only as good as its measured level (a capacity test or a discharge to the
+        end voltage, see Analysis in the documentation).
       </p>
       <section class="card" aria-labelledby="outages-title">
         <h2 id="outages-title">Outages in the last 30 days</h2>

@@ -75,6 +75,8 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kBlockCapacityRelativePct, "block.capacity_relative_pct", BL, F, "%", 1, 10, R, false, "", "Capacity of the block against the string's mean block (harmonic mean = 100 %), from the string's discharges (at least 5 % of the capacity each): what finds the weak blocks; not_present until one has been analysed"},
   {kBlockCapacityRelativeSigmaPct, "block.capacity_relative_sigma_pct", BL, F, "%", 1, 10, R, false, "", "Uncertainty (1 σ) of block.capacity_relative_pct"},
   {kBlockCapacityEvents, "block.capacity_events", BL, I, "", 0, 1, R, false, "", "Discharges behind the block's capacity estimate"},
+  {kBlockLifeUsedPct, "block.life_used_pct", BL, F, "%", 2, 100, R, false, "", "Float life used by temperature since monitoring began: each hour at T counts 2^((T − 25 °C)/8 K) hours at 25 °C, against the chemistry's design life at 25 °C (12 V VRLA 10 years); the time per temperature and voltage band is at /api/v1/strings/{n}/hours-in-band"},
+  {kBlockAgeingFactor, "block.ageing_factor", BL, F, "", 2, 100, R, false, "", "The block's mean ageing rate from its temperatures against 25 °C since monitoring began (2^((T − 25 °C)/8 K) averaged over time; 1.00: as at 25 °C, 2.00: life halved)"},
 }};
 // clang-format on
 

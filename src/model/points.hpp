@@ -69,6 +69,8 @@ enum class PointId : std::uint16_t {
   kBlockCapacityRelativePct,
   kBlockCapacityRelativeSigmaPct,
   kBlockCapacityEvents,
+  kBlockLifeUsedPct,
+  kBlockAgeingFactor,
   kCount
 };
 

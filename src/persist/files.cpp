@@ -118,6 +118,12 @@ std::string capacityPath(const model::PlantConfig& plant, std::size_t string_ind
       .string();
 }
 
+std::string bandHoursPath(const model::PlantConfig& plant, std::size_t string_index) {
+  return (std::filesystem::path(plant.data_dir) /
+          fmt::format("hours-in-band-string-{}.json", string_index + 1))
+      .string();
+}
+
 std::string dischargeReportsPath(const model::PlantConfig& plant, std::size_t string_index) {
   return (std::filesystem::path(plant.data_dir) /
           fmt::format("discharges-string-{}.json", string_index + 1))

@@ -158,6 +158,7 @@ Controller::Controller(model::PlantConfig plant, Clock& clock,
     capacity_tests_.emplace_back(sc.chemistry, static_cast<std::size_t>(sc.block_count),
                                  sc.capacity_ah);
     runtime_.emplace_back(sc.chemistry, sc.capacity_ah);
+    bands_.emplace_back(static_cast<std::size_t>(sc.block_count), sc.chemistry);
     recorders_.emplace_back(sc.chemistry, static_cast<std::size_t>(sc.block_count));
     reports_.emplace_back();
     runaway_.emplace_back(sc.name, sc.capacity_ah, plant_.thermal_runaway);
@@ -354,6 +355,21 @@ Status Controller::open() {
     }
     capacity_[s] = std::move(loaded.value());
     shareCapacities(s);
+  }
+  // So do the hours in band.
+  for (std::size_t s = 0; s < bands_.size(); ++s) {
+    const auto path = persist::bandHoursPath(plant_, s);
+    const auto text = loadText(path, "analysis");
+    if (!text) {
+      continue;
+    }
+    auto loaded = analysis::BandHours::deserialize(*text, bands_[s].blockCount(),
+                                                   plant_.strings[s].chemistry);
+    if (!loaded) {
+      log::get("analysis")->warn("ignoring {}: {}", path, loaded.error().message);
+      continue;
+    }
+    bands_[s] = std::move(loaded.value());
   }
   // So do the discharge reports, and with them the load the autonomy is computed for.
   for (std::size_t s = 0; s < reports_.size(); ++s) {
@@ -748,6 +764,33 @@ void Controller::saveDischargeReport(std::size_t s, analysis::DischargeRecord r)
                         d.meanCurrentA(), runtime)});
 }
 
+void Controller::countBands(const bus::Sweep& sweep,
+                            const std::vector<analysis::StringSummary>& sums) {
+  std::vector<double> v;
+  std::vector<double> temps;
+  const double nan = std::nan("");
+  for (std::size_t s = 0; s < bands_.size(); ++s) {
+    const auto& modules = sweep.modules[s];
+    v.resize(modules.size());
+    temps.resize(modules.size());
+    for (std::size_t b = 0; b < modules.size(); ++b) {
+      v[b] = modules[b].usable() ? modules[b].voltage_v : nan;
+      temps[b] = modules[b].usable() ? modules[b].temperature_c : nan;
+    }
+    bands_[s].update(sweep.time_ms, v, temps, sums[s].target_voltage_v);
+  }
+  if (sweep.time_ms - bands_saved_ms_ < kHourMs) {
+    return;
+  }
+  bands_saved_ms_ = sweep.time_ms;
+  for (std::size_t s = 0; s < bands_.size(); ++s) {
+    const auto path = persist::bandHoursPath(plant_, s);
+    if (auto st = persist::writeFileDurably(path, bands_[s].serialize(sweep.time_ms)); !st) {
+      log::get("analysis")->warn("{}", st.error().message);
+    }
+  }
+}
+
 void Controller::cycle() {
   std::lock_guard lock(cycle_mutex_);
   if (!frontend_) {
@@ -774,6 +817,7 @@ void Controller::cycle() {
   calibrate(sweep, sums);
   estimateCapacity(sweep, sums);
   reportDischarges(sweep, sums);
+  countBands(sweep, sums);
   trackRi(sweep);
   equalize(sweep, sums);
   noteModeChanges(sums, now);
@@ -1769,6 +1813,11 @@ void Controller::writePoints(state::StateStore::Writer& w, const bus::Sweep& swe
       w.set(PointId::kBlockCapacityRelativeSigmaPct, s, b, {100.0 * cap.relative_sigma, t, cq});
       w.set(PointId::kBlockCapacityEvents, s, b,
             {static_cast<double>(cap.events), t, Quality::kOk});
+      const auto& band = bands_[s];
+      const double factor = band.ageingFactor(b);
+      const auto lq = std::isfinite(factor) ? Quality::kOk : Quality::kNotPresent;
+      w.set(PointId::kBlockLifeUsedPct, s, b, {band.lifeUsedPct(b), t, lq});
+      w.set(PointId::kBlockAgeingFactor, s, b, {std::isfinite(factor) ? factor : 0.0, t, lq});
       w.set(PointId::kBlockCommOkCount, s, b, {static_cast<double>(comm.ok), t, Quality::kOk});
       w.set(PointId::kBlockCommErrorCount, s, b,
             {static_cast<double>(comm.errors), t, Quality::kOk});

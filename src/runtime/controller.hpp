@@ -26,6 +26,7 @@
 #include "analysis/calibration.hpp"
 #include "analysis/capacity_test.hpp"
 #include "analysis/discharge_record.hpp"
+#include "analysis/hours_in_band.hpp"
 #include "analysis/ri_baseline.hpp"
 #include "analysis/runtime.hpp"
 #include "bus/bus.hpp"
@@ -232,6 +233,8 @@ class Controller {
   // Runtime prediction and the report of every discharge (discharges-string-N.json).
   void reportDischarges(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   void saveDischargeReport(std::size_t string_index, analysis::DischargeRecord r);
+  // Hours in band and life used (hours-in-band-string-N.json, written hourly).
+  void countBands(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
   // A discharge in which blocks reached the end voltage measures the string's level (runtime.hpp,
   // levelFromDischarge), fused with an earlier one.
   void anchorFromDischarge(std::size_t string_index, const analysis::DischargeRecord& r);
@@ -271,6 +274,8 @@ class Controller {
   std::vector<analysis::StringCapacityEstimator> capacity_;
   std::vector<analysis::CapacityTestDetector> capacity_tests_;
   std::vector<analysis::RuntimePredictor> runtime_;
+  std::vector<analysis::BandHours> bands_;
+  TimeMs bands_saved_ms_ = 0;
   std::vector<analysis::DischargeRecorder> recorders_;
   std::vector<std::vector<analysis::DischargeRecord>> reports_;  // per string, oldest first
   std::vector<control::EffortMeter> effort_;

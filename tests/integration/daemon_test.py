@@ -388,6 +388,17 @@ class Scenarios(unittest.TestCase):
             html = self.run_ctl(d, "report", "2", str(entry["id"]), "--html").stdout
             self.assertTrue(html.startswith("<!DOCTYPE html>"), html[:100])
             self.assertIn("Runtime predicted at half time", html)
+            # Hours in band and life used: written hourly (every second at 3600×).
+            bands = d.get_json("/api/v1/strings/2/hours-in-band")
+            self.assertEqual(len(bands["blocks"]), 32)
+            self.assertEqual(len(bands["temperature_bands_c"]), 9)
+            b7 = bands["blocks"][6]
+            self.assertGreater(b7["observed_h"], 24.0, b7)
+            self.assertAlmostEqual(sum(b7["temperature_h"]), b7["observed_h"], delta=0.01)
+            self.assertGreater(b7["life_used_pct"], 0.0)
+            block = d.get_json("/api/v1/strings/2/blocks/7")
+            self.assertGreater(block["life_used_pct"]["value"], 0.0, block)
+            self.assertGreater(block["ageing_factor"]["value"], 0.5, block)
             # An unknown discharge: 404 naming the id.
             r = subprocess.run([binary("equalisctl"), "--url", d.url, "report", "2", "123"],
                                capture_output=True, text=True, timeout=30)

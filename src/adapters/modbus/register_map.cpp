@@ -310,7 +310,7 @@ std::vector<SectionDef> buildRegisterLayout() {
   return out;
 }
 
-constexpr std::array<ExcludedPoint, 11> kExcluded = {{
+constexpr std::array<ExcludedPoint, 13> kExcluded = {{
     {PointId::kBlockVoltageCorrectedV,
      "no room: 10 registers per block × 600 blocks × 10 strings fill the address space"},
     {PointId::kBlockModuleErrorMv, "no room (as above)"},
@@ -324,6 +324,8 @@ constexpr std::array<ExcludedPoint, 11> kExcluded = {{
     {PointId::kBlockCapacityRelativePct, "no room (as above)"},
     {PointId::kBlockCapacityRelativeSigmaPct, "no room (as above)"},
     {PointId::kBlockCapacityEvents, "no room (as above)"},
+    {PointId::kBlockLifeUsedPct, "no room (as above)"},
+    {PointId::kBlockAgeingFactor, "no room (as above)"},
 }};
 
 std::string_view encodingName(Encoding e) {

@@ -372,4 +372,57 @@ std::string reportHtml(const analysis::DischargeRecord& r, const model::StringCo
   return h;
 }
 
+std::string hoursInBandDocument(const analysis::BandHours& bands, int si, TimeMs time_ms) {
+  using analysis::BandHours;
+  std::string out;
+  JsonWriter w(out);
+  const auto edges = [&w](const auto& e) {
+    w.beginArray();
+    for (std::size_t k = 0; k <= e.size(); ++k) {
+      w.beginArray();
+      if (k == 0) {
+        w.null();
+      } else {
+        w.value(e[k - 1]);
+      }
+      if (k == e.size()) {
+        w.null();
+      } else {
+        w.value(e[k]);
+      }
+      w.endArray();
+    }
+    w.endArray();
+  };
+  w.beginObject()
+      .member("string", si + 1)
+      .member("time", formatIso8601(time_ms))
+      .member("time_ms", static_cast<std::int64_t>(time_ms))
+      .member("design_life_years", analysis::designLifeYears(bands.chemistry()))
+      .member("halving_k", BandHours::kHalvingK)
+      .key("temperature_bands_c");
+  edges(BandHours::kTemperatureEdgesC);
+  w.key("voltage_bands_mv_per_cell");
+  edges(BandHours::kVoltageEdgesMvPerCell);
+  w.key("blocks").beginArray();
+  for (std::size_t b = 0; b < bands.blockCount(); ++b) {
+    const auto& x = bands.blocks()[b];
+    w.beginObject().member("block", static_cast<int>(b) + 1).key("temperature_h").beginArray();
+    for (const double sec : x.temperature_s) {
+      w.value(rounded(sec / 3600.0, 3));
+    }
+    w.endArray().key("voltage_h").beginArray();
+    for (const double sec : x.voltage_s) {
+      w.value(rounded(sec / 3600.0, 3));
+    }
+    w.endArray()
+        .member("observed_h", rounded(x.observed_s / 3600.0, 3))
+        .member("life_used_pct", rounded(bands.lifeUsedPct(b), 4))
+        .member("ageing_factor", rounded(bands.ageingFactor(b), 3))
+        .endObject();
+  }
+  w.endArray().endObject();
+  return out;
+}
+
 }  // namespace equalis::rest

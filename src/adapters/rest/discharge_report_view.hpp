@@ -11,6 +11,7 @@
 
 #include "adapters/rest/json_writer.hpp"
 #include "analysis/discharge_record.hpp"
+#include "analysis/hours_in_band.hpp"
 #include "core/result.hpp"
 #include "model/plant.hpp"
 
@@ -37,5 +38,10 @@ void writeReport(JsonWriter& w, const analysis::DischargeRecord& r,
 std::string reportCsv(const analysis::DischargeRecord& r, const model::StringConfig& string_cfg);
 std::string reportHtml(const analysis::DischargeRecord& r, const model::StringConfig& string_cfg,
                        const std::string& site_name);
+
+// GET /api/v1/strings/{n}/hours-in-band: each block's hours per temperature and voltage band,
+// the hours observed, life used and ageing factor (analysis/hours_in_band.hpp); time_ms: when
+// the controller wrote them.
+std::string hoursInBandDocument(const analysis::BandHours& bands, int string_index, TimeMs time_ms);
 
 }  // namespace equalis::rest

@@ -7,12 +7,14 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "adapters/rest/discharge_report_view.hpp"
 #include "adapters/rest/history_view.hpp"
 #include "adapters/rest/reply.hpp"
 #include "adapters/rest/request.hpp"
 #include "adapters/rest/server.hpp"
+#include "persist/files.hpp"
 
 namespace equalis::rest {
 
@@ -179,6 +181,44 @@ void Server::historyRoutes() {
         sendDocument(res, std::move(**doc));
       },
       kReadSlow);
+
+  // Hours in band and life used per block, as last written by the controller (hourly).
+  router_.get(
+      "/api/v1/strings/*/hours-in-band",
+      [&plant, string_count](const http::Request& req, http::Response& res) {
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        const int si = std::get<int>(s) - 1;
+        const auto& cfg = plant.strings[static_cast<std::size_t>(si)];
+        const auto path = persist::bandHoursPath(plant, static_cast<std::size_t>(si));
+        const auto text = persist::readFile(path);
+        if (!text) {
+          sendError(res, 500, "", text.error().message);
+          return;
+        }
+        if (!text->has_value()) {
+          sendError(res, 404, "",
+                    fmt::format("string {} has no hours in band yet: they are written after the "
+                                "first hour of monitoring",
+                                si + 1));
+          return;
+        }
+        const auto bands = analysis::BandHours::deserialize(
+            **text, static_cast<std::size_t>(cfg.block_count), cfg.chemistry);
+        if (!bands) {
+          sendError(res, 500, "", path + ": " + bands.error().message);
+          return;
+        }
+        const auto as_of = nlohmann::json::parse(**text, nullptr, false);
+        const TimeMs time_ms =
+            as_of.is_object() && as_of.contains("time_ms") && as_of["time_ms"].is_number_integer()
+                ? as_of["time_ms"].get<TimeMs>()
+                : 0;
+        sendDocument(res, hoursInBandDocument(*bands, si, time_ms));
+      },
+      http::RouteOptions{.access = http::Access::kRead});
 
   // The report of one discharge (id: its start, epoch ms) as JSON, CSV (one row per block) or a
   // printable HTML page. Read from the reports file: it needs no history store.

@@ -75,6 +75,8 @@ constexpr std::array kBlockColumns = {
     PointColumn{PointId::kBlockCapacityRelativePct, 27},
     PointColumn{PointId::kBlockCapacityRelativeSigmaPct, 28},
     PointColumn{PointId::kBlockCapacityEvents, 29},
+    PointColumn{PointId::kBlockLifeUsedPct, 30},
+    PointColumn{PointId::kBlockAgeingFactor, 31},
 };
 
 std::int32_t clampInt32(double v) {

@@ -70,6 +70,17 @@ test("runtime on the battery page, the report on the discharge pages", { timeout
   const res = await page.request.get(html);
   assert.equal(res.status(), 200);
   assert.ok((await res.text()).includes("Runtime predicted at half time"));
+  // The printable page is styled in the browser: its inline stylesheet is allowed by its hash, and
+  // nothing is refused.
+  const refused = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
+  });
+  await page.goto(html);
+  const th = await page.$eval("th", (el) => getComputedStyle(el).backgroundColor);
+  assert.equal(th, "rgb(238, 238, 238)", "the report's stylesheet applies");
+  assert.deepEqual(refused, [], "no resource refused by the page's policy");
+  await page.goBack();
   const csv = await page.locator(".report-links a", { hasText: "CSV" }).getAttribute("href");
   const rows = (await (await page.request.get(csv)).text()).trim().split(/\r?\n/);
   assert.equal(rows.length, 1 + 32, "a header and one row per block");

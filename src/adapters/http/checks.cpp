@@ -237,10 +237,12 @@ std::string_view cookieValue(std::string_view cookie_header, std::string_view na
 }
 
 void addSecurityHeaders(Response& res, bool hsts) {
-  res.setHeader("Content-Security-Policy",
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                "frame-ancestors 'none'");
+  if (res.header("Content-Security-Policy").empty()) {
+    res.setHeader("Content-Security-Policy",
+                  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                  "frame-ancestors 'none'");
+  }
   res.setHeader("X-Content-Type-Options", "nosniff");
   res.setHeader("X-Frame-Options", "DENY");
   res.setHeader("Referrer-Policy", "no-referrer");

@@ -52,6 +52,8 @@ std::string crossSiteWriteRefusal(const Request& req, std::string_view expected_
 std::string_view cookieValue(std::string_view cookie_header, std::string_view name);
 
 // Content-Security-Policy and the other security headers on every response; HSTS when `hsts`.
+// A handler may have set a Content-Security-Policy of its own for one document (the printable
+// discharge report allows its one inline stylesheet by its hash, and nothing else): it is kept.
 void addSecurityHeaders(Response& res, bool hsts);
 
 // Where the HTTP → HTTPS redirect sends a request: "https://<host of the Host

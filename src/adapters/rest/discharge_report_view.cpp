@@ -1,11 +1,14 @@
 #include "adapters/rest/discharge_report_view.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <string_view>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include "analysis/discharge_report.hpp"
 #include "model/chemistry.hpp"
@@ -81,11 +84,36 @@ std::string escapeHtml(const std::string& text) {
   return out;
 }
 
+constexpr std::string_view kReportStyle =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#111}"
+    "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}"
+    "table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;"
+    "text-align:right}th{background:#eee}td.l,th.l{text-align:left}"
+    "tr.weak td{background:#fde2e2}dl{display:grid;grid-template-columns:max-content auto;"
+    "gap:2px 1em}dt{font-weight:600}dd{margin:0}"
+    "@media print{body{margin:1cm}tr{break-inside:avoid}}";
+
 std::string minutes(double s) {
   return fmt::format("{:.1f} min", s / 60.0);
 }
 
 }  // namespace
+
+const std::string& reportHtmlPolicy() {
+  static const std::string policy = [] {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int n = 0;
+    EVP_Digest(kReportStyle.data(), kReportStyle.size(), md.data(), &n, EVP_sha256(), nullptr);
+    std::array<unsigned char, 4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1> b64{};
+    const int len = EVP_EncodeBlock(b64.data(), md.data(), static_cast<int>(n));
+    return fmt::format(
+        "default-src 'none'; style-src 'sha256-{}'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'",
+        std::string_view(reinterpret_cast<const char*>(b64.data()),
+                         static_cast<std::size_t>(std::max(0, len))));
+  }();
+  return policy;
+}
 
 Result<std::vector<analysis::DischargeRecord>> loadDischargeReports(const model::PlantConfig& plant,
                                                                     int string_index) {
@@ -284,13 +312,7 @@ std::string reportHtml(const analysis::DischargeRecord& r, const model::StringCo
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
   h += fmt::format("<title>Discharge report: {} — {}</title>", escapeHtml(cfg.name),
                    formatIso8601(r.start_ms));
-  h += "<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#111}"
-       "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}"
-       "table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;"
-       "text-align:right}th{background:#eee}td.l,th.l{text-align:left}"
-       "tr.weak td{background:#fde2e2}dl{display:grid;grid-template-columns:max-content auto;"
-       "gap:2px 1em}dt{font-weight:600}dd{margin:0}"
-       "@media print{body{margin:1cm}tr{break-inside:avoid}}</style></head><body>\n";
+  h += "<style>" + std::string(kReportStyle) + "</style></head><body>\n";
   h += fmt::format("<h1>Discharge report — {}, {}</h1>\n", escapeHtml(site_name),
                    escapeHtml(cfg.name));
   h += "<dl>";

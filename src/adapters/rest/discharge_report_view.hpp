@@ -38,6 +38,10 @@ void writeReport(JsonWriter& w, const analysis::DischargeRecord& r,
 std::string reportCsv(const analysis::DischargeRecord& r, const model::StringConfig& string_cfg);
 std::string reportHtml(const analysis::DischargeRecord& r, const model::StringConfig& string_cfg,
                        const std::string& site_name);
+// The Content-Security-Policy of the printable page: no script, no other resource, and its one
+// inline stylesheet allowed by its SHA-256 (so the page is styled in a browser and the same file
+// saved by `equalisctl report --html` is styled too).
+const std::string& reportHtmlPolicy();
 
 // GET /api/v1/strings/{n}/hours-in-band: each block's hours per temperature and voltage band,
 // the hours observed, life used and ageing factor (analysis/hours_in_band.hpp); time_ms: when

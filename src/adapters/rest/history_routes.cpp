@@ -257,6 +257,7 @@ void Server::historyRoutes() {
                                       r->start_ms));
             res.setContent(reportCsv(*r, cfg), "text/csv; charset=utf-8");
           } else if (kind == "report.html") {
+            res.setHeader("Content-Security-Policy", reportHtmlPolicy());
             res.setContent(reportHtml(*r, cfg, plant.site.name), "text/html; charset=utf-8");
           } else {
             std::string out;

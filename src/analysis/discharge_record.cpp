@@ -138,6 +138,7 @@ std::optional<DischargeRecord> DischargeRecorder::update(
     last_voltage_v_ = std::isfinite(string_voltage_v) ? string_voltage_v : 0.0;
     trace_stride_ = 1;
     trace_count_ = 0;
+    levels_reached_.assign(n_blocks_, 0);
   }
   auto& r = *current_;
   // Charge and energy: trapezoids of the discharge current (and power) between sweeps.
@@ -181,20 +182,17 @@ std::optional<DischargeRecord> DischargeRecorder::update(
     if (!std::isfinite(in.voltage_v)) {
       continue;
     }
+    // Levels run from the highest down, so the levels a block has reached are the first
+    // levels_reached_[b] of them: only the next ones can be new.
     const double v_cell = in.voltage_v / r.cells_per_block;
-    for (std::size_t l = 0; l < r.levels_v_per_cell.size(); ++l) {
-      if (v_cell > r.levels_v_per_cell[l]) {
-        break;
+    auto& reached = levels_reached_[b];
+    while (reached < r.levels_v_per_cell.size() && v_cell <= r.levels_v_per_cell[reached]) {
+      auto& list = r.crossings[reached];
+      list.push_back({static_cast<int>(b) + 1, t_ms, r.ah_out});
+      if (reached + 1 == r.levels_v_per_cell.size() && !r.first_at_end) {
+        r.first_at_end = list.back();
       }
-      auto& list = r.crossings[l];
-      const int number = static_cast<int>(b) + 1;
-      if (std::none_of(list.begin(), list.end(),
-                       [number](const LevelCrossing& c) { return c.block == number; })) {
-        list.push_back({number, t_ms, r.ah_out});
-        if (l + 1 == r.levels_v_per_cell.size() && !r.first_at_end) {
-          r.first_at_end = list.back();
-        }
-      }
+      ++reached;
     }
   }
   if (runtime) {

@@ -114,6 +114,7 @@ class DischargeRecorder {
   double last_voltage_v_ = 0.0;
   std::size_t trace_stride_ = 1;  // keep every trace_stride_-th sweep
   std::size_t trace_count_ = 0;
+  std::vector<std::size_t> levels_reached_;  // per block, of the current discharge
 };
 
 // The record as JSON (its stored and served form) and back; the parse checks every field and

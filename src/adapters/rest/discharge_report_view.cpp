@@ -38,6 +38,27 @@ analysis::EndOfDischarge ranking(const analysis::DischargeRecord& r,
                                       model::chemistryInfo(cfg.chemistry).nominal_voltage_v);
 }
 
+// Per block (0-based): its place in the ranking (1 = lowest; 0 = no value) and its early-collapse
+// flag.
+struct Ranks {
+  std::vector<int> rank;
+  std::vector<bool> collapse;
+};
+Ranks ranksOf(const analysis::EndOfDischarge& eod, std::size_t blocks) {
+  Ranks out{std::vector<int>(blocks, 0), std::vector<bool>(blocks, false)};
+  for (std::size_t i = 0; i < eod.blocks.size(); ++i) {
+    const auto b = static_cast<std::size_t>(eod.blocks[i].block - 1);
+    if (b >= blocks) {
+      continue;
+    }
+    if (std::isfinite(eod.blocks[i].voltage_v)) {
+      out.rank[b] = static_cast<int>(i) + 1;
+    }
+    out.collapse[b] = eod.blocks[i].early_collapse;
+  }
+  return out;
+}
+
 // Minutes from the start at which each block reached each level (NaN: never).
 std::vector<std::vector<double>> levelMinutes(const analysis::DischargeRecord& r) {
   std::vector<std::vector<double>> m(r.blocks.size(),
@@ -209,15 +230,7 @@ void writeReport(JsonWriter& w, const analysis::DischargeRecord& r,
   }
   w.endArray();
   const auto eod = ranking(r, cfg);
-  std::vector<int> rank(r.blocks.size(), 0);
-  std::vector<bool> collapse(r.blocks.size(), false);
-  for (std::size_t i = 0; i < eod.blocks.size(); ++i) {
-    const auto b = static_cast<std::size_t>(eod.blocks[i].block - 1);
-    if (std::isfinite(eod.blocks[i].voltage_v)) {
-      rank[b] = static_cast<int>(i) + 1;
-    }
-    collapse[b] = eod.blocks[i].early_collapse;
-  }
+  const auto [rank, collapse] = ranksOf(eod, r.blocks.size());
   w.key("end_of_discharge")
       .beginObject()
       .member("median_v", rounded(eod.median_v, 4))
@@ -270,13 +283,7 @@ void writeReport(JsonWriter& w, const analysis::DischargeRecord& r,
 
 std::string reportCsv(const analysis::DischargeRecord& r, const model::StringConfig& cfg) {
   const auto eod = ranking(r, cfg);
-  std::vector<int> rank(r.blocks.size(), 0);
-  std::vector<bool> collapse(r.blocks.size(), false);
-  for (std::size_t i = 0; i < eod.blocks.size(); ++i) {
-    const auto b = static_cast<std::size_t>(eod.blocks[i].block - 1);
-    rank[b] = std::isfinite(eod.blocks[i].voltage_v) ? static_cast<int>(i) + 1 : 0;
-    collapse[b] = eod.blocks[i].early_collapse;
-  }
+  const auto [rank, collapse] = ranksOf(eod, r.blocks.size());
   const auto mins = levelMinutes(r);
   std::string out =
       "block,start_voltage_v,min_voltage_v,min_voltage_time,end_voltage_v,end_rank,"

@@ -1,0 +1,229 @@
+// Health of every block (docs/analysis.md, "Health of every block"): state of health fused from
+// the block's capacity and its temperature-normalised internal resistance, the IEEE 450 / 1188
+// states, robust trends, the weak-block early warning and the remaining useful life.
+//
+//  * Ri at 25 °C: every reading in settled float is normalised with the chemistry's temperature
+//    coefficient (riAt25C), averaged per hour; the baseline is the median of the block's first
+//    kBaselineHours such hours; the rise is the median of the last kRiseHours hours against it
+//    (block.ri_rise_25c_pct, what the block.ri_rise alarm watches: a step shows within hours, a
+//    cold night does not).
+//  * SOH in % of nominal capacity, from two components, each with its σ, fused by inverse
+//    variance:
+//      capacity — the block's capacity from the string's discharges (relative to the string × the
+//                 string's level, measured or, until measured, from the string's mean Ri rise),
+//                 carried forward from the time of the discharge by the block's own Ri rise
+//                 since then (kSohPerRiRise);
+//      Ri       — 100 % less kSohPerRiRise × the rise against the baseline (Battery University
+//                 BU-802a: +25 % Ri goes with −20 % capacity; battery-science.md §2.6 calls Ri a
+//                 lagging, weak indicator, hence the wide σ kRiSigmaPct: the level at the
+//                 baseline is not known).
+//    Float behaviour (the block's float voltage against the string's median, its equalization
+//    duty) is kept and trended as evidence, not turned into capacity: no source gives a mapping.
+//  * States (IEEE 450 / 1188): replace below 80 %; degraded below 90 % or 10 points below the
+//    block's best weekly SOH; otherwise ok; unknown without any component.
+//  * Trends: Theil–Sen slopes with Sen's distribution-free 80 % interval over the last
+//    kTrendWeeks weekly points (the weekly point is the median of that week's hours).
+//  * Warning: a block whose SOH is falling (the interval's upper end below 0) and is projected to
+//    cross 80 % within kWarnHorizonDays, or which is below 80 % already; it names the evidence and
+//    the expected date with its interval.
+//  * Remaining useful life to 80 %: from the trend when it is significant; otherwise from the rate
+//    a block of the chemistry ages at its own temperatures (20 points over the design life at
+//    25 °C, ×2 per 8 K: designLifeYears, hours_in_band.hpp), with a wide interval.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "model/chemistry.hpp"
+
+namespace equalis::analysis {
+
+enum class HealthState : int { kOk = 0, kDegraded = 1, kReplace = 2, kUnknown = 3 };
+std::string_view healthStateName(HealthState s);
+
+// Temperature coefficient k of the ohmic resistance, R(T) = R(25 °C)·exp(k·(25 − T)) [G]: the
+// acid's (or electrolyte's) conductivity falls as it cools: lead-acid 1.2 %/K, LiFePO4 2 %/K,
+// NiCd 1 %/K.
+double riTemperaturePerK(model::Chemistry c);
+double riAt25C(double ri_mohm, double temperature_c, model::Chemistry c);
+
+// Theil–Sen slope (median of the pairwise slopes) with Sen's (1968) distribution-free interval:
+// the ranks (N ∓ z·√(n(n−1)(2n+5)/18))/2 of the N sorted pairwise slopes. z = 1.2816: 80 %.
+struct SenSlope {
+  double slope = 0;
+  double lo = 0;
+  double hi = 0;
+  double intercept = 0;  // y at x = 0 (median of y − slope·x)
+  int n = 0;             // points (0: no fit)
+};
+SenSlope theilSen(std::span<const double> x, std::span<const double> y, double z = 1.2816);
+
+// One week of a block, the median of its hours.
+struct HealthWeek {
+  TimeMs time_ms = 0;    // the week's end
+  double ri25_mohm = 0;  // NaN: no reading
+  double soh_pct = 0;    // NaN: not known
+  double soh_sigma_pct = 0;
+  double float_dev_mv = 0;  // per cell, against the string's median
+  double effort_pct = 0;    // equalization duty
+};
+
+struct BlockHealthView {
+  double soh_pct = 0;  // NaN: unknown
+  double soh_sigma_pct = 0;
+  HealthState state = HealthState::kUnknown;
+  double capacity_soh_pct = 0;  // NaN: no capacity component
+  double capacity_sigma_pct = 0;
+  double ri_soh_pct = 0;  // NaN: no Ri component
+  double ri_sigma_pct = 0;
+  double ri25_mohm = 0;             // the last day's median at 25 °C (NaN: none)
+  double ri_baseline_25c_mohm = 0;  // NaN: not yet
+  double ri_rise_25c_pct = 0;       // NaN: not yet
+  double float_dev_mv = 0;          // NaN: none
+  double effort_pct = 0;            // NaN: none
+  double ageing_factor = 0;         // mean 2^((T − 25)/8 K) of the hours seen (NaN: none)
+  SenSlope soh_trend;               // % per year
+  SenSlope ri_trend;                // % of the baseline per year
+  SenSlope float_trend;             // mV per cell per year
+  SenSlope effort_trend;            // % per year
+  double rul_years = 0;             // NaN: unknown
+  double rul_low_years = 0;
+  double rul_high_years = 0;
+  std::string rul_basis;  // "trend", "temperature", "below 80 %"
+  bool warning = false;
+  TimeMs warning_since_ms = 0;
+  TimeMs crossing_ms = 0;  // expected date at 80 % (0: none)
+  TimeMs crossing_early_ms = 0;
+  TimeMs crossing_late_ms = 0;
+  std::string evidence;  // why (empty when nothing to say)
+  int weeks = 0;         // weekly points kept
+};
+
+struct StringHealthView {
+  double soh_pct = 0;    // the weakest block's (what the string can deliver); NaN: none known
+  int weakest = -1;      // 0-based
+  double rul_years = 0;  // the first block to reach 80 %; NaN: unknown
+  double rul_low_years = 0;
+  double rul_high_years = 0;
+  int rul_block = -1;
+  int blocks_to_replace = 0;  // replace state, or expected at 80 % within a year
+  int warnings = 0;
+};
+
+class HealthTracker {
+ public:
+  static constexpr int kBaselineHours = 24;
+  static constexpr int kRiseHours = 6;
+  static constexpr std::size_t kTrendWeeks = 104;
+  static constexpr std::size_t kMaxWeeks = 260;
+  static constexpr int kMinTrendWeeks = 8;
+  static constexpr double kSohPerRiRise = 0.8;  // SOH points per % of Ri rise
+  static constexpr double kRiSigmaPct = 10.0;
+  static constexpr double kCarrySigmaFraction = 0.5;       // of the Ri-carried change
+  static constexpr double kCapacityDriftPctPerYear = 2.0;  // σ added per year since measured
+  static constexpr int kWarnHorizonDays = 365;
+  static constexpr double kWarnBelowPct = 90.0;  // a projection warns only below this SOH
+  static constexpr DurationMs kSettleMs = 2 * kHourMs;
+  static constexpr DurationMs kMaxGapMs = 6 * kHourMs;  // longer: the hour's sums are dropped
+
+  HealthTracker(std::size_t blocks, model::Chemistry chemistry);
+
+  // One sweep. Per block Ri (mΩ), temperature (°C), voltage (V; the calibrated reading) and
+  // equalization duty (%); NaN: no usable reading. `floating`: the string is in float now.
+  // Readings count only after kSettleMs of float.
+  void update(TimeMs t_ms, bool floating, std::span<const double> ri_mohm,
+              std::span<const double> temperature_c, std::span<const double> voltage_v,
+              std::span<const double> equalization_pct);
+
+  // The string's capacity estimate after a discharge: per block C_b / C_string and its σ
+  // (relative ≤ 0 or NaN: none), the string level C_string in % of nominal and its σ (NaN: not
+  // measured; the string's mean Ri rise stands in).
+  void noteCapacity(TimeMs t_ms, std::span<const double> relative,
+                    std::span<const double> relative_sigma, double level_pct,
+                    double level_sigma_pct);
+
+  // The block was replaced: its history starts again.
+  void resetBlock(std::size_t b, TimeMs t_ms);
+
+  const BlockHealthView& block(std::size_t b) const { return views_.at(b); }
+  const StringHealthView& summary() const { return summary_; }
+  const std::vector<HealthWeek>& weeks(std::size_t b) const { return blocks_.at(b).weeks; }
+  std::size_t blockCount() const { return blocks_.size(); }
+  model::Chemistry chemistry() const { return chemistry_; }
+  // Set when a block's warning was raised or cleared by the last update (for the event log).
+  const std::vector<std::size_t>& warningsChanged() const { return warnings_changed_; }
+
+  // What survives a restart, as JSON ("format":"equalis-health","version":1).
+  std::string serialize(TimeMs as_of_ms) const;
+  static Result<HealthTracker> deserialize(std::string_view text, std::size_t blocks,
+                                           model::Chemistry chemistry);
+  static Result<HealthTracker> deserialize(std::string_view text);
+
+ private:
+  struct Hour {
+    double ri25_mohm;
+    double temperature_c;
+    double float_dev_mv;
+    double effort_pct;
+  };
+  struct Capacity {
+    TimeMs time_ms = 0;
+    double soh_pct = 0;
+    double sigma_pct = 0;
+    double rise_pct = 0;  // the block's Ri rise then (NaN: none)
+  };
+  struct Block {
+    // This hour's sums.
+    double ri_sum = 0;
+    int ri_n = 0;
+    double t_sum = 0;
+    int t_n = 0;
+    double dev_sum = 0;
+    int dev_n = 0;
+    double eq_sum = 0;
+    int eq_n = 0;
+    std::vector<Hour> hours;             // this week's
+    std::vector<double> recent_ri25;     // the last kBaselineHours hourly values
+    std::vector<double> baseline_hours;  // while the baseline is collected
+    double baseline_mohm = 0;            // 0: not yet
+    TimeMs baseline_ms = 0;
+    double arrhenius_sum = 0;
+    double arrhenius_hours = 0;
+    std::optional<Capacity> capacity;
+    std::vector<HealthWeek> weeks;
+    double best_soh_pct = 0;
+    TimeMs warning_since_ms = 0;  // 0: no warning
+  };
+
+  void closeHour(TimeMs t_ms);
+  void closeWeek(TimeMs t_ms);
+  void fitTrends(TimeMs t_ms);
+  void assess(TimeMs t_ms);
+  void assessBlock(std::size_t b, TimeMs t_ms);
+  double risePct(const Block& blk, std::size_t hours) const;
+  double meanRisePct() const;
+
+  model::Chemistry chemistry_;
+  int cells_;
+  std::vector<Block> blocks_;
+  std::vector<BlockHealthView> views_;
+  StringHealthView summary_;
+  std::vector<std::size_t> warnings_changed_;
+  TimeMs float_since_ms_ = -1;
+  TimeMs hour_start_ms_ = -1;
+  TimeMs week_start_ms_ = -1;
+  TimeMs last_assess_ms_ = -1;
+  // The level given by the last capacity estimate and the string's mean Ri rise then.
+  double level_pct_ = 0;  // NaN or 0: none
+  double level_sigma_pct_ = 0;
+  double level_rise_pct_ = 0;
+  std::vector<double> dev_scratch_;
+};
+
+}  // namespace equalis::analysis

@@ -3,9 +3,9 @@
 // discharges-string-N.json, alarm_rules.json,
 // users.json, io_names.json, protocols.json. A damaged file must give an error, never a crash.
 // The first byte picks the reader (modulo 5, ordered so that the seeds written for modulo 4 keep
-// their reader; 210–219: hours-in-band-string-N.json, 220–229: discharges-string-N.json, 230–239:
-// capacity-string-N.json for 4 blocks of 100 Ah, 240–249: protocols.json, 250 and above:
-// io_names.json).
+// their reader; 200–209: health-string-N.json, 210–219: hours-in-band-string-N.json, 220–229:
+// discharges-string-N.json, 230–239: capacity-string-N.json for 4 blocks of 100 Ah, 240–249:
+// protocols.json, 250 and above: io_names.json).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,6 +14,7 @@
 #include "analysis/block_capacity.hpp"
 #include "analysis/calibration.hpp"
 #include "analysis/discharge_record.hpp"
+#include "analysis/health.hpp"
 #include "analysis/hours_in_band.hpp"
 #include "analysis/ri_baseline.hpp"
 #include "auth/users_file.hpp"
@@ -33,6 +34,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto again =
           equalis::model::parseChannelNamesFile(equalis::model::channelNamesFileText(*names));
       if (!again || *again != *names) {
+        __builtin_trap();  // what was written must read back the same
+      }
+    }
+    return 0;
+  }
+  if (data[0] >= 200 && data[0] < 210) {
+    using equalis::analysis::HealthTracker;
+    const auto health = HealthTracker::deserialize(text);
+    if (health) {
+      const std::string written = health->serialize(0);
+      const auto again = HealthTracker::deserialize(written);
+      if (!again || again->serialize(0) != written) {
         __builtin_trap();  // what was written must read back the same
       }
     }

@@ -45,6 +45,10 @@ Commands:
                               the order the blocks reached each voltage, every block's
                               voltages, temperatures, charge and capacity; --csv one row per
                               block, --html a printable page
+  health STRING [BLOCK]        each block's state of health (% of nominal ± 1 σ), IEEE state,
+                              Ri rise at 25 °C, SOH trend, remaining life to 80 % with its
+                              80 % interval, warnings and the replacement list; with BLOCK
+                              that block's evidence and weekly history
   events [--from T] [--to T] [--kind K] [--level L] [--string N] [--block B] [--limit N]
                               the event log, filtered (kinds: alarm, protection, input, …),
                               oldest first (--limit N: the newest N of the range)
@@ -368,6 +372,83 @@ int cmdCapacity(const Options& o, const std::string& string_arg) {
   }
   if (estimated == 0) {
     std::cout << "No estimate yet: it takes a discharge of at least 5 % of the capacity.\n";
+  }
+  return 0;
+}
+
+std::string numberText(const json& v, int decimals, const char* unit = "") {
+  return v.is_number() ? fmt::format("{:.{}f}{}", v.get<double>(), decimals, unit) : "—";
+}
+
+int cmdHealth(const Options& o, const std::string& string_arg, const std::string& block_arg) {
+  int code = 0;
+  const std::string path = "/api/v1/strings/" + string_arg +
+                           (block_arg.empty() ? "" : "/blocks/" + block_arg) + "/health";
+  auto j = getJson(o, path, code);
+  if (!j) {
+    return code;
+  }
+  if (o.json) {
+    std::cout << j->dump(2) << "\n";
+    return 0;
+  }
+  const auto soh = [](const json& b) {
+    return b["soh_pct"].is_number() ? fmt::format("{:.1f} ± {:.1f}", b["soh_pct"].get<double>(),
+                                                  b["soh_sigma_pct"].get<double>())
+                                    : std::string("—");
+  };
+  const auto rul = [](const json& r) {
+    if (!r["years"].is_number()) {
+      return std::string("—");
+    }
+    return fmt::format("{:.1f} ({:.1f}–{:.1f}) {}", r["years"].get<double>(),
+                       r["low_years"].get<double>(), r["high_years"].get<double>(),
+                       r["basis"].is_string() ? r["basis"].get<std::string>() : "");
+  };
+  const auto trend = [](const json& t) {
+    return t.is_object() ? fmt::format("{:+.1f}/y", t["per_year"].get<double>()) : std::string("—");
+  };
+  if (!block_arg.empty()) {
+    const auto& b = *j;
+    std::cout << fmt::format("String {}, block {}  {}\n", b.value("string", 0), b.value("block", 0),
+                             b.value("time", ""));
+    std::cout << fmt::format("SOH {} % ({}), Ri at 25 °C {} mΩ ({} % against {} mΩ)\n", soh(b),
+                             b.value("state", ""), numberText(b["ri_25c_mohm"], 3),
+                             numberText(b["ri_rise_25c_pct"], 1),
+                             numberText(b["ri_baseline_25c_mohm"], 3));
+    std::cout << fmt::format("Remaining life to 80 %: {} years\n", rul(b["rul"]));
+    std::cout << (b.value("warning", false) ? "WARNING: " : "") << b.value("evidence", "") << "\n";
+    std::cout << fmt::format("{:<22} {:>10} {:>12} {:>12} {:>10}\n", "Week to", "SOH %", "Ri25 mΩ",
+                             "float mV/c", "eq. %");
+    for (const auto& w : b["history"]) {
+      std::cout << fmt::format("{:<22} {:>10} {:>12} {:>12} {:>10}\n", w.value("time", ""),
+                               numberText(w["soh_pct"], 1), numberText(w["ri_25c_mohm"], 3),
+                               numberText(w["float_deviation_mv_per_cell"], 1),
+                               numberText(w["equalization_pct"], 1));
+    }
+    return 0;
+  }
+  std::cout << fmt::format("String {}  {}: SOH {} % (weakest block {}), remaining life {} years\n",
+                           j->value("string", 0), j->value("time", ""),
+                           numberText((*j)["soh_pct"], 1),
+                           (*j)["weakest_block"].is_number() ? (*j)["weakest_block"].dump() : "—",
+                           numberText((*j)["rul_years"], 1));
+  std::cout << fmt::format("{:>4} {:>13} {:>9} {:>9} {:>9} {:>26} {:>4}\n", "No.", "SOH %", "state",
+                           "Ri25 %", "trend", "life to 80 % (years)", "warn");
+  for (const auto& b : (*j)["blocks"]) {
+    std::cout << fmt::format("{:>4} {:>13} {:>9} {:>9} {:>9} {:>26} {:>4}\n", b.value("block", 0),
+                             soh(b), b.value("state", ""), numberText(b["ri_rise_25c_pct"], 1),
+                             trend(b["trends"]["soh_pct"]), rul(b["rul"]),
+                             b.value("warning", false) ? "yes" : "");
+  }
+  const auto& list = (*j)["replacement_list"];
+  if (list.empty()) {
+    std::cout << "Replacement list: empty.\n";
+  } else {
+    std::cout << "Replacement list (soonest first):\n";
+    for (const auto& r : list) {
+      std::cout << fmt::format("  block {}: {}\n", r.value("block", 0), r.value("evidence", ""));
+    }
   }
   return 0;
 }
@@ -1009,9 +1090,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     } else if ((cmd == "backup" || cmd == "restore") && a.rfind("--", 0) != 0 && file.empty()) {
       file = a;
     } else if (((cmd == "blocks" || cmd == "capacity" || cmd == "check-config" ||
-                 cmd == "protection-reset" || cmd == "discharges" || cmd == "report") &&
+                 cmd == "protection-reset" || cmd == "discharges" || cmd == "report" ||
+                 cmd == "health") &&
                 i == 1) ||
-               (cmd == "report" && i == 2)) {
+               ((cmd == "report" || cmd == "health") && i == 2)) {
       continue;  // positional: STRING (and a report's ID)
     } else if (cmd == "report" && (a == "--csv" || a == "--html")) {
       report_form = a.substr(2);
@@ -1037,6 +1119,13 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       return 2;
     }
     return cmdCapacity(o, urlEncode(args[1]));
+  }
+  if (cmd == "health") {
+    if (args.size() < 2) {
+      std::fprintf(stderr, "equalisctl: health needs a STRING number (and optionally a BLOCK)\n");
+      return 2;
+    }
+    return cmdHealth(o, urlEncode(args[1]), args.size() > 2 ? urlEncode(args[2]) : "");
   }
   if (cmd == "discharges") {
     if (args.size() < 2) {

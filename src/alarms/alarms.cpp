@@ -122,8 +122,16 @@ std::vector<Rule> defaultRules(const model::StringConfig& s) {
            10 * kMinuteMs, 10 * kMinuteMs, "internal resistance", "mΩ", 2),
       // Rise against the block's own baseline: +20 % is the failure indicator of IEEE 1188
       // practice (Fluke), +50 % the usual warranty limit (battery-science.md §3.1).
-      rule("block.ri_rise", PointId::kBlockRiRisePct, Direction::kHigh, 20.0, 50.0, 3.0, kHourMs,
-           kHourMs, "internal resistance rise vs baseline", "%", 1),
+      // At 25 °C, the median of the last 6 hours (analysis/health.hpp): a cold night is no rise.
+      rule("block.ri_rise", PointId::kBlockRiRise25cPct, Direction::kHigh, 20.0, 50.0, 3.0,
+           10 * kMinuteMs, kHourMs, "internal resistance rise at 25 °C vs baseline", "%", 1),
+      // IEEE 450 / 1188 (analysis/health.hpp): degraded below 90 % SOH (or 10 points below its
+      // best), replace below 80 %. A block whose health is unknown raises nothing.
+      rule("block.health", PointId::kBlockHealthState, Direction::kHigh, 1.0, 2.0, 0.5, kMinuteMs,
+           kMinuteMs, "health state", "", 0),
+      // The weak-block early warning: SOH expected at 80 % within a year (evidence in the log).
+      rule("block.weak", PointId::kBlockWeakWarning, Direction::kHigh, 1.0, 2.0, 0.5, kMinuteMs,
+           kMinuteMs, "weak-block warning", "", 0),
       // A module at full bypass for hours cannot hold its block at target.
       rule("block.equalization_high", PointId::kBlockEqualizationPct, Direction::kHigh, 95.0, 100.0,
            10.0, 6 * kHourMs, kHourMs, "equalization", "%", 0),

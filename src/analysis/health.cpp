@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <ctime>
 #include <limits>
 
 #include <fmt/format.h>
@@ -46,10 +45,7 @@ double median(std::vector<double> v) {
 }
 
 std::string dateText(TimeMs t_ms) {
-  const std::time_t s = static_cast<std::time_t>(t_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  return formatIso8601(t_ms).substr(0, 10);  // YYYY-MM-DD
 }
 
 Error healthError(const std::string& what) {
@@ -425,6 +421,7 @@ void HealthTracker::resetBlock(std::size_t b, TimeMs t_ms) {
 
 void HealthTracker::assess(TimeMs t_ms) {
   last_assess_ms_ = t_ms;
+  assessments_ += 1;
   for (std::size_t b = 0; b < blocks_.size(); ++b) {
     assessBlock(b, t_ms);
   }
@@ -494,18 +491,16 @@ void HealthTracker::assessBlock(std::size_t b, TimeMs t_ms) {
         std::sqrt(c.sigma_pct * c.sigma_pct + std::pow(kCarrySigmaFraction * carried, 2) +
                   std::pow(kCapacityDriftPctPerYear * years, 2));
   }
-  double wsum = 0;
-  double xsum = 0;
-  for (const auto& [x, s] : {std::pair{v.capacity_soh_pct, v.capacity_sigma_pct},
-                             std::pair{v.ri_soh_pct, v.ri_sigma_pct}}) {
-    if (std::isfinite(x)) {
-      const double w = 1.0 / std::max(s * s, 0.01);
-      wsum += w;
-      xsum += w * x;
-    }
+  // The Ri component tells the change since the baseline, not the level the block had then: once
+  // a capacity is measured it is carried forward by that change (above) and the Ri component
+  // adds nothing independent. Alone, it stands for the block with its wide σ.
+  if (std::isfinite(v.capacity_soh_pct)) {
+    v.soh_pct = v.capacity_soh_pct;
+    v.soh_sigma_pct = v.capacity_sigma_pct;
+  } else {
+    v.soh_pct = v.ri_soh_pct;
+    v.soh_sigma_pct = std::isfinite(v.ri_soh_pct) ? v.ri_sigma_pct : kNan;
   }
-  v.soh_pct = wsum > 0 ? xsum / wsum : kNan;
-  v.soh_sigma_pct = wsum > 0 ? 1.0 / std::sqrt(wsum) : kNan;
 
   if (!std::isfinite(v.soh_pct)) {
     v.state = HealthState::kUnknown;

@@ -7,16 +7,18 @@
 //    kBaselineHours such hours; the rise is the median of the last kRiseHours hours against it
 //    (block.ri_rise_25c_pct, what the block.ri_rise alarm watches: a step shows within hours, a
 //    cold night does not).
-//  * SOH in % of nominal capacity, from two components, each with its σ, fused by inverse
-//    variance:
+//  * SOH in % of nominal capacity, from two components, each with its σ:
 //      capacity — the block's capacity from the string's discharges (relative to the string × the
 //                 string's level, measured or, until measured, from the string's mean Ri rise),
 //                 carried forward from the time of the discharge by the block's own Ri rise
-//                 since then (kSohPerRiRise);
+//                 since then (kSohPerRiRise), its σ growing with that change and with time;
 //      Ri       — 100 % less kSohPerRiRise × the rise against the baseline (Battery University
 //                 BU-802a: +25 % Ri goes with −20 % capacity; battery-science.md §2.6 calls Ri a
 //                 lagging, weak indicator, hence the wide σ kRiSigmaPct: the level at the
 //                 baseline is not known).
+//    The Ri rise says how much a block changed since its baseline, not where it started: once a
+//    capacity is measured, SOH is that capacity carried forward by the Ri change; before, the Ri
+//    component alone.
 //    Float behaviour (the block's float voltage against the string's median, its equalization
 //    duty) is kept and trended as evidence, not turned into capacity: no source gives a mapping.
 //  * States (IEEE 450 / 1188): replace below 80 %; degraded below 90 % or 10 points below the
@@ -32,6 +34,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -158,6 +161,9 @@ class HealthTracker {
   model::Chemistry chemistry() const { return chemistry_; }
   // Set when a block's warning was raised or cleared by the last update (for the event log).
   const std::vector<std::size_t>& warningsChanged() const { return warnings_changed_; }
+  // Counts the assessments (hourly, and after a capacity or a reset): a new value means new
+  // views.
+  std::uint64_t assessments() const { return assessments_; }
 
   // What survives a restart, as JSON ("format":"equalis-health","version":1).
   std::string serialize(TimeMs as_of_ms) const;
@@ -219,6 +225,7 @@ class HealthTracker {
   TimeMs hour_start_ms_ = -1;
   TimeMs week_start_ms_ = -1;
   TimeMs last_assess_ms_ = -1;
+  std::uint64_t assessments_ = 0;
   // The level given by the last capacity estimate and the string's mean Ri rise then.
   double level_pct_ = 0;  // NaN or 0: none
   double level_sigma_pct_ = 0;

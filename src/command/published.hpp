@@ -9,6 +9,7 @@
 
 #include "alarms/alarms.hpp"
 #include "alarms/runaway.hpp"
+#include "analysis/health.hpp"
 #include "bus/bus.hpp"
 #include "io/hub.hpp"
 #include "model/plant.hpp"
@@ -32,6 +33,8 @@ struct Published {
   // What each module said it is (READ_INFO); changes rarely, so one shared copy. Empty with the
   // simulator.
   std::shared_ptr<const std::vector<bus::ModuleIdentity>> modules;
+  // The blocks' health per string, as last assessed (hourly); empty before the first cycle.
+  std::vector<std::shared_ptr<const analysis::HealthTracker>> health;
 };
 
 // The published part of the version `reader` sees; an empty object before the first cycle.
@@ -43,7 +46,8 @@ inline std::shared_ptr<const Published> published(const state::StateStore::Reade
                 {},
                 {},
                 {},
-                std::make_shared<const std::vector<bus::ModuleIdentity>>()});
+                std::make_shared<const std::vector<bus::ModuleIdentity>>(),
+                {}});
   const auto& any = reader.attachment();
   return any ? std::static_pointer_cast<const Published>(any) : empty_view;
 }

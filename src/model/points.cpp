@@ -56,6 +56,10 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kStringRuntimeBlock, "string.runtime_block", ST, I, "", 0, 1, R, false, "", "The block that string.runtime_s expects to reach the end voltage first (1-based)"},
   {kStringRuntimeLoadA, "string.runtime_load_a", ST, F, "A", 2, 100, R, false, "", "The discharge current string.runtime_s is computed for"},
 
+  {kStringSohPct, "string.soh_pct", ST, F, "%", 1, 10, R, false, "", "State of health of the string: its weakest block's block.soh_pct (what the string can deliver); not_present while no block's is known"},
+  {kStringRulYears, "string.rul_years", ST, F, "a", 1, 10, R, false, "", "Remaining useful life of the string: the years until its first block reaches 80 % (block.rul_years); the replacement list is at /api/v1/strings/{n}/health"},
+  {kStringBlocksToReplace, "string.blocks_to_replace", ST, I, "", 0, 1, R, false, "", "Blocks to replace: below 80 % (block.health_state replace) or expected there within a year"},
+  {kStringHealthWarnings, "string.health_warnings", ST, I, "", 0, 1, R, false, "", "Blocks with a weak-block warning (block.weak_warning)"},
   {kBlockVoltageV, "block.voltage_v", BL, F, "V", 3, 1000, R, true, "", "Block voltage"},
   {kBlockTemperatureC, "block.temperature_c", BL, F, "°C", 1, 10, R, true, "", "Block (terminal) temperature"},
   {kBlockRiMohm, "block.ri_mohm", BL, F, "mΩ", 2, 100, R, true, "", "Internal resistance"},
@@ -77,6 +81,14 @@ constexpr std::array<PointDef, kPointCount> kCatalogue = {{
   {kBlockCapacityEvents, "block.capacity_events", BL, I, "", 0, 1, R, false, "", "Discharges behind the block's capacity estimate"},
   {kBlockLifeUsedPct, "block.life_used_pct", BL, F, "%", 2, 100, R, false, "", "Float life used by temperature since monitoring began: each hour at T counts 2^((T − 25 °C)/8 K) hours at 25 °C, against the chemistry's design life at 25 °C (12 V VRLA 10 years); the time per temperature and voltage band is at /api/v1/strings/{n}/hours-in-band"},
   {kBlockAgeingFactor, "block.ageing_factor", BL, F, "", 2, 100, R, false, "", "The block's mean ageing rate from its temperatures against 25 °C since monitoring began (2^((T − 25 °C)/8 K) averaged over time; 1.00: as at 25 °C, 2.00: life halved)"},
+  {kBlockRiRise25cPct, "block.ri_rise_25c_pct", BL, F, "%", 1, 10, R, false, "", "Internal-resistance rise at 25 °C against the block's baseline at 25 °C: the median of its last 6 hours in float, each reading normalised with the chemistry's temperature coefficient (lead-acid 1.2 %/K), against the median of its first 24 such hours; what the block.ri_rise alarm watches (a cold night is no rise)"},
+  {kBlockSohPct, "block.soh_pct", BL, F, "%", 1, 10, R, false, "", "State of health: the block's capacity in % of nominal, fused from its capacity measured in the string's discharges (carried forward by its Ri rise since) and its Ri rise at 25 °C, each weighted by its uncertainty; the evidence is at /api/v1/strings/{n}/health"},
+  {kBlockSohSigmaPct, "block.soh_sigma_pct", BL, F, "%", 1, 10, R, false, "", "Uncertainty (1 σ) of block.soh_pct: about 10 points from the Ri rise alone, 2–4 with a measured capacity"},
+  {kBlockHealthState, "block.health_state", BL, E, "", 0, 1, R, false, "ok,degraded,replace,unknown", "IEEE 450 / 1188 state from block.soh_pct: replace below 80 %, degraded below 90 % or 10 points below its best; not_present while unknown"},
+  {kBlockWeakWarning, "block.weak_warning", BL, E, "", 0, 1, R, false, "none,warning", "Weak-block early warning: its SOH falls (a significant Theil–Sen trend) and is expected at 80 % within a year, or is below 80 %; the evidence and the expected date are in the event log and at /api/v1/strings/{n}/health"},
+  {kBlockRulYears, "block.rul_years", BL, F, "a", 1, 10, R, false, "", "Remaining useful life: years until block.soh_pct reaches 80 %, from its own trend or, without a significant one, from the chemistry's design life at the block's temperatures"},
+  {kBlockRulLowYears, "block.rul_low_years", BL, F, "a", 1, 10, R, false, "", "Lower end of the 80 % interval of block.rul_years"},
+  {kBlockRulHighYears, "block.rul_high_years", BL, F, "a", 1, 10, R, false, "", "Upper end of the 80 % interval of block.rul_years"},
 }};
 // clang-format on
 

@@ -49,6 +49,10 @@ enum class PointId : std::uint16_t {
   kStringRuntimeS,
   kStringRuntimeBlock,
   kStringRuntimeLoadA,
+  kStringSohPct,
+  kStringRulYears,
+  kStringBlocksToReplace,
+  kStringHealthWarnings,
   // block
   kBlockVoltageV,
   kBlockTemperatureC,
@@ -71,6 +75,14 @@ enum class PointId : std::uint16_t {
   kBlockCapacityEvents,
   kBlockLifeUsedPct,
   kBlockAgeingFactor,
+  kBlockRiRise25cPct,
+  kBlockSohPct,
+  kBlockSohSigmaPct,
+  kBlockHealthState,
+  kBlockWeakWarning,
+  kBlockRulYears,
+  kBlockRulLowYears,
+  kBlockRulHighYears,
   kCount
 };
 
@@ -106,6 +118,7 @@ std::string_view pointTypeName(PointType t);
 enum class StringModeValue { kFloat = 0, kCharge = 1, kDischarge = 2, kRest = 3 };
 enum class EqualizationLevel { kOff = 0, kEcoPlus, kEco, kNormal, kPower, kBoost };
 enum class BlockStatus { kOk = 0, kWarning = 1, kAlarm = 2, kUnknown = 3 };
+// block.health_state is analysis::HealthState; block.weak_warning is 0 (none) or 1 (warning).
 enum class ElectrolyteLevel { kGood = 0, kWarning = 1, kAlarm = 2 };
 
 // Seed bands: OFF, ECO+ 1–20 %, ECO 21–40 %, normal 41–60 %, power 61–80 %, boost > 80 %.

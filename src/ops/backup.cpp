@@ -25,6 +25,7 @@
 #include "analysis/block_capacity.hpp"
 #include "analysis/calibration.hpp"
 #include "analysis/discharge_record.hpp"
+#include "analysis/health.hpp"
 #include "analysis/hours_in_band.hpp"
 #include "analysis/ri_baseline.hpp"
 #include "auth/users_file.hpp"
@@ -48,7 +49,7 @@ constexpr std::uint64_t kMaxSmallFile = std::uint64_t{16} * 1024 * 1024;
 // Names a data-directory file may have in an archive (and that a restore replaces).
 bool isDataFile(const std::string& name) {
   static const std::regex data_name(
-      R"(^(alarm_rules\.json|users\.json|io_names\.json|protocols\.json|calibration-string-[1-9][0-9]{0,2}\.txt|capacity-string-[1-9][0-9]{0,2}\.json|discharges-string-[1-9][0-9]{0,2}\.json|hours-in-band-string-[1-9][0-9]{0,2}\.json|ri-baseline-string-[1-9][0-9]{0,2}\.txt)$)");
+      R"(^(alarm_rules\.json|users\.json|io_names\.json|protocols\.json|calibration-string-[1-9][0-9]{0,2}\.txt|capacity-string-[1-9][0-9]{0,2}\.json|discharges-string-[1-9][0-9]{0,2}\.json|hours-in-band-string-[1-9][0-9]{0,2}\.json|health-string-[1-9][0-9]{0,2}\.json|ri-baseline-string-[1-9][0-9]{0,2}\.txt)$)");
   return std::regex_match(name, data_name);
 }
 
@@ -287,6 +288,10 @@ Status checkDataFile(const std::string& name, const std::string& text,
   }
   if (name.rfind("hours-in-band-string-", 0) == 0) {
     auto parsed = analysis::BandHours::deserialize(text);
+    return parsed ? Status{} : Status(parsed.error());
+  }
+  if (name.rfind("health-string-", 0) == 0) {
+    auto parsed = analysis::HealthTracker::deserialize(text);
     return parsed ? Status{} : Status(parsed.error());
   }
   if (name.rfind("discharges-string-", 0) == 0) {

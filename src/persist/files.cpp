@@ -124,6 +124,12 @@ std::string bandHoursPath(const model::PlantConfig& plant, std::size_t string_in
       .string();
 }
 
+std::string healthPath(const model::PlantConfig& plant, std::size_t string_index) {
+  return (std::filesystem::path(plant.data_dir) /
+          fmt::format("health-string-{}.json", string_index + 1))
+      .string();
+}
+
 std::string dischargeReportsPath(const model::PlantConfig& plant, std::size_t string_index) {
   return (std::filesystem::path(plant.data_dir) /
           fmt::format("discharges-string-{}.json", string_index + 1))

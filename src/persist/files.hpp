@@ -30,6 +30,8 @@ std::string capacityPath(const model::PlantConfig& plant, std::size_t string_ind
 std::string dischargeReportsPath(const model::PlantConfig& plant, std::size_t string_index);
 // The blocks' hours in band and life used (analysis/hours_in_band.hpp).
 std::string bandHoursPath(const model::PlantConfig& plant, std::size_t string_index);
+// The blocks' health: Ri at 25 °C, weekly history, capacity, warnings (analysis/health.hpp).
+std::string healthPath(const model::PlantConfig& plant, std::size_t string_index);
 // The address ↔ serial map of the modules on the bus lines (bus/module_map.hpp).
 std::string modulesPath(const model::PlantConfig& plant);
 // The names of I/O channels given at run time (model/io_names.hpp).

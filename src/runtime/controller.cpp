@@ -159,6 +159,9 @@ Controller::Controller(model::PlantConfig plant, Clock& clock,
                                  sc.capacity_ah);
     runtime_.emplace_back(sc.chemistry, sc.capacity_ah);
     bands_.emplace_back(static_cast<std::size_t>(sc.block_count), sc.chemistry);
+    health_.emplace_back(static_cast<std::size_t>(sc.block_count), sc.chemistry);
+    health_view_.push_back(std::make_shared<const analysis::HealthTracker>(health_.back()));
+    health_published_.push_back(0);
     recorders_.emplace_back(sc.chemistry, static_cast<std::size_t>(sc.block_count));
     reports_.emplace_back();
     runaway_.emplace_back(sc.name, sc.capacity_ah, plant_.thermal_runaway);
@@ -185,6 +188,9 @@ void Controller::trackRi(const bus::Sweep& sweep) {
     }
     for (const auto& e : events) {
       logRiBaselineEvent(s, e);
+      if (e.kind == "replaced") {
+        resetHealth(s, e.block_index);
+      }
     }
     saveRiBaseline(s);
   }
@@ -267,6 +273,7 @@ void Controller::noteModules(TimeMs now_ms) {
           auto e = ri_baseline_[m.string_index].reset(m.block_index);
           logRiBaselineEvent(m.string_index, e, "module replaced");
           saveRiBaseline(m.string_index);
+          resetHealth(m.string_index, m.block_index);
         }
         break;
       }
@@ -370,6 +377,23 @@ Status Controller::open() {
       continue;
     }
     bands_[s] = std::move(loaded.value());
+  }
+  // So does the blocks' health.
+  for (std::size_t s = 0; s < health_.size(); ++s) {
+    const auto path = persist::healthPath(plant_, s);
+    const auto text = loadText(path, "analysis");
+    if (!text) {
+      continue;
+    }
+    auto loaded = analysis::HealthTracker::deserialize(*text, health_[s].blockCount(),
+                                                       plant_.strings[s].chemistry);
+    if (!loaded) {
+      log::get("analysis")->warn("ignoring {}: {}", path, loaded.error().message);
+      continue;
+    }
+    health_[s] = std::move(loaded.value());
+    health_view_[s] = std::make_shared<const analysis::HealthTracker>(health_[s]);
+    health_published_[s] = health_[s].assessments();
   }
   // So do the discharge reports, and with them the load the autonomy is computed for.
   for (std::size_t s = 0; s < reports_.size(); ++s) {
@@ -582,6 +606,7 @@ void Controller::capacityChanged(std::size_t s) {
     log::get("analysis")->warn("{}", st.error().message);
   }
   shareCapacities(s);
+  noteHealthCapacity(s);
 }
 
 void Controller::shareCapacities(std::size_t s) {
@@ -791,6 +816,114 @@ void Controller::countBands(const bus::Sweep& sweep,
   }
 }
 
+void Controller::assessHealth(const bus::Sweep& sweep,
+                              const std::vector<analysis::StringSummary>& sums) {
+  std::vector<double> ri;
+  std::vector<double> temps;
+  std::vector<double> v;
+  std::vector<double> eq;
+  const double nan = std::nan("");
+  for (std::size_t s = 0; s < health_.size(); ++s) {
+    const auto& modules = sweep.modules[s];
+    const std::size_t n = modules.size();
+    ri.assign(n, nan);
+    temps.assign(n, nan);
+    v.assign(n, nan);
+    eq.assign(n, nan);
+    for (std::size_t b = 0; b < n; ++b) {
+      const auto& m = modules[b];
+      if (!m.usable()) {
+        continue;
+      }
+      ri[b] = m.ri_mohm;
+      temps[b] = m.temperature_c;
+      v[b] = calibration_[s].corrected(b, m.voltage_v);
+      eq[b] = sums[s].blocks[b].equalization_pct;
+    }
+    const bool floating =
+        sums[s].mode_quality == Quality::kOk && sums[s].mode == model::StringModeValue::kFloat;
+    health_[s].update(sweep.time_ms, floating, ri, temps, v, eq);
+    logHealthChanges(s);
+  }
+  if (sweep.time_ms - health_saved_ms_ >= kDayMs) {
+    saveHealth(sweep.time_ms);
+  }
+}
+
+void Controller::noteHealthCapacity(std::size_t s) {
+  const auto& est = capacity_[s];
+  const auto& blocks = est.blocks();
+  std::vector<double> rel(blocks.size(), std::nan(""));
+  std::vector<double> sigma(blocks.size(), std::nan(""));
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    if (blocks[b].events > 0) {
+      rel[b] = blocks[b].relative;
+      sigma[b] = blocks[b].relative_sigma;
+    }
+  }
+  const double nominal = plant_.strings[s].capacity_ah;
+  const auto& level = est.level();
+  const double level_pct = level.anchored ? 100.0 * level.capacity_ah / nominal : std::nan("");
+  const double level_sigma = level.anchored ? 100.0 * level.sigma_ah / nominal : std::nan("");
+  health_[s].noteCapacity(clock_.nowMs(), rel, sigma, level_pct, level_sigma);
+  logHealthChanges(s);
+}
+
+void Controller::resetHealth(std::size_t s, std::size_t b) {
+  if (s < health_.size() && b < health_[s].blockCount()) {
+    health_[s].resetBlock(b, clock_.nowMs());
+    logHealthChanges(s);
+  }
+}
+
+void Controller::logHealthChanges(std::size_t s) {
+  auto& h = health_[s];
+  for (const std::size_t b : h.warningsChanged()) {
+    const auto& v = h.block(b);
+    const int block = static_cast<int>(b) + 1;
+    const auto message =
+        v.warning
+            ? fmt::format("{}, block {}: weak block: {}", plant_.strings[s].name, block, v.evidence)
+            : fmt::format("{}, block {}: weak-block warning cleared{}{}", plant_.strings[s].name,
+                          block, v.evidence.empty() ? "" : ": ", v.evidence);
+    log::get("analysis")->info("{}", message);
+    logEvent({clock_.nowMs(), "health", message, v.warning ? "warning" : "info",
+              static_cast<int>(s) + 1, block});
+  }
+  if (h.assessments() != health_published_[s]) {
+    health_published_[s] = h.assessments();
+    health_view_[s] = std::make_shared<const analysis::HealthTracker>(h);
+  }
+}
+
+void Controller::writeHealthPoints(state::StateStore::Writer& w, std::size_t s, std::size_t b,
+                                   TimeMs t) const {
+  const auto& v = health_[s].block(b);
+  const auto known = [t](double x) -> state::Sample {
+    return {std::isfinite(x) ? x : 0.0, t, std::isfinite(x) ? Quality::kOk : Quality::kNotPresent};
+  };
+  w.set(PointId::kBlockRiRise25cPct, s, b, known(v.ri_rise_25c_pct));
+  w.set(PointId::kBlockSohPct, s, b, known(v.soh_pct));
+  w.set(PointId::kBlockSohSigmaPct, s, b, known(v.soh_sigma_pct));
+  const bool unknown = v.state == analysis::HealthState::kUnknown;
+  w.set(PointId::kBlockHealthState, s, b,
+        {static_cast<double>(v.state), t, unknown ? Quality::kNotPresent : Quality::kOk});
+  w.set(PointId::kBlockWeakWarning, s, b, {v.warning ? 1.0 : 0.0, t, Quality::kOk});
+  w.set(PointId::kBlockRulYears, s, b, known(v.rul_years));
+  w.set(PointId::kBlockRulLowYears, s, b, known(v.rul_low_years));
+  w.set(PointId::kBlockRulHighYears, s, b, known(v.rul_high_years));
+}
+
+void Controller::saveHealth(TimeMs now_ms) {
+  health_saved_ms_ = now_ms;
+  for (std::size_t s = 0; s < health_.size(); ++s) {
+    const auto path = persist::healthPath(plant_, s);
+    if (auto st = persist::writeFileDurably(path, health_[s].serialize(now_ms)); !st) {
+      log::get("analysis")->warn("{}", st.error().message);
+    }
+  }
+}
+
 void Controller::cycle() {
   std::lock_guard lock(cycle_mutex_);
   if (!frontend_) {
@@ -819,6 +952,7 @@ void Controller::cycle() {
   reportDischarges(sweep, sums);
   countBands(sweep, sums);
   trackRi(sweep);
+  assessHealth(sweep, sums);
   equalize(sweep, sums);
   noteModeChanges(sums, now);
   guardRunaway(sweep, sums);
@@ -870,6 +1004,7 @@ void Controller::run() {
       }
     }
   }
+  saveHealth(clock_.nowMs());
 }
 
 void Controller::stop() {
@@ -1190,6 +1325,7 @@ command::Outcome Controller::apply(const command::Command& cmd, TimeMs now_ms) {
             auto e = ri_baseline_[a.string_index].reset(a.block_index);
             logRiBaselineEvent(a.string_index, e);
             saveRiBaseline(a.string_index);
+            resetHealth(a.string_index, a.block_index);
             return command::Reply{fmt::format("Ri baseline of string {}, block {} reset ({})",
                                               a.string_index + 1, a.block_index + 1, who),
                                   std::nullopt,
@@ -1467,6 +1603,7 @@ std::shared_ptr<const command::Published> Controller::buildPublished(TimeMs now_
   p->io_devices = io_->devices();
   p->bus_lines = lineHealth();
   p->modules = modules_view_;
+  p->health = health_view_;
   return p;
 }
 
@@ -1818,6 +1955,7 @@ void Controller::writePoints(state::StateStore::Writer& w, const bus::Sweep& swe
       const auto lq = std::isfinite(factor) ? Quality::kOk : Quality::kNotPresent;
       w.set(PointId::kBlockLifeUsedPct, s, b, {band.lifeUsedPct(b), t, lq});
       w.set(PointId::kBlockAgeingFactor, s, b, {std::isfinite(factor) ? factor : 0.0, t, lq});
+      writeHealthPoints(w, s, b, t);
       w.set(PointId::kBlockCommOkCount, s, b, {static_cast<double>(comm.ok), t, Quality::kOk});
       w.set(PointId::kBlockCommErrorCount, s, b,
             {static_cast<double>(comm.errors), t, Quality::kOk});
@@ -1828,6 +1966,17 @@ void Controller::writePoints(state::StateStore::Writer& w, const bus::Sweep& swe
     w.set(PointId::kStringRuntimeS, s, 0, {rt ? rt->seconds : 0.0, t, rq});
     w.set(PointId::kStringRuntimeBlock, s, 0,
           {rt ? static_cast<double>(rt->weakest + 1) : 0.0, t, rq});
+    const auto& hs = health_[s].summary();
+    const auto known = [t](double x) -> state::Sample {
+      return {std::isfinite(x) ? x : 0.0, t,
+              std::isfinite(x) ? Quality::kOk : Quality::kNotPresent};
+    };
+    w.set(PointId::kStringSohPct, s, 0, known(hs.soh_pct));
+    w.set(PointId::kStringRulYears, s, 0, known(hs.rul_years));
+    w.set(PointId::kStringBlocksToReplace, s, 0,
+          {static_cast<double>(hs.blocks_to_replace), t, Quality::kOk});
+    w.set(PointId::kStringHealthWarnings, s, 0,
+          {static_cast<double>(hs.warnings), t, Quality::kOk});
     w.set(PointId::kStringRuntimeLoadA, s, 0, {rt ? rt->load_a : 0.0, t, rq});
     const auto& test = capacity_[s].lastTest();
     w.set(PointId::kStringCapacityPct, s, 0,

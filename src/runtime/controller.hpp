@@ -26,6 +26,7 @@
 #include "analysis/calibration.hpp"
 #include "analysis/capacity_test.hpp"
 #include "analysis/discharge_record.hpp"
+#include "analysis/health.hpp"
 #include "analysis/hours_in_band.hpp"
 #include "analysis/ri_baseline.hpp"
 #include "analysis/runtime.hpp"
@@ -276,6 +277,19 @@ class Controller {
   std::vector<analysis::RuntimePredictor> runtime_;
   std::vector<analysis::BandHours> bands_;
   TimeMs bands_saved_ms_ = 0;
+  // The blocks' health (health-string-N.json, written daily); a copy per string is published
+  // to the adapters after each hourly assessment.
+  std::vector<analysis::HealthTracker> health_;
+  std::vector<std::shared_ptr<const analysis::HealthTracker>> health_view_;
+  std::vector<std::uint64_t> health_published_;
+  TimeMs health_saved_ms_ = 0;
+  void assessHealth(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
+  void noteHealthCapacity(std::size_t s);
+  void logHealthChanges(std::size_t s);
+  void resetHealth(std::size_t s, std::size_t b);
+  void saveHealth(TimeMs now_ms);
+  void writeHealthPoints(state::StateStore::Writer& w, std::size_t s, std::size_t b,
+                         TimeMs t) const;
   std::vector<analysis::DischargeRecorder> recorders_;
   std::vector<std::vector<analysis::DischargeRecord>> reports_;  // per string, oldest first
   std::vector<control::EffortMeter> effort_;

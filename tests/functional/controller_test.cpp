@@ -571,10 +571,30 @@ TEST(Controller, RiRiseAgainstBaselineRaisesForTheFaultyBlockOnly) {
       EXPECT_GT(base.value, 3.0);
       EXPECT_LT(std::abs(r.get(PointId::kBlockRiRisePct, 1, 9).value), 10.0);
     }
+    // The alarm watches the rise at 25 °C (analysis/health.hpp): its baseline is the median of
+    // the first 24 hours in settled float.
+    c.runUntil(clock, clock.nowMs() + 25 * kHourMs);
+    {
+      state::StateStore::Reader r(c.state(), clock.nowMs());
+      EXPECT_EQ(r.get(PointId::kBlockRiRise25cPct, 1, 9).quality, Quality::kOk);
+      EXPECT_LT(std::abs(r.get(PointId::kBlockRiRise25cPct, 1, 9).value), 3.0);
+    }
+    const TimeMs fault_ms = clock.nowMs();
     ASSERT_TRUE(plant_sim->injectFault(1, 9, sim::makeFault(sim::FaultKind::kLooseConnector)).ok());
     c.runUntil(clock, clock.nowMs() + 2 * kHourMs);
-    const auto active = c.activeAlarms();
     std::vector<std::string> rise;
+    // Seen within hours: the median of the last 6 hourly values has crossed +20 %.
+    while (clock.nowMs() < fault_ms + 12 * kHourMs) {
+      const auto now_active = c.activeAlarms();
+      if (std::any_of(now_active.begin(), now_active.end(),
+                      [](const auto& a) { return a.rule_id == "block.ri_rise"; })) {
+        break;
+      }
+      c.runUntil(clock, clock.nowMs() + 10 * kMinuteMs);
+    }
+    EXPECT_LE(clock.nowMs() - fault_ms, 6 * kHourMs);
+    c.runUntil(clock, fault_ms + 8 * kHourMs);  // all six hours faulted: the alarm level
+    const auto active = c.activeAlarms();
     for (const auto& a : active) {
       if (a.rule_id == "block.ri_rise") {
         rise.push_back(a.key);

@@ -25,7 +25,7 @@ struct RuleCode {
 
 // Numeric rule codes: part of the Modbus map (docs/modbus.md); never renumber, only append.
 // 0 = a rule not in this list.
-inline constexpr std::array<RuleCode, 23> kRuleCodes = {{
+inline constexpr std::array<RuleCode, 25> kRuleCodes = {{
     {1, "block.voltage_high"},
     {2, "block.voltage_low"},
     {3, "block.temperature_high"},
@@ -35,6 +35,8 @@ inline constexpr std::array<RuleCode, 23> kRuleCodes = {{
     {7, "block.comm_lost"},
     {8, "block.ri_rise"},
     {9, "block.module_fault"},
+    {10, "block.health"},
+    {11, "block.weak"},
     {20, "string.voltage_high"},
     {21, "string.voltage_low"},
     {22, "string.deviation_high"},

@@ -184,10 +184,10 @@ std::vector<SectionDef> buildRegisterLayout() {
   strings.base = 2000;
   strings.string_stride = 100;
   strings.instances = kStringsPerUnit;
-  strings.size = 29;
+  strings.size = 33;
   strings.description =
       "String n (1–10 of the unit id) at 2000 + 100·(n−1) + offset; every string point of the "
-      "catalogue at its catalogue scale. Only configured strings exist; offsets 29–99 are not "
+      "catalogue at its catalogue scale. Only configured strings exist; offsets 33–99 are not "
       "registers.";
   strings.fields = {
       pointField(0, kStringVoltageV, kInt32, true),
@@ -212,6 +212,10 @@ std::vector<SectionDef> buildRegisterLayout() {
       pointField(24, kStringRuntimeS, kInt32),
       pointField(26, kStringRuntimeBlock, kUint16),
       pointField(27, kStringRuntimeLoadA, kInt32),
+      pointField(29, kStringSohPct, kInt16),
+      pointField(30, kStringRulYears, kInt16),
+      pointField(31, kStringBlocksToReplace, kUint16),
+      pointField(32, kStringHealthWarnings, kUint16),
   };
   out.push_back(std::move(strings));
 
@@ -310,7 +314,7 @@ std::vector<SectionDef> buildRegisterLayout() {
   return out;
 }
 
-constexpr std::array<ExcludedPoint, 13> kExcluded = {{
+constexpr std::array<ExcludedPoint, 21> kExcluded = {{
     {PointId::kBlockVoltageCorrectedV,
      "no room: 10 registers per block × 600 blocks × 10 strings fill the address space"},
     {PointId::kBlockModuleErrorMv, "no room (as above)"},
@@ -326,6 +330,16 @@ constexpr std::array<ExcludedPoint, 13> kExcluded = {{
     {PointId::kBlockCapacityEvents, "no room (as above)"},
     {PointId::kBlockLifeUsedPct, "no room (as above)"},
     {PointId::kBlockAgeingFactor, "no room (as above)"},
+    {PointId::kBlockRiRise25cPct,
+     "no room (as above); the block.ri_rise alarm is in the alarm table"},
+    {PointId::kBlockSohPct,
+     "no room (as above); string.soh_pct (the weakest block's) is in the string record"},
+    {PointId::kBlockSohSigmaPct, "no room (as above)"},
+    {PointId::kBlockHealthState, "no room (as above); derived from block.soh_pct (80 / 90 %)"},
+    {PointId::kBlockWeakWarning, "no room (as above); the warning is in the alarm table"},
+    {PointId::kBlockRulYears, "no room (as above); string.rul_years is in the string record"},
+    {PointId::kBlockRulLowYears, "no room (as above)"},
+    {PointId::kBlockRulHighYears, "no room (as above)"},
 }};
 
 std::string_view encodingName(Encoding e) {

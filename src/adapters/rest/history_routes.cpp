@@ -2,6 +2,7 @@
 // pattern on one time axis and its recorded discharges. The documents are rendered by
 // history_view.cpp; the routes parse, take a history-query slot and answer.
 #include <charconv>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,10 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/rest/discharge_report_view.hpp"
+#include "adapters/rest/health_view.hpp"
 #include "adapters/rest/history_view.hpp"
 #include "adapters/rest/reply.hpp"
 #include "adapters/rest/request.hpp"
 #include "adapters/rest/server.hpp"
+#include "command/published.hpp"
 #include "persist/files.hpp"
 
 namespace equalis::rest {
@@ -21,6 +24,7 @@ namespace equalis::rest {
 namespace {
 
 constexpr http::RouteOptions kReadSlow{.access = http::Access::kRead, .slow = true};
+constexpr http::RouteOptions kRead{.access = http::Access::kRead};
 
 // Sends a rendered document, or 500 with the store's error.
 void answer(http::Response& res, Result<std::string> doc) {
@@ -181,6 +185,53 @@ void Server::historyRoutes() {
         sendDocument(res, std::move(**doc));
       },
       kReadSlow);
+
+  // The blocks' health as the controller last assessed it (hourly; analysis/health.hpp).
+  const auto health_of = [&ctl](int si) -> std::shared_ptr<const analysis::HealthTracker> {
+    const state::StateStore::Reader r(ctl.state, ctl.clock.nowMs());
+    const auto p = command::published(r);
+    return static_cast<std::size_t>(si) < p->health.size() ? p->health[static_cast<std::size_t>(si)]
+                                                           : nullptr;
+  };
+  router_.get(
+      "/api/v1/strings/*/health",
+      [&ctl, string_count, health_of](const http::Request& req, http::Response& res) {
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        const int si = std::get<int>(s) - 1;
+        const auto h = health_of(si);
+        if (!h) {
+          sendError(res, 503, "", "no health assessment yet: the first sweep has not run");
+          return;
+        }
+        sendDocument(res, healthDocument(*h, si, ctl.clock.nowMs()));
+      },
+      kRead);
+  router_.get(
+      "/api/v1/strings/*/blocks/*/health",
+      [&ctl, &plant, string_count, health_of](const http::Request& req, http::Response& res) {
+        const auto s = parseIndex(req.matches[1], "string", string_count);
+        if (failed(s, res)) {
+          return;
+        }
+        const int si = std::get<int>(s) - 1;
+        const auto b = parseIndex(req.matches[2], "block",
+                                  plant.strings[static_cast<std::size_t>(si)].block_count);
+        if (failed(b, res)) {
+          return;
+        }
+        const auto h = health_of(si);
+        if (!h) {
+          sendError(res, 503, "", "no health assessment yet: the first sweep has not run");
+          return;
+        }
+        sendDocument(res,
+                     blockHealthDocument(*h, si, static_cast<std::size_t>(std::get<int>(b) - 1),
+                                         ctl.clock.nowMs()));
+      },
+      kRead);
 
   // Hours in band and life used per block, as last written by the controller (hourly).
   router_.get(

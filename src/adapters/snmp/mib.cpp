@@ -54,6 +54,10 @@ constexpr std::array kStringColumns = {
     PointColumn{PointId::kStringRuntimeS, 28},
     PointColumn{PointId::kStringRuntimeBlock, 29},
     PointColumn{PointId::kStringRuntimeLoadA, 30},
+    PointColumn{PointId::kStringSohPct, 31},
+    PointColumn{PointId::kStringRulYears, 32},
+    PointColumn{PointId::kStringBlocksToReplace, 33},
+    PointColumn{PointId::kStringHealthWarnings, 34},
 };
 constexpr std::array kBlockColumns = {
     PointColumn{PointId::kBlockVoltageV, 11},
@@ -77,6 +81,14 @@ constexpr std::array kBlockColumns = {
     PointColumn{PointId::kBlockCapacityEvents, 29},
     PointColumn{PointId::kBlockLifeUsedPct, 30},
     PointColumn{PointId::kBlockAgeingFactor, 31},
+    PointColumn{PointId::kBlockRiRise25cPct, 32},
+    PointColumn{PointId::kBlockSohPct, 33},
+    PointColumn{PointId::kBlockSohSigmaPct, 34},
+    PointColumn{PointId::kBlockHealthState, 35},
+    PointColumn{PointId::kBlockWeakWarning, 36},
+    PointColumn{PointId::kBlockRulYears, 37},
+    PointColumn{PointId::kBlockRulLowYears, 38},
+    PointColumn{PointId::kBlockRulHighYears, 39},
 };
 
 std::int32_t clampInt32(double v) {

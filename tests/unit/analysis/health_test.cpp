@@ -115,9 +115,9 @@ TEST(Health, SohFusesCapacityAndRiWithTheirStates) {
   const auto& b1 = f.h.block(1);
   EXPECT_NEAR(b1.capacity_soh_pct, 80.75, 1e-9);
   EXPECT_NEAR(b1.capacity_sigma_pct, std::hypot(0.95, 0.85 * 2.0), 1e-9);
-  // Inverse-variance: mostly the capacity.
-  EXPECT_GT(b1.soh_pct, 80.75);
-  EXPECT_LT(b1.soh_pct, 81.5);
+  // The measured capacity, carried forward by the Ri change since (none here).
+  EXPECT_NEAR(b1.soh_pct, 80.75, 1e-9);
+  EXPECT_NEAR(b1.ri_soh_pct, 100.0, 1e-9);
   EXPECT_EQ(b1.state, HealthState::kDegraded);
   EXPECT_EQ(f.h.block(2).state, HealthState::kReplace);
   EXPECT_EQ(f.h.block(0).state, HealthState::kOk);

@@ -26,9 +26,9 @@ TEST(Points, NamesAreUniqueAndScoped) {
 // Units in names: a float point with a unit ends with the unit's suffix.
 TEST(Points, QuantityNamesCarryTheirUnit) {
   const std::pair<std::string_view, std::string_view> suffix_for_unit[] = {
-      {"V", "_v"},   {"A", "_a"},   {"°C", "_c"}, {"mΩ", "_mohm"},         {"%", "_pct"},
-      {"kW", "_kw"}, {"ms", "_ms"}, {"W", "_w"},  {"Wh/d", "_wh_per_day"}, {"mV", "_mv"},
-      {"s", "_s"}};
+      {"V", "_v"},   {"A", "_a"},    {"°C", "_c"}, {"mΩ", "_mohm"},         {"%", "_pct"},
+      {"kW", "_kw"}, {"ms", "_ms"},  {"W", "_w"},  {"Wh/d", "_wh_per_day"}, {"mV", "_mv"},
+      {"s", "_s"},   {"a", "_years"}};
   for (const auto& p : catalogue()) {
     if (p.unit.empty()) {
       continue;

@@ -171,8 +171,8 @@ TEST_F(ModbusMapTest, OnlyConfiguredRecordsExist) {
   EXPECT_FALSE(map_.readable(999));
   EXPECT_TRUE(map_.readable(1100, 20));
   EXPECT_FALSE(map_.readable(1120));
-  EXPECT_TRUE(map_.readable(2000, 29));
-  EXPECT_FALSE(map_.readable(2029));
+  EXPECT_TRUE(map_.readable(2000, 33));
+  EXPECT_FALSE(map_.readable(2033));
   EXPECT_TRUE(map_.readable(3000, 12));  // alarm summary and acknowledge register
   EXPECT_FALSE(map_.readable(3012));
   EXPECT_TRUE(map_.readable(3100, 125));  // alarm table: 32 entries × 8

@@ -79,6 +79,7 @@ bench: build
 	build/bin/equalis-bench-history
 	build/bin/equalis-bench-history-codec
 	build/bin/equalis-bench-analysis
+	build/bin/equalis-bench-health
 	EQUALIS_BIN_DIR=build/bin python3 bench/http_bench.py
 
 # Reliability: SOAK_MINUTES of mixed load (REST, SSE, curl, Modbus, SNMP, MQTT, equalisctl, alarm

@@ -401,6 +401,9 @@ int cmdHealth(const Options& o, const std::string& string_arg, const std::string
     if (!r["years"].is_number()) {
       return std::string("—");
     }
+    if (r["basis"] == "below 80 %") {
+      return std::string("0 (below 80 %)");
+    }
     return fmt::format("{:.1f} ({:.1f}–{:.1f}) {}", r["years"].get<double>(),
                        r["low_years"].get<double>(), r["high_years"].get<double>(),
                        r["basis"].is_string() ? r["basis"].get<std::string>() : "");
@@ -416,7 +419,7 @@ int cmdHealth(const Options& o, const std::string& string_arg, const std::string
                              b.value("state", ""), numberText(b["ri_25c_mohm"], 3),
                              numberText(b["ri_rise_25c_pct"], 1),
                              numberText(b["ri_baseline_25c_mohm"], 3));
-    std::cout << fmt::format("Remaining life to 80 %: {} years\n", rul(b["rul"]));
+    std::cout << fmt::format("Remaining life to 80 % in years: {}\n", rul(b["rul"]));
     std::cout << (b.value("warning", false) ? "WARNING: " : "") << b.value("evidence", "") << "\n";
     std::cout << fmt::format("{:<22} {:>10} {:>12} {:>12} {:>10}\n", "Week to", "SOH %", "Ri25 mΩ",
                              "float mV/c", "eq. %");

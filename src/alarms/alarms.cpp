@@ -131,7 +131,7 @@ std::vector<Rule> defaultRules(const model::StringConfig& s) {
            kMinuteMs, "health state", "", 0),
       // The weak-block early warning: SOH expected at 80 % within a year (evidence in the log).
       rule("block.weak", PointId::kBlockWeakWarning, Direction::kHigh, 1.0, 2.0, 0.5, kMinuteMs,
-           kMinuteMs, "weak-block warning", "", 0),
+           kMinuteMs, "health outlook", "", 0),
       // A module at full bypass for hours cannot hold its block at target.
       rule("block.equalization_high", PointId::kBlockEqualizationPct, Direction::kHigh, 95.0, 100.0,
            10.0, 6 * kHourMs, kHourMs, "equalization", "%", 0),

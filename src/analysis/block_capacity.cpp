@@ -629,4 +629,22 @@ Result<StringCapacityEstimator> StringCapacityEstimator::deserialize(std::string
   return deserialize(text, blocks->size(), nominal->get<double>());
 }
 
+void eventRelatives(const CapacityEvent& e, std::vector<double>& relative,
+                    std::vector<double>& sigma) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  relative.assign(e.blocks.size(), nan);
+  sigma.assign(e.blocks.size(), nan);
+  if (!e.used) {
+    return;
+  }
+  for (std::size_t b = 0; b < e.blocks.size(); ++b) {
+    const auto& x = e.blocks[b];
+    if (x.valid && x.relative > 0.0) {
+      relative[b] = x.relative;
+      // r = 1 / (1 + x): dr = r² dx.
+      sigma[b] = x.relative * x.relative * x.inv_dev_sigma;
+    }
+  }
+}
+
 }  // namespace equalis::analysis

@@ -68,6 +68,11 @@ struct CapacityEvent {
   std::vector<BlockCapacityEvent> blocks;
 };
 
+// One discharge's own estimate per block: C_b / C_string and its σ (NaN where the block had no
+// valid estimate in it).
+void eventRelatives(const CapacityEvent& e, std::vector<double>& relative,
+                    std::vector<double>& sigma);
+
 // A block's fused estimate.
 struct BlockCapacity {
   int events = 0;                // discharges behind it (0: no estimate yet)

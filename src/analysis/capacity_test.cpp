@@ -106,4 +106,29 @@ std::optional<CapacityTestResult> CapacityTestDetector::update(TimeMs t_ms, doub
   return std::nullopt;
 }
 
+int anchorFromTest(StringCapacityEstimator& est, const CapacityTestResult& r) {
+  est.recordTest({r.capacity_ah, r.sigma_ah, r.end_ms});
+  double w_sum = 0.0;
+  double wl_sum = 0.0;
+  int anchors = 0;
+  for (std::size_t b = 0; b < r.block_capacity_ah.size() && b < est.blocks().size(); ++b) {
+    const auto& cb = est.blocks()[b];
+    if (!r.block_capacity_ah[b] || cb.events == 0 || !(cb.relative > 0.0)) {
+      continue;
+    }
+    const double level = *r.block_capacity_ah[b] / cb.relative;
+    const double rel_sd = std::max(1e-3, cb.relative_sigma / cb.relative);
+    const double w = 1.0 / (rel_sd * rel_sd);
+    w_sum += w;
+    wl_sum += w * level;
+    ++anchors;
+  }
+  if (anchors > 0) {
+    const double level = wl_sum / w_sum;
+    const double sd = level * std::hypot(r.relative_sigma, 1.0 / std::sqrt(w_sum));
+    est.anchor(level, sd, r.end_ms);
+  }
+  return anchors;
+}
+
 }  // namespace equalis::analysis

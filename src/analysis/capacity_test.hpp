@@ -26,6 +26,7 @@
 #include <span>
 #include <vector>
 
+#include "analysis/block_capacity.hpp"
 #include "analysis/discharge_counter.hpp"
 #include "core/clock.hpp"
 #include "model/chemistry.hpp"
@@ -81,5 +82,12 @@ class CapacityTestDetector {
   bool at_end_ = false;                  // … and whether it was at the end voltage
   std::vector<double> block_q_end_ah_;   // NaN: not reached
 };
+
+// The string's level from a capacity test: every block that reached the end voltage on its own
+// has an absolute capacity; over its capacity relative to the string (the estimator's) each gives
+// C_string, averaged by their variances; the sensor and rate uncertainty is common to all. Records
+// the test in the estimator and anchors it; returns how many blocks anchored it (0: none, the
+// estimator's level is left as it was).
+int anchorFromTest(StringCapacityEstimator& est, const CapacityTestResult& r);
 
 }  // namespace equalis::analysis

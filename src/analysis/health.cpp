@@ -85,8 +85,30 @@ SenSlope fitWeeks(const std::vector<HealthWeek>& weeks, TimeMs now_ms, auto valu
   return theilSen(x, y);
 }
 
+// The capacity observations of the last kTrendWeeks weeks, when there are enough over a long
+// enough span.
+SenSlope fitObservations(const std::vector<CapacityObservation>& obs, TimeMs now_ms) {
+  std::vector<double> x;
+  std::vector<double> y;
+  const TimeMs from = now_ms - static_cast<TimeMs>(HealthTracker::kTrendWeeks) * kWeekMs;
+  TimeMs first = 0;
+  for (const auto& o : obs) {
+    if (o.time_ms < from || !std::isfinite(o.soh_pct)) {
+      continue;
+    }
+    first = x.empty() ? o.time_ms : first;
+    x.push_back(static_cast<double>(o.time_ms - now_ms) / kYearMs);
+    y.push_back(o.soh_pct);
+  }
+  if (x.size() < static_cast<std::size_t>(HealthTracker::kMinObservations) || obs.empty() ||
+      obs.back().time_ms - first < HealthTracker::kMinObservedSpanMs) {
+    return {};
+  }
+  return theilSen(x, y);
+}
+
 bool significantDecline(const SenSlope& s) {
-  return s.n >= HealthTracker::kMinTrendWeeks && s.hi < 0.0;
+  return s.n > 0 && s.hi < 0.0;
 }
 
 }  // namespace
@@ -310,12 +332,17 @@ void HealthTracker::fitTrends(TimeMs t_ms) {
     const auto& blk = blocks_[b];
     auto& v = views_[b];
     v.weeks = static_cast<int>(blk.weeks.size());
-    v.soh_trend = fitWeeks(blk.weeks, t_ms, [](const HealthWeek& w) -> std::optional<double> {
-      if (!std::isfinite(w.soh_pct) || !(w.soh_sigma_pct <= kTrendSigmaPct)) {
-        return std::nullopt;
-      }
-      return w.soh_pct;
-    });
+    v.soh_trend = fitObservations(blk.observations, t_ms);
+    v.soh_trend_basis = v.soh_trend.n > 0 ? "capacity" : "";
+    if (v.soh_trend.n == 0) {
+      v.soh_trend = fitWeeks(blk.weeks, t_ms, [](const HealthWeek& w) -> std::optional<double> {
+        if (!std::isfinite(w.soh_pct) || !(w.soh_sigma_pct <= kTrendSigmaPct)) {
+          return std::nullopt;
+        }
+        return w.soh_pct;
+      });
+      v.soh_trend_basis = v.soh_trend.n > 0 ? "weekly SOH" : "";
+    }
     const double base = blk.baseline_mohm;
     v.ri_trend = fitWeeks(blk.weeks, t_ms, [base](const HealthWeek& w) -> std::optional<double> {
       if (base <= 0.0) {
@@ -341,24 +368,20 @@ double HealthTracker::risePct(const Block& blk, std::size_t hours) const {
   return 100.0 * (median(std::move(last)) / blk.baseline_mohm - 1.0);
 }
 
-double HealthTracker::meanRisePct() const {
-  double sum = 0;
-  int n = 0;
+double HealthTracker::medianRisePct() const {
+  std::vector<double> rises;
   for (const auto& blk : blocks_) {
-    const double r = risePct(blk, kBaselineHours);
-    if (std::isfinite(r)) {
-      sum += r;
-      n += 1;
-    }
+    rises.push_back(risePct(blk, kBaselineHours));
   }
-  return n > 0 ? sum / n : kNan;
+  return median(std::move(rises));
 }
 
 void HealthTracker::noteCapacity(TimeMs t_ms, std::span<const double> relative,
                                  std::span<const double> relative_sigma, double level_pct,
-                                 double level_sigma_pct) {
+                                 double level_sigma_pct, std::span<const double> event_relative,
+                                 std::span<const double> event_sigma) {
   warnings_changed_.clear();
-  const double mean_rise = meanRisePct();
+  const double median_rise = medianRisePct();
   if (std::isfinite(level_pct) && level_pct > 0.0 && level_pct != level_pct_) {
     // A new level: the weeks already kept move with it (their relative part is unchanged).
     const double before = level_pct_ > 0.0 ? level_pct_ : kNan;
@@ -367,21 +390,25 @@ void HealthTracker::noteCapacity(TimeMs t_ms, std::span<const double> relative,
         for (auto& w : blk.weeks) {
           w.soh_pct *= level_pct / before;
         }
+        for (auto& o : blk.observations) {
+          o.soh_pct *= level_pct / before;
+          o.sigma_pct *= level_pct / before;
+        }
       }
     }
     level_pct_ = level_pct;
     level_sigma_pct_ = std::isfinite(level_sigma_pct) ? level_sigma_pct : kRiSigmaPct;
-    level_rise_pct_ = std::isfinite(mean_rise) ? mean_rise : 0.0;
+    level_rise_pct_ = std::isfinite(median_rise) ? median_rise : 0.0;
   }
   double level = 100.0;
   double level_sigma = kRiSigmaPct;
   if (level_pct_ > 0.0) {
     const double carried =
-        std::isfinite(mean_rise) ? -kSohPerRiRise * (mean_rise - level_rise_pct_) : 0.0;
+        std::isfinite(median_rise) ? -kSohPerRiRise * (median_rise - level_rise_pct_) : 0.0;
     level = level_pct_ + carried;
     level_sigma = std::hypot(level_sigma_pct_, kCarrySigmaFraction * carried);
-  } else if (std::isfinite(mean_rise)) {
-    level = 100.0 - kSohPerRiRise * mean_rise;
+  } else if (std::isfinite(median_rise)) {
+    level = 100.0 - kSohPerRiRise * median_rise;
   }
   const std::size_t n = std::min({blocks_.size(), relative.size(), relative_sigma.size()});
   for (std::size_t b = 0; b < n; ++b) {
@@ -394,9 +421,21 @@ void HealthTracker::noteCapacity(TimeMs t_ms, std::span<const double> relative,
     c.soh_pct = relative[b] * level;
     const double rs = std::isfinite(relative_sigma[b]) ? relative_sigma[b] : 0.0;
     c.sigma_pct = std::hypot(rs * level, relative[b] * level_sigma);
-    c.rise_pct = risePct(blk, kBaselineHours);
     blk.capacity = c;
   }
+  const std::size_t ne = std::min({blocks_.size(), event_relative.size(), event_sigma.size()});
+  for (std::size_t b = 0; b < ne; ++b) {
+    if (!std::isfinite(event_relative[b]) || event_relative[b] <= 0.0) {
+      continue;
+    }
+    auto& obs = blocks_[b].observations;
+    const double es = std::isfinite(event_sigma[b]) ? event_sigma[b] : 0.0;
+    obs.push_back({t_ms, event_relative[b] * level, es * level});
+    if (obs.size() > kMaxObservations) {
+      obs.erase(obs.begin());
+    }
+  }
+  fitTrends(t_ms);
   assess(t_ms);
 }
 
@@ -482,10 +521,12 @@ void HealthTracker::assessBlock(std::size_t b, TimeMs t_ms) {
   v.capacity_sigma_pct = 0;
   if (blk.capacity) {
     const auto& c = *blk.capacity;
-    const double carried = std::isfinite(rise_day) && std::isfinite(c.rise_pct)
-                               ? -kSohPerRiRise * (rise_day - c.rise_pct)
-                               : 0.0;
+    // Carried by the Ri trend (robust to a step: a loosened connector is no capacity loss; the
+    // block.ri_rise alarm reports it), only ever downwards.
     const double years = std::max(0.0, static_cast<double>(t_ms - c.time_ms) / kYearMs);
+    const double carried = v.ri_trend.n >= kMinTrendWeeks
+                               ? -kSohPerRiRise * std::max(0.0, v.ri_trend.slope) * years
+                               : 0.0;
     v.capacity_soh_pct = c.soh_pct + carried;
     v.capacity_sigma_pct =
         std::sqrt(c.sigma_pct * c.sigma_pct + std::pow(kCarrySigmaFraction * carried, 2) +
@@ -515,8 +556,8 @@ void HealthTracker::assessBlock(std::size_t b, TimeMs t_ms) {
 
   // The SOH trend: the weekly SOH where it rests on a capacity; else the Ri trend's image.
   SenSlope trend = v.soh_trend;
-  std::string trend_basis = "SOH";
-  if (trend.n < kMinTrendWeeks && v.ri_trend.n >= kMinTrendWeeks) {
+  std::string trend_basis = v.soh_trend_basis;
+  if (trend.n == 0 && v.ri_trend.n > 0) {
     trend.slope = -kSohPerRiRise * v.ri_trend.slope;
     trend.lo = -kSohPerRiRise * v.ri_trend.hi;
     trend.hi = -kSohPerRiRise * v.ri_trend.lo;
@@ -556,7 +597,8 @@ void HealthTracker::assessBlock(std::size_t b, TimeMs t_ms) {
   }
 
   // The early warning.
-  const bool below = v.state == HealthState::kReplace;
+  // Below 80 % beyond its uncertainty (a block at 79 ± 3 % is not yet a certain replacement).
+  const bool below = std::isfinite(v.soh_pct) && v.soh_pct + kZ80 * v.soh_sigma_pct < kEolPct;
   const bool projected = std::isfinite(v.soh_pct) && v.soh_pct < kWarnBelowPct &&
                          v.rul_basis == "trend" &&
                          v.rul_years * 365.25 <= static_cast<double>(kWarnHorizonDays);
@@ -564,7 +606,7 @@ void HealthTracker::assessBlock(std::size_t b, TimeMs t_ms) {
   if ((below || projected) && !was) {
     blk.warning_since_ms = t_ms;
     warnings_changed_.push_back(b);
-  } else if (was && !below && !projected &&
+  } else if (was && v.state != HealthState::kReplace && !projected &&
              (!std::isfinite(v.soh_pct) || v.soh_pct >= kWarnBelowPct)) {
     blk.warning_since_ms = 0;
     warnings_changed_.push_back(b);
@@ -584,14 +626,17 @@ void HealthTracker::assessBlock(std::size_t b, TimeMs t_ms) {
                                 v.capacity_soh_pct, v.capacity_sigma_pct));
   }
   if (std::isfinite(rise_day)) {
-    parts.push_back(fmt::format("Ri at 25 °C {:+.1f} % against its baseline", rise_day));
+    // Rounded first: no "-0.0 %".
+    parts.push_back(fmt::format("Ri at 25 °C {:+.1f} % against its baseline",
+                                std::round(rise_day * 10.0) / 10.0 + 0.0));
   }
   if (!parts.empty()) {
     text += " (" + parts[0] + (parts.size() > 1 ? "; " + parts[1] : "") + ")";
   }
-  if (trend.n >= kMinTrendWeeks) {
-    text += fmt::format(", {} trend {:+.1f} %/year (80 % interval {:+.1f} … {:+.1f}) over {} weeks",
-                        trend_basis, trend.slope, trend.lo, trend.hi, trend.n);
+  if (trend.n > 0) {
+    text += fmt::format(", SOH trend {:+.1f} %/year (80 % interval {:+.1f} … {:+.1f}) from {} {}",
+                        trend.slope, trend.lo, trend.hi, trend.n,
+                        trend_basis == "capacity" ? "discharges" : "weeks of " + trend_basis);
   }
   if (v.float_trend.n >= kMinTrendWeeks && std::isfinite(v.float_dev_mv)) {
     text += fmt::format(", float {:+.1f} mV/cell against the string ({:+.1f} mV/cell/year)",
@@ -620,7 +665,7 @@ std::string HealthTracker::serialize(TimeMs as_of_ms) const {
     o["warning_since_ms"] = blk.warning_since_ms;
     if (blk.capacity) {
       o["capacity"] = {blk.capacity->time_ms, num(blk.capacity->soh_pct),
-                       num(blk.capacity->sigma_pct), num(blk.capacity->rise_pct)};
+                       num(blk.capacity->sigma_pct)};
     }
     auto hours = nlohmann::json::array();
     for (const auto& h : blk.hours) {
@@ -634,6 +679,11 @@ std::string HealthTracker::serialize(TimeMs as_of_ms) const {
                        num(w.float_dev_mv), num(w.effort_pct)});
     }
     o["weeks"] = std::move(weeks);
+    auto obs = nlohmann::json::array();
+    for (const auto& x : blk.observations) {
+      obs.push_back({x.time_ms, num(x.soh_pct), num(x.sigma_pct)});
+    }
+    o["observations"] = std::move(obs);
     blocks.push_back(std::move(o));
   }
   nlohmann::json j;
@@ -742,14 +792,14 @@ Result<HealthTracker> HealthTracker::deserialize(std::string_view text, std::siz
     }
     if (o.contains("capacity")) {
       const auto& c = o["capacity"];
-      if (!c.is_array() || c.size() != 4 || !c[0].is_number_integer()) {
-        return healthError("'capacity' must be [time_ms, soh, sigma, rise]" + where);
+      if (!c.is_array() || c.size() != 3 || !c[0].is_number_integer()) {
+        return healthError("'capacity' must be [time_ms, soh, sigma]" + where);
       }
       std::vector<double> rest;
-      if (!numbers(nlohmann::json(std::vector<nlohmann::json>(c.begin() + 1, c.end())), 3, rest)) {
-        return healthError("'capacity' must be [time_ms, soh, sigma, rise]" + where);
+      if (!numbers(nlohmann::json(std::vector<nlohmann::json>(c.begin() + 1, c.end())), 2, rest)) {
+        return healthError("'capacity' must be [time_ms, soh, sigma]" + where);
       }
-      blk.capacity = Capacity{c[0].get<TimeMs>(), rest[0], rest[1], rest[2]};
+      blk.capacity = Capacity{c[0].get<TimeMs>(), rest[0], rest[1]};
     }
     if (!o.contains("hours") || !o["hours"].is_array() || o["hours"].size() > 24 * 7 + 1) {
       return healthError("'hours' must be a list of at most a week of hours" + where);
@@ -772,6 +822,18 @@ Result<HealthTracker> HealthTracker::deserialize(std::string_view text, std::siz
         return healthError("a week must be [time_ms, 5 numbers or nulls]" + where);
       }
       blk.weeks.push_back({w[0].get<TimeMs>(), row[0], row[1], row[2], row[3], row[4]});
+    }
+    if (!o.contains("observations") || !o["observations"].is_array() ||
+        o["observations"].size() > kMaxObservations) {
+      return healthError("'observations' must be a list of at most " +
+                         std::to_string(kMaxObservations) + " capacity observations" + where);
+    }
+    for (const auto& x : o["observations"]) {
+      if (!x.is_array() || x.size() != 3 || !x[0].is_number_integer() ||
+          !numbers(nlohmann::json(std::vector<nlohmann::json>(x.begin() + 1, x.end())), 2, row)) {
+        return healthError("an observation must be [time_ms, soh, sigma]" + where);
+      }
+      blk.observations.push_back({x[0].get<TimeMs>(), row[0], row[1]});
     }
   }
   // The trends and the views from what was read.

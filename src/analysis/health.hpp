@@ -9,25 +9,29 @@
 //    cold night does not).
 //  * SOH in % of nominal capacity, from two components, each with its σ:
 //      capacity — the block's capacity from the string's discharges (relative to the string × the
-//                 string's level, measured or, until measured, from the string's mean Ri rise),
-//                 carried forward from the time of the discharge by the block's own Ri rise
-//                 since then (kSohPerRiRise), its σ growing with that change and with time;
+//                 string's level, measured or, until measured, from the blocks' median Ri rise),
+//                 carried forward from the time of the discharge by the block's own Ri trend
+//                 (Theil–Sen, so a step such as a loosened connector is not taken for capacity
+//                 lost; kSohPerRiRise), its σ growing with that change and with time;
 //      Ri       — 100 % less kSohPerRiRise × the rise against the baseline (Battery University
 //                 BU-802a: +25 % Ri goes with −20 % capacity; battery-science.md §2.6 calls Ri a
 //                 lagging, weak indicator, hence the wide σ kRiSigmaPct: the level at the
 //                 baseline is not known).
 //    The Ri rise says how much a block changed since its baseline, not where it started: once a
-//    capacity is measured, SOH is that capacity carried forward by the Ri change; before, the Ri
+//    capacity is measured, SOH is that capacity carried forward by the Ri trend; before, the Ri
 //    component alone.
 //    Float behaviour (the block's float voltage against the string's median, its equalization
 //    duty) is kept and trended as evidence, not turned into capacity: no source gives a mapping.
 //  * States (IEEE 450 / 1188): replace below 80 %; degraded below 90 % or 10 points below the
 //    block's best weekly SOH; otherwise ok; unknown without any component.
 //  * Trends: Theil–Sen slopes with Sen's distribution-free 80 % interval over the last
-//    kTrendWeeks weekly points (the weekly point is the median of that week's hours).
+//    kTrendWeeks weekly points (the weekly point is the median of that week's hours). The SOH
+//    trend is fitted to the capacity observations of the last two years (each discharge's own
+//    estimate × the level), when there are kMinObservations over kMinObservedSpanMs; else to the
+//    weekly SOH, else it is the Ri trend's image.
 //  * Warning: a block whose SOH is falling (the interval's upper end below 0) and is projected to
-//    cross 80 % within kWarnHorizonDays, or which is below 80 % already; it names the evidence and
-//    the expected date with its interval.
+//    cross 80 % within kWarnHorizonDays, or which is below 80 % beyond its uncertainty (SOH +
+//    1.28 σ < 80 %); it names the evidence and the expected date with its interval.
 //  * Remaining useful life to 80 %: from the trend when it is significant; otherwise from the rate
 //    a block of the chemistry ages at its own temperatures (20 points over the design life at
 //    25 °C, ×2 per 8 K: designLifeYears, hours_in_band.hpp), with a wide interval.
@@ -77,6 +81,13 @@ struct HealthWeek {
   double effort_pct = 0;    // equalization duty
 };
 
+// A block's capacity from one discharge (that discharge's own estimate × the string's level).
+struct CapacityObservation {
+  TimeMs time_ms = 0;
+  double soh_pct = 0;
+  double sigma_pct = 0;
+};
+
 struct BlockHealthView {
   double soh_pct = 0;  // NaN: unknown
   double soh_sigma_pct = 0;
@@ -92,6 +103,7 @@ struct BlockHealthView {
   double effort_pct = 0;            // NaN: none
   double ageing_factor = 0;         // mean 2^((T − 25)/8 K) of the hours seen (NaN: none)
   SenSlope soh_trend;               // % per year
+  std::string soh_trend_basis;      // "capacity", "weekly SOH" (none: empty)
   SenSlope ri_trend;                // % of the baseline per year
   SenSlope float_trend;             // mV per cell per year
   SenSlope effort_trend;            // % per year
@@ -126,6 +138,9 @@ class HealthTracker {
   static constexpr std::size_t kTrendWeeks = 104;
   static constexpr std::size_t kMaxWeeks = 260;
   static constexpr int kMinTrendWeeks = 8;
+  static constexpr int kMinObservations = 6;  // capacity observations for an SOH trend …
+  static constexpr DurationMs kMinObservedSpanMs = 120 * kDayMs;  // … over at least this
+  static constexpr std::size_t kMaxObservations = 260;
   static constexpr double kSohPerRiRise = 0.8;  // SOH points per % of Ri rise
   static constexpr double kRiSigmaPct = 10.0;
   static constexpr double kCarrySigmaFraction = 0.5;       // of the Ri-carried change
@@ -147,9 +162,13 @@ class HealthTracker {
   // The string's capacity estimate after a discharge: per block C_b / C_string and its σ
   // (relative ≤ 0 or NaN: none), the string level C_string in % of nominal and its σ (NaN: not
   // measured; the string's mean Ri rise stands in).
+  // `event_relative` / `event_sigma` (optional): this discharge's own estimate per block (NaN:
+  // none); they make the capacity observations the SOH trend is fitted to (the fused estimate
+  // forgets slowly and would damp the trend).
   void noteCapacity(TimeMs t_ms, std::span<const double> relative,
                     std::span<const double> relative_sigma, double level_pct,
-                    double level_sigma_pct);
+                    double level_sigma_pct, std::span<const double> event_relative = {},
+                    std::span<const double> event_sigma = {});
 
   // The block was replaced: its history starts again.
   void resetBlock(std::size_t b, TimeMs t_ms);
@@ -157,6 +176,9 @@ class HealthTracker {
   const BlockHealthView& block(std::size_t b) const { return views_.at(b); }
   const StringHealthView& summary() const { return summary_; }
   const std::vector<HealthWeek>& weeks(std::size_t b) const { return blocks_.at(b).weeks; }
+  const std::vector<CapacityObservation>& observations(std::size_t b) const {
+    return blocks_.at(b).observations;
+  }
   std::size_t blockCount() const { return blocks_.size(); }
   model::Chemistry chemistry() const { return chemistry_; }
   // Set when a block's warning was raised or cleared by the last update (for the event log).
@@ -182,9 +204,9 @@ class HealthTracker {
     TimeMs time_ms = 0;
     double soh_pct = 0;
     double sigma_pct = 0;
-    double rise_pct = 0;  // the block's Ri rise then (NaN: none)
   };
   struct Block {
+    std::vector<CapacityObservation> observations;  // one per discharge that estimated the block
     // This hour's sums.
     double ri_sum = 0;
     int ri_n = 0;
@@ -213,7 +235,7 @@ class HealthTracker {
   void assess(TimeMs t_ms);
   void assessBlock(std::size_t b, TimeMs t_ms);
   double risePct(const Block& blk, std::size_t hours) const;
-  double meanRisePct() const;
+  double medianRisePct() const;
 
   model::Chemistry chemistry_;
   int cells_;

@@ -600,13 +600,13 @@ void Controller::estimateCapacity(const bus::Sweep& sweep,
   }
 }
 
-void Controller::capacityChanged(std::size_t s) {
+void Controller::capacityChanged(std::size_t s, const analysis::CapacityEvent* event) {
   const auto path = persist::capacityPath(plant_, s);
   if (auto st = persist::writeFileDurably(path, capacity_[s].serialize()); !st) {
     log::get("analysis")->warn("{}", st.error().message);
   }
   shareCapacities(s);
-  noteHealthCapacity(s);
+  noteHealthCapacity(s, event);
 }
 
 void Controller::shareCapacities(std::size_t s) {
@@ -619,32 +619,10 @@ void Controller::shareCapacities(std::size_t s) {
 }
 
 void Controller::noteCapacityTest(std::size_t s, const analysis::CapacityTestResult& r) {
-  auto& est = capacity_[s];
-  est.recordTest({r.capacity_ah, r.sigma_ah, r.end_ms});
-  // The string's level from the blocks that reached the end voltage on their own: each one's
-  // absolute capacity over its capacity relative to the string, weighted by their variances;
-  // the sensor and rate uncertainty is common to all.
-  double w_sum = 0.0;
-  double wl_sum = 0.0;
-  int anchors = 0;
-  for (std::size_t b = 0; b < r.block_capacity_ah.size(); ++b) {
-    const auto& cb = est.blocks()[b];
-    if (!r.block_capacity_ah[b] || cb.events == 0 || !(cb.relative > 0.0)) {
-      continue;
-    }
-    const double level = *r.block_capacity_ah[b] / cb.relative;
-    const double rel_sd = std::max(1e-3, cb.relative_sigma / cb.relative);
-    const double w = 1.0 / (rel_sd * rel_sd);
-    w_sum += w;
-    wl_sum += w * level;
-    ++anchors;
-  }
+  const int anchors = analysis::anchorFromTest(capacity_[s], r);
   std::string anchored =
       "no block reached the end voltage on its own: block capacities stay relative";
   if (anchors > 0) {
-    const double level = wl_sum / w_sum;
-    const double sd = level * std::hypot(r.relative_sigma, 1.0 / std::sqrt(w_sum));
-    est.anchor(level, sd, r.end_ms);
     anchored = fmt::format("block capacities in Ah from {} block{} that reached it", anchors,
                            anchors == 1 ? "" : "s");
   }
@@ -670,7 +648,7 @@ void Controller::saveCapacity(std::size_t s, const analysis::CapacityEvent& e) {
                                    analysis::StringCapacityEstimator::kMinWindowFraction))});
     return;
   }
-  capacityChanged(s);
+  capacityChanged(s, &e);
   // The weakest block now, for the log line.
   const auto& blocks = capacity_[s].blocks();
   std::size_t weakest = 0;
@@ -850,7 +828,7 @@ void Controller::assessHealth(const bus::Sweep& sweep,
   }
 }
 
-void Controller::noteHealthCapacity(std::size_t s) {
+void Controller::noteHealthCapacity(std::size_t s, const analysis::CapacityEvent* event) {
   const auto& est = capacity_[s];
   const auto& blocks = est.blocks();
   std::vector<double> rel(blocks.size(), std::nan(""));
@@ -865,7 +843,13 @@ void Controller::noteHealthCapacity(std::size_t s) {
   const auto& level = est.level();
   const double level_pct = level.anchored ? 100.0 * level.capacity_ah / nominal : std::nan("");
   const double level_sigma = level.anchored ? 100.0 * level.sigma_ah / nominal : std::nan("");
-  health_[s].noteCapacity(clock_.nowMs(), rel, sigma, level_pct, level_sigma);
+  std::vector<double> event_rel;
+  std::vector<double> event_sigma;
+  if (event != nullptr) {
+    analysis::eventRelatives(*event, event_rel, event_sigma);
+  }
+  health_[s].noteCapacity(clock_.nowMs(), rel, sigma, level_pct, level_sigma, event_rel,
+                          event_sigma);
   logHealthChanges(s);
 }
 

@@ -228,7 +228,8 @@ class Controller {
   void saveCapacity(std::size_t string_index, const analysis::CapacityEvent& e);
   void noteCapacityTest(std::size_t string_index, const analysis::CapacityTestResult& r);
   // The estimates changed: stored (capacity-string-N.json) and handed on (shareCapacities).
-  void capacityChanged(std::size_t string_index);
+  // `event`: the discharge that changed them (its own per-block estimates), if one did.
+  void capacityChanged(std::size_t string_index, const analysis::CapacityEvent* event = nullptr);
   // Hands the blocks' capacities to the analyzer (their state of charge).
   void shareCapacities(std::size_t string_index);
   // Runtime prediction and the report of every discharge (discharges-string-N.json).
@@ -284,7 +285,7 @@ class Controller {
   std::vector<std::uint64_t> health_published_;
   TimeMs health_saved_ms_ = 0;
   void assessHealth(const bus::Sweep& sweep, const std::vector<analysis::StringSummary>& sums);
-  void noteHealthCapacity(std::size_t s);
+  void noteHealthCapacity(std::size_t s, const analysis::CapacityEvent* event);
   void logHealthChanges(std::size_t s);
   void resetHealth(std::size_t s, std::size_t b);
   void saveHealth(TimeMs now_ms);

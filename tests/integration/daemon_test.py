@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import math
 import re
 import os
 import shutil
@@ -404,6 +405,187 @@ class Scenarios(unittest.TestCase):
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 1)
             self.assertIn("no discharge report", r.stderr)
+
+    def test_block_health_of_a_weak_block(self):
+        # String 1 block 5 at 70 % of nominal; the outage at 2 h gives every block's capacity by
+        # ≈ 3 h, the Ri baseline (24 hours of settled float after the recharge) follows by ≈ 46 h:
+        # at 3600× about 50 s.
+        def number(x):
+            return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+        def trend_ok(t):
+            return t is None or (set(t) == {"per_year", "low", "high", "weeks"} and
+                                 isinstance(t["weeks"], int) and t["weeks"] > 0)
+
+        with Daemon("--scenario", "weak-blocks", time_scale=3600) as d:
+            def assessed():
+                h = d.get_json("/api/v1/strings/1/health")
+                return h if all(number(b["ri_baseline_25c_mohm"]) and
+                                number(b["components"]["ri"]["pct"]) and
+                                number(b["components"]["capacity"]["pct"])
+                                for b in h["blocks"]) else None
+            h = wait_for(assessed, "string 1 assessed with its Ri baseline and capacities",
+                         timeout_s=75)
+
+            # The document.
+            self.assertEqual(set(h), {"string", "time", "soh_pct", "weakest_block", "rul_years",
+                                      "rul_low_years", "rul_high_years", "rul_block",
+                                      "blocks_to_replace", "warnings", "replacement_list",
+                                      "blocks"})
+            self.assertEqual(h["string"], 1)
+            self.assertRegex(h["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+            self.assertEqual([b["block"] for b in h["blocks"]], list(range(1, 33)))
+            block_keys = {"block", "soh_pct", "soh_sigma_pct", "state", "components",
+                          "ri_25c_mohm", "ri_baseline_25c_mohm", "ri_rise_25c_pct",
+                          "float_deviation_mv_per_cell", "equalization_pct", "ageing_factor",
+                          "trends", "rul", "warning", "warning_since", "evidence", "weeks"}
+            for b in h["blocks"]:
+                where = f"block {b['block']}"
+                self.assertEqual(set(b), block_keys, where)
+                self.assertIn(b["state"], ("ok", "degraded", "replace"), b)  # none unknown now
+                self.assertTrue(number(b["soh_pct"]) and number(b["soh_sigma_pct"]), b)
+                self.assertGreater(b["soh_sigma_pct"], 0.0, b)
+                self.assertEqual(set(b["components"]), {"capacity", "ri"}, where)
+                for c in b["components"].values():
+                    self.assertEqual(set(c), {"pct", "sigma_pct"}, where)
+                    self.assertTrue(number(c["pct"]) and c["sigma_pct"] > 0.0, b["components"])
+                # With a capacity measured, the SOH is that capacity; the Ri component alone has
+                # σ 10 %.
+                self.assertAlmostEqual(b["soh_pct"], b["components"]["capacity"]["pct"],
+                                       delta=0.051, msg=where)
+                self.assertEqual(b["components"]["ri"]["sigma_pct"], 10.0, where)
+                self.assertTrue(number(b["ri_25c_mohm"]) and b["ri_25c_mohm"] > 0.0, b)
+                self.assertGreater(b["ri_baseline_25c_mohm"], 0.0, where)
+                # Nothing ages in two days: Ri at 25 °C is where its baseline was.
+                self.assertLess(abs(b["ri_rise_25c_pct"]), 5.0, b)
+                self.assertEqual(set(b["trends"]), {"soh_pct", "ri_rise_pct",
+                                                    "float_deviation_mv_per_cell",
+                                                    "equalization_pct"}, where)
+                self.assertTrue(all(trend_ok(t) for t in b["trends"].values()), b["trends"])
+                self.assertEqual(set(b["rul"]), {"years", "low_years", "high_years", "basis",
+                                                 "at_80_pct", "at_80_pct_early",
+                                                 "at_80_pct_late"}, where)
+                self.assertTrue(number(b["rul"]["years"]), b["rul"])
+                self.assertLessEqual(b["rul"]["low_years"], b["rul"]["years"], b["rul"])
+                self.assertLessEqual(b["rul"]["years"], b["rul"]["high_years"], b["rul"])
+                self.assertIsInstance(b["warning"], bool, where)
+                self.assertEqual(b["warning_since"] is not None, b["warning"], b)
+                self.assertTrue(b["evidence"].startswith("SOH "), b["evidence"])
+                self.assertIsInstance(b["weeks"], int, where)
+
+            # Block 5: lowest, well below the others, degraded or to replace, from its capacity.
+            by_block = {b["block"]: b for b in h["blocks"]}
+            b5 = by_block[5]
+            others = sorted(b["soh_pct"] for b in h["blocks"] if b["block"] != 5)
+            self.assertLess(b5["soh_pct"], others[0], [(b["block"], b["soh_pct"])
+                                                       for b in h["blocks"]])
+            self.assertLess(b5["soh_pct"], others[len(others) // 2] - 10.0, others)
+            self.assertLess(b5["soh_pct"], 90.0, b5)
+            self.assertIn(b5["state"], ("degraded", "replace"), b5)
+            self.assertEqual(b5["state"], "replace" if b5["soh_pct"] < 80.0 else "degraded", b5)
+            self.assertIn("from the discharges", b5["evidence"])
+            self.assertEqual(h["weakest_block"], 5)
+            self.assertEqual(h["soh_pct"], b5["soh_pct"])  # the string's: its weakest block's
+            self.assertEqual(h["warnings"], sum(b["warning"] for b in h["blocks"]))
+            # The replacement list: block 5 with its state and evidence, soonest at 80 % first.
+            listed = {r["block"]: r for r in h["replacement_list"]}
+            self.assertIn(5, listed, h["replacement_list"])
+            self.assertEqual(listed[5]["state"], b5["state"])
+            self.assertEqual(listed[5]["soh_pct"], b5["soh_pct"])
+            self.assertEqual(listed[5]["evidence"], b5["evidence"])
+            ruls = [r["rul_years"] for r in h["replacement_list"]]
+            self.assertEqual(ruls, sorted(ruls), h["replacement_list"])
+            self.assertGreaterEqual(h["blocks_to_replace"], 1)
+            self.assertEqual(h["rul_block"], 5)  # the first at 80 %
+            self.assertEqual(h["rul_years"], b5["rul"]["years"])
+
+            # One block: the same assessment, with its weekly history.
+            one = d.get_json("/api/v1/strings/1/blocks/5/health")
+            self.assertEqual(set(one), block_keys | {"string", "time", "history"})
+            self.assertEqual((one["string"], one["block"]), (1, 5))
+            self.assertIsInstance(one["history"], list)
+            self.assertEqual(len(one["history"]), one["weeks"])
+            self.assertEqual(one["state"], b5["state"])
+            self.assertAlmostEqual(one["soh_pct"], b5["soh_pct"], delta=0.5)
+            self.assertTrue(number(one["components"]["capacity"]["pct"]), one["components"])
+            for w in one["history"]:
+                self.assertEqual(set(w), {"time", "ri_25c_mohm", "soh_pct", "soh_sigma_pct",
+                                          "float_deviation_mv_per_cell", "equalization_pct"}, w)
+
+            # The points agree with the document.
+            b = d.get_json("/api/v1/strings/1/blocks")["blocks"][4]
+            self.assertEqual(b["block"], 5)
+            for field in ("soh_pct", "soh_sigma_pct", "health_state", "weak_warning",
+                          "rul_years", "rul_low_years", "rul_high_years", "ri_rise_25c_pct"):
+                self.assertTrue(is_value_object(b[field]), f"{field}: {b[field]}")
+                self.assertIn(b[field]["quality"], ("ok", "stale"), f"{field}: {b[field]}")
+            self.assertAlmostEqual(b["soh_pct"]["value"], b5["soh_pct"], delta=0.5)
+            self.assertAlmostEqual(b["soh_sigma_pct"]["value"], b5["soh_sigma_pct"], delta=0.5)
+            self.assertEqual(b["health_state"]["value"], b5["state"])
+            self.assertEqual(b["weak_warning"]["value"], "weak" if b5["warning"] else "none")
+            self.assertAlmostEqual(b["rul_years"]["value"], b5["rul"]["years"], delta=0.1)
+            self.assertAlmostEqual(b["ri_rise_25c_pct"]["value"], b5["ri_rise_25c_pct"],
+                                   delta=1.0)
+            s = d.get_json("/api/v1/strings/1")
+            self.assertAlmostEqual(s["soh_pct"]["value"], h["soh_pct"], delta=0.5)
+            self.assertEqual(s["blocks_to_replace"]["value"], h["blocks_to_replace"])
+            self.assertEqual(s["health_warnings"]["value"], h["warnings"])
+            self.assertTrue(number(s["rul_years"]["value"]), s["rul_years"])
+
+            # The alarms: block.health raised on block 5 (a warning when degraded, an alarm when
+            # to be replaced); block.ri_rise watches the rise at 25 °C.
+            alarms = {a["key"]: a for a in d.get_json("/api/v1/alarms")["alarms"]}
+            self.assertIn("block.health/1/5", alarms, sorted(alarms))
+            self.assertEqual(alarms["block.health/1/5"]["level"],
+                             "alarm" if b5["state"] == "replace" else "warning")
+            self.assertIn("String 1, block 5", alarms["block.health/1/5"]["message"])
+            if b5["warning"]:
+                self.assertIn("block.weak/1/5", alarms, sorted(alarms))
+            for key in alarms:
+                if key.startswith("block.health/1/"):
+                    self.assertNotEqual(by_block[int(key.split("/")[2])]["state"], "ok", key)
+            rules = {r["id"]: r for r in d.get_json("/api/v1/alarms/rules")["strings"][0]["rules"]}
+            self.assertEqual(rules["block.ri_rise"]["point"], "block.ri_rise_25c_pct")
+            self.assertEqual(rules["block.health"]["point"], "block.health_state")
+            self.assertEqual(rules["block.weak"]["point"], "block.weak_warning")
+
+            # equalisctl: the table with a line for block 5 and the replacement list; one block.
+            table = self.run_ctl(d, "health", "1").stdout
+            rows = {int(line.split()[0]): line for line in table.splitlines()
+                    if line.strip()[:1].isdigit()}
+            self.assertEqual(sorted(rows), list(range(1, 33)), table)
+            self.assertIn(f"{b5['soh_pct']:.1f} ±", rows[5])
+            self.assertIn(b5["state"], rows[5].split())
+            self.assertIn("String 1", table)
+            self.assertIn("weakest block 5", table)
+            self.assertIn("Replacement list", table)
+            self.assertIn("  block 5: SOH ", table)
+            text = self.run_ctl(d, "health", "1", "5").stdout
+            self.assertIn("String 1, block 5", text)
+            self.assertIn("SOH", text)
+            self.assertIn(f"({b5['state']})", text)
+            self.assertIn("from the discharges", text)
+            js = json.loads(self.run_ctl(d, "--json", "health", "1").stdout)
+            self.assertEqual(js["weakest_block"], 5)
+            self.assertEqual(len(js["blocks"]), 32)
+
+            # Bad string and block numbers: 4xx with a JSON error naming the parameter.
+            for path, status, parameter, words in (
+                    ("/api/v1/strings/99/health", 404, "string", "string 99"),
+                    ("/api/v1/strings/abc/health", 400, "string", "'abc'"),
+                    ("/api/v1/strings/1/blocks/999/health", 404, "block", "block 999"),
+                    ("/api/v1/strings/1/blocks/0/health", 404, "block", "block 0"),
+                    ("/api/v1/strings/3/blocks/5/health", 404, "string", "string 3")):
+                code, ctype, body = d.get(path)
+                self.assertEqual(code, status, f"{path}: {body!r}")
+                self.assertIn("application/json", ctype, path)
+                err = json.loads(body)["error"]
+                self.assertEqual(err["parameter"], parameter, f"{path}: {err}")
+                self.assertIn(words, err["message"], f"{path}: {err}")
+            r = subprocess.run([binary("equalisctl"), "--url", d.url, "health", "1", "999"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("block 999 does not exist", r.stderr)
 
     def run_ctl(self, d, *args):
         r = subprocess.run([binary("equalisctl"), "--url", d.url, *args], capture_output=True,

@@ -19,7 +19,7 @@ json num(double x, int decimals) {
     return nullptr;
   }
   const double f = std::pow(10.0, decimals);
-  return std::round(x * f) / f;
+  return std::round(x * f) / f + 0.0;  // + 0.0: no negative zero
 }
 
 json timeOrNull(TimeMs t_ms) {
@@ -38,37 +38,42 @@ json trend(const analysis::SenSlope& s, int decimals) {
 
 json blockJson(const analysis::HealthTracker& h, std::size_t b) {
   const auto& v = h.block(b);
-  json j{{"block", static_cast<int>(b) + 1},
-         {"soh_pct", num(v.soh_pct, 1)},
-         {"soh_sigma_pct", num(v.soh_sigma_pct, 1)},
-         {"state", analysis::healthStateName(v.state)},
-         {"components",
-          {{"capacity", {{"pct", num(v.capacity_soh_pct, 1)},
-                         {"sigma_pct", num(v.capacity_sigma_pct, 1)}}},
-           {"ri", {{"pct", num(v.ri_soh_pct, 1)}, {"sigma_pct", num(v.ri_sigma_pct, 1)}}}}},
-         {"ri_25c_mohm", num(v.ri25_mohm, 4)},
-         {"ri_baseline_25c_mohm", num(v.ri_baseline_25c_mohm, 4)},
-         {"ri_rise_25c_pct", num(v.ri_rise_25c_pct, 1)},
-         {"float_deviation_mv_per_cell", num(v.float_dev_mv, 1)},
-         {"equalization_pct", num(v.effort_pct, 1)},
-         {"ageing_factor", num(v.ageing_factor, 3)},
-         {"trends",
-          {{"soh_pct", trend(v.soh_trend, 2)},
-           {"ri_rise_pct", trend(v.ri_trend, 2)},
-           {"float_deviation_mv_per_cell", trend(v.float_trend, 2)},
-           {"equalization_pct", trend(v.effort_trend, 2)}}},
-         {"rul",
-          {{"years", num(v.rul_years, 2)},
-           {"low_years", num(v.rul_low_years, 2)},
-           {"high_years", num(v.rul_high_years, 2)},
-           {"basis", v.rul_basis.empty() ? json(nullptr) : json(v.rul_basis)},
-           {"at_80_pct", timeOrNull(v.crossing_ms)},
-           {"at_80_pct_early", timeOrNull(v.crossing_early_ms)},
-           {"at_80_pct_late", timeOrNull(v.crossing_late_ms)}}},
-         {"warning", v.warning},
-         {"warning_since", timeOrNull(v.warning_since_ms)},
-         {"evidence", v.evidence},
-         {"weeks", v.weeks}};
+  json j{
+      {"block", static_cast<int>(b) + 1},
+      {"soh_pct", num(v.soh_pct, 1)},
+      {"soh_sigma_pct", num(v.soh_sigma_pct, 1)},
+      {"state", analysis::healthStateName(v.state)},
+      {"components",
+       {{"capacity",
+         {{"pct", num(v.capacity_soh_pct, 1)},
+          {"sigma_pct",
+           std::isfinite(v.capacity_soh_pct) ? num(v.capacity_sigma_pct, 1) : json(nullptr)}}},
+        {"ri",
+         {{"pct", num(v.ri_soh_pct, 1)},
+          {"sigma_pct", std::isfinite(v.ri_soh_pct) ? num(v.ri_sigma_pct, 1) : json(nullptr)}}}}},
+      {"ri_25c_mohm", num(v.ri25_mohm, 4)},
+      {"ri_baseline_25c_mohm", num(v.ri_baseline_25c_mohm, 4)},
+      {"ri_rise_25c_pct", num(v.ri_rise_25c_pct, 1)},
+      {"float_deviation_mv_per_cell", num(v.float_dev_mv, 1)},
+      {"equalization_pct", num(v.effort_pct, 1)},
+      {"ageing_factor", num(v.ageing_factor, 3)},
+      {"trends",
+       {{"soh_pct", trend(v.soh_trend, 2)},
+        {"ri_rise_pct", trend(v.ri_trend, 2)},
+        {"float_deviation_mv_per_cell", trend(v.float_trend, 2)},
+        {"equalization_pct", trend(v.effort_trend, 2)}}},
+      {"rul",
+       {{"years", num(v.rul_years, 2)},
+        {"low_years", num(v.rul_low_years, 2)},
+        {"high_years", num(v.rul_high_years, 2)},
+        {"basis", v.rul_basis.empty() ? json(nullptr) : json(v.rul_basis)},
+        {"at_80_pct", timeOrNull(v.crossing_ms)},
+        {"at_80_pct_early", timeOrNull(v.crossing_early_ms)},
+        {"at_80_pct_late", timeOrNull(v.crossing_late_ms)}}},
+      {"warning", v.warning},
+      {"warning_since", timeOrNull(v.warning_since_ms)},
+      {"evidence", v.evidence},
+      {"weeks", v.weeks}};
   return j;
 }
 
@@ -102,19 +107,18 @@ std::string healthDocument(const analysis::HealthTracker& h, int string_index, T
                        {"at_80_pct", timeOrNull(v.crossing_ms)},
                        {"evidence", v.evidence}});
   }
-  const json doc{
-      {"string", string_index + 1},
-      {"time", formatIso8601(now_ms)},
-      {"soh_pct", num(s.soh_pct, 1)},
-      {"weakest_block", s.weakest >= 0 ? json(s.weakest + 1) : json(nullptr)},
-      {"rul_years", num(s.rul_years, 2)},
-      {"rul_low_years", num(s.rul_low_years, 2)},
-      {"rul_high_years", num(s.rul_high_years, 2)},
-      {"rul_block", s.rul_block >= 0 ? json(s.rul_block + 1) : json(nullptr)},
-      {"blocks_to_replace", s.blocks_to_replace},
-      {"warnings", s.warnings},
-      {"replacement_list", std::move(replace)},
-      {"blocks", std::move(blocks)}};
+  const json doc{{"string", string_index + 1},
+                 {"time", formatIso8601(now_ms)},
+                 {"soh_pct", num(s.soh_pct, 1)},
+                 {"weakest_block", s.weakest >= 0 ? json(s.weakest + 1) : json(nullptr)},
+                 {"rul_years", num(s.rul_years, 2)},
+                 {"rul_low_years", num(s.rul_low_years, 2)},
+                 {"rul_high_years", num(s.rul_high_years, 2)},
+                 {"rul_block", s.rul_block >= 0 ? json(s.rul_block + 1) : json(nullptr)},
+                 {"blocks_to_replace", s.blocks_to_replace},
+                 {"warnings", s.warnings},
+                 {"replacement_list", std::move(replace)},
+                 {"blocks", std::move(blocks)}};
   return doc.dump();
 }
 

@@ -168,8 +168,8 @@ TEST(Health, WarnsOfAFallingBlockAheadOfTime) {
   EXPECT_GT(f.h.block(1).soh_trend.slope, -13.0);
   EXPECT_NEAR(f.h.block(1).ri_trend.slope, 12.5, 1.0);
   EXPECT_EQ(f.h.summary().rul_block, 1);
-  // Without a trend the remaining life is the chemistry's at its temperatures.
-  EXPECT_EQ(f.h.block(0).rul_basis, "temperature");
+  // Block 0 loses 0.8 points a year (the string's level): decades to go.
+  EXPECT_GT(f.h.block(0).rul_years, 10.0);
 }
 
 TEST(Health, SurvivesARestartAndRejectsBadFiles) {

@@ -10,6 +10,9 @@ const RULE_FIELD = {
   "block.temperature_c": "temperature_c",
   "block.ri_mohm": "ri_mohm",
   "block.ri_rise_pct": "ri_mohm",
+  "block.ri_rise_25c_pct": "ri_mohm",
+  "block.health_state": "soh_pct",
+  "block.weak_warning": "soh_pct",
 };
 
 // The cell an alarm without a threshold rule (thermal runaway, …) points at, by the words of its

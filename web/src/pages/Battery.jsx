@@ -1,7 +1,8 @@
 // The battery status table of the seed product, one card per string: every block's voltage,
-// temperature, internal resistance, capacity against the string's mean, equalization and status. The cell that causes a block's
+// temperature, internal resistance, capacity against the string's mean, state of health, equalization and status. The cell that causes a block's
 // warning or alarm is coloured, and every non-green block says why in the Note column.
 // Block numbers open the block page.
+import { ReplacementList } from "../components/Health.jsx";
 import { RuntimeItem } from "../components/Runtime.jsx";
 import { StatusMark } from "../components/StatusMark.jsx";
 import { Value } from "../components/Value.jsx";
@@ -20,6 +21,8 @@ const COLUMNS = [
   ["ri_mohm", "Ri"],
   // From the string's discharges (docs/analysis.md): the block against the string's mean block.
   ["capacity_relative_pct", "Capacity vs. mean"],
+  // Fused state of health (docs/analysis.md, "Health of every block").
+  ["soh_pct", "SOH"],
 ];
 
 const SUMMARY = [
@@ -30,6 +33,8 @@ const SUMMARY = [
   ["ac_current_a", "AC ripple current"],
   ["charge_avg_pct", "State of charge"],
   ["capacity_pct", "Capacity (last test)"],
+  ["soh_pct", "State of health (weakest block)"],
+  ["rul_years", "Remaining life to 80 %"],
   ["block_voltage_spread_v", "Block spread ±"],
   ["temperature_max_c", "Max. temperature"],
 ];
@@ -126,6 +131,7 @@ export function StringCard({ s, alarmList }) {
         ))}
         <RuntimeItem s={s} />
       </dl>
+      <ReplacementList string={s.string} />
     </section>
   );
 }

@@ -2,6 +2,7 @@
 // green, charts of voltage, temperature, internal resistance and equalization over any range
 // (hour … years; the server downsamples), its Ri baseline, its active alarms and its events.
 import { useState } from "preact/hooks";
+import { BlockHealth } from "../components/Health.jsx";
 import { RangePicker } from "../components/RangePicker.jsx";
 import { ruleThresholds, SeriesChart } from "../components/SeriesChart.jsx";
 import { StatusMark } from "../components/StatusMark.jsx";
@@ -26,6 +27,9 @@ const FACTS = [
   ["ri_mohm", "Internal resistance"],
   ["ri_baseline_mohm", "Ri baseline"],
   ["ri_rise_pct", "Ri rise over baseline"],
+  ["ri_rise_25c_pct", "Ri rise at 25 °C"],
+  ["soh_pct", "State of health", "soh_sigma_pct"],
+  ["rul_years", "Remaining life to 80 %"],
   ["capacity_pct", "Capacity (of nominal)", "capacity_sigma_pct"],
   ["capacity_relative_pct", "Capacity vs. string mean", "capacity_relative_sigma_pct"],
   ["capacity_events", "Discharges analysed"],
@@ -194,6 +198,10 @@ export default function Block({ params }) {
           ))}
         </dl>
         {mayOperate(sess) ? <BaselineReset s={sNo} b={bNo} /> : null}
+      </section>
+      <section class="card">
+        <h2>Health</h2>
+        <BlockHealth s={sNo} b={bNo} />
       </section>
       <RangePicker range={range} key={`${range.from}-${range.to}`} />
       <HistoryChart s={sNo} b={bNo} field="voltage_v" title="Voltage" range={range} thresholds={thresholdsFor(ruleState, sNo, "block.voltage_v")} />

@@ -26,8 +26,8 @@ constexpr double kHalvingK = 8.0;
 constexpr double kEolPct = 80.0;
 constexpr double kDegradedPct = 90.0;
 constexpr double kDegradedDropPct = 10.0;
-constexpr double kPriorRateLowFactor = 0.5;  // the temperature-based RUL's interval (× / ÷ 2)
-constexpr double kPriorRateHighFactor = 2.0;
+constexpr double kMinLevelSpanMs = 90.0 * 24 * 3600 * 1000;  // two levels give a rate
+constexpr double kPriorRateSigma = 0.5;  // of the chemistry's rate: blocks age ×/÷ 2 apart
 const double kNan = std::numeric_limits<double>::quiet_NaN();
 
 double median(std::vector<double> v) {
@@ -368,6 +368,26 @@ double HealthTracker::risePct(const Block& blk, std::size_t hours) const {
   return 100.0 * (median(std::move(last)) / blk.baseline_mohm - 1.0);
 }
 
+std::pair<double, double> HealthTracker::levelNow(TimeMs t_ms) const {
+  const double years = std::max(0.0, (static_cast<double>(t_ms) - level_ms_) / kYearMs);
+  double rate = 0.0;  // % of nominal per year
+  if (prev_level_pct_ > 0.0 && level_ms_ - prev_level_ms_ >= kMinLevelSpanMs) {
+    rate = std::max(0.0, (prev_level_pct_ - level_pct_) / ((level_ms_ - prev_level_ms_) / kYearMs));
+  } else {
+    double factor = 0.0;
+    int n = 0;
+    for (const auto& blk : blocks_) {
+      if (blk.arrhenius_hours > 0) {
+        factor += blk.arrhenius_sum / blk.arrhenius_hours;
+        n += 1;
+      }
+    }
+    rate = (100.0 - kEolPct) / designLifeYears(chemistry_) * (n > 0 ? factor / n : 1.0);
+  }
+  const double change = rate * years;
+  return {level_pct_ - change, std::hypot(level_sigma_pct_, kCarrySigmaFraction * change)};
+}
+
 double HealthTracker::medianRisePct() const {
   std::vector<double> rises;
   for (const auto& blk : blocks_) {
@@ -383,30 +403,33 @@ void HealthTracker::noteCapacity(TimeMs t_ms, std::span<const double> relative,
   warnings_changed_.clear();
   const double median_rise = medianRisePct();
   if (std::isfinite(level_pct) && level_pct > 0.0 && level_pct != level_pct_) {
-    // A new level: the weeks already kept move with it (their relative part is unchanged).
-    const double before = level_pct_ > 0.0 ? level_pct_ : kNan;
-    if (std::isfinite(before)) {
+    // The first measured level: what was scaled with a stand-in level is scaled again. Between
+    // two measured levels nothing is: the change is the string ageing, which is what the trend
+    // is to find.
+    if (!(level_pct_ > 0.0)) {
       for (auto& blk : blocks_) {
-        for (auto& w : blk.weeks) {
-          w.soh_pct *= level_pct / before;
-        }
         for (auto& o : blk.observations) {
-          o.soh_pct *= level_pct / before;
-          o.sigma_pct *= level_pct / before;
+          if (!o.level_measured && o.level_pct > 0.0) {
+            o.soh_pct *= level_pct / o.level_pct;
+            o.sigma_pct *= level_pct / o.level_pct;
+            o.level_pct = level_pct;
+            o.level_measured = true;
+          }
         }
       }
     }
+    if (level_pct_ > 0.0 && static_cast<double>(t_ms) - level_ms_ >= kMinLevelSpanMs) {
+      prev_level_pct_ = level_pct_;
+      prev_level_ms_ = level_ms_;
+    }
     level_pct_ = level_pct;
     level_sigma_pct_ = std::isfinite(level_sigma_pct) ? level_sigma_pct : kRiSigmaPct;
-    level_rise_pct_ = std::isfinite(median_rise) ? median_rise : 0.0;
+    level_ms_ = static_cast<double>(t_ms);
   }
   double level = 100.0;
   double level_sigma = kRiSigmaPct;
   if (level_pct_ > 0.0) {
-    const double carried =
-        std::isfinite(median_rise) ? -kSohPerRiRise * (median_rise - level_rise_pct_) : 0.0;
-    level = level_pct_ + carried;
-    level_sigma = std::hypot(level_sigma_pct_, kCarrySigmaFraction * carried);
+    std::tie(level, level_sigma) = levelNow(t_ms);
   } else if (std::isfinite(median_rise)) {
     level = 100.0 - kSohPerRiRise * median_rise;
   }
@@ -430,7 +453,7 @@ void HealthTracker::noteCapacity(TimeMs t_ms, std::span<const double> relative,
     }
     auto& obs = blocks_[b].observations;
     const double es = std::isfinite(event_sigma[b]) ? event_sigma[b] : 0.0;
-    obs.push_back({t_ms, event_relative[b] * level, es * level});
+    obs.push_back({t_ms, event_relative[b] * level, es * level, level, level_pct_ > 0.0});
     if (obs.size() > kMaxObservations) {
       obs.erase(obs.begin());
     }
@@ -554,7 +577,8 @@ void HealthTracker::assessBlock(std::size_t b, TimeMs t_ms) {
     v.state = HealthState::kOk;
   }
 
-  // The SOH trend: the weekly SOH where it rests on a capacity; else the Ri trend's image.
+  // The SOH trend (fitTrends: the capacity observations, else the weekly SOH); else the Ri
+  // trend's image.
   SenSlope trend = v.soh_trend;
   std::string trend_basis = v.soh_trend_basis;
   if (trend.n == 0 && v.ri_trend.n > 0) {
@@ -574,21 +598,33 @@ void HealthTracker::assessBlock(std::size_t b, TimeMs t_ms) {
     if (margin <= 0.0) {
       v.rul_years = v.rul_low_years = v.rul_high_years = 0.0;
       v.rul_basis = "below 80 %";
-    } else if (significantDecline(trend)) {
-      // The interval: the slope's and the SOH's own (at the same 80 %).
-      const double spread = kZ80 * v.soh_sigma_pct;
-      v.rul_years = std::min(kMaxRulYears, margin / -trend.slope);
-      v.rul_low_years =
-          std::min(kMaxRulYears, std::max(0.0, margin - spread) / -std::min(trend.lo, trend.slope));
-      v.rul_high_years = std::min(kMaxRulYears, (margin + spread) / -trend.hi);
-      v.rul_basis = "trend";
     } else {
+      // The rate of decline: the chemistry's at the block's temperatures (20 points over the
+      // design life, ×2 per 8 K), σ half of it; with a trend, that prior and the trend's slope
+      // weighted by their variances (the trend's σ from its 80 % interval), so a short or noisy
+      // trend leans on what such a block does and a long clear one speaks for itself.
       const double factor = std::isfinite(v.ageing_factor) ? v.ageing_factor : 1.0;
-      const double rate = (100.0 - kEolPct) / designLifeYears(chemistry_) * factor;
-      v.rul_years = std::min(kMaxRulYears, margin / rate);
-      v.rul_low_years = std::min(kMaxRulYears, margin / (rate * kPriorRateHighFactor));
-      v.rul_high_years = std::min(kMaxRulYears, margin / (rate * kPriorRateLowFactor));
+      const double prior = (100.0 - kEolPct) / designLifeYears(chemistry_) * factor;
+      const double prior_sd = kPriorRateSigma * prior;
+      double rate = prior;
+      double rate_sd = prior_sd;
       v.rul_basis = "temperature";
+      if (trend.n > 0) {
+        const double sd = std::max((trend.hi - trend.lo) / (2.0 * kZ80), 0.05 * prior);
+        const double w_prior = 1.0 / (prior_sd * prior_sd);
+        const double w_trend = 1.0 / (sd * sd);
+        rate = (prior * w_prior - trend.slope * w_trend) / (w_prior + w_trend);
+        rate_sd = 1.0 / std::sqrt(w_prior + w_trend);
+        v.rul_basis = "trend";
+      }
+      rate = std::max(rate, 0.05 * prior);
+      // The interval: the rate's and the SOH's own, at the same 80 %.
+      const double spread = kZ80 * v.soh_sigma_pct;
+      const double fast = rate + kZ80 * rate_sd;
+      const double slow = std::max(rate - kZ80 * rate_sd, 0.05 * prior);
+      v.rul_years = std::min(kMaxRulYears, margin / rate);
+      v.rul_low_years = std::min(kMaxRulYears, std::max(0.0, margin - spread) / fast);
+      v.rul_high_years = std::min(kMaxRulYears, (margin + spread) / slow);
     }
     const auto at = [&](double years) { return t_ms + static_cast<TimeMs>(years * kYearMs); };
     v.crossing_ms = at(v.rul_years);
@@ -600,7 +636,7 @@ void HealthTracker::assessBlock(std::size_t b, TimeMs t_ms) {
   // Below 80 % beyond its uncertainty (a block at 79 ± 3 % is not yet a certain replacement).
   const bool below = std::isfinite(v.soh_pct) && v.soh_pct + kZ80 * v.soh_sigma_pct < kEolPct;
   const bool projected = std::isfinite(v.soh_pct) && v.soh_pct < kWarnBelowPct &&
-                         v.rul_basis == "trend" &&
+                         v.rul_basis == "trend" && significantDecline(trend) &&
                          v.rul_years * 365.25 <= static_cast<double>(kWarnHorizonDays);
   const bool was = blk.warning_since_ms > 0;
   if ((below || projected) && !was) {
@@ -681,7 +717,8 @@ std::string HealthTracker::serialize(TimeMs as_of_ms) const {
     o["weeks"] = std::move(weeks);
     auto obs = nlohmann::json::array();
     for (const auto& x : blk.observations) {
-      obs.push_back({x.time_ms, num(x.soh_pct), num(x.sigma_pct)});
+      obs.push_back(
+          {x.time_ms, num(x.soh_pct), num(x.sigma_pct), num(x.level_pct), x.level_measured});
     }
     o["observations"] = std::move(obs);
     blocks.push_back(std::move(o));
@@ -693,7 +730,7 @@ std::string HealthTracker::serialize(TimeMs as_of_ms) const {
   j["time_ms"] = as_of_ms;
   j["hour_start_ms"] = hour_start_ms_;
   j["week_start_ms"] = week_start_ms_;
-  j["level"] = {num(level_pct_), num(level_sigma_pct_), num(level_rise_pct_)};
+  j["level"] = {num(level_pct_), num(level_sigma_pct_), level_ms_, prev_level_pct_, prev_level_ms_};
   j["blocks"] = std::move(blocks);
   return j.dump();
 }
@@ -748,14 +785,16 @@ Result<HealthTracker> HealthTracker::deserialize(std::string_view text, std::siz
   const auto hs = integer(j, "hour_start_ms");
   const auto ws = integer(j, "week_start_ms");
   std::vector<double> level;
-  if (!hs || !ws || !j.contains("level") || !numbers(j["level"], 3, level)) {
-    return healthError("'hour_start_ms', 'week_start_ms' and 'level' [3 numbers] are required");
+  if (!hs || !ws || !j.contains("level") || !numbers(j["level"], 5, level)) {
+    return healthError("'hour_start_ms', 'week_start_ms' and 'level' [5 numbers] are required");
   }
   out.hour_start_ms_ = *hs;
   out.week_start_ms_ = *ws;
   out.level_pct_ = level[0];
   out.level_sigma_pct_ = level[1];
-  out.level_rise_pct_ = level[2];
+  out.level_ms_ = level[2];
+  out.prev_level_pct_ = level[3];
+  out.prev_level_ms_ = level[4];
   std::vector<double> row;
   for (std::size_t b = 0; b < blocks; ++b) {
     const auto& o = (*list)[b];
@@ -829,11 +868,12 @@ Result<HealthTracker> HealthTracker::deserialize(std::string_view text, std::siz
                          std::to_string(kMaxObservations) + " capacity observations" + where);
     }
     for (const auto& x : o["observations"]) {
-      if (!x.is_array() || x.size() != 3 || !x[0].is_number_integer() ||
-          !numbers(nlohmann::json(std::vector<nlohmann::json>(x.begin() + 1, x.end())), 2, row)) {
-        return healthError("an observation must be [time_ms, soh, sigma]" + where);
+      if (!x.is_array() || x.size() != 5 || !x[0].is_number_integer() || !x[4].is_boolean() ||
+          !numbers(nlohmann::json(std::vector<nlohmann::json>(x.begin() + 1, x.begin() + 4)), 3,
+                   row)) {
+        return healthError("an observation must be [time_ms, soh, sigma, level, measured]" + where);
       }
-      blk.observations.push_back({x[0].get<TimeMs>(), row[0], row[1]});
+      blk.observations.push_back({x[0].get<TimeMs>(), row[0], row[1], row[2], x[4].get<bool>()});
     }
   }
   // The trends and the views from what was read.

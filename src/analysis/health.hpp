@@ -43,6 +43,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -86,6 +87,8 @@ struct CapacityObservation {
   TimeMs time_ms = 0;
   double soh_pct = 0;
   double sigma_pct = 0;
+  double level_pct = 0;         // the string level it was scaled with
+  bool level_measured = false;  // … measured (else stood in for by the Ri rise)
 };
 
 struct BlockHealthView {
@@ -251,7 +254,13 @@ class HealthTracker {
   // The level given by the last capacity estimate and the string's mean Ri rise then.
   double level_pct_ = 0;  // NaN or 0: none
   double level_sigma_pct_ = 0;
-  double level_rise_pct_ = 0;
+  double level_ms_ = 0;        // when it was given
+  double prev_level_pct_ = 0;  // the measured level before it (0: none)
+  double prev_level_ms_ = 0;
+  // The string level now: the last measured one carried forward at the rate its measurements
+  // show (two of them at least 90 days apart), else at the chemistry's rate at the blocks'
+  // temperatures; its σ grows by half the change.
+  std::pair<double, double> levelNow(TimeMs t_ms) const;
   std::vector<double> dev_scratch_;
 };
 

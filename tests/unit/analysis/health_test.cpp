@@ -172,6 +172,20 @@ TEST(Health, WarnsOfAFallingBlockAheadOfTime) {
   EXPECT_GT(f.h.block(0).rul_years, 10.0);
 }
 
+// A loosened connector (+40 % Ri from one hour to the next) after the capacity was measured is
+// no capacity lost: SOH stays; the rise at 25 °C shows it (the block.ri_rise alarm's point).
+TEST(Health, AnRiStepIsNoCapacityLost) {
+  Feed f(2);
+  f.run(10 * 7 * kDayMs, [](std::size_t, TimeMs) { return 5.0; });
+  f.h.noteCapacity(f.t, std::vector<double>{1.0, 0.9}, std::vector<double>(2, 0.01), 95.0, 2.0);
+  const double before = f.h.block(1).soh_pct;
+  f.run(14 * kDayMs, [](std::size_t b, TimeMs) { return b == 1 ? 7.0 : 5.0; });
+  EXPECT_NEAR(f.h.block(1).ri_rise_25c_pct, 40.0, 1e-6);
+  EXPECT_NEAR(f.h.block(1).soh_pct, before, 0.5);
+  EXPECT_NE(f.h.block(1).state, HealthState::kReplace);
+  EXPECT_FALSE(f.h.block(1).warning);
+}
+
 TEST(Health, SurvivesARestartAndRejectsBadFiles) {
   Feed f(3);
   const auto ri = [](std::size_t b, TimeMs t) {

@@ -28,7 +28,7 @@ constexpr double kDegradedPct = 90.0;
 constexpr double kDegradedDropPct = 10.0;
 constexpr double kMinLevelSpanMs = 90.0 * 24 * 3600 * 1000;  // two levels give a rate
 constexpr double kPriorRateSigma = 0.5;  // of the chemistry's rate: blocks age ×/÷ 2 apart
-const double kNan = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 
 double median(std::vector<double> v) {
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());

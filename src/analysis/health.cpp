@@ -189,7 +189,7 @@ HealthTracker::HealthTracker(std::size_t blocks, model::Chemistry chemistry)
       blocks_(blocks),
       views_(blocks) {
   for (auto& v : views_) {
-    v.soh_pct = v.capacity_soh_pct = v.ri_soh_pct = kNan;
+    v.soh_pct = v.soh_sigma_pct = v.capacity_soh_pct = v.ri_soh_pct = kNan;
     v.ri25_mohm = v.ri_baseline_25c_mohm = v.ri_rise_25c_pct = kNan;
     v.float_dev_mv = v.effort_pct = v.ageing_factor = kNan;
     v.rul_years = v.rul_low_years = v.rul_high_years = kNan;
@@ -471,7 +471,7 @@ void HealthTracker::resetBlock(std::size_t b, TimeMs t_ms) {
   blocks_[b] = Block{};
   auto& v = views_[b];
   v = BlockHealthView{};
-  v.soh_pct = v.capacity_soh_pct = v.ri_soh_pct = kNan;
+  v.soh_pct = v.soh_sigma_pct = v.capacity_soh_pct = v.ri_soh_pct = kNan;
   v.ri25_mohm = v.ri_baseline_25c_mohm = v.ri_rise_25c_pct = kNan;
   v.float_dev_mv = v.effort_pct = v.ageing_factor = kNan;
   v.rul_years = v.rul_low_years = v.rul_high_years = kNan;

@@ -60,25 +60,25 @@ export function BlockHealth({ s, b }) {
   return (
     <div class="block-health" data-state={data.state}>
       <dl class="summary">
-        <div class="summary-item" data-field="health_state">
+        <div class="summary-item" data-item="health_state">
           <dt>IEEE 450 / 1188 state</dt>
           <dd>{STATE_TEXT[data.state] || data.state}</dd>
         </div>
-        <div class="summary-item" data-field="capacity_component">
+        <div class="summary-item" data-item="capacity_component">
           <dt>From the discharges</dt>
           <dd>
             {typeof data.components.capacity.pct === "number" ? `${data.components.capacity.pct.toFixed(1)} ± ${data.components.capacity.sigma_pct.toFixed(1)} %` : "—"}
           </dd>
         </div>
-        <div class="summary-item" data-field="ri_component">
+        <div class="summary-item" data-item="ri_component">
           <dt>From Ri at 25 °C alone</dt>
           <dd>{typeof data.components.ri.pct === "number" ? `${data.components.ri.pct.toFixed(1)} ± ${data.components.ri.sigma_pct.toFixed(1)} %` : "—"}</dd>
         </div>
-        <div class="summary-item" data-field="soh_trend">
+        <div class="summary-item" data-item="soh_trend">
           <dt>SOH trend</dt>
           <dd>{trend ? `${trend.per_year.toFixed(1)} %/year (${trend.low.toFixed(1)} … ${trend.high.toFixed(1)}, ${trend.weeks} weeks)` : "— (needs 8 weeks)"}</dd>
         </div>
-        <div class="summary-item" data-field="rul">
+        <div class="summary-item" data-item="rul">
           <dt>Remaining life to 80 %</dt>
           <dd>
             {typeof rul.years === "number" ? `${years(rul.years)} years (80 %: ${years(rul.low_years)}–${years(rul.high_years)}), from the ${rul.basis}` : "—"}

@@ -190,7 +190,7 @@ export default function Block({ params }) {
               <dt>{label}</dt>
               <dd>
                 <Value vo={blk[field]} scope="block" field={field} />
-                {sigma && blk[sigma] && typeof blk[sigma].value === "number" ? (
+                {sigma && blk[field] && typeof blk[field].value === "number" && blk[sigma] && typeof blk[sigma].value === "number" ? (
                   <span class="sigma"> ± {fmtPoint(blk[sigma], "block", sigma)}</span>
                 ) : null}
               </dd>

@@ -44,6 +44,7 @@
 #include "analysis/mode.hpp"
 #include "analysis/runtime.hpp"
 #include "bench_json.hpp"
+#include "bench_stats.hpp"
 #include "datasheet_block.hpp"
 #include "model/chemistry.hpp"
 #include "model/plant.hpp"
@@ -52,6 +53,8 @@
 using namespace equalis;
 
 namespace {
+
+using bench::Stats;
 
 constexpr TimeMs kT0 = 1'767'225'600'000;  // 2026-01-01
 constexpr DurationMs kSampleMs = 10'000;
@@ -77,27 +80,6 @@ const Family kFamilies[] = {
     {"vented-2v", model::Chemistry::kVented2V, model::ModuleType::kC44, 2, 24, 1000.0, 5.0, 0.05,
      0.30},
     {"lifepo4", model::Chemistry::kLiFePO4, model::ModuleType::kC44, 2, 16, 100.0, 2.0, 0.05, 0.30},
-};
-
-struct Stats {
-  std::vector<double> v;
-  void add(double x) { v.push_back(x); }
-  double mean() const {
-    double s = 0;
-    for (double x : v)
-      s += x;
-    return v.empty() ? std::nan("") : s / static_cast<double>(v.size());
-  }
-  double ci95() const {
-    if (v.size() < 2)
-      return std::nan("");
-    const double m = mean();
-    double ss = 0;
-    for (double x : v)
-      ss += (x - m) * (x - m);
-    const double sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
-    return 1.96 * sd / std::sqrt(static_cast<double>(v.size()));
-  }
 };
 
 struct Scores {

@@ -44,8 +44,10 @@
 #include "analysis/block_capacity.hpp"
 #include "analysis/capacity_test.hpp"
 #include "analysis/health.hpp"
+#include "analysis/median.hpp"
 #include "analysis/mode.hpp"
 #include "bench_json.hpp"
+#include "bench_stats.hpp"
 #include "model/chemistry.hpp"
 #include "model/plant.hpp"
 #include "sim/fault.hpp"
@@ -54,6 +56,8 @@
 using namespace equalis;
 
 namespace {
+
+using bench::Stats;
 
 constexpr TimeMs kT0 = 1'767'225'600'000;  // 2026-01-01
 constexpr double kYearMs = 365.25 * kDayMs;
@@ -67,43 +71,6 @@ constexpr DurationMs kFalseHorizonMs = static_cast<DurationMs>(2.0 * kYearMs);
 // are about — is less: 9.63 h at 10 A for a new 100 Ah block (docs/simulator.md, "Calibration").
 // The scorer puts the truth on that scale; soh_content_rms_pct is against the charge content.
 constexpr double kC10DeliveredFraction = 0.963;
-
-struct Stats {
-  std::vector<double> v;
-  void add(double x) {
-    if (std::isfinite(x)) {
-      v.push_back(x);
-    }
-  }
-  double mean() const {
-    double s = 0;
-    for (double x : v) {
-      s += x;
-    }
-    return v.empty() ? std::nan("") : s / static_cast<double>(v.size());
-  }
-  double ci95() const {
-    if (v.size() < 2) {
-      return std::nan("");
-    }
-    const double m = mean();
-    double ss = 0;
-    for (double x : v) {
-      ss += (x - m) * (x - m);
-    }
-    return 1.96 * std::sqrt(ss / static_cast<double>(v.size() - 1)) /
-           std::sqrt(static_cast<double>(v.size()));
-  }
-};
-
-double median(std::vector<double> v) {
-  if (v.empty()) {
-    return std::nan("");
-  }
-  std::sort(v.begin(), v.end());
-  const auto n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 struct Scores {
   Stats warned, lead_days, false_rate, rul_err, rul_abs_err, rul_cover, soh_rms, soh_bias,
@@ -369,7 +336,7 @@ void runSeed(std::uint64_t seed, double years, Scores& out) {
   if (eligible > 0) {
     out.warned.add(100.0 * warned_ahead / eligible);
   }
-  out.lead_days.add(median(leads));
+  out.lead_days.add(analysis::median(leads));
   int false_warnings = 0;
   for (std::size_t k = 0; k < warnings.size(); ++k) {
     const std::size_t b = warning_blocks[k];
@@ -413,8 +380,8 @@ void runSeed(std::uint64_t seed, double years, Scores& out) {
     covered += (truth >= c.low && truth <= c.high) ? 1 : 0;
     ++judged;
   }
-  out.rul_err.add(median(errs));
-  out.rul_abs_err.add(median(abs_errs));
+  out.rul_err.add(analysis::median(errs));
+  out.rul_abs_err.add(analysis::median(abs_errs));
   if (judged > 0) {
     out.rul_cover.add(100.0 * covered / judged);
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "analysis/median.hpp"
 #include "model/points.hpp"
 
 namespace equalis::analysis {
@@ -16,13 +17,6 @@ constexpr double kMsPerHour = 3600.0 * 1000.0;
 bool isDischarge(double mode) {
   return std::isfinite(mode) &&
          static_cast<int>(mode) == static_cast<int>(model::StringModeValue::kDischarge);
-}
-
-// Median of a non-empty vector (sorted in place).
-double median(std::vector<double>& v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 bool inSpan(const DischargeSpan& span, TimeMs t) {

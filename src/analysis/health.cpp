@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/hours_in_band.hpp"
+#include "analysis/median.hpp"
 
 namespace equalis::analysis {
 
@@ -29,20 +30,6 @@ constexpr double kDegradedDropPct = 10.0;
 constexpr double kMinLevelSpanMs = 90.0 * 24 * 3600 * 1000;  // two levels give a rate
 constexpr double kPriorRateSigma = 0.5;  // of the chemistry's rate: blocks age ×/÷ 2 apart
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-
-double median(std::vector<double> v) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
-  if (v.empty()) {
-    return kNan;
-  }
-  const auto mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
-  const double hi = v[mid];
-  if (v.size() % 2 == 1) {
-    return hi;
-  }
-  return 0.5 * (hi + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid)));
-}
 
 std::string dateText(TimeMs t_ms) {
   return formatIso8601(t_ms).substr(0, 10);  // YYYY-MM-DD
@@ -482,7 +469,6 @@ void HealthTracker::resetBlock(std::size_t b, TimeMs t_ms) {
 }
 
 void HealthTracker::assess(TimeMs t_ms) {
-  last_assess_ms_ = t_ms;
   assessments_ += 1;
   for (std::size_t b = 0; b < blocks_.size(); ++b) {
     assessBlock(b, t_ms);

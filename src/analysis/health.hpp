@@ -249,7 +249,6 @@ class HealthTracker {
   TimeMs float_since_ms_ = -1;
   TimeMs hour_start_ms_ = -1;
   TimeMs week_start_ms_ = -1;
-  TimeMs last_assess_ms_ = -1;
   std::uint64_t assessments_ = 0;
   // The level given by the last capacity estimate and the string's mean Ri rise then.
   double level_pct_ = 0;  // NaN or 0: none

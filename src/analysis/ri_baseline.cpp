@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "analysis/median.hpp"
+
 namespace equalis::analysis {
 
 namespace {
@@ -14,12 +16,6 @@ namespace {
 constexpr double kReplacedBelow = 0.7;  // readings < 70 % of the baseline …
 constexpr int kReplacedSamples = 3;     // … for this many consecutive samples: a new block
 constexpr const char* kMagic = "equalis-ri-baseline 1";
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 }  // namespace
 

@@ -880,22 +880,28 @@ void Controller::logHealthChanges(std::size_t s) {
   }
 }
 
+namespace {
+
+// A figure that may be unknown (NaN): not_present then.
+state::Sample knownOrAbsent(TimeMs t, double x) {
+  return {std::isfinite(x) ? x : 0.0, t, std::isfinite(x) ? Quality::kOk : Quality::kNotPresent};
+}
+
+}  // namespace
+
 void Controller::writeHealthPoints(state::StateStore::Writer& w, std::size_t s, std::size_t b,
                                    TimeMs t) const {
   const auto& v = health_[s].block(b);
-  const auto known = [t](double x) -> state::Sample {
-    return {std::isfinite(x) ? x : 0.0, t, std::isfinite(x) ? Quality::kOk : Quality::kNotPresent};
-  };
-  w.set(PointId::kBlockRiRise25cPct, s, b, known(v.ri_rise_25c_pct));
-  w.set(PointId::kBlockSohPct, s, b, known(v.soh_pct));
-  w.set(PointId::kBlockSohSigmaPct, s, b, known(v.soh_sigma_pct));
+  w.set(PointId::kBlockRiRise25cPct, s, b, knownOrAbsent(t, v.ri_rise_25c_pct));
+  w.set(PointId::kBlockSohPct, s, b, knownOrAbsent(t, v.soh_pct));
+  w.set(PointId::kBlockSohSigmaPct, s, b, knownOrAbsent(t, v.soh_sigma_pct));
   const bool unknown = v.state == analysis::HealthState::kUnknown;
   w.set(PointId::kBlockHealthState, s, b,
         {static_cast<double>(v.state), t, unknown ? Quality::kNotPresent : Quality::kOk});
   w.set(PointId::kBlockWeakWarning, s, b, {v.warning ? 1.0 : 0.0, t, Quality::kOk});
-  w.set(PointId::kBlockRulYears, s, b, known(v.rul_years));
-  w.set(PointId::kBlockRulLowYears, s, b, known(v.rul_low_years));
-  w.set(PointId::kBlockRulHighYears, s, b, known(v.rul_high_years));
+  w.set(PointId::kBlockRulYears, s, b, knownOrAbsent(t, v.rul_years));
+  w.set(PointId::kBlockRulLowYears, s, b, knownOrAbsent(t, v.rul_low_years));
+  w.set(PointId::kBlockRulHighYears, s, b, knownOrAbsent(t, v.rul_high_years));
 }
 
 void Controller::saveHealth(TimeMs now_ms) {
@@ -1951,12 +1957,8 @@ void Controller::writePoints(state::StateStore::Writer& w, const bus::Sweep& swe
     w.set(PointId::kStringRuntimeBlock, s, 0,
           {rt ? static_cast<double>(rt->weakest + 1) : 0.0, t, rq});
     const auto& hs = health_[s].summary();
-    const auto known = [t](double x) -> state::Sample {
-      return {std::isfinite(x) ? x : 0.0, t,
-              std::isfinite(x) ? Quality::kOk : Quality::kNotPresent};
-    };
-    w.set(PointId::kStringSohPct, s, 0, known(hs.soh_pct));
-    w.set(PointId::kStringRulYears, s, 0, known(hs.rul_years));
+    w.set(PointId::kStringSohPct, s, 0, knownOrAbsent(t, hs.soh_pct));
+    w.set(PointId::kStringRulYears, s, 0, knownOrAbsent(t, hs.rul_years));
     w.set(PointId::kStringBlocksToReplace, s, 0,
           {static_cast<double>(hs.blocks_to_replace), t, Quality::kOk});
     w.set(PointId::kStringHealthWarnings, s, 0,
